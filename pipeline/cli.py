@@ -1,0 +1,222 @@
+"""The `pipeline` command: a thin layer that parses arguments, calls stages and writes results.
+
+Every command turns bad input into one line on stderr naming the file, line and field, and
+exits with status 2 (``--debug`` shows the traceback instead). Outputs are written through
+``io`` (temporary file + rename; whole output folders staged and swapped), so an error or a
+kill never leaves a half-written result in place of a good one.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipeline import io, report
+from pipeline.config import ConfigError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Sleutelfiguren: who spreads knowledge about PLGs in a school, what and how.")
+err = Console(stderr=True)
+DEBUG = {"on": False}
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pipeline.yaml to use "
+                                                "(default: configs/pipeline.yaml)")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="processes to use")]
+RevealOpt = Annotated[bool, typer.Option("--reveal-names", help="keep real names in texts "
+                                         "and outputs (recorded in the manifest)")]
+
+
+def _progress() -> tuple[Progress, callable]:
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    tasks: dict[str, int] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total)
+        bar.update(tasks[what], completed=done, total=total)
+
+    return bar, update
+
+
+def _manifest(command: list[str], settings, cohort_root: Path, inputs: list[Path], out: Path,
+              started: datetime, extra: dict) -> dict:
+    return io.build_manifest(command=command, config=settings.pipeline.model_dump(mode="json"),
+                             config_files=settings.files, inputs=inputs, input_root=cohort_root,
+                             outputs=out, started=started, extra=extra)
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False):
+    DEBUG["on"] = debug
+
+
+@app.command()
+def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md layout)")],
+        out: Annotated[Path, typer.Option("--out", help="output folder")],
+        config: ConfigOpt = None,
+        model: Annotated[Path | None, typer.Option("--model", help="model folder")] = None,
+        rules: Annotated[bool, typer.Option("--rules", help="code with the rule coder")] = False,
+        jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
+    """Run every stage on a cohort folder and write all results to OUT."""
+    from pipeline.run import run_cohort
+
+    started = datetime.now(UTC)
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    bar, update = _progress()
+    with bar:
+        result = run_cohort(data, settings, model_dir=model, rules=rules,
+                            reveal_names=reveal_names, jobs=jobs, progress=update)
+    with io.staged_output(out) as stage:
+        report.write_run(stage, result, data, settings, reveal_names=reveal_names)
+        extra = {"reveal_names": reveal_names, "coder": result.coder,
+                 "model_card": result.model_card, "warnings": result.warnings,
+                 "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
+                            "segments": len(result.segments),
+                            "key_figures": len(result.network.key_figures)}}
+        io.write_manifest(stage / "manifest.json",
+                          _manifest(sys.argv, settings, data.root, data.input_files, stage,
+                                    started, extra))
+    for w in result.warnings:
+        err.print(f"[yellow]warning[/]: {w}", highlight=False)
+    counts = result.profiles["profile"].value_counts().to_dict()
+    typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
+               f"{len(result.profiles)} key figures {counts} -> {out}")
+
+
+@app.command("network")
+def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
+                out: Annotated[Path, typer.Option("--out", help="output folder")],
+                config: ConfigOpt = None, reveal_names: RevealOpt = False) -> None:
+    """Network stage alone: metrics, key figures, sociograms, GraphML and Pajek files."""
+    from pipeline.run import run_network
+
+    started = datetime.now(UTC)
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    net = run_network(data, settings)
+    with io.staged_output(out) as stage:
+        report.write_network(stage, net, data, settings, reveal_names=reveal_names)
+        io.write_manifest(stage / "manifest.json",
+                          _manifest(sys.argv, settings, data.root,
+                                    [data.root / "staff.csv", data.root / "nominations.csv",
+                                     data.root / "cohort.yaml"], stage, started,
+                                    {"reveal_names": reveal_names}))
+    for row in net.quality.itertuples(index=False):
+        err.print(f"[yellow]warning[/]: nominations.csv: school {row.school_id}: {row.count} "
+                  f"{row.issue} dropped (lines {row.lines})", highlight=False)
+    typer.echo(f"{len(net.metrics)} people, {len(net.schools)} schools, "
+               f"{len(net.key_figures)} key figures -> {out}")
+
+
+@app.command()
+def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
+            out: Annotated[Path, typer.Option("--out", help="segments CSV to write")],
+            config: ConfigOpt = None, reveal_names: RevealOpt = False) -> None:
+    """Split a cohort's transcripts into respondent segments (ids, offsets, context)."""
+    from pipeline.run import run_segments
+
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    segments = run_segments(data, settings, reveal_names=reveal_names)
+    io.write_csv(segments, out)
+    typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
+
+
+@app.command()
+def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jsonl with id, text")],
+         out: Annotated[Path, typer.Option("--out", help="coded CSV to write")],
+         model: Annotated[Path | None, typer.Option("--model", help="model folder")] = None,
+         rules: Annotated[bool, typer.Option("--rules", help="use the rule coder")] = False,
+         config: ConfigOpt = None, jobs: JobsOpt = 2) -> None:
+    """Code any file of segments (the coding contract: id, codes, p_<code> per code)."""
+    from pipeline.coding.assign import code_segments
+    from pipeline.run import load_coder
+
+    settings = load_settings(config)
+    segments = io.read_segments_file(infile)
+    coder, _ = load_coder(settings, model, rules=rules)
+    bar, update = _progress()
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        update("coding", done[0], len(segments))
+
+    with bar:
+        coded = code_segments(segments.drop(columns=["line"]), coder, settings.codebook,
+                              jobs=jobs, progress=tick)
+    keep = ["id", "knowledge_types", "activities"] + [f"p_{c}" for c in settings.codebook.code_ids]
+    extra = [c for c in coded.columns if c not in keep and c not in segments.columns]
+    io.write_csv(coded[keep + [c for c in extra if c != "coder"]], out)
+    typer.echo(f"{len(coded)} segments coded by {coder.name} -> {out}")
+
+
+@app.command()
+def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile contract)")],
+            out: Annotated[Path, typer.Option("--out", help="profiles CSV to write")],
+            config: ConfigOpt = None) -> None:
+    """Assign profiles (with reasons and a sensitivity check) to a table of person features."""
+    from pipeline.profile import assign_profiles
+
+    settings = load_settings(config)
+    table = io.read_features(features, settings.codebook)
+    try:
+        profiles = assign_profiles(table, settings.profiles, settings.codebook)
+    except ValueError as e:
+        raise io.InputError(features, str(e)) from None
+    io.write_csv(profiles, out)
+    typer.echo(f"{len(profiles)} profiles {profiles['profile'].value_counts().to_dict()} -> {out}")
+
+
+@app.command()
+def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels/")],
+          out: Annotated[Path | None, typer.Option("--out", help="model folder "
+                                                   "(default: the configured model)")] = None,
+          config: ConfigOpt = None) -> None:
+    """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
+    from pipeline.coding.train import train_default
+
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    card = train_default(data, settings, out or settings.model_dir)
+    typer.echo(f"trained on {card['training_data']['segments']} segments -> "
+               f"{out or settings.model_dir}")
+
+
+def main() -> None:
+    """Entry point: one-line errors with exit code 2, unless --debug."""
+    try:
+        app(standalone_mode=False)
+    except (io.InputError, ConfigError) as e:
+        if DEBUG["on"] or "--debug" in sys.argv:
+            raise
+        err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if DEBUG["on"] or "--debug" in sys.argv:
+            raise
+        err.print(f"[red]error[/]: unexpected {type(e).__name__}: {e} (rerun with --debug "
+                  "for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

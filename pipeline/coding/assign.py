@@ -1,0 +1,113 @@
+"""Apply a coder (rules or a trained model) to segments: the coding contract of DESIGN.md.
+
+Output columns added to the input table (one row per input row, input order kept):
+``knowledge_types`` and ``activities`` (assigned codes, ``;``-separated in codebook order,
+empty when none), ``activity_subtypes`` (``<activity>.<subtype>``, only under an assigned
+activity), ``p_<code>`` for every code of both families, ``evidence`` (the words that drove
+each assigned code: ``code: word, word | code: word``) and ``coder``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.coding.model import CodeModel
+from pipeline.coding.rules import RuleCoder
+from pipeline.config import Codebook
+from pipeline.nlp import tokens_and_lemmas
+
+__all__ = ["Coder", "model_coder", "rule_coder", "code_segments", "CODED_COLUMNS"]
+
+CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
+
+
+@dataclass
+class Coder:
+    """Anything that scores texts: ``score(texts) -> (scores table, evidence per text)``."""
+
+    name: str
+    labels: list[str]
+    thresholds: dict[str, float]
+    score: Callable[[list[str]], tuple[pd.DataFrame, list[dict]]]
+
+
+def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
+    labels = [str(x) for x in model.labels_]
+
+    def score(texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+        words, lemmas = tokens_and_lemmas(texts)
+        proba, evidence = model.predict_with_evidence(words, lemmas, evidence_terms)
+        return pd.DataFrame(proba, columns=labels), evidence
+
+    return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),
+                 score)
+
+
+def rule_coder(rules: RuleCoder) -> Coder:
+    return Coder("rules", rules.labels, dict.fromkeys(rules.labels, rules.threshold),
+                 rules.score)
+
+
+def _score_chunk(coder: Coder, texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    return coder.score(texts)
+
+
+def score_texts(coder: Coder, texts: list[str], jobs: int = 1, chunk: int = 5000,
+                progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Score texts in chunks, over ``jobs`` processes when there is enough work."""
+    chunks = [texts[i:i + chunk] for i in range(0, len(texts), chunk)] or [[]]
+    if jobs > 1 and len(chunks) > 1:
+        from joblib import Parallel, delayed
+
+        results = []
+        for res in Parallel(n_jobs=jobs, return_as="generator")(
+                delayed(_score_chunk)(coder, c) for c in chunks):
+            results.append(res)
+            if progress:
+                progress(len(res[1]))
+    else:
+        results = []
+        for c in chunks:
+            results.append(coder.score(c))
+            if progress:
+                progress(len(c))
+    scores = pd.concat([r[0] for r in results], ignore_index=True)
+    evidence = [e for r in results for e in r[1]]
+    return scores, evidence
+
+
+def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, jobs: int = 1,
+                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """``segments`` (needs ``text``) with the coding contract's columns added."""
+    if "text" not in segments.columns:
+        raise ValueError("segments table has no 'text' column")
+    scores, evidence = score_texts(coder, segments["text"].tolist(), jobs=jobs,
+                                   progress=progress)
+    assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
+                if lab in scores.columns}
+    out = segments.copy()
+    for family, column in (("knowledge_types", "knowledge_types"), ("activities", "activities")):
+        codes = codebook.family_codes(family)
+        out[column] = _join(codes, assigned, len(out))
+    subs = codebook.subtype_ids
+    parent_ok = {s: assigned.get(s.split(".")[0], np.zeros(len(out), bool)) for s in subs}
+    sub_assigned = {s: assigned.get(s, np.zeros(len(out), bool)) & parent_ok[s] for s in subs}
+    out["activity_subtypes"] = _join(subs, sub_assigned, len(out))
+    for code in codebook.code_ids:
+        out[f"p_{code}"] = scores[code].round(6).to_numpy() if code in scores else 0.0
+    shown = codebook.code_ids
+    out["evidence"] = [" | ".join(f"{c}: {', '.join(ev[c])}" for c in shown
+                                  if c in ev and assigned[c][i])
+                       for i, ev in enumerate(evidence)]
+    out["coder"] = coder.name
+    return out
+
+
+def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:
+    cols = [assigned.get(name, np.zeros(n, bool)) for name in names]
+    return [";".join(name for name, col in zip(names, cols, strict=True) if col[i])
+            for i in range(n)]

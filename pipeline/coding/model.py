@@ -1,0 +1,213 @@
+"""The trained coder (scikit-learn backend): TF-IDF over lemma and character n-grams, one
+logistic regression per code (one-vs-rest), and a per-code decision threshold tuned by
+cross-validation on the training data only.
+
+It learns every code of both families and the activity sub-types (``exchange.input`` ...), so
+the same model gives the codes, the sub-types and the evidence words. Saved with skops
+(``model.skops``) next to a JSON model card; loading trusts only the classes listed in
+:data:`TRUSTED`, never an arbitrary pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.utils.validation import check_is_fitted
+
+from pipeline.coding.features import SegmentFeaturizer
+from pipeline.nlp import tokens_and_lemmas
+
+__all__ = ["CodeModel", "load_model", "save_model", "TRUSTED", "MODEL_FILE", "CARD_FILE"]
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "model_card.json"
+TRUSTED = ["pipeline.coding.model.CodeModel", "pipeline.coding.features.SegmentFeaturizer"]
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+
+
+def _best_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold on ``p`` with the highest F1 for ``y`` (ties: closest to 0.5)."""
+    if y.sum() == 0:
+        return 0.5
+    best, best_f1 = 0.5, -1.0
+    for t in sorted(THRESHOLD_GRID, key=lambda t: abs(t - 0.5)):
+        pred = p >= t
+        tp = np.sum(pred & (y == 1))
+        f1 = 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = float(t), f1
+    return best
+
+
+class CodeModel(ClassifierMixin, BaseEstimator):
+    """Multi-label segment coder.
+
+    ``fit(texts, Y)`` with ``Y`` a 0/1 array (n_segments x n_labels) and ``labels`` the label
+    names; ``predict_proba`` gives one probability column per label, ``predict`` applies the
+    tuned thresholds.
+    """
+
+    def __init__(self, labels=(), C=4.0, word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
+                 max_features=60000, threshold_folds=5, random_state=0):
+        self.labels = labels
+        self.C = C
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_features = max_features
+        self.threshold_folds = threshold_folds
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_weights(self, X: sp.csr_matrix, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        coef = np.zeros((Y.shape[1], X.shape[1]))
+        intercept = np.full(Y.shape[1], -30.0)  # a label never seen: probability ~0
+        for j in range(Y.shape[1]):
+            y = Y[:, j]
+            if 0 < y.sum() < len(y):
+                lr = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
+                                        random_state=self.random_state, max_iter=1000)
+                lr.fit(X, y)
+                coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
+            elif y.sum() == len(y):
+                intercept[j] = 30.0
+        return coef, intercept
+
+    def fit(self, X, y):
+        texts = list(X)
+        Y = np.asarray(y, dtype=np.int64)
+        if Y.ndim != 2 or Y.shape[0] != len(texts):
+            raise ValueError("y must be a 0/1 array of shape (n_segments, n_labels)")
+        labels = list(self.labels) or [f"label_{j}" for j in range(Y.shape[1])]
+        if len(labels) != Y.shape[1]:
+            raise ValueError(f"{len(labels)} label names for {Y.shape[1]} label columns")
+        words, lemmas = tokens_and_lemmas(texts)
+
+        def featurizer():
+            return SegmentFeaturizer(self.word_ngrams, self.char_ngrams, self.min_df,
+                                     self.max_features)
+
+        # thresholds from out-of-fold probabilities: the training data only
+        oof = np.zeros(Y.shape, dtype=np.float64)
+        folds = min(self.threshold_folds, len(texts))
+        if folds >= 2:
+            kf = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            for tr, te in kf.split(texts):
+                f = featurizer().fit([texts[i] for i in tr])
+                Xtr = f.transform_tokens([words[i] for i in tr], [lemmas[i] for i in tr])
+                coef, b = self._fit_weights(Xtr, Y[tr])
+                Xte = f.transform_tokens([words[i] for i in te], [lemmas[i] for i in te])
+                oof[te] = _sigmoid(Xte @ coef.T + b)
+            self.thresholds_ = np.array([_best_threshold(Y[:, j], oof[:, j])
+                                         for j in range(Y.shape[1])])
+        else:
+            self.thresholds_ = np.full(Y.shape[1], 0.5)
+        self.featurizer_ = featurizer().fit(texts)
+        X_all = self.featurizer_.transform_tokens(words, lemmas)
+        coef, self.intercept_ = self._fit_weights(X_all, Y)
+        nw = len(self.featurizer_.word_vocab_)
+        self.coef_word_, self.coef_char_ = coef[:, :nw], coef[:, nw:]
+        self.labels_ = np.array(labels, dtype=str)
+        self.classes_ = self.labels_
+        return self
+
+    # ------------------------------------------------------------------ predicting
+    def _scores(self, words, lemmas) -> tuple[np.ndarray, sp.csr_matrix]:
+        Xw, Xc = self.featurizer_.transform_blocks(words, lemmas)
+        z = Xw @ self.coef_word_.T + Xc @ self.coef_char_.T + self.intercept_
+        return np.asarray(z), Xw
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_word_")
+        words, lemmas = tokens_and_lemmas(list(X))
+        return _sigmoid(self._scores(words, lemmas)[0])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
+
+    def predict_with_evidence(self, words, lemmas, n_terms: int
+                              ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
+        """Probabilities and, per segment, the lemma n-grams that pushed each assigned label
+        up the most (the ``evidence``)."""
+        check_is_fitted(self, "coef_word_")
+        z, Xw = self._scores(words, lemmas)
+        proba = _sigmoid(z)
+        assigned = proba >= self.thresholds_
+        names = self.featurizer_.word_vocab_
+        evidence: list[dict[str, list[str]]] = [{} for _ in range(len(words))]
+        if n_terms:
+            Xw = Xw.tocsr()
+            for j in np.flatnonzero(assigned.any(axis=0)):
+                weights = self.coef_word_[j]
+                for i in np.flatnonzero(assigned[:, j]):
+                    lo, hi = Xw.indptr[i], Xw.indptr[i + 1]
+                    cols = Xw.indices[lo:hi]
+                    contrib = Xw.data[lo:hi] * weights[cols]
+                    order = np.lexsort((cols, -contrib))[:n_terms]
+                    terms = [str(names[cols[k]]) for k in order if contrib[k] > 0]
+                    if terms:
+                        evidence[i][str(self.labels_[j])] = terms
+        return proba, evidence
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+# ---------------------------------------------------------------------- persistence
+def save_model(model: CodeModel, folder: Path, card: dict) -> None:
+    """Write ``model.skops`` and ``model_card.json`` into ``folder`` (atomically each)."""
+    import skops.io as sio
+
+    from pipeline.io import atomic_write
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / MODEL_FILE, sio.dumps(model))
+    atomic_write(folder / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+
+
+def load_model(folder: Path) -> tuple[CodeModel, dict]:
+    """Load a model saved by :func:`save_model`; refuses any type not in :data:`TRUSTED`."""
+    import skops.io as sio
+
+    from pipeline.io import InputError
+
+    folder = Path(folder)
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise InputError(path, "model file not found (run `make train`, or pass --model DIR)")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        unexpected = [t for t in untrusted if t not in TRUSTED]
+        if unexpected:
+            raise InputError(path, f"refusing to load untrusted type(s): {', '.join(unexpected)}")
+        model = sio.load(path, trusted=untrusted)
+    except InputError:
+        raise
+    except Exception as e:  # a corrupt or foreign file: say so in one line
+        raise InputError(path, f"not a readable model file ({type(e).__name__}: {e})") from None
+    if not isinstance(model, CodeModel):
+        raise InputError(path, f"expected a CodeModel, found {type(model).__name__}")
+    card_path = folder / CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    return model, card
+
+
+def label_matrix(segment_ids: list[str], labels: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """0/1 matrix (segments x names) from a labels table (segment_id, code, value)."""
+    pos = labels[labels["value"].astype(str).isin(["1", "1.0", "true", "True"])]
+    row = {s: i for i, s in enumerate(segment_ids)}
+    col = {c: j for j, c in enumerate(names)}
+    Y = np.zeros((len(segment_ids), len(names)), dtype=np.int64)
+    for s, c in zip(pos["segment_id"], pos["code"], strict=True):
+        if s in row and c in col:
+            Y[row[s], col[c]] = 1
+    return Y

@@ -1,0 +1,143 @@
+"""Training the default coder from a cohort's labels, with its evaluation and model card.
+
+Labels (``labels/*.csv`` of a cohort or the label store) may hold several annotators and a
+history; :func:`resolve_labels` picks the label that counts per segment and code: the latest
+adjudicated one, else the latest ``gold`` one, else the majority of each annotator's latest
+label (a tie counts as absent). The model card records exactly which labels were used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.coding.evaluate import loso_predict, score_table
+from pipeline.coding.model import CodeModel, label_matrix, save_model
+from pipeline.config import Settings
+from pipeline.io import Cohort, InputError
+
+__all__ = ["resolve_labels", "labelled_segments", "make_model", "train_default"]
+
+POSITIVE = {"1", "1.0", "true", "True", "yes"}
+NEGATIVE = {"0", "0.0", "false", "False", "no"}
+
+
+def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
+    """Refuse unknown codes and non-binary values, naming the file and line."""
+    ok = set(known)
+    for row in labels.itertuples(index=False):
+        if row.code not in ok:
+            raise InputError(row.file, f"unknown code {row.code!r} (not in the codebook)",
+                             line=int(row.line), field="code")
+        if str(row.value) not in POSITIVE | NEGATIVE:
+            raise InputError(row.file, f"value must be 0 or 1, got {row.value!r}",
+                             line=int(row.line), field="value")
+    return labels.assign(value=labels["value"].astype(str).isin(POSITIVE).astype("int64"))
+
+
+def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """One label per (segment_id, code): adjudicated > gold > annotators' majority."""
+    if labels.empty:
+        return pd.DataFrame(columns=["segment_id", "code", "value", "source"])
+    lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)))
+    lab = lab.sort_values(["time", "order"], kind="stable")
+    latest = lab.groupby(["segment_id", "code", "annotator"], sort=False).tail(1)
+    kind = np.where(latest["annotator"].str.startswith("adjudicat"), 0,
+                    np.where(latest["annotator"] == "gold", 1, 2))
+    latest = latest.assign(kind=kind)
+    top = latest.groupby(["segment_id", "code"])["kind"].transform("min")
+    best = latest[latest["kind"] == top]
+    agg = best.groupby(["segment_id", "code"], sort=True).agg(
+        value=("value", "mean"), kind=("kind", "first"), n=("value", "size")).reset_index()
+    agg["value"] = (agg["value"] > 0.5).astype("int64")
+    agg["source"] = agg["kind"].map({0: "adjudicated", 1: "gold", 2: "majority"})
+    return agg[["segment_id", "code", "value", "source"]]
+
+
+def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame, np.ndarray, list[str], dict]:
+    """Pseudonymised segments that carry labels, their 0/1 label matrix, label names and a
+    summary of what was used (for the model card)."""
+    from pipeline.run import run_segments
+
+    names = settings.codebook.code_ids + settings.codebook.subtype_ids
+    raw = cohort.labels if labels is None else labels
+    if raw.empty:
+        raise InputError(cohort.root / "labels", "no labels found: a model needs labelled "
+                         "segments (labels/*.csv or a label store)")
+    resolved = resolve_labels(validate_labels(raw, names))
+    segments = run_segments(cohort, settings)
+    known = set(segments["segment_id"])
+    orphans = sorted(set(resolved["segment_id"]) - known)
+    if len(orphans) == resolved["segment_id"].nunique():
+        raise InputError(cohort.root / "labels", "no label matches a segment id of the "
+                         f"transcripts (e.g. {orphans[0]!r}); were they made with another "
+                         "segmentation setting?")
+    ids = sorted(set(resolved["segment_id"]) & known)
+    seg = segments.set_index("segment_id").loc[ids].reset_index()
+    Y = label_matrix(ids, resolved, names)
+    summary = {
+        "segments": len(ids),
+        "label_rows": len(raw),
+        "labels_not_matching_a_segment": len(orphans),
+        "sources": resolved["source"].value_counts().sort_index().to_dict(),
+        "annotators": sorted(map(str, raw["annotator"].unique())),
+        "files": sorted({Path(f).name for f in raw.get("file", pd.Series(dtype=str)).dropna()}),
+        "positives": {n: int(Y[:, j].sum()) for j, n in enumerate(names)},
+        "no_code": int((Y[:, :len(settings.codebook.code_ids)].sum(axis=1) == 0).sum()),
+    }
+    digest = hashlib.sha256()
+    for sid, text, row in zip(seg["segment_id"], seg["text"], Y, strict=True):
+        digest.update(f"{sid}\t{text}\t{''.join(map(str, row))}\n".encode())
+    summary["sha256"] = digest.hexdigest()
+    return seg, Y, names, summary
+
+
+def make_model(settings: Settings, labels: list[str]) -> CodeModel:
+    t = settings.pipeline.training
+    return CodeModel(labels=tuple(labels), C=t.C, word_ngrams=t.word_ngrams,
+                     char_ngrams=t.char_ngrams, min_df=t.min_df,
+                     max_features=t.max_features_per_block, threshold_folds=t.threshold_folds,
+                     random_state=settings.pipeline.seed)
+
+
+def train_default(cohort: Cohort, settings: Settings, out: Path,
+                  labels: pd.DataFrame | None = None) -> dict:
+    """Evaluate (leave-one-school-out), then train on everything and save model + card."""
+    seg, Y, names, summary = labelled_segments(cohort, settings, labels)
+    texts = seg["text"].tolist()
+
+    def fit_predict(tr_texts, tr_Y, te_texts):
+        return make_model(settings, names).fit(tr_texts, tr_Y).predict(te_texts)
+
+    scores = None
+    if seg["school_id"].nunique() >= 2:
+        pred = loso_predict(texts, Y, seg["school_id"].tolist(), fit_predict)
+        scores = score_table(Y, pred, names, settings.codebook, "sklearn_tfidf_lr")
+    model = make_model(settings, names).fit(texts, Y)
+    cb_text = json.dumps(settings.codebook.model_dump(mode="json"), sort_keys=True)
+    card = {
+        "name": "sklearn_tfidf_lr",
+        "backend": "scikit-learn: TF-IDF lemma 1-2-grams + char 2-5-grams, one-vs-rest "
+                   "logistic regression, per-code thresholds tuned by 5-fold CV",
+        "created": datetime.now(UTC).date().isoformat(),
+        "codebook": {"version": settings.codebook.version,
+                     "sha256": hashlib.sha256(cb_text.encode()).hexdigest()},
+        "training_data": {"cohort": cohort.meta.name, **summary},
+        "hyperparameters": settings.pipeline.training.model_dump(mode="json")
+        | {"seed": settings.pipeline.seed},
+        "labels": names,
+        "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
+        "evaluation": {
+            "method": "leave-one-school-out cross-validation on the training cohort",
+            "scores": scores.to_dict(orient="records") if scores is not None else [],
+        },
+        "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
+    }
+    save_model(model, Path(out), card)
+    return card

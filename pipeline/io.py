@@ -1,0 +1,503 @@
+"""Cohort loading and validation, transcript reading, atomic writes and the run manifest.
+
+With ``report.py`` this is the only module that touches files on disk. Everything read is
+validated here, once: a bad file raises :class:`InputError` whose message names the file,
+the line and the field, and rows that can be skipped safely are counted in ``warnings``.
+
+Tables returned (documented columns):
+
+``staff``        person_id, school_id, name, role, years_in_education, years_at_school,
+                 plg_id ('' when none), plg_type, responded (bool), line, + extra columns
+``nominations``  school_id, ego, alter, strength (float, NaN when not asked), line
+``transcripts``  school_id, person_id, source (interview|observation), n, path (relative)
+``labels``       segment_id, code, value, annotator, time, file, line
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+__all__ = [
+    "InputError",
+    "Cohort",
+    "CohortMeta",
+    "load_cohort",
+    "read_staff",
+    "read_nominations",
+    "read_labels",
+    "read_transcript",
+    "read_segments_file",
+    "atomic_write",
+    "write_csv",
+    "staged_output",
+    "file_sha256",
+    "build_manifest",
+    "write_manifest",
+    "read_features",
+    "recover_output",
+]
+
+STAFF_COLUMNS = ["person_id", "school_id", "name", "role", "years_in_education",
+                 "years_at_school", "plg_id", "plg_type", "responded"]
+NOMINATION_COLUMNS = ["school_id", "ego", "alter"]
+LABEL_COLUMNS = ["segment_id", "code", "value", "annotator"]
+PLG_TYPES = {"", "data_team", "lesson_study"}
+TRANSCRIPT_NAME = re.compile(
+    r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
+TRUE = {"true", "1", "yes", "ja", "y", "t"}
+FALSE = {"false", "0", "no", "nee", "n", "f"}
+
+
+class InputError(ValueError):
+    """Bad input: the message is one line naming file, line and field."""
+
+    def __init__(self, file: Path | str, message: str, line: int | None = None,
+                 field: str | None = None):
+        self.file, self.line, self.field = str(file), line, field
+        where = f"{file}" + (f":{line}" if line else "")
+        what = f" field '{field}':" if field else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+@dataclass(frozen=True)
+class CohortMeta:
+    name: str
+    language: str = "nl"
+    survey_question: str = ""
+    strength_min: float | None = None
+    strength_max: float | None = None
+
+
+@dataclass
+class Cohort:
+    root: Path
+    meta: CohortMeta
+    staff: pd.DataFrame
+    nominations: pd.DataFrame
+    transcripts: pd.DataFrame
+    labels: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def input_files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+
+# ------------------------------------------------------------------ CSV reading
+def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+    """Read a CSV as strings, with a ``line`` column (1-based source line of each row)."""
+    raw = _read_bytes(path)
+    text = _decode(raw, path)
+    if not text.strip():
+        raise InputError(path, "file is empty (expected a header row)")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as e:
+        raise InputError(path, f"not a readable CSV ({e})", line=1) from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}; found: "
+                         f"{', '.join(header) or '(none)'}", line=1, field=missing[0])
+    dupes = {h for h in header if header.count(h) > 1}
+    if dupes:
+        raise InputError(path, "duplicate column in header", line=1, field=sorted(dupes)[0])
+    rows, lines = [], []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(path, f"expected {len(header)} fields, found {len(row)}",
+                                 line=reader.line_num)
+            rows.append([c.strip() for c in row])
+            lines.append(reader.line_num)
+    except csv.Error as e:
+        raise InputError(path, f"malformed CSV ({e})", line=reader.line_num) from None
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    df["line"] = pd.Series(lines, dtype="int64")
+    return df
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read ({e.strerror})") from None
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252; binary files are refused."""
+    if b"\x00" in raw[:4096]:
+        raise InputError(path, "binary file, expected text (UTF-8 or Windows-1252)")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError as e:
+            raise InputError(path, f"cannot decode as UTF-8 or Windows-1252 (byte {e.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _to_float(df: pd.DataFrame, col: str, path: Path, *, lo: float | None = None) -> pd.Series:
+    out = []
+    for v, line in zip(df[col], df["line"], strict=True):
+        if v in ("", None):
+            out.append(np.nan)
+            continue
+        try:
+            x = float(v.replace(",", "."))
+        except ValueError:
+            raise InputError(path, f"not a number: {v!r}", line=line, field=col) from None
+        if lo is not None and x < lo:
+            raise InputError(path, f"must be >= {lo}, got {v!r}", line=line, field=col)
+        out.append(x)
+    return pd.Series(out, index=df.index, dtype="float64")
+
+
+def _to_bool(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    out = []
+    for v, line in zip(df[col], df["line"], strict=True):
+        s = str(v).strip().lower()
+        if s in TRUE:
+            out.append(True)
+        elif s in FALSE:
+            out.append(False)
+        else:
+            raise InputError(path, f"expected true/false, got {v!r}", line=line, field=col)
+    return pd.Series(out, index=df.index, dtype=bool)
+
+
+def read_staff(path: Path) -> pd.DataFrame:
+    df = _read_csv(path, STAFF_COLUMNS)
+    for col in ("person_id", "school_id"):
+        empty = df[df[col] == ""]
+        if len(empty):
+            raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field=col)
+    dup = df[df["person_id"].duplicated(keep="first")]
+    if len(dup):
+        first = df.loc[df["person_id"] == dup["person_id"].iloc[0], "line"].iloc[0]
+        raise InputError(path, f"duplicate person_id {dup['person_id'].iloc[0]!r} "
+                         f"(first on line {first})", line=int(dup["line"].iloc[0]),
+                         field="person_id")
+    bad_type = df[~df["plg_type"].isin(PLG_TYPES)]
+    if len(bad_type):
+        raise InputError(path, f"unknown plg_type {bad_type['plg_type'].iloc[0]!r} (expected "
+                         "data_team, lesson_study or empty)", line=int(bad_type["line"].iloc[0]),
+                         field="plg_type")
+    for col in ("years_in_education", "years_at_school"):
+        df[col] = _to_float(df, col, path, lo=0)
+    df["responded"] = _to_bool(df, "responded", path)
+    return df
+
+
+def read_nominations(path: Path) -> pd.DataFrame:
+    df = _read_csv(path, NOMINATION_COLUMNS)
+    if "strength" not in df.columns:
+        df["strength"] = ""
+    for col in ("school_id", "ego", "alter"):
+        empty = df[df[col] == ""]
+        if len(empty):
+            raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field=col)
+    df["strength"] = _to_float(df, "strength", path)
+    return df[["school_id", "ego", "alter", "strength", "line"]]
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    df = _read_csv(path, LABEL_COLUMNS)
+    if "time" not in df.columns:
+        df["time"] = ""
+    df["file"] = str(path)
+    return df[["segment_id", "code", "value", "annotator", "time", "file", "line"]]
+
+
+def read_meta(path: Path) -> CohortMeta:
+    try:
+        data = yaml.safe_load(_decode(_read_bytes(path), path)) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(path, f"invalid YAML ({getattr(e, 'problem', e)})",
+                         line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping (name, language, survey_question, tie_strength)")
+    if not data.get("name"):
+        raise InputError(path, "missing", field="name")
+    scale = data.get("tie_strength")
+    lo = hi = None
+    if scale is not None:
+        if not isinstance(scale, dict) or not {"min", "max"} <= set(scale):
+            raise InputError(path, "expected null or a mapping with min and max",
+                             field="tie_strength")
+        try:
+            lo, hi = float(scale["min"]), float(scale["max"])
+        except (TypeError, ValueError):
+            raise InputError(path, "min and max must be numbers", field="tie_strength") from None
+        if lo >= hi:
+            raise InputError(path, "min must be below max", field="tie_strength")
+    return CohortMeta(name=str(data["name"]), language=str(data.get("language", "nl")),
+                      survey_question=str(data.get("survey_question", "")),
+                      strength_min=lo, strength_max=hi)
+
+
+def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
+    folder = root / "transcripts"
+    rows = []
+    school_of = dict(zip(staff["person_id"], staff["school_id"], strict=True))
+    if folder.is_dir():
+        for p in sorted(folder.rglob("*")):
+            if not p.is_file() or p.name.startswith((".", "~$")):
+                continue
+            rel = p.relative_to(root)
+            m = TRANSCRIPT_NAME.match(p.name)
+            if not m or len(rel.parts) != 3:
+                raise InputError(rel, "transcript name must be transcripts/<school_id>/"
+                                 "<person_id>_<interview|observation>_<n>.<txt|docx>",
+                                 field="file name")
+            school, person = rel.parts[1], m["person"]
+            if person not in school_of:
+                raise InputError(rel, f"person {person!r} is not in staff.csv", field="person_id")
+            if school_of[person] != school:
+                raise InputError(rel, f"person {person!r} belongs to school "
+                                 f"{school_of[person]!r}, not {school!r}", field="school_id")
+            rows.append({"school_id": school, "person_id": person, "source": m["source"],
+                         "n": int(m["n"]), "path": rel.as_posix()})
+    return pd.DataFrame(rows, columns=["school_id", "person_id", "source", "n", "path"])
+
+
+def load_cohort(root: Path | str) -> Cohort:
+    """Load and validate a cohort folder (see DESIGN.md, "Cohort folder")."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(root, "cohort folder not found")
+    meta = read_meta(root / "cohort.yaml")
+    staff = read_staff(root / "staff.csv")
+    nominations = read_nominations(root / "nominations.csv")
+    transcripts = _find_transcripts(root, staff)
+    label_files = sorted((root / "labels").glob("*.csv")) if (root / "labels").is_dir() else []
+    labels = (pd.concat([read_labels(p) for p in label_files], ignore_index=True) if label_files
+              else pd.DataFrame(columns=["segment_id", "code", "value", "annotator", "time",
+                                         "file", "line"]))
+    return Cohort(root=root, meta=meta, staff=staff, nominations=nominations,
+                  transcripts=transcripts, labels=labels)
+
+
+# ------------------------------------------------------------------ transcripts
+def read_transcript(path: Path) -> str:
+    """The text of a .txt (UTF-8, UTF-8 with BOM or Windows-1252) or .docx transcript.
+
+    Line endings are normalised to ``\\n``; segment offsets index into this string. A .docx
+    gives one paragraph per line.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if path.suffix.lower() == ".docx":
+        text = _docx_text(raw, path)
+    else:
+        text = _decode(raw, path)
+    if not text.strip():
+        raise InputError(path, "transcript is empty")
+    return text
+
+
+def _docx_text(raw: bytes, path: Path) -> str:
+    import docx  # python-docx: reads the WordprocessingML paragraphs for us
+
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise InputError(path, f"not a readable .docx ({type(e).__name__})") from None
+    except Exception as e:  # lxml and python-docx raise several types on corrupt parts
+        raise InputError(path, f"not a readable .docx ({type(e).__name__})") from None
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def read_segments_file(path: Path) -> pd.DataFrame:
+    """A CSV or JSONL of segments with at least ``id`` and ``text`` (the coding contract)."""
+    path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        text = _decode(_read_bytes(path), path)
+        records = []
+        for i, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(path, f"invalid JSON ({e.msg})", line=i) from None
+            if not isinstance(obj, dict):
+                raise InputError(path, "expected a JSON object", line=i)
+            for col in ("id", "text"):
+                if col not in obj:
+                    raise InputError(path, "missing", line=i, field=col)
+            obj["line"] = i
+            records.append(obj)
+        df = pd.DataFrame(records)
+        if df.empty:
+            df = pd.DataFrame(columns=["id", "text", "line"])
+    elif path.suffix.lower() == ".csv":
+        df = _read_csv(path, ["id", "text"])
+    else:
+        raise InputError(path, "expected a .csv or .jsonl file of segments")
+    df["id"] = df["id"].astype(str)
+    df["text"] = df["text"].fillna("").astype(str)
+    return df
+
+
+# ------------------------------------------------------------------ writing
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
+    """Deterministic CSV (UTF-8, ``\\n`` line ends, no index); ``bom`` for Excel users."""
+    text = df.to_csv(index=False, lineterminator="\n")
+    atomic_write(path, ("\ufeff" if bom else "") + text)
+
+
+@contextmanager
+def staged_output(out: Path) -> Iterator[Path]:
+    """Build a whole output folder aside, then swap it in: old or new, never half.
+
+    Yields a fresh staging folder next to ``out``. On success the old ``out`` is moved aside,
+    the staged one renamed into place and the old one removed. On any error (or a kill) the
+    previous ``out`` is untouched; a swap interrupted between its two renames is repaired by
+    the next call.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recover_output(out)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.rename(out, old)
+    os.rename(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_output(out: Path) -> None:
+    """Undo the effects of a run killed mid-swap or mid-build (see :func:`staged_output`)."""
+    out = Path(out)
+    olds = sorted(out.parent.glob(f".{out.name}.old-*"))
+    if olds and not out.exists():
+        os.rename(olds[-1], out)
+        olds = olds[:-1]
+    for p in [*olds, *out.parent.glob(f".{out.name}.partial-*")]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ manifest
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    names = ["sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas", "numpy",
+             "networkx", "skops", "matplotlib", "typer", "pydantic"]
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def build_manifest(*, command: list[str], config: dict, config_files: list[Path],
+                   inputs: list[Path], input_root: Path, outputs: Path | None,
+                   started: datetime, extra: dict | None = None) -> dict:
+    """What produced a result: versions, config, hashes of every input and output file."""
+    def rel(p: Path, base: Path) -> str:
+        try:
+            return Path(p).resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            return Path(p).as_posix()
+
+    out_files = {}
+    if outputs is not None:
+        for p in sorted(outputs.rglob("*")):
+            if p.is_file() and p.name != "manifest.json":
+                out_files[p.relative_to(outputs).as_posix()] = file_sha256(p)
+    return {
+        "tool": "sleutelfiguren",
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "platform": {"system": platform.system(), "machine": platform.machine(),
+                     "python_implementation": sys.implementation.name},
+        "config": config,
+        "config_files": {rel(p, input_root.parent): file_sha256(p) for p in config_files},
+        "inputs": {rel(p, input_root): file_sha256(p) for p in inputs},
+        "outputs": out_files,
+        **(extra or {}),
+    }
+
+
+def write_manifest(path: Path, manifest: dict) -> None:
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def read_features(path: Path, codebook) -> pd.DataFrame:
+    """A person-features CSV per the profile contract (DESIGN.md), numbers checked per cell."""
+    counts = [f"n_{c}" for c in codebook.code_ids] + ["n_activity_kinds"]
+    numeric = ["out_ties", "in_ties", "reciprocal_ties", "mean_strength", *counts]
+    df = _read_csv(Path(path), ["person_id", "school_id", *numeric])
+    for col in numeric:
+        df[col] = _to_float(df, col, Path(path), lo=0)
+        if col != "mean_strength":
+            missing = df[df[col].isna()]
+            if len(missing):
+                raise InputError(path, "empty value", line=int(missing["line"].iloc[0]),
+                                 field=col)
+    bad = df[df["reciprocal_ties"] > df[["out_ties", "in_ties"]].min(axis=1)]
+    if len(bad):
+        raise InputError(path, "reciprocal_ties exceeds out_ties or in_ties",
+                         line=int(bad["line"].iloc[0]), field="reciprocal_ties")
+    return df.drop(columns=["line"])

@@ -1,0 +1,998 @@
+"""Network stage: nominations -> directed staff networks per school -> metrics and key figures.
+
+Plain functions over DataFrames; nothing here reads or writes files (``io.py`` loads the
+cohort, ``report.py`` saves what these functions return).
+
+A nomination ``ego -> alter`` ("who do you talk to about the PLG?") is an arc: it is an
+*outgoing* tie of ``ego`` and an *incoming* tie of ``alter``. A pair that nominated each
+other is a *reciprocal* tie. Every school is its own graph: there are no ties across
+schools, and every measure (betweenness, PageRank, density, ...) is computed per school.
+
+Functions (each returns a table with documented columns):
+
+``check_nominations``  data-quality checks: self, duplicate, unknown, cross-school and
+                       off-scale nominations, dropped and counted (or refused)
+``symmetrize_nonrespondents``  add the reverse of every tie that points at a non-respondent
+``person_metrics``     one row per staff member: degrees, reciprocity, strength,
+                       betweenness, PageRank, Gould-Fernandez brokerage, boundary versions
+``school_metrics``     one row per school: size, response rate, density, dyad census,
+                       reciprocity, Freeman degree centralisation
+``key_figures``        the top-k people per school by a configured measure, with reasons
+``school_graph``       one school as a ``networkx.DiGraph`` with the metrics as attributes
+``graphml_bytes``      GraphML that Gephi opens (typed attributes, no missing values)
+``pajek_text``         Pajek ``.net`` text (``*Vertices`` and ``*Arcs``)
+
+The per-school measures that need whole-graph algorithms (betweenness, PageRank,
+brokerage) run on dense adjacency matrices, many schools at once (schools are small:
+tens to a few hundred staff), so a cohort of a thousand schools takes seconds. Memory per
+school is O(n^2); a single "school" of many thousands of people would need a sparse
+method instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from pipeline.io import InputError
+
+__all__ = [
+    "ISSUES",
+    "PERSON_COLUMNS",
+    "SCHOOL_COLUMNS",
+    "KEY_FIGURE_COLUMNS",
+    "QUALITY_COLUMNS",
+    "check_nominations",
+    "symmetrize_nonrespondents",
+    "person_metrics",
+    "school_metrics",
+    "key_figures",
+    "school_graph",
+    "graphml_bytes",
+    "pajek_text",
+    "betweenness_dense",
+]
+
+#: Data-quality issues, in the order they are tested; a row gets the first that applies.
+ISSUES = ("unknown_person", "self_nomination", "cross_school", "strength_off_scale",
+          "duplicate")
+
+QUALITY_COLUMNS = ["school_id", "issue", "count", "lines"]
+
+PERSON_COLUMNS = [
+    "person_id", "school_id", "responded",
+    "out_ties", "in_ties", "reciprocal_ties", "contacts", "reciprocity_ratio",
+    "out_strength", "in_strength", "mean_strength",
+    "betweenness", "pagerank",
+    "brokerage_coordinator", "brokerage_gatekeeper", "brokerage_representative",
+    "brokerage_consultant", "brokerage_liaison",
+    "boundary_out_ties", "boundary_in_ties", "boundary_reciprocal_ties",
+    "boundary_contacts", "boundary_mean_strength",
+]
+
+SCHOOL_COLUMNS = [
+    "school_id", "staff", "respondents", "response_rate", "ties", "density", "reciprocity",
+    "mutual_dyads", "asymmetric_dyads", "null_dyads", "degree_centralisation",
+]
+
+KEY_FIGURE_COLUMNS = ["school_id", "rank", "person_id", "measure", "value", "responded",
+                      "reason"]
+
+BROKERAGE_ROLES = ("coordinator", "gatekeeper", "representative", "consultant", "liaison")
+
+_STAFF_REQUIRED = ["person_id", "school_id", "plg_id", "responded"]
+_NOMINATION_REQUIRED = ["school_id", "ego", "alter", "strength"]
+_NOMINATIONS_FILE = "nominations.csv"
+_MAX_LINES = 10
+_PAGERANK_ALPHA = 0.85
+# dense batches: at most this many adjacency entries (B * P * P) per batch
+_BATCH_ENTRIES = 2_000_000
+
+
+# ====================================================================== helpers
+def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}; found: "
+                         f"{', '.join(map(str, df.columns)) or '(none)'}")
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """A column as an object array of stripped strings ('' for missing)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)   # strip each value once
+    clean = np.array([str(x).strip() for x in np.asarray(uniques, dtype=object)] + [""],
+                     dtype=object)
+    return clean[codes]                                           # code -1 (missing) -> ''
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of string values; '' (missing) becomes -1."""
+    codes, _ = pd.factorize(values, sort=True)
+    codes = codes.astype(np.int64)
+    codes[values == ""] = -1
+    return codes
+
+
+def _lines_text(lines: np.ndarray) -> str:
+    lines = np.sort(np.asarray(lines, dtype=np.int64))
+    shown = ", ".join(str(x) for x in lines[:_MAX_LINES])
+    return shown + (", ..." if len(lines) > _MAX_LINES else "")
+
+
+# ====================================================================== data quality
+def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any = None,
+                      policy: str = "drop") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check nominations against the staff list and the cohort's tie-strength scale.
+
+    Every nomination row is tested, in this order, and gets the first issue that applies
+    (so each bad row is counted once):
+
+    ``unknown_person``      ego or alter is not in ``staff``
+    ``self_nomination``     ego == alter
+    ``cross_school``        ego and alter belong to different schools, or the row's
+                            ``school_id`` disagrees with the school of ego and alter in
+                            ``staff``
+    ``strength_off_scale``  a strength outside ``meta.strength_min .. meta.strength_max``
+                            (a missing strength is never off-scale; with no scale in
+                            ``cohort.yaml`` nothing is checked)
+    ``duplicate``           the same ego -> alter again, among rows without an earlier
+                            issue: the first is kept, the others are reported
+
+    Parameters
+    ----------
+    staff, nominations : DataFrame
+        Tables as returned by :func:`pipeline.io.load_cohort` (``nominations`` needs
+        ``school_id, ego, alter, strength`` and, for reporting, ``line``).
+    meta : CohortMeta or None
+        Anything with ``strength_min`` / ``strength_max`` (``None`` = no scale).
+    policy : {"drop", "fail"}
+        ``drop`` removes the bad rows (they are always listed in ``quality``); ``fail``
+        raises :class:`pipeline.io.InputError` naming ``nominations.csv``, the first bad
+        line and its field.
+
+    Returns
+    -------
+    clean : DataFrame
+        The nominations without the bad rows, same columns, index reset.
+    quality : DataFrame
+        ``school_id, issue, count, lines``: one row per school and issue found; ``lines``
+        lists the source line numbers (the first 10, then ``...``). Empty when all is well.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": ["a", "b"], "school_id": ["s", "s"],
+    ...                       "plg_id": ["", ""], "responded": [True, True]})
+    >>> noms = pd.DataFrame({"school_id": ["s", "s", "s"], "ego": ["a", "a", "a"],
+    ...                      "alter": ["b", "b", "a"], "strength": [float("nan")] * 3,
+    ...                      "line": [2, 3, 4]})
+    >>> clean, quality = check_nominations(staff, noms)
+    >>> len(clean)
+    1
+    >>> quality[["issue", "count", "lines"]].values.tolist()
+    [['self_nomination', 1, '4'], ['duplicate', 1, '3']]
+    """
+    if policy not in ("drop", "fail"):
+        raise ValueError(f"policy must be 'drop' or 'fail', got {policy!r}")
+    _require(staff, ["person_id", "school_id"], "staff")
+    _require(nominations, ["school_id", "ego", "alter"], "nominations")
+    noms = nominations.reset_index(drop=True)
+    n = len(noms)
+    lines = (noms["line"].to_numpy(dtype=np.int64) if "line" in noms.columns
+             else np.arange(2, n + 2, dtype=np.int64))
+    strength = (pd.to_numeric(noms["strength"], errors="coerce").to_numpy(dtype=float)
+                if "strength" in noms.columns else np.full(n, np.nan))
+
+    pids = pd.Index(_text(staff["person_id"]))
+    if not pids.is_unique:
+        raise ValueError("staff has duplicate person_id values")
+    school_of = _text(staff["school_id"])
+    ego, alter, row_school = (_text(noms[c]) for c in ("ego", "alter", "school_id"))
+    ui, vi = pids.get_indexer(ego), pids.get_indexer(alter)
+
+    issue = np.full(n, -1, dtype=np.int8)
+    field = np.empty(n, dtype=object)
+
+    def mark(mask: np.ndarray, code: int, fld: np.ndarray | str) -> None:
+        new = mask & (issue < 0)
+        issue[new] = code
+        field[new] = fld[new] if isinstance(fld, np.ndarray) else fld
+
+    mark((ui < 0) | (vi < 0), 0, np.where(ui < 0, "ego", "alter"))
+    mark(ego == alter, 1, "alter")
+    known = (ui >= 0) & (vi >= 0)
+    es = np.where(known, school_of[np.where(known, ui, 0)], "")
+    as_ = np.where(known, school_of[np.where(known, vi, 0)], "")
+    mark(known & (es != as_), 2, "alter")
+    mark(known & (row_school != es), 2, "school_id")
+    lo = getattr(meta, "strength_min", None) if meta is not None else None
+    hi = getattr(meta, "strength_max", None) if meta is not None else None
+    if lo is not None or hi is not None:
+        off = np.zeros(n, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                off |= strength < lo
+            if hi is not None:
+                off |= strength > hi
+        mark(off, 3, "strength")
+    ok = issue < 0
+    dup = np.zeros(n, dtype=bool)
+    dup[ok] = pd.DataFrame({"e": ego[ok], "a": alter[ok]}).duplicated(keep="first").to_numpy()
+    mark(dup, 4, "alter")
+
+    bad = issue >= 0
+    quality = _quality_table(row_school[bad], issue[bad], lines[bad])
+    if bad.any() and policy == "fail":
+        first = int(np.argmin(np.where(bad, lines, np.iinfo(np.int64).max)))
+        what = ISSUES[issue[first]].replace("_", " ")
+        detail = {
+            0: f"unknown person {(ego if field[first] == 'ego' else alter)[first]!r}",
+            1: f"{ego[first]!r} nominated themselves",
+            2: (f"{ego[first]!r} ({es[first]}) -> {alter[first]!r} ({as_[first]}) on a row "
+                f"for school {row_school[first]!r}"),
+            3: f"strength {strength[first]:g} outside the scale {lo:g}..{hi:g}"
+               if lo is not None and hi is not None else f"strength {strength[first]:g}",
+            4: f"{ego[first]!r} -> {alter[first]!r} already nominated earlier",
+        }[int(issue[first])]
+        raise InputError(_NOMINATIONS_FILE, f"{what}: {detail} ({int(bad.sum())} bad "
+                         "nomination(s) in all; data_quality_policy is 'fail')",
+                         line=int(lines[first]), field=str(field[first]))
+    clean = noms.loc[~bad].reset_index(drop=True)
+    return clean, quality
+
+
+def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
+    if len(issues) == 0:
+        return pd.DataFrame({"school_id": pd.Series(dtype=object),
+                             "issue": pd.Series(dtype=object),
+                             "count": pd.Series(dtype=np.int64),
+                             "lines": pd.Series(dtype=object)})
+    df = pd.DataFrame({"school_id": schools, "code": issues, "line": lines})
+    rows = []
+    for (school, code), grp in df.groupby(["school_id", "code"], sort=True):
+        rows.append({"school_id": school, "issue": ISSUES[int(code)], "count": len(grp),
+                     "lines": _lines_text(grp["line"].to_numpy())})
+    out = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+    out["count"] = out["count"].astype(np.int64)
+    return out
+
+
+def symmetrize_nonrespondents(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFrame:
+    """Add ``alter -> ego`` for every tie ``ego -> alter`` whose alter did not respond.
+
+    A non-respondent has no outgoing ties because they never answered, not because they
+    talk to nobody. A common remedy in survey network analysis is to assume that a tie
+    reported by a respondent to a non-respondent is mutual (e.g. Huisman 2009, "Imputation
+    of missing network data", *Journal of Social Structure* 10). The added arc gets the same
+    strength and the same source ``line`` as the tie it mirrors; arcs already present are
+    not duplicated. Ties between two respondents are untouched.
+
+    Parameters
+    ----------
+    staff : DataFrame
+        Needs ``person_id`` and ``responded``.
+    nominations : DataFrame
+        Clean nominations (see :func:`check_nominations`).
+
+    Returns
+    -------
+    DataFrame
+        The nominations followed by the added arcs, index reset.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": ["a", "b"], "responded": [True, False]})
+    >>> noms = pd.DataFrame({"school_id": ["s"], "ego": ["a"], "alter": ["b"],
+    ...                      "strength": [3.0], "line": [2]})
+    >>> symmetrize_nonrespondents(staff, noms)[["ego", "alter", "strength"]].values.tolist()
+    [['a', 'b', 3.0], ['b', 'a', 3.0]]
+    """
+    _require(staff, ["person_id", "responded"], "staff")
+    _require(nominations, ["ego", "alter"], "nominations")
+    silent = _text(staff["person_id"])[~staff["responded"].to_numpy(dtype=bool)]
+    noms = nominations.reset_index(drop=True)
+    if len(silent) == 0 or noms.empty:
+        return noms
+    ego, alter = _text(noms["ego"]), _text(noms["alter"])
+    codes, uniques = pd.factorize(np.concatenate([ego, alter]))
+    k = len(uniques)
+    e, a = codes[:len(ego)].astype(np.int64), codes[len(ego):].astype(np.int64)
+    to_silent = np.isin(alter, silent)
+    reverse_key = a[to_silent] * k + e[to_silent]
+    new = ~np.isin(reverse_key, e * k + a)                 # not nominated already
+    new &= ~pd.Series(reverse_key).duplicated().to_numpy()  # and added once
+    rev = noms.loc[to_silent].loc[new].copy()
+    rev["ego"], rev["alter"] = rev["alter"].to_numpy(), rev["ego"].to_numpy()
+    return pd.concat([noms, rev], ignore_index=True)
+
+
+# ====================================================================== indexing
+@dataclass
+class _Net:
+    """The cohort as integer arrays: people ordered by (school_id, person_id)."""
+
+    staff: pd.DataFrame          # sorted staff (index reset)
+    school: np.ndarray           # school code per person
+    schools: np.ndarray          # school ids, sorted
+    offsets: np.ndarray          # first person of each school, plus the total
+    u: np.ndarray                # arc sources (global person index), arcs sorted by (u, v)
+    v: np.ndarray                # arc targets
+    s: np.ndarray                # arc strengths (NaN = unknown)
+    mutual: np.ndarray           # arc is reciprocated
+    plg: np.ndarray              # PLG code per person (-1 = none)
+
+    @property
+    def n(self) -> int:
+        return len(self.school)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def _index(staff: pd.DataFrame, nominations: pd.DataFrame) -> _Net:
+    _require(staff, _STAFF_REQUIRED, "staff")
+    _require(nominations, _NOMINATION_REQUIRED[:3], "nominations")
+    pid_all, sid_all = _text(staff["person_id"]), _text(staff["school_id"])
+    order = np.lexsort((pid_all, sid_all))
+    st = staff.iloc[order].reset_index(drop=True)
+    pid, sid = pid_all[order], sid_all[order]
+    index = pd.Index(pid)
+    if not index.is_unique:
+        raise ValueError("staff has duplicate person_id values")
+    schools, school = np.unique(sid, return_inverse=True)
+    school = school.astype(np.int64)
+    offsets = np.searchsorted(school, np.arange(len(schools) + 1)).astype(np.int64)
+
+    u = index.get_indexer(_text(nominations["ego"])).astype(np.int64)
+    v = index.get_indexer(_text(nominations["alter"])).astype(np.int64)
+    strength = (pd.to_numeric(nominations["strength"], errors="coerce").to_numpy(dtype=float)
+                if "strength" in nominations.columns else np.full(len(u), np.nan))
+    hint = " (run check_nominations first)"
+    if (u < 0).any() or (v < 0).any():
+        raise ValueError(f"nominations name people who are not in staff{hint}")
+    if (u == v).any():
+        raise ValueError(f"nominations contain self-nominations{hint}")
+    if (school[u] != school[v]).any() or (
+            _text(nominations["school_id"]) != schools[school[u]]).any():
+        raise ValueError(f"nominations contain cross-school ties{hint}")
+    n = len(pid)
+    key = u * n + v
+    arc_order = np.argsort(key, kind="stable")
+    key = key[arc_order]
+    if len(key) > 1 and (key[1:] == key[:-1]).any():
+        raise ValueError(f"nominations contain duplicate ego -> alter pairs{hint}")
+    u, v, strength = u[arc_order], v[arc_order], strength[arc_order]
+    rev = v * n + u
+    pos = np.minimum(np.searchsorted(key, rev), max(len(key) - 1, 0))
+    mutual = key[pos] == rev if len(key) else np.zeros(0, dtype=bool)
+    return _Net(staff=st, school=school, schools=schools, offsets=offsets, u=u, v=v,
+                s=strength, mutual=mutual, plg=_codes(_text(st["plg_id"])))
+
+
+def _degrees(net: _Net, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """out/in/reciprocal/contacts and strength sums over the arcs selected by ``mask``."""
+    u, v, s, mutual = net.u, net.v, net.s, net.mutual
+    if mask is not None:
+        u, v, s, mutual = u[mask], v[mask], s[mask], mutual[mask]
+    n = net.n
+    out = np.bincount(u, minlength=n).astype(np.int64)
+    inn = np.bincount(v, minlength=n).astype(np.int64)
+    rec = np.bincount(u[mutual], minlength=n).astype(np.int64)
+    known = ~np.isnan(s)
+    s0 = np.where(known, s, 0.0)
+    sum_out = np.bincount(u, weights=s0, minlength=n)
+    sum_in = np.bincount(v, weights=s0, minlength=n)
+    cnt = np.bincount(u, weights=known, minlength=n) + np.bincount(v, weights=known, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt > 0, (sum_out + sum_in) / np.where(cnt > 0, cnt, 1), np.nan)
+    return {"out": out, "in": inn, "rec": rec, "contacts": out + inn - rec,
+            "sum_out": sum_out, "sum_in": sum_in, "mean": mean}
+
+
+# ====================================================================== dense batches
+def _batches(net: _Net, budget: int = _BATCH_ENTRIES):
+    """Yield (school codes, padded size P, adjacency B x P x P) for groups of similar size."""
+    sizes = net.sizes
+    order = np.argsort(sizes, kind="stable")
+    arc_school = net.school[net.u]
+    arc_bounds = np.searchsorted(arc_school, np.arange(len(sizes) + 1))
+    i = 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and (j - i + 1) * int(sizes[order[j]]) ** 2 <= budget:
+            j += 1
+        group = order[i:j]
+        P = max(int(sizes[group].max()), 1)
+        A = np.zeros((len(group), P, P))
+        for b, sc in enumerate(group):
+            lo, hi = arc_bounds[sc], arc_bounds[sc + 1]
+            base = net.offsets[sc]
+            A[b, net.u[lo:hi] - base, net.v[lo:hi] - base] = 1.0
+        yield group, P, A
+        i = j
+
+
+def betweenness_dense(A: np.ndarray) -> np.ndarray:
+    """Unnormalised directed betweenness of unweighted graphs given as dense adjacency.
+
+    Brandes' (2001) algorithm, run from all sources at once and level by level: the
+    breadth-first search and the dependency accumulation are matrix products, so a batch
+    of small graphs costs a few dozen BLAS calls. Ulrik Brandes (2001), "A faster
+    algorithm for betweenness centrality", *Journal of Mathematical Sociology* 25(2);
+    betweenness itself is from Freeman (1977), *Sociometry* 40(1).
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, n) or (B, n, n)
+        0/1 adjacency (``A[u, v] = 1`` for an arc u -> v), no self-loops. Isolated padding
+        nodes do not change the result for the others.
+
+    Returns
+    -------
+    ndarray, shape (n,) or (B, n)
+        ``sum over s != v != t of sigma_st(v) / sigma_st`` (ordered pairs), as
+        ``networkx.betweenness_centrality(G, normalized=False)`` for a DiGraph.
+
+    Examples
+    --------
+    >>> A = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]], dtype=float)  # a -> b -> c
+    >>> betweenness_dense(A).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    A = np.asarray(A, dtype=float)
+    squeeze = A.ndim == 2
+    if squeeze:
+        A = A[None]
+    B, P, _ = A.shape
+    eye = np.broadcast_to(np.eye(P, dtype=bool), (B, P, P))
+    visited = eye.copy()
+    sigma = eye.astype(float)
+    front = sigma.copy()
+    levels = [eye]
+    while True:
+        nxt = front @ A                       # shortest paths reaching v via the frontier
+        new = (nxt > 0) & ~visited
+        if not new.any():
+            break
+        sigma = np.where(new, nxt, sigma)
+        visited |= new
+        front = np.where(new, nxt, 0.0)
+        levels.append(new)
+    delta = np.zeros_like(sigma)
+    At = A.swapaxes(1, 2)
+    coeff = np.zeros_like(sigma)
+    for L in range(len(levels) - 1, 1, -1):
+        coeff[:] = 0.0
+        np.divide(1.0 + delta, sigma, out=coeff, where=levels[L])
+        contrib = coeff @ At                  # sum over successors w at level L
+        delta += np.where(levels[L - 1], sigma * contrib, 0.0)
+    bc = delta.sum(axis=1)
+    return bc[0] if squeeze else bc
+
+
+def _pagerank_dense(A: np.ndarray, real: np.ndarray, alpha: float = _PAGERANK_ALPHA
+                    ) -> np.ndarray:
+    """Exact PageRank per graph in a padded batch (solves the linear system)."""
+    B, P, _ = A.shape
+    n = real.sum(axis=1).astype(float)
+    outdeg = A.sum(axis=2)
+    Q = np.divide(A, outdeg[:, :, None], out=np.zeros_like(A), where=outdeg[:, :, None] > 0)
+    dangling = real & (outdeg == 0)
+    Q += (dangling[:, :, None] & real[:, None, :]) / n[:, None, None]
+    M = np.broadcast_to(np.eye(P), (B, P, P)) - alpha * Q.swapaxes(1, 2)
+    b = np.where(real, (1.0 - alpha) / n[:, None], 0.0)
+    x = np.linalg.solve(M, b[:, :, None])[:, :, 0]
+    return x / x.sum(axis=1, keepdims=True)
+
+
+def _brokerage_dense(A: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Gould-Fernandez role counts (B, P, 5) for group codes ``g`` (-1 = unknown)."""
+    B, P, _ = A.shape
+    known = g >= 0
+    both = known[:, :, None] & known[:, None, :]
+    eq = g[:, :, None] == g[:, None, :]
+    same = (eq & both).astype(float)
+    diff = (~eq & both).astype(float)
+    M = 1.0 - A                              # open: no a -> c ...
+    idx = np.arange(P)
+    M[:, idx, idx] = 0.0                     # ... and a != c
+    SA, DA = A * same, A * diff
+    X1 = SA.swapaxes(1, 2) @ M               # [b, c]: in-neighbours a of b in b's group
+    X2 = DA.swapaxes(1, 2) @ M               # ... outside b's group
+    X3 = DA.swapaxes(1, 2) @ (M * same)      # ... outside b's group, a and c in one group
+    coord = (X1 * SA).sum(axis=2)
+    gate = (X2 * SA).sum(axis=2)
+    rep = (X1 * DA).sum(axis=2)
+    cons = (X3 * DA).sum(axis=2)
+    liaison = (X2 * DA).sum(axis=2) - cons
+    return np.stack([coord, gate, rep, cons, liaison], axis=2)
+
+
+# ====================================================================== person metrics
+def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any = None
+                   ) -> pd.DataFrame:
+    """Network position of every staff member, per school.
+
+    Parameters
+    ----------
+    staff : DataFrame
+        ``person_id, school_id, plg_id, responded`` (+ the brokerage attribute column).
+    nominations : DataFrame
+        Clean nominations (``school_id, ego, alter, strength``): run
+        :func:`check_nominations` first; unknown people, self-nominations, cross-school
+        ties and duplicates raise ``ValueError``.
+    config : NetworkConfig, optional
+        Uses ``symmetrize_nonrespondents`` (default False) and ``brokerage_attribute``
+        (default ``"role"``).
+
+    Returns
+    -------
+    DataFrame
+        One row per staff member (isolates included), ordered by ``school_id`` then
+        ``person_id``, with exactly the columns in :data:`PERSON_COLUMNS`:
+
+        - ``out_ties``, ``in_ties``: arcs sent / received (always all ties);
+          ``reciprocal_ties``: colleagues tied both ways; ``contacts``: distinct colleagues
+          tied either way (= out + in - reciprocal, the study's key-figure measure);
+          ``reciprocity_ratio`` = reciprocal_ties / contacts (0 without contacts).
+        - ``out_strength``, ``in_strength``: sums of the known strengths of outgoing /
+          incoming arcs (NaN when the cohort has no strengths at all); ``mean_strength``:
+          mean strength over every arc the person is in, either direction (a reciprocal
+          pair counts as its two arcs); NaN when none of them has a strength.
+        - ``betweenness``: Freeman (1977) betweenness on the school's directed, unweighted
+          graph, normalised by (n-1)(n-2) as networkx and igraph do (Brandes 2001).
+        - ``pagerank``: Brin & Page (1998) PageRank per school, alpha 0.85, unweighted,
+          dangling nodes spread uniformly (as ``networkx.pagerank``), solved exactly.
+        - ``brokerage_*``: Gould & Fernandez (1989), "Structures of mediation: a formal
+          approach to brokerage in transaction networks", *Sociological Methodology* 19.
+          Counts the open two-paths a -> b -> c (a != c, no arc a -> c) in which b brokers,
+          by the groups of a, b, c in the ``brokerage_attribute`` column: coordinator
+          (all in one group), gatekeeper (a outside, b and c together), representative
+          (a and b together, c outside), consultant (a and c together, b outside), liaison
+          (three different groups). Two-paths involving someone whose group is empty are
+          not counted. If the column is empty for everyone all counts are 0 and a note is
+          added to ``result.attrs["notes"]``.
+        - ``boundary_*``: the same degree measures on *boundary-spanning* ties only, i.e.
+          ties between two people who do not share a non-empty ``plg_id`` (van den
+          Boom-Muilenburg et al. 2022).
+
+        ``result.attrs["notes"]`` is a list of plain-English notes (possibly empty).
+
+    Notes
+    -----
+    With ``config.symmetrize_nonrespondents`` every tie ego -> alter whose alter did not
+    respond gets its reverse alter -> ego added first (same strength; see
+    :func:`symmetrize_nonrespondents`), and all measures use the completed network.
+    Without it non-respondents keep zero outgoing ties: they are counted from incoming
+    ties only.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": ["a", "b", "c"], "school_id": ["s"] * 3,
+    ...                       "plg_id": ["p", "p", ""], "responded": [True, True, False],
+    ...                       "role": ["teacher", "teacher", "leader"]})
+    >>> noms = pd.DataFrame({"school_id": ["s"] * 3, "ego": ["a", "b", "b"],
+    ...                      "alter": ["b", "a", "c"], "strength": [float("nan")] * 3})
+    >>> m = person_metrics(staff, noms)
+    >>> m[["person_id", "contacts", "reciprocal_ties", "boundary_contacts"]].values.tolist()
+    [['a', 1, 1, 0], ['b', 2, 1, 1], ['c', 1, 0, 1]]
+    >>> m["brokerage_representative"].tolist()   # a -> b -> c crosses from teachers to leader
+    [0.0, 1.0, 0.0]
+    """
+    symmetrize = bool(getattr(config, "symmetrize_nonrespondents", False))
+    attribute = getattr(config, "brokerage_attribute", "role") if config is not None else "role"
+    _require(staff, _STAFF_REQUIRED, "staff")
+    _require(nominations, _NOMINATION_REQUIRED[:3], "nominations")
+    if attribute not in staff.columns:
+        raise ValueError(f"brokerage_attribute {attribute!r} is not a staff column; found: "
+                         f"{', '.join(map(str, staff.columns))}")
+    notes: list[str] = []
+    if symmetrize:
+        before = len(nominations)
+        nominations = symmetrize_nonrespondents(staff, nominations)
+        notes.append(f"{len(nominations) - before} tie(s) to non-respondents were made "
+                     "mutual (symmetrize_nonrespondents)")
+    net = _index(staff, nominations)
+    n = net.n
+    alld = _degrees(net)
+    boundary = ~((net.plg[net.u] >= 0) & (net.plg[net.u] == net.plg[net.v]))
+    bd = _degrees(net, boundary)
+    has_strength = bool((~np.isnan(net.s)).any())
+
+    groups = _codes(_text(net.staff[attribute]))
+    do_brokerage = bool((groups >= 0).any())
+    if not do_brokerage:
+        notes.append(f"brokerage columns are 0: staff column {attribute!r} is empty for "
+                     "everyone")
+    elif (groups < 0).any():
+        notes.append(f"{int((groups < 0).sum())} person(s) have no {attribute!r}: two-paths "
+                     "through them are not counted in brokerage")
+
+    btw = np.zeros(n)
+    pr = np.zeros(n)
+    brok = np.zeros((n, len(BROKERAGE_ROLES)))
+    sizes = net.sizes
+    for group, P, A in _batches(net):
+        rows = np.arange(P)[None, :]
+        real = rows < sizes[group][:, None]
+        gidx = net.offsets[group][:, None] + rows      # global index (valid where real)
+        bc = betweenness_dense(A)
+        k = sizes[group].astype(float)
+        scale = np.where(k > 2, 1.0 / np.maximum((k - 1) * (k - 2), 1.0), 1.0)
+        btw[gidx[real]] = (bc * scale[:, None])[real]
+        pr[gidx[real]] = _pagerank_dense(A, real)[real]
+        if do_brokerage:
+            g = np.full((len(group), P), -1, dtype=np.int64)
+            g[real] = groups[gidx[real]]
+            brok[gidx[real]] = _brokerage_dense(A, g)[real]
+
+    st = net.staff
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(alld["contacts"] > 0, alld["rec"] / np.maximum(alld["contacts"], 1), 0.0)
+    data = {
+        "person_id": st["person_id"].to_numpy(),
+        "school_id": st["school_id"].to_numpy(),
+        "responded": st["responded"].to_numpy(dtype=bool),
+        "out_ties": alld["out"], "in_ties": alld["in"], "reciprocal_ties": alld["rec"],
+        "contacts": alld["contacts"], "reciprocity_ratio": ratio.astype(float),
+        "out_strength": alld["sum_out"] if has_strength else np.full(n, np.nan),
+        "in_strength": alld["sum_in"] if has_strength else np.full(n, np.nan),
+        "mean_strength": alld["mean"],
+        "betweenness": btw, "pagerank": pr,
+    }
+    for i, role in enumerate(BROKERAGE_ROLES):
+        data[f"brokerage_{role}"] = np.rint(brok[:, i])
+    data.update({
+        "boundary_out_ties": bd["out"], "boundary_in_ties": bd["in"],
+        "boundary_reciprocal_ties": bd["rec"], "boundary_contacts": bd["contacts"],
+        "boundary_mean_strength": bd["mean"],
+    })
+    out = pd.DataFrame(data, columns=PERSON_COLUMNS)
+    out.attrs["notes"] = notes
+    return out
+
+
+# ====================================================================== school metrics
+def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFrame:
+    """Whole-network description of every school.
+
+    Parameters
+    ----------
+    staff, nominations : DataFrame
+        As for :func:`person_metrics` (clean nominations).
+
+    Returns
+    -------
+    DataFrame
+        One row per school (sorted), columns :data:`SCHOOL_COLUMNS`:
+
+        - ``staff``, ``respondents``, ``response_rate`` (respondents / staff);
+        - ``ties``: arcs; ``density`` = ties / (n(n-1)) (0 for n < 2);
+        - ``reciprocity`` = arcs that are reciprocated / arcs (0 without arcs), as
+          ``networkx.overall_reciprocity``;
+        - ``mutual_dyads``, ``asymmetric_dyads``, ``null_dyads``: the MAN dyad census
+          (Holland & Leinhardt 1970; Wasserman & Faust 1994, ch. 13), M + A + N = n(n-1)/2;
+        - ``degree_centralisation``: Freeman (1979) centralisation of total degree
+          d_i = in_i + out_i in the directed graph:
+          ``sum_i (max_j d_j - d_i) / (2 (n-1) (n-2))``. The denominator is the largest
+          possible sum, reached by a star whose centre is tied both ways to everyone
+          (centre 2(n-1), others 2). 0 for n < 3; 1 for that star, 0 when all degrees are
+          equal. (As ``sna::centralization(g, degree)`` in R with the default
+          ``cmode="freeman"``.)
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": list("abc"), "school_id": ["s"] * 3,
+    ...                       "plg_id": [""] * 3, "responded": [True, True, False]})
+    >>> noms = pd.DataFrame({"school_id": ["s"] * 3, "ego": list("aab"), "alter": list("bca")})
+    >>> school_metrics(staff, noms)[["ties", "mutual_dyads", "asymmetric_dyads",
+    ...                              "null_dyads"]].values.tolist()
+    [[3, 1, 1, 1]]
+    """
+    net = _index(staff, nominations)
+    sizes = net.sizes.astype(np.int64)
+    k = len(net.schools)
+    arc_school = net.school[net.u]
+    ties = np.bincount(arc_school, minlength=k).astype(np.int64)
+    mutual_arcs = np.bincount(arc_school[net.mutual], minlength=k).astype(np.int64)
+    M = mutual_arcs // 2
+    A = ties - mutual_arcs
+    pairs = sizes * (sizes - 1)
+    N = pairs // 2 - M - A
+    responded = net.staff["responded"].to_numpy(dtype=bool)
+    respondents = np.bincount(net.school, weights=responded, minlength=k).astype(np.int64)
+    deg = (np.bincount(net.u, minlength=net.n) + np.bincount(net.v, minlength=net.n))
+    dmax = np.maximum.reduceat(deg, net.offsets[:-1]) if net.n else np.zeros(0)
+    dsum = np.add.reduceat(deg, net.offsets[:-1]) if net.n else np.zeros(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        density = np.where(pairs > 0, ties / np.maximum(pairs, 1), 0.0)
+        recip = np.where(ties > 0, mutual_arcs / np.maximum(ties, 1), 0.0)
+        cmax = 2.0 * (sizes - 1) * (sizes - 2)
+        central = np.where(sizes > 2, (sizes * dmax - dsum) / np.maximum(cmax, 1), 0.0)
+    return pd.DataFrame({
+        "school_id": net.schools.astype(object), "staff": sizes, "respondents": respondents,
+        "response_rate": respondents / np.maximum(sizes, 1), "ties": ties,
+        "density": density.astype(float), "reciprocity": recip.astype(float),
+        "mutual_dyads": M, "asymmetric_dyads": A, "null_dyads": N,
+        "degree_centralisation": central.astype(float),
+    }, columns=SCHOOL_COLUMNS)
+
+
+# ====================================================================== key figures
+_LABELS = {
+    "contacts": "contacts", "in_ties": "incoming ties", "out_ties": "outgoing ties",
+    "betweenness": "betweenness",
+    "boundary_contacts": "boundary contacts", "boundary_in_ties": "boundary incoming ties",
+    "boundary_out_ties": "boundary outgoing ties",
+}
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "no strength"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+
+
+def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
+    """The top-k people per school: the study's *sleutelfiguren*.
+
+    Ranked by ``config.key_figures.measure`` (``contacts``, ``in_ties``, ``out_ties`` or
+    ``betweenness``). With ``config.tie_scope == "boundary"`` the degree measures are taken
+    on boundary-spanning ties (``contacts`` -> ``boundary_contacts`` etc.), as in van den
+    Boom-Muilenburg et al. (2022); betweenness is always on all ties (a path measure has no
+    boundary version). The study identified key figures by number of contacts, three per
+    school.
+
+    Ties on the measure are broken by, in turn: higher mean strength (of the same tie
+    scope; a missing strength ranks below any known one), more reciprocal ties (same
+    scope), then ``person_id`` ascending. People whose value is 0 are never key figures, so
+    a school can have fewer than k. Non-respondents are eligible and flagged (without
+    symmetrisation their outgoing ties are unknown, so they are counted from incoming ties
+    only).
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Output of :func:`person_metrics`.
+    config : NetworkConfig
+        Uses ``tie_scope``, ``key_figures.k``, ``key_figures.measure`` and
+        ``symmetrize_nonrespondents``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`KEY_FIGURE_COLUMNS`: ``school_id, rank`` (1..k), ``person_id``, ``measure``
+        (the column used, e.g. ``boundary_contacts``), ``value``, ``responded`` and
+        ``reason`` in plain English, e.g. ``"rank 1 of 74 by boundary contacts (23);
+        non-respondent: counted from incoming ties only"``.
+    """
+    kf = config.key_figures
+    measure = kf.measure
+    boundary = config.tie_scope == "boundary" and measure != "betweenness"
+    prefix = "boundary_" if config.tie_scope == "boundary" else ""
+    column = f"boundary_{measure}" if boundary else measure
+    strength_col, recip_col = f"{prefix}mean_strength", f"{prefix}reciprocal_ties"
+    _require(metrics, ["person_id", "school_id", "responded", column, strength_col,
+                       recip_col], "metrics")
+    symmetrized = bool(getattr(config, "symmetrize_nonrespondents", False))
+    label = _LABELS[column]
+    if measure == "betweenness" and config.tie_scope == "boundary":
+        label = "betweenness (all ties)"
+
+    df = pd.DataFrame({
+        "school_id": metrics["school_id"].to_numpy(),
+        "person_id": metrics["person_id"].astype(str).to_numpy(),
+        "value": pd.to_numeric(metrics[column]).to_numpy(dtype=float),
+        "strength": pd.to_numeric(metrics[strength_col]).to_numpy(dtype=float),
+        "recip": pd.to_numeric(metrics[recip_col]).to_numpy(dtype=float),
+        "responded": metrics["responded"].to_numpy(dtype=bool),
+    })
+    df["strength_key"] = df["strength"].fillna(-np.inf)
+    df = df.sort_values(["school_id", "value", "strength_key", "recip", "person_id"],
+                        ascending=[True, False, False, False, True], kind="stable")
+    rows = []
+    for school, grp in df.groupby("school_id", sort=True):
+        n_staff = len(grp)
+        recs = grp.to_dict("records")
+        eligible = [r for r in recs if r["value"] > 0]
+        for rank, r in enumerate(eligible[:kf.k], start=1):
+            reason = f"rank {rank} of {n_staff} by {label} ({_fmt(r['value'])})"
+            tie = _tie_note(recs, recs.index(r), prefix)
+            if tie:
+                reason += f"; {tie}"
+            if not r["responded"]:
+                reason += ("; non-respondent: outgoing ties imputed from incoming ties "
+                           "(symmetrised)" if symmetrized
+                           else "; non-respondent: counted from incoming ties only")
+            rows.append({"school_id": school, "rank": rank, "person_id": r["person_id"],
+                         "measure": column, "value": r["value"],
+                         "responded": r["responded"], "reason": reason})
+    out = pd.DataFrame(rows, columns=KEY_FIGURE_COLUMNS)
+    out["rank"] = out["rank"].astype(np.int64)
+    out["value"] = out["value"].astype(float)
+    out["responded"] = out["responded"].astype(bool)
+    return out
+
+
+def _tie_note(recs: list[dict], i: int, prefix: str) -> str:
+    """Why person i is placed relative to a neighbour with the same value, if any."""
+    me = recs[i]
+    for j, ahead in ((i + 1, True), (i - 1, False)):
+        if not 0 <= j < len(recs) or recs[j]["value"] != me["value"]:
+            continue
+        other = recs[j]
+        a, b = (me, other) if ahead else (other, me)
+        scope = "boundary " if prefix else ""
+        if a["strength_key"] != b["strength_key"]:
+            crit, mine, theirs = f"{scope}mean strength", me["strength"], other["strength"]
+        elif a["recip"] != b["recip"]:
+            crit, mine, theirs = f"{scope}reciprocal ties", me["recip"], other["recip"]
+        else:
+            return (f"tied with {other['person_id']}, ranked {'above' if ahead else 'below'} "
+                    "it by person_id (all else equal)")
+        return (f"tied with {other['person_id']}, ranked {'above' if ahead else 'below'} it "
+                f"on {crit} ({_fmt(mine)} vs {_fmt(theirs)})")
+    return ""
+
+
+# ====================================================================== graphs and exports
+def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.DataFrame,
+                 school_id: str, reveal_names: bool = False) -> nx.DiGraph:
+    """One school as a directed graph, metrics attached.
+
+    Parameters
+    ----------
+    staff, nominations : DataFrame
+        The cohort tables (clean nominations; ties of other schools are ignored).
+    metrics : DataFrame
+        Output of :func:`person_metrics` (its columns become node attributes).
+    school_id : str
+        Which school.
+    reveal_names : bool
+        Add the ``name`` attribute (off by default: graphs are shared without names).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes = the school's staff (sorted by ``person_id``), attributes ``role``,
+        ``plg_id``, ``plg_type``, ``responded`` and every metric column; edges ego -> alter
+        with attribute ``strength`` (NaN when not asked). ``G.graph["school_id"]`` is set.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": ["a", "b"], "school_id": ["s", "s"],
+    ...                       "name": ["Ann", "Bo"], "role": ["teacher"] * 2,
+    ...                       "plg_id": ["", ""], "responded": [True, True]})
+    >>> noms = pd.DataFrame({"school_id": ["s"], "ego": ["a"], "alter": ["b"],
+    ...                      "strength": [2.0]})
+    >>> G = school_graph(staff, noms, person_metrics(staff, noms), "s")
+    >>> list(G.edges(data="strength")), "name" in G.nodes["a"]
+    ([('a', 'b', 2.0)], False)
+    """
+    _require(staff, ["person_id", "school_id"], "staff")
+    _require(nominations, ["school_id", "ego", "alter"], "nominations")
+    _require(metrics, ["person_id"], "metrics")
+    sid = _text(staff["school_id"])
+    if school_id not in set(sid):
+        raise ValueError(f"school {school_id!r} is not in staff")
+    st = staff.loc[sid == school_id]
+    st = st.iloc[np.argsort(_text(st["person_id"]), kind="stable")]
+    m = metrics.set_index(metrics["person_id"].astype(str))
+    metric_cols = [c for c in metrics.columns if c not in ("person_id",)]
+    G = nx.DiGraph(school_id=school_id)
+    for rec in st.to_dict("records"):
+        pid = str(rec["person_id"]).strip()
+        attrs: dict[str, Any] = {}
+        for col in ("role", "plg_id", "plg_type"):
+            if col in rec:
+                attrs[col] = "" if pd.isna(rec[col]) else str(rec[col])
+        attrs["responded"] = bool(rec["responded"]) if "responded" in rec else True
+        if reveal_names and "name" in rec:
+            attrs["name"] = "" if pd.isna(rec["name"]) else str(rec["name"])
+        if pid in m.index:
+            for col in metric_cols:
+                attrs[col] = _py(m.at[pid, col])
+        G.add_node(pid, **attrs)
+    nm = nominations.loc[_text(nominations["school_id"]) == school_id]
+    strength = (pd.to_numeric(nm["strength"], errors="coerce").to_numpy(dtype=float)
+                if "strength" in nm.columns else np.full(len(nm), np.nan))
+    for e, a, s in zip(_text(nm["ego"]), _text(nm["alter"]), strength, strict=True):
+        if e in G and a in G:
+            G.add_edge(e, a, strength=float(s))
+    return G
+
+
+def _py(x: Any) -> Any:
+    """numpy scalars -> Python scalars."""
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _clean_value(x: Any) -> Any:
+    x = _py(x)
+    if x is None:
+        return None
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, (bool, int, float, str)):
+        return x
+    return str(x)
+
+
+def _clean_attrs(items: list[dict]) -> list[dict]:
+    """Drop missing values; one type per attribute (int + float -> float, other mixes -> str)."""
+    cleaned = [{k: v for k, v in ((k, _clean_value(v)) for k, v in d.items()) if v is not None}
+               for d in items]
+    types: dict[str, set] = {}
+    for d in cleaned:
+        for k, v in d.items():
+            types.setdefault(k, set()).add(type(v))
+    for k, ts in types.items():
+        if len(ts) == 1:
+            continue
+        conv = float if ts <= {int, float} else str
+        for d in cleaned:
+            if k in d:
+                d[k] = conv(d[k])
+    return cleaned
+
+
+def graphml_bytes(G: nx.DiGraph) -> bytes:
+    """GraphML (UTF-8) of a graph, safe for Gephi.
+
+    Only ``str``, ``int``, ``float`` and ``bool`` attributes are written; missing values
+    (None, NaN) are left out (GraphML has no NaN, and Gephi rejects it); an attribute with
+    both int and float values is written as float, any other mix as string. Node and edge
+    order is the graph's, so the same graph gives the same bytes.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph()
+    >>> G.add_edge("a", "b", strength=float("nan"))
+    >>> b"strength" in graphml_bytes(G)
+    False
+    """
+    H = nx.DiGraph()
+    H.graph.update({k: v for k, v in _clean_attrs([dict(G.graph)])[0].items()})
+    nodes = list(G.nodes)
+    for node, attrs in zip(nodes, _clean_attrs([dict(G.nodes[n]) for n in nodes]), strict=True):
+        H.add_node(str(node), **attrs)
+    edges = list(G.edges)
+    for (a, b), attrs in zip(edges, _clean_attrs([dict(G.edges[e]) for e in edges]),
+                             strict=True):
+        H.add_edge(str(a), str(b), **attrs)
+    return ("\n".join(nx.generate_graphml(H, encoding="utf-8")) + "\n").encode("utf-8")
+
+
+def pajek_text(G: nx.DiGraph) -> str:
+    """Pajek ``.net`` text: ``*Vertices n`` with the node ids as quoted labels, then
+    ``*Arcs`` ``i j [strength]`` (1-based; the strength is written when known).
+
+    Examples
+    --------
+    >>> G = nx.DiGraph()
+    >>> G.add_edge("a", "b", strength=3.0)
+    >>> print(pajek_text(G), end="")
+    *Vertices 2
+    1 "a"
+    2 "b"
+    *Arcs
+    1 2 3
+    """
+    nodes = list(G.nodes)
+    pos = {n: i for i, n in enumerate(nodes, start=1)}
+    out = [f"*Vertices {len(nodes)}"]
+    out += [f'{i} "{str(n).replace(chr(34), chr(39))}"' for n, i in pos.items()]
+    out.append("*Arcs")
+    for a, b, s in G.edges(data="strength"):
+        w = "" if s is None or (isinstance(s, float) and math.isnan(s)) else f" {s:g}"
+        out.append(f"{pos[a]} {pos[b]}{w}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,223 @@
+"""Fuse coded material with network position and assign each key figure a profile, with reasons.
+
+Tables
+------
+``person_codes``  person_id, school_id, source (interview | observation | all), n_segments,
+                  n_<code> for every code, n_<activity>.<subtype> for every sub-type,
+                  n_activity_kinds (sub-types seen in at least ``min_segments_per_kind``
+                  segments of that person and source)
+``features``      the profile contract (DESIGN.md): person_id, school_id, out_ties, in_ties,
+                  reciprocal_ties, mean_strength, n_<code>..., n_activity_kinds; plus
+                  tie_scope, rank, n_segments when built by :func:`person_features`
+``profiles``      person_id, school_id, profile, reasons, nearest_profile, criteria_met,
+                  stable, unstable_when
+
+Profiles come from ``configs/profiles.yaml``: the first profile (in file order) whose criteria
+all hold; otherwise ``undetermined`` with the nearest profile named. Nothing forces a profile
+to exist in a school.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Codebook, Criterion, ProfilesConfig
+
+__all__ = ["person_codes", "person_features", "derive_features", "assign_profiles",
+           "FEATURE_COLUMNS", "PROFILE_COLUMNS"]
+
+FEATURE_COLUMNS = ["person_id", "school_id", "out_ties", "in_ties", "reciprocal_ties",
+                   "mean_strength"]
+PROFILE_COLUMNS = ["person_id", "school_id", "profile", "reasons", "nearest_profile",
+                   "criteria_met", "stable", "unstable_when"]
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+       "==": operator.eq}
+
+
+def _split(col: pd.Series) -> pd.Series:
+    return col.fillna("").astype(str).map(lambda s: [x for x in s.split(";") if x])
+
+
+def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind: int
+                 ) -> pd.DataFrame:
+    """Segment counts per code and sub-type for every person, per source and overall."""
+    subs = codebook.subtype_ids
+    cols = ([f"n_{c}" for c in codebook.code_ids] + [f"n_{s}" for s in subs])
+    if coded.empty:
+        return pd.DataFrame(columns=["person_id", "school_id", "source", "n_segments", *cols,
+                                     "n_activity_kinds"])
+    assigned = (_split(coded["knowledge_types"]) + _split(coded["activities"])
+                + _split(coded["activity_subtypes"]))
+    onehot = pd.DataFrame({f"n_{c}": assigned.map(lambda a, c=c: c in a).astype("int64")
+                           for c in codebook.code_ids + subs}, index=coded.index)
+    base = pd.concat([coded[["person_id", "school_id", "source"]], onehot], axis=1)
+    base["n_segments"] = 1
+    per_source = base.groupby(["person_id", "school_id", "source"], sort=True).sum().reset_index()
+    overall = base.drop(columns="source").groupby(["person_id", "school_id"], sort=True).sum()
+    overall = overall.reset_index().assign(source="all")
+    out = pd.concat([per_source, overall], ignore_index=True)
+    out["n_activity_kinds"] = (out[[f"n_{s}" for s in subs]] >= min_segments_per_kind).sum(axis=1)
+    out = out.sort_values(["school_id", "person_id", "source"], kind="stable")
+    return out[["person_id", "school_id", "source", "n_segments", *cols,
+                "n_activity_kinds"]].reset_index(drop=True)
+
+
+def person_features(key_figures: pd.DataFrame, metrics: pd.DataFrame, codes: pd.DataFrame,
+                    codebook: Codebook, tie_scope: str) -> pd.DataFrame:
+    """The profile contract's features table: one row per key figure.
+
+    Network counts come from the same tie scope as the key-figure selection (``boundary``: ties
+    outside the person's own PLG, the study's choice; ``all``), recorded in ``tie_scope``.
+    """
+    prefix = "boundary_" if tie_scope == "boundary" else ""
+    net = metrics[["person_id"]].copy()
+    for col in ("out_ties", "in_ties", "reciprocal_ties", "mean_strength"):
+        net[col] = metrics[prefix + col] if prefix + col in metrics else metrics[col]
+    overall = codes[codes["source"] == "all"].drop(columns=["source", "school_id"])
+    kf = key_figures[["person_id", "school_id", "rank"]]
+    out = kf.merge(net, on="person_id", how="left").merge(overall, on="person_id", how="left")
+    count_cols = [c for c in overall.columns if c.startswith("n_")]
+    out[count_cols] = out[count_cols].fillna(0).astype("int64")
+    out["tie_scope"] = tie_scope
+    code_cols = [f"n_{c}" for c in codebook.code_ids]
+    return out[[*FEATURE_COLUMNS, *code_cols, "n_activity_kinds", "tie_scope", "rank",
+                "n_segments"]]
+
+
+def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category: int
+                    ) -> pd.DataFrame:
+    """Add the derived measures the criteria use: contacts, reciprocity_ratio, out_share,
+    n_activity_categories. Fails with a clear message when a contract column is missing."""
+    needed = [*FEATURE_COLUMNS, *(f"n_{c}" for c in codebook.code_ids), "n_activity_kinds"]
+    missing = [c for c in needed if c not in features.columns]
+    if missing:
+        raise ValueError(f"features table lacks column(s): {', '.join(missing)}")
+    f = features.copy()
+    for c in needed[2:]:
+        f[c] = pd.to_numeric(f[c], errors="raise").astype("float64")
+    f["contacts"] = f["out_ties"] + f["in_ties"] - f["reciprocal_ties"]
+    f["reciprocity_ratio"] = np.where(f["contacts"] > 0,
+                                      f["reciprocal_ties"] / f["contacts"].where(f["contacts"] > 0, 1), 0.0)
+    ties = f["out_ties"] + f["in_ties"]
+    f["out_share"] = np.where(ties > 0, f["out_ties"] / ties.where(ties > 0, 1), 0.0)
+    acts = [f"n_{c}" for c in codebook.family_codes("activities")]
+    f["n_activity_categories"] = (f[acts] >= min_for_category).sum(axis=1).astype("float64")
+    return f
+
+
+def _family_total(f: pd.DataFrame, codes: list[str], codebook: Codebook) -> pd.Series:
+    fams = {fam.id: [c.id for c in fam.codes] for fam in codebook.families}
+    family = next(k for k, v in fams.items() if codes[0] in v)
+    return f[[f"n_{c}" for c in fams[family]]].sum(axis=1)
+
+
+def _values(f: pd.DataFrame, crit: Criterion, codebook: Codebook) -> pd.Series:
+    if crit.feature == "share_of":
+        total = _family_total(f, crit.codes or [], codebook)
+        part = f[[f"n_{c}" for c in crit.codes or []]].sum(axis=1)
+        return (part / total.where(total > 0, 1)).where(total > 0, 0.0)
+    if crit.feature not in f.columns:
+        raise ValueError(f"profile criterion uses unknown feature {crit.feature!r}")
+    return f[crit.feature].astype("float64")
+
+
+def _evaluate(f: pd.DataFrame, crit: Criterion, codebook: Codebook, value: float | None
+              ) -> tuple[pd.Series, pd.Series, list[str]]:
+    """Whether the criterion holds per row, the row's value, and a phrase per row."""
+    vals = _values(f, crit, codebook)
+    name = crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
+    if crit.rank_in_school is not None:
+        rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
+        ok = (rank <= crit.rank_in_school) & vals.notna()
+        n = f.groupby("school_id")["school_id"].transform("size")
+        text = [f"{name} = {_fmt(v)} (rank {int(r) if r == r else '-'} of {k} key figures in "
+                f"the school, needs rank <= {crit.rank_in_school})"
+                for v, r, k in zip(vals, rank, n, strict=True)]
+        return ok, vals, text
+    ok = OPS[crit.op](vals, value) & vals.notna()
+    text = [f"{name} = {_fmt(v)} (needs {crit.op} {_fmt(value)})" for v in vals]
+    return ok, vals, text
+
+
+def _fmt(x: float) -> str:
+    if x != x:
+        return "n/a"
+    return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
+
+
+def _decide(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
+            overrides: dict[tuple[int, int], float] | None = None
+            ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Profile, nearest profile, criteria-met summary and reasons for every row."""
+    overrides = overrides or {}
+    n = len(f)
+    held: dict[str, list[list[bool]]] = {}
+    phrases: dict[str, list[list[str]]] = {}
+    for pi, prof in enumerate(cfg.profiles):
+        held[prof.id] = [[] for _ in range(n)]
+        phrases[prof.id] = [[] for _ in range(n)]
+        for ci, crit in enumerate(prof.criteria):
+            value = overrides.get((pi, ci), crit.value)
+            ok, _, text = _evaluate(f, crit, codebook, value)
+            for i in range(n):
+                held[prof.id][i].append(bool(ok.iloc[i]))
+                mark = "holds" if ok.iloc[i] else "does not hold"
+                phrases[prof.id][i].append(f"{crit.why}: {mark}, {text[i]}")
+    profiles, nearest, met, reasons = [], [], [], []
+    for i in range(n):
+        fits = [p.id for p in cfg.profiles if all(held[p.id][i])]
+        share = {p.id: sum(held[p.id][i]) / len(held[p.id][i]) for p in cfg.profiles}
+        best = max(cfg.profiles, key=lambda p: share[p.id]).id  # first wins a tie
+        chosen = fits[0] if fits else "undetermined"
+        near = chosen if fits else best
+        profiles.append(chosen)
+        nearest.append(near)
+        met.append(f"{sum(held[near][i])}/{len(held[near][i])}")
+        parts = []
+        for p in cfg.profiles:
+            if p.id == chosen:
+                parts.append(f"{p.id}: all {len(held[p.id][i])} criteria hold ("
+                             + "; ".join(phrases[p.id][i]) + ")")
+                break
+            failed = [ph for ph, ok in zip(phrases[p.id][i], held[p.id][i], strict=True) if not ok]
+            parts.append(f"not {p.id}: " + "; ".join(failed))
+        if not fits:
+            parts.append(f"undetermined: no profile's criteria all hold; nearest is {near} "
+                         f"({sum(held[near][i])} of {len(held[near][i])} criteria)")
+        reasons.append(". ".join(parts))
+    return profiles, nearest, met, reasons
+
+
+def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook
+                    ) -> pd.DataFrame:
+    """Profiles with reasons and a sensitivity check for every row of ``features``.
+
+    Every numeric threshold is moved by ``-cfg.sensitivity`` and ``+cfg.sensitivity`` (one at a
+    time); a key figure whose profile changes under any of these is ``stable = False`` and
+    ``unstable_when`` says which threshold moved where, and what the profile became.
+    """
+    f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
+    profiles, nearest, met, reasons = _decide(f, cfg, codebook)
+    unstable: list[list[str]] = [[] for _ in range(len(f))]
+    for pi, prof in enumerate(cfg.profiles):
+        for ci, crit in enumerate(prof.criteria):
+            if crit.value is None:
+                continue
+            for sign in (-1, 1):
+                moved = crit.value * (1 + sign * cfg.sensitivity)
+                alt, *_ = _decide(f, cfg, codebook, {(pi, ci): moved})
+                for i, (a, b) in enumerate(zip(profiles, alt, strict=True)):
+                    if a != b:
+                        unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
+                                           f" -> {b}")
+    out = f[["person_id", "school_id"]].copy()
+    out["profile"] = profiles
+    out["reasons"] = reasons
+    out["nearest_profile"] = nearest
+    out["criteria_met"] = met
+    out["stable"] = [not u for u in unstable]
+    out["unstable_when"] = ["; ".join(u) for u in unstable]
+    return out[PROFILE_COLUMNS]

@@ -1,0 +1,135 @@
+"""Wiring: the stages in the order of DESIGN.md's data flow, for `pipeline run` and friends.
+
+Logic lives in the stage modules; this module only passes tables from one stage to the next,
+collects warnings, and hands results to ``io`` and ``report`` for writing. Every function takes
+already-loaded ``Settings`` and returns tables, so a notebook can call them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import network
+from pipeline.coding.assign import Coder, code_segments, model_coder, rule_coder
+from pipeline.coding.model import load_model
+from pipeline.coding.rules import RuleCoder
+from pipeline.config import Settings
+from pipeline.io import Cohort, InputError, read_transcript
+from pipeline.nlp import make_nlp
+from pipeline.privacy import Pseudonymiser, cohort_key
+from pipeline.profile import assign_profiles, person_codes, person_features
+from pipeline.segment import segment_transcripts
+
+__all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "run_segments",
+           "load_coder", "run_cohort", "pseudonymiser_for"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class NetworkResult:
+    nominations: pd.DataFrame
+    quality: pd.DataFrame
+    metrics: pd.DataFrame
+    schools: pd.DataFrame
+    key_figures: pd.DataFrame
+
+
+@dataclass
+class RunResult:
+    network: NetworkResult
+    segments: pd.DataFrame
+    person_codes: pd.DataFrame
+    features: pd.DataFrame
+    profiles: pd.DataFrame
+    coder: str
+    model_card: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
+    cfg = settings.pipeline.network
+    nominations, quality = network.check_nominations(cohort.staff, cohort.nominations,
+                                                     cohort.meta, cfg.data_quality_policy)
+    metrics = network.person_metrics(cohort.staff, nominations, cfg)
+    schools = network.school_metrics(cohort.staff, nominations)
+    kf = network.key_figures(metrics, cfg)
+    return NetworkResult(nominations, quality, metrics, schools, kf)
+
+
+def read_texts(cohort: Cohort, progress: Progress | None = None) -> pd.DataFrame:
+    """The cohort's transcripts table with a ``text`` column (read through ``io``)."""
+    texts = []
+    n = len(cohort.transcripts)
+    for i, rel in enumerate(cohort.transcripts["path"]):
+        texts.append(read_transcript(cohort.root / rel))
+        if progress:
+            progress("reading transcripts", i + 1, n)
+    return cohort.transcripts.assign(text=texts)
+
+
+def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
+    staff_bytes = (cohort.root / "staff.csv").read_bytes()
+    return Pseudonymiser.from_staff(cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
+
+
+def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = False,
+                 progress: Progress | None = None) -> pd.DataFrame:
+    """Segments of every transcript; texts pseudonymised unless ``reveal_names``.
+
+    Offsets (and so segment ids) always refer to the original transcript.
+    """
+    transcripts = read_texts(cohort, progress)
+    segments = segment_transcripts(transcripts, settings.pipeline.segment, make_nlp())
+    if not reveal_names and len(segments):
+        pseudo = pseudonymiser_for(cohort)
+        segments["text"] = segments["text"].map(pseudo)
+        segments["context"] = segments["context"].map(pseudo)
+    return segments
+
+
+def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
+               ) -> tuple[Coder, dict]:
+    """The trained model from ``model_dir`` (default: the configured one), or the rule coder."""
+    if rules:
+        return rule_coder(RuleCoder(settings.codebook, make_nlp())), {"name": "rules"}
+    model, card = load_model(model_dir or settings.model_dir)
+    unknown = [c for c in settings.codebook.code_ids if c not in set(model.labels_)]
+    if unknown:
+        raise InputError(model_dir or settings.model_dir,
+                         f"model does not know code(s) {', '.join(unknown)} of the codebook; "
+                         "retrain it with `make train`")
+    return model_coder(model, card.get("name", "model"), settings.pipeline.coding.evidence_terms), card
+
+
+def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = None,
+               rules: bool = False, reveal_names: bool = False, jobs: int = 1,
+               progress: Progress | None = None) -> RunResult:
+    """Every stage on a cohort: network, segments, codes, person features, profiles."""
+    warnings = list(cohort.warnings)
+    net = run_network(cohort, settings)
+    for row in net.quality.itertuples(index=False):
+        warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
+                        f"dropped (lines {row.lines})")
+    segments = run_segments(cohort, settings, reveal_names=reveal_names, progress=progress)
+    coder, card = load_coder(settings, model_dir, rules=rules)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress("coding segments", done[0], len(segments))
+
+    coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
+    codes = person_codes(coded, settings.codebook, settings.pipeline.coding.min_segments_per_kind)
+    features = person_features(net.key_figures, net.metrics, codes, settings.codebook,
+                               settings.pipeline.network.tie_scope)
+    missing = sorted(set(net.key_figures["person_id"]) - set(coded["person_id"]))
+    for pid in missing:
+        warnings.append(f"key figure {pid} has no transcripts: profile from network only")
+    profiles = assign_profiles(features, settings.profiles, settings.codebook)
+    return RunResult(net, coded, codes, features, profiles, coder.name, card, warnings)

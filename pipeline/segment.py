@@ -1,0 +1,168 @@
+"""Transcripts -> segments, the unit of coding.
+
+A segment is one respondent turn, a sentence group of a long turn, or one observation note
+(CODEBOOK.md, "Unit of coding"). Interviewer turns are never coded; the last one before a
+respondent segment is kept as its ``context``.
+
+Segments table (one row per segment, in document order):
+
+=============  ===============================================================
+segment_id     ``<file stem>@<start>-<end>``: stable across runs, derived from
+               the file and the offsets, never from row order
+school_id      school of the person
+person_id      the key figure interviewed or observed
+source         interview | observation
+doc            transcript path relative to the cohort folder
+turn           0-based paragraph index in the document
+part           0-based sentence-group index within the turn (0 when not split)
+speaker        respondent | note
+start, end     character offsets into the transcript text (``io.read_transcript``):
+               ``text == transcript[start:end]``
+text           the segment's text (speaker prefix removed)
+context        previous interviewer turn (interviews) or previous note
+=============  ===============================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pandas as pd
+from spacy.language import Language
+
+from pipeline.config import SegmentConfig
+
+__all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "segment_document", "segment_transcripts"]
+
+SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "turn", "part",
+                   "speaker", "start", "end", "text", "context"]
+PARAGRAPH = re.compile(r"[^\n]+")
+PREFIX = re.compile(r"[ \t]*(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)[ \t]*:[ \t]*(?=\S)")
+NAME_WORD = re.compile(r"^([A-ZÀ-Ý][\w'’.\-]*|van|de|den|der|el|ter|ten|te|la|le|du|da|'t)$")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One paragraph: who speaks (interviewer | respondent | note | header) and where."""
+
+    index: int
+    role: str
+    start: int
+    end: int
+
+
+def _looks_like_name(prefix: str) -> bool:
+    words = prefix.split()
+    return 1 <= len(words) <= 4 and words[0][0].isupper() and all(NAME_WORD.match(w) for w in words)
+
+
+def parse_turns(text: str, source: str, config: SegmentConfig) -> list[Turn]:
+    """Split a transcript into paragraphs and decide who speaks in each.
+
+    Interviews: a paragraph starting with a configured interviewer prefix (``I:``,
+    ``Interviewer:``) is the interviewer's, a configured respondent prefix (``R:``,
+    ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's;
+    a paragraph without prefix continues the previous speaker (``header`` before the first).
+    Observation logs: every paragraph is a note.
+    """
+    interviewer = {p.casefold() for p in config.interviewer_prefixes}
+    respondent = {p.casefold() for p in config.respondent_prefixes}
+    paras = [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
+    if source == "observation":
+        return [t for i, s, e in paras if (t := _strip(i, "note", text, s, e))]
+    found = [(i, s, e, PREFIX.match(text, s, e)) for i, s, e in paras]
+    names = pd.Series([m["prefix"].strip().rstrip(".") for *_, m in found if m], dtype=object)
+    recurring = set(names[names.map(names.value_counts()) >= 2]) if len(names) else set()
+    turns, role = [], "header"
+    for i, s, e, m in found:
+        start = s
+        if m:
+            key = m["prefix"].strip().rstrip(".")
+            if key.casefold() in interviewer:
+                role, start = "interviewer", m.end()
+            elif key.casefold() in respondent or (key in recurring and _looks_like_name(key)):
+                role, start = "respondent", m.end()
+        if (t := _strip(i, role, text, start, e)) is not None:
+            turns.append(t)
+    return turns
+
+
+def _strip(index: int, role: str, text: str, start: int, end: int) -> Turn | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Turn(index, role, start, end) if end > start else None
+
+
+def _sentence_groups(text: str, start: int, end: int, max_chars: int,
+                     nlp: Language) -> list[tuple[int, int]]:
+    """Greedy groups of whole sentences of at most ``max_chars`` (a longer sentence alone)."""
+    if end - start <= max_chars:
+        return [(start, end)]
+    doc = nlp(text[start:end])
+    groups: list[tuple[int, int]] = []
+    g_start = g_end = None
+    for sent in doc.sents:
+        s, e = start + sent.start_char, start + sent.end_char
+        if g_start is None:
+            g_start, g_end = s, e
+        elif e - g_start <= max_chars:
+            g_end = e
+        else:
+            groups.append((g_start, g_end))
+            g_start, g_end = s, e
+    if g_start is not None:
+        groups.append((g_start, g_end))
+    return [(s, e) for s, e in (_trim(text, s, e) for s, e in groups) if e > s]
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def segment_document(text: str, *, doc: str, school_id: str, person_id: str, source: str,
+                     config: SegmentConfig, nlp: Language) -> pd.DataFrame:
+    """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`)."""
+    stem = PurePosixPath(doc).stem
+    rows, context = [], ""
+    for turn in parse_turns(text, source, config):
+        body = text[turn.start:turn.end]
+        if turn.role == "interviewer":
+            context = body
+            continue
+        if turn.role == "header":
+            continue
+        spans = ([(turn.start, turn.end)] if turn.role == "note" else
+                 _sentence_groups(text, turn.start, turn.end, config.max_chars, nlp))
+        for part, (s, e) in enumerate(spans):
+            rows.append({"segment_id": f"{stem}@{s}-{e}", "school_id": school_id,
+                         "person_id": person_id, "source": source, "doc": doc,
+                         "turn": turn.index, "part": part,
+                         "speaker": "note" if turn.role == "note" else "respondent",
+                         "start": s, "end": e, "text": text[s:e], "context": context})
+        if turn.role == "note":
+            context = body
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,
+                        nlp: Language) -> pd.DataFrame:
+    """Segments of every transcript.
+
+    ``transcripts`` has the columns of ``io.Cohort.transcripts`` plus ``text`` (the content
+    read by ``io.read_transcript``).
+    """
+    parts = [segment_document(r.text, doc=r.path, school_id=r.school_id, person_id=r.person_id,
+                              source=r.source, config=config, nlp=nlp)
+             for r in transcripts.itertuples(index=False)]
+    if not parts:
+        return pd.DataFrame(columns=SEGMENT_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({"turn": "int64", "part": "int64", "start": "int64", "end": "int64"})

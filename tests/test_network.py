@@ -1,0 +1,417 @@
+"""Unit tests for pipeline/network.py on the tiny hand-checked cohort in tests/data/network/.
+
+The tiny cohort (values below were worked out by hand):
+
+school alpha (PLGs g1 = {a1, a2}, g2 = {a3, a5}; a5 did not respond; a6 is an isolate)
+    a1->a2 (4)  a2->a1 (5)  a1->a3 (2)  a3->a4 (3)  a4->a1 (1)  a2->a5 (2)  a3->a5 (4)
+    a4->a3 (3)
+school beta (no strengths, no PLGs)
+    b1->b2  b2->b3  b1->b4  b4->b3
+"""
+
+from __future__ import annotations
+
+import doctest
+import io
+import math
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import network
+from pipeline.config import KeyFigureConfig, NetworkConfig
+from pipeline.io import CohortMeta, InputError, load_cohort, read_nominations
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture
+def tiny(shared_datadir):
+    return load_cohort(shared_datadir / "network" / "tiny")
+
+
+@pytest.fixture
+def metrics(tiny):
+    return network.person_metrics(tiny.staff, tiny.nominations, config())
+
+
+def config(**kw) -> NetworkConfig:
+    kf = {k: kw.pop(k) for k in ("k", "measure") if k in kw}
+    return NetworkConfig(key_figures=KeyFigureConfig(**{"k": 3, **kf}), **kw)
+
+
+def row(df: pd.DataFrame, pid: str) -> pd.Series:
+    return df.set_index("person_id").loc[pid]
+
+
+def digraph(cohort, school: str) -> nx.DiGraph:
+    G = nx.DiGraph()
+    G.add_nodes_from(cohort.staff.loc[cohort.staff.school_id == school, "person_id"])
+    e = cohort.nominations[cohort.nominations.school_id == school]
+    G.add_edges_from(zip(e.ego, e.alter, strict=True))
+    return G
+
+
+# ---------------------------------------------------------------- check_nominations
+def test_check_nominations_counts_and_drops_every_issue(tiny, shared_datadir):
+    noms = read_nominations(shared_datadir / "network" / "dirty_nominations.csv")
+    clean, quality = network.check_nominations(tiny.staff, noms, tiny.meta, "drop")
+    assert clean["line"].tolist() == [2, 10]
+    assert list(quality.columns) == network.QUALITY_COLUMNS
+    assert quality.values.tolist() == [
+        ["alpha", "unknown_person", 2, "4, 9"],
+        ["alpha", "self_nomination", 1, "3"],
+        ["alpha", "cross_school", 1, "5"],
+        ["alpha", "strength_off_scale", 1, "6"],
+        ["alpha", "duplicate", 1, "7"],
+        ["beta", "cross_school", 1, "8"],
+        ["beta", "duplicate", 1, "11"],
+    ]
+
+
+def test_check_nominations_clean_input_has_empty_quality(tiny):
+    clean, quality = network.check_nominations(tiny.staff, tiny.nominations, tiny.meta)
+    assert len(clean) == len(tiny.nominations) and quality.empty
+    assert list(quality.columns) == network.QUALITY_COLUMNS
+
+
+def test_check_nominations_lists_first_ten_lines_then_dots(tiny):
+    noms = pd.DataFrame({"school_id": "alpha", "ego": "a1", "alter": "a1",
+                         "strength": np.nan, "line": range(30, 42)})
+    _, quality = network.check_nominations(tiny.staff, noms, None)
+    assert quality["count"].tolist() == [12]
+    assert quality["lines"].iloc[0] == "30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ..."
+
+
+def test_check_nominations_without_scale_accepts_any_strength(tiny):
+    noms = pd.DataFrame({"school_id": ["alpha"], "ego": ["a1"], "alter": ["a2"],
+                         "strength": [99.0], "line": [2]})
+    clean, quality = network.check_nominations(tiny.staff, noms, CohortMeta(name="x"))
+    assert len(clean) == 1 and quality.empty
+
+
+def test_check_nominations_fail_policy_names_file_line_and_field(tiny, shared_datadir):
+    noms = read_nominations(shared_datadir / "network" / "dirty_nominations.csv")
+    with pytest.raises(InputError) as err:
+        network.check_nominations(tiny.staff, noms, tiny.meta, "fail")
+    assert (err.value.file, err.value.line, err.value.field) == ("nominations.csv", 3, "alter")
+    assert "self nomination" in str(err.value) and "8 bad" in str(err.value)
+    off_scale = noms[noms.line == 6]
+    with pytest.raises(InputError) as err:
+        network.check_nominations(tiny.staff, off_scale, tiny.meta, "fail")
+    assert (err.value.line, err.value.field) == (6, "strength")
+
+
+def test_check_nominations_rejects_unknown_policy(tiny):
+    with pytest.raises(ValueError, match="policy"):
+        network.check_nominations(tiny.staff, tiny.nominations, tiny.meta, "ignore")
+
+
+# ---------------------------------------------------------------- person_metrics
+def test_person_metrics_degrees_by_hand(metrics):
+    assert list(metrics.columns) == network.PERSON_COLUMNS
+    assert metrics["person_id"].tolist() == ["a1", "a2", "a3", "a4", "a5", "a6",
+                                             "b1", "b2", "b3", "b4"]
+    got = metrics.set_index("person_id")[["out_ties", "in_ties", "reciprocal_ties", "contacts",
+                                          "boundary_out_ties", "boundary_in_ties",
+                                          "boundary_reciprocal_ties", "boundary_contacts"]]
+    assert got.loc[["a1", "a2", "a3", "a4", "a5", "a6"]].values.tolist() == [
+        [2, 2, 1, 3, 1, 1, 0, 2],
+        [2, 1, 1, 2, 1, 0, 0, 1],
+        [2, 2, 1, 3, 1, 2, 1, 2],
+        [2, 1, 1, 2, 2, 1, 1, 2],
+        [0, 2, 0, 2, 0, 1, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    a1 = row(metrics, "a1")
+    assert a1.reciprocity_ratio == pytest.approx(1 / 3)
+    assert (a1.out_strength, a1.in_strength, a1.mean_strength) == (6.0, 6.0, 3.0)
+    assert row(metrics, "a3").boundary_mean_strength == pytest.approx(8 / 3)
+    assert row(metrics, "a6").reciprocity_ratio == 0.0
+    assert math.isnan(row(metrics, "a6").mean_strength)
+    # non-respondent a5: no outgoing ties, but still receives ties
+    a5 = row(metrics, "a5")
+    assert not a5.responded and a5.in_ties == 2 and a5.out_ties == 0
+    # beta has no strengths: sums are 0, means are missing
+    b1 = row(metrics, "b1")
+    assert b1.out_strength == 0.0 and math.isnan(b1.mean_strength)
+
+
+def test_person_metrics_betweenness_and_pagerank_match_networkx(tiny, metrics):
+    assert row(metrics, "b2").betweenness == pytest.approx(0.5 / 6)   # half of b1 -> b3
+    for school in ("alpha", "beta"):
+        G = digraph(tiny, school)
+        bc = nx.betweenness_centrality(G, normalized=True)
+        pr = nx.pagerank(G, alpha=0.85, tol=1e-14, max_iter=10_000)
+        for pid in G:
+            assert row(metrics, pid).betweenness == pytest.approx(bc[pid], abs=1e-12)
+            assert row(metrics, pid).pagerank == pytest.approx(pr[pid], abs=1e-10)
+    assert metrics.groupby("school_id")["pagerank"].sum().tolist() == pytest.approx([1, 1])
+
+
+def test_person_metrics_brokerage_by_hand(metrics):
+    cols = [f"brokerage_{r}" for r in network.BROKERAGE_ROLES]
+    got = metrics.set_index("person_id")[cols]
+    #            coordinator, gatekeeper, representative, consultant, liaison
+    assert got.loc["a1"].tolist() == [0, 1, 1, 0, 0]
+    assert got.loc["a2"].tolist() == [0, 0, 1, 0, 0]
+    assert got.loc["a3"].tolist() == [0, 2, 0, 0, 1]
+    assert got.loc["a4"].tolist() == [0, 0, 0, 0, 1]
+    assert got.loc["b2"].tolist() == [1, 0, 0, 0, 0]
+    assert got.loc["b4"].tolist() == [0, 0, 0, 1, 0]
+    assert got.loc[["a5", "a6", "b1", "b3"]].to_numpy().sum() == 0
+    assert metrics.attrs["notes"] == []
+
+
+def _brokerage_oracle(G: nx.DiGraph, group: dict) -> dict:
+    out = {v: dict.fromkeys(network.BROKERAGE_ROLES, 0) for v in G}
+    for b in G:
+        for a in G.predecessors(b):
+            for c in G.successors(b):
+                if a == c or G.has_edge(a, c) or "" in (group[a], group[b], group[c]):
+                    continue
+                ga, gb, gc = group[a], group[b], group[c]
+                role = ("coordinator" if ga == gb == gc else "representative" if ga == gb
+                        else "gatekeeper" if gb == gc else "consultant" if ga == gc
+                        else "liaison")
+                out[b][role] += 1
+    return out
+
+
+def test_person_metrics_matches_oracles_on_random_schools():
+    rng = np.random.default_rng(7)
+    staff, noms = [], []
+    for s in range(12):
+        n = int(rng.integers(1, 18))
+        ids = [f"s{s}_{i:02d}" for i in range(n)]
+        for pid in ids:
+            staff.append({"person_id": pid, "school_id": f"s{s}", "responded": True,
+                          "plg_id": rng.choice(["", "g"]), "role": rng.choice(["", "x", "y",
+                                                                               "z"])})
+        p = rng.uniform(0.05, 0.5)
+        noms += [{"school_id": f"s{s}", "ego": a, "alter": b, "strength": np.nan}
+                 for a in ids for b in ids if a != b and rng.random() < p]
+    staff, noms = pd.DataFrame(staff), pd.DataFrame(noms)
+    m = network.person_metrics(staff, noms).set_index("person_id")
+    group = dict(zip(staff.person_id, staff.role, strict=True))
+    for s, grp in staff.groupby("school_id"):
+        G = nx.DiGraph()
+        G.add_nodes_from(grp.person_id)
+        e = noms[noms.school_id == s]
+        G.add_edges_from(zip(e.ego, e.alter, strict=True))
+        bc = nx.betweenness_centrality(G)
+        oracle = _brokerage_oracle(G, group)
+        for v in G:
+            assert m.at[v, "betweenness"] == pytest.approx(bc[v], abs=1e-9)
+            for role, count in oracle[v].items():
+                assert m.at[v, f"brokerage_{role}"] == count, (v, role)
+
+
+def test_person_metrics_empty_brokerage_attribute_gives_zeros_and_note(tiny):
+    staff = tiny.staff.assign(role="")
+    m = network.person_metrics(staff, tiny.nominations, config())
+    assert m.filter(like="brokerage_").to_numpy().sum() == 0
+    assert any("empty for everyone" in note for note in m.attrs["notes"])
+
+
+def test_person_metrics_other_attribute_counts_known_groups_only(tiny):
+    m = network.person_metrics(tiny.staff, tiny.nominations,
+                               config(brokerage_attribute="team"))
+    assert m.loc[m.school_id == "beta"].filter(like="brokerage_").to_numpy().sum() == 0
+    assert any("4 person(s) have no 'team'" in note for note in m.attrs["notes"])
+
+
+def test_person_metrics_symmetrizes_ties_to_nonrespondents(tiny):
+    m = network.person_metrics(tiny.staff, tiny.nominations,
+                               config(symmetrize_nonrespondents=True))
+    a5 = row(m, "a5")
+    assert (a5.out_ties, a5.in_ties, a5.reciprocal_ties, a5.contacts) == (2, 2, 2, 2)
+    assert row(m, "a3").reciprocal_ties == 2 and row(m, "a2").reciprocal_ties == 2
+    assert row(m, "a5").mean_strength == pytest.approx(3.0)          # 2, 4 mirrored
+    assert any("2 tie(s)" in note for note in m.attrs["notes"])
+
+
+def test_symmetrize_adds_each_reverse_once(tiny):
+    noms = network.symmetrize_nonrespondents(tiny.staff, tiny.nominations)
+    added = noms.iloc[len(tiny.nominations):]
+    assert sorted(zip(added.ego, added.alter, added.strength, strict=True)) == [
+        ("a5", "a2", 2.0), ("a5", "a3", 4.0)]
+    again = network.symmetrize_nonrespondents(tiny.staff, noms)
+    assert len(again) == len(noms)
+
+
+def test_person_metrics_refuses_unclean_nominations(tiny):
+    dup = pd.concat([tiny.nominations, tiny.nominations.iloc[[0]]], ignore_index=True)
+    with pytest.raises(ValueError, match="duplicate.*check_nominations"):
+        network.person_metrics(tiny.staff, dup)
+    cross = tiny.nominations.assign(school_id="alpha")
+    with pytest.raises(ValueError, match="cross-school"):
+        network.person_metrics(tiny.staff, cross)
+
+
+def test_person_metrics_missing_column_raises(tiny):
+    with pytest.raises(ValueError, match="plg_id"):
+        network.person_metrics(tiny.staff.drop(columns="plg_id"), tiny.nominations)
+    with pytest.raises(ValueError, match="brokerage_attribute 'nope'"):
+        network.person_metrics(tiny.staff, tiny.nominations,
+                               config(brokerage_attribute="nope"))
+
+
+def test_betweenness_dense_batch_equals_single():
+    rng = np.random.default_rng(3)
+    A = (rng.random((4, 9, 9)) < 0.3).astype(float)
+    A[:, np.arange(9), np.arange(9)] = 0
+    A[2, 6:, :] = A[2, :, 6:] = 0          # padding-like isolated nodes
+    batch = network.betweenness_dense(A)
+    for b in range(4):
+        G = nx.from_numpy_array(A[b], create_using=nx.DiGraph)
+        ref = nx.betweenness_centrality(G, normalized=False)
+        assert batch[b] == pytest.approx([ref[i] for i in range(9)], abs=1e-12)
+
+
+# ---------------------------------------------------------------- school_metrics
+def test_school_metrics_by_hand(tiny):
+    s = network.school_metrics(tiny.staff, tiny.nominations)
+    assert list(s.columns) == network.SCHOOL_COLUMNS
+    alpha, beta = s.to_dict("records")
+    assert alpha == pytest.approx({
+        "school_id": "alpha", "staff": 6, "respondents": 5, "response_rate": 5 / 6, "ties": 8,
+        "density": 8 / 30, "reciprocity": 0.5, "mutual_dyads": 2, "asymmetric_dyads": 4,
+        "null_dyads": 9, "degree_centralisation": 0.2})
+    assert beta == pytest.approx({
+        "school_id": "beta", "staff": 4, "respondents": 4, "response_rate": 1.0, "ties": 4,
+        "density": 4 / 12, "reciprocity": 0.0, "mutual_dyads": 0, "asymmetric_dyads": 4,
+        "null_dyads": 2, "degree_centralisation": 0.0})
+
+
+def test_school_metrics_centralisation_extremes():
+    n = 6
+    staff = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "school_id": "s",
+                          "plg_id": "", "responded": True})
+    star = [("p0", f"p{i}") for i in range(1, n)] + [(f"p{i}", "p0") for i in range(1, n)]
+    ring = [(f"p{i}", f"p{(i + 1) % n}") for i in range(n)]
+    for arcs, expected in ((star, 1.0), (ring, 0.0), ([], 0.0)):
+        noms = pd.DataFrame(arcs, columns=["ego", "alter"]).assign(school_id="s")
+        got = network.school_metrics(staff, noms)["degree_centralisation"].iloc[0]
+        assert got == pytest.approx(expected)
+
+
+def test_school_metrics_missing_column_raises(tiny):
+    with pytest.raises(ValueError, match="alter"):
+        network.school_metrics(tiny.staff, tiny.nominations.drop(columns="alter"))
+
+
+# ---------------------------------------------------------------- key_figures
+def test_key_figures_boundary_contacts(metrics):
+    kf = network.key_figures(metrics, config(tie_scope="boundary"))
+    assert list(kf.columns) == network.KEY_FIGURE_COLUMNS
+    alpha = kf[kf.school_id == "alpha"]
+    assert alpha["person_id"].tolist() == ["a3", "a4", "a1"]      # by boundary mean strength
+    assert alpha["rank"].tolist() == [1, 2, 3]
+    assert set(kf["measure"]) == {"boundary_contacts"}
+    assert alpha["reason"].iloc[0].startswith("rank 1 of 6 by boundary contacts (2); tied "
+                                              "with a4, ranked above it on boundary mean "
+                                              "strength (2.67 vs 2.33)")
+    beta = kf[kf.school_id == "beta"]                               # no strengths, no recip
+    assert beta["person_id"].tolist() == ["b1", "b2", "b3"]
+    assert "by person_id" in beta["reason"].iloc[0]
+
+
+def test_key_figures_all_ties_tie_breaks(metrics):
+    kf = network.key_figures(metrics, config(tie_scope="all"))
+    alpha = kf[kf.school_id == "alpha"]
+    # a1 and a3: 3 contacts, mean strength 3.0, 1 reciprocal tie each -> person_id
+    assert alpha["person_id"].tolist() == ["a1", "a3", "a2"]
+    assert alpha["value"].tolist() == [3, 3, 2]
+    assert "ranked above it by person_id" in alpha["reason"].iloc[0]
+    assert "ranked above it on mean strength (3.67 vs 3)" in alpha["reason"].iloc[2]
+
+
+def test_key_figures_flags_nonrespondents(metrics):
+    kf = network.key_figures(metrics, config(tie_scope="all", measure="in_ties"))
+    alpha = kf[kf.school_id == "alpha"]
+    assert alpha["person_id"].tolist() == ["a1", "a3", "a5"]       # a5: fewer reciprocal ties
+    a5 = alpha.iloc[2]
+    assert not a5.responded
+    assert a5.reason.endswith("non-respondent: counted from incoming ties only")
+    assert alpha["responded"].tolist() == [True, True, False]
+
+
+def test_key_figures_skips_zero_values_and_betweenness_stays_all_ties(metrics):
+    kf = network.key_figures(metrics, config(tie_scope="all", k=10))
+    assert "a6" not in set(kf.person_id) and len(kf[kf.school_id == "alpha"]) == 5
+    kf = network.key_figures(metrics, config(tie_scope="boundary", measure="betweenness"))
+    assert set(kf["measure"]) == {"betweenness"}
+    assert "betweenness (all ties)" in kf["reason"].iloc[0]
+
+
+def test_key_figures_missing_column_raises(metrics):
+    with pytest.raises(ValueError, match="boundary_contacts"):
+        network.key_figures(metrics.drop(columns="boundary_contacts"), config())
+
+
+# ---------------------------------------------------------------- graphs and exports
+def test_school_graph_attributes_and_names(tiny, metrics):
+    G = network.school_graph(tiny.staff, tiny.nominations, metrics, "alpha")
+    assert sorted(G.nodes) == ["a1", "a2", "a3", "a4", "a5", "a6"]
+    assert G.number_of_edges() == 8 and G.edges["a1", "a2"]["strength"] == 4.0
+    a5 = G.nodes["a5"]
+    assert a5["responded"] is False and a5["role"] == "leader" and a5["plg_id"] == "g2"
+    assert a5["in_ties"] == 2 and "name" not in a5
+    assert set(network.PERSON_COLUMNS) - {"person_id"} <= set(a5)
+    named = network.school_graph(tiny.staff, tiny.nominations, metrics, "alpha",
+                                 reveal_names=True)
+    assert named.nodes["a5"]["name"] == "Eva"
+
+
+def test_school_graph_unknown_school_raises(tiny, metrics):
+    with pytest.raises(ValueError, match="gamma"):
+        network.school_graph(tiny.staff, tiny.nominations, metrics, "gamma")
+
+
+def test_graphml_bytes_roundtrip_without_missing_values(tiny, metrics):
+    G = network.school_graph(tiny.staff, tiny.nominations, metrics, "beta")
+    data = network.graphml_bytes(G)
+    assert b"nan" not in data.lower() and b"None" not in data
+    H = nx.read_graphml(io.BytesIO(data))
+    assert sorted(H.nodes) == ["b1", "b2", "b3", "b4"] and H.number_of_edges() == 4
+    assert "strength" not in H.edges["b1", "b2"]                  # not asked in beta
+    assert "mean_strength" not in H.nodes["b1"]
+    assert H.nodes["b2"]["betweenness"] == pytest.approx(0.5 / 6)
+    assert H.nodes["b1"]["responded"] is True and H.nodes["b1"]["out_ties"] == 2
+    assert data == network.graphml_bytes(G)
+
+
+def test_graphml_bytes_unifies_mixed_types():
+    G = nx.DiGraph()
+    G.add_node("a", x=1, y=np.int64(3), z=[1])
+    G.add_node("b", x=2.5, y=None, z="t")
+    H = nx.read_graphml(io.BytesIO(network.graphml_bytes(G)))
+    assert H.nodes["a"]["x"] == 1.0 and isinstance(H.nodes["a"]["x"], float)
+    assert H.nodes["a"]["y"] == 3 and "y" not in H.nodes["b"]
+    assert H.nodes["a"]["z"] == "[1]"
+
+
+def test_pajek_text(tiny, metrics):
+    G = network.school_graph(tiny.staff, tiny.nominations, metrics, "alpha")
+    text = network.pajek_text(G)
+    lines = text.splitlines()
+    assert lines[0] == "*Vertices 6" and lines[1] == '1 "a1"' and lines[7] == "*Arcs"
+    assert "1 2 4" in lines and len(lines) == 8 + 8
+    beta = network.pajek_text(network.school_graph(tiny.staff, tiny.nominations, metrics,
+                                                   "beta"))
+    assert beta.splitlines()[6] == "1 2"                           # no strength: no weight
+    G = nx.read_pajek(io.BytesIO(text.encode()))
+    assert G.number_of_edges() == 8
+
+
+def test_pajek_text_rejects_non_graph():
+    with pytest.raises(AttributeError):
+        network.pajek_text(None)
+
+
+# ---------------------------------------------------------------- docs
+def test_module_doctests_pass():
+    result = doctest.testmod(network, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 10 and result.failed == 0

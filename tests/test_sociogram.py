@@ -1,0 +1,83 @@
+"""Tests for pipeline/sociogram.py on the tiny cohort in tests/data/network/."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
+
+from pipeline import network, sociogram
+from pipeline.config import KeyFigureConfig, NetworkConfig
+from pipeline.io import load_cohort
+
+CONFIG = NetworkConfig(tie_scope="all", key_figures=KeyFigureConfig(k=3))
+
+
+@pytest.fixture
+def alpha(shared_datadir):
+    c = load_cohort(shared_datadir / "network" / "tiny")
+    m = network.person_metrics(c.staff, c.nominations, CONFIG)
+    kf = network.key_figures(m, CONFIG)
+    return network.school_graph(c.staff, c.nominations, m, "alpha"), kf
+
+
+def texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def arrows(fig: Figure) -> list[str]:
+    return sorted(p.get_arrowstyle().__class__.__name__ for ax in fig.axes
+                  for p in ax.patches if isinstance(p, FancyArrowPatch))
+
+
+def test_draws_ties_and_numbers_key_figures(alpha):
+    G, kf = alpha
+    fig = sociogram.draw_sociogram(G, kf)                # whole-cohort table: beta ignored
+    assert isinstance(fig, Figure)
+    assert sorted(texts(fig)) == ["1", "2", "3"]
+    # 8 arcs: 2 reciprocal pairs (one double-headed line each) + 4 one-way arrows
+    assert arrows(fig) == ["CurveFilledAB"] * 2 + ["CurveFilledB"] * 4
+    assert fig._suptitle.get_text() == "School alpha"
+
+
+def test_profiles_colour_key_figures_and_label_legend(alpha):
+    G, kf = alpha
+    first = kf[kf.school_id == "alpha"].person_id.tolist()
+    fig = sociogram.draw_sociogram(
+        G, first, profiles={first[0]: "super_sharer", first[1]: "sender"},
+        colors={"super_sharer": "#123456"}, labels={"super_sharer": "Superdeler"})
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Superdeler" in legend and "sender" in legend and "key figure, no profile" in legend
+    faces = fig.axes[0].collections[0].get_facecolors()
+    assert any(abs(f[0] - 0x12 / 255) < 1e-6 and abs(f[2] - 0x56 / 255) < 1e-6 for f in faces)
+
+
+def test_same_bytes_every_run(alpha):
+    G, kf = alpha
+    for fmt in ("png", "svg"):
+        a = sociogram.figure_bytes(sociogram.draw_sociogram(G, kf, seed=5), fmt)
+        b = sociogram.figure_bytes(sociogram.draw_sociogram(G, kf, seed=5), fmt)
+        assert a == b and len(a) > 1000
+    svg = sociogram.figure_bytes(sociogram.draw_sociogram(G, kf), "svg")
+    assert svg.startswith(b"<?xml") and b"<dc:date>" not in svg
+
+
+def test_unknown_key_figure_raises(alpha):
+    G, _ = alpha
+    with pytest.raises(ValueError, match="not in the graph: zz"):
+        sociogram.draw_sociogram(G, ["a1", "zz"])
+
+
+def test_bad_colour_and_format_raise(alpha):
+    G, _ = alpha
+    with pytest.raises(ValueError, match="not a colour"):
+        sociogram.draw_sociogram(G, ["a1"], profiles={"a1": "sender"},
+                                 colors={"sender": "notacolour"})
+    with pytest.raises(ValueError, match="format"):
+        sociogram.figure_bytes(sociogram.draw_sociogram(G), "gif")
+
+
+def test_module_doctests_pass():
+    assert doctest.testmod(sociogram).failed == 0

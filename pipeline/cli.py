@@ -191,6 +191,12 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
                f"{out or settings.model_dir}")
 
 
+from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402
+app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate.")
+app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qdc, matrix, ena.")
+app.command("agreement")(agreement)
+
+
 def main() -> None:
     """Entry point: one-line errors with exit code 2, unless --debug."""
     try:

@@ -31,7 +31,10 @@ method instead.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +150,8 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     ----------
     staff, nominations : DataFrame
         Tables as returned by :func:`pipeline.io.load_cohort` (``nominations`` needs
-        ``school_id, ego, alter, strength`` and, for reporting, ``line``).
+        ``school_id, ego, alter``; ``strength`` and ``line`` are optional: without
+        ``line`` a row's position + 2 is reported, as if read from a CSV with a header).
     meta : CohortMeta or None
         Anything with ``strength_min`` / ``strength_max`` (``None`` = no scale).
     policy : {"drop", "fail"}
@@ -513,6 +517,35 @@ def _brokerage_dense(A: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.stack([coord, gate, rep, cons, liaison], axis=2)
 
 
+def _single_threaded_blas():
+    """Many small matrix products: BLAS threads only add synchronisation, and on a busy
+    machine they collapse (measured 8x slower on 2 shared cores). One thread is steady."""
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:                                # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _dense_measures(net: _Net, groups: np.ndarray | None, btw: np.ndarray, pr: np.ndarray,
+                    brok: np.ndarray) -> None:
+    """Betweenness, PageRank and (when ``groups`` is given) brokerage, written in place."""
+    sizes = net.sizes
+    for group, P, A in _batches(net):
+        rows = np.arange(P)[None, :]
+        real = rows < sizes[group][:, None]
+        gidx = net.offsets[group][:, None] + rows      # global index (valid where real)
+        bc = betweenness_dense(A)
+        k = sizes[group].astype(float)
+        scale = np.where(k > 2, 1.0 / np.maximum((k - 1) * (k - 2), 1.0), 1.0)
+        btw[gidx[real]] = (bc * scale[:, None])[real]
+        pr[gidx[real]] = _pagerank_dense(A, real)[real]
+        if groups is not None:
+            g = np.full((len(group), P), -1, dtype=np.int64)
+            g[real] = groups[gidx[real]]
+            brok[gidx[real]] = _brokerage_dense(A, g)[real]
+
+
 # ====================================================================== person metrics
 def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any = None
                    ) -> pd.DataFrame:
@@ -582,7 +615,7 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
     >>> m[["person_id", "contacts", "reciprocal_ties", "boundary_contacts"]].values.tolist()
     [['a', 1, 1, 0], ['b', 2, 1, 1], ['c', 1, 0, 1]]
     >>> m["brokerage_representative"].tolist()   # a -> b -> c crosses from teachers to leader
-    [0.0, 1.0, 0.0]
+    [0, 1, 0]
     """
     symmetrize = bool(getattr(config, "symmetrize_nonrespondents", False))
     attribute = getattr(config, "brokerage_attribute", "role") if config is not None else "role"
@@ -616,20 +649,8 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
     btw = np.zeros(n)
     pr = np.zeros(n)
     brok = np.zeros((n, len(BROKERAGE_ROLES)))
-    sizes = net.sizes
-    for group, P, A in _batches(net):
-        rows = np.arange(P)[None, :]
-        real = rows < sizes[group][:, None]
-        gidx = net.offsets[group][:, None] + rows      # global index (valid where real)
-        bc = betweenness_dense(A)
-        k = sizes[group].astype(float)
-        scale = np.where(k > 2, 1.0 / np.maximum((k - 1) * (k - 2), 1.0), 1.0)
-        btw[gidx[real]] = (bc * scale[:, None])[real]
-        pr[gidx[real]] = _pagerank_dense(A, real)[real]
-        if do_brokerage:
-            g = np.full((len(group), P), -1, dtype=np.int64)
-            g[real] = groups[gidx[real]]
-            brok[gidx[real]] = _brokerage_dense(A, g)[real]
+    with _single_threaded_blas():
+        _dense_measures(net, groups if do_brokerage else None, btw, pr, brok)
 
     st = net.staff
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -646,7 +667,7 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
         "betweenness": btw, "pagerank": pr,
     }
     for i, role in enumerate(BROKERAGE_ROLES):
-        data[f"brokerage_{role}"] = np.rint(brok[:, i])
+        data[f"brokerage_{role}"] = np.rint(brok[:, i]).astype(np.int64)
     data.update({
         "boundary_out_ties": bd["out"], "boundary_in_ties": bd["in"],
         "boundary_reciprocal_ties": bd["rec"], "boundary_contacts": bd["contacts"],
@@ -682,8 +703,7 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
           ``sum_i (max_j d_j - d_i) / (2 (n-1) (n-2))``. The denominator is the largest
           possible sum, reached by a star whose centre is tied both ways to everyone
           (centre 2(n-1), others 2). 0 for n < 3; 1 for that star, 0 when all degrees are
-          equal. (As ``sna::centralization(g, degree)`` in R with the default
-          ``cmode="freeman"``.)
+          equal.
 
     Examples
     --------
@@ -969,7 +989,14 @@ def graphml_bytes(G: nx.DiGraph) -> bytes:
     for (a, b), attrs in zip(edges, _clean_attrs([dict(G.edges[e]) for e in edges]),
                              strict=True):
         H.add_edge(str(a), str(b), **attrs)
-    return ("\n".join(nx.generate_graphml(H, encoding="utf-8")) + "\n").encode("utf-8")
+    buf = io.BytesIO()
+    nx.write_graphml_xml(H, buf, encoding="utf-8", prettyprint=True)
+    text = buf.getvalue().decode("utf-8")
+    # XML Schema booleans are lower case ("true"/"false"); networkx writes str(True)
+    for key in re.findall(r'<key id="([^"]+)"[^>]*attr\.type="boolean"', text):
+        text = re.sub(rf'(<data key="{re.escape(key)}">)(True|False)(</data>)',
+                      lambda m: m[1] + m[2].lower() + m[3], text)
+    return text.encode("utf-8")
 
 
 def pajek_text(G: nx.DiGraph) -> str:

@@ -2,28 +2,369 @@
 
 With ``io.py`` the only module that writes files. It receives finished tables from the
 stages and lays them out in the output folder (see DESIGN.md, "Outputs of a run").
+
+The report (``report.html``) is one self-contained file: figures are inlined as data URIs,
+styles are inline, and there is no script, web font or any other external resource, so it
+opens offline and can be mailed or archived as it is. It is deterministic: the same inputs,
+configuration and code give byte-identical HTML (no timestamps, no output paths, fixed
+figure metadata). Headings, code names and profile names follow ``pipeline.yaml``'s
+``language`` (``nl`` or ``en``); the UI strings live in :data:`UI`.
+
+Functions
+---------
+``write_network``   network tables, sociograms (PNG + SVG) and graph exports
+``write_run``       every output of ``pipeline run`` except the manifest, report included
+``render_html``     the report as a string, from a :class:`pipeline.run.RunResult`
+``report_context``  the plain data the template renders (testable without HTML)
+``reproduce_info``  versions, config hashes and input hashes for the "reproduce" section
+``parse_reasons``   a profile's ``reasons`` text split into criteria that held / did not
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import math
+import platform
+import re
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: E402
+from markupsafe import Markup, escape  # noqa: E402
 
 from pipeline import network  # noqa: E402
-from pipeline.config import Settings  # noqa: E402
-from pipeline.io import Cohort, atomic_write, write_csv  # noqa: E402
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Settings  # noqa: E402
+from pipeline.io import Cohort, atomic_write, file_sha256, write_csv  # noqa: E402
 from pipeline.sociogram import draw_sociogram, figure_bytes  # noqa: E402
 
-__all__ = ["write_network", "write_run", "render_html"]
+__all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
+           "parse_reasons", "parse_unstable", "UI"]
+
+EVIDENCE_PER_FAMILY = 3
+VERSION_PACKAGES = ("sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas",
+                    "numpy", "networkx", "matplotlib", "jinja2", "skops", "pydantic", "typer")
+MAX_LISTED_INPUTS = 400
+
+# ----------------------------------------------------------------------------- UI strings
+UI: dict[str, dict[str, str]] = {
+    "nl": {
+        "title": "Sleutelfiguren",
+        "report": "Rapport",
+        "contents": "Inhoud",
+        "summary": "Samenvatting van het cohort",
+        "cohort": "Cohort",
+        "survey_question": "Netwerkvraag",
+        "schools": "Scholen",
+        "staff": "Medewerkers",
+        "respondents": "Respondenten",
+        "response_rate": "Respons",
+        "ties": "Relaties",
+        "density": "Dichtheid",
+        "reciprocity": "Wederkerigheid",
+        "centralisation": "Centralisatie (degree)",
+        "nominations": "Nominaties",
+        "nominations_used": "Nominaties gebruikt",
+        "nominations_dropped": "Nominaties verwijderd",
+        "transcripts": "Transcripten",
+        "segments": "Gecodeerde fragmenten",
+        "key_figures": "Sleutelfiguren",
+        "coder": "Codeerder",
+        "coder_rules": "regelgebaseerde codeerder (de woordenlijsten van het codeboek); "
+                       "geen getraind model",
+        "coder_model": "getraind model",
+        "profiles": "Profielen",
+        "selection": "Selectie",
+        "selection_text": "per school de {k} medewerkers met de meeste {measure}",
+        "data_quality": "Datakwaliteit",
+        "dq_none": "Geen problemen gevonden in de nominaties: alle nominaties zijn gebruikt.",
+        "dq_intro": "Nominaties die niet gebruikt konden worden (regelnummers in "
+                    "nominations.csv). Ze tellen niet mee in de netwerkcijfers.",
+        "issue": "Probleem",
+        "count": "Aantal",
+        "lines": "Regels",
+        "warnings": "Waarschuwingen van de run",
+        "no_warnings": "Geen waarschuwingen.",
+        "school": "School",
+        "sociogram": "Sociogram",
+        "sociogram_caption": "Elke stip is een medewerker (grootte: aantal contacten; open "
+                             "stip: heeft de vragenlijst niet ingevuld). Een pijl is een "
+                             "eenzijdige relatie (A praat met B), een dubbele pijl een "
+                             "wederkerige relatie. Sleutelfiguren zijn genummerd naar rang en "
+                             "gekleurd naar profiel.",
+        "legend": "Legenda",
+        "rank": "#",
+        "person": "Persoon",
+        "role": "Functie",
+        "years_edu": "Jaren in onderwijs",
+        "years_school": "Jaren op school",
+        "plg": "PLG",
+        "contacts": "Contacten",
+        "out_ties": "Uitgaand",
+        "in_ties": "Inkomend",
+        "reciprocal_ties": "Wederkerig",
+        "mean_strength": "Gem. sterkte",
+        "profile": "Profiel",
+        "stability": "Stabiliteit",
+        "stable": "stabiel",
+        "unstable": "instabiel",
+        "unstable_note": "Het profiel verandert als een drempel {pct} verschuift",
+        "becomes": "wordt",
+        "scope_boundary": "Netwerkcijfers over relaties met collega's buiten de eigen PLG "
+                          "(grensoverschrijdende relaties, de keuze van de studie). "
+                          "Contacten = uitgaand + inkomend - wederkerig.",
+        "scope_all": "Netwerkcijfers over alle relaties. "
+                     "Contacten = uitgaand + inkomend - wederkerig.",
+        "not_responded": "niet gerespondeerd",
+        "cards": "Profielkaarten",
+        "why": "Waarom {profile}",
+        "why_not": "Waarom niet {profile}",
+        "held": "geldt",
+        "not_held": "geldt niet",
+        "nearest": "Dichtstbijzijnde profiel",
+        "criteria_met": "criteria gehaald",
+        "undetermined_note": "Van geen enkel profiel gelden alle criteria.",
+        "selected": "Geselecteerd als sleutelfiguur",
+        "evidence": "Sterkste fragmenten per codefamilie",
+        "no_segments": "Geen gecodeerde fragmenten in deze familie.",
+        "no_transcripts": "Geen transcripten: het profiel steunt alleen op het netwerk.",
+        "question": "Vraag",
+        "evidence_words": "Signaalwoorden",
+        "probability": "kans",
+        "interview": "interview",
+        "observation": "observatie",
+        "heatmaps": "Codes per sleutelfiguur",
+        "heatmap_intro": "Aantal gecodeerde fragmenten per code en sleutelfiguur (interviews "
+                         "en observaties samen); hoe donkerder de cel, hoe meer fragmenten "
+                         "binnen de familie.",
+        "n_segments": "fragmenten",
+        "model_quality": "Kwaliteit van de codering",
+        "method": "Methode",
+        "loso": "leave-one-school-out kruisvalidatie: het model wordt steeds getraind op "
+                "alle scholen op één na en getest op de weggelaten school. De scores zijn "
+                "dus scores op scholen die het model niet heeft gezien.",
+        "rules_note": "Deze run gebruikte de regelgebaseerde codeerder (pipeline run --rules): "
+                      "codes komen uit de woordenlijsten van het codeboek, niet uit een op "
+                      "menselijke codering getraind model. Er zijn geen kwaliteitsscores; "
+                      "lees de codes als indicatie.",
+        "no_scores": "Het modelkaartje bevat geen evaluatiescores (te weinig scholen met "
+                     "gelabelde fragmenten).",
+        "model": "Model",
+        "trained_on": "Getraind op",
+        "labelled_segments": "gelabelde fragmenten",
+        "codebook_version": "Codeboekversie",
+        "family": "Familie",
+        "code": "Code",
+        "n_positive": "Positief (gold)",
+        "precision": "Precisie",
+        "recall": "Recall",
+        "f1": "F1",
+        "kappa": "Kappa (Cohen)",
+        "macro": "macrogemiddelde",
+        "micro": "microgemiddelde",
+        "kappa_note": "Kappa: 0,41-0,60 matig, 0,61-0,80 substantieel, >0,80 bijna perfect "
+                      "(Landis & Koch, 1977).",
+        "reproduce": "Citeren en reproduceren",
+        "cite": "Citeren",
+        "cite_text": "Sleutelfiguren {version}: netwerkanalyse, codering van interviews en "
+                     "profielen van sleutelfiguren rond PLG's. Run {run_id}.",
+        "cite_method": "Methode naar",
+        "command": "Commando",
+        "command_note": "OUT is een willekeurige uitvoermap; de uitkomsten hangen er niet "
+                        "van af.",
+        "versions": "Versies",
+        "config_files": "Configuratie",
+        "config_hash": "Config-hash",
+        "inputs": "Invoer",
+        "inputs_hash": "Invoer-hash",
+        "inputs_summary": "{n} bestanden, {size}",
+        "all_inputs": "Alle invoerbestanden met sha256",
+        "more_inputs": "... en nog {n} bestanden (zie manifest.json)",
+        "file": "Bestand",
+        "privacy": "Privacy",
+        "privacy_pseudo": "Namen in de fragmenten zijn vervangen door pseudoniemen "
+                          "([persoon-xxxx]); personen staan in dit rapport met hun id.",
+        "privacy_revealed": "Let op: deze run gebruikte --reveal-names. Het rapport bevat "
+                            "echte namen; deel het niet buiten het onderzoeksteam.",
+        "outputs_note": "De figuren staan ook als PNG en SVG in figures/, de tabellen als CSV "
+                        "naast dit rapport; manifest.json legt alle invoer- en "
+                        "uitvoerbestanden met hun hash vast.",
+        "dash": "–",
+    },
+    "en": {
+        "title": "Key figures",
+        "report": "Report",
+        "contents": "Contents",
+        "summary": "Cohort summary",
+        "cohort": "Cohort",
+        "survey_question": "Network question",
+        "schools": "Schools",
+        "staff": "Staff",
+        "respondents": "Respondents",
+        "response_rate": "Response rate",
+        "ties": "Ties",
+        "density": "Density",
+        "reciprocity": "Reciprocity",
+        "centralisation": "Degree centralisation",
+        "nominations": "Nominations",
+        "nominations_used": "Nominations used",
+        "nominations_dropped": "Nominations dropped",
+        "transcripts": "Transcripts",
+        "segments": "Coded segments",
+        "key_figures": "Key figures",
+        "coder": "Coder",
+        "coder_rules": "rule-based coder (the codebook's word lists); no trained model",
+        "coder_model": "trained model",
+        "profiles": "Profiles",
+        "selection": "Selection",
+        "selection_text": "per school the {k} staff members with the most {measure}",
+        "data_quality": "Data quality",
+        "dq_none": "No problems found in the nominations: every nomination was used.",
+        "dq_intro": "Nominations that could not be used (line numbers in nominations.csv). "
+                    "They do not count in the network measures.",
+        "issue": "Issue",
+        "count": "Count",
+        "lines": "Lines",
+        "warnings": "Run warnings",
+        "no_warnings": "No warnings.",
+        "school": "School",
+        "sociogram": "Sociogram",
+        "sociogram_caption": "Every dot is a staff member (size: number of contacts; open "
+                             "dot: did not answer the questionnaire). An arrow is a one-way "
+                             "tie (A talks to B), a double-headed line a reciprocal tie. Key "
+                             "figures are numbered by rank and coloured by profile.",
+        "legend": "Legend",
+        "rank": "#",
+        "person": "Person",
+        "role": "Role",
+        "years_edu": "Years in education",
+        "years_school": "Years at school",
+        "plg": "PLG",
+        "contacts": "Contacts",
+        "out_ties": "Out",
+        "in_ties": "In",
+        "reciprocal_ties": "Reciprocal",
+        "mean_strength": "Mean strength",
+        "profile": "Profile",
+        "stability": "Stability",
+        "stable": "stable",
+        "unstable": "unstable",
+        "unstable_note": "The profile changes when a threshold moves by {pct}",
+        "becomes": "becomes",
+        "scope_boundary": "Network counts over ties with colleagues outside the person's own "
+                          "PLG (boundary-spanning ties, the study's choice). "
+                          "Contacts = out + in - reciprocal.",
+        "scope_all": "Network counts over all ties. Contacts = out + in - reciprocal.",
+        "not_responded": "did not respond",
+        "cards": "Profile cards",
+        "why": "Why {profile}",
+        "why_not": "Why not {profile}",
+        "held": "holds",
+        "not_held": "does not hold",
+        "nearest": "Nearest profile",
+        "criteria_met": "criteria met",
+        "undetermined_note": "No profile has all its criteria met.",
+        "selected": "Selected as key figure",
+        "evidence": "Strongest segments per code family",
+        "no_segments": "No coded segments in this family.",
+        "no_transcripts": "No transcripts: the profile rests on the network only.",
+        "question": "Question",
+        "evidence_words": "Evidence words",
+        "probability": "probability",
+        "interview": "interview",
+        "observation": "observation",
+        "heatmaps": "Codes per key figure",
+        "heatmap_intro": "Number of coded segments per code and key figure (interviews and "
+                         "observations together); the darker the cell, the more segments "
+                         "within the family.",
+        "n_segments": "segments",
+        "model_quality": "Coding quality",
+        "method": "Method",
+        "loso": "leave-one-school-out cross-validation: the model is trained on all schools "
+                "but one and tested on the school left out, for every school. The scores are "
+                "therefore scores on schools the model has not seen.",
+        "rules_note": "This run used the rule-based coder (pipeline run --rules): codes come "
+                      "from the codebook's word lists, not from a model trained on human "
+                      "coding. There are no quality scores; read the codes as indicative.",
+        "no_scores": "The model card holds no evaluation scores (too few schools with "
+                     "labelled segments).",
+        "model": "Model",
+        "trained_on": "Trained on",
+        "labelled_segments": "labelled segments",
+        "codebook_version": "Codebook version",
+        "family": "Family",
+        "code": "Code",
+        "n_positive": "Positives (gold)",
+        "precision": "Precision",
+        "recall": "Recall",
+        "f1": "F1",
+        "kappa": "Kappa (Cohen)",
+        "macro": "macro average",
+        "micro": "micro average",
+        "kappa_note": "Kappa: 0.41-0.60 moderate, 0.61-0.80 substantial, >0.80 almost perfect "
+                      "(Landis & Koch, 1977).",
+        "reproduce": "How to cite and reproduce",
+        "cite": "Cite",
+        "cite_text": "Sleutelfiguren {version}: network analysis, interview coding and profiles "
+                     "of key figures around PLCs. Run {run_id}.",
+        "cite_method": "Method after",
+        "command": "Command",
+        "command_note": "OUT is any output folder; the results do not depend on it.",
+        "versions": "Versions",
+        "config_files": "Configuration",
+        "config_hash": "Config hash",
+        "inputs": "Inputs",
+        "inputs_hash": "Input hash",
+        "inputs_summary": "{n} files, {size}",
+        "all_inputs": "All input files with sha256",
+        "more_inputs": "... and {n} more files (see manifest.json)",
+        "file": "File",
+        "privacy": "Privacy",
+        "privacy_pseudo": "Names in the segments are replaced by pseudonyms ([persoon-xxxx]); "
+                          "people appear in this report by their id.",
+        "privacy_revealed": "Caution: this run used --reveal-names. The report contains real "
+                            "names; do not share it outside the research team.",
+        "outputs_note": "The figures are also in figures/ as PNG and SVG, the tables as CSV "
+                        "next to this report; manifest.json records every input and output "
+                        "file with its hash.",
+        "dash": "–",
+    },
+}
+
+ISSUE_LABELS = {
+    "nl": {"unknown_person": "onbekende persoon", "self_nomination": "nomineert zichzelf",
+           "cross_school": "over schoolgrenzen", "strength_off_scale": "sterkte buiten de schaal",
+           "duplicate": "dubbel"},
+    "en": {"unknown_person": "unknown person", "self_nomination": "self-nomination",
+           "cross_school": "across schools", "strength_off_scale": "strength off the scale",
+           "duplicate": "duplicate"},
+}
+
+MEASURE_LABELS = {
+    "nl": {"contacts": "contacten", "in_ties": "inkomende relaties",
+           "out_ties": "uitgaande relaties", "betweenness": "betweenness (makelaarspositie)"},
+    "en": {"contacts": "contacts", "in_ties": "incoming ties", "out_ties": "outgoing ties",
+           "betweenness": "betweenness (brokerage position)"},
+}
+
+REFERENCES = (
+    "van den Boom-Muilenburg, S. N., Poortman, C. L., Daly, A. J., Schildkamp, K., de Vries, "
+    "S., Rodway, J., & van Veen, K. (2022). Key actors leading knowledge brokerage for "
+    "sustainable school improvement with PLCs: Who brokers what? Teaching and Teacher "
+    "Education, 110, 103577.",
+    "Ward, V., House, A., & Hamer, S. (2009). Knowledge brokering: the missing link in the "
+    "evidence to action chain? Evidence & Policy, 5(3), 267-279.",
+)
 
 
+# ----------------------------------------------------------------------------- writing
 def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: dict | None,
                 reveal_names: bool) -> dict[str, str]:
     """PNG + SVG per school; returns school -> PNG as a data URI for the HTML report."""
@@ -33,8 +374,6 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
     labels = {p.id: getattr(p.label, lang) for p in settings.profiles.profiles}
     labels["undetermined"] = getattr(settings.profiles.undetermined.label, lang)
     inline = {}
-    import matplotlib.pyplot as plt
-
     for school in sorted(net.metrics["school_id"].unique()):
         graph = network.school_graph(cohort.staff, net.nominations, net.metrics, school,
                                      reveal_names=reveal_names)
@@ -45,7 +384,6 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
         png = figure_bytes(fig, "png")
         atomic_write(stage / "figures" / f"sociogram_{school}.png", png)
         atomic_write(stage / "figures" / f"sociogram_{school}.svg", figure_bytes(fig, "svg"))
-        plt.close(fig)
         inline[school] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return inline
 
@@ -71,27 +409,548 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     write_csv(result.person_codes, stage / "person_codes.csv")
     write_csv(result.features, stage / "person_features.csv")
     write_csv(result.profiles, stage / "profiles.csv")
-    atomic_write(stage / "report.html", render_html(result, cohort, settings, figures))
+    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
+    atomic_write(stage / "report.html",
+                 render_html(result, cohort, settings, figures, reveal_names=reveal_names,
+                             reproduce=reproduce))
 
 
-def render_html(result, cohort: Cohort, settings: Settings, figures: dict[str, str]) -> str:
-    env = Environment(loader=PackageLoader("pipeline", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+# ----------------------------------------------------------------------------- helpers
+def _is_missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(x: Any, digits: int = 2, dash: str = "–") -> str:
+    """A number for display: integers without decimals, others rounded; '–' when missing."""
+    if _is_missing(x) or x == "":
+        return dash
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isinf(f):
+        return dash
+    if f.is_integer():
+        return str(int(f))
+    return f"{f:.{digits}f}"
+
+
+def _text_color(hex_color: str) -> str:
+    """Black or white, whichever reads better on ``hex_color``."""
+    r, g, b = (int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#000000" if lum > 0.55 else "#ffffff"
+
+
+def _mix(hex_color: str, share: float) -> str:
+    """``hex_color`` mixed with white: share 0 = white, 1 = the colour itself."""
+    share = min(max(share, 0.0), 1.0)
+    rgb = [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 + (c - 255) * share):02x}" for c in rgb)
+
+
+def _split_codes(value: Any) -> list[str]:
+    if _is_missing(value):
+        return []
+    return [c for c in str(value).split(";") if c]
+
+
+def _evidence_words(value: Any) -> dict[str, list[str]]:
+    """``code: word, word | code: word`` -> {code: [words]}."""
+    out: dict[str, list[str]] = {}
+    if _is_missing(value):
+        return out
+    for part in str(value).split(" | "):
+        code, sep, words = part.partition(": ")
+        if sep:
+            out[code.strip()] = [w.strip() for w in words.split(",") if w.strip()]
+    return out
+
+
+def _highlight(text: str, words: list[str]) -> Markup:
+    """HTML-escaped ``text`` with whole-word occurrences of ``words`` in <mark>."""
+    words = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+    if not words:
+        return Markup(escape(text))
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)",
+                         re.IGNORECASE)
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(escape(text[last:m.start()]))
+        out.append(Markup("<mark>") + escape(m.group(0)) + Markup("</mark>"))
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+# ----------------------------------------------------------------------------- reasons
+_REASON_PART = re.compile(r"\.\s+(?=(?:not\s+)?[A-Za-z0-9_\-]+:\s)")
+_NOT_PART = re.compile(r"^not (?P<pid>[A-Za-z0-9_\-]+): (?P<body>.*)$", re.S)
+_CHOSEN_PART = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+): all (?P<n>\d+) criteria hold "
+                          r"\((?P<body>.*)\)$", re.S)
+_UNDET_PART = re.compile(r"^undetermined: (?P<body>.*)$", re.S)
+_PHRASE = re.compile(r"^(?P<why>.*?): (?P<mark>holds|does not hold), (?P<detail>.*)$", re.S)
+
+
+def _phrases(body: str) -> list[dict] | None:
+    out = []
+    for phrase in body.split("; "):
+        m = _PHRASE.match(phrase.strip())
+        if not m:
+            return None
+        out.append({"why": m["why"], "holds": m["mark"] == "holds", "detail": m["detail"]})
+    return out
+
+
+def parse_reasons(reasons: str) -> list[dict] | None:
+    """Split ``profiles.reasons`` (pipeline/profile.py) into blocks of criteria.
+
+    Returns a list of ``{"kind": "chosen" | "not" | "undetermined", "profile": id,
+    "criteria": [{"why", "holds", "detail"}], "text": str}`` in the order of the text, or
+    ``None`` when the text is not in the expected form (the report then shows it as is).
+
+    >>> blocks = parse_reasons("not a: x: does not hold, n = 1 (needs >= 2.50). "
+    ...                        "b: all 1 criteria hold (y: holds, m = 3 (needs >= 2))")
+    >>> [(b["kind"], b["profile"], [c["holds"] for c in b["criteria"]]) for b in blocks]
+    [('not', 'a', [False]), ('chosen', 'b', [True])]
+    """
+    if _is_missing(reasons) or not str(reasons).strip():
+        return None
+    blocks = []
+    for part in _REASON_PART.split(str(reasons).strip()):
+        part = part.strip()
+        if m := _UNDET_PART.match(part):
+            blocks.append({"kind": "undetermined", "profile": "undetermined", "criteria": [],
+                           "text": m["body"]})
+        elif m := _CHOSEN_PART.match(part):
+            crit = _phrases(m["body"])
+            if crit is None:
+                return None
+            blocks.append({"kind": "chosen", "profile": m["pid"], "criteria": crit, "text": ""})
+        elif m := _NOT_PART.match(part):
+            crit = _phrases(m["body"].rstrip("."))
+            if crit is None:
+                return None
+            blocks.append({"kind": "not", "profile": m["pid"], "criteria": crit, "text": ""})
+        else:
+            return None
+    return blocks
+
+
+_UNSTABLE = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+)\.(?P<rule>.+?) -> (?P<to>[A-Za-z0-9_\-]+)$")
+
+
+def parse_unstable(text: str) -> list[dict]:
+    """``profile.feature op value -> new`` items of ``unstable_when``; unparsed items keep
+    their text in ``rule`` with empty ``profile`` and ``to``.
+
+    >>> parse_unstable("sender.out_share >= 0.72 -> undetermined")
+    [{'profile': 'sender', 'rule': 'out_share >= 0.72', 'to': 'undetermined'}]
+    """
+    if _is_missing(text) or not str(text).strip():
+        return []
+    out = []
+    for item in str(text).split("; "):
+        m = _UNSTABLE.match(item.strip())
+        out.append({"profile": m["pid"], "rule": m["rule"], "to": m["to"]} if m
+                   else {"profile": "", "rule": item.strip(), "to": ""})
+    return out
+
+
+# ----------------------------------------------------------------------------- reproduce
+def _versions() -> list[tuple[str, str]]:
+    out = [("python", platform.python_version())]
+    for name in VERSION_PACKAGES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def _display_path(p: Path) -> str:
+    """A config path relative to the repository when inside it, else as given."""
+    try:
+        return Path(p).resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return Path(p).as_posix()
+
+
+def _combined(digests: list[tuple[str, str]]) -> str:
+    h = hashlib.sha256()
+    for name, digest in digests:
+        h.update(f"{name}\t{digest}\n".encode())
+    return h.hexdigest()
+
+
+def _default_model_used(result, settings: Settings) -> tuple[bool, str | None]:
+    """Whether the run's model card is the configured default model's; and its sha256."""
+    from pipeline.coding.model import CARD_FILE, MODEL_FILE
+
+    folder = settings.model_dir
+    try:
+        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False, None
+    if card != result.model_card or not (folder / MODEL_FILE).is_file():
+        return False, None
+    return True, file_sha256(folder / MODEL_FILE)
+
+
+def reproduce_info(result, cohort: Cohort, settings: Settings, *,
+                   reveal_names: bool = False) -> dict:
+    """What the "how to cite and reproduce" section shows: the command, versions, hashes.
+
+    Nothing here depends on time or on the output folder, so a rerun gives the same.
+    """
+    cmd = ["pipeline", "run", Path(cohort.root).as_posix(), "--out", "OUT"]
+    if Path(settings.config_path).resolve() != DEFAULT_CONFIG.resolve():
+        cmd += ["--config", Path(settings.config_path).as_posix()]
+    model_sha = None
+    if result.coder == "rules":
+        cmd.append("--rules")
+    else:
+        default, model_sha = _default_model_used(result, settings)
+        if not default:
+            cmd += ["--model", "MODEL_DIR"]
+    if reveal_names:
+        cmd.append("--reveal-names")
+    configs = [(_display_path(p), file_sha256(p)) for p in settings.files]
+    root = Path(cohort.root)
+    inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in cohort.input_files]
+    size = sum(p.stat().st_size for p in cohort.input_files)
+    groups: dict[str, int] = {}
+    for rel, _ in inputs:
+        top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
+        groups[top] = groups.get(top, 0) + 1
+    config_hash = _combined([(str(i), d) for i, (_, d) in enumerate(configs)])
+    input_hash = _combined(inputs)
+    return {
+        "command": " ".join(_shell_quote(c) for c in cmd),
+        "versions": _versions(),
+        "version": metadata.version("sleutelfiguren") if _installed("sleutelfiguren") else "?",
+        "configs": configs,
+        "config_hash": config_hash,
+        "inputs": inputs[:MAX_LISTED_INPUTS],
+        "inputs_more": max(0, len(inputs) - MAX_LISTED_INPUTS),
+        "n_inputs": len(inputs),
+        "inputs_size": _human_size(size),
+        "input_groups": sorted(groups.items()),
+        "input_hash": input_hash,
+        "run_id": f"{config_hash[:8]}-{input_hash[:8]}",
+        "model_sha256": model_sha,
+        "reveal_names": reveal_names,
+    }
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _shell_quote(s: str) -> str:
+    return s if re.fullmatch(r"[A-Za-z0-9_@%+=:,./\-]+", s) else "'" + s.replace("'", "'\\''") + "'"
+
+
+# ----------------------------------------------------------------------------- context
+def _code_label(settings: Settings, code: str, lang: str) -> str:
+    try:
+        return getattr(settings.codebook.code(code).label, lang)
+    except KeyError:
+        return code
+
+
+def _evidence_for(person_segments: pd.DataFrame, settings: Settings, lang: str) -> list[dict]:
+    """Per family: the segments with the highest probability among their assigned codes."""
+    families = []
+    for fam in settings.codebook.families:
+        codes = [c.id for c in fam.codes]
+        items = []
+        if len(person_segments) and fam.id in person_segments.columns:
+            for row in person_segments.to_dict("records"):
+                assigned = [c for c in _split_codes(row.get(fam.id)) if c in codes]
+                if not assigned:
+                    continue
+                score = max(float(row.get(f"p_{c}", 0.0) or 0.0) for c in assigned)
+                items.append((score, row, assigned))
+            items.sort(key=lambda t: (-t[0], str(t[1].get("doc", "")),
+                                      int(t[1].get("start", 0) or 0),
+                                      str(t[1].get("segment_id", ""))))
+        shown = []
+        for score, row, assigned in items[:EVIDENCE_PER_FAMILY]:
+            ev = _evidence_words(row.get("evidence"))
+            words = [w for c in assigned for w in ev.get(c, [])]
+            shown.append({
+                "segment_id": str(row.get("segment_id", "")),
+                "source": str(row.get("source", "")),
+                "text": _highlight(str(row.get("text", "")), words),
+                "context": "" if _is_missing(row.get("context")) else str(row["context"]),
+                "score": f"{score:.2f}",
+                "words": list(dict.fromkeys(words)),
+                "codes": [{"id": c, "label": _code_label(settings, c, lang),
+                           "color": settings.codebook.code(c).color,
+                           "text_color": _text_color(settings.codebook.code(c).color),
+                           "p": f"{float(row.get(f'p_{c}', 0.0) or 0.0):.2f}",
+                           "words": ev.get(c, [])} for c in assigned],
+            })
+        families.append({"id": fam.id, "label": getattr(fam.label, lang), "items": shown})
+    return families
+
+
+def _quality_rows(quality: pd.DataFrame, lang: str) -> list[dict]:
+    rows = []
+    for r in quality.sort_values(["school_id", "issue"], kind="stable").to_dict("records"):
+        rows.append({"school_id": r["school_id"], "issue": r["issue"],
+                     "label": ISSUE_LABELS[lang].get(r["issue"], r["issue"]),
+                     "count": int(r["count"]), "lines": r["lines"]})
+    return rows
+
+
+def _model_section(result, settings: Settings, lang: str) -> dict:
+    card = result.model_card or {}
+    rules = result.coder == "rules" or card.get("name") == "rules"
+    evaluation = card.get("evaluation") or {}
+    scores = evaluation.get("scores") or []
+    families = []
+    for fam in settings.codebook.families:
+        rows = [r for r in scores if r.get("family") == fam.id]
+        if not rows:
+            continue
+        order = {c.id: i for i, c in enumerate(fam.codes)}
+        tail = {"macro": 0, "micro": 1}
+        rows = sorted(rows, key=lambda r: order.get(r.get("code"),
+                                                    len(order) + tail.get(r.get("code"), 2)))
+        out = []
+        for r in rows:
+            code = r.get("code")
+            summary = code in ("macro", "micro")
+            out.append({"code": code, "summary": summary,
+                        "label": UI[lang][code] if summary else _code_label(settings, code, lang),
+                        "color": None if summary else settings.codebook.code(code).color
+                        if code in order else None,
+                        "n_positive": _num(r.get("n_positive")),
+                        **{k: _num(r.get(k), 2) for k in ("precision", "recall", "f1",
+                                                           "kappa")}})
+        families.append({"id": fam.id, "label": getattr(fam.label, lang), "rows": out})
+    training = card.get("training_data") or {}
+    return {
+        "rules": rules,
+        "name": card.get("name", result.coder),
+        "backend": card.get("backend", ""),
+        "method": evaluation.get("method", ""),
+        "families": families,
+        "training_cohort": training.get("cohort", ""),
+        "training_segments": training.get("segments", ""),
+        "training_sha256": training.get("sha256", ""),
+        "codebook_version": (card.get("codebook") or {}).get("version", ""),
+        "created": card.get("created", ""),
+    }
+
+
+def _heatmaps(key_figs: list[dict], person_codes: pd.DataFrame, settings: Settings,
+              lang: str) -> list[dict]:
+    overall = person_codes[person_codes["source"] == "all"] if len(person_codes) else person_codes
+    by_person = {str(r["person_id"]): r for r in overall.to_dict("records")}
+    out = []
+    for fam in settings.codebook.families:
+        codes = [{"id": c.id, "label": getattr(c.label, lang), "color": c.color}
+                 for c in fam.codes]
+        values = [[int(by_person.get(k["person_id"], {}).get(f"n_{c['id']}", 0) or 0)
+                   for c in codes] for k in key_figs]
+        top = max([v for row in values for v in row] + [1])
+        rows = []
+        for k, vals in zip(key_figs, values, strict=True):
+            cells = []
+            for c, v in zip(codes, vals, strict=True):
+                bg = _mix(c["color"], 0.12 + 0.88 * v / top) if v else "#ffffff"
+                cells.append({"value": v, "bg": bg, "fg": _text_color(bg)})
+            n_seg = by_person.get(k["person_id"], {}).get("n_segments", 0) or 0
+            rows.append({"kf": k, "cells": cells, "n_segments": int(n_seg)})
+        out.append({"id": fam.id, "label": getattr(fam.label, lang), "codes": codes,
+                     "rows": rows})
+    return out
+
+
+def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str, str], *,
+                   reveal_names: bool = False, reproduce: dict | None = None) -> dict:
+    """Everything the template shows, as plain lists and dicts (deterministic order)."""
     lang = settings.pipeline.language
-    kf = result.network.key_figures.merge(result.profiles, on=["person_id", "school_id"],
-                                          how="left")
-    staff = cohort.staff.set_index("person_id")
-    kf["role"] = kf["person_id"].map(staff["role"])
-    kf["years_in_education"] = kf["person_id"].map(staff["years_in_education"])
-    kf["profile_label"] = kf["profile"].map(lambda p: settings.profiles.label(p, lang))
-    kf["color"] = kf["profile"].map(settings.profiles.color)
+    ui = UI[lang]
+    net = result.network
+    cfg = settings.pipeline.network
+    staff = cohort.staff.drop_duplicates("person_id").set_index("person_id")
+    profiles = result.profiles.set_index("person_id") if len(result.profiles) else None
+    features = result.features.set_index("person_id") if len(result.features) else None
+    segments = result.segments
+    by_person = ({p: g for p, g in segments.groupby("person_id", sort=True)}
+                 if len(segments) and "person_id" in segments.columns else {})
+    transcripts_of = (cohort.transcripts.groupby("person_id")["path"].count().to_dict()
+                      if len(cohort.transcripts) else {})
+
+    def profile_info(pid: str) -> dict:
+        return {"id": pid, "label": settings.profiles.label(pid, lang),
+                "color": settings.profiles.color(pid),
+                "text_color": _text_color(settings.profiles.color(pid))}
+
+    schools_table = net.schools.sort_values("school_id", kind="stable").to_dict("records")
+    quality = _quality_rows(net.quality, lang)
+    dropped = {}
+    for q in quality:
+        dropped[q["school_id"]] = dropped.get(q["school_id"], 0) + q["count"]
+
+    key_figs: list[dict] = []
+    for r in net.key_figures.sort_values(["school_id", "rank"], kind="stable").to_dict("records"):
+        pid = str(r["person_id"])
+        st = staff.loc[pid] if pid in staff.index else None
+        pr = profiles.loc[pid] if profiles is not None and pid in profiles.index else None
+        ft = features.loc[pid] if features is not None and pid in features.index else None
+        prof = str(pr["profile"]) if pr is not None else "undetermined"
+        stable = bool(pr["stable"]) if pr is not None and not _is_missing(pr["stable"]) else True
+        unstable = parse_unstable(pr["unstable_when"]) if pr is not None else []
+        for u in unstable:
+            if u["profile"]:
+                u["profile_label"] = settings.profiles.label(u["profile"], lang)
+                u["to_label"] = settings.profiles.label(u["to"], lang)
+        reasons_text = "" if pr is None or _is_missing(pr["reasons"]) else str(pr["reasons"])
+        blocks = parse_reasons(reasons_text)
+        for b in blocks or []:
+            b["profile_info"] = profile_info(b["profile"])
+        nearest = (str(pr["nearest_profile"]) if pr is not None
+                   and not _is_missing(pr.get("nearest_profile")) else "")
+
+        def feat(col: str, ft=ft) -> Any:
+            return None if ft is None or col not in ft.index else ft[col]
+
+        out_t, in_t, rec_t = feat("out_ties"), feat("in_ties"), feat("reciprocal_ties")
+        contacts = (None if any(_is_missing(x) for x in (out_t, in_t, rec_t))
+                    else float(out_t) + float(in_t) - float(rec_t))
+        name = "" if st is None or not reveal_names else str(st.get("name", "") or "")
+        plg_type = "" if st is None else str(st.get("plg_type", "") or "")
+        plg_id = "" if st is None else str(st.get("plg_id", "") or "")
+        key_figs.append({
+            "school_id": str(r["school_id"]),
+            "rank": int(r["rank"]),
+            "person_id": pid,
+            "anchor": f"kf-{r['school_id']}-{int(r['rank'])}",
+            "name": name,
+            "role": "" if st is None else str(st.get("role", "") or ""),
+            "years_in_education": _num(None if st is None else st.get("years_in_education"), 1),
+            "years_at_school": _num(None if st is None else st.get("years_at_school"), 1),
+            "plg": f"{plg_id} ({plg_type.replace('_', ' ')})" if plg_id and plg_type
+            else plg_id or ui["dash"],
+            "responded": bool(r.get("responded", True)),
+            "selected_reason": str(r.get("reason", "")),
+            "contacts": _num(contacts),
+            "out_ties": _num(out_t),
+            "in_ties": _num(in_t),
+            "reciprocal_ties": _num(rec_t),
+            "mean_strength": _num(feat("mean_strength")),
+            "profile": profile_info(prof),
+            "nearest": profile_info(nearest) if nearest and prof == "undetermined" else None,
+            "criteria_met": "" if pr is None else str(pr.get("criteria_met", "") or ""),
+            "stable": stable,
+            "unstable": unstable,
+            "unstable_text": "" if pr is None or _is_missing(pr["unstable_when"])
+            else str(pr["unstable_when"]),
+            "reasons_text": reasons_text,
+            "reasons": blocks,
+            "has_transcripts": bool(transcripts_of.get(pid)),
+            "evidence": _evidence_for(by_person.get(pid, pd.DataFrame()), settings, lang),
+        })
+
     schools = []
-    for school, rows in kf.groupby("school_id", sort=True):
-        schools.append({"id": school, "figure": figures.get(school, ""),
-                        "key_figures": rows.sort_values("rank").to_dict(orient="records")})
-    return env.get_template("report.html.j2").render(
-        lang=lang, cohort=cohort.meta, schools=schools, warnings=result.warnings,
-        n_staff=len(cohort.staff), n_segments=len(result.segments),
-        school_table=result.network.schools.to_dict(orient="records"),
-        card=result.model_card, coder=result.coder,
-        counts=pd.Series(result.profiles["profile"]).value_counts().to_dict())
+    for s in schools_table:
+        sid = str(s["school_id"])
+        schools.append({
+            "id": sid,
+            "figure": figures.get(sid, ""),
+            "metrics": s,
+            "quality": [q for q in quality if q["school_id"] == sid],
+            "key_figures": [k for k in key_figs if k["school_id"] == sid],
+        })
+
+    used = sorted({k["profile"]["id"] for k in key_figs},
+                  key=lambda p: [x.id for x in settings.profiles.profiles].index(p)
+                  if p in [x.id for x in settings.profiles.profiles] else 99)
+    counts = {k["profile"]["id"]: 0 for k in key_figs}
+    for k in key_figs:
+        counts[k["profile"]["id"]] += 1
+    all_profiles = [p.id for p in settings.profiles.profiles] + ["undetermined"]
+    profile_counts = [{**profile_info(p), "n": counts.get(p, 0)} for p in all_profiles]
+
+    other_warnings = [w for w in result.warnings if not str(w).startswith("nominations.csv: school")]
+    n_noms = len(cohort.nominations)
+    n_dropped = sum(q["count"] for q in quality)
+    return {
+        "lang": lang,
+        "t": ui,
+        "cohort": {"name": cohort.meta.name, "survey_question": cohort.meta.survey_question},
+        "totals": {
+            "schools": len(schools),
+            "staff": len(cohort.staff),
+            "respondents": int(cohort.staff["responded"].sum()) if "responded"
+            in cohort.staff.columns else len(cohort.staff),
+            "nominations": n_noms,
+            "nominations_used": n_noms - n_dropped,
+            "nominations_dropped": n_dropped,
+            "transcripts": len(cohort.transcripts),
+            "segments": len(segments),
+            "key_figures": len(key_figs),
+        },
+        "selection": ui["selection_text"].format(
+            k=cfg.key_figures.k, measure=MEASURE_LABELS[lang].get(cfg.key_figures.measure,
+                                                                  cfg.key_figures.measure)),
+        "scope_note": ui["scope_boundary"] if cfg.tie_scope == "boundary" else ui["scope_all"],
+        "sensitivity_pct": f"{settings.profiles.sensitivity * 100:.0f}%",
+        "profile_counts": profile_counts,
+        "used_profiles": [profile_info(p) for p in used],
+        "quality": quality,
+        "dropped": dropped,
+        "warnings": [str(w) for w in other_warnings],
+        "all_warnings": [str(w) for w in result.warnings],
+        "schools": schools,
+        "key_figures": key_figs,
+        "heatmaps": _heatmaps(key_figs, result.person_codes, settings, lang),
+        "model": _model_section(result, settings, lang),
+        "coder": result.coder,
+        "reveal_names": reveal_names,
+        "reproduce": reproduce,
+        "references": REFERENCES,
+        "codes": [{"id": c.id, "label": getattr(c.label, lang), "color": c.color,
+                   "definition": c.definition} for c in settings.codebook.codes],
+    }
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("pipeline", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["num"] = _num
+    return env
+
+
+def render_html(result, cohort: Cohort, settings: Settings, figures: dict[str, str], *,
+                reveal_names: bool = False, reproduce: dict | None = None) -> str:
+    """The self-contained HTML report (a string; ``write_run`` saves it)."""
+    if reproduce is None:
+        reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
+    context = report_context(result, cohort, settings, figures, reveal_names=reveal_names,
+                             reproduce=reproduce)
+    return _environment().get_template("report.html.j2").render(**context)

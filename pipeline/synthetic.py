@@ -14,9 +14,9 @@ How a school is made (:func:`generate_school`)
    to the survey (~85%; key figures and fixed people always do).
 2. **Background network** among ordinary staff (:func:`background_ties`): every respondent
    nominates a Poisson number of colleagues, chosen with weights that favour members of the
-   own PLG (x10) and leaders (x1.5) and vary per person (log-normal popularity). Ties
-   inside a PLG are stronger. A nominee who responded returns the nomination with
-   probability 0.45 inside the PLG, 0.18 outside it (reciprocity).
+   own PLG (x10) and leaders (x1.3), disfavour support staff (x0.6) and vary per person
+   (log-normal popularity). Ties inside a PLG are stronger. A nominee who responded
+   returns the nomination with probability 0.45 inside the PLG, 0.18 outside it.
 3. **Key figures** (:func:`plant_key_figures`): each gets a planned number of reciprocal,
    outgoing-only and incoming-only ties (:data:`PROFILE_SHAPES`), a few with PLG mates and
    the rest boundary-spanning (with colleagues outside their PLG), and tie strengths whose
@@ -279,16 +279,13 @@ def _role_counts(rng: np.random.Generator, n: int) -> dict[str, int]:
             "teacher": n - leaders - team - support}
 
 
-def _years(rng: np.random.Generator, role: str) -> tuple[int, int]:
+def _years(rng: np.random.Generator, roles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Years in education and at this school (integers, at school <= in education)."""
-    total = float(rng.gamma(2.4, 6.5))
-    if role == "school_leader":
-        total += 12
-    elif role == "team_leader":
-        total += 7
-    total_i = int(np.clip(_round(total), 0, 44))
-    at_school = int(np.floor(total_i * rng.beta(2.2, 1.8) + 0.5))
-    return total_i, min(at_school, total_i)
+    total = rng.gamma(2.4, 6.5, size=len(roles))
+    total += np.where(roles == "school_leader", 12, np.where(roles == "team_leader", 7, 0))
+    total_i = np.clip(np.floor(total + 0.5), 0, 44).astype(np.int64)
+    at_school = np.floor(total_i * rng.beta(2.2, 1.8, size=len(roles)) + 0.5).astype(np.int64)
+    return total_i, np.minimum(at_school, total_i)
 
 
 def generate_staff(rng: np.random.Generator, school: SchoolSpec,
@@ -326,36 +323,45 @@ def generate_staff(rng: np.random.Generator, school: SchoolSpec,
     pool = (pool + ["teacher"] * free)[:free]
     free_roles = list(rng.permutation(np.array(pool, dtype=object)))
 
+    roles = np.array([by_number[k].role if k in by_number else free_roles.pop()
+                      for k in range(1, n + 1)], dtype=object)
+
+    # subject (teachers) or function (others), drawn for all then picked by role
+    p_subject = SUBJECT_WEIGHTS / SUBJECT_WEIGHTS.sum()
+    options = {"teacher": np.array(SUBJECTS, dtype=object)[rng.choice(len(SUBJECTS), size=n,
+                                                                      p=p_subject)]}
+    for role, names in (("support", SUPPORT_FUNCTIONS), ("team_leader", TEAM_LEADER_FUNCTIONS),
+                        ("school_leader", SCHOOL_LEADER_FUNCTIONS)):
+        options[role] = np.array(names, dtype=object)[rng.integers(len(names), size=n)]
+    subjects = np.empty(n, dtype=object)
+    for role, drawn in options.items():
+        subjects[roles == role] = drawn[roles == role]
+
+    # names: unique within the school, never a reserved (fixed) name
     reserved = set(reserved_names) | {f.name for f in fixed}
-    rows = []
-    for k in range(1, n + 1):
-        f = by_number.get(k)
-        role = f.role if f else free_roles.pop()
-        if f and f.subject:
-            subject = f.subject
-        elif role == "teacher":
-            subject = SUBJECTS[rng.choice(len(SUBJECTS), p=SUBJECT_WEIGHTS / SUBJECT_WEIGHTS.sum())]
-        elif role == "support":
-            subject = SUPPORT_FUNCTIONS[rng.integers(len(SUPPORT_FUNCTIONS))]
-        elif role == "team_leader":
-            subject = TEAM_LEADER_FUNCTIONS[rng.integers(len(TEAM_LEADER_FUNCTIONS))]
-        else:
-            subject = SCHOOL_LEADER_FUNCTIONS[rng.integers(len(SCHOOL_LEADER_FUNCTIONS))]
-        if f:
-            name = f.name
-        else:
-            while True:
-                name = (f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]} "
-                        f"{LAST_NAMES[rng.integers(len(LAST_NAMES))]}")
-                if name not in reserved:
-                    break
-            reserved.add(name)
-        yie, yas = f.years if f and f.years else _years(rng, role)
-        if not 0 <= yas <= yie:
-            raise ValueError(f"{school.school_id}: years at school must be 0..years in education")
-        rows.append([f"{school.school_id}-p{k:03d}", school.school_id, name, role, int(yie),
-                     int(yas), "", "", False, school.name, subject])
-    staff = pd.DataFrame(rows, columns=STAFF_COLUMNS)
+    first = rng.integers(len(FIRST_NAMES), size=n)
+    last = rng.integers(len(LAST_NAMES), size=n)
+    names = []
+    for k in range(n):
+        if k + 1 in by_number:
+            names.append(by_number[k + 1].name)
+            continue
+        name = f"{FIRST_NAMES[first[k]]} {LAST_NAMES[last[k]]}"
+        while name in reserved:
+            name = (f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]} "
+                    f"{LAST_NAMES[rng.integers(len(LAST_NAMES))]}")
+        reserved.add(name)
+        names.append(name)
+
+    yie, yas = _years(rng, roles)
+    for f in fixed:
+        if f.subject:
+            subjects[f.number - 1] = f.subject
+        if f.years:
+            if not 0 <= f.years[1] <= f.years[0]:
+                raise ValueError(f"{school.school_id}: {f.name}: years at school must be "
+                                 "0..years in education")
+            yie[f.number - 1], yas[f.number - 1] = f.years
 
     # PLGs: fixed members first, then drawn from non-support staff not in a PLG yet
     plg = np.array([""] * n, dtype=object)
@@ -365,7 +371,7 @@ def generate_staff(rng: np.random.Generator, school: SchoolSpec,
                 raise ValueError(f"{school.school_id}: unknown PLG {f.plg_id!r} for {f.name}")
             plg[f.number - 1] = f.plg_id
     no_plg = np.array([k + 1 in by_number and by_number[k + 1].plg_id == "" for k in range(n)])
-    eligible = (staff["role"].to_numpy() != "support") & ~no_plg
+    eligible = (roles != "support") & ~no_plg
     for plg_id, _ in school.plgs:
         have = int((plg == plg_id).sum())
         if have > 8:
@@ -377,9 +383,8 @@ def generate_staff(rng: np.random.Generator, school: SchoolSpec,
         free_idx = np.flatnonzero(eligible & (plg == ""))
         take = rng.choice(free_idx, size=min(size - have, len(free_idx)), replace=False)
         plg[np.sort(take)] = plg_id
-    staff["plg_id"] = plg.astype(str)
     type_of = dict(school.plgs)
-    staff["plg_type"] = [type_of.get(p, "") for p in staff["plg_id"]]
+    plg_type = [type_of.get(p, "") for p in plg]
 
     # survey response: a share around response_rate, forced for fixed people and key figures
     must = np.zeros(n, dtype=bool)
@@ -394,8 +399,12 @@ def generate_staff(rng: np.random.Generator, school: SchoolSpec,
     for f in fixed:
         if not f.responded:
             responded[f.number - 1] = False
-    staff["responded"] = responded
-    return staff
+    return pd.DataFrame({
+        "person_id": [f"{school.school_id}-p{k:03d}" for k in range(1, n + 1)],
+        "school_id": school.school_id, "name": names, "role": roles.astype(str),
+        "years_in_education": yie, "years_at_school": yas, "plg_id": plg.astype(str),
+        "plg_type": plg_type, "responded": responded, "school_name": school.name,
+        "subject": subjects.astype(str)}, columns=STAFF_COLUMNS)
 
 
 # ---------------------------------------------------------------- networks
@@ -409,7 +418,9 @@ P_RECIPROCATE_OUT = 0.18
 
 def _school_arrays(staff: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(PLG code per person, -1 when none; responded; same-PLG matrix)."""
-    plg_codes, _ = pd.factorize(staff["plg_id"].where(staff["plg_id"] != ""), sort=True)
+    plg_ids = staff["plg_id"].to_numpy(dtype=str)
+    _, plg_codes = np.unique(plg_ids, return_inverse=True)
+    plg_codes = np.where(plg_ids == "", -1, plg_codes)
     resp = staff["responded"].to_numpy(dtype=bool)
     same = (plg_codes[:, None] == plg_codes[None, :]) & (plg_codes[:, None] >= 0)
     return plg_codes, resp, same
@@ -432,7 +443,7 @@ def background_ties(rng: np.random.Generator, staff: pd.DataFrame, *, mean_out: 
     egos = resp & ~is_kf
     n_egos = max(1, int(egos.sum()))
     # Expected extra nominations from reciprocation (~20% of ties), then Poisson rate.
-    lam = max(0.0, (mean_out * n_egos - planned_in) / n_egos / 1.19)
+    lam = max(0.0, (mean_out * n_egos - planned_in) / n_egos / 1.16)
 
     role = staff["role"].to_numpy()
     pop = rng.lognormal(0.0, 0.25, size=n)
@@ -453,17 +464,21 @@ def background_ties(rng: np.random.Generator, staff: pd.DataFrame, *, mean_out: 
     adj[rows, order[rows, ranks]] = True
 
     strength = np.zeros((n, n), dtype=np.int64)
-    draws_in = rng.choice(5, size=(n, n), p=P_STRENGTH_IN) + 1
-    draws_out = rng.choice(5, size=(n, n), p=P_STRENGTH_OUT) + 1
-    strength[adj] = np.where(same, draws_in, draws_out)[adj]
+    src, dst = np.nonzero(adj)
+    inside = same[src, dst]
+    cum_in, cum_out = np.cumsum(P_STRENGTH_IN), np.cumsum(P_STRENGTH_OUT)
+    u = rng.random(len(src))
+    strength[src, dst] = 1 + np.where(inside, np.searchsorted(cum_in, u, side="right"),
+                                      np.searchsorted(cum_out, u, side="right")).clip(0, 4)
 
-    # reciprocity: a respondent nominee names the nominator back
-    cand = adj & ~adj.T & egos[None, :]
-    p = np.where(same, P_RECIPROCATE_IN, P_RECIPROCATE_OUT)
-    back = (cand & (rng.random((n, n)) < p)).T
-    noise = rng.choice(np.array([-1, 0, 0, 0, 1]), size=(n, n))
-    strength = np.where(back, np.clip(strength.T + noise, 1, 5), strength)
-    adj |= back
+    # reciprocity: a respondent nominee names the nominator back, with a similar strength
+    ok = ~adj[dst, src] & egos[dst]
+    src, dst, inside = src[ok], dst[ok], inside[ok]
+    back = rng.random(len(src)) < np.where(inside, P_RECIPROCATE_IN, P_RECIPROCATE_OUT)
+    src, dst = src[back], dst[back]
+    noise = rng.choice(np.array([-1, 0, 0, 0, 1]), size=len(src))
+    strength[dst, src] = np.clip(strength[src, dst] + noise, 1, 5)
+    adj[dst, src] = True
     return adj, strength
 
 

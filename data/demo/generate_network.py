@@ -76,7 +76,9 @@ def _plgs(school: str, *kinds: str) -> tuple[tuple[str, str], ...]:
 
 
 SCHOOLS = [
-    SchoolSpec("sch01", "Meerwijk College", 120, _plgs("sch01", "dt1", "dt2", "ls1")),
+    # Ingrid's data team: "met zes begonnen" (incl. Yvonne Smit), Lotte van Dijk joined
+    SchoolSpec("sch01", "Meerwijk College", 120, _plgs("sch01", "dt1", "dt2", "ls1"),
+               plg_sizes=(("sch01-dt1", 7),)),
     SchoolSpec("sch02", "Scholengemeenschap De Wielewaal", 140,
                _plgs("sch02", "dt1", "dt2", "ls1", "ls2")),
     SchoolSpec("sch03", "Oostergrift Lyceum", 90, _plgs("sch03", "dt1", "ls1", "ls2")),
@@ -93,7 +95,8 @@ F = FixedPerson
 #: follow what the interview transcripts say about them.
 FIXED: dict[str, list[FixedPerson]] = {
     "sch01": [
-        F(1, "Ingrid Verbeek", "team_leader", "", (24, 15), "sch01-dt1", "super_sharer"),
+        F(1, "Ingrid Verbeek", "team_leader", "bovenbouw havo", (24, 15), "sch01-dt1",
+          "super_sharer"),
         F(2, "Ruud Hoekstra", "teacher", "wiskunde", (17, 11), "sch01-dt2", "sender"),
         F(3, "Fatima el Amrani", "teacher", "biologie", (12, 8), "sch01-ls1",
           "basic_interactive"),
@@ -101,7 +104,7 @@ FIXED: dict[str, list[FixedPerson]] = {
         F(5, "Sanne Bos", "teacher", "Engels"),
         F(6, "Marco Jansen", "team_leader", "onderbouw"),
         F(7, "Lotte van Dijk", "teacher", "Nederlands", plg_id="sch01-dt1"),
-        F(8, "Yvonne Smit", "support", "decaan"),
+        F(8, "Yvonne Smit", "support", "decaan", plg_id="sch01-dt1"),
         F(9, "Hans Peters", "support", "roostermaker"),
     ],
     "sch02": [
@@ -125,8 +128,8 @@ FIXED: dict[str, list[FixedPerson]] = {
         F(3, "Esther Bakker", "teacher", "Frans", (18, 13), "sch03-dt1", "advanced_interactive"),
         F(4, "Frank Hermans", "school_leader", "rector"),
         F(5, "Julia Maas", "teacher", "Latijn", plg_id="sch03-ls2"),
-        F(6, "Pieter Claassen", "teacher", "Duits"),
-        F(7, "Noor Sedney", "teacher", "scheikunde"),
+        F(6, "Pieter Claassen", "teacher", "Duits", plg_id="sch03-dt1"),
+        F(7, "Noor Sedney", "teacher", "scheikunde", plg_id=""),
         F(8, "Daan Kuipers", "team_leader", "bovenbouw", plg_id=""),
         F(9, "Wendy Lammers", "support", "onderwijsassistent"),
     ],
@@ -135,7 +138,7 @@ FIXED: dict[str, list[FixedPerson]] = {
         F(2, "Linda Meijer", "teacher", "Nederlands", (14, 10), "sch04-dt2", "sender"),
         F(3, "Mehmet Yilmaz", "teacher", "wiskunde", (9, 7), "sch04-ls1", "basic_interactive"),
         F(4, "Ans Groen", "school_leader", "directeur"),
-        F(5, "Bas Timmermans", "teacher", "geschiedenis"),
+        F(5, "Bas Timmermans", "teacher", "geschiedenis", plg_id=""),
         F(6, "Ilse Vos", "teacher", "mentor leerjaar 3", plg_id="sch04-dt1"),
         F(7, "Gijs Scholten", "teacher", "wiskunde", plg_id="sch04-dt1"),
         F(8, "Romy Prins", "support", "verzuimcoördinator", plg_id="sch04-dt1"),
@@ -148,7 +151,7 @@ FIXED: dict[str, list[FixedPerson]] = {
         F(3, "Sophie Hendriks", "teacher", "Engels", (11, 5), "sch05-ls1", "basic_interactive"),
         F(4, "Karin Postma", "school_leader", "directeur"),
         F(5, "Ahmed Benali", "teacher", "Frans", plg_id="sch05-ls1"),
-        F(6, "Lisa van der Heijden", "team_leader", "", plg_id="sch05-dt1"),
+        F(6, "Lisa van der Heijden", "team_leader", "bovenbouw", plg_id="sch05-dt1"),
         F(7, "Tom Verhoeven", "teacher", "aardrijkskunde", plg_id="sch05-ls1"),
         F(8, "Mirjam de Boer", "support", "mediathecaris"),
         F(9, "Henk Jacobs", "teacher", "Duits", plg_id=""),
@@ -378,7 +381,27 @@ def markdown_tables(staff: pd.DataFrame, noms: pd.DataFrame, key: pd.DataFrame,
             f"{r['profile']} | {r['contacts']} | {r['out_ties']} | {r['in_ties']} | "
             f"{r['reciprocal_ties']} | {r['mean_strength']:.2f} | {r['b_contacts']} | "
             f"{r['b_out_ties']} | {r['b_in_ties']} | {r['b_reciprocal_ties']} |")
-    lines += ["", "| problem | school | ego | alter | strength | what |", "|---|---|---|---|---:|---|"]
+    ratio = m["reciprocal_ties"] / m["contacts"]
+    share = m["out_ties"] / (m["out_ties"] + m["in_ties"])
+    send, inter = m["profile"] == "sender", m["profile"].str.endswith("_interactive")
+    sup = m["profile"] == "super_sharer"
+    t = tie_summary(staff, clean)
+    gaps = [int(r["reciprocal_ties"] - t.loc[(t["school_id"] == r["school_id"])
+                                             & (t["person_id"] != r["person_id"]),
+                                             "reciprocal_ties"].max())
+            for _, r in m[sup].iterrows()]
+
+    def span(x: pd.Series | list, fmt: str = ".2f") -> str:
+        lo, hi = format(min(x), fmt), format(max(x), fmt)
+        return lo if lo == hi else f"{lo}-{hi}"
+
+    lines += ["", f"Derived: senders' out_share (out / (out + in)) is {span(share[send])} and "
+              f"reciprocity_ratio (reciprocal / contacts) {span(ratio[send])}; interactive key "
+              f"figures' reciprocity_ratio is {span(ratio[inter])}; super-sharers' "
+              f"{span(ratio[sup])}, with {span(gaps, 'd')} more reciprocal ties than anyone "
+              "else in their school."]
+    lines += ["", "| problem | school | ego | alter | strength | what |",
+              "|---|---|---|---|---:|---|"]
     for _, p in problems.iterrows():
         lines.append(f"| {p['kind']} | {p['school_id']} | {p['ego']} | {p['alter']} | "
                      f"{p['strength']} | {p['note']} |")

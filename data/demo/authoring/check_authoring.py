@@ -1,6 +1,6 @@
 """Check hand-written, annotated demo transcripts (JSONL) before they are rendered.
 
-Usage: python tools/check_demo_src.py data/demo/_src/sch01 [more dirs]
+Usage: python data/demo/authoring/check_authoring.py data/demo/authoring/sch01 [more dirs]
 
 Each file <person_id>_<interview|observation>_1.jsonl holds one JSON object per line:
   {"speaker": "I", "text": "..."}                                   interviewer turn

@@ -1,0 +1,946 @@
+"""The annotation loop: label store, task selection, task export and label import.
+
+Label store
+-----------
+One SQLite file per cohort, ``<cohort>/labels/store.sqlite`` (stdlib ``sqlite3``), created on
+first use. Its table ``labels`` is append-only: a changed mind is a new row, never an update,
+so the full history stays. Every ``labels/*.csv`` of the cohort is imported once (by content
+hash) with source ``gold file <name>``.
+
+=============  ===============================================================
+id             row number (insertion order)
+segment_id     ``<file stem>@<start>-<end>`` (see ``segment.py``)
+code           a code id (``focus``) or a sub-type id (``exchange.input``)
+value          text; ``0``/``1`` for codebook labels
+annotator      who labelled (``gold``, ``alice``, ``adjudicator:<name>``)
+time           ISO 8601, UTC, milliseconds (``2024-03-01T10:00:00.000+00:00``)
+source         ``gold file <name>``, ``import <file> (<format>)``, ``adjudication``
+import_hash    sha256 of (segment_id, code, value, annotator, time): unique
+=============  ===============================================================
+
+Views: ``current_labels`` (the latest row per segment, code and annotator, by time then id)
+and ``adjudicated_labels`` (the latest ``adjudicator:*`` row per segment and code).
+
+Idempotency: a row is added only when it differs from that annotator's current label for
+the segment and code, and (when it carries a time) the same (segment, code, value,
+annotator, time) is not stored yet (``import_hash`` is unique). A row without a time (an
+edited CSV) gets the import time. So importing the same file twice adds nothing, while a
+later change of mind is kept as history. Writes run in
+``BEGIN IMMEDIATE`` transactions in WAL mode with a busy timeout: concurrent imports queue,
+none is lost.
+
+Task selection (``annotate export``)
+------------------------------------
+``uncertain``     the model's scores are mapped per code so that the code's tuned threshold
+                  sits at 0.5 (``q``); the codes take turns, each taking its not yet chosen
+                  segment closest to its threshold (ties: highest total binary entropy of
+                  ``q`` over the codes), so every code gets its borderline cases.
+``disagreement``  segments where the rule coder and the model assign different codes, most
+                  differences first (ties: largest summed probability difference).
+``random``        stratified random: ``n`` split over (school, source) in proportion to
+                  their number of segments (largest remainder), sampled with ``seed``.
+Only the eight codes (not the sub-types) drive the selection. By default segments that
+already carry a current label of a human annotator are skipped (``skip="annotated"``);
+labels from the cohort's gold files do not count, so the gold set can be double-coded for
+agreement. ``skip="labelled"`` skips those too, ``skip="none"`` skips nothing.
+
+Task formats
+------------
+``csv``          for Excel: UTF-8 with BOM, one row per segment, one 0/1 column per code
+                 and sub-type (empty unless ``prefill``), the model's ``suggestion`` and an
+                 ``annotator`` column. On import a row with at least one filled code cell
+                 counts as labelled (its empty cells are 0); a row without any is skipped.
+                 ``;``-separated files (Dutch Excel) are read too.
+``labelstudio``  Label Studio JSON tasks: ``data`` (segment_id, text, context, ...) and
+                 ``predictions`` with a ``choices`` result (from_name ``codes``, to_name
+                 ``text``); :func:`labelstudio_config` is the matching labelling config.
+                 Import reads Label Studio's JSON export (``annotations[].result[]`` with
+                 ``value.choices``; cancelled annotations skipped) and its JSON-MIN export.
+``doccano``      JSONL, one object per segment: ``text``, ``label`` (list of code ids) and
+                 the metadata as extra keys (doccano keeps them and exports them back). An
+                 empty ``label`` list means "not labelled"; the label ``none`` means "no code
+                 applies" (all codes 0).
+In Label Studio an annotation with no choice (or ``none``) means all codes 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io as _io
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.io import InputError, _decode, file_sha256, read_labels
+
+__all__ = [
+    "STORE_NAME",
+    "LABEL_COLUMNS",
+    "NONE_LABEL",
+    "FORMATS",
+    "STRATEGIES",
+    "LabelStore",
+    "store_labels_for_training",
+    "normalise_time",
+    "check_labels",
+    "select_uncertain",
+    "select_disagreement",
+    "select_random",
+    "build_tasks",
+    "csv_tasks",
+    "labelstudio_tasks",
+    "labelstudio_config",
+    "doccano_tasks",
+    "doccano_label_types",
+    "parse_annotations",
+    "ADJUDICATOR",
+]
+
+STORE_NAME = "store.sqlite"
+LABEL_COLUMNS = ["segment_id", "code", "value", "annotator", "time"]
+NONE_LABEL = "none"
+ADJUDICATOR = "adjudicator:"
+FORMATS = ("csv", "labelstudio", "doccano")
+STRATEGIES = ("uncertain", "disagreement", "random")
+SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")
+TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t"}
+FALSE = {"0", "0.0", "false", "no", "nee", "n", "f"}
+#: CSV columns that are not codes (everything else in a task CSV must be a code id)
+META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
+                "context", "text", "suggestion", "strategy", "priority", "score", "notes",
+                "note", "comment", "comments", "line"}
+TASK_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "annotator",
+                "context", "text", "suggestion", "strategy", "priority", "score"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    segment_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    value TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    import_hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS labels_key ON labels (segment_id, code, annotator, time);
+CREATE TABLE IF NOT EXISTS imported_files (
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    time TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    PRIMARY KEY (name, sha256)
+);
+CREATE VIEW IF NOT EXISTS current_labels AS
+SELECT id, segment_id, code, value, annotator, time, source FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY segment_id, code, annotator
+                                 ORDER BY time DESC, id DESC) AS rn
+    FROM labels) WHERE rn = 1;
+CREATE VIEW IF NOT EXISTS adjudicated_labels AS
+SELECT id, segment_id, code, value, annotator, time, source FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY segment_id, code
+                                 ORDER BY time DESC, id DESC) AS rn
+    FROM labels WHERE annotator LIKE 'adjudicator:%') WHERE rn = 1;
+"""
+STORE_COLUMNS = ["id", "segment_id", "code", "value", "annotator", "time", "source"]
+
+
+# ====================================================================== helpers
+def normalise_time(value: object) -> str | None:
+    """ISO 8601 in UTC with milliseconds (sortable as text); ``None`` for an empty value.
+
+    A time without a zone is taken as UTC. Raises ``ValueError`` for an unreadable time.
+
+    >>> normalise_time("2024-03-01T11:00:00+01:00")
+    '2024-03-01T10:00:00.000+00:00'
+    >>> normalise_time("") is None
+    True
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    s = str(value).strip()
+    if not s:
+        return None
+    dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _row_hash(segment_id: str, code: str, value: str, annotator: str, time: str) -> str:
+    key = "\x1f".join((segment_id, code, value, annotator, time))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _binary(value: object) -> str | None:
+    """'1' / '0' for the accepted spellings of a binary label, else ``None``."""
+    s = str(value).strip().lower()
+    if s in TRUE:
+        return "1"
+    if s in FALSE:
+        return "0"
+    return None
+
+
+def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd.DataFrame:
+    """Codebook labels (``segment_id, code, value, annotator[, time], line``) checked: known
+    code, binary value, readable time, a segment id; values become ``'0'``/``'1'`` and times
+    are normalised. Errors name the file, the line and the field."""
+    ok = set(known)
+    out = labels.copy()
+    if "time" not in out.columns:
+        out["time"] = ""
+    if "line" not in out.columns:
+        out["line"] = np.arange(2, len(out) + 2)
+    values, times = [], []
+    for row in out.itertuples(index=False):
+        line = int(row.line)
+        if not str(row.segment_id).strip():
+            raise InputError(file, "empty segment id", line=line, field="segment_id")
+        if row.code not in ok:
+            raise InputError(file, f"unknown code {row.code!r} (not in the codebook)",
+                             line=line, field="code")
+        v = _binary(row.value)
+        if v is None:
+            raise InputError(file, f"value must be 0 or 1, got {row.value!r}", line=line,
+                             field="value")
+        if not str(row.annotator).strip():
+            raise InputError(file, "empty annotator", line=line, field="annotator")
+        try:
+            t = normalise_time(row.time)
+        except ValueError:
+            raise InputError(file, f"not an ISO 8601 time: {row.time!r}", line=line,
+                             field="time") from None
+        values.append(v)
+        times.append(t or "")
+    return out.assign(value=values, time=times)
+
+
+# ====================================================================== the store
+class LabelStore:
+    """Append-only label store in one SQLite file (see the module docstring).
+
+    >>> import tempfile, pathlib
+    >>> store = LabelStore(pathlib.Path(tempfile.mkdtemp()) / "store.sqlite")
+    >>> df = pd.DataFrame({"segment_id": ["d@0-5"], "code": ["focus"], "value": ["1"],
+    ...                    "annotator": ["alice"], "time": [""]})
+    >>> store.add(df, "example")["added"], store.add(df, "example")["added"]
+    (1, 0)
+    """
+
+    def __init__(self, path: Path | str, timeout: float = 60.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con:
+            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":  # e.g. a file system without shared memory
+                con.execute("PRAGMA journal_mode=DELETE")
+            con.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+
+    # ------------------------------------------------------------ plumbing
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        return con
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
+        with closing(self._connect()) as con:
+            cur = con.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=cols, dtype=object)
+
+    # ------------------------------------------------------------ cohort store
+    @classmethod
+    def for_cohort(cls, root: Path | str, known: list[str] | None = None) -> LabelStore:
+        """The store of a cohort folder (``labels/store.sqlite``), created on first use, with
+        every ``labels/*.csv`` imported once as source ``gold file <name>``. ``known``: the
+        label names to accept (codes and sub-types); a file with another code is refused,
+        naming its line."""
+        root = Path(root)
+        if not root.is_dir():
+            raise InputError(root, "cohort folder not found")
+        store = cls(root / "labels" / STORE_NAME)
+        for p in sorted((root / "labels").glob("*.csv")):
+            store.import_gold_file(p, known)
+        return store
+
+    def import_gold_file(self, path: Path, known: list[str] | None = None) -> dict:
+        """Import a labels CSV once (keyed by name and content hash); counts of what it did."""
+        path = Path(path)
+        sha = file_sha256(path)
+        done = self._query("SELECT 1 FROM imported_files WHERE name = ? AND sha256 = ?",
+                           (path.name, sha))
+        if len(done):
+            return {"rows": 0, "added": 0, "unchanged": 0, "skipped_file": True}
+        labels = read_labels(path)
+        if known is not None:
+            labels = check_labels(labels, known, path)
+        return self.add(labels, f"gold file {path.name}", _file=(path.name, sha))
+
+    # ------------------------------------------------------------ writing
+    def add(self, labels: pd.DataFrame, source: str, *, _file: tuple[str, str] | None = None
+            ) -> dict:
+        """Append labels (``segment_id, code, value, annotator`` and optionally ``time``).
+
+        Returns ``{"rows", "added", "unchanged"}``. Idempotent: see the module docstring.
+        """
+        missing = [c for c in ("segment_id", "code", "value", "annotator") if c not in labels]
+        if missing:
+            raise ValueError(f"labels lack column(s) {', '.join(missing)}")
+        rows = []
+        times = labels["time"] if "time" in labels.columns else pd.Series([""] * len(labels))
+        for seg, code, value, ann, t in zip(labels["segment_id"], labels["code"],
+                                            labels["value"], labels["annotator"], times,
+                                            strict=True):
+            seg, code, ann = str(seg).strip(), str(code).strip(), str(ann).strip()
+            if not seg or not code or not ann:
+                raise ValueError("labels need a segment_id, code and annotator in every row")
+            rows.append((seg, code, str(value).strip(), ann, normalise_time(t)))
+        added = unchanged = 0
+        with self._transaction() as con:
+            if _file is not None and con.execute(
+                    "SELECT 1 FROM imported_files WHERE name = ? AND sha256 = ?",
+                    _file).fetchone():
+                return {"rows": len(rows), "added": 0, "unchanged": len(rows)}
+            current: dict[tuple[str, str, str], tuple[str, str]] = {}
+            annotators = sorted({r[3] for r in rows})
+            for i in range(0, len(annotators), 500):
+                chunk = annotators[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                for seg, code, ann, value, t in con.execute(
+                        "SELECT segment_id, code, annotator, value, time FROM current_labels "
+                        f"WHERE annotator IN ({marks})", chunk):
+                    current[(seg, code, ann)] = (value, t)
+            now = _now()
+            for seg, code, value, ann, t in rows:
+                key = (seg, code, ann)
+                cur = current.get(key)
+                if cur is not None and cur[0] == value:
+                    unchanged += 1  # the annotator's current label already says so
+                    continue
+                if t is None:
+                    stamp = now
+                    if cur is not None:  # later than the current label, whatever the clock
+                        cur_t = datetime.fromisoformat(cur[1])
+                        if cur_t >= stamp:
+                            stamp = cur_t + timedelta(milliseconds=1)
+                    t = stamp.isoformat(timespec="milliseconds")
+                h = _row_hash(seg, code, value, ann, t)
+                n = con.execute(
+                    "INSERT OR IGNORE INTO labels (segment_id, code, value, annotator, time, "
+                    "source, import_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seg, code, value, ann, t, source, h)).rowcount
+                if n:
+                    added += 1
+                    if cur is None or t >= cur[1]:
+                        current[key] = (value, t)
+                else:
+                    unchanged += 1
+            if _file is not None:
+                con.execute("INSERT OR IGNORE INTO imported_files VALUES (?, ?, ?, ?)",
+                            (*_file, now.isoformat(timespec="milliseconds"), len(rows)))
+        return {"rows": len(rows), "added": added, "unchanged": unchanged}
+
+    def adjudicate(self, segment_id: str, code: str, value: str, by: str,
+                   time: str | None = None) -> dict:
+        """Record an adjudicated label: annotator ``adjudicator:<by>``, source adjudication."""
+        if not by.strip():
+            raise ValueError("the adjudicator needs a name")
+        name = by if by.startswith(ADJUDICATOR) else ADJUDICATOR + by.strip()
+        df = pd.DataFrame({"segment_id": [segment_id], "code": [code], "value": [str(value)],
+                           "annotator": [name], "time": [time or ""]})
+        return self.add(df, "adjudication")
+
+    # ------------------------------------------------------------ reading
+    def history(self) -> pd.DataFrame:
+        """Every label ever stored, in insertion order."""
+        return self._query("SELECT id, segment_id, code, value, annotator, time, source, "
+                           "import_hash FROM labels ORDER BY id")
+
+    def current(self) -> pd.DataFrame:
+        """The latest label per segment, code and annotator (adjudicators included)."""
+        return self._query("SELECT * FROM current_labels ORDER BY segment_id, code, annotator")
+
+    def adjudicated(self) -> pd.DataFrame:
+        """The latest adjudicated label per segment and code."""
+        return self._query("SELECT * FROM adjudicated_labels ORDER BY segment_id, code")
+
+    def disagreements(self) -> pd.DataFrame:
+        """Segment-code pairs on which annotators' current labels differ.
+
+        Columns: ``segment_id, code, n_annotators, values`` (``alice=1; bob=0``) and
+        ``adjudicated`` (the adjudicated value, empty when not yet adjudicated).
+        """
+        cur = self.current()
+        cols = ["segment_id", "code", "n_annotators", "values", "adjudicated"]
+        if cur.empty:
+            return pd.DataFrame(columns=cols)
+        adj = cur[cur["annotator"].str.startswith(ADJUDICATOR)]
+        hum = cur[~cur["annotator"].str.startswith(ADJUDICATOR)]
+        latest_adj = (adj.sort_values(["time", "id"]).groupby(["segment_id", "code"])["value"]
+                      .last().to_dict())
+        rows = []
+        for (seg, code), g in hum.groupby(["segment_id", "code"], sort=True):
+            if g["value"].nunique() > 1:
+                g = g.sort_values("annotator")
+                rows.append({"segment_id": seg, "code": code, "n_annotators": len(g),
+                             "values": "; ".join(f"{a}={v}" for a, v in
+                                                 zip(g["annotator"], g["value"], strict=True)),
+                             "adjudicated": latest_adj.get((seg, code), "")})
+        return pd.DataFrame(rows, columns=cols)
+
+    def labelled_segments(self, *, include_gold: bool = True) -> set[str]:
+        """Segment ids with a current label (of anyone but adjudicators); without gold-file
+        labels when ``include_gold`` is false."""
+        sql = "SELECT DISTINCT segment_id FROM current_labels WHERE annotator NOT LIKE " \
+              "'adjudicator:%'"
+        if not include_gold:
+            sql += " AND source NOT LIKE 'gold file %'"
+        return set(self._query(sql)["segment_id"])
+
+
+def store_labels_for_training(store: LabelStore) -> pd.DataFrame:
+    """The store's labels in the labels-table format for ``train``: per segment and code the
+    adjudicated label when there is one, else every annotator's current label.
+
+    Columns: segment_id, code, value, annotator, time, file (the store), line (row id), as
+    ``io.read_labels`` gives them, so ``train.train_default(..., labels=...)`` takes it as is
+    (it then prefers ``gold`` over the majority of the other annotators).
+    """
+    cur = store.current()
+    cols = ["segment_id", "code", "value", "annotator", "time", "file", "line"]
+    if cur.empty:
+        return pd.DataFrame(columns=cols)
+    is_adj = cur["annotator"].str.startswith(ADJUDICATOR)
+    adj = (cur[is_adj].sort_values(["time", "id"]).groupby(["segment_id", "code"]).tail(1))
+    done = set(zip(adj["segment_id"], adj["code"], strict=True))
+    rest = cur[~is_adj]
+    keep = [k not in done for k in zip(rest["segment_id"], rest["code"], strict=True)]
+    out = pd.concat([adj, rest[keep]], ignore_index=True)
+    out = out.sort_values(["segment_id", "code", "annotator"], kind="stable")
+    out = out.assign(file=str(store.path), line=out["id"].astype("int64"))
+    return out[cols].reset_index(drop=True)
+
+
+# ====================================================================== selection
+def _q(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Scores rescaled per code so that the code's threshold maps to 0.5."""
+    t = np.clip(t, 1e-6, 1 - 1e-6)
+    return np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t))
+
+
+def _entropy(q: np.ndarray) -> np.ndarray:
+    q = np.clip(q, 1e-12, 1 - 1e-12)
+    return -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
+
+
+def select_uncertain(scores: pd.DataFrame, thresholds: dict[str, float], codes: list[str],
+                     n: int, seed: int = 0) -> pd.DataFrame:
+    """Uncertainty sampling: positions (into ``scores``) of ``n`` segments and why.
+
+    Codes take turns; each takes its not yet chosen segment whose score is closest to the
+    code's threshold (after :func:`_q` rescaling); ties go to the highest total entropy.
+    Returns ``position, score, reason`` in the order chosen.
+    """
+    codes = [c for c in codes if c in scores.columns]
+    m = len(scores)
+    if m == 0 or n <= 0 or not codes:
+        return pd.DataFrame(columns=["position", "score", "reason"])
+    P = scores[codes].to_numpy(dtype=float)
+    T = np.array([thresholds.get(c, 0.5) for c in codes])
+    Q = _q(P, T)
+    margin = np.abs(Q - 0.5)
+    total = _entropy(Q).sum(axis=1)
+    jitter = np.random.default_rng(seed).random(m)
+    orders = [np.lexsort((jitter, -total, margin[:, j])) for j in range(len(codes))]
+    taken = np.zeros(m, bool)
+    ptr = [0] * len(codes)
+    out = []
+    while len(out) < min(n, m):
+        for j, code in enumerate(codes):
+            if len(out) >= min(n, m):
+                break
+            order = orders[j]
+            while ptr[j] < m and taken[order[ptr[j]]]:
+                ptr[j] += 1
+            if ptr[j] == m:
+                continue
+            i = int(order[ptr[j]])
+            taken[i] = True
+            out.append({"position": i, "score": round(float(total[i]), 6),
+                        "reason": f"{code}: p={P[i, j]:.3f} (threshold {T[j]:.3f})"})
+    return pd.DataFrame(out, columns=["position", "score", "reason"])
+
+
+def select_disagreement(model: pd.DataFrame, model_thresholds: dict[str, float],
+                        rules: pd.DataFrame, rule_thresholds: dict[str, float],
+                        codes: list[str], n: int, seed: int = 0) -> pd.DataFrame:
+    """Rule-versus-model disagreement: segments where the two assign different codes, most
+    differing codes first, ties by summed |p_model - p_rules|. Returns ``position, score,
+    reason``; segments without any disagreement come last, by probability difference."""
+    codes = [c for c in codes if c in model.columns and c in rules.columns]
+    m = len(model)
+    if m == 0 or n <= 0 or not codes:
+        return pd.DataFrame(columns=["position", "score", "reason"])
+    PM, PR = model[codes].to_numpy(float), rules[codes].to_numpy(float)
+    AM = PM >= np.array([model_thresholds.get(c, 0.5) for c in codes])
+    AR = PR >= np.array([rule_thresholds.get(c, 0.5) for c in codes])
+    diff = AM != AR
+    count = diff.sum(axis=1)
+    gap = np.abs(PM - PR).sum(axis=1)
+    jitter = np.random.default_rng(seed).random(m)
+    order = np.lexsort((jitter, -gap, -count))[:n]
+    out = []
+    for i in order:
+        which = [c for c, d in zip(codes, diff[i], strict=True) if d]
+        why = ", ".join(f"{c} ({'model' if AM[i, codes.index(c)] else 'rules'})"
+                        for c in which) or "no disagreement"
+        out.append({"position": int(i), "score": float(count[i]) + round(float(gap[i]), 6) / 100,
+                    "reason": f"assigned only by: {why}"})
+    return pd.DataFrame(out, columns=["position", "score", "reason"])
+
+
+def select_random(segments: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """Stratified random sample: ``n`` split over (school_id, source) in proportion to the
+    number of segments (largest remainder), drawn with ``seed``. Returns ``position, score,
+    reason`` in a shuffled order."""
+    m = len(segments)
+    if m == 0 or n <= 0:
+        return pd.DataFrame(columns=["position", "score", "reason"])
+    n = min(n, m)
+    rng = np.random.default_rng(seed)
+    keys = list(zip(segments["school_id"].astype(str), segments["source"].astype(str),
+                    strict=True))
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    names = sorted(groups)
+    sizes = np.array([len(groups[k]) for k in names], dtype=float)
+    exact = n * sizes / m
+    quota = np.floor(exact).astype(int)
+    rest = n - quota.sum()
+    for j in np.lexsort((rng.random(len(names)), -(exact - quota)))[:rest]:
+        quota[j] += 1
+    picked = []
+    for k, q in zip(names, quota, strict=True):
+        if q:
+            picked += [(int(i), k) for i in rng.choice(groups[k], size=q, replace=False)]
+    perm = rng.permutation(len(picked))
+    out = [{"position": picked[j][0], "score": 0.0,
+            "reason": f"random in {picked[j][1][0]}/{picked[j][1][1]}"} for j in perm]
+    return pd.DataFrame(out, columns=["position", "score", "reason"])
+
+
+# ====================================================================== tasks
+def build_tasks(segments: pd.DataFrame, chosen: pd.DataFrame, scores: pd.DataFrame,
+                thresholds: dict[str, float], names: list[str], *, strategy: str,
+                annotator: str = "") -> pd.DataFrame:
+    """The task table: the chosen segments (by ``position``) with the model's suggestion.
+
+    Columns: :data:`TASK_COLUMNS` plus ``p_<name>`` and ``s_<name>`` (0/1 suggestion) for
+    every label name.
+    """
+    pos = chosen["position"].astype(int).to_numpy()
+    seg = segments.iloc[pos].reset_index(drop=True)
+    sc = scores.iloc[pos].reset_index(drop=True)
+    out = pd.DataFrame({c: seg[c] if c in seg.columns else "" for c in
+                        ["segment_id", "school_id", "person_id", "source", "doc", "context",
+                         "text"]})
+    sugg = {}
+    for name in names:
+        p = sc[name].to_numpy(float) if name in sc.columns else np.zeros(len(sc))
+        out[f"p_{name}"] = np.round(p, 4)
+        sugg[name] = (p >= thresholds.get(name, 0.5)).astype(int)
+    for name in names:  # a sub-type is only suggested under its suggested code
+        parent = name.split(".")[0]
+        if "." in name and parent in sugg:
+            sugg[name] = sugg[name] & sugg[parent]
+        out[f"s_{name}"] = sugg[name]
+    out["suggestion"] = ["; ".join(nm for nm in names if sugg[nm][i]) for i in range(len(out))]
+    out["annotator"] = annotator
+    out["strategy"] = strategy
+    out["priority"] = np.arange(1, len(out) + 1)
+    out["score"] = chosen["reason"].to_numpy() if "reason" in chosen else ""
+    return out[TASK_COLUMNS + [f"p_{n}" for n in names] + [f"s_{n}" for n in names]]
+
+
+def csv_tasks(tasks: pd.DataFrame, names: list[str], *, prefill: bool = False) -> pd.DataFrame:
+    """The Excel task table: metadata, text, suggestion, annotator and one column per label
+    (empty, or the model's 0/1 suggestion with ``prefill``). Write it with
+    ``io.write_csv(..., bom=True)``."""
+    cols = ["segment_id", "school_id", "person_id", "source", "annotator", "context", "text",
+            "suggestion"]
+    out = tasks[cols].copy()
+    for name in names:
+        out[name] = tasks[f"s_{name}"].astype(str) if prefill else ""
+    return out
+
+
+def labelstudio_tasks(tasks: pd.DataFrame, names: list[str], model_name: str) -> str:
+    """Label Studio JSON tasks with the model's suggestion as a prediction."""
+    items = []
+    for row in tasks.to_dict(orient="records"):
+        chosen = [n for n in names if int(row[f"s_{n}"])]
+        ps = [float(row[f"p_{n}"]) for n in names if int(row[f"s_{n}"])]
+        result = ([{"id": f"s{row['priority']}", "from_name": "codes", "to_name": "text",
+                    "type": "choices", "value": {"choices": chosen}}] if chosen else [])
+        items.append({
+            "data": {k: _plain(row[k]) for k in ["segment_id", "text", "context", "school_id",
+                                                 "person_id", "source", "doc", "annotator",
+                                                 "suggestion", "strategy", "priority"]},
+            "predictions": [{"model_version": model_name,
+                             "score": round(float(np.mean(ps)) if ps else 0.0, 4),
+                             "result": result}],
+        })
+    return json.dumps(items, ensure_ascii=False, indent=1) + "\n"
+
+
+def labelstudio_config(codebook) -> str:
+    """The Label Studio labelling config matching :func:`labelstudio_tasks`."""
+    from xml.sax.saxutils import quoteattr
+
+    lines = ['<View>', '  <Header value="Context (interviewer / previous note)"/>',
+             '  <Text name="context" value="$context"/>', '  <Header value="Segment"/>',
+             '  <Text name="text" value="$text"/>',
+             '  <Choices name="codes" toName="text" choice="multiple" showInline="false">']
+    for code in codebook.codes:
+        lines.append(f"    <Choice value={quoteattr(code.id)} "
+                     f"hint={quoteattr(code.label.en + ': ' + code.definition)}/>")
+        for sub in code.subtypes:
+            lines.append(f"    <Choice value={quoteattr(code.id + '.' + sub.id)} "
+                         f"hint={quoteattr(code.label.en + ' / ' + sub.label.en)}/>")
+    lines.append(f'    <Choice value="{NONE_LABEL}" hint="no code applies"/>')
+    lines += ["  </Choices>", "</View>"]
+    return "\n".join(lines) + "\n"
+
+
+def doccano_tasks(tasks: pd.DataFrame, names: list[str], *, prefill: bool = False) -> str:
+    """doccano JSONL: ``text``, ``label`` (empty, or the suggestion with ``prefill``) and the
+    metadata as extra keys."""
+    lines = []
+    for row in tasks.to_dict(orient="records"):
+        chosen = [n for n in names if int(row[f"s_{n}"])]
+        obj = {"text": row["text"], "label": chosen if prefill else []}
+        for k in ["segment_id", "context", "school_id", "person_id", "source", "doc",
+                  "annotator", "strategy", "priority"]:
+            obj[k] = _plain(row[k])
+        obj["suggestion"] = chosen
+        lines.append(json.dumps(obj, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def doccano_label_types(codebook) -> str:
+    """doccano label types (Project > Labels > Import) for the codebook, colours included."""
+    items = []
+    for code in codebook.codes:
+        items.append({"text": code.id, "background_color": code.color.lower(),
+                      "text_color": "#ffffff"})
+        for sub in code.subtypes:
+            items.append({"text": f"{code.id}.{sub.id}", "background_color": code.color.lower(),
+                          "text_color": "#ffffff"})
+    items.append({"text": NONE_LABEL, "background_color": "#bbbbbb", "text_color": "#000000"})
+    return json.dumps(items, ensure_ascii=False, indent=1) + "\n"
+
+
+def _plain(v: object) -> object:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return v
+
+
+# ====================================================================== import
+def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
+                      annotator: str | None = None, fmt: str | None = None
+                      ) -> tuple[pd.DataFrame, dict]:
+    """Labels from an annotated task file (any of :data:`FORMATS`, or a labels-table CSV).
+
+    ``fmt`` defaults to the extension: ``.csv`` -> csv, ``.json`` -> labelstudio, ``.jsonl``
+    -> doccano. Returns the labels (``segment_id, code, value, annotator, time, line``;
+    values ``'0'``/``'1'``, times normalised or empty) and counts ``rows_read`` (rows or
+    tasks in the file), ``segments_labelled`` and ``not_labelled``.
+
+    Annotator: a CSV ``annotator`` cell or a doccano ``annotator`` key wins; ``annotator``
+    fills the rest. Label Studio's ``completed_by`` is an internal user id, so ``annotator``
+    names the person (``<annotator>:<id>`` when the file holds several users); without it the
+    annotator is ``labelstudio:<email or id>``.
+    """
+    file = Path(file)
+    if fmt is None:
+        fmt = {".csv": "csv", ".json": "labelstudio", ".jsonl": "doccano"}.get(
+            file.suffix.lower())
+        if fmt is None:
+            raise InputError(file, "unknown task file type: expected .csv, .json (Label "
+                             "Studio) or .jsonl (doccano)")
+    if fmt not in FORMATS:
+        raise InputError(file, f"unknown format {fmt!r} (expected {', '.join(FORMATS)})")
+    text = _decode(data, file)
+    if fmt == "csv":
+        labels, stats = _parse_csv(text, file, names, annotator)
+    elif fmt == "labelstudio":
+        labels, stats = _parse_labelstudio(text, file, names, annotator)
+    else:
+        labels, stats = _parse_doccano(text, file, names, annotator)
+    labels = labels.reset_index(drop=True)
+    stats["segments_labelled"] = int(labels.groupby(["segment_id", "annotator"]).ngroups) \
+        if len(labels) else 0
+    return labels, stats
+
+
+def _expand(segment_id: str, chosen: set[str], names: list[str], annotator: str, time: str,
+            line: int) -> list[dict]:
+    return [{"segment_id": segment_id, "code": n, "value": "1" if n in chosen else "0",
+             "annotator": annotator, "time": time, "line": line} for n in names]
+
+
+def _labels_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time",
+                                       "line"])
+
+
+def _time(value: object, file: Path, line: int, field: str) -> str:
+    try:
+        return normalise_time(value) or ""
+    except (ValueError, TypeError):
+        raise InputError(file, f"not an ISO 8601 time: {value!r}", line=line,
+                         field=field) from None
+
+
+def _parse_csv(text: str, file: Path, names: list[str], annotator: str | None
+               ) -> tuple[pd.DataFrame, dict]:
+    first = text.split("\n", 1)[0]
+    delim = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise InputError(file, "file is empty (expected a header row)") from None
+    if "segment_id" not in header:
+        raise InputError(file, "missing column segment_id", line=1, field="segment_id")
+    if {"code", "value"} <= set(header):  # the labels-table format
+        return _parse_long_csv(reader, header, file, names, annotator)
+    known = set(names)
+    codes = []
+    for h in header:
+        if h in known:
+            codes.append(h)
+        elif h and h not in META_COLUMNS and not h.startswith(("p_", "s_")):
+            raise InputError(file, f"unknown code {h!r} (a column that is neither a code of "
+                             "the codebook nor a task column)", line=1, field=h)
+    if not codes:
+        raise InputError(file, "no code columns (expected a column per code, e.g. "
+                         f"{names[0]!r})", line=1)
+    col = {h: i for i, h in enumerate(header)}
+    rows, n_read, skipped = [], 0, 0
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            n_read += 1
+            if len(cells) < len(header):
+                cells = cells + [""] * (len(header) - len(cells))
+            seg = cells[col["segment_id"]].strip()
+            filled = {c: cells[col[c]].strip() for c in codes if cells[col[c]].strip()}
+            if not filled:
+                skipped += 1
+                continue
+            if not seg:
+                raise InputError(file, "empty segment id", line=line, field="segment_id")
+            chosen = set()
+            for c, v in filled.items():
+                b = _binary(v)
+                if b is None:
+                    raise InputError(file, f"expected 0 or 1, got {v!r}", line=line, field=c)
+                if b == "1":
+                    chosen.add(c)
+            ann = cells[col["annotator"]].strip() if "annotator" in col else ""
+            ann = ann or (annotator or "")
+            if not ann:
+                raise InputError(file, "no annotator: fill the annotator column or give "
+                                 "--annotator", line=line, field="annotator")
+            t = _time(cells[col["time"]], file, line, "time") if "time" in col else ""
+            rows += _expand(seg, chosen, codes, ann, t, line)
+    except csv.Error as e:
+        raise InputError(file, f"malformed CSV ({e})", line=reader.line_num) from None
+    return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped}
+
+
+def _parse_long_csv(reader, header: list[str], file: Path, names: list[str],
+                    annotator: str | None) -> tuple[pd.DataFrame, dict]:
+    col = {h: i for i, h in enumerate(header)}
+    recs = []
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        cells = cells + [""] * (len(header) - len(cells))
+        ann = cells[col["annotator"]].strip() if "annotator" in col else ""
+        recs.append({"segment_id": cells[col["segment_id"]].strip(),
+                     "code": cells[col["code"]].strip(), "value": cells[col["value"]].strip(),
+                     "annotator": ann or (annotator or ""),
+                     "time": cells[col["time"]].strip() if "time" in col else "",
+                     "line": reader.line_num})
+    df = check_labels(_labels_frame(recs), names, file)
+    return df, {"rows_read": len(recs), "not_labelled": 0}
+
+
+def _ls_user(completed_by: object) -> str:
+    if isinstance(completed_by, dict):
+        return str(completed_by.get("email") or completed_by.get("id") or "")
+    return "" if completed_by is None else str(completed_by)
+
+
+def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str | None
+                       ) -> tuple[pd.DataFrame, dict]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(file, f"invalid JSON ({e.msg})", line=e.lineno) from None
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise InputError(file, "expected a JSON list of Label Studio tasks")
+    known = set(names)
+    users = set()
+    for item in items:
+        if isinstance(item, dict):
+            for a in item.get("annotations") or item.get("completions") or []:
+                if isinstance(a, dict):
+                    users.add(_ls_user(a.get("completed_by")))
+            if "data" not in item and "annotator" in item:
+                users.add(_ls_user(item.get("annotator")))
+
+    def who(user: str) -> str:
+        if annotator:
+            return f"{annotator}:{user}" if len(users) > 1 and user else annotator
+        return f"labelstudio:{user or 'unknown'}"
+
+    def chosen_of(choices: list, task: int) -> set[str]:
+        out = set()
+        for c in choices:
+            c = str(c)
+            if c == NONE_LABEL:
+                continue
+            if c not in known:
+                raise InputError(file, f"task {task}: unknown code {c!r} (not in the "
+                                 "codebook)", line=task, field="choices")
+            out.add(c)
+        return out
+
+    rows, skipped = [], 0
+    for k, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise InputError(file, f"task {k}: expected a JSON object", line=k)
+        if "data" not in item:  # JSON-MIN export: flat records
+            seg = str(item.get("segment_id") or "").strip()
+            if not seg:
+                raise InputError(file, f"task {k}: no segment_id", line=k, field="segment_id")
+            value = item.get("codes")
+            if value is None:
+                skipped += 1
+                continue
+            if isinstance(value, dict):
+                value = value.get("choices", [])
+            if isinstance(value, str):
+                value = [value]
+            t = _time(item.get("updated_at") or item.get("created_at"), file, k, "updated_at")
+            rows += _expand(seg, chosen_of(value, k), names,
+                            who(_ls_user(item.get("annotator"))), t, k)
+            continue
+        data = item.get("data") or {}
+        seg = str(data.get("segment_id") or "").strip()
+        if not seg:
+            raise InputError(file, f"task {k}: data has no segment_id", line=k,
+                             field="segment_id")
+        annotations = [a for a in (item.get("annotations") or item.get("completions") or [])
+                       if isinstance(a, dict) and not a.get("was_cancelled")]
+        if not annotations:
+            skipped += 1
+            continue
+        for a in annotations:
+            choices: list = []
+            for r in a.get("result") or []:
+                if isinstance(r, dict) and r.get("type", "choices") == "choices":
+                    choices += list((r.get("value") or {}).get("choices") or [])
+            t = _time(a.get("updated_at") or a.get("created_at"), file, k, "updated_at")
+            rows += _expand(seg, chosen_of(choices, k), names,
+                            who(_ls_user(a.get("completed_by"))), t, k)
+    return _labels_frame(rows), {"rows_read": len(items), "not_labelled": skipped}
+
+
+def _parse_doccano(text: str, file: Path, names: list[str], annotator: str | None
+                   ) -> tuple[pd.DataFrame, dict]:
+    known = set(names)
+    rows, n_read, skipped = [], 0, 0
+    for line, raw in enumerate(text.split("\n"), 1):
+        if not raw.strip():
+            continue
+        n_read += 1
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(file, f"invalid JSON ({e.msg})", line=line) from None
+        if not isinstance(obj, dict):
+            raise InputError(file, "expected a JSON object", line=line)
+        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+        seg = str(obj.get("segment_id") or meta.get("segment_id") or "").strip()
+        if not seg:
+            raise InputError(file, "no segment_id", line=line, field="segment_id")
+        labels = obj.get("label", obj.get("labels", []))
+        if not isinstance(labels, list):
+            raise InputError(file, "expected a list of code ids", line=line, field="label")
+        if not labels:
+            skipped += 1
+            continue
+        chosen = set()
+        for lab in labels:
+            if not isinstance(lab, str):
+                raise InputError(file, f"expected code ids (text classification), got "
+                                 f"{lab!r}", line=line, field="label")
+            if lab == NONE_LABEL:
+                continue
+            if lab not in known:
+                raise InputError(file, f"unknown code {lab!r} (not in the codebook)",
+                                 line=line, field="label")
+            chosen.add(lab)
+        ann = str(obj.get("annotator") or meta.get("annotator") or obj.get("user") or "")
+        ann = ann.strip() or (annotator or "")
+        if not ann:
+            raise InputError(file, "no annotator: give --annotator", line=line,
+                             field="annotator")
+        t = _time(obj.get("time") or "", file, line, "time")
+        rows += _expand(seg, chosen, names, ann, t, line)
+    return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped}
+
+
+def segment_offsets(segment_id: str) -> tuple[str, int, int] | None:
+    """``(file stem, start, end)`` of a segment id, ``None`` when it is not one."""
+    m = SEGMENT_ID.match(segment_id)
+    return (m["stem"], int(m["start"]), int(m["end"])) if m else None

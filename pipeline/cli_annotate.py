@@ -1,0 +1,442 @@
+"""CLI of the annotation loop and the exports: ``pipeline annotate ...``, ``pipeline export
+...`` and ``pipeline agreement``. Thin: parse arguments, call the stage functions in
+``annotate``, ``agreement`` and ``exports``, write through ``io``.
+
+Examples::
+
+    pipeline annotate export data/demo --n 100 --strategy uncertain --format csv \\
+        --out tasks/batch1.csv --annotator alice
+    pipeline annotate import tasks/batch1.csv --annotator alice --cohort data/demo
+    pipeline annotate adjudicate data/demo
+    pipeline annotate adjudicate data/demo --segment ID --code focus --value 1 --by carla
+    pipeline agreement data/demo --out out/agreement --model models/default
+    pipeline export qdpx data/demo --out out/demo.qdpx
+    pipeline export qdc data/demo --out out/codebook.qdc
+    pipeline export matrix data/demo --out out/matrix.csv
+    pipeline export ena data/demo --out out/ena.csv
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from pipeline import io
+from pipeline.config import Settings, load_settings
+
+__all__ = ["annotate_app", "export_app", "agreement"]
+
+annotate_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                           help="Annotation tasks: export, import, adjudicate.")
+export_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                         help="Exports for other tools: qdpx, qdc, matrix, ena.")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pipeline.yaml to use "
+                                                "(default: configs/pipeline.yaml)")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="model folder (default: the "
+                                               "configured model)")]
+RulesOpt = Annotated[bool, typer.Option("--rules", help="use the rule coder instead of the "
+                                        "model")]
+CohortArg = Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md layout)")]
+
+
+class Strategy(str, Enum):
+    uncertain = "uncertain"
+    disagreement = "disagreement"
+    random = "random"
+
+
+class Format(str, Enum):
+    csv = "csv"
+    labelstudio = "labelstudio"
+    doccano = "doccano"
+
+
+class Skip(str, Enum):
+    annotated = "annotated"
+    labelled = "labelled"
+    none = "none"
+
+
+def _names(settings: Settings) -> list[str]:
+    return settings.codebook.code_ids + settings.codebook.subtype_ids
+
+
+def _store(cohort: Path, settings: Settings):
+    from pipeline.annotate import LabelStore
+
+    return LabelStore.for_cohort(cohort, _names(settings))
+
+
+def _find_cohort(path: Path) -> Path | None:
+    for folder in Path(path).resolve().parents:
+        if (folder / "cohort.yaml").is_file() and (folder / "staff.csv").is_file():
+            return folder
+    return None
+
+
+# ====================================================================== annotate
+@annotate_app.command("export")
+def export_tasks(
+        cohort: CohortArg,
+        out: Annotated[Path, typer.Option("--out", help="task file to write")],
+        n: Annotated[int, typer.Option("--n", min=1, help="number of segments")] = 50,
+        strategy: Annotated[Strategy, typer.Option("--strategy", help="how to choose "
+                                                   "segments")] = Strategy.uncertain,
+        fmt: Annotated[Format, typer.Option("--format", help="task format")] = Format.csv,
+        seed: Annotated[int | None, typer.Option("--seed", help="random seed (default: the "
+                                                 "config's seed)")] = None,
+        annotator: Annotated[str, typer.Option("--annotator", help="annotator id to put in "
+                                               "the tasks")] = "",
+        prefill: Annotated[bool, typer.Option("--prefill", help="fill the code columns with "
+                                              "the model's suggestion (csv, doccano)")] = False,
+        skip: Annotated[Skip, typer.Option("--skip", help="annotated: skip segments a human "
+                                           "annotator labelled (gold files do not count); "
+                                           "labelled: skip gold-labelled ones too; none")
+                        ] = Skip.annotated,
+        model: ModelOpt = None, rules: RulesOpt = False, config: ConfigOpt = None) -> None:
+    """Choose segments to label and write them as annotation tasks."""
+    from pipeline import annotate as an
+    from pipeline.coding.assign import score_texts
+    from pipeline.run import load_coder, run_segments
+
+    settings = load_settings(config)
+    seed = settings.pipeline.seed if seed is None else seed
+    data = io.load_cohort(cohort)
+    store = _store(cohort, settings)
+    segments = run_segments(data, settings)
+    if skip != Skip.none:
+        done = store.labelled_segments(include_gold=skip == Skip.labelled)
+        segments = segments[~segments["segment_id"].isin(done)].reset_index(drop=True)
+    coder, card = load_coder(settings, model, rules=rules)
+    texts = segments["text"].tolist()
+    scores, _ = score_texts(coder, texts)
+    codes = settings.codebook.code_ids
+    if strategy == Strategy.uncertain:
+        chosen = an.select_uncertain(scores, coder.thresholds, codes, n, seed)
+    elif strategy == Strategy.disagreement:
+        if rules:
+            raise io.InputError(cohort, "the disagreement strategy compares the rule coder "
+                                "with the model: drop --rules")
+        rule, _ = load_coder(settings, rules=True)
+        rule_scores, _ = score_texts(rule, texts)
+        chosen = an.select_disagreement(scores, coder.thresholds, rule_scores,
+                                        rule.thresholds, codes, n, seed)
+    else:
+        chosen = an.select_random(segments, n, seed)
+    names = _names(settings)
+    tasks = an.build_tasks(segments, chosen, scores, coder.thresholds, names,
+                           strategy=strategy.value, annotator=annotator)
+    if fmt == Format.csv:
+        io.write_csv(an.csv_tasks(tasks, names, prefill=prefill), out, bom=True)
+        extra = ""
+    elif fmt == Format.labelstudio:
+        io.atomic_write(out, an.labelstudio_tasks(tasks, names, coder.name))
+        config_file = out.with_name(out.stem + ".labelstudio.xml")
+        io.atomic_write(config_file, an.labelstudio_config(settings.codebook))
+        extra = f" (labelling config: {config_file})"
+    else:
+        io.atomic_write(out, an.doccano_tasks(tasks, names, prefill=prefill))
+        labels_file = out.with_name(out.stem + ".doccano-labels.json")
+        io.atomic_write(labels_file, an.doccano_label_types(settings.codebook))
+        extra = f" (label types: {labels_file})"
+    typer.echo(f"{len(tasks)} tasks ({strategy.value}, model {coder.name}) of "
+               f"{len(segments)} candidate segments -> {out}{extra}")
+
+
+@annotate_app.command("import")
+def import_labels(
+        file: Annotated[Path, typer.Argument(help="annotated task file: .csv, .json (Label "
+                                             "Studio) or .jsonl (doccano)")],
+        annotator: Annotated[str | None, typer.Option(
+            "--annotator", help="who labelled (fills rows without an annotator; names the "
+            "Label Studio user)")] = None,
+        cohort: Annotated[Path | None, typer.Option(
+            "--cohort", help="cohort folder whose label store receives the labels (default: "
+            "the cohort folder the file lies in)")] = None,
+        fmt: Annotated[Format | None, typer.Option("--format", help="default: from the file "
+                                                   "extension")] = None,
+        config: ConfigOpt = None) -> None:
+    """Read annotated tasks back into the cohort's label store (idempotent)."""
+    from pipeline.annotate import parse_annotations
+
+    settings = load_settings(config)
+    if cohort is None:
+        cohort = _find_cohort(file)
+        if cohort is None:
+            raise io.InputError(file, "not inside a cohort folder: give --cohort")
+    data = file.read_bytes() if file.is_file() else None
+    if data is None:
+        raise io.InputError(file, "file not found")
+    labels, stats = parse_annotations(data, file, _names(settings), annotator=annotator,
+                                      fmt=fmt.value if fmt else None)
+    store = _store(cohort, settings)
+    counts = store.add(labels, f"import {file.name} ({fmt.value if fmt else file.suffix})")
+    typer.echo(f"{stats['rows_read']} rows read, {stats['segments_labelled']} labelled "
+               f"segment(s), {stats['not_labelled']} not labelled: {counts['added']} labels "
+               f"added, {counts['unchanged']} unchanged -> {store.path}")
+
+
+@annotate_app.command("adjudicate")
+def adjudicate(
+        cohort: CohortArg,
+        segment: Annotated[str | None, typer.Option("--segment", help="segment id")] = None,
+        code: Annotated[str | None, typer.Option("--code", help="code or sub-type id")] = None,
+        value: Annotated[str | None, typer.Option("--value", help="0 or 1")] = None,
+        by: Annotated[str | None, typer.Option("--by", help="adjudicator's name")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="also write the "
+                                                 "disagreements to this CSV")] = None,
+        config: ConfigOpt = None) -> None:
+    """List disagreements, or record an adjudicated label (annotator adjudicator:<name>)."""
+    from pipeline.annotate import _binary
+
+    settings = load_settings(config)
+    store = _store(cohort, settings)
+    given = [x is not None for x in (segment, code, value, by)]
+    if any(given) and not all(given):
+        raise io.InputError(cohort, "to adjudicate give all of --segment, --code, --value "
+                            "and --by (or none of them to list disagreements)")
+    if all(given):
+        if code not in _names(settings):
+            raise io.InputError(cohort, f"unknown code {code!r} (not in the codebook)",
+                                field="code")
+        v = _binary(value)
+        if v is None:
+            raise io.InputError(cohort, f"value must be 0 or 1, got {value!r}", field="value")
+        counts = store.adjudicate(segment, code, v, by)
+        typer.echo(f"{segment} {code} = {v} by adjudicator:{by} "
+                   f"({'recorded' if counts['added'] else 'unchanged'}) -> {store.path}")
+        return
+    dis = store.disagreements()
+    if out is not None:
+        io.write_csv(dis, out, bom=True)
+    open_ = dis[dis["adjudicated"] == ""] if len(dis) else dis
+    typer.echo(f"{len(dis)} disagreement(s), {len(open_)} not adjudicated")
+    for rec in dis.to_dict(orient="records"):
+        mark = f"  -> adjudicated {rec['adjudicated']}" if rec["adjudicated"] else ""
+        typer.echo(f"{rec['segment_id']}\t{rec['code']}\t{rec['values']}{mark}")
+
+
+# ====================================================================== agreement
+def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, Path | None]:
+    """Labels from a cohort folder (its store), a store.sqlite, or a CSV."""
+    from pipeline.annotate import LabelStore
+
+    if labels.is_dir():
+        return _store(labels, settings).current(), labels
+    if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
+        if not labels.is_file():
+            raise io.InputError(labels, "label store not found")
+        return LabelStore(labels).current(), None
+    if labels.suffix.lower() == ".csv":
+        return io.read_labels(labels), None
+    raise io.InputError(labels, "expected a cohort folder, a store.sqlite or a labels CSV")
+
+
+def _read_predictions(path: Path, settings: Settings) -> pd.DataFrame:
+    """Model predictions: a labels-format CSV (segment_id, code, value) or a coded segments
+    CSV (segment_id or id, knowledge_types, activities[, activity_subtypes])."""
+    from pipeline.exports import machine_codings
+
+    head = io._read_csv(path, [])
+    if {"segment_id", "code", "value"} <= set(head.columns):
+        return head[["segment_id", "code", "value"]]
+    idcol = "segment_id" if "segment_id" in head.columns else "id"
+    if idcol not in head.columns or "knowledge_types" not in head.columns:
+        raise io.InputError(path, "expected segment_id, code, value or a coded segments "
+                            "table (id, knowledge_types, activities)", line=1)
+    coded = head.rename(columns={idcol: "segment_id"})
+    return _predictions_from_coded(coded, settings, machine_codings)
+
+
+def _predictions_from_coded(coded: pd.DataFrame, settings: Settings, machine_codings
+                            ) -> pd.DataFrame:
+    on = machine_codings(coded, "model")
+    on = set(zip(on["segment_id"], on["code"], strict=True))
+    names = _names(settings)
+    return pd.DataFrame([(s, c, "1" if (s, c) in on else "0")
+                         for s in coded["segment_id"] for c in names],
+                        columns=["segment_id", "code", "value"])
+
+
+def agreement(labels: Annotated[Path, typer.Argument(
+                  metavar="LABELS", help="cohort folder, store.sqlite, or CSV with "
+                  "segment_id, code, value, annotator")],
+              out: Annotated[Path, typer.Option("--out", help="folder for agreement.csv, "
+                                                "agreement.md, pairwise_kappa.csv")],
+              predictions: Annotated[Path | None, typer.Option(
+                  "--predictions", help="model predictions CSV (segment_id, code, value, or "
+                  "a coded segments table)")] = None,
+              model: Annotated[Path | None, typer.Option(
+                  "--model", help="score the labelled segments with this model (LABELS "
+                  "must be a cohort folder)")] = None,
+              rules: Annotated[bool, typer.Option(
+                  "--rules", help="score the labelled segments with the rule coder")] = False,
+              seed: Annotated[int | None, typer.Option("--seed", help="seed of Shaffer's rho "
+                                                       "(default: the config's seed)")] = None,
+              replicates: Annotated[int, typer.Option("--replicates", min=10, help="simulated "
+                                                      "codesets for Shaffer's rho")] = 800,
+              config: ConfigOpt = None) -> None:
+    """Inter-annotator agreement (Krippendorff's alpha, Cohen's kappa) and model-vs-human
+    reliability (kappa, Shaffer's rho), per code and overall."""
+    from pipeline import agreement as ag
+
+    settings = load_settings(config)
+    seed = settings.pipeline.seed if seed is None else seed
+    table, cohort = _read_label_source(labels, settings)
+    if table.empty:
+        raise io.InputError(labels, "no labels found")
+    preds = None
+    if predictions is not None:
+        preds = _read_predictions(predictions, settings)
+    elif model is not None or rules:
+        if cohort is None:
+            raise io.InputError(labels, "--model/--rules need LABELS to be a cohort folder")
+        from pipeline.coding.assign import code_segments
+        from pipeline.exports import machine_codings
+        from pipeline.run import load_coder, run_segments
+
+        data = io.load_cohort(cohort)
+        segs = run_segments(data, settings)
+        segs = segs[segs["segment_id"].isin(set(table["segment_id"]))]
+        coder, _ = load_coder(settings, model, rules=rules)
+        coded = code_segments(segs.reset_index(drop=True), coder, settings.codebook)
+        preds = _predictions_from_coded(coded, settings, machine_codings)
+    result = ag.agreement(table, preds, codes=_names(settings), seed=seed,
+                          replicates=replicates)
+    io.write_csv(result["agreement"], out / "agreement.csv")
+    io.write_csv(result["pairwise"], out / "pairwise_kappa.csv")
+    io.write_csv(result["per_segment"], out / "per_segment.csv")
+    io.atomic_write(out / "agreement.md",
+                    ag.agreement_markdown(result, source=str(labels), seed=seed,
+                                          replicates=replicates))
+    overall = result["agreement"].iloc[-1]
+    typer.echo(f"{int(overall['n_units'])} units, {int(overall['n_annotators'])} annotators: "
+               f"alpha {overall['krippendorff_alpha']:.3f}, mean kappa "
+               f"{overall['mean_pairwise_kappa']:.3f}, agreement "
+               f"{overall['percent_agreement']:.3f} -> {out}")
+
+
+# ====================================================================== exports
+def _documents(data, *, texts: bool = True) -> pd.DataFrame:
+    from pipeline.run import read_texts
+
+    tr = read_texts(data) if texts else data.transcripts.assign(text="")
+    return pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
+                         "school_id": tr["school_id"], "person_id": tr["person_id"],
+                         "source": tr["source"], "text": tr["text"]})
+
+
+@export_app.command("qdpx")
+def export_qdpx(cohort: CohortArg,
+                out: Annotated[Path, typer.Option("--out", help=".qdpx file to write")],
+                model: ModelOpt = None, rules: RulesOpt = False, config: ConfigOpt = None,
+                labels: Annotated[bool, typer.Option(
+                    "--labels/--no-labels", help="include the label store's human "
+                    "codings")] = True,
+                reveal_names: Annotated[bool, typer.Option(
+                    "--reveal-names", help="keep real names in the source texts")] = False
+                ) -> None:
+    """REFI-QDA project: pseudonymised transcripts, machine and human codings, key figures
+    as cases with profile and network metrics."""
+    from pipeline import exports as ex
+    from pipeline.run import pseudonymiser_for, run_cohort
+
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    result = run_cohort(data, settings, model_dir=model, rules=rules)
+    docs, shifts = ex.pseudonymise_documents(
+        _documents(data), None if reveal_names else pseudonymiser_for(data))
+    codings = [ex.machine_codings(result.segments, result.coder)]
+    users = [result.coder]
+    if labels:
+        human = ex.human_codings(_store(cohort, settings).current())
+        codings.append(human)
+        users += sorted(set(human["user"]))
+    located, dropped = ex.locate_codings(pd.concat(codings, ignore_index=True), docs, shifts)
+    metrics = [c for c in ("out_ties", "in_ties", "reciprocal_ties", "contacts",
+                           "mean_strength", "betweenness", "pagerank", "boundary_out_ties",
+                           "boundary_in_ties", "boundary_reciprocal_ties", "boundary_contacts")
+               if c in result.network.metrics.columns]
+    cases = (result.profiles[["person_id", "school_id", "profile"]]
+             .merge(result.network.metrics[["person_id", *metrics]], on="person_id",
+                    how="left"))
+    payload = ex.build_qdpx(name=data.meta.name, codebook=settings.codebook, documents=docs,
+                            codings=located, users=users, cases=cases,
+                            description=f"Sleutelfiguren export of cohort {data.meta.name}; "
+                                        f"machine coder: {result.coder}")
+    io.atomic_write(out, payload)
+    note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
+    typer.echo(f"{len(docs)} sources, {located['segment_id'].nunique()} coded segments, "
+               f"{len(located)} codings by {len(users)} user(s), {len(cases)} cases -> "
+               f"{out}{note}")
+
+
+@export_app.command("qdc")
+def export_qdc(cohort: CohortArg,
+               out: Annotated[Path, typer.Option("--out", help=".qdc file to write")],
+               config: ConfigOpt = None) -> None:
+    """The codebook alone as a REFI-QDA codebook (.qdc)."""
+    from pipeline.exports import build_qdc
+
+    settings = load_settings(config)
+    meta = io.read_meta(Path(cohort) / "cohort.yaml")
+    io.atomic_write(out, build_qdc(settings.codebook, origin=f"sleutelfiguren ({meta.name})"))
+    typer.echo(f"{len(settings.codebook.codes)} codes, {len(settings.codebook.subtype_ids)} "
+               f"sub-types -> {out}")
+
+
+def _coded(cohort: Path, settings: Settings, model: Path | None, rules: bool):
+    from pipeline.coding.assign import code_segments
+    from pipeline.run import load_coder, run_segments
+
+    data = io.load_cohort(cohort)
+    segments = run_segments(data, settings)
+    coder, _ = load_coder(settings, model, rules=rules)
+    return data, code_segments(segments, coder, settings.codebook), coder.name
+
+
+@export_app.command("matrix")
+def export_matrix(cohort: CohortArg,
+                  out: Annotated[Path, typer.Option("--out", help="CSV to write")],
+                  model: ModelOpt = None, rules: RulesOpt = False, config: ConfigOpt = None,
+                  machine: Annotated[bool, typer.Option(
+                      "--machine/--no-machine", help="include the machine coder's rows")] = True
+                  ) -> None:
+    """Segment x code 0/1 matrix, one row per segment and annotator (machine and human)."""
+    from pipeline.exports import code_matrix
+
+    settings = load_settings(config)
+    if machine:
+        data, coded, name = _coded(cohort, settings, model, rules)
+    else:
+        data, coded, name = io.load_cohort(cohort), None, ""
+    current = _store(cohort, settings).current()
+    mat = code_matrix(coded, current, settings.codebook, _documents(data, texts=False), name)
+    io.write_csv(mat, out, bom=True)
+    typer.echo(f"{len(mat)} rows ({mat['segment_id'].nunique()} segments, "
+               f"{mat['annotator'].nunique()} annotators) -> {out}")
+
+
+@export_app.command("ena")
+def export_ena(cohort: CohortArg,
+               out: Annotated[Path, typer.Option("--out", help="CSV to write")],
+               model: ModelOpt = None, rules: RulesOpt = False, config: ConfigOpt = None,
+               prefer_labels: Annotated[bool, typer.Option(
+                   "--prefer-labels", help="use the human reference labels (adjudicated > "
+                   "gold > majority) where a segment has them")] = False) -> None:
+    """ENA table: one row per segment, units = key figure, conversation = transcript."""
+    from pipeline.agreement import reference_labels
+    from pipeline.exports import ena_table
+
+    settings = load_settings(config)
+    _, coded, name = _coded(cohort, settings, model, rules)
+    reference = reference_labels(_store(cohort, settings).current()) if prefer_labels else None
+    table = ena_table(coded, settings.codebook, name, reference)
+    io.write_csv(table, out, bom=True)
+    typer.echo(f"{len(table)} segments, {table['units'].nunique()} units, "
+               f"{table['conversation'].nunique()} conversations -> {out}")

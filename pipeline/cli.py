@@ -180,13 +180,15 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
 def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels/")],
           out: Annotated[Path | None, typer.Option("--out", help="model folder "
                                                    "(default: the configured model)")] = None,
-          config: ConfigOpt = None) -> None:
+          config: ConfigOpt = None,
+          evaluate: Annotated[bool, typer.Option(help="leave-one-school-out evaluation into "
+                                                 "the model card (slower)")] = True) -> None:
     """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
     from pipeline.coding.train import train_default
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    card = train_default(data, settings, out or settings.model_dir)
+    card = train_default(data, settings, out or settings.model_dir, evaluate=evaluate)
     typer.echo(f"trained on {card['training_data']['segments']} segments -> "
                f"{out or settings.model_dir}")
 
@@ -197,30 +199,51 @@ app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qd
 app.command("agreement")(agreement)
 
 
+from pipeline.cli_evaluate import evaluate  # noqa: E402
+app.command("evaluate")(evaluate)
+
+
+def _error(message: str) -> None:
+    """One line on stderr; the message is printed literally (no rich markup inside it)."""
+    from rich.markup import escape
+
+    err.print(f"[red]error[/]: {escape(' '.join(str(message).split()))}", highlight=False,
+              soft_wrap=True)
+
+
 def main() -> None:
-    """Entry point: one-line errors with exit code 2, unless --debug."""
+    """Entry point: one-line errors with exit code 2 for bad input or configuration, 1 for a
+    failing file system or an unexpected error; ``--debug`` shows the traceback instead."""
+    import click
+
+    def debug() -> bool:
+        return DEBUG["on"] or "--debug" in sys.argv[1:]
+
     try:
         app(standalone_mode=False)
     except (io.InputError, ConfigError) as e:
-        if DEBUG["on"] or "--debug" in sys.argv:
+        if debug():
             raise
-        err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+        _error(str(e))
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except Exception as e:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if DEBUG["on"] or "--debug" in sys.argv:
+    except click.ClickException as e:  # usage errors: click prints its own short help
+        e.show()
+        sys.exit(e.exit_code)
+    except OSError as e:  # disk full, no permission, a folder where a file should be ...
+        if debug():
             raise
-        err.print(f"[red]error[/]: unexpected {type(e).__name__}: {e} (rerun with --debug "
-                  "for the traceback)", highlight=False, soft_wrap=True)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        _error(f"{where}{e.strerror or e} (rerun with --debug for the traceback)")
+        sys.exit(1)
+    except Exception as e:  # a bug: say so in one line, the traceback is one flag away
+        if debug():
+            raise
+        _error(f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)")
         sys.exit(1)
 
 

@@ -18,7 +18,7 @@ Examples::
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -44,19 +44,19 @@ RulesOpt = Annotated[bool, typer.Option("--rules", help="use the rule coder inst
 CohortArg = Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md layout)")]
 
 
-class Strategy(str, Enum):
+class Strategy(StrEnum):
     uncertain = "uncertain"
     disagreement = "disagreement"
     random = "random"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     labelstudio = "labelstudio"
     doccano = "doccano"
 
 
-class Skip(str, Enum):
+class Skip(StrEnum):
     annotated = "annotated"
     labelled = "labelled"
     none = "none"
@@ -114,7 +114,8 @@ def export_tasks(
         segments = segments[~segments["segment_id"].isin(done)].reset_index(drop=True)
     coder, card = load_coder(settings, model, rules=rules)
     texts = segments["text"].tolist()
-    scores, _ = score_texts(coder, texts)
+    contexts = segments["context"].fillna("").astype(str).tolist()
+    scores, _ = score_texts(coder, texts, contexts)
     codes = settings.codebook.code_ids
     if strategy == Strategy.uncertain:
         chosen = an.select_uncertain(scores, coder.thresholds, codes, n, seed)
@@ -123,7 +124,7 @@ def export_tasks(
             raise io.InputError(cohort, "the disagreement strategy compares the rule coder "
                                 "with the model: drop --rules")
         rule, _ = load_coder(settings, rules=True)
-        rule_scores, _ = score_texts(rule, texts)
+        rule_scores, _ = score_texts(rule, texts, contexts)
         chosen = an.select_disagreement(scores, coder.thresholds, rule_scores,
                                         rule.thresholds, codes, n, seed)
     else:

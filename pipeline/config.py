@@ -202,6 +202,7 @@ class TrainingConfig(_Strict):
     min_df: int = Field(ge=1)
     threshold_folds: int = Field(ge=2)
     max_features_per_block: int = Field(ge=100)
+    context_weight: float = Field(ge=0)
 
     @model_validator(mode="after")
     def _ranges(self) -> TrainingConfig:

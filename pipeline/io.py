@@ -65,6 +65,8 @@ PLG_TYPES = {"", "data_team", "lesson_study"}
 TRANSCRIPT_NAME = re.compile(
     r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
 TRUE = {"true", "1", "yes", "ja", "y", "t"}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 FALSE = {"false", "0", "no", "nee", "n", "f"}
 
 
@@ -110,11 +112,19 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     text = _decode(raw, path)
     if not text.strip():
         raise InputError(path, "file is empty (expected a header row)")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first = text.split("\n", 1)[0]
+    # Excel in a Dutch locale saves "CSV" with semicolons; tab-separated exports happen too
+    delimiter = max([",", ";", "\t"], key=lambda d: (first.count(d), d == ","))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as e:
         raise InputError(path, f"not a readable CSV ({e})", line=1) from None
+    while header and not header[-1]:  # spreadsheet exports add empty trailing columns
+        header.pop()
+    blank = [i + 1 for i, h in enumerate(header) if not h]
+    if blank:
+        raise InputError(path, f"column {blank[0]} of the header has no name", line=1)
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(missing)}; found: "
@@ -127,9 +137,12 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
+            if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
+                row = row[:len(header)]
             if len(row) != len(header):
-                raise InputError(path, f"expected {len(header)} fields, found {len(row)}",
-                                 line=reader.line_num)
+                raise InputError(path, f"expected {len(header)} fields, found {len(row)}"
+                                 + (" (a separator inside a value? quote the value)"
+                                    if len(row) > len(header) else ""), line=reader.line_num)
             rows.append([c.strip() for c in row])
             lines.append(reader.line_num)
     except csv.Error as e:
@@ -148,19 +161,56 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(path, f"cannot read ({e.strerror})") from None
 
 
+MAGIC = [(b"PK\x03\x04", "a ZIP archive (a .docx or .xlsx saved under another name?)"),
+         (b"%PDF", "a PDF file"), (b"\xd0\xcf\x11\xe0", "an old Word/Excel file (.doc/.xls)"),
+         (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+         (b"{\\rtf", "an RTF document (save it as .txt or .docx)")]
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|"
+                           rb"[\xf0-\xf4][\x80-\xbf]{3}")
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _line_of(raw: bytes, pos: int) -> int:
+    return raw.count(b"\n", 0, pos) + 1
+
+
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252; binary files are refused."""
-    if b"\x00" in raw[:4096]:
-        raise InputError(path, "binary file, expected text (UTF-8 or Windows-1252)")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; binary files and
+    files mixing UTF-8 with another encoding are refused (naming the first bad line)."""
+    for magic, what in MAGIC:
+        if raw.startswith(magic):
+            raise InputError(path, f"this is {what}, expected text (UTF-8 or Windows-1252)")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            text = raw.decode("cp1252")
+            text = raw.decode("utf-16")
         except UnicodeDecodeError as e:
-            raise InputError(path, f"cannot decode as UTF-8 or Windows-1252 (byte {e.start})") from None
+            raise InputError(path, f"cannot decode as UTF-16 (byte {e.start})") from None
+    else:
+        if b"\x00" in raw:
+            raise InputError(path, "binary file, expected text (UTF-8 or Windows-1252)",
+                             line=_line_of(raw, raw.index(b"\x00")))
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = _line_of(raw, e.start)
+            if UTF8_SEQUENCE.search(raw):
+                first = _line_of(raw, UTF8_SEQUENCE.search(raw).start())
+                raise InputError(path, f"mixed encodings: UTF-8 text (line {first}) and "
+                                 f"bytes that are not UTF-8 (0x{raw[e.start]:02x}); save the "
+                                 "file as UTF-8", line=line) from None
+            try:
+                text = raw.decode("cp1252")
+            except UnicodeDecodeError as e2:
+                raise InputError(path, f"cannot decode as UTF-8 or Windows-1252 (byte "
+                                 f"0x{raw[e2.start]:02x})", line=_line_of(raw, e2.start)
+                                 ) from None
+    text = text.lstrip("\ufeff")
+    controls = CONTROL.findall(text)
+    if len(controls) > max(8, len(text) // 100):
+        raise InputError(path, f"binary file ({len(controls)} control characters), expected "
+                         "text (UTF-8 or Windows-1252)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -195,6 +245,8 @@ def _to_bool(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
 
 def read_staff(path: Path) -> pd.DataFrame:
     df = _read_csv(path, STAFF_COLUMNS)
+    if df.empty:
+        raise InputError(path, "no staff rows below the header", line=2)
     for col in ("person_id", "school_id"):
         empty = df[df[col] == ""]
         if len(empty):
@@ -230,6 +282,10 @@ def read_nominations(path: Path) -> pd.DataFrame:
 
 def read_labels(path: Path) -> pd.DataFrame:
     df = _read_csv(path, LABEL_COLUMNS)
+    for col in ("segment_id", "code", "annotator"):
+        empty = df[df[col] == ""]
+        if len(empty):
+            raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field=col)
     if "time" not in df.columns:
         df["time"] = ""
     df["file"] = str(path)
@@ -268,6 +324,7 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
     folder = root / "transcripts"
     rows = []
     school_of = dict(zip(staff["person_id"], staff["school_id"], strict=True))
+    seen: dict[tuple[str, str, int], str] = {}
     if folder.is_dir():
         for p in sorted(folder.rglob("*")):
             if not p.is_file() or p.name.startswith((".", "~$")):
@@ -284,6 +341,11 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
             if school_of[person] != school:
                 raise InputError(rel, f"person {person!r} belongs to school "
                                  f"{school_of[person]!r}, not {school!r}", field="school_id")
+            key = (person, m["source"], int(m["n"]))
+            if key in seen:
+                raise InputError(rel, f"same person, kind and number as {seen[key]} (segment "
+                                 "ids would clash): rename one", field="file name")
+            seen[key] = rel.as_posix()
             rows.append({"school_id": school, "person_id": person, "source": m["source"],
                          "n": int(m["n"]), "path": rel.as_posix()})
     return pd.DataFrame(rows, columns=["school_id", "person_id", "source", "n", "path"])
@@ -376,6 +438,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

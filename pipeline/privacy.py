@@ -1,14 +1,34 @@
 """Pseudonymisation of transcripts: roster names and school names out of every output.
 
-Transcripts and rosters are personal data (GDPR). By default every name from ``staff.csv``
-(full name, first name, last name with or without its tussenvoegsel, initials written like
-"I. Verbeek") and every school name found in ``staff.csv`` (column ``school_name``, when
-present) is replaced in segment texts *before* coding, training and any output.
+Transcripts and rosters are personal data (GDPR). By default every way a roster person is
+written in a transcript is replaced in segment texts *before* coding, training and any output:
 
-Pseudonyms are stable: keyed by a hash of the cohort's name and roster, so the same person gets
-the same pseudonym in every run of the same cohort, while the pseudonyms of two cohorts cannot
-be linked or guessed without the roster itself. ``--reveal-names`` turns this off, and the
-manifest records that it did.
+- the full name, the given name(s), the surname with and without its tussenvoegsel
+  ("van Leeuwen", "Van Leeuwen", "Leeuwen"; a bare core shorter than six letters, like the
+  "Meer" of "van der Meer", only inside longer forms, as it is usually an everyday word),
+  each part of a double surname, an upper-case surname ("BROUWER");
+- initials with a surname ("A. Brouwer", "A.Brouwer", "P.J. van Dongen"), dotted initials
+  ("A.B.") and dot-less initials as used in observation notes ("AB", "MvL"), except common
+  school acronyms (:data:`ACRONYMS`: "CE", "MR", "PLG" ...);
+- nicknames from a ``nickname`` / ``nicknames`` / ``roepnaam`` / ``alias`` column of
+  ``staff.csv`` (several separated by ``;``, ``|`` or ``/``), the usual Dutch short forms of
+  formal given names (:data:`SHORT_FORMS`: Johannes -> Hans, Cornelis -> Kees ...) and
+  diminutives of given names and nicknames ("Keesje", "Annetje", "Bassie");
+- school names from a ``school_name`` column of ``staff.csv``, in full and without generic
+  words ("Stedelijk College Zandhove" -> "Zandhove", "Scholengemeenschap De Wielewaal" ->
+  "De Wielewaal", "Wielewaal").
+
+A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
+Matching is case-sensitive, so a name that is also a Dutch word is only replaced where it is
+capitalised.
+
+Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an HMAC of the
+person or school id keyed by :func:`cohort_key` (the cohort's name and the bytes of its
+roster), so a person gets the same pseudonym in every run of the same cohort, while the
+pseudonyms of two cohorts cannot be linked. Two pseudonyms never coincide within a cohort.
+A form shared by several people (two colleagues called "Jan", initials "AB" twice) cannot be
+attributed and becomes the neutral ``[persoon]``. ``--reveal-names`` turns all of this off,
+and the manifest records that it did.
 """
 
 from __future__ import annotations
@@ -20,33 +40,211 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Pseudonymiser", "cohort_key"]
+__all__ = ["Pseudonymiser", "cohort_key", "name_variants", "school_variants", "ACRONYMS",
+           "SHORT_FORMS", "NICKNAME_COLUMNS"]
 
-TUSSENVOEGSELS = {"van", "de", "der", "den", "el", "ter", "ten", "te", "het", "'t", "la", "le",
-                  "du", "da", "op", "in", "vd"}
+TUSSENVOEGSELS = {"van", "de", "der", "den", "el", "al", "ter", "ten", "te", "het", "'t", "la",
+                  "le", "du", "da", "op", "in", "vd", "v.d.", "v/d", "uit", "aan", "bij", "von",
+                  "di", "dos", "das"}
+NICKNAME_COLUMNS = ("nickname", "nicknames", "roepnaam", "roepnamen", "alias", "aliases")
+NEUTRAL = "[persoon]"
+
+# Upper-case abbreviations common in Dutch school talk: never taken for someone's initials.
+ACRONYMS = frozenset("""
+AI AM AVG BB BO BSM BTW BV CBS CE CITO CKV CSE CV DC DM DT DUO EN EU GGD GL GMR GT HAVO HBO
+HR IB ICT ID IK IQ JA KB KBL KCV KT LB LL LO LS LVS MAVO MBO MC MR MT NB NL NT NU OCW OF OK OP
+OPP OV PC PLG PLGS PM PO PR PS PSV PTA PTO PWS QR RT SBO SE SLO SO SOVA SVO TA TL TOA TV UK US
+VMBO VO VR VS VT VWO WE WO WT ZE ZO ZAT ZOT
+""".split())
+
+# Formal Dutch given names and the short forms people use for them.
+SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "Adrianus": ("Adri", "Arie", "Ad"), "Albertus": ("Albert", "Bert"), "Alexander": ("Alex",
+    "Sander"), "Antonius": ("Anton", "Ton", "Toon", "Teun"), "Bartholomeus": ("Bart",),
+    "Bastiaan": ("Bas",), "Sebastiaan": ("Bas",), "Catharina": ("Karin", "Trijntje", "Toos",
+    "Ineke"), "Christiaan": ("Chris",), "Cornelis": ("Kees", "Cor", "Niels"),
+    "Cornelia": ("Cor", "Corrie", "Nelleke", "Nel"), "Daniël": ("Daan", "Dani"),
+    "Elisabeth": ("Liesbeth", "Lies", "Els", "Elise", "Betty", "Lisa"), "Franciscus": ("Frans",
+    "Frank"), "Geertruida": ("Truus", "Geertje"), "Gerardus": ("Gerard", "Gert", "Geert", "Ger"),
+    "Hendrik": ("Henk", "Rik", "Henkie"), "Hendrikus": ("Henk", "Rik"), "Jacobus": ("Jaap",
+    "Koos", "Co", "Jacco"), "Jacoba": ("Co", "Coby", "Koosje"), "Johannes": ("Hans", "Jan",
+    "Johan", "Joop", "Hannes"), "Johanna": ("Hanneke", "Anneke", "Joke", "Jo", "Hanna"),
+    "Josephus": ("Jos", "Joop", "Sjef"), "Lambertus": ("Bert",), "Margaretha": ("Greet",
+    "Margriet", "Grietje"), "Maria": ("Marie", "Mies", "Ria", "Mieke", "Marieke"),
+    "Matthijs": ("Thijs",), "Nicolaas": ("Klaas", "Niek", "Nico"), "Petrus": ("Piet", "Peter"),
+    "Pieter": ("Piet",), "Robertus": ("Rob", "Bert"), "Robert": ("Rob", "Bob"),
+    "Susanne": ("Sanne", "Suus"), "Suzanne": ("Sanne", "Suus"), "Theodorus": ("Theo", "Dorus",
+    "Ruud"), "Wilhelmina": ("Willy", "Mien", "Wilma"), "Willem": ("Wim", "Pim"),
+    "Wilhelmus": ("Wim", "Willem"), "Annelies": ("Lies",), "Marinus": ("Rinus", "Rien"),
+    "Jozef": ("Jos", "Sjef"), "Hubertus": ("Huub", "Bert"), "Dirk": ("Dick",),
+    "Gijsbertus": ("Gijs", "Bert"), "Aaltje": ("Alie",), "Abraham": ("Bram",),
+    "Frederik": ("Frits", "Freek"), "Reinier": ("Rein",),
+}
+
+# Words that make a school name generic ("Lindenhof College" is known as "Lindenhof").
+SCHOOL_GENERIC = {"college", "lyceum", "gymnasium", "atheneum", "scholengemeenschap", "sg",
+                  "csg", "osg", "rsg", "pcsg", "school", "scholen", "schoolgemeenschap",
+                  "stedelijk", "stedelijke", "christelijk", "christelijke", "openbaar",
+                  "openbare", "katholiek", "katholieke", "rooms-katholiek", "rk", "r.k.",
+                  "protestants-christelijk", "protestants", "interconfessioneel", "algemeen",
+                  "bijzonder", "regionaal", "vmbo", "havo", "vwo", "mavo", "campus", "locatie",
+                  "praktijkschool", "praktijkonderwijs", "vakcollege", "onderwijsgroep",
+                  "scholengroep", "het", "'t", "voor", "en"}
 
 
 def cohort_key(cohort_name: str, staff_bytes: bytes) -> bytes:
+    """The per-cohort key of the pseudonyms: the cohort's name and its roster's bytes."""
     return hashlib.sha256(cohort_name.encode("utf-8") + b"\0" + staff_bytes).digest()
 
 
-def _variants(full: str) -> list[str]:
-    """Ways a person is written in a transcript: full, first, last (with tussenvoegsel)."""
+def _initial(word: str) -> str:
+    return word[0].upper() if word else ""
+
+
+def _diminutives(name: str) -> set[str]:
+    """Dutch diminutives of a given name: Kees -> Keesje, Anne -> Annetje, Bas -> Bassie."""
+    if len(name) < 3 or not name.isalpha():
+        return set()
+    last = name[-1].lower()
+    if last in "aeiouy":
+        return {name + "tje", name + "ke"}
+    return {name + "je", name + "tje", name + "pje", name + "ke", name + "ie", name + last + "ie"}
+
+
+def _split_name(full: str) -> tuple[list[str], list[str], list[str]]:
+    """Given names, tussenvoegsels and surname words of a name as written in staff.csv."""
     words = full.split()
-    if not words:
-        return []
-    out = {full}
-    if len(words) >= 2:
-        first = words[0]
-        last_words = words[1:]
-        core = [w for w in last_words if w.lower() not in TUSSENVOEGSELS]
-        last = " ".join(last_words)
-        out.update({first, last, f"{first[0]}. {last}"})
-        if core:
-            out.add(" ".join(core))
-            # "Van den Berg" capitalised at a sentence start
-            out.add(last[0].upper() + last[1:])
-    return sorted((v for v in out if len(v) >= 2), key=len, reverse=True)
+    if len(words) == 1:
+        return words, [], []
+    t = next((i for i in range(1, len(words) - 1) if words[i].lower() in TUSSENVOEGSELS), None)
+    if t is None:
+        return words[:-1], [], words[-1:]
+    end = t
+    while end < len(words) - 1 and words[end].lower() in TUSSENVOEGSELS:
+        end += 1
+    return words[:t], words[t:end], words[end:]
+
+
+def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
+                  ) -> tuple[set[str], set[str], set[str]]:
+    """How a person may be written: ``(names, derived, initials)``.
+
+    ``names``: full name, given names, surnames, initials + surname, nicknames and their
+    combinations; ``derived``: short forms of formal given names and diminutives (they yield
+    to someone who really has that name); ``initials``: the dot-less initials ("AB", "MvL"),
+    used only when they are no school acronym.
+    """
+    full = " ".join(full.split())
+    nicknames = [n.strip() for n in nicknames if n.strip()]
+    if not full:
+        return set(nicknames), set(), set()
+    given, tussen, surname = _split_name(full)
+    out: set[str] = {full}
+    firsts = set(given) | {" ".join(given)} | set(nicknames)
+    derived: set[str] = set()
+    for g in given:
+        derived.update(SHORT_FORMS.get(g, ()))
+        if "-" in g:
+            derived.update(p for p in g.split("-") if len(p) >= 3)
+    for f in firsts | derived:
+        derived.update(_diminutives(f))
+    out.update(firsts)
+    derived -= out
+    initials: set[str] = set()
+    if surname:
+        tv = " ".join(tussen)
+        core = " ".join(surname)
+        sur_forms = {core}
+        if tv:
+            sur_forms |= {f"{tv} {core}", f"{tv[0].upper()}{tv[1:]} {core}"}
+        parts = [p for w in surname for p in w.split("-") if len(p) >= 2]
+        if len(parts) > 1:
+            sur_forms.update(parts)
+        # the bare core of a surname with tussenvoegsel is written alone only when it is long
+        # enough not to be an everyday word ("Idrissi", "Leeuwen"; not "Meer", "Groot")
+        alone = sur_forms - ({core} if tv and len(core) < 6 else set())
+        for s in sorted(alone):
+            out.add(s)
+            if len(s) >= 4:
+                out.add(s.upper())
+        for f in firsts | {d for d in derived if d[0].isupper()}:
+            for s in sur_forms:
+                out.add(f"{f} {s}")
+        # initials: "A. Brouwer", "A.Brouwer", "P.J. van Dongen", "P.-J. van Dongen"
+        g_parts = [p for g in given for p in g.split("-") if p]
+        dotted = ["".join(f"{_initial(p)}." for p in g_parts), f"{_initial(given[0])}."]
+        if any("-" in g for g in given):
+            dotted.append(".-".join(_initial(p) for p in g_parts) + ".")
+        for d in dotted:
+            for s in sur_forms:
+                out |= {f"{d} {s}", f"{d}{s}"}
+        gi = "".join(_initial(p) for p in g_parts)
+        si = "".join(_initial(p) for w in surname for p in w.split("-") if p)
+        ti = "".join(w[0].lower() for w in tussen)
+        out.add(".".join(gi + si) + ".")
+        for g in {gi, gi[:1]}:
+            initials |= {g + si, g + ti + si, g + ti.upper() + si}
+    for n in nicknames:
+        n = n.strip()
+        if n and n.isupper() and 2 <= len(n) <= 4:
+            initials.add(n)
+    def short_caps(v: str) -> bool:
+        return v.isupper() and len(v) <= 4
+
+    names = {v for v in out if len(v) >= 2 and not short_caps(v)}
+    derived = {v for v in derived - names if len(v) >= 2 and not short_caps(v)}
+    initials |= {v for v in out if short_caps(v) and v.isalpha()}
+    initials = {i for i in initials if 2 <= len(i) <= 4 and i not in ACRONYMS}
+    return names, derived, initials
+
+
+def school_variants(name: str) -> set[str]:
+    """How a school may be written: in full, and without generic words ("Lindenhof")."""
+    name = " ".join(str(name).split())
+    if not name:
+        return set()
+    out = {name}
+    words = name.split()
+    core = [w for w in words if w.lower() not in SCHOOL_GENERIC]
+    if core and core != words:
+        # keep an article that belongs to the name: "Scholengemeenschap De Brederode"
+        i = words.index(core[0])
+        if i > 0 and words[i - 1].lower() in {"de", "het", "'t"}:
+            art = words[i - 1]
+            out |= {" ".join([art, *core]), " ".join([art.capitalize(), *core]),
+                    " ".join([art.lower(), *core])}
+        out.add(" ".join(core))
+    return {v for v in out if len(v) >= 3}
+
+
+def _tag(key: bytes, what: str, taken: set[str]) -> str:
+    digest = hmac.new(key, what.encode("utf-8"), hashlib.sha256).hexdigest()
+    n = 4
+    while digest[:n] in taken:
+        n += 1
+    taken.add(digest[:n])
+    return digest[:n]
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex alternation for many strings, as a character trie (fast on big rosters);
+    greedy, so the longest form wins ("Annelies Brouwer" before "Annelies")."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if end else body
+
+    return build(trie)
 
 
 @dataclass
@@ -58,31 +256,59 @@ class Pseudonymiser:
 
     @classmethod
     def from_staff(cls, staff: pd.DataFrame, key: bytes) -> Pseudonymiser:
-        table: dict[str, str] = {}
-        for pid, name in zip(staff["person_id"], staff.get("name", pd.Series(dtype=str)),
-                             strict=False):
-            name = str(name or "").strip()
-            if not name or name.lower() == "nan":
+        """Every form of every name in ``staff`` (columns ``person_id``, ``name``, optional
+        ``school_id`` + ``school_name`` and a nickname column), keyed by ``key``."""
+        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}}
+        taken: set[str] = set()
+        pseudonym: dict[str, str] = {}
+        nick_cols = [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
+        rows = staff.assign(_order=range(len(staff))).sort_values(["person_id", "_order"],
+                                                                  kind="stable")
+        for rec in rows.to_dict("records"):
+            pid = str(rec["person_id"])
+            name = _clean(rec.get("name"))
+            nicks = [n for c in nick_cols for n in re.split(r"[;|/]", _clean(rec.get(c)))
+                     if n.strip()]
+            if not name and not nicks:
                 continue
-            tag = hmac.new(key, str(pid).encode(), hashlib.sha256).hexdigest()[:4]
-            pseudonym = f"[persoon-{tag}]"
-            for v in _variants(name):
-                table.setdefault(v, pseudonym)
-        if "school_name" in staff.columns:
-            for sid, sname in staff[["school_id", "school_name"]].drop_duplicates().itertuples(
-                    index=False):
-                sname = str(sname or "").strip()
-                if sname:
-                    tag = hmac.new(key, f"school:{sid}".encode(), hashlib.sha256).hexdigest()[:4]
-                    table.setdefault(sname, f"[school-{tag}]")
+            if pid not in pseudonym:
+                pseudonym[pid] = f"[persoon-{_tag(key, pid, taken)}]"
+            for tier, forms in enumerate(name_variants(name, nicks)):
+                for v in forms:
+                    owners[tier].setdefault(v, set()).add(pid)
+        # a form that is someone's own name beats a short form or diminutive of another's,
+        # which beats initials; a form shared by several people at the same tier is neutral
+        table: dict[str, str] = {}
+        for tier in (0, 1, 2):
+            for v, pids in sorted(owners[tier].items()):
+                if v not in table:
+                    table[v] = pseudonym[next(iter(pids))] if len(pids) == 1 else NEUTRAL
+        if "school_name" in staff.columns and "school_id" in staff.columns:
+            schools = staff[["school_id", "school_name"]].astype(str).drop_duplicates()
+            school_tags: dict[str, str] = {}
+            school_owner: dict[str, set[str]] = {}
+            for sid, sname in sorted(schools.itertuples(index=False)):
+                sname = _clean(sname)
+                if not sname:
+                    continue
+                if sid not in school_tags:
+                    school_tags[sid] = f"[school-{_tag(key, 'school:' + sid, taken)}]"
+                for v in school_variants(sname):
+                    school_owner.setdefault(v, set()).add(sid)
+            for v, sids in school_owner.items():
+                if v in table:
+                    continue  # a person's name wins over a school's (it is more identifying)
+                table[v] = school_tags[next(iter(sids))] if len(sids) == 1 else "[school]"
         if not table:
             return cls(None, {})
         alternatives = sorted(table, key=lambda s: (-len(s), s))
-        pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, alternatives)) + r")(?!\w)")
+        # a possessive or plural "s" may follow ("Femkes idee", "Ruud's mail"): it stays
+        pattern = re.compile(r"(?<!\w)(" + _trie_pattern(alternatives)
+                             + r")(?=(?:['’]?s)?(?!\w))")
         return cls(pattern, table)
 
     def __call__(self, text: str) -> str:
-        if self.pattern is None or not text:
+        if self.pattern is None or not isinstance(text, str) or not text:
             return text
         return self.pattern.sub(lambda m: self.table[m.group(1)], text)
 
@@ -113,3 +339,10 @@ class Pseudonymiser:
             else:
                 break
         return offset + delta
+
+
+def _clean(value: object) -> str:
+    if value is None:
+        return ""
+    s = str(value).strip()
+    return "" if s.lower() in {"nan", "none", "<na>"} else s

@@ -117,6 +117,7 @@ UI: dict[str, dict[str, str]] = {
         "unstable": "instabiel",
         "unstable_note": "Het profiel verandert als een drempel {pct} verschuift",
         "becomes": "wordt",
+        "threshold_of": "drempel van {profile}:",
         "scope_boundary": "Netwerkcijfers over relaties met collega's buiten de eigen PLG "
                           "(grensoverschrijdende relaties, de keuze van de studie). "
                           "Contacten = uitgaand + inkomend - wederkerig.",
@@ -136,6 +137,7 @@ UI: dict[str, dict[str, str]] = {
         "no_segments": "Geen gecodeerde fragmenten in deze familie.",
         "no_transcripts": "Geen transcripten: het profiel steunt alleen op het netwerk.",
         "question": "Vraag",
+        "previous_note": "Vorige notitie",
         "evidence_words": "Signaalwoorden",
         "probability": "kans",
         "interview": "interview",
@@ -154,8 +156,10 @@ UI: dict[str, dict[str, str]] = {
                       "codes komen uit de woordenlijsten van het codeboek, niet uit een op "
                       "menselijke codering getraind model. Er zijn geen kwaliteitsscores; "
                       "lees de codes als indicatie.",
-        "no_scores": "Het modelkaartje bevat geen evaluatiescores (te weinig scholen met "
-                     "gelabelde fragmenten).",
+        "no_scores": "Het modelkaartje bevat geen evaluatiescores: het model is zonder "
+                     "evaluatie getraind, of er waren te weinig scholen met gelabelde "
+                     "fragmenten. Evalueer het met `pipeline evaluate` of train het opnieuw "
+                     "met evaluatie.",
         "model": "Model",
         "trained_on": "Getraind op",
         "labelled_segments": "gelabelde fragmenten",
@@ -184,7 +188,7 @@ UI: dict[str, dict[str, str]] = {
         "config_hash": "Config-hash",
         "inputs": "Invoer",
         "inputs_hash": "Invoer-hash",
-        "inputs_summary": "{n} bestanden, {size}",
+        "inputs_summary": "{n} bestanden die de run leest, {size}",
         "all_inputs": "Alle invoerbestanden met sha256",
         "more_inputs": "... en nog {n} bestanden (zie manifest.json)",
         "file": "Bestand",
@@ -258,6 +262,7 @@ UI: dict[str, dict[str, str]] = {
         "unstable": "unstable",
         "unstable_note": "The profile changes when a threshold moves by {pct}",
         "becomes": "becomes",
+        "threshold_of": "{profile} threshold:",
         "scope_boundary": "Network counts over ties with colleagues outside the person's own "
                           "PLG (boundary-spanning ties, the study's choice). "
                           "Contacts = out + in - reciprocal.",
@@ -276,6 +281,7 @@ UI: dict[str, dict[str, str]] = {
         "no_segments": "No coded segments in this family.",
         "no_transcripts": "No transcripts: the profile rests on the network only.",
         "question": "Question",
+        "previous_note": "Previous note",
         "evidence_words": "Evidence words",
         "probability": "probability",
         "interview": "interview",
@@ -293,8 +299,9 @@ UI: dict[str, dict[str, str]] = {
         "rules_note": "This run used the rule-based coder (pipeline run --rules): codes come "
                       "from the codebook's word lists, not from a model trained on human "
                       "coding. There are no quality scores; read the codes as indicative.",
-        "no_scores": "The model card holds no evaluation scores (too few schools with "
-                     "labelled segments).",
+        "no_scores": "The model card holds no evaluation scores: the model was trained "
+                     "without evaluation, or too few schools had labelled segments. Evaluate "
+                     "it with `pipeline evaluate` or retrain it with evaluation.",
         "model": "Model",
         "trained_on": "Trained on",
         "labelled_segments": "labelled segments",
@@ -322,7 +329,7 @@ UI: dict[str, dict[str, str]] = {
         "config_hash": "Config hash",
         "inputs": "Inputs",
         "inputs_hash": "Input hash",
-        "inputs_summary": "{n} files, {size}",
+        "inputs_summary": "{n} files read by the run, {size}",
         "all_inputs": "All input files with sha256",
         "more_inputs": "... and {n} more files (see manifest.json)",
         "file": "File",
@@ -488,6 +495,15 @@ def _highlight(text: str, words: list[str]) -> Markup:
     return Markup("").join(out)
 
 
+def _shorten(text: str, limit: int = 220) -> str:
+    """``text`` cut at a word boundary before ``limit`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:.") + " …"
+
+
 def _human_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -610,6 +626,18 @@ def _default_model_used(result, settings: Settings) -> tuple[bool, str | None]:
     return True, file_sha256(folder / MODEL_FILE)
 
 
+def _run_inputs(cohort: Cohort) -> list[Path]:
+    """The cohort files a run reads (cohort.yaml, staff, nominations, transcripts, labels),
+    sorted; other files in the folder (notes, scripts) do not change results."""
+    root = Path(cohort.root)
+    files = [root / "cohort.yaml", root / "staff.csv", root / "nominations.csv"]
+    files += [root / p for p in cohort.transcripts.get("path", [])]
+    if (root / "labels").is_dir():
+        files += sorted((root / "labels").glob("*.csv"))
+    return sorted({p for p in files if p.is_file()},
+                  key=lambda p: p.relative_to(root).as_posix())
+
+
 def reproduce_info(result, cohort: Cohort, settings: Settings, *,
                    reveal_names: bool = False) -> dict:
     """What the "how to cite and reproduce" section shows: the command, versions, hashes.
@@ -629,9 +657,10 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
     if reveal_names:
         cmd.append("--reveal-names")
     configs = [(_display_path(p), file_sha256(p)) for p in settings.files]
+    files = _run_inputs(cohort)
     root = Path(cohort.root)
-    inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in cohort.input_files]
-    size = sum(p.stat().st_size for p in cohort.input_files)
+    inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in files]
+    size = sum(p.stat().st_size for p in files)
     groups: dict[str, int] = {}
     for rel, _ in inputs:
         top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
@@ -700,7 +729,8 @@ def _evidence_for(person_segments: pd.DataFrame, settings: Settings, lang: str) 
                 "segment_id": str(row.get("segment_id", "")),
                 "source": str(row.get("source", "")),
                 "text": _highlight(str(row.get("text", "")), words),
-                "context": "" if _is_missing(row.get("context")) else str(row["context"]),
+                "context": _shorten("" if _is_missing(row.get("context"))
+                                    else str(row["context"])),
                 "score": f"{score:.2f}",
                 "words": list(dict.fromkeys(words)),
                 "codes": [{"id": c, "label": _code_label(settings, c, lang),
@@ -715,7 +745,9 @@ def _evidence_for(person_segments: pd.DataFrame, settings: Settings, lang: str) 
 
 def _quality_rows(quality: pd.DataFrame, lang: str) -> list[dict]:
     rows = []
-    for r in quality.sort_values(["school_id", "issue"], kind="stable").to_dict("records"):
+    order = {issue: i for i, issue in enumerate(network.ISSUES)}
+    ranked = quality.assign(_order=quality["issue"].map(lambda x: order.get(x, len(order))))
+    for r in ranked.sort_values(["school_id", "_order"], kind="stable").to_dict("records"):
         rows.append({"school_id": r["school_id"], "issue": r["issue"],
                      "label": ISSUE_LABELS[lang].get(r["issue"], r["issue"]),
                      "count": int(r["count"]), "lines": r["lines"]})
@@ -787,6 +819,75 @@ def _heatmaps(key_figs: list[dict], person_codes: pd.DataFrame, settings: Settin
     return out
 
 
+def _profile_info(settings: Settings, pid: str, lang: str) -> dict:
+    color = settings.profiles.color(pid)
+    return {"id": pid, "label": settings.profiles.label(pid, lang), "color": color,
+            "text_color": _text_color(color)}
+
+
+def _row(table: pd.DataFrame | None, pid: str) -> pd.Series | None:
+    return table.loc[pid] if table is not None and pid in table.index else None
+
+
+def _get(row: pd.Series | None, col: str) -> Any:
+    """A cell, or None when the row or the column is missing or the value is NA."""
+    if row is None or col not in row.index or _is_missing(row[col]):
+        return None
+    return row[col]
+
+
+def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Series | None,
+                segments: pd.DataFrame, n_transcripts: int, settings: Settings, lang: str,
+                reveal_names: bool) -> dict:
+    """One key figure: table row, profile card with reasons, stability and evidence."""
+    pid = str(r["person_id"])
+    prof = str(_get(pr, "profile") or "undetermined")
+    stable = _get(pr, "stable")
+    unstable = parse_unstable(_get(pr, "unstable_when") or "")
+    for u in unstable:
+        if u["profile"]:
+            u["profile_label"] = settings.profiles.label(u["profile"], lang)
+            u["to_label"] = settings.profiles.label(u["to"], lang)
+    reasons_text = str(_get(pr, "reasons") or "")
+    blocks = parse_reasons(reasons_text)
+    for b in blocks or []:
+        b["profile_info"] = _profile_info(settings, b["profile"], lang)
+    nearest = str(_get(pr, "nearest_profile") or "")
+    out_t, in_t, rec_t = (_get(ft, c) for c in ("out_ties", "in_ties", "reciprocal_ties"))
+    contacts = (None if any(x is None for x in (out_t, in_t, rec_t))
+                else float(out_t) + float(in_t) - float(rec_t))
+    plg_id, plg_type = str(_get(st, "plg_id") or ""), str(_get(st, "plg_type") or "")
+    return {
+        "school_id": str(r["school_id"]),
+        "rank": int(r["rank"]),
+        "person_id": pid,
+        "anchor": f"kf-{r['school_id']}-{int(r['rank'])}",
+        "name": str(_get(st, "name") or "") if reveal_names else "",
+        "role": str(_get(st, "role") or ""),
+        "years_in_education": _num(_get(st, "years_in_education"), 1),
+        "years_at_school": _num(_get(st, "years_at_school"), 1),
+        "plg": (f"{plg_id} ({plg_type.replace('_', ' ')})" if plg_id and plg_type
+                else plg_id or UI[lang]["dash"]),
+        "responded": bool(r.get("responded", True)),
+        "selected_reason": str(r.get("reason", "")),
+        "contacts": _num(contacts),
+        "out_ties": _num(out_t),
+        "in_ties": _num(in_t),
+        "reciprocal_ties": _num(rec_t),
+        "mean_strength": _num(_get(ft, "mean_strength")),
+        "profile": _profile_info(settings, prof, lang),
+        "nearest": (_profile_info(settings, nearest, lang)
+                    if nearest and prof == "undetermined" else None),
+        "criteria_met": str(_get(pr, "criteria_met") or ""),
+        "stable": True if stable is None else bool(stable),
+        "unstable": unstable,
+        "reasons_text": reasons_text,
+        "reasons": blocks,
+        "has_transcripts": n_transcripts > 0,
+        "evidence": _evidence_for(segments, settings, lang),
+    }
+
+
 def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str, str], *,
                    reveal_names: bool = False, reproduce: dict | None = None) -> dict:
     """Everything the template shows, as plain lists and dicts (deterministic order)."""
@@ -803,76 +904,19 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     transcripts_of = (cohort.transcripts.groupby("person_id")["path"].count().to_dict()
                       if len(cohort.transcripts) else {})
 
-    def profile_info(pid: str) -> dict:
-        return {"id": pid, "label": settings.profiles.label(pid, lang),
-                "color": settings.profiles.color(pid),
-                "text_color": _text_color(settings.profiles.color(pid))}
-
     schools_table = net.schools.sort_values("school_id", kind="stable").to_dict("records")
     quality = _quality_rows(net.quality, lang)
-    dropped = {}
+    dropped: dict[str, int] = {}
     for q in quality:
         dropped[q["school_id"]] = dropped.get(q["school_id"], 0) + q["count"]
 
-    key_figs: list[dict] = []
+    key_figs = []
     for r in net.key_figures.sort_values(["school_id", "rank"], kind="stable").to_dict("records"):
         pid = str(r["person_id"])
-        st = staff.loc[pid] if pid in staff.index else None
-        pr = profiles.loc[pid] if profiles is not None and pid in profiles.index else None
-        ft = features.loc[pid] if features is not None and pid in features.index else None
-        prof = str(pr["profile"]) if pr is not None else "undetermined"
-        stable = bool(pr["stable"]) if pr is not None and not _is_missing(pr["stable"]) else True
-        unstable = parse_unstable(pr["unstable_when"]) if pr is not None else []
-        for u in unstable:
-            if u["profile"]:
-                u["profile_label"] = settings.profiles.label(u["profile"], lang)
-                u["to_label"] = settings.profiles.label(u["to"], lang)
-        reasons_text = "" if pr is None or _is_missing(pr["reasons"]) else str(pr["reasons"])
-        blocks = parse_reasons(reasons_text)
-        for b in blocks or []:
-            b["profile_info"] = profile_info(b["profile"])
-        nearest = (str(pr["nearest_profile"]) if pr is not None
-                   and not _is_missing(pr.get("nearest_profile")) else "")
-
-        def feat(col: str, ft=ft) -> Any:
-            return None if ft is None or col not in ft.index else ft[col]
-
-        out_t, in_t, rec_t = feat("out_ties"), feat("in_ties"), feat("reciprocal_ties")
-        contacts = (None if any(_is_missing(x) for x in (out_t, in_t, rec_t))
-                    else float(out_t) + float(in_t) - float(rec_t))
-        name = "" if st is None or not reveal_names else str(st.get("name", "") or "")
-        plg_type = "" if st is None else str(st.get("plg_type", "") or "")
-        plg_id = "" if st is None else str(st.get("plg_id", "") or "")
-        key_figs.append({
-            "school_id": str(r["school_id"]),
-            "rank": int(r["rank"]),
-            "person_id": pid,
-            "anchor": f"kf-{r['school_id']}-{int(r['rank'])}",
-            "name": name,
-            "role": "" if st is None else str(st.get("role", "") or ""),
-            "years_in_education": _num(None if st is None else st.get("years_in_education"), 1),
-            "years_at_school": _num(None if st is None else st.get("years_at_school"), 1),
-            "plg": f"{plg_id} ({plg_type.replace('_', ' ')})" if plg_id and plg_type
-            else plg_id or ui["dash"],
-            "responded": bool(r.get("responded", True)),
-            "selected_reason": str(r.get("reason", "")),
-            "contacts": _num(contacts),
-            "out_ties": _num(out_t),
-            "in_ties": _num(in_t),
-            "reciprocal_ties": _num(rec_t),
-            "mean_strength": _num(feat("mean_strength")),
-            "profile": profile_info(prof),
-            "nearest": profile_info(nearest) if nearest and prof == "undetermined" else None,
-            "criteria_met": "" if pr is None else str(pr.get("criteria_met", "") or ""),
-            "stable": stable,
-            "unstable": unstable,
-            "unstable_text": "" if pr is None or _is_missing(pr["unstable_when"])
-            else str(pr["unstable_when"]),
-            "reasons_text": reasons_text,
-            "reasons": blocks,
-            "has_transcripts": bool(transcripts_of.get(pid)),
-            "evidence": _evidence_for(by_person.get(pid, pd.DataFrame()), settings, lang),
-        })
+        key_figs.append(_key_figure(r, _row(staff, pid), _row(profiles, pid),
+                                    _row(features, pid), by_person.get(pid, pd.DataFrame()),
+                                    int(transcripts_of.get(pid, 0)), settings, lang,
+                                    reveal_names))
 
     schools = []
     for s in schools_table:
@@ -885,16 +929,16 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
             "key_figures": [k for k in key_figs if k["school_id"] == sid],
         })
 
-    used = sorted({k["profile"]["id"] for k in key_figs},
-                  key=lambda p: [x.id for x in settings.profiles.profiles].index(p)
-                  if p in [x.id for x in settings.profiles.profiles] else 99)
-    counts = {k["profile"]["id"]: 0 for k in key_figs}
+    counts: dict[str, int] = {}
     for k in key_figs:
-        counts[k["profile"]["id"]] += 1
+        counts[k["profile"]["id"]] = counts.get(k["profile"]["id"], 0) + 1
     all_profiles = [p.id for p in settings.profiles.profiles] + ["undetermined"]
-    profile_counts = [{**profile_info(p), "n": counts.get(p, 0)} for p in all_profiles]
+    profile_counts = [{**_profile_info(settings, p, lang), "n": counts.get(p, 0)}
+                      for p in all_profiles]
 
-    other_warnings = [w for w in result.warnings if not str(w).startswith("nominations.csv: school")]
+    # the dropped nominations are shown as a table; the other warnings as a list
+    other_warnings = [w for w in result.warnings
+                      if not str(w).startswith("nominations.csv: school")]
     n_noms = len(cohort.nominations)
     n_dropped = sum(q["count"] for q in quality)
     return {
@@ -919,11 +963,9 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
         "scope_note": ui["scope_boundary"] if cfg.tie_scope == "boundary" else ui["scope_all"],
         "sensitivity_pct": f"{settings.profiles.sensitivity * 100:.0f}%",
         "profile_counts": profile_counts,
-        "used_profiles": [profile_info(p) for p in used],
         "quality": quality,
         "dropped": dropped,
         "warnings": [str(w) for w in other_warnings],
-        "all_warnings": [str(w) for w in result.warnings],
         "schools": schools,
         "key_figures": key_figs,
         "heatmaps": _heatmaps(key_figs, result.person_codes, settings, lang),
@@ -932,8 +974,6 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
         "reveal_names": reveal_names,
         "reproduce": reproduce,
         "references": REFERENCES,
-        "codes": [{"id": c.id, "label": getattr(c.label, lang), "color": c.color,
-                   "definition": c.definition} for c in settings.codebook.codes],
     }
 
 

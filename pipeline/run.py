@@ -94,16 +94,34 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
 
 def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
                ) -> tuple[Coder, dict]:
-    """The trained model from ``model_dir`` (default: the configured one), or the rule coder."""
+    """The trained model from ``model_dir`` (default: the configured one), or the rule coder.
+
+    The backend is read from the model card's ``backend_id`` (``sklearn`` when absent):
+    ``spacy_textcat`` loads :mod:`pipeline.coding.spacy_model`, anything else the skops model.
+    """
     if rules:
         return rule_coder(RuleCoder(settings.codebook, make_nlp())), {"name": "rules"}
-    model, card = load_model(model_dir or settings.model_dir)
-    unknown = [c for c in settings.codebook.code_ids if c not in set(model.labels_)]
+    from pipeline.coding import spacy_model
+
+    folder = Path(model_dir or settings.model_dir)
+    backend = spacy_model.read_card(folder).get("backend_id", "sklearn")
+    evidence = settings.pipeline.coding.evidence_terms
+    if backend == spacy_model.BACKEND_ID:
+        smodel, card = spacy_model.load_spacy_model(folder)
+        labels = set(smodel.labels_)
+    elif backend == "sklearn":
+        model, card = load_model(folder)
+        labels = set(model.labels_)
+    else:
+        raise InputError(folder / "model_card.json", f"unknown backend_id {backend!r} "
+                         f"(expected sklearn or {spacy_model.BACKEND_ID})", field="backend_id")
+    unknown = [c for c in settings.codebook.code_ids if c not in labels]
     if unknown:
-        raise InputError(model_dir or settings.model_dir,
-                         f"model does not know code(s) {', '.join(unknown)} of the codebook; "
-                         "retrain it with `make train`")
-    return model_coder(model, card.get("name", "model"), settings.pipeline.coding.evidence_terms), card
+        raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
+                         "codebook; retrain it with `make train`")
+    if backend == spacy_model.BACKEND_ID:
+        return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
+    return model_coder(model, card.get("name", "model"), evidence), card
 
 
 def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = None,

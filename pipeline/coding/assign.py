@@ -27,20 +27,22 @@ CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
 @dataclass
 class Coder:
-    """Anything that scores texts: ``score(texts) -> (scores table, evidence per text)``."""
+    """Anything that scores texts: ``score(texts, contexts) -> (scores table, evidence per
+    text)``; ``contexts`` holds the previous interviewer turn of each text ('' when none)."""
 
     name: str
     labels: list[str]
     thresholds: dict[str, float]
-    score: Callable[[list[str]], tuple[pd.DataFrame, list[dict]]]
+    score: Callable[[list[str], list[str]], tuple[pd.DataFrame, list[dict]]]
 
 
 def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
     labels = [str(x) for x in model.labels_]
 
-    def score(texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    def score(texts: list[str], contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
         words, lemmas = tokens_and_lemmas(texts)
-        proba, evidence = model.predict_with_evidence(words, lemmas, evidence_terms)
+        _, ctx_lemmas = tokens_and_lemmas(contexts)
+        proba, evidence = model.predict_with_evidence(words, lemmas, evidence_terms, ctx_lemmas)
         return pd.DataFrame(proba, columns=labels), evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),
@@ -49,32 +51,35 @@ def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
 
 def rule_coder(rules: RuleCoder) -> Coder:
     return Coder("rules", rules.labels, dict.fromkeys(rules.labels, rules.threshold),
-                 rules.score)
+                 lambda texts, contexts: rules.score(texts))
 
 
-def _score_chunk(coder: Coder, texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
-    return coder.score(texts)
+def _score_chunk(coder: Coder, texts: list[str], contexts: list[str]
+                 ) -> tuple[pd.DataFrame, list[dict]]:
+    return coder.score(texts, contexts)
 
 
-def score_texts(coder: Coder, texts: list[str], jobs: int = 1, chunk: int = 5000,
+def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = None,
+                jobs: int = 1, chunk: int = 5000,
                 progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Score texts in chunks, over ``jobs`` processes when there is enough work."""
-    chunks = [texts[i:i + chunk] for i in range(0, len(texts), chunk)] or [[]]
-    if jobs > 1 and len(chunks) > 1:
+    contexts = contexts if contexts is not None else [""] * len(texts)
+    spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
+    work = [(texts[a:b], contexts[a:b]) for a, b in spans]
+    results = []
+    if jobs > 1 and len(work) > 1:
         from joblib import Parallel, delayed
 
-        results = []
         for res in Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(_score_chunk)(coder, c) for c in chunks):
+                delayed(_score_chunk)(coder, t, c) for t, c in work):
             results.append(res)
             if progress:
                 progress(len(res[1]))
     else:
-        results = []
-        for c in chunks:
-            results.append(coder.score(c))
+        for t, c in work:
+            results.append(coder.score(t, c))
             if progress:
-                progress(len(c))
+                progress(len(t))
     scores = pd.concat([r[0] for r in results], ignore_index=True)
     evidence = [e for r in results for e in r[1]]
     return scores, evidence
@@ -85,8 +90,10 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     """``segments`` (needs ``text``) with the coding contract's columns added."""
     if "text" not in segments.columns:
         raise ValueError("segments table has no 'text' column")
-    scores, evidence = score_texts(coder, segments["text"].tolist(), jobs=jobs,
-                                   progress=progress)
+    contexts = (segments["context"].fillna("").astype(str).tolist()
+                if "context" in segments.columns else None)
+    scores, evidence = score_texts(coder, segments["text"].fillna("").astype(str).tolist(),
+                                   contexts, jobs=jobs, progress=progress)
     assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
                 if lab in scores.columns}
     out = segments.copy()

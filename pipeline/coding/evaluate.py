@@ -2,18 +2,27 @@
 
 A coder is trained on four schools and tested on the fifth, for every school; the test
 school's segments never influence its own predictions (thresholds are tuned inside the
-training schools). Scores per code: precision, recall, F1 and Cohen's kappa against the gold
-labels; per family macro and micro averages.
+training schools, by the coder's own ``fit``). Scores per code: precision, recall, F1 and
+Cohen's kappa (Cohen 1960) against the gold labels; per family macro and micro averages.
+
+Several coders side by side (:func:`compare_coders`) and a learning curve
+(:func:`learning_curve`: the same LOSO folds, each training fold subsampled to a fraction)
+are built from the same two functions. Nothing here reads or writes files.
 
 Tables
 ------
-``scores``  coder, family, code, n_positive, precision, recall, f1, kappa  (code rows, then
-            ``macro`` and ``micro`` rows per family)
+``scores``    coder, family, code, n_positive, precision, recall, f1, kappa  (code rows, then
+              ``macro`` and ``micro`` rows per family; family ``subtypes`` when asked)
+``wide``      family, code, n_positive, then ``<coder>_<metric>`` per coder (side by side)
+``curve``     coder, fraction, n_train, family, macro_f1, micro_f1
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,59 +30,373 @@ from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from pipeline.config import Codebook
 
-__all__ = ["loso_predict", "score_table", "SCORE_COLUMNS"]
+__all__ = ["loso_predict", "loso_folds", "score_table", "SCORE_COLUMNS", "CURVE_COLUMNS",
+           "FitPredict", "majority_fit_predict", "fixed_fit_predict", "precomputed_fit_predict", "estimator_fit_predict",
+           "subsample", "compare_coders", "learning_curve", "wide_table", "targets",
+           "markdown_report", "plot_learning_curve", "Comparison"]
 
 SCORE_COLUMNS = ["coder", "family", "code", "n_positive", "precision", "recall", "f1", "kappa"]
+CURVE_COLUMNS = ["coder", "fraction", "n_train", "family", "macro_f1", "micro_f1"]
+METRICS = ["precision", "recall", "f1", "kappa"]
 
 # fit(train_texts, train_Y) -> predict(test_texts) -> 0/1 array
 FitPredict = Callable[[list[str], np.ndarray, list[str]], np.ndarray]
 
 
-def loso_predict(texts: list[str], Y: np.ndarray, groups: list[str], fit_predict: FitPredict,
+def loso_folds(groups: Iterable[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(school, train_idx, test_idx)`` per school, schools sorted."""
+    groups_arr = np.asarray(list(groups))
+    return [(str(g), np.flatnonzero(groups_arr != g), np.flatnonzero(groups_arr == g))
+            for g in sorted(set(groups_arr.tolist()))]
+
+
+def take_rows(X, idx):
+    """Rows ``idx`` of a list of texts or of a DataFrame (``text``, ``context``)."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[idx].reset_index(drop=True)
+    return [X[i] for i in idx]
+
+
+def loso_predict(texts, Y: np.ndarray, groups: list[str], fit_predict: FitPredict,
                  progress: Callable[[str], None] | None = None) -> np.ndarray:
-    """Out-of-school predictions: for each school, train on the others, predict it."""
-    groups_arr = np.asarray(groups)
+    """Out-of-school predictions: for each school, train on the others, predict it.
+
+    ``texts`` is a list of texts or a DataFrame with ``text`` and ``context`` columns; it is
+    passed through to ``fit_predict(train, train_Y, test)`` row-sliced.
+    """
     pred = np.zeros_like(Y)
-    for school in sorted(set(groups)):
-        test = groups_arr == school
-        train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
-        pred[test_idx] = fit_predict([texts[i] for i in train_idx], Y[train_idx],
-                                     [texts[i] for i in test_idx])
+    for school, train_idx, test_idx in loso_folds(groups):
+        pred[test_idx] = fit_predict(take_rows(texts, train_idx), Y[train_idx],
+                                     take_rows(texts, test_idx))
         if progress:
             progress(school)
     return pred
 
 
+# ---------------------------------------------------------------------- coders as fit_predict
+def majority_fit_predict(train_texts: list[str], train_Y: np.ndarray,
+                         test_texts: list[str]) -> np.ndarray:
+    """The majority baseline: every test segment gets each label's majority value in the
+    training fold (a tie counts as absent).
+
+    >>> majority_fit_predict(["a", "b", "c"], np.array([[1, 0], [1, 0], [0, 1]]), ["d"])
+    array([[1, 0]])
+    """
+    Y = np.asarray(train_Y)
+    row = (Y.mean(axis=0) > 0.5).astype(Y.dtype) if len(Y) else np.zeros(Y.shape[1], Y.dtype)
+    return np.tile(row, (len(test_texts), 1))
+
+
+def fixed_fit_predict(predict: Callable[[list[str]], np.ndarray]) -> FitPredict:
+    """A coder that learns nothing (the rule coder): training data are ignored."""
+    def fit_predict(train_texts, train_Y, test_texts):
+        return predict(test_texts)
+    return fit_predict
+
+
+def precomputed_fit_predict(texts: list[str], pred: np.ndarray) -> FitPredict:
+    """A coder that learns nothing, with its predictions for ``texts`` computed once
+    (cheap to send to worker processes)."""
+    lookup = {t: np.asarray(row) for t, row in zip(texts, pred, strict=True)}
+
+    def fit_predict(train_texts, train_Y, test_texts):
+        return np.array([lookup[t] for t in test_texts]).reshape(len(test_texts), -1)
+    return fit_predict
+
+
+def estimator_fit_predict(make: Callable[[], object]) -> FitPredict:
+    """``make()`` gives a fresh unfitted estimator with ``fit(texts, Y)`` / ``predict``."""
+    def fit_predict(train_texts, train_Y, test_texts):
+        return make().fit(train_texts, train_Y).predict(test_texts)
+    return fit_predict
+
+
+# ---------------------------------------------------------------------- scoring
+def _binary_scores(y: np.ndarray, p: np.ndarray) -> dict:
+    pr, rc, f1, _ = precision_recall_fscore_support(y, p, average="binary", zero_division=0)
+    kappa = cohen_kappa_score(y, p) if len(set(y) | set(p)) > 1 else 0.0
+    return {"n_positive": int(y.sum()), "precision": pr, "recall": rc, "f1": f1,
+            "kappa": kappa}
+
+
+def _family_rows(Y, pred, col, codes, coder, family) -> list[dict]:
+    rows = [{"coder": coder, "family": family, "code": c,
+             **_binary_scores(Y[:, col[c]], pred[:, col[c]])} for c in codes]
+    if not codes:
+        return rows
+    idx = [col[c] for c in codes]
+    pr, rc, f1, _ = precision_recall_fscore_support(Y[:, idx], pred[:, idx], average="micro",
+                                                    zero_division=0)
+    n_pos = int(Y[:, idx].sum())
+    macro = {m: float(np.mean([r[m] for r in rows])) for m in METRICS}
+    return rows + [{"coder": coder, "family": family, "code": "macro", "n_positive": n_pos,
+                    **macro},
+                   {"coder": coder, "family": family, "code": "micro", "n_positive": n_pos,
+                    "precision": pr, "recall": rc, "f1": f1, "kappa": np.nan}]
+
+
 def score_table(Y: np.ndarray, pred: np.ndarray, labels: list[str], codebook: Codebook,
-                coder: str) -> pd.DataFrame:
-    """Per-code and per-family (macro, micro) precision, recall, F1 and kappa."""
+                coder: str, *, subtypes: bool = False) -> pd.DataFrame:
+    """Per-code and per-family (macro, micro) precision, recall, F1 and kappa.
+
+    Macro averages the per-code values (kappa too); micro pools every code's decisions
+    (its kappa is left empty). With ``subtypes`` the activity sub-types that are among
+    ``labels`` follow as family ``subtypes``.
+    """
+    Y, pred = np.asarray(Y), np.asarray(pred)
     col = {c: j for j, c in enumerate(labels)}
-    rows = []
+    rows: list[dict] = []
     for fam in codebook.families:
-        codes = [c.id for c in fam.codes if c.id in col]
-        for c in codes:
-            y, p = Y[:, col[c]], pred[:, col[c]]
-            pr, rc, f1, _ = precision_recall_fscore_support(y, p, average="binary",
-                                                            zero_division=0)
-            kappa = cohen_kappa_score(y, p) if len(set(y) | set(p)) > 1 else 0.0
-            rows.append({"coder": coder, "family": fam.id, "code": c, "n_positive": int(y.sum()),
-                         "precision": pr, "recall": rc, "f1": f1, "kappa": kappa})
-        if not codes:
-            continue
-        fam_rows = [r for r in rows if r["family"] == fam.id and r["code"] in codes]
-        idx = [col[c] for c in codes]
-        pr, rc, f1, _ = precision_recall_fscore_support(Y[:, idx], pred[:, idx], average="micro",
-                                                        zero_division=0)
-        rows.append({"coder": coder, "family": fam.id, "code": "macro",
-                     "n_positive": int(Y[:, idx].sum()),
-                     "precision": float(np.mean([r["precision"] for r in fam_rows])),
-                     "recall": float(np.mean([r["recall"] for r in fam_rows])),
-                     "f1": float(np.mean([r["f1"] for r in fam_rows])),
-                     "kappa": float(np.mean([r["kappa"] for r in fam_rows]))})
-        rows.append({"coder": coder, "family": fam.id, "code": "micro",
-                     "n_positive": int(Y[:, idx].sum()), "precision": pr, "recall": rc,
-                     "f1": f1, "kappa": np.nan})
+        rows += _family_rows(Y, pred, col, [c.id for c in fam.codes if c.id in col], coder,
+                             fam.id)
+    if subtypes:
+        rows += _family_rows(Y, pred, col, [s for s in codebook.subtype_ids if s in col],
+                             coder, "subtypes")
     out = pd.DataFrame(rows, columns=SCORE_COLUMNS)
-    for c in ("precision", "recall", "f1", "kappa"):
+    for c in METRICS:
         out[c] = out[c].astype(float).round(4)
     return out
+
+
+# ---------------------------------------------------------------------- comparing coders
+@dataclass
+class Comparison:
+    """What :func:`compare_coders` found: scores of every coder, their out-of-school
+    predictions and the seconds each spent per fold (fit + predict)."""
+
+    scores: pd.DataFrame
+    predictions: dict[str, np.ndarray]
+    seconds: dict[str, list[float]]
+
+
+def subsample(train_idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The first ``ceil(fraction * n)`` of a seeded permutation of ``train_idx`` (sorted), so
+    a larger fraction always contains a smaller one.
+
+    >>> subsample(np.arange(10), 0.3, 0).tolist() == sorted(subsample(np.arange(10), 0.3, 0))
+    True
+    >>> set(subsample(np.arange(10), 0.3, 0)) <= set(subsample(np.arange(10), 0.6, 0))
+    True
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    perm = np.random.default_rng(seed).permutation(np.asarray(train_idx))
+    return np.sort(perm[:max(1, math.ceil(fraction * len(perm)))])
+
+
+def _run_folds(tasks: list[tuple], texts: list[str], Y: np.ndarray, jobs: int,
+               progress: Callable[[str], None] | None) -> list[tuple[np.ndarray, float]]:
+    """Run ``(label, fit_predict, train_idx, test_idx)`` tasks, over ``jobs`` processes."""
+    def one(fit_predict, train_idx, test_idx):
+        start = time.perf_counter()
+        pred = fit_predict([texts[i] for i in train_idx], Y[train_idx],
+                           [texts[i] for i in test_idx])
+        return np.asarray(pred), time.perf_counter() - start
+
+    results: list[tuple[np.ndarray, float]] = []
+    if jobs > 1 and len(tasks) > 1:
+        from joblib import Parallel, delayed
+
+        gen = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(one)(fp, tr, te) for _, fp, tr, te in tasks)
+        for (label, *_), res in zip(tasks, gen, strict=True):
+            results.append(res)
+            if progress:
+                progress(label)
+    else:
+        for label, fp, tr, te in tasks:
+            results.append(one(fp, tr, te))
+            if progress:
+                progress(label)
+    return results
+
+
+def compare_coders(texts: list[str], Y: np.ndarray, groups: list[str],
+                   coders: dict[str, FitPredict], labels: list[str], codebook: Codebook, *,
+                   subtypes: bool = True, jobs: int = 1,
+                   progress: Callable[[str], None] | None = None) -> Comparison:
+    """Leave-one-school-out predictions and scores of several coders on the same folds."""
+    Y = np.asarray(Y)
+    folds = loso_folds(groups)
+    tasks = [(f"{name} / {school}", fp, tr, te) for name, fp in coders.items()
+             for school, tr, te in folds]
+    results = iter(_run_folds(tasks, texts, Y, jobs, progress))
+    predictions, seconds, tables = {}, {}, []
+    for name in coders:
+        pred = np.zeros_like(Y)
+        seconds[name] = []
+        for _, _, te in folds:
+            p, s = next(results)
+            pred[te] = p
+            seconds[name].append(round(s, 2))
+        predictions[name] = pred
+        tables.append(score_table(Y, pred, labels, codebook, name, subtypes=subtypes))
+    return Comparison(pd.concat(tables, ignore_index=True), predictions, seconds)
+
+
+def learning_curve(texts: list[str], Y: np.ndarray, groups: list[str],
+                   coders: dict[str, FitPredict], labels: list[str], codebook: Codebook, *,
+                   fractions: Iterable[float] = (0.1, 0.25, 0.5, 0.75, 1.0), seed: int = 0,
+                   full: dict[str, np.ndarray] | None = None, jobs: int = 1,
+                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Macro- and micro-F1 per family against the number of training segments.
+
+    For every fraction, each LOSO training fold is subsampled (:func:`subsample`, seeded per
+    school) and the coder trained on that part predicts the whole test school. ``full`` may
+    hold already computed 100% predictions per coder (from :func:`compare_coders`).
+    """
+    Y = np.asarray(Y)
+    full = full or {}
+    folds = loso_folds(groups)
+    fractions = sorted({float(f) for f in fractions})
+    plan = [(name, f) for name in coders for f in fractions
+            if not (f == 1.0 and name in full)]
+    tasks = []
+    for name, f in plan:
+        for k, (school, tr, te) in enumerate(folds):
+            tasks.append((f"{name} {f:.0%} / {school}", coders[name],
+                          subsample(tr, f, seed + k), te))
+    results = iter(_run_folds(tasks, texts, Y, jobs, progress))
+    preds: dict[tuple[str, float], np.ndarray] = {(n, 1.0): p for n, p in full.items()
+                                                 if n in coders}
+    for name, f in plan:
+        pred = np.zeros_like(Y)
+        for _, _, te in folds:
+            pred[te] = next(results)[0]
+        preds[(name, f)] = pred
+    rows = []
+    for name in coders:
+        for f in fractions:
+            n_train = float(np.mean([len(subsample(tr, f, seed + k))
+                                     for k, (_, tr, _) in enumerate(folds)]))
+            table = score_table(Y, preds[(name, f)], labels, codebook, name)
+            for fam in codebook.families:
+                t = table[table["family"] == fam.id].set_index("code")
+                rows.append({"coder": name, "fraction": f, "n_train": round(n_train, 1),
+                             "family": fam.id, "macro_f1": t.loc["macro", "f1"],
+                             "micro_f1": t.loc["micro", "f1"]})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+# ---------------------------------------------------------------------- presenting
+def wide_table(scores: pd.DataFrame, metrics: Iterable[str] = METRICS) -> pd.DataFrame:
+    """Coders side by side: one row per (family, code), ``<coder>_<metric>`` columns."""
+    coders = list(dict.fromkeys(scores["coder"]))
+    keys = scores.drop_duplicates(["family", "code"])[["family", "code"]]
+    n_pos = scores.drop_duplicates(["family", "code"]).set_index(["family", "code"])
+    out = keys.assign(n_positive=[int(n_pos.loc[(f, c), "n_positive"])
+                                  for f, c in zip(keys["family"], keys["code"], strict=True)])
+    out = out.reset_index(drop=True)
+    for coder in coders:
+        sub = scores[scores["coder"] == coder].set_index(["family", "code"])
+        for m in metrics:
+            out[f"{coder}_{m}"] = [sub[m].get((f, c), np.nan)
+                                   for f, c in zip(out["family"], out["code"], strict=True)]
+    return out
+
+
+def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook, *,
+            min_macro_f1: float = 0.85, min_kappa: float = 0.65,
+            min_gain: float = 0.10) -> pd.DataFrame:
+    """The acceptance targets (issue 4) for ``model``: per family macro-F1, every code's
+    kappa, and the macro-F1 gain over ``baseline``. Columns: target, value, required, met."""
+    rows = []
+    for fam in codebook.families:
+        m = scores[(scores["coder"] == model) & (scores["family"] == fam.id)].set_index("code")
+        b = scores[(scores["coder"] == baseline) & (scores["family"] == fam.id)
+                   ].set_index("code")
+        if m.empty:
+            continue
+        rows.append({"target": f"{fam.id}: macro-F1", "value": m.loc["macro", "f1"],
+                     "required": f">= {min_macro_f1:.2f}",
+                     "met": bool(m.loc["macro", "f1"] >= min_macro_f1)})
+        if not b.empty:
+            gain = round(float(m.loc["macro", "f1"] - b.loc["macro", "f1"]), 4)
+            rows.append({"target": f"{fam.id}: macro-F1 gain over {baseline}", "value": gain,
+                         "required": f">= {min_gain:.2f}", "met": bool(gain >= min_gain)})
+        for c in fam.codes:
+            if c.id in m.index:
+                k = m.loc[c.id, "kappa"]
+                rows.append({"target": f"{c.id}: kappa", "value": k,
+                             "required": f">= {min_kappa:.2f}", "met": bool(k >= min_kappa)})
+    return pd.DataFrame(rows, columns=["target", "value", "required", "met"])
+
+
+def _md(df: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.3f}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---"
+                          for c in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
+                    target_table: pd.DataFrame | None = None,
+                    seconds: dict[str, list[float]] | None = None,
+                    curve: pd.DataFrame | None = None) -> str:
+    """The evaluation as Markdown: F1 and kappa of every coder side by side, then precision
+    and recall, targets, timings and the learning curve."""
+    coders = list(dict.fromkeys(scores["coder"]))
+    main = scores[scores["family"] != "subtypes"]
+    parts = [f"# {title}", "", *summary, ""]
+    parts += ["## F1 and Cohen's kappa per code (leave-one-school-out)", "",
+              _md(wide_table(main, ["f1", "kappa"]).rename(
+                  columns=lambda c: c.replace("_f1", " F1").replace("_kappa", " κ"))), ""]
+    parts += ["## Precision and recall per code", "",
+              _md(wide_table(main, ["precision", "recall"]).rename(
+                  columns=lambda c: c.replace("_precision", " P").replace("_recall", " R"))),
+              ""]
+    subs = scores[scores["family"] == "subtypes"]
+    if len(subs):
+        parts += ["## Activity sub-types (F1)", "",
+                  _md(wide_table(subs, ["f1"]).rename(columns=lambda c: c.replace("_f1", " F1"))),
+                  ""]
+    if target_table is not None and len(target_table):
+        t = target_table.assign(met=target_table["met"].map({True: "yes", False: "**no**"}))
+        parts += ["## Targets", "", _md(t), ""]
+    if seconds:
+        rows = pd.DataFrame([{"coder": c, "mean seconds per fold (fit + predict)":
+                              float(np.mean(s)), "max": float(np.max(s))}
+                             for c, s in seconds.items() if c in coders])
+        parts += ["## Time", "", _md(rows), ""]
+    if curve is not None and len(curve):
+        wide = curve.pivot_table(index=["coder", "fraction", "n_train"], columns="family",
+                                 values="macro_f1").reset_index()
+        wide.columns.name = None
+        parts += ["## Learning curve (macro-F1 per family)", "", _md(wide), "",
+                  "![learning curve](learning_curve.png)", ""]
+    return "\n".join(parts)
+
+
+def plot_learning_curve(curve: pd.DataFrame, codebook: Codebook,
+                        flat: dict[str, dict[str, float]] | None = None):
+    """A matplotlib Figure: macro-F1 per family against training segments, one panel per
+    family, one line per coder; ``flat`` adds coders that learn nothing (``{coder: {family:
+    macro_f1}}``) as dashed lines."""
+    from matplotlib.figure import Figure
+
+    fams = [f for f in codebook.families]
+    fig = Figure(figsize=(5 * len(fams), 4), layout="constrained")
+    axes = fig.subplots(1, len(fams), squeeze=False)[0]
+    for ax, fam in zip(axes, fams, strict=True):
+        sub = curve[curve["family"] == fam.id]
+        for coder, g in sub.groupby("coder", sort=False):
+            ax.plot(g["n_train"], g["macro_f1"], marker="o", label=coder)
+        for coder, vals in (flat or {}).items():
+            if fam.id in vals:
+                ax.axhline(vals[fam.id], linestyle="--", color="grey", linewidth=1)
+                ax.annotate(coder, (0.01, vals[fam.id]), xycoords=("axes fraction", "data"),
+                            textcoords="offset points", xytext=(2, 3), color="grey")
+        ax.axhline(0.85, linestyle=":", color="black", linewidth=0.8)
+        ax.set_title(f"{fam.label.en} ({fam.id})")
+        ax.set_xlabel("training segments (mean over LOSO folds)")
+        ax.set_ylabel("macro-F1 on the held-out school")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    return fig

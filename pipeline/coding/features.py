@@ -38,11 +38,10 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     x = counts.tocsr()
     x.sum_duplicates()
     data = (1.0 + np.log(x.data)) * idf[x.indices]
-    sq = np.add.reduceat(data * data, x.indptr[:-1]) if len(data) else np.zeros(0)
-    sq[np.diff(x.indptr) == 0] = 0.0
-    norms = np.sqrt(sq)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=x.shape[0]))
     norms[norms == 0] = 1.0
-    data /= np.repeat(norms, np.diff(x.indptr))
+    data /= norms[rows]
     return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
 
 
@@ -51,7 +50,8 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    word_ngrams, char_ngrams : (low, high) n-gram ranges.
+    word_ngrams, char_ngrams : (low, high) n-gram ranges; ``char_ngrams=None``: no
+        character block (the block then has zero columns).
     min_df : keep features seen in at least this many training texts.
     max_features : at most this many features per block (most frequent first).
     """
@@ -74,11 +74,12 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
                 grams.update(" ".join(lem[i:i + k]) for i in range(len(lem) - k + 1))
             for g in grams:
                 word_df[g] = word_df.get(g, 0) + 1
-        clo, chi = self.char_ngrams
         char_df: dict[str, int] = {}
-        for ws in words:
-            for g in {g for w in set(ws) for g in _char_ngrams(w, clo, chi)}:
-                char_df[g] = char_df.get(g, 0) + 1
+        if self.char_ngrams:
+            clo, chi = self.char_ngrams
+            for ws in words:
+                for g in {g for w in set(ws) for g in _char_ngrams(w, clo, chi)}:
+                    char_df[g] = char_df.get(g, 0) + 1
         self.word_vocab_ = np.array(_top_by_df(word_df, self.min_df, self.max_features), dtype=str)
         self.char_vocab_ = np.array(_top_by_df(char_df, self.min_df, self.max_features), dtype=str)
         self.word_idf_ = np.log((1 + n) / (1 + np.array([word_df[f] for f in self.word_vocab_],
@@ -126,6 +127,8 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
     def _char_row(self, word: str, idx: dict) -> dict[int, int]:
         cache = idx["char_cache"]
         row = cache.get(word)
+        if row is None and not self.char_ngrams:
+            row = cache[word] = {}
         if row is None:
             row = {}
             char_id = idx["char_id"]

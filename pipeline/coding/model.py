@@ -3,7 +3,9 @@ logistic regression per code (one-vs-rest), and a per-code decision threshold tu
 cross-validation on the training data only.
 
 It learns every code of both families and the activity sub-types (``exchange.input`` ...), so
-the same model gives the codes, the sub-types and the evidence words. Saved with skops
+the same model gives the codes, the sub-types and the evidence words. The interviewer's
+question before a respondent turn (the segment's ``context``) is a third, down-weighted block
+of lemma features: "Wat kwam daaruit?" says a lot about a short answer. Saved with skops
 (``model.skops``) next to a JSON model card; loading trusts only the classes listed in
 :data:`TRUSTED`, never an arbitrary pickle.
 """
@@ -55,8 +57,9 @@ class CodeModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, labels=(), C=4.0, word_ngrams=(1, 2), char_ngrams=(2, 5), min_df=2,
-                 max_features=60000, threshold_folds=5, random_state=0):
+                 max_features=60000, threshold_folds=5, context_weight=0.5, random_state=0):
         self.labels = labels
+        self.context_weight = context_weight
         self.C = C
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -81,7 +84,7 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         return coef, intercept
 
     def fit(self, X, y):
-        texts = list(X)
+        texts, contexts = _texts_and_contexts(X)
         Y = np.asarray(y, dtype=np.int64)
         if Y.ndim != 2 or Y.shape[0] != len(texts):
             raise ValueError("y must be a 0/1 array of shape (n_segments, n_labels)")
@@ -89,10 +92,21 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         if len(labels) != Y.shape[1]:
             raise ValueError(f"{len(labels)} label names for {Y.shape[1]} label columns")
         words, lemmas = tokens_and_lemmas(texts)
+        _, ctx_lemmas = tokens_and_lemmas(contexts)
 
         def featurizer():
             return SegmentFeaturizer(self.word_ngrams, self.char_ngrams, self.min_df,
                                      self.max_features)
+
+        def ctx_featurizer(rows):
+            return SegmentFeaturizer((1, 1), None, self.min_df, self.max_features).fit(
+                [contexts[i] for i in rows])
+
+        def features(f, fc, rows):
+            blocks = f.transform_blocks([words[i] for i in rows], [lemmas[i] for i in rows])
+            ctx = fc.transform_blocks([ctx_lemmas[i] for i in rows],
+                                      [ctx_lemmas[i] for i in rows])[0]
+            return sp.hstack([*blocks, ctx * self.context_weight], format="csr")
 
         # thresholds from out-of-fold probabilities: the training data only
         oof = np.zeros(Y.shape, dtype=np.float64)
@@ -100,44 +114,53 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         if folds >= 2:
             kf = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             for tr, te in kf.split(texts):
-                f = featurizer().fit([texts[i] for i in tr])
-                Xtr = f.transform_tokens([words[i] for i in tr], [lemmas[i] for i in tr])
-                coef, b = self._fit_weights(Xtr, Y[tr])
-                Xte = f.transform_tokens([words[i] for i in te], [lemmas[i] for i in te])
-                oof[te] = _sigmoid(Xte @ coef.T + b)
+                f, fc = featurizer().fit([texts[i] for i in tr]), ctx_featurizer(tr)
+                coef, b = self._fit_weights(features(f, fc, tr), Y[tr])
+                oof[te] = _sigmoid(features(f, fc, te) @ coef.T + b)
             self.thresholds_ = np.array([_best_threshold(Y[:, j], oof[:, j])
                                          for j in range(Y.shape[1])])
         else:
             self.thresholds_ = np.full(Y.shape[1], 0.5)
+        every = np.arange(len(texts))
         self.featurizer_ = featurizer().fit(texts)
-        X_all = self.featurizer_.transform_tokens(words, lemmas)
-        coef, self.intercept_ = self._fit_weights(X_all, Y)
+        self.context_featurizer_ = ctx_featurizer(every)
+        coef, self.intercept_ = self._fit_weights(
+            features(self.featurizer_, self.context_featurizer_, every), Y)
         nw = len(self.featurizer_.word_vocab_)
-        self.coef_word_, self.coef_char_ = coef[:, :nw], coef[:, nw:]
+        nc = len(self.featurizer_.char_vocab_)
+        self.coef_word_, self.coef_char_ = coef[:, :nw], coef[:, nw:nw + nc]
+        self.coef_context_ = coef[:, nw + nc:] * self.context_weight
         self.labels_ = np.array(labels, dtype=str)
         self.classes_ = self.labels_
         return self
 
     # ------------------------------------------------------------------ predicting
-    def _scores(self, words, lemmas) -> tuple[np.ndarray, sp.csr_matrix]:
+    def _scores(self, words, lemmas, ctx_lemmas) -> tuple[np.ndarray, sp.csr_matrix]:
         Xw, Xc = self.featurizer_.transform_blocks(words, lemmas)
         z = Xw @ self.coef_word_.T + Xc @ self.coef_char_.T + self.intercept_
+        if ctx_lemmas is not None and self.coef_context_.shape[1]:
+            Xx = self.context_featurizer_.transform_blocks(ctx_lemmas, ctx_lemmas)[0]
+            z = z + Xx @ self.coef_context_.T
         return np.asarray(z), Xw
 
     def predict_proba(self, X) -> np.ndarray:
+        """Probability per label; ``X`` is a list of texts or a DataFrame with ``text`` and
+        (optionally) ``context``."""
         check_is_fitted(self, "coef_word_")
-        words, lemmas = tokens_and_lemmas(list(X))
-        return _sigmoid(self._scores(words, lemmas)[0])
+        texts, contexts = _texts_and_contexts(X)
+        words, lemmas = tokens_and_lemmas(texts)
+        _, ctx_lemmas = tokens_and_lemmas(contexts)
+        return _sigmoid(self._scores(words, lemmas, ctx_lemmas)[0])
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
 
-    def predict_with_evidence(self, words, lemmas, n_terms: int
+    def predict_with_evidence(self, words, lemmas, n_terms: int, ctx_lemmas=None
                               ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
-        """Probabilities and, per segment, the lemma n-grams that pushed each assigned label
-        up the most (the ``evidence``)."""
+        """Probabilities and, per segment, the lemma n-grams of the segment itself that pushed
+        each assigned label up the most (the ``evidence``)."""
         check_is_fitted(self, "coef_word_")
-        z, Xw = self._scores(words, lemmas)
+        z, Xw = self._scores(words, lemmas, ctx_lemmas)
         proba = _sigmoid(z)
         assigned = proba >= self.thresholds_
         names = self.featurizer_.word_vocab_
@@ -155,6 +178,16 @@ class CodeModel(ClassifierMixin, BaseEstimator):
                     if terms:
                         evidence[i][str(self.labels_[j])] = terms
         return proba, evidence
+
+
+def _texts_and_contexts(X) -> tuple[list[str], list[str]]:
+    if isinstance(X, pd.DataFrame):
+        texts = X["text"].fillna("").astype(str).tolist()
+        ctx = (X["context"].fillna("").astype(str).tolist() if "context" in X.columns
+               else [""] * len(texts))
+        return texts, ctx
+    texts = [str(x) for x in X]
+    return texts, [""] * len(texts)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

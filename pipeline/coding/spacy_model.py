@@ -28,7 +28,7 @@ import json
 import tempfile
 import time
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,11 @@ def to_docbin(docs: list[Doc]) -> DocBin:
     return db
 
 
+@lru_cache(maxsize=1)
+def _blank_nl() -> Language:
+    return spacy.blank("nl")
+
+
 def _load_config(path: Path, overrides: dict | None = None):
     from spacy.util import load_config
 
@@ -146,7 +151,7 @@ def _train_nlp(texts: list[str], Y: np.ndarray, labels: list[str], config_path: 
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import train
 
-    docs = make_docs(spacy.blank("nl"), texts, Y, labels)
+    docs = make_docs(_blank_nl(), texts, Y, labels)
     with tempfile.TemporaryDirectory(prefix="textcat-") as tmp:
         train_path, dev_path = Path(tmp) / "train.spacy", Path(tmp) / "dev.spacy"
         to_docbin(docs).to_disk(train_path)

@@ -103,28 +103,31 @@ def make_model(settings: Settings, labels: list[str]) -> CodeModel:
     return CodeModel(labels=tuple(labels), C=t.C, word_ngrams=t.word_ngrams,
                      char_ngrams=t.char_ngrams, min_df=t.min_df,
                      max_features=t.max_features_per_block, threshold_folds=t.threshold_folds,
-                     random_state=settings.pipeline.seed)
+                     context_weight=t.context_weight, random_state=settings.pipeline.seed)
 
 
 def train_default(cohort: Cohort, settings: Settings, out: Path,
-                  labels: pd.DataFrame | None = None) -> dict:
-    """Evaluate (leave-one-school-out), then train on everything and save model + card."""
+                  labels: pd.DataFrame | None = None, evaluate: bool = True) -> dict:
+    """Evaluate (leave-one-school-out, unless ``evaluate`` is false), then train on everything
+    and save model + card."""
     seg, Y, names, summary = labelled_segments(cohort, settings, labels)
-    texts = seg["text"].tolist()
+    X = seg[["text", "context"]].reset_index(drop=True)
 
-    def fit_predict(tr_texts, tr_Y, te_texts):
-        return make_model(settings, names).fit(tr_texts, tr_Y).predict(te_texts)
+    def fit_predict(train_X, train_Y, test_X):
+        return make_model(settings, names).fit(train_X, train_Y).predict(test_X)
 
     scores = None
-    if seg["school_id"].nunique() >= 2:
-        pred = loso_predict(texts, Y, seg["school_id"].tolist(), fit_predict)
+    if evaluate and seg["school_id"].nunique() >= 2:
+        pred = loso_predict(X, Y, seg["school_id"].tolist(), fit_predict)
         scores = score_table(Y, pred, names, settings.codebook, "sklearn_tfidf_lr")
-    model = make_model(settings, names).fit(texts, Y)
+    model = make_model(settings, names).fit(X, Y)
     cb_text = json.dumps(settings.codebook.model_dump(mode="json"), sort_keys=True)
     card = {
         "name": "sklearn_tfidf_lr",
-        "backend": "scikit-learn: TF-IDF lemma 1-2-grams + char 2-5-grams, one-vs-rest "
-                   "logistic regression, per-code thresholds tuned by 5-fold CV",
+        "backend_id": "sklearn",
+        "backend": "scikit-learn: TF-IDF lemma n-grams + char n-grams of the segment and lemma "
+                   "unigrams of its context, one-vs-rest logistic regression, per-code "
+                   "thresholds tuned by cross-validation on the training data",
         "created": datetime.now(UTC).date().isoformat(),
         "codebook": {"version": settings.codebook.version,
                      "sha256": hashlib.sha256(cb_text.encode()).hexdigest()},

@@ -2,7 +2,9 @@
 
 Four sentences per code; the gold labels follow from the sentences picked.
 """
-import random, pathlib
+import pathlib
+import random
+
 root = pathlib.Path(__file__).resolve().parent / "cohort"
 random.seed(7)
 S = {
@@ -54,58 +56,76 @@ staff = [("s1-p1","s1","Sanne de Vries","teacher","g1","data_team"),
          ("s2-p2","s2","Bram Visser","leader","h1","lesson_study"),
          ("s2-p3","s2","Noor Mulder","teacher","",""),
          ("s2-p4","s2","Daan Bos","support","","")]
-(root/"transcripts").mkdir(parents=True, exist_ok=True)
-(root/"labels").mkdir(exist_ok=True)
-(root/"cohort.yaml").write_text('name: annotate-fixture\nlanguage: nl\nsurvey_question: "Met wie praat je over de PLG?"\ntie_strength:\n  min: 1\n  max: 5\n')
-lines=["person_id,school_id,name,role,years_in_education,years_at_school,plg_id,plg_type,responded"]
-for p,s,n,r,g,t in staff:
-    lines.append(f"{p},{s},{n},{r},{random.randint(2,25)},{random.randint(1,12)},{g},{t},true")
-(root/"staff.csv").write_text("\n".join(lines)+"\n")
-noms=["school_id,ego,alter,strength"]
-for s in ("s1","s2"):
-    ids=[p for p,ss,*_ in staff if ss==s]
+(root / "transcripts").mkdir(parents=True, exist_ok=True)
+(root / "labels").mkdir(exist_ok=True)
+(root / "cohort.yaml").write_text(
+    'name: annotate-fixture\nlanguage: nl\nsurvey_question: "Met wie praat je over de PLG?"\n'
+    "tie_strength:\n  min: 1\n  max: 5\n")
+lines = ["person_id,school_id,name,role,years_in_education,years_at_school,plg_id,plg_type,"
+         "responded"]
+for p, s, n, r, g, t in staff:
+    lines.append(f"{p},{s},{n},{r},{random.randint(2, 25)},{random.randint(1, 12)},{g},{t},true")
+(root / "staff.csv").write_text("\n".join(lines) + "\n")
+noms = ["school_id,ego,alter,strength"]
+for s in ("s1", "s2"):
+    ids = [p for p, ss, *_ in staff if ss == s]
     for a in ids:
         for b in ids:
-            if a!=b and random.random()<0.6:
-                noms.append(f"{s},{a},{b},{random.randint(1,5)}")
-(root/"nominations.csv").write_text("\n".join(noms)+"\n")
-codes=[c for c in S if c!="none"]
-SUBS={"knowledge_management":["oral","written","product","written"],"exchange":["input","support","invitation","input"],"capacity_building":["workshop","coaching","training","training"]}
-ALL=codes+[f"{c}.{x}" for c in SUBS for x in ["oral","written","product"] if c=="knowledge_management"]+[f"exchange.{x}" for x in ["input","invitation","support"]]+[f"capacity_building.{x}" for x in ["workshop","training","coaching"]]
-gold=["segment_id,code,value,annotator,time"]
-def label(stem,text,start,picked,do):
-    seg=f"{stem}@{start}-{start+len(text)}"
-    if not do: return
-    on=set()
-    for c,i in picked:
-        if c=="none": continue
+            if a != b and random.random() < 0.6:
+                noms.append(f"{s},{a},{b},{random.randint(1, 5)}")
+(root / "nominations.csv").write_text("\n".join(noms) + "\n")
+codes = [c for c in S if c != "none"]
+# the sub-type of each of the four sentences of an activity code
+SUBS = {"knowledge_management": ["oral", "written", "product", "written"],
+        "exchange": ["input", "support", "invitation", "input"],
+        "capacity_building": ["workshop", "coaching", "training", "training"]}
+ALL = codes + ["knowledge_management.oral", "knowledge_management.written",
+               "knowledge_management.product", "exchange.input", "exchange.invitation",
+               "exchange.support", "capacity_building.workshop", "capacity_building.training",
+               "capacity_building.coaching"]
+gold = ["segment_id,code,value,annotator,time"]
+
+
+def label(stem, text, start, picked, do):
+    seg = f"{stem}@{start}-{start + len(text)}"
+    if not do:
+        return
+    on = set()
+    for c, i in picked:
+        if c == "none":
+            continue
         on.add(c)
-        if c in SUBS: on.add(f"{c}.{SUBS[c][i]}")
+        if c in SUBS:
+            on.add(f"{c}.{SUBS[c][i]}")
     for c in ALL:
         gold.append(f"{seg},{c},{int(c in on)},gold,2024-01-15T10:00:00Z")
-for p,s,n,*_ in staff[:3]+staff[4:7]:
-    d=root/"transcripts"/s; d.mkdir(exist_ok=True)
-    do = not p.endswith("p3")
-    paras=[f"Interview met {n}, {s}."]
+
+
+for p, s, n, *_ in staff[:3] + staff[4:7]:
+    d = root / "transcripts" / s
+    d.mkdir(exist_ok=True)
+    do = not p.endswith("p3")  # the p3 interviews stay unlabelled
+    paras = [f"Interview met {n}, {s}."]
     for q in Q:
-        paras.append("I: "+q)
-        k=random.choice([1,1,2,2,3])
-        picks=random.sample(codes+["none"],k)
-        idx=[random.randrange(4) for c in picks]
-        sents=[S[c][i] for c,i in zip(picks,idx)]
-        if random.random()<0.2:
+        paras.append("I: " + q)
+        k = random.choice([1, 1, 2, 2, 3])
+        picks = random.sample(codes + ["none"], k)
+        idx = [random.randrange(4) for c in picks]
+        sents = [S[c][i] for c, i in zip(picks, idx, strict=True)]
+        if random.random() < 0.2:
             sents.append(f"Dat zei {staff[random.randrange(8)][2].split()[0]} ook.")
-        body=" ".join(sents)
-        start=len("\n\n".join(paras))+2+3
-        paras.append("R: "+body)
-        label(f"{p}_interview_1",body,start,list(zip(picks,idx)),do)
-    (d/f"{p}_interview_1.txt").write_text("\n\n".join(paras)+"\n")
+        body = " ".join(sents)
+        start = len("\n\n".join(paras)) + 2 + 3
+        paras.append("R: " + body)
+        label(f"{p}_interview_1", body, start, list(zip(picks, idx, strict=True)), do)
+    (d / f"{p}_interview_1.txt").write_text("\n\n".join(paras) + "\n")
     if p.endswith("p1"):
-        notes=[]; pos=0
+        notes, pos = [], 0
         for _ in range(4):
-            pk=[(c,random.randrange(4)) for c in random.sample(codes,2)]
-            body=" ".join(S[c][i] for c,i in pk)
-            label(f"{p}_observation_1",body,pos,pk,do)
-            notes.append(body); pos+=len(body)+1
-        (d/f"{p}_observation_1.txt").write_text("\n".join(notes)+"\n")
-(root/"labels"/"gold.csv").write_text("\n".join(gold)+"\n")
+            pk = [(c, random.randrange(4)) for c in random.sample(codes, 2)]
+            body = " ".join(S[c][i] for c, i in pk)
+            label(f"{p}_observation_1", body, pos, pk, do)
+            notes.append(body)
+            pos += len(body) + 1
+        (d / f"{p}_observation_1.txt").write_text("\n".join(notes) + "\n")
+(root / "labels" / "gold.csv").write_text("\n".join(gold) + "\n")

@@ -1,0 +1,487 @@
+"""Benchmarks at national scale: stage times and memory at 10/100/1,000 schools, and coder
+throughput against the tokenise-only floor. ``make bench`` runs this with the defaults.
+
+    python bench/run_bench.py                      # sizes 10,100,1000; 100,000 segments
+    python bench/run_bench.py --sizes 10,100 --quick
+
+What it measures (every measurement in a fresh subprocess; see bench/README.md):
+
+* Cohorts of N schools made by ``bench/generate_cohort.py --schools N --seed S
+  --respondent-paragraphs 160`` (1,000 schools: ~100k staff, ~1M nominations, ~500k
+  segments), cached under ``<out>/cohorts/n<N>-s<S>-p<P>`` and made only when missing.
+* Per size, each stage alone (``bench/stage_driver.py stage``: load, network, segment, code,
+  profile, report; the inputs of a stage are the pickled outputs of the stage before it, so
+  no stage is run twice) and end to end (``pipeline run COHORT --out DIR --jobs J``).
+  ``--quick`` runs the stages in one driver process instead of one process each.
+* Throughput on ``--segments`` segments (default 100,000; ``--quick``: 5,000): the demo
+  corpus segmented (``pipeline segment data/demo``) and repeated with fresh ids. For the
+  rule coder and every model backend found (models/default, models/spacy_textcat):
+  ``pipeline code IN --out OUT [--model DIR | --rules] --jobs J`` (the whole command:
+  start-up, reading, coding, writing) and the in-process ``score_texts(..., jobs=J)``.
+  The floor is ``pipeline.nlp.tokens_and_lemmas`` over J processes in the coder's chunks,
+  with spaCy's own ``nlp.pipe`` + lookup lemmatizer (n_process=J) for reference.
+
+Wall time, CPU time (process and all descendants, joblib's workers included: on a machine
+shared with other jobs, CPU seconds move less than wall seconds), peak RSS of the largest
+process (``ru_maxrss`` from ``wait4``) and the peak of the summed RSS of the process tree
+(sampled every 50 ms). The load average is recorded with every measurement.
+
+Output: one table on the terminal and ``<out>/stages.csv``, ``<out>/throughput.csv``,
+``<out>/targets.csv`` and ``<out>/machine.json`` (cpu count, load, python and packages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from stage_driver import STAGES, TreeSampler  # noqa: E402
+
+PY = sys.executable
+BIN = Path(PY).parent
+MB = 1024 * 1024
+PACKAGES = ("sleutelfiguren", "numpy", "pandas", "scipy", "scikit-learn", "spacy",
+            "spacy-lookups-data", "networkx", "matplotlib", "joblib", "skops")
+STAGE_COLUMNS = ["size", "stage", "mode", "staff", "nominations", "segments", "key_figures",
+                 "wall_s", "cpu_s", "peak_rss_mb", "peak_tree_mb", "maxrss_mb", "load1",
+                 "rc", "cpu_count", "python", "versions", "time"]
+THROUGHPUT_COLUMNS = ["what", "backend", "how", "n", "jobs", "wall_s", "cpu_s",
+                      "segments_per_s", "ratio_to_floor", "maxrss_mb", "peak_tree_mb", "load1",
+                      "rc", "cpu_count", "python", "versions", "time"]
+TARGET_COLUMNS = ["target", "measured", "limit", "holds", "note"]
+
+
+# ---------------------------------------------------------------------- machine
+def versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "-"
+    return out
+
+
+def machine_info() -> dict:
+    return {"cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "mem_total_mb": _meminfo_mb("MemTotal"), "platform": platform.platform(),
+            "python": platform.python_version(), "packages": versions(),
+            "time": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _meminfo_mb(key: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------- measuring
+def measure(cmd: list[str], log: Path, timeout: float | None = None) -> dict:
+    """Run ``cmd`` in a fresh process; wall time, CPU and peak memory of it and its children.
+
+    ``maxrss_mb`` is ``ru_maxrss`` from ``wait4``: the largest single process of the tree
+    (the child or any descendant it waited for). ``peak_tree_mb`` is the largest sampled sum
+    of the RSS of the child and all its live descendants.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    load1 = os.getloadavg()[0]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log, "wb") as fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        with TreeSampler(proc.pid) as sampler:
+            deadline = t0 + timeout if timeout else None
+            while True:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if deadline and time.perf_counter() > deadline:
+                    proc.kill()
+                time.sleep(0.02)
+            wall = time.perf_counter() - t0
+            peak = sampler.window()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall_s": round(wall, 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+            "maxrss_mb": round(ru.ru_maxrss / 1024, 1), "peak_tree_mb": round(peak / MB, 1),
+            "rc": proc.returncode, "load1": round((load1 + os.getloadavg()[0]) / 2, 2)}
+
+
+def _tail(log: Path, n: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _check(res: dict, what: str, log: Path) -> bool:
+    if res["rc"] != 0:
+        print(f"  !! {what} failed (exit {res['rc']}), log {log}:\n{_tail(log)}", flush=True)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- cohorts
+def cohort_dir(base: Path, n: int, seed: int, paragraphs: int) -> Path:
+    return base / f"n{n}-s{seed}-p{paragraphs}"
+
+
+def ensure_cohort(base: Path, n: int, seed: int, paragraphs: int) -> Path:
+    """The cached cohort of ``n`` schools; generated (into a temporary folder, then renamed)
+    only when missing."""
+    folder = cohort_dir(base, n, seed, paragraphs)
+    if (folder / "cohort.yaml").is_file():
+        return folder
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"generating cohort {folder.name} ...", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run([PY, str(ROOT / "bench" / "generate_cohort.py"), "--schools", str(n),
+                    "--seed", str(seed), "--respondent-paragraphs", str(paragraphs),
+                    "--out", str(tmp)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    os.replace(tmp, folder)
+    print(f"  made in {time.perf_counter() - t0:.1f} s", flush=True)
+    return folder
+
+
+def throughput_segments(out: Path, n: int) -> Path:
+    """``n`` segments (id, text, context): the demo corpus segmented, repeated, fresh ids."""
+    import pandas as pd
+
+    path = out / f"segments_{n}.csv"
+    if path.is_file():
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    demo = out / "demo_segments.csv"
+    if not demo.is_file():
+        subprocess.run([str(BIN / "pipeline"), "segment", "data/demo", "--out", str(demo)],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    base = pd.read_csv(demo, dtype=str, keep_default_na=False)
+    reps = -(-n // len(base))
+    table = pd.concat([base[["segment_id", "text", "context"]]] * reps, ignore_index=True)
+    table = table.iloc[:n].copy()
+    table.insert(0, "id", [f"{s}#{i // len(base)}" for i, s in enumerate(table["segment_id"])])
+    table = table.drop(columns=["segment_id"])
+    tmp = path.with_suffix(".tmp")
+    table.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, path)
+    return path
+
+
+def model_backends() -> list[tuple[str, Path | None]]:
+    """(backend, model folder) of the rule coder and of every trained model found."""
+    found: list[tuple[str, Path | None]] = [("rules", None)]
+    try:
+        from pipeline.config import load_settings
+
+        default = Path(load_settings(None).model_dir)
+    except Exception:  # noqa: BLE001 - a broken config shows up in the pipeline runs
+        default = ROOT / "models" / "default"
+    if (default / "model.skops").is_file() or (default / "nlp").is_dir():
+        found.append(("default", default))
+    spacy_dir = ROOT / "models" / "spacy_textcat"
+    if spacy_dir.is_dir() and (spacy_dir / "model_card.json").is_file():
+        found.append(("spacy_textcat", spacy_dir))
+    return found
+
+
+# ---------------------------------------------------------------------- runs
+def bench_size(n: int, folder: Path, args: argparse.Namespace, common: dict) -> list[dict]:
+    rows: list[dict] = []
+    work = args.out / "work" / f"n{n}"
+    shutil.rmtree(work, ignore_errors=True)
+    cache, logs = work / "cache", args.out / "logs"
+    driver = [PY, str(ROOT / "bench" / "stage_driver.py")]
+    coder = ["--rules"] if args.rules else []
+    counts: dict = {}
+
+    def stage_row(stage: str, mode: str, rec: dict, outer: dict | None) -> dict:
+        return {"size": n, "stage": stage, "mode": mode, **{k: counts.get(k) for k in
+                ("staff", "nominations", "segments", "key_figures")},
+                "wall_s": rec["wall_s"], "cpu_s": rec.get("cpu_s"),
+                "peak_rss_mb": rec.get("peak_rss_mb"), "peak_tree_mb": rec.get("peak_tree_mb"),
+                "maxrss_mb": outer["maxrss_mb"] if outer else None,
+                "load1": outer["load1"] if outer else round(os.getloadavg()[0], 2),
+                "rc": outer["rc"] if outer else 0, **common}
+
+    if not args.skip_stages:
+        if args.quick:
+            js = work / "all.json"
+            log = logs / f"n{n}_stages.log"
+            res = measure(driver + ["all", str(folder), "--cache", str(cache), "--out",
+                                    str(work / "report"), "--json", str(js),
+                                    "--jobs", str(args.jobs)] + coder, log)
+            if _check(res, f"stages n={n}", log):
+                data = json.loads(js.read_text())
+                counts.update(data["counts"])
+                for stage in STAGES:
+                    rows.append(stage_row(stage, "one process", data["stages"][stage], res))
+        else:
+            for stage in STAGES:
+                js = work / f"{stage}.json"
+                log = logs / f"n{n}_{stage}.log"
+                res = measure(driver + ["stage", str(folder), "--stage", stage, "--cache",
+                                        str(cache), "--out", str(work / "report"), "--json",
+                                        str(js), "--jobs", str(args.jobs)] + coder, log)
+                if not _check(res, f"stage {stage} n={n}", log):
+                    break
+                data = json.loads(js.read_text())
+                counts.update(data["counts"])
+                rows.append(stage_row(stage, "own process", data["stages"][stage], res))
+                print(f"  n={n:<5} {stage:<8} {rows[-1]['wall_s']:8.2f} s  "
+                      f"cpu {rows[-1]['cpu_s']:8.2f} s  tree {rows[-1]['peak_tree_mb']:7.0f} MB"
+                      f"  load {res['load1']}", flush=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    # end to end: the real command
+    log = logs / f"n{n}_run.log"
+    res = measure([str(BIN / "pipeline"), "run", str(folder), "--out", str(work / "run"),
+                   "--jobs", str(args.jobs)] + coder, log)
+    if _check(res, f"pipeline run n={n}", log):
+        manifest = json.loads((work / "run" / "manifest.json").read_text())
+        counts.update(manifest.get("extra", manifest).get("counts", {}) or {})
+        rows.append({**stage_row("end_to_end", "pipeline run", res, res),
+                     "peak_rss_mb": res["maxrss_mb"], "peak_tree_mb": res["peak_tree_mb"]})
+        print(f"  n={n:<5} {'run':<8} {res['wall_s']:8.2f} s  cpu {res['cpu_s']:8.2f} s  "
+              f"tree {res['peak_tree_mb']:7.0f} MB  load {res['load1']}", flush=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def bench_throughput(args: argparse.Namespace, common: dict) -> list[dict]:
+    n = args.segments
+    tdir = args.out / "throughput"
+    segs = throughput_segments(tdir, n)
+    logs = args.out / "logs"
+    driver = [PY, str(ROOT / "bench" / "stage_driver.py"), "throughput", str(segs),
+              "--jobs", str(args.jobs)]
+    rows: list[dict] = []
+
+    def inproc(what: str, backend: str, how: str, extra: list[str]) -> dict | None:
+        js = tdir / f"{backend}_{what}.json"
+        log = logs / f"throughput_{backend}_{what}.log"
+        res = measure(driver + ["--what", what, "--json", str(js)] + extra, log)
+        if not _check(res, f"throughput {backend} {what}", log):
+            return None
+        data = json.loads(js.read_text())
+        row = {"what": what, "backend": backend, "how": how, "n": data["n"], "jobs": args.jobs,
+               "wall_s": data["wall_s"], "cpu_s": data["cpu_s"],
+               "segments_per_s": data["per_s"], "maxrss_mb": res["maxrss_mb"],
+               "peak_tree_mb": res["peak_tree_mb"], "load1": res["load1"], "rc": 0, **common}
+        rows.append(row)
+        print(f"  {backend:<14} {what:<6} {row['segments_per_s']:>10,.0f} seg/s  "
+              f"({row['wall_s']} s, cpu {row['cpu_s']} s, load {row['load1']})", flush=True)
+        return row
+
+    floor = inproc("floor", "tokens_and_lemmas", "pipeline.nlp.tokens_and_lemmas, "
+                   f"{args.jobs} processes, chunks of 5000", [])
+    inproc("spacy_pipe", "spacy_nlp_pipe",
+           f"spaCy nlp.pipe + lookup lemmatizer, n_process={args.jobs} (reference)", [])
+    for backend, folder in model_backends():
+        sel = ["--rules"] if folder is None else ["--model", str(folder)]
+        inproc("score", backend, f"score_texts(jobs={args.jobs}) in process", sel)
+        out_csv = tdir / f"coded_{backend}.csv"
+        log = logs / f"throughput_{backend}_cli.log"
+        res = measure([str(BIN / "pipeline"), "code", str(segs), "--out", str(out_csv),
+                       "--jobs", str(args.jobs)] + sel, log)
+        if _check(res, f"pipeline code {backend}", log):
+            rows.append({"what": "cli", "backend": backend,
+                         "how": "pipeline code IN --out OUT (whole command)", "n": n,
+                         "jobs": args.jobs, "wall_s": res["wall_s"], "cpu_s": res["cpu_s"],
+                         "segments_per_s": round(n / res["wall_s"], 1),
+                         "maxrss_mb": res["maxrss_mb"], "peak_tree_mb": res["peak_tree_mb"],
+                         "load1": res["load1"], "rc": 0, **common})
+            print(f"  {backend:<14} cli    {rows[-1]['segments_per_s']:>10,.0f} seg/s  "
+                  f"({res['wall_s']} s, cpu {res['cpu_s']} s, load {res['load1']})", flush=True)
+        out_csv.unlink(missing_ok=True)
+    if floor:
+        for row in rows:
+            if row["what"] in ("score", "cli", "spacy_pipe"):
+                row["ratio_to_floor"] = round(row["segments_per_s"] / floor["segments_per_s"], 3)
+        floor["ratio_to_floor"] = 1.0
+    return rows
+
+
+# ---------------------------------------------------------------------- targets
+def _find(rows: list[dict], **kw) -> dict | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in kw.items()):
+            return row
+    return None
+
+
+def targets(stages: list[dict], thr: list[dict]) -> list[dict]:
+    """The issue's targets, each with what was measured and whether it holds (None: not
+    measured in this run)."""
+    out = []
+
+    def add(name: str, measured, limit: str, holds, note: str = "") -> None:
+        out.append({"target": name, "measured": measured, "limit": limit,
+                    "holds": None if holds is None else bool(holds), "note": note})
+
+    big = max((r["size"] for r in stages), default=None)
+    e2e = {r["size"]: r for r in stages if r["stage"] == "end_to_end"}
+    r = e2e.get(1000)
+    add("end to end, 1,000 schools: wall", r and r["wall_s"], "<= 300 s",
+        r and r["wall_s"] <= 300, r and f"cpu {r['cpu_s']} s, load {r['load1']}")
+    add("end to end, 1,000 schools: peak RSS (process tree)", r and r["peak_tree_mb"],
+        "<= 4096 MB", r and r["peak_tree_mb"] <= 4096,
+        r and f"largest single process {r['maxrss_mb']} MB")
+    if 1000 in e2e and 100 in e2e:
+        ratio = e2e[1000]["wall_s"] / e2e[100]["wall_s"]
+        cpu_ratio = e2e[1000]["cpu_s"] / e2e[100]["cpu_s"] if e2e[100]["cpu_s"] else None
+        add("t(1000) / t(100), end to end", round(ratio, 2), "<= 12", ratio <= 12,
+            f"CPU-time ratio {cpu_ratio:.2f}" if cpu_ratio else "")
+    else:
+        add("t(1000) / t(100), end to end", None, "<= 12", None, "needs sizes 100 and 1000")
+    net = _find(stages, size=1000, stage="network") or (
+        _find(stages, size=big, stage="network") if big and big != 1000 else None)
+    note = "" if net is None or net["size"] == 1000 else f"only measured at {net['size']} schools"
+    add("network stage, 1,000 schools", net and net["wall_s"], "< 30 s",
+        net and net["size"] == 1000 and net["wall_s"] < 30,
+        (note or (net and f"cpu {net['cpu_s']} s, load {net['load1']}")) or "")
+    floor = _find(thr, what="floor")
+    score = _find(thr, what="score", backend="default")
+    add("default model coding / tokenise-only floor (in process)",
+        score and score.get("ratio_to_floor"), ">= 0.5",
+        score and floor and score["ratio_to_floor"] >= 0.5,
+        (score and floor and f"{score['segments_per_s']:,.0f} vs {floor['segments_per_s']:,.0f} "
+         f"seg/s") or "no default model" if not score else "")
+    cli = _find(thr, what="cli", backend="default")
+    add(f"pipeline code, default model, {cli['n'] if cli else '100,000'} segments",
+        cli and cli["segments_per_s"], ">= 10,000 seg/s",
+        cli and cli["segments_per_s"] >= 10000 and cli["n"] >= 100000,
+        (cli and (f"{cli['wall_s']} s wall, load {cli['load1']}"
+                  + ("" if cli["n"] >= 100000 else "; fewer than 100,000 segments"))) or "")
+    return out
+
+
+# ---------------------------------------------------------------------- output
+def _fmt(x, digits: int = 1) -> str:
+    if x is None or x == "":
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def print_table(stages: list[dict], thr: list[dict], tgt: list[dict], info: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"sleutelfiguren bench: {info['cpu_count']} CPUs, python {info['python']}, "
+                    f"load at start {info['loadavg']}", title_justify="left")
+    for name, just in (("what", "left"), ("size / n", "right"), ("wall s", "right"),
+                       ("cpu s", "right"), ("seg/s", "right"), ("peak MB (main|tree)", "right"),
+                       ("load", "right"), ("note", "left")):
+        t.add_column(name, justify=just)
+    sizes = sorted({r["size"] for r in stages})
+    for n in sizes:
+        for r in (r for r in stages if r["size"] == n):
+            seg_s = (r["segments"] / r["wall_s"] if r["stage"] in ("segment", "code",
+                     "end_to_end") and r.get("segments") and r["wall_s"] else None)
+            note = ""
+            if r["stage"] == "end_to_end":
+                note = (f"{_fmt(r['staff'])} staff, {_fmt(r['nominations'])} nominations, "
+                        f"{_fmt(r['segments'])} segments")
+            t.add_row(f"{r['stage']}", _fmt(n), _fmt(r["wall_s"], 2), _fmt(r["cpu_s"], 1),
+                      _fmt(seg_s, 0), f"{_fmt(r['peak_rss_mb'], 0)} | "
+                      f"{_fmt(r['peak_tree_mb'], 0)}", _fmt(r["load1"], 1), note,
+                      end_section=r is [x for x in stages if x["size"] == n][-1])
+    for r in thr:
+        ratio = r.get("ratio_to_floor")
+        t.add_row(f"{r['what']}: {r['backend']}", _fmt(r["n"]), _fmt(r["wall_s"], 2),
+                  _fmt(r["cpu_s"], 1), _fmt(r["segments_per_s"], 0),
+                  f"{_fmt(r['maxrss_mb'], 0)} | {_fmt(r['peak_tree_mb'], 0)}",
+                  _fmt(r["load1"], 1),
+                  r["how"] + (f"; {ratio:.2f} x floor" if ratio and r["what"] != "floor" else ""),
+                  end_section=r is thr[-1])
+    for r in tgt:
+        mark = {True: "[green]holds[/]", False: "[red]MISSED[/]", None: "[yellow]not measured[/]"}
+        t.add_row(f"target: {r['target']}", "", _fmt(r["measured"], 2), "", "", "", "",
+                  f"{mark[r['holds']]} ({r['limit']}) {r['note'] or ''}")
+    Console(width=max(160, shutil.get_terminal_size().columns)).print(t)
+
+
+def write_csv(rows: list[dict], columns: list[str], path: Path) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10,100,1000", help="schools per cohort, comma-separated")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--respondent-paragraphs", type=int, default=160)
+    ap.add_argument("--segments", type=int, default=None,
+                    help="segments for the throughput runs (default 100,000; --quick: 5,000)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true",
+                    help="stages in one process per size, 5,000 throughput segments")
+    ap.add_argument("--rules", action="store_true", help="stages and runs with the rule coder")
+    ap.add_argument("--skip-stages", action="store_true", help="only end to end per size")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the run outputs under OUT/work")
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
+    ap.add_argument("--cohorts", type=Path, default=None,
+                    help="cache of generated cohorts (default OUT/cohorts)")
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if args.segments is None:
+        args.segments = 5000 if args.quick else 100000
+    args.out = args.out.resolve()
+    cohorts = (args.cohorts or args.out / "cohorts").resolve()
+    started = time.perf_counter()
+    info = machine_info()
+    common = {"cpu_count": info["cpu_count"], "python": info["python"],
+              "versions": " ".join(f"{k}={v}" for k, v in info["packages"].items()),
+              "time": info["time"]}
+    print(f"bench: sizes {sizes}, {args.segments:,} throughput segments, jobs {args.jobs}, "
+          f"{info['cpu_count']} CPUs, load {info['loadavg']}", flush=True)
+    stages: list[dict] = []
+    for n in sizes:
+        folder = ensure_cohort(cohorts, n, args.seed, args.respondent_paragraphs)
+        stages += bench_size(n, folder, args, common)
+    thr = [] if args.skip_throughput else bench_throughput(args, common)
+    tgt = targets(stages, thr)
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    info["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    info["args"] = {k: str(v) for k, v in vars(args).items()}
+    write_csv(stages, STAGE_COLUMNS, args.out / "stages.csv")
+    write_csv(thr, THROUGHPUT_COLUMNS, args.out / "throughput.csv")
+    write_csv(tgt, TARGET_COLUMNS, args.out / "targets.csv")
+    (args.out / "machine.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    print_table(stages, thr, tgt, info)
+    print(f"bench took {info['bench_wall_s']} s; CSVs in {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

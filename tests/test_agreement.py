@@ -1,0 +1,167 @@
+"""Tests for pipeline/agreement.py and `pipeline agreement`.
+
+tests/data/agreement/krippendorff_2011.csv is the worked example of Krippendorff (2011),
+"Computing Krippendorff's Alpha-Reliability", section C: four observers, twelve units,
+values 1-5, missing values; nominal alpha = 0.743.
+"""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+from typer.testing import CliRunner
+
+from pipeline import agreement as ag
+from pipeline.cli import app
+from pipeline.io import InputError
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def kripp(shared_datadir):
+    return shared_datadir / "agreement" / "krippendorff_2011.csv"
+
+
+def test_doctests():
+    assert doctest.testmod(ag).failed == 0
+
+
+def test_krippendorff_2011_through_the_cli(kripp, tmp_path):
+    out = tmp_path / "agr"
+    result = runner.invoke(app, ["agreement", str(kripp), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "agreement.csv")
+    assert list(table.columns[:5]) == ["code", "n_units", "percent_agreement",
+                                       "krippendorff_alpha", "mean_pairwise_kappa"]
+    row = table.set_index("code").loc["example"]
+    assert row["krippendorff_alpha"] == pytest.approx(0.743, abs=5e-4)
+    assert row["n_units"] == 11                     # unit 12 has one value: not pairable
+    assert row["percent_agreement"] == pytest.approx(8 / 11)   # units 2, 6, 8 differ
+    pairs = pd.read_csv(out / "pairwise_kappa.csv")
+    assert len(pairs[pairs["code"] == "example"]) == 6
+    assert "0.743" in (out / "agreement.md").read_text()
+    assert "alpha 0.743" in result.output
+
+
+def test_pairwise_kappa_matches_sklearn(kripp):
+    cur = ag.current_labels(pd.read_csv(kripp, dtype=str))
+    pk = ag.pairwise_kappa(cur, "example").set_index(["annotator_a", "annotator_b"])
+    by = {a: g.set_index("segment_id")["value"] for a, g in cur.groupby("annotator")}
+    for a, b in itertools.combinations(sorted(by), 2):
+        common = by[a].index.intersection(by[b].index)
+        expected = cohen_kappa_score(by[a][common], by[b][common])
+        assert pk.loc[(a, b), "kappa"] == pytest.approx(expected)
+        assert pk.loc[(a, b), "n_units"] == len(common)
+    result = ag.agreement(pd.read_csv(kripp, dtype=str))
+    assert result["agreement"].set_index("code").loc["example", "mean_pairwise_kappa"] == \
+        pytest.approx(pk["kappa"].mean())
+
+
+def labels(rows):
+    return pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time"])
+
+
+def test_latest_label_counts_and_adjudicators_are_not_annotators():
+    lab = labels([["s1", "focus", "1", "a", "2024-01-01"], ["s1", "focus", "0", "a", "2024-02-01"],
+                  ["s1", "focus", "0", "b", "2024-01-01"], ["s2", "focus", "1", "a", ""],
+                  ["s2", "focus", "0", "b", ""],
+                  ["s2", "focus", "1", "adjudicator:c", "2024-03-01"]])
+    res = ag.agreement(lab)
+    row = res["agreement"].set_index("code").loc["focus"]
+    assert row["n_annotators"] == 2 and row["n_units"] == 2
+    assert row["percent_agreement"] == 0.5           # s1 agree (0/0), s2 differ
+    ref = res["reference"].set_index("segment_id")
+    assert ref.loc["s2", ["value", "source"]].tolist() == ["1", "adjudicated"]
+    assert ref.loc["s1", ["value", "source"]].tolist() == ["0", "majority"]
+    per_seg = res["per_segment"].set_index("segment_id")
+    assert per_seg.loc["s2", "disagreements"] == "focus"
+
+
+def test_reference_prefers_gold_and_drops_ties():
+    lab = labels([["s1", "x", "1", "gold", ""], ["s1", "x", "0", "a", ""],
+                  ["s1", "x", "0", "b", ""], ["s2", "x", "1", "a", ""], ["s2", "x", "0", "b", ""]])
+    ref = ag.reference_labels(lab)
+    assert ref[["segment_id", "value", "source"]].values.tolist() == [["s1", "1", "gold"]]
+
+
+def test_model_kappa_against_the_reference():
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 2, 200)
+    pred = np.where(rng.random(200) < 0.85, ref, 1 - ref)
+    lab = pd.concat([labels([[f"s{i}", "focus", str(v), "gold", ""] for i, v in enumerate(ref)]),
+                     labels([[f"s{i}", "focus", str(v), "alice", ""] for i, v in enumerate(ref)])])
+    preds = pd.DataFrame({"segment_id": [f"s{i}" for i in range(200)], "code": "focus",
+                          "value": pred.astype(str)})
+    row = ag.agreement(lab, preds, seed=1, replicates=200)["agreement"].iloc[0]
+    assert row["model_kappa"] == pytest.approx(cohen_kappa_score(ref, pred))
+    assert row["model_n_units"] == 200
+    assert row["base_rate"] == pytest.approx(ref.mean())
+    assert 0 <= row["shaffer_rho"] <= 1
+    assert row["krippendorff_alpha"] == pytest.approx(1.0)
+
+
+def test_codeset_has_the_asked_kappa():
+    for br, prec in [(0.1, 0.7), (0.3, 0.9), (0.5, 0.85)]:
+        counts = ag.codeset_for_kappa(0.65, br, prec, 10_000)
+        assert counts is not None and sum(counts) == 10_000
+        assert float(ag.kappa_from_counts(*counts)) == pytest.approx(0.65, abs=0.005)
+        tp, fp, fn, tn = counts
+        assert (tp + fn) / 10_000 == pytest.approx(br, abs=1e-3)
+        assert tp / (tp + fp) == pytest.approx(prec, abs=2e-3)
+    assert ag.codeset_for_kappa(0.65, 0.5, 0.65, 10_000) is None   # would need r > 1
+
+
+def test_shaffer_rho_behaves():
+    # kappa well above the threshold on many units: generalises (rho small)
+    assert ag.shaffer_rho(0.9, 200, 0.3, seed=1, replicates=300) < 0.05
+    # at the threshold: about half the simulated test sets reach it
+    assert 0.25 < ag.shaffer_rho(0.65, 80, 0.3, seed=1, replicates=300) < 0.75
+    # few units: a high kappa is not convincing
+    assert ag.shaffer_rho(0.8, 10, 0.3, seed=1, replicates=300) > 0.05
+    # deterministic for a seed
+    assert ag.shaffer_rho(0.7, 40, 0.2, seed=5, replicates=100) == \
+        ag.shaffer_rho(0.7, 40, 0.2, seed=5, replicates=100)
+    assert np.isnan(ag.shaffer_rho(float("nan"), 40, 0.2))
+    assert np.isnan(ag.shaffer_rho(0.7, 40, 0.0))
+
+
+def test_undefined_measures_are_nan_not_errors():
+    lab = labels([["s1", "x", "1", "a", ""], ["s1", "x", "1", "b", ""]])
+    row = ag.agreement(lab)["agreement"].iloc[0]
+    assert row["percent_agreement"] == 1.0
+    assert np.isnan(row["krippendorff_alpha"]) and np.isnan(row["mean_pairwise_kappa"])
+    assert ag.agreement(labels([["s1", "x", "1", "a", ""]]))["agreement"].iloc[0]["n_units"] == 0
+
+
+def test_cli_reads_a_store_and_predictions(tmp_path):
+    from pipeline.annotate import LabelStore
+
+    store = LabelStore(tmp_path / "store.sqlite")
+    rows = [[f"s{i}@0-1", "focus", str(i % 2), "a", ""] for i in range(20)]
+    rows += [[f"s{i}@0-1", "focus", str(int(i % 3 == 0)), "b", ""] for i in range(20)]
+    store.add(labels(rows), "test")
+    preds = tmp_path / "pred.csv"
+    pd.DataFrame({"id": [f"s{i}@0-1" for i in range(20)],
+                  "knowledge_types": ["focus" if i % 2 else "" for i in range(20)],
+                  "activities": ""}).to_csv(preds, index=False)
+    out = tmp_path / "agr"
+    result = runner.invoke(app, ["agreement", str(tmp_path / "store.sqlite"), "--out", str(out),
+                                 "--predictions", str(preds), "--replicates", "50"])
+    assert result.exit_code == 0, result.output
+    t = pd.read_csv(out / "agreement.csv").set_index("code")
+    agree = sum(i % 2 == int(i % 3 == 0) for i in range(20))   # a tie has no reference
+    assert t.loc["focus", "n_units"] == 20 and t.loc["focus", "model_n_units"] == agree
+    assert (out / "per_segment.csv").is_file()
+
+
+def test_cli_refuses_unknown_input(tmp_path):
+    bad = tmp_path / "labels.txt"
+    bad.write_text("x")
+    result = runner.invoke(app, ["agreement", str(bad), "--out", str(tmp_path / "o")])
+    assert isinstance(result.exception, InputError)

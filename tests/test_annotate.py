@@ -1,0 +1,421 @@
+"""Tests for pipeline/annotate.py and `pipeline annotate ...`: the label store, task selection,
+the three task formats (export -> edit -> import round trips), idempotent and concurrent
+imports, and retraining from the store.
+
+Fixture: tests/data/annotate/cohort (made by tests/data/annotate/make_fixture.py): two
+schools, six interviews and two observation logs, 56 segments of which 40 carry gold labels
+(labels/gold.csv).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from pipeline import annotate as an
+from pipeline.cli import app
+from pipeline.coding.assign import score_texts
+from pipeline.config import load_settings
+from pipeline.io import InputError, load_cohort
+from pipeline.run import load_coder, run_segments
+
+FIXTURE = Path(__file__).parent / "data" / "annotate" / "cohort"
+runner = CliRunner()
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def settings():
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def names(settings):
+    return settings.codebook.code_ids + settings.codebook.subtype_ids
+
+
+@pytest.fixture(scope="session")
+def segments(settings):
+    return run_segments(load_cohort(FIXTURE), settings)
+
+
+@pytest.fixture(scope="session")
+def rules(settings):
+    return load_coder(settings, rules=True)[0]
+
+
+@pytest.fixture(scope="session")
+def rule_scores(rules, segments):
+    return score_texts(rules, segments["text"].tolist())[0]
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    dst = tmp_path / "cohort"
+    shutil.copytree(FIXTURE, dst)
+    return dst
+
+
+def labels_df(rows):
+    return pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time"])
+
+
+def invoke(args):
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# ---------------------------------------------------------------- the store
+def test_gold_file_imported_once(cohort, names):
+    store = an.LabelStore.for_cohort(cohort, names)
+    n_gold = len(pd.read_csv(cohort / "labels" / "gold.csv"))
+    hist = store.history()
+    assert len(hist) == n_gold
+    assert set(hist["source"]) == {"gold file gold.csv"}
+    assert (cohort / "labels" / "store.sqlite").is_file()
+    again = an.LabelStore.for_cohort(cohort, names)
+    assert len(again.history()) == n_gold
+    assert again.import_gold_file(cohort / "labels" / "gold.csv", names)["skipped_file"]
+
+
+def test_gold_file_with_unknown_code_is_refused(cohort, names):
+    gold = cohort / "labels" / "gold.csv"
+    lines = gold.read_text().splitlines()
+    lines[3] = lines[3].replace(",approach,", ",aproach,")
+    gold.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as e:
+        an.LabelStore.for_cohort(cohort, names)
+    assert e.value.line == 4 and e.value.field == "code" and "aproach" in str(e.value)
+
+
+def test_add_is_idempotent_and_keeps_history(tmp_path):
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    one = labels_df([["d@0-5", "focus", "1", "alice", ""]])
+    assert store.add(one, "a") == {"rows": 1, "added": 1, "unchanged": 0}
+    assert store.add(one, "a") == {"rows": 1, "added": 0, "unchanged": 1}
+    flip = labels_df([["d@0-5", "focus", "0", "alice", ""]])
+    assert store.add(flip, "b")["added"] == 1
+    assert store.add(one, "c")["added"] == 1          # changing back is history too
+    hist = store.history()
+    assert hist["value"].tolist() == ["1", "0", "1"]
+    assert hist["time"].is_monotonic_increasing
+    cur = store.current()
+    assert len(cur) == 1 and cur["value"].iloc[0] == "1"
+
+
+def test_timed_rows_dedupe_by_hash_and_order_by_time(tmp_path):
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    rows = labels_df([["d@0-5", "focus", "0", "bob", "2024-01-02T10:00:00Z"],
+                      ["d@0-5", "focus", "1", "bob", "2024-01-01T10:00:00+00:00"]])
+    assert store.add(rows, "x")["added"] == 2
+    assert store.add(rows, "x")["added"] == 0
+    assert store.current()["value"].tolist() == ["0"]   # the later time wins, not the row
+    assert store.history()["time"].tolist()[0] == "2024-01-02T10:00:00.000+00:00"
+
+
+def test_disagreements_adjudication_and_training_labels(tmp_path):
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    store.add(labels_df([["d@0-5", "focus", "1", "alice", ""], ["d@0-5", "focus", "0", "bob", ""],
+                         ["d@0-5", "benefits", "1", "alice", ""],
+                         ["d@0-5", "benefits", "1", "bob", ""]]), "t")
+    dis = store.disagreements()
+    assert dis[["segment_id", "code", "values", "adjudicated"]].values.tolist() == [
+        ["d@0-5", "focus", "alice=1; bob=0", ""]]
+    assert store.adjudicate("d@0-5", "focus", "0", "carla")["added"] == 1
+    assert store.adjudicate("d@0-5", "focus", "0", "carla")["added"] == 0
+    assert store.disagreements()["adjudicated"].tolist() == ["0"]
+    adj = store.adjudicated()
+    assert adj[["annotator", "value", "source"]].values.tolist() == [
+        ["adjudicator:carla", "0", "adjudication"]]
+    train = an.store_labels_for_training(store)
+    assert list(train.columns) == ["segment_id", "code", "value", "annotator", "time", "file",
+                                   "line"]
+    focus = train[train["code"] == "focus"]
+    assert focus["annotator"].tolist() == ["adjudicator:carla"]
+    assert sorted(train.loc[train["code"] == "benefits", "annotator"]) == ["alice", "bob"]
+
+
+WORKER = """
+import json, sys
+import pandas as pd
+from pipeline.annotate import LabelStore
+path, rows_file, source = sys.argv[1:4]
+batches = json.load(open(rows_file))
+store = LabelStore(path)
+added = 0
+for rows in batches:  # many small transactions, so the processes interleave
+    df = pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time"])
+    added += store.add(df, source)["added"]
+print(added)
+"""
+
+
+def test_concurrent_imports_lose_nothing(tmp_path):
+    """Four processes import at once, each its own labels plus one shared file."""
+    path = tmp_path / "s.sqlite"
+    an.LabelStore(path)
+    shared = [[f"d@{i}-{i + 1}", "focus", "1", "gold", "2024-01-01T00:00:00Z"]
+              for i in range(150)]
+    procs = []
+    for w in range(4):
+        own = [[f"d@{i}-{i + 1}", code, str(i % 2), f"ann{w}", ""]
+               for i in range(60) for code in ("focus", "approach", "exchange")]
+        rows = own + shared
+        batches = [rows[i:i + 60] for i in range(0, len(rows), 60)]
+        rows_file = tmp_path / f"rows{w}.json"
+        rows_file.write_text(json.dumps(batches))
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(rows_file),
+                                       f"worker {w}"], stdout=subprocess.PIPE, text=True,
+                                      cwd=Path(__file__).parent.parent))
+    added = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        added.append(int(out.strip()))
+    store = an.LabelStore(path)
+    hist = store.history()
+    assert sum(added) == len(hist) == 4 * 180 + 150
+    assert hist["import_hash"].is_unique
+    assert len(store.current()) == 4 * 180 + 150
+
+
+# ---------------------------------------------------------------- selection
+def test_select_uncertain_takes_each_codes_borderline_case():
+    scores = pd.DataFrame({"a": [0.10, 0.49, 0.90, 0.52], "b": [0.8, 0.0, 0.31, 0.99]})
+    chosen = an.select_uncertain(scores, {"a": 0.5, "b": 0.3}, ["a", "b"], 2)
+    assert chosen["position"].tolist() == [1, 2]       # a's closest, then b's closest
+    assert an.select_uncertain(scores, {"a": 0.5, "b": 0.3}, ["a", "b"], 10)[
+        "position"].nunique() == 4
+
+
+def test_select_disagreement_orders_by_number_of_differences():
+    model = pd.DataFrame({"a": [0.9, 0.9, 0.1], "b": [0.9, 0.1, 0.0]})
+    rules = pd.DataFrame({"a": [0.9, 0.0, 0.9], "b": [0.0, 0.9, 0.0]})
+    chosen = an.select_disagreement(model, {"a": .5, "b": .5}, rules, {"a": .5, "b": .5},
+                                    ["a", "b"], 3)
+    assert chosen["position"].tolist() == [1, 0, 2]
+    assert "a (model)" in chosen["reason"].iloc[0] and "b (rules)" in chosen["reason"].iloc[0]
+
+
+def test_select_random_is_stratified_and_seeded():
+    seg = pd.DataFrame({"school_id": ["s1"] * 60 + ["s2"] * 30 + ["s2"] * 10,
+                        "source": ["interview"] * 90 + ["observation"] * 10})
+    a = an.select_random(seg, 20, seed=3)
+    assert a["position"].is_unique
+    picked = seg.iloc[a["position"]]
+    assert picked.groupby(["school_id", "source"]).size().to_dict() == {
+        ("s1", "interview"): 12, ("s2", "interview"): 6, ("s2", "observation"): 2}
+    assert a.equals(an.select_random(seg, 20, seed=3))
+    assert not a.equals(an.select_random(seg, 20, seed=4))
+
+
+# ---------------------------------------------------------------- round trips
+def _tasks(segments, rule_scores, rules, names, k=6):
+    chosen = an.select_random(segments, k, seed=1)
+    return an.build_tasks(segments, chosen, rule_scores, rules.thresholds, names,
+                          strategy="random", annotator="")
+
+
+def _fill(fmt, tasks, names, truth, annotator):
+    """The annotator's work: put ``truth`` (segment -> set of codes) into a task file."""
+    if fmt == "csv":
+        table = an.csv_tasks(tasks, names)
+        for i, seg in enumerate(table["segment_id"]):
+            for n in names:
+                table.loc[i, n] = "1" if n in truth[seg] else "0"
+        table["annotator"] = annotator
+        return ("\ufeff" + table.to_csv(index=False, lineterminator="\r\n")).encode("utf-8")
+    if fmt == "labelstudio":
+        items = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
+        for k, item in enumerate(items):
+            chosen = sorted(truth[item["data"]["segment_id"]]) or [an.NONE_LABEL]
+            item["id"] = k + 1
+            item["annotations"] = [{"id": 100 + k, "completed_by": 7, "was_cancelled": False,
+                                    "created_at": "2024-05-01T09:00:00.000000Z",
+                                    "updated_at": "2024-05-01T09:00:00.000000Z",
+                                    "result": [{"id": "r1", "from_name": "codes",
+                                                "to_name": "text", "type": "choices",
+                                                "origin": "manual",
+                                                "value": {"choices": chosen}}]}]
+        return json.dumps(items).encode()
+    lines = []
+    for line in an.doccano_tasks(tasks, names).splitlines():
+        obj = json.loads(line)
+        obj["label"] = sorted(truth[obj["segment_id"]]) or [an.NONE_LABEL]
+        obj["annotator"] = annotator
+        lines.append(json.dumps(obj, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode()
+
+
+EXT = {"csv": "csv", "labelstudio": "json", "doccano": "jsonl"}
+
+
+@pytest.mark.parametrize("fmt", an.FORMATS)
+@hsettings(max_examples=15, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_export_import_round_trip_loses_nothing(fmt, data, segments, rule_scores, rules,
+                                                names):
+    tasks = _tasks(segments, rule_scores, rules, names)
+    truth = {seg: set(data.draw(st.lists(st.sampled_from(names), unique=True, max_size=5)))
+             for seg in tasks["segment_id"]}
+    payload = _fill(fmt, tasks, names, truth, "alice")
+    labels, stats = an.parse_annotations(payload, f"tasks.{EXT[fmt]}", names,
+                                         annotator="alice")
+    assert stats["rows_read"] == len(tasks) and stats["not_labelled"] == 0
+    assert set(labels["annotator"]) == {"alice"}
+    got = {seg: set(g.loc[g["value"] == "1", "code"]) for seg, g in labels.groupby("segment_id")}
+    assert got == truth
+    assert len(labels) == len(tasks) * len(names)      # every code, 0 or 1
+
+
+def test_unlabelled_rows_are_skipped_not_zeroed(segments, rule_scores, rules, names):
+    tasks = _tasks(segments, rule_scores, rules, names, k=3)
+    table = an.csv_tasks(tasks, names)
+    table.loc[0, "focus"] = "x"                      # one mark: a labelled row, rest 0
+    labels, stats = an.parse_annotations(table.to_csv(index=False).encode(), "t.csv", names,
+                                         annotator="bob")
+    assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1}
+    assert labels.loc[labels["value"] == "1", "code"].tolist() == ["focus"]
+    ls = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
+    _, stats = an.parse_annotations(json.dumps(ls).encode(), "t.json", names, annotator="bob")
+    assert stats["not_labelled"] == 3                 # predictions are not labels
+
+
+def test_unknown_code_names_file_and_row(names):
+    long_csv = (b"segment_id,code,value,annotator\n"
+                b"d@0-5,focus,1,alice\n"
+                b"d@0-5,focuss,1,alice\n")
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(long_csv, "labels.csv", names)
+    assert e.value.file == "labels.csv" and e.value.line == 3 and "focuss" in str(e.value)
+    wide = b"segment_id,annotator,focus,kennis\nd@0-5,alice,1,0\n"
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(wide, "tasks.csv", names)
+    assert e.value.line == 1 and e.value.field == "kennis"
+    ls = [{"data": {"segment_id": "d@0-5"}, "annotations": [
+        {"completed_by": 1, "result": [{"type": "choices", "value": {"choices": ["focus"]}}]}]},
+          {"data": {"segment_id": "d@6-9"}, "annotations": [
+              {"completed_by": 1, "result": [{"type": "choices",
+                                              "value": {"choices": ["bogus"]}}]}]}]
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(json.dumps(ls).encode(), "export.json", names)
+    assert e.value.line == 2 and "task 2" in str(e.value) and "bogus" in str(e.value)
+    dc = '{"segment_id": "d@0-5", "text": "t", "label": ["focus"]}\n' \
+         '{"segment_id": "d@6-9", "text": "t", "label": ["nope"]}\n'
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(dc.encode(), "admin.jsonl", names, annotator="a")
+    assert e.value.line == 2 and e.value.field == "label"
+
+
+def test_labelstudio_users_and_cancelled_annotations(names):
+    items = [{"data": {"segment_id": "d@0-5"}, "annotations": [
+        {"completed_by": 1, "updated_at": "2024-05-01T10:00:00Z",
+         "result": [{"type": "choices", "from_name": "codes", "to_name": "text",
+                     "value": {"choices": ["focus"]}}]},
+        {"completed_by": {"id": 2, "email": "bob@school.nl"},
+         "result": [{"type": "choices", "value": {"choices": []}}]},
+        {"completed_by": 3, "was_cancelled": True, "result": []}]}]
+    payload = json.dumps(items).encode()
+    labels, _ = an.parse_annotations(payload, "e.json", names)
+    assert sorted(set(labels["annotator"])) == ["labelstudio:1", "labelstudio:bob@school.nl"]
+    labels, _ = an.parse_annotations(payload, "e.json", names, annotator="team")
+    assert sorted(set(labels["annotator"])) == ["team:1", "team:bob@school.nl"]
+    first = labels[labels["annotator"] == "team:1"]
+    assert first.loc[first["value"] == "1", "code"].tolist() == ["focus"]
+    assert set(first["time"]) == {"2024-05-01T10:00:00.000+00:00"}
+
+
+# ---------------------------------------------------------------- the CLI
+def test_cli_export_import_is_idempotent(cohort, tmp_path):
+    out = tmp_path / "tasks.csv"
+    text = invoke(["annotate", "export", cohort, "--n", 5, "--strategy", "random",
+                   "--format", "csv", "--out", out, "--rules", "--annotator", "alice"])
+    assert "5 tasks" in text
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert set(table["annotator"]) == {"alice"} and len(table) == 5
+    table["approach"] = "1"
+    table.to_csv(out, index=False, sep=";")          # Dutch Excel saves with semicolons
+    first = invoke(["annotate", "import", out, "--cohort", cohort])
+    assert "5 rows read" in first and "85 labels added" in first
+    second = invoke(["annotate", "import", out, "--cohort", cohort])
+    assert "0 labels added, 85 unchanged" in second
+    listing = invoke(["annotate", "adjudicate", cohort])
+    assert "disagreement(s)" in listing
+
+
+def test_cli_skips_annotated_segments(cohort, tmp_path, names):
+    store = an.LabelStore.for_cohort(cohort, names)
+    seg = run_segments(load_cohort(cohort), load_settings())
+    store.add(labels_df([[s, "focus", "1", "alice", ""] for s in seg["segment_id"][:50]]), "t")
+    out = tmp_path / "t.jsonl"
+    text = invoke(["annotate", "export", cohort, "--n", 100, "--strategy", "uncertain",
+                   "--format", "doccano", "--out", out, "--rules"])
+    assert "6 tasks" in text and "of 6 candidate" in text
+    ids = {json.loads(line)["segment_id"] for line in out.read_text().splitlines()}
+    assert ids == set(seg["segment_id"][50:])
+    assert (tmp_path / "t.doccano-labels.json").is_file()
+
+
+def test_cli_import_unknown_code_is_one_line_error(cohort, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("segment_id,code,value,annotator\nd@0-5,focus,1,a\nd@0-5,fokus,1,a\n")
+    result = runner.invoke(app, ["annotate", "import", str(bad), "--cohort", str(cohort)])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception) == (f"{bad}:3: field 'code': unknown code 'fokus' (not in "
+                                     "the codebook)")
+
+
+def test_cli_adjudicate_records_a_label(cohort, names):
+    seg = "s1-p1_interview_1@69-142"
+    out = invoke(["annotate", "adjudicate", cohort, "--segment", seg, "--code", "focus",
+                  "--value", "1", "--by", "carla"])
+    assert "recorded" in out
+    adj = an.LabelStore.for_cohort(cohort, names).adjudicated()
+    assert adj[["segment_id", "code", "value", "annotator"]].values.tolist() == [
+        [seg, "focus", "1", "adjudicator:carla"]]
+
+
+@pytest.mark.slow
+def test_export_edit_import_train_changes_the_model_card(cohort, tmp_path, names):
+    """The loop: tasks out, labels in, retrain from the store; history is kept."""
+    from pipeline.coding.train import train_default
+
+    settings = load_settings()
+    data = load_cohort(cohort)
+    before = train_default(data, settings, tmp_path / "m0")["training_data"]
+    out = tmp_path / "tasks.json"
+    invoke(["annotate", "export", cohort, "--n", 10, "--strategy", "uncertain", "--format",
+            "labelstudio", "--out", out, "--rules", "--skip", "labelled"])
+    items = json.loads(out.read_text())
+    assert len(items) == 10
+    for item in items:                                  # the annotator marks everything focus
+        item["annotations"] = [{"completed_by": 1, "result": [
+            {"type": "choices", "from_name": "codes", "to_name": "text",
+             "value": {"choices": ["focus", "approach"]}}]}]
+    out.write_text(json.dumps(items))
+    invoke(["annotate", "import", out, "--cohort", cohort, "--annotator", "alice"])
+    store = an.LabelStore.for_cohort(cohort, names)
+    after = train_default(data, settings, tmp_path / "m1",
+                          labels=an.store_labels_for_training(store))["training_data"]
+    assert after["segments"] == before["segments"] + 10
+    assert after["positives"]["focus"] == before["positives"]["focus"] + 10
+    assert after["annotators"] == ["alice", "gold"]
+    assert len(store.history()) == len(pd.read_csv(cohort / "labels" / "gold.csv")) + 170
+    assert np.all(store.history()["id"].diff().dropna() == 1)

@@ -1,0 +1,210 @@
+"""Both trained coder backends: scikit-learn (pipeline/coding/model.py) and spaCy
+(pipeline/coding/spacy_model.py), on the tiny labelled fixture tests/data/coding/labelled.csv
+(trained once per session in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import spacy
+from sklearn.exceptions import NotFittedError
+
+from pipeline.coding.assign import code_segments
+from pipeline.coding.model import (
+    MODEL_FILE,
+    THRESHOLD_GRID,
+    CodeModel,
+    _best_threshold,
+    load_model,
+    save_model,
+)
+from pipeline.coding.spacy_model import (
+    BACKEND_ID,
+    SpacyCodeModel,
+    load_spacy_model,
+    make_docs,
+    spacy_coder,
+    to_docbin,
+)
+from pipeline.io import InputError
+from pipeline.run import load_coder
+
+NEW = ["Ons probleem is het verzuim in de brugklas.",
+       "Ik schrijf een stukje in de nieuwsbrief.",
+       "Er staat een nieuwe koffieautomaat in de kantine."]
+
+
+class Untrusted:
+    """A type skops must refuse to load (not in pipeline.coding.model.TRUSTED)."""
+
+    def __init__(self):
+        self.x = 1
+
+
+@pytest.fixture(params=["sklearn", "spacy"])
+def backend(request, coding_sklearn_model, coding_spacy_model, coding_model_dirs):
+    model = coding_sklearn_model if request.param == "sklearn" else coding_spacy_model
+    return request.param, model, coding_model_dirs[request.param]
+
+
+# ---------------------------------------------------------------- fit / predict
+def test_fit_predict_shapes(backend, coding_data):
+    _, model, _ = backend
+    _, texts, Y, labels = coding_data
+    proba = model.predict_proba(NEW)
+    assert proba.shape == (3, len(labels))
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert list(model.labels_) == labels
+    pred = model.predict(NEW)
+    assert pred.dtype.kind == "i" and set(np.unique(pred)) <= {0, 1}
+    assert (pred == (proba >= model.thresholds_)).all()
+    # it learnt something: training segments of the clearest codes come back
+    train = model.predict(texts)
+    for code in ("focus", "outcomes", "approach", "knowledge_management"):
+        j = labels.index(code)
+        assert (train[:, j] == Y[:, j]).mean() >= 0.8
+
+
+def test_learns_obvious_codes(backend, coding_data):
+    _, model, _ = backend
+    labels = coding_data[3]
+    proba = model.predict_proba(NEW)
+    assert proba[0, labels.index("focus")] > proba[2, labels.index("focus")]
+    km = labels.index("knowledge_management")
+    assert proba[1, km] > proba[2, km]
+
+
+@pytest.mark.parametrize("make", [lambda: CodeModel(labels=("a",)),
+                                  lambda: SpacyCodeModel(labels=("a",))])
+def test_check_is_fitted_before_fit(make):
+    model = make()
+    with pytest.raises(NotFittedError):
+        model.predict_proba(["tekst"])
+    with pytest.raises(NotFittedError):
+        model.predict(["tekst"])
+
+
+def test_fit_refuses_mismatched_labels(coding_data):
+    _, texts, Y, _ = coding_data
+    with pytest.raises(ValueError, match="label names"):
+        CodeModel(labels=("a", "b")).fit(texts, Y)
+    with pytest.raises(ValueError, match="label names"):
+        SpacyCodeModel(labels=("a", "b")).fit(texts, Y)
+
+
+# ---------------------------------------------------------------- thresholds
+def test_best_threshold_by_hand():
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.3, 0.2, 0.1])
+    # every t in (0.2, 0.3] separates perfectly; of those, the grid point closest to 0.5
+    assert _best_threshold(y, p) == pytest.approx(0.3)
+    assert _best_threshold(np.zeros(4, int), p) == 0.5  # no positives: keep 0.5
+
+
+def test_thresholds_tuned(backend, coding_data):
+    name, model, _ = backend
+    labels = coding_data[3]
+    t = model.thresholds_
+    assert t.shape == (len(labels),)
+    assert set(np.round(t, 3)) <= set(THRESHOLD_GRID) | {0.5}
+    assert (t != 0.5).any(), "thresholds were not tuned by cross-validation"
+
+
+def test_untuned_when_no_folds(coding_data):
+    _, texts, Y, labels = coding_data
+    model = CodeModel(labels=tuple(labels), min_df=1, threshold_folds=1).fit(texts, Y)
+    assert (model.thresholds_ == 0.5).all()
+
+
+# ---------------------------------------------------------------- persistence
+def test_save_load_round_trip_identical_probabilities(backend, coding_data):
+    name, model, folder = backend
+    texts = coding_data[1] + NEW
+    loaded, card = (load_model(folder) if name == "sklearn" else load_spacy_model(folder))
+    np.testing.assert_array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+    np.testing.assert_array_equal(loaded.thresholds_, model.thresholds_)
+    assert list(loaded.labels_) == list(model.labels_)
+    assert card["backend_id"] == ("sklearn" if name == "sklearn" else BACKEND_ID)
+
+
+def test_load_coder_detects_backend(backend, settings, codebook):
+    name, model, folder = backend
+    coder, card = load_coder(settings, folder)
+    assert card["backend_id"] == ("sklearn" if name == "sklearn" else BACKEND_ID)
+    import pandas as pd
+
+    coded = code_segments(pd.DataFrame({"id": ["1", "2", "3"], "text": NEW}), coder, codebook)
+    np.testing.assert_allclose(coded["p_focus"], model.predict_proba(NEW)[:, 0].round(6))
+    assert "focus" in coded.loc[0, "knowledge_types"].split(";")
+
+
+def test_sklearn_load_refuses_untrusted_type(tmp_path):
+    import skops.io as sio
+
+    (tmp_path / MODEL_FILE).write_bytes(sio.dumps(Untrusted()))
+    with pytest.raises(InputError, match="untrusted type"):
+        load_model(tmp_path)
+
+
+def test_sklearn_load_missing_file(tmp_path):
+    with pytest.raises(InputError, match="model file not found"):
+        load_model(tmp_path)
+
+
+def test_save_model_writes_card(coding_sklearn_model, tmp_path):
+    save_model(coding_sklearn_model, tmp_path / "m", {"name": "x", "backend_id": "sklearn"})
+    assert json.loads((tmp_path / "m" / "model_card.json").read_text())["name"] == "x"
+
+
+def test_spacy_load_refuses_untrusted_component(coding_model_dirs, tmp_path):
+    import shutil
+
+    folder = tmp_path / "evil"
+    shutil.copytree(coding_model_dirs["spacy"], folder)
+    cfg_path = folder / "nlp" / "config.cfg"
+    cfg = cfg_path.read_text()
+    cfg = cfg.replace('pipeline = ["lookup_lemmas","textcat_multilabel"]',
+                      'pipeline = ["lookup_lemmas","textcat_multilabel","evil"]')
+    cfg += '\n[components.evil]\nfactory = "entity_ruler"\n'
+    cfg_path.write_text(cfg)
+    with pytest.raises(InputError, match="untrusted component 'evil'"):
+        load_spacy_model(folder)
+
+
+def test_spacy_load_refuses_other_card(coding_model_dirs):
+    with pytest.raises(InputError, match="not a spaCy model card"):
+        load_spacy_model(coding_model_dirs["sklearn"])
+
+
+def test_spacy_card_contents(coding_model_dirs, coding_data):
+    card = json.loads((coding_model_dirs["spacy"] / "model_card.json").read_text())
+    assert card["backend_id"] == BACKEND_ID
+    assert card["labels"] == coding_data[3]
+    assert set(card["thresholds"]) == set(coding_data[3])
+
+
+# ---------------------------------------------------------------- spaCy corpus + coder
+def test_make_docs_sets_every_label(blank_nl):
+    Y = np.array([[1, 0, 0], [0, 0, 1]])
+    docs = make_docs(blank_nl, ["Eerste tekst.", "Tweede tekst hier."], Y, ["a", "b", "c"])
+    assert [d.cats for d in docs] == [{"a": 1.0, "b": 0.0, "c": 0.0},
+                                      {"a": 0.0, "b": 0.0, "c": 1.0}]
+    assert [d.text for d in docs] == ["Eerste tekst.", "Tweede tekst hier."]
+    back = list(to_docbin(docs).get_docs(spacy.blank("nl").vocab))
+    assert [d.cats for d in back] == [d.cats for d in docs]
+    with pytest.raises(ValueError, match="shape"):
+        make_docs(blank_nl, ["een"], Y, ["a", "b", "c"])
+
+
+def test_spacy_evidence_words(coding_spacy_model, codebook):
+    coder = spacy_coder(coding_spacy_model, "tiny_spacy", evidence_terms=3)
+    scores, evidence = coder.score(NEW)
+    assert list(scores.columns) == list(coding_spacy_model.labels_)
+    for i, ev in enumerate(evidence):
+        assigned = {lab for lab in coder.labels if scores.loc[i, lab] >= coder.thresholds[lab]}
+        assert set(ev) <= assigned
+        for words in ev.values():
+            assert 1 <= len(words) <= 3
+            assert all(w in NEW[i].lower() for w in words)

@@ -1,0 +1,331 @@
+"""Tests for pipeline/report.py: the HTML report of `pipeline run`, rendered for the fixture
+cohort in tests/data/report_cohort/ (2 schools of 10, Dutch transcripts that name colleagues,
+bad nominations, a key figure without transcripts) with the rule coder."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import doctest
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline import report
+from pipeline.cli import app
+from pipeline.config import DEFAULT_CONFIG, load_settings
+from pipeline.io import load_cohort
+
+COHORT = Path(__file__).parent / "data" / "report_cohort"
+SECTIONS = ["summary", "data-quality", "heatmaps", "model-quality", "reproduce"]
+
+
+def run_cli(out: Path, *extra: str) -> str:
+    res = CliRunner().invoke(app, ["run", str(COHORT), "--out", str(out), "--rules",
+                                   "--jobs", "1", *extra])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return (out / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def nl(tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("report-nl") / "out"
+    return out, run_cli(out)
+
+
+@pytest.fixture(scope="module")
+def en(tmp_path_factory) -> tuple[Path, str]:
+    """English labels via a config copy, and --reveal-names."""
+    tmp = tmp_path_factory.mktemp("report-en")
+    cfg = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    cfg["language"] = "en"
+    config = tmp / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return tmp / "out", run_cli(tmp / "out", "--config", str(config), "--reveal-names")
+
+
+class Rows(HTMLParser):
+    """Text of the cells of every <tr> whose class contains ``cls``."""
+
+    def __init__(self, cls: str):
+        super().__init__()
+        self.cls, self.rows, self._row, self._cell, self._depth = cls, [], None, None, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and self.cls in (attrs.get("class") or "").split():
+            self._row = {"attrs": attrs, "cells": []}
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row["cells"].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def rows(html: str, cls: str) -> list[dict]:
+    parser = Rows(cls)
+    parser.feed(html)
+    return parser.rows
+
+
+def section(html: str, sid: str) -> str:
+    start = html.index(f'id="{sid}"')
+    end = html.find("<section", start)
+    return html[start:end if end > 0 else len(html)]
+
+
+def card(html: str, anchor: str) -> str:
+    start = html.index(f'<article class="card" id="{anchor}"')
+    return html[start:html.index("</article>", start)]
+
+
+# ------------------------------------------------------------------ structure
+def test_sections_and_schools(nl):
+    _, html = nl
+    assert html.startswith("<!doctype html>") and '<html lang="nl">' in html
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in html
+    assert '<section class="school" id="school-noord">' in html
+    assert '<section class="school" id="school-zuid">' in html
+    for heading in ("Samenvatting van het cohort", "Datakwaliteit", "Codes per sleutelfiguur",
+                    "Kwaliteit van de codering", "Citeren en reproduceren", "Profielkaarten"):
+        assert heading in html
+
+
+def test_self_contained(nl):
+    _, html = nl
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+    assert not re.search(r"url\((?!data:)", html)
+    for src in re.findall(r'\bsrc="([^"]*)"', html):
+        assert src.startswith("data:image/png;base64,")
+    for href in re.findall(r'\bhref="([^"]*)"', html):
+        assert href.startswith("#"), href
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    assert {h[1:] for h in re.findall(r'\bhref="(#[^"]+)"', html)} <= ids
+
+
+def test_every_school_has_its_sociogram_inline(nl):
+    out, html = nl
+    for school in ("noord", "zuid"):
+        part = section(html, f"school-{school}")
+        m = re.search(r'<img class="sociogram"[^>]*src="data:image/png;base64,([^"]+)"', part)
+        assert m, school
+        png = base64.b64decode(m.group(1))
+        assert png == (out / "figures" / f"sociogram_{school}.png").read_bytes()
+        assert (out / "figures" / f"sociogram_{school}.svg").stat().st_size > 0
+
+
+def test_key_figure_table_numbers(nl):
+    out, html = nl
+    kf = pd.read_csv(out / "key_figures.csv", dtype={"person_id": str})
+    feats = pd.read_csv(out / "person_features.csv").set_index("person_id")
+    profiles = pd.read_csv(out / "profiles.csv").set_index("person_id")
+    staff = pd.read_csv(COHORT / "staff.csv").set_index("person_id")
+    settings = load_settings()
+    table = {r["attrs"]["data-person"]: r["cells"] for r in rows(html, "kf-row")}
+    assert sorted(table) == sorted(kf["person_id"])
+    for r in kf.itertuples():
+        cells, f = table[r.person_id], feats.loc[r.person_id]
+        rank, person, years, contacts, out_t, in_t, rec, strength, prof, stab = cells
+        assert rank == str(r.rank)
+        assert person.startswith(r.person_id) and staff.loc[r.person_id, "role"] in person
+        assert years == (f"{staff.loc[r.person_id, 'years_in_education']} / "
+                         f"{staff.loc[r.person_id, 'years_at_school']}")
+        assert contacts == str(int(f.out_ties + f.in_ties - f.reciprocal_ties))
+        assert (out_t, in_t, rec) == (str(f.out_ties), str(f.in_ties), str(f.reciprocal_ties))
+        assert strength == f"{f.mean_strength:.2f}".removesuffix(".00")
+        assert prof.startswith(settings.profiles.label(profiles.loc[r.person_id, "profile"], "nl"))
+        assert stab.startswith("stabiel" if profiles.loc[r.person_id, "stable"] else "⚠ instabiel")
+    # the fixture's n05 is unstable: flagged in its row and on its card, with the threshold
+    assert not profiles.loc["n05", "stable"]
+    assert "reciprocity_ratio &gt;= 0.42" in html
+    assert 'class="kf-row unstable-row" data-person="n05"' in html
+    assert 'badge unstable' in card(html, "kf-noord-3")
+
+
+def test_data_quality_and_warnings(nl):
+    _, html = nl
+    dq = section(html, "data-quality")
+    quality = rows(dq.replace("<tr><td>", '<tr class="q"><td>'), "q")
+    assert [c["cells"] for c in quality] == [
+        ["noord", "onbekende persoon", "1", "26"], ["noord", "nomineert zichzelf", "1", "25"],
+        ["noord", "sterkte buiten de schaal", "1", "27"], ["noord", "dubbel", "1", "28"],
+        ["zuid", "nomineert zichzelf", "1", "51"]]
+    assert "key figure z01 has no transcripts" in dq
+    assert "Geen transcripten" in card(html, "kf-zuid-3")
+
+
+def test_profile_cards_reasons_and_evidence(nl):
+    out, html = nl
+    segments = pd.read_csv(out / "segments.csv", dtype=str, keep_default_na=False)
+    profiles = pd.read_csv(out / "profiles.csv").set_index("person_id")
+    kf = pd.read_csv(out / "key_figures.csv")
+    settings = load_settings()
+    for r in kf.itertuples():
+        c = card(html, f"kf-{r.school_id}-{r.rank}")
+        blocks = report.parse_reasons(profiles.loc[r.person_id, "reasons"])
+        assert blocks, r.person_id
+        for b in blocks:
+            if b["kind"] == "not":
+                label = settings.profiles.label(b["profile"], "nl")
+                assert f"Waarom niet {label}" in c
+        marks = c.count("&#10003;") + c.count("&#10007;")
+        assert marks == sum(len(b["criteria"]) for b in blocks)
+        # the 3 strongest segments per family, in order of probability
+        mine = segments[segments["person_id"] == r.person_id]
+        for fam in settings.codebook.families:
+            codes = [x.id for x in fam.codes]
+            scored = []
+            for s in mine.itertuples():
+                assigned = [x for x in getattr(s, fam.id).split(";") if x in codes]
+                if assigned:
+                    p = max(float(getattr(s, f"p_{x}")) for x in assigned)
+                    scored.append((-p, s.doc, int(s.start), s.segment_id))
+            expected = [x[3] for x in sorted(scored)[:3]]
+            fam_part = c[c.index(f"<h5>{fam.label.nl}</h5>"):]
+            fam_part = fam_part[:fam_part.index("</ol>")] if expected else fam_part
+            found = re.findall(r"<code>([^<]+@\d+-\d+)</code>", fam_part)
+            assert found == expected, (r.person_id, fam.id)
+    chosen = card(html, "kf-noord-3")
+    assert "Waarom basis-interactieveling" in chosen and "&#10003;" in chosen
+    assert "<mark>" in html
+
+
+def test_heatmaps_count_codes_per_key_figure(nl):
+    out, html = nl
+    codes = pd.read_csv(out / "person_codes.csv")
+    overall = codes[codes["source"] == "all"].set_index("person_id")
+    part = section(html, "heatmaps")
+    for fam in ("knowledge_types", "activities"):
+        table = part[part.index(f'data-family="{fam}"'):]
+        table = table[:table.index("</table>")]
+        cells = re.findall(r'<td class="cell"[^>]*>(\d+)</td>', table)
+        assert cells
+    n01 = [int(x) for x in re.findall(
+        r'<td class="cell"[^>]*>(\d+)</td>',
+        part[part.index("1 &middot; n01"):part.index("2 &middot; n08")])]
+    settings = load_settings()
+    assert n01 == [int(overall.loc["n01", f"n_{c}"])
+                   for c in settings.codebook.family_codes("knowledge_types")]
+    assert part.count('class="cell none"') == 8   # z01 has no transcripts: 5 + 3 codes
+
+
+def test_rules_coder_and_reproduce_section(nl):
+    _, html = nl
+    quality = section(html, "model-quality")
+    assert "regelgebaseerde codeerder" in quality and "--rules" in quality
+    repro = section(html, "reproduce")
+    assert f"pipeline run {COHORT.as_posix()} --out OUT --rules" in repro
+    for name in ("configs/pipeline.yaml", "configs/codebook.yaml", "configs/profiles.yaml",
+                 "spacy", "scikit-learn", "sleutelfiguren"):
+        assert name in repro
+    from pipeline.io import file_sha256
+    assert file_sha256(DEFAULT_CONFIG) in repro
+    assert file_sha256(COHORT / "staff.csv") in repro
+
+
+def test_no_real_names_by_default(nl):
+    _, html = nl
+    staff = pd.read_csv(COHORT / "staff.csv")
+    transcripts = " ".join(p.read_text(encoding="utf-8")
+                           for p in (COHORT / "transcripts").rglob("*.txt"))
+    assert "Bram Jansen" in transcripts and "Anouk de Vries" in transcripts
+    for name in staff["name"]:
+        assert name not in html, name
+        first = name.split()[0]
+        assert not re.search(rf"\b{re.escape(first)}\b", html), first
+    assert "[persoon-" in html
+
+
+def test_english_labels_and_revealed_names(en):
+    _, html = en
+    assert '<html lang="en">' in html
+    for text in ("Cohort summary", "Data quality", "Key figures", "Profile cards",
+                 "Codes per key figure", "Coding quality", "How to cite and reproduce",
+                 "Knowledge management", "Linkage and exchange", "Approach (process)",
+                 "basic interactive", "undetermined", "self-nomination", "rule-based coder"):
+        assert text in html, text
+    for text in ("Samenvatting", "Kennismanagement", "basis-interactieveling", "onbepaald",
+                 "Sleutelfiguren:"):
+        assert text not in html, text
+    assert "--config" in section(html, "reproduce") and "--reveal-names" in html
+    assert 'id="privacy-alert"' in html and "Anouk de Vries" in html
+
+
+def test_two_runs_give_identical_bytes(nl, tmp_path):
+    out, html = nl
+    again = run_cli(tmp_path / "elsewhere")
+    assert again == html
+    for fig in ("sociogram_noord.png", "sociogram_zuid.svg"):
+        assert (tmp_path / "elsewhere" / "figures" / fig).read_bytes() == \
+            (out / "figures" / fig).read_bytes()
+
+
+# ------------------------------------------------------------------ model card, helpers
+@pytest.fixture(scope="module")
+def result():
+    from pipeline.run import run_cohort
+
+    cohort, settings = load_cohort(COHORT), load_settings()
+    return run_cohort(cohort, settings, rules=True), cohort, settings
+
+
+def test_model_quality_table_from_model_card(result):
+    res, cohort, settings = result
+    scores = []
+    for fam in settings.codebook.families:
+        for c in fam.codes:
+            scores.append({"coder": "m", "family": fam.id, "code": c.id, "n_positive": 40,
+                           "precision": 0.8125, "recall": 0.75, "f1": 0.78, "kappa": 0.7})
+        for kind in ("macro", "micro"):
+            scores.append({"coder": "m", "family": fam.id, "code": kind, "n_positive": 200,
+                           "precision": 0.5, "recall": 0.5, "f1": 0.61, "kappa": None})
+    card = {"name": "sklearn_tfidf_lr", "backend": "TF-IDF + LR",
+            "training_data": {"cohort": "demo", "segments": 900, "sha256": "ab" * 32},
+            "codebook": {"version": "1.0"},
+            "evaluation": {"method": "leave-one-school-out cross-validation",
+                           "scores": scores}}
+    model_run = dataclasses.replace(res, coder="sklearn_tfidf_lr", model_card=card)
+    html = report.render_html(model_run, cohort, settings, {})
+    part = section(html, "model-quality")
+    assert "leave-one-school-out" in part and "regelgebaseerde" not in part
+    assert part.count("<tr>") + part.count('<tr class="summary">') >= 2 * 1 + 8 + 4
+    assert "0.81" in part and "macrogemiddelde" in part and "microgemiddelde" in part
+    assert "Kennismanagement" in part and "Benadering (proces)" in part
+    assert "--rules" not in section(html, "reproduce")
+    # a model trained without evaluation: say so, claim no method
+    card["evaluation"]["scores"] = []
+    part = section(report.render_html(model_run, cohort, settings, {}), "model-quality")
+    assert "geen evaluatiescores" in part and "leave-one-school-out" not in part
+
+
+def test_render_is_deterministic_in_process(result):
+    res, cohort, settings = result
+    assert report.render_html(res, cohort, settings, {"noord": "data:image/png;base64,AA=="}) \
+        == report.render_html(res, cohort, settings, {"noord": "data:image/png;base64,AA=="})
+
+
+def test_parse_reasons_falls_back_on_unknown_text():
+    assert report.parse_reasons("something else entirely") is None
+    assert report.parse_reasons("") is None
+    assert report.parse_unstable("odd item") == [{"profile": "", "rule": "odd item", "to": ""}]
+
+
+def test_doctests():
+    assert doctest.testmod(report).failed == 0

@@ -1,0 +1,471 @@
+"""Bad input never gives a traceback, a half-written result or a silent wrong answer.
+
+Every case below is a minimal variation of the good cohort in ``tests/data/tiny_cohort`` (or of
+a small good input of ``pipeline code`` / ``profile`` / ``train`` / ``--config``): a table of
+mutations applied to a fresh copy, plus the binary files kept in ``tests/data/bad/`` (corrupt
+.docx, binary and mixed-encoding transcripts). Each case goes through the command-line entry
+point ``pipeline.cli.main`` (in-process for speed; a few through the installed
+``.venv/bin/pipeline`` script in a subprocess) and must end with
+
+- one line on stderr, ``error: <file>:<line>: field '<field>': <what>``, naming the file (and
+  the line and field where there is one): the ``fragments`` of the case;
+- a non-zero exit status (2 for bad input or configuration), no traceback;
+- the previous good result in ``--out`` byte-for-byte untouched.
+
+Rows that can be skipped safely (self, duplicate, unknown-person, cross-school and off-scale
+nominations) give a counted warning under the default ``data_quality_policy: drop`` and an
+error under ``fail``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny_cohort"
+BAD = REPO / "tests" / "data" / "bad"
+PIPELINE = REPO / ".venv" / "bin" / "pipeline"
+STAFF_LINE4 = "sch01-p03,sch01,Samira el Idrissi,teacher,8,5,sch01-ls1,lesson_study,true"
+NOM_LINE2 = "sch01,sch01-p01,sch01-p02,5"
+SEGMENTS_CSV = ("id,text\ns1,In de teamvergadering heb ik verteld wat we gevonden hebben.\n"
+                "s2,We krijgen veertig taakuren per jaar voor het datateam.\n")
+FEATURES_CSV = (
+    "person_id,school_id,out_ties,in_ties,reciprocal_ties,mean_strength,n_focus,n_outcomes,"
+    "n_approach,n_benefits,n_organisational,n_knowledge_management,n_exchange,"
+    "n_capacity_building,n_activity_kinds\n"
+    "a1,A,12,10,6,3.5,3,4,5,2,1,6,4,1,3\n"
+    "a2,A,8,9,4,2.5,1,0,2,1,3,2,5,0,2\n")
+
+
+# ------------------------------------------------------------------ running the CLI
+def cli(args: list, capsys, monkeypatch) -> tuple[int, str, str]:
+    """``pipeline ARGS`` through ``pipeline.cli.main`` in this process: (status, out, err)."""
+    from pipeline import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["pipeline", *map(str, args)])
+    capsys.readouterr()
+    try:
+        cli_module.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (or ``path`` itself) with its bytes."""
+    if path.is_file():
+        return {path.name: path.read_bytes()}
+    return {p.relative_to(path).as_posix(): p.read_bytes()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+# ------------------------------------------------------------------ the cases
+@dataclass
+class Case:
+    id: str
+    edits: list[tuple]
+    fragments: list[str]
+    command: str = "run"
+    warn: list[str] = field(default_factory=list)  # drop policy: warning fragments, exit 0
+
+
+def R(path, old, new):  # noqa: N802 - replace text in a cohort file (must be present)
+    return ("replace", path, old, new)
+
+
+CASES = [
+    # cohort.yaml
+    Case("yaml_unreadable", [("write", "cohort.yaml", "name: tiny\ntie_strength: {min: 1\n")],
+         ["cohort.yaml", "invalid YAML"]),
+    Case("yaml_no_name", [R("cohort.yaml", "name: tiny", "naam: tiny")],
+         ["cohort.yaml", "field 'name'", "missing"]),
+    Case("yaml_not_mapping", [("write", "cohort.yaml", "- name\n- tiny\n")],
+         ["cohort.yaml", "expected a mapping"]),
+    Case("yaml_scale_reversed", [R("cohort.yaml", "min: 1\n  max: 5", "min: 5\n  max: 1")],
+         ["cohort.yaml", "field 'tie_strength'", "min must be below max"]),
+    Case("yaml_scale_not_number", [R("cohort.yaml", "max: 5", "max: vijf")],
+         ["cohort.yaml", "field 'tie_strength'", "numbers"]),
+    Case("yaml_missing", [("delete", "cohort.yaml")], ["cohort.yaml", "file not found"]),
+    # staff.csv
+    Case("staff_missing_column", [R("staff.csv", ",responded,", ",antwoord,")],
+         ["staff.csv:1", "field 'responded'", "missing column"]),
+    Case("staff_semicolons_wrong_column", [("staff_semicolons",)],
+         ["staff.csv:1", "field 'plg_type'", "missing column"]),
+    Case("staff_duplicate_person", [R("staff.csv", "sch01-p03,sch01,Samira", "sch01-p02,sch01,Samira")],
+         ["staff.csv:4", "field 'person_id'", "duplicate person_id 'sch01-p02'"]),
+    Case("staff_responded_not_boolean", [R("staff.csv", STAFF_LINE4, STAFF_LINE4[:-4] + "misschien")],
+         ["staff.csv:4", "field 'responded'", "expected true/false, got 'misschien'"]),
+    Case("staff_responded_markup", [R("staff.csv", STAFF_LINE4, STAFF_LINE4[:-4] + "[/b]")],
+         ["staff.csv:4", "field 'responded'", "got '[/b]'"]),
+    Case("staff_negative_years", [R("staff.csv", "teacher,8,5,", "teacher,-8,5,")],
+         ["staff.csv:4", "field 'years_in_education'", "must be >= 0"]),
+    Case("staff_years_not_number", [R("staff.csv", "teacher,8,5,", "teacher,acht,5,")],
+         ["staff.csv:4", "field 'years_in_education'", "not a number: 'acht'"]),
+    Case("staff_unknown_plg_type", [R("staff.csv", "sch01-ls1,lesson_study,true,Lindenhof College,\n"
+                                      "sch01-p04", "sch01-ls1,lessonstudy,true,Lindenhof College,\n"
+                                      "sch01-p04")],
+         ["staff.csv:4", "field 'plg_type'", "unknown plg_type 'lessonstudy'"]),
+    Case("staff_empty_person_id", [R("staff.csv", "sch01-p03,sch01,", ",sch01,")],
+         ["staff.csv:4", "field 'person_id'", "empty value"]),
+    Case("staff_extra_field", [R("staff.csv", "Samira el Idrissi", "Idrissi, Samira el")],
+         ["staff.csv:4", "expected 11 fields, found 12"]),
+    Case("staff_header_only", [("keep_lines", "staff.csv", 1)], ["staff.csv:2", "no staff rows"]),
+    Case("staff_empty_file", [("write", "staff.csv", "")], ["staff.csv", "file is empty"]),
+    Case("staff_binary", [("write", "staff.csv", b"person_id,school_id\x00\x01\x02\n")],
+         ["staff.csv:1", "binary file"]),
+    Case("staff_is_xlsx", [("write", "staff.csv", b"PK\x03\x04\x14\x00\x06\x00rest")],
+         ["staff.csv", "ZIP archive"]),
+    # nominations.csv
+    Case("nominations_missing_column", [R("nominations.csv", "school_id,ego,alter", "school_id,ego,alt")],
+         ["nominations.csv:1", "field 'alter'", "missing column"]),
+    Case("nominations_strength_not_number", [R("nominations.csv", NOM_LINE2, NOM_LINE2[:-1] + "sterk")],
+         ["nominations.csv:2", "field 'strength'", "not a number: 'sterk'"]),
+    Case("nominations_empty_ego", [R("nominations.csv", NOM_LINE2, "sch01,,sch01-p02,5")],
+         ["nominations.csv:2", "field 'ego'", "empty value"]),
+    Case("nominations_self", [R("nominations.csv", NOM_LINE2, "sch01,sch01-p01,sch01-p01,5")],
+         ["nominations.csv:2", "field 'alter'", "self nomination"],
+         warn=["nominations.csv", "1 self_nomination dropped (lines 2)"]),
+    Case("nominations_duplicate", [("append", "nominations.csv", NOM_LINE2 + "\n")],
+         ["nominations.csv:73", "field 'alter'", "duplicate"],
+         warn=["nominations.csv", "1 duplicate dropped (lines 73)"]),
+    Case("nominations_unknown_person", [R("nominations.csv", NOM_LINE2, "sch01,sch01-p01,sch01-p99,5")],
+         ["nominations.csv:2", "field 'alter'", "unknown person 'sch01-p99'"],
+         warn=["nominations.csv", "1 unknown_person dropped (lines 2)"]),
+    Case("nominations_cross_school", [R("nominations.csv", NOM_LINE2, "sch01,sch01-p01,sch02-p02,5")],
+         ["nominations.csv:2", "field 'alter'", "cross school"],
+         warn=["nominations.csv", "1 cross_school dropped (lines 2)"]),
+    Case("nominations_strength_off_scale", [R("nominations.csv", NOM_LINE2, NOM_LINE2[:-1] + "7")],
+         ["nominations.csv:2", "field 'strength'", "outside the scale 1..5"],
+         warn=["nominations.csv", "1 strength_off_scale dropped (lines 2)"]),
+    Case("nominations_missing", [("delete", "nominations.csv")],
+         ["nominations.csv", "file not found"]),
+    # transcripts
+    Case("transcript_empty", [("write", "transcripts/sch01/sch01-p02_interview_1.txt", "\n  \n")],
+         ["sch01-p02_interview_1.txt", "transcript is empty"]),
+    Case("transcript_binary", [("copy", "binary_transcript.txt",
+                                "transcripts/sch01/sch01-p02_interview_1.txt")],
+         ["sch01-p02_interview_1.txt", "PNG image"]),
+    Case("transcript_binary_nul", [("write", "transcripts/sch01/sch01-p02_interview_1.txt",
+                                    b"I: ja\n\nR: nee\x00\x00\x01\x02")],
+         ["sch01-p02_interview_1.txt:3", "binary file"]),
+    Case("transcript_mixed_encodings", [("copy", "mixed_encoding.txt",
+                                         "transcripts/sch01/sch01-p02_interview_1.txt")],
+         ["sch01-p02_interview_1.txt:5", "mixed encodings"]),
+    Case("transcript_corrupt_docx", [("copy", "corrupt.docx",
+                                      "transcripts/sch02/sch02-p02_interview_1.docx")],
+         ["sch02-p02_interview_1.docx", "not a readable .docx"]),
+    Case("transcript_docx_without_document", [("copy", "docx_without_document.docx",
+                                               "transcripts/sch02/sch02-p02_interview_1.docx")],
+         ["sch02-p02_interview_1.docx", "not a readable .docx"]),
+    Case("transcript_unknown_person", [("move", "transcripts/sch01/sch01-p02_interview_1.txt",
+                                        "transcripts/sch01/sch01-p42_interview_1.txt")],
+         ["sch01-p42_interview_1.txt", "field 'person_id'", "'sch01-p42' is not in staff.csv"]),
+    Case("transcript_wrong_school", [("move", "transcripts/sch01/sch01-p02_interview_1.txt",
+                                      "transcripts/sch02/sch01-p02_interview_1.txt")],
+         ["sch01-p02_interview_1.txt", "field 'school_id'", "belongs to school 'sch01'"]),
+    Case("transcript_bad_name", [("move", "transcripts/sch01/sch01-p02_interview_1.txt",
+                                  "transcripts/sch01/sch01-p02_gesprek.txt")],
+         ["sch01-p02_gesprek.txt", "field 'file name'", "transcript name must be"]),
+    Case("transcript_pdf_extension", [("write", "transcripts/sch01/sch01-p02_interview_2.pdf",
+                                       b"%PDF-1.4")],
+         ["sch01-p02_interview_2.pdf", "field 'file name'"]),
+    Case("transcript_duplicate_number", [("write", "transcripts/sch01/sch01-p02_interview_1.docx",
+                                          b"x")],
+         ["sch01-p02_interview_1", "field 'file name'", "segment ids would clash"]),
+    # labels (pipeline train)
+    Case("labels_unknown_code", [R("labels/gold.csv", ",benefits,", ",voordelen,")],
+         ["gold.csv:5", "field 'code'", "unknown code 'voordelen'"], command="train"),
+    Case("labels_value_not_binary", [R("labels/gold.csv", ",focus,0,", ",focus,misschien,")],
+         ["gold.csv:2", "field 'value'", "value must be 0 or 1"], command="train"),
+    Case("labels_missing_column", [R("labels/gold.csv", ",annotator,", ",codeur,")],
+         ["gold.csv:1", "field 'annotator'", "missing column"], command="train"),
+    Case("labels_empty_segment_id", [("replace_line", "labels/gold.csv", 3,
+                                      ",approach,0,gold,2026-11-20T12:00:00+00:00")],
+         ["gold.csv:3", "field 'segment_id'", "empty value"], command="train"),
+    # --config
+    Case("config_unreadable_yaml", [("config", "seed: 20220103", "seed: [20220103")],
+         ["pipeline.yaml", "invalid YAML"]),
+    Case("config_bad_policy", [("config", "data_quality_policy: drop", "data_quality_policy: skip")],
+         ["pipeline.yaml", "network.data_quality_policy"]),
+    Case("config_unknown_key", [("config", "seed: 20220103", "seed: 20220103\nsneed: 1")],
+         ["pipeline.yaml", "sneed", "Extra inputs are not permitted"]),
+    Case("codebook_duplicate_code", [("codebook_duplicate",)],
+         ["codebook.yaml", "duplicate code id 'benefits'"]),
+    # pipeline code
+    Case("segments_without_text", [("input", "segments.csv", "id,tekst\ns1,Hallo\n")],
+         ["segments.csv:1", "field 'text'", "missing column"], command="code"),
+    Case("segments_jsonl_broken", [("input", "segments.jsonl",
+                                    '{"id": "s1", "text": "a"}\n{"id": "s2", "text": \n')],
+         ["segments.jsonl:2", "invalid JSON"], command="code"),
+    Case("segments_jsonl_no_text", [("input", "segments.jsonl", '{"id": "s1", "tekst": "a"}\n')],
+         ["segments.jsonl:1", "field 'text'", "missing"], command="code"),
+    Case("segments_wrong_extension", [("input", "segments.txt", "id,text\n")],
+         ["segments.txt", "expected a .csv or .jsonl"], command="code"),
+    # pipeline profile
+    Case("features_not_a_number", [("input", "features.csv",
+                                    FEATURES_CSV.replace(",3.5,3,", ",3.5,drie,"))],
+         ["features.csv:2", "field 'n_focus'", "not a number: 'drie'"], command="profile"),
+    Case("features_missing_column", [("input", "features.csv",
+                                      FEATURES_CSV.replace(",n_exchange,", ",n_uitwisseling,"))],
+         ["features.csv:1", "field 'n_exchange'", "missing column"], command="profile"),
+    Case("features_negative", [("input", "features.csv", FEATURES_CSV.replace(",12,10,", ",-12,10,"))],
+         ["features.csv:2", "field 'out_ties'", "must be >= 0"], command="profile"),
+    # the folders themselves
+    Case("cohort_not_found", [("delete_cohort",)], ["cohort folder not found"]),
+    Case("model_not_found", [], ["model.skops", "model file not found"], command="run_model"),
+]
+
+
+def _apply(case: Case, root: Path, work: Path) -> dict[str, Path]:
+    """Apply the case's edits to the cohort copy ``root``; returns extra inputs by kind."""
+    extra: dict[str, Path] = {}
+    for edit in case.edits:
+        kind, *args = edit
+        if kind == "replace":
+            path, old, new = root / args[0], args[1], args[2]
+            text = path.read_text(encoding="utf-8")
+            assert old in text, f"{case.id}: {old!r} not in {args[0]}"
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        elif kind == "write":
+            data = args[1]
+            (root / args[0]).write_bytes(data.encode() if isinstance(data, str) else data)
+        elif kind == "append":
+            with open(root / args[0], "a", encoding="utf-8") as fh:
+                fh.write(args[1])
+        elif kind == "delete":
+            (root / args[0]).unlink()
+        elif kind == "move":
+            (root / args[1]).parent.mkdir(parents=True, exist_ok=True)
+            (root / args[0]).rename(root / args[1])
+        elif kind == "copy":
+            shutil.copyfile(BAD / args[0], root / args[1])
+        elif kind == "keep_lines":
+            lines = (root / args[0]).read_text(encoding="utf-8").splitlines(keepends=True)
+            (root / args[0]).write_text("".join(lines[:args[1]]), encoding="utf-8")
+        elif kind == "replace_line":
+            path = root / args[0]
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            lines[args[1] - 1] = args[2] + "\n"
+            path.write_text("".join(lines), encoding="utf-8")
+        elif kind == "staff_semicolons":
+            path = root / "staff.csv"
+            text = path.read_text(encoding="utf-8").replace(",", ";")
+            path.write_text(text.replace(";plg_type;", ";plgtype;", 1), encoding="utf-8")
+        elif kind == "config":
+            extra["config"] = write_config(work, args[0], args[1])
+        elif kind == "codebook_duplicate":
+            codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")
+            assert "      - id: organisational\n" in codebook
+            (work / "codebook.yaml").write_text(codebook.replace(
+                "      - id: organisational\n", "      - id: benefits\n", 1), encoding="utf-8")
+            extra["config"] = write_config(work, "codebook: configs/codebook.yaml",
+                                           f"codebook: {work / 'codebook.yaml'}")
+        elif kind == "input":
+            extra["input"] = work / args[0]
+            extra["input"].write_text(args[1], encoding="utf-8")
+        elif kind == "delete_cohort":
+            shutil.rmtree(root)
+        else:  # pragma: no cover - a typo in the table
+            raise AssertionError(kind)
+    return extra
+
+
+def write_config(work: Path, old: str, new: str) -> Path:
+    text = (REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    path = work / "pipeline.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _command(case: Case, root: Path, work: Path, extra: dict[str, Path], out: Path,
+             out_file: Path) -> tuple[list, Path]:
+    """The argument list for the case and the output it must leave alone."""
+    config = ["--config", extra["config"]] if "config" in extra else []
+    if case.command == "run":
+        return ["run", root, "--out", out, "--rules", "--jobs", "1", *config], out
+    if case.command == "run_model":
+        return ["run", root, "--out", out, "--model", work / "no-model", "--jobs", "1"], out
+    if case.command == "train":
+        model = work / "model"
+        model.mkdir(exist_ok=True)
+        (model / "model_card.json").write_text('{"name": "previous"}\n')
+        return ["train", root, "--out", model, *config], model
+    if case.command == "code":
+        return ["code", extra["input"], "--out", out_file, "--rules", "--jobs", "1"], out_file
+    if case.command == "profile":
+        return ["profile", extra["input"], "--out", out_file], out_file
+    raise AssertionError(case.command)
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory) -> Path:
+    """A good result of ``pipeline run`` on the tiny cohort (made once, never modified)."""
+    from pipeline import io, report
+    from pipeline.config import load_settings
+    from pipeline.run import run_cohort
+
+    out = tmp_path_factory.mktemp("good") / "out"
+    settings = load_settings()
+    data = io.load_cohort(TINY)
+    result = run_cohort(data, settings, rules=True)
+    with io.staged_output(out) as stage:
+        report.write_run(stage, result, data, settings)
+        io.write_manifest(stage / "manifest.json", {"tool": "sleutelfiguren", "good": True})
+    return out
+
+
+@pytest.fixture
+def setup_case(tmp_path, good_run):
+    def make(case: Case):
+        root = tmp_path / "cohort"
+        shutil.copytree(TINY, root)
+        work = tmp_path / "work"
+        work.mkdir()
+        out = tmp_path / "out"
+        shutil.copytree(good_run, out)
+        out_file = tmp_path / "coded.csv"
+        out_file.write_text("id,previous\ns0,good\n", encoding="utf-8")
+        extra = _apply(case, root, work)
+        if case.command == "code" and "input" not in extra:  # pragma: no cover
+            extra["input"] = work / "segments.csv"
+        args, guarded = _command(case, root, work, extra, out, out_file)
+        return args, guarded, work
+    return make
+
+
+def _check_error(case: Case, code: int, stdout: str, stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert "Traceback" not in stderr, stderr
+    assert code == 2, f"{case.id}: exit {code}\n{stderr}"
+    assert len(errors) == 1 and len(errors[0]) > 10, stderr
+    assert not [ln for ln in lines if not ln.startswith(("error:", "warning:"))], stderr
+    for fragment in case.fragments:
+        assert fragment in errors[0], f"{case.id}: {fragment!r} not in {errors[0]!r}"
+    assert "unexpected" not in errors[0]
+    return errors[0]
+
+
+# ------------------------------------------------------------------ the tests
+def test_table_is_big_enough():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+    assert {p.name for p in BAD.iterdir()} >= {"corrupt.docx", "binary_transcript.txt",
+                                                "mixed_encoding.txt"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case, setup_case, capsys, monkeypatch):
+    args, guarded, work = setup_case(case)
+    before = snapshot(guarded)
+    if case.warn:
+        # the default policy drops the row, says so, and carries on
+        code, out, err = cli(args, capsys, monkeypatch)
+        assert code == 0, err
+        warnings = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+        assert "Traceback" not in err
+        assert any(all(f in w for f in case.warn) for w in warnings), err
+        assert snapshot(guarded) != before  # a new result replaced the old one
+        # ... and `data_quality_policy: fail` refuses the file, leaving that result alone
+        before = snapshot(guarded)
+        config = write_config(work, "data_quality_policy: drop", "data_quality_policy: fail")
+        args = [*args, "--config", config]
+    code, out, err = cli(args, capsys, monkeypatch)
+    _check_error(case, code, out, err)
+    assert snapshot(guarded) == before, f"{case.id}: the previous result was changed"
+    leftovers = [p.name for p in guarded.parent.iterdir() if ".partial-" in p.name
+                 or ".old-" in p.name or p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root)
+    (root / "cohort.yaml").write_text("name: [tiny\n")
+    from pipeline.io import InputError
+
+    monkeypatch.setattr(sys, "argv", ["pipeline", "--debug", "run", str(root), "--out",
+                                      str(tmp_path / "out"), "--rules"])
+    from pipeline import cli as cli_module
+
+    with pytest.raises(InputError, match="invalid YAML"):
+        cli_module.main()
+
+
+def test_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):
+    """A bug inside a stage still gives one line and exit 1 (traceback with --debug)."""
+    from pipeline import io
+
+    def boom(*a, **k):
+        raise RuntimeError("something\nwent wrong")
+
+    monkeypatch.setattr(io, "load_cohort", boom)
+    code, out, err = cli(["run", TINY, "--out", tmp_path / "out", "--rules"], capsys,
+                         monkeypatch)
+    assert code == 1
+    assert err.strip() == ("error: unexpected RuntimeError: something went wrong (rerun with "
+                           "--debug for the traceback)")
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = cli(["code", _segments(tmp_path), "--out", blocker / "coded.csv",
+                          "--rules"], capsys, monkeypatch)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("error:") and "file" in err
+
+
+def _segments(tmp_path: Path) -> Path:
+    path = tmp_path / "segments.csv"
+    path.write_text(SEGMENTS_CSV, encoding="utf-8")
+    return path
+
+
+SUBPROCESS_CASES = ["staff_responded_not_boolean", "transcript_corrupt_docx",
+                    "config_unreadable_yaml", "segments_without_text"]
+
+
+@pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
+def test_bad_input_real_entry_point(case_id, setup_case):
+    """The installed ``pipeline`` script behaves the same (one line, exit 2, out untouched)."""
+    case = next(c for c in CASES if c.id == case_id)
+    args, guarded, _ = setup_case(case)
+    before = snapshot(guarded)
+    proc = subprocess.run([str(PIPELINE), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    _check_error(case, proc.returncode, proc.stdout, proc.stderr)
+    assert snapshot(guarded) == before
+
+
+def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
+    """What is unusual but not wrong loads fine: semicolon CSV from Excel, UTF-16 and
+    Windows-1252 transcripts, empty trailing columns."""
+    from pipeline import io
+
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root)
+    staff = (root / "staff.csv").read_text(encoding="utf-8")
+    (root / "staff.csv").write_text(staff.replace(",", ";"), encoding="utf-8")
+    noms = (root / "nominations.csv").read_text(encoding="utf-8").splitlines()
+    (root / "nominations.csv").write_text("".join(f"{ln},,\n" for ln in noms), encoding="utf-8")
+    t1 = root / "transcripts/sch01/sch01-p02_interview_1.txt"
+    text = t1.read_text(encoding="utf-8")
+    t1.write_bytes(text.encode("utf-16"))
+    t2 = root / "transcripts/sch01/sch01-p01_observation_1.txt"
+    t2.write_bytes((t2.read_text(encoding="utf-8") + "Café-overleg.\n").encode("cp1252"))
+    data = io.load_cohort(root)
+    assert len(data.staff) == 24 and len(data.nominations) == 71
+    assert io.read_transcript(t1) == text
+    assert io.read_transcript(t2).endswith("Café-overleg.\n")

@@ -1,0 +1,166 @@
+"""Transcripts -> segments (pipeline/segment.py) and transcript reading (pipeline/io.py).
+
+Fixtures: tests/data/segment/ (one transcript per speaker-prefix style, an observation log).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.io import InputError, read_transcript
+from pipeline.segment import SEGMENT_COLUMNS, parse_turns, segment_document, segment_transcripts
+
+
+@pytest.fixture(scope="module")
+def seg_config(settings):
+    return settings.pipeline.segment
+
+
+def segment(text, seg_config, nlp, *, source="interview", doc="transcripts/s1/p1_interview_1.txt",
+            config=None):
+    return segment_document(text, doc=doc, school_id="s1", person_id="p1", source=source,
+                            config=config or seg_config, nlp=nlp)
+
+
+def check_offsets(segs: pd.DataFrame, text: str) -> None:
+    for row in segs.itertuples(index=False):
+        assert row.text == text[row.start:row.end]
+        assert row.segment_id.endswith(f"@{row.start}-{row.end}")
+
+
+# ---------------------------------------------------------------- speaker prefixes
+def test_i_r_prefixes_headers_and_continuation(shared_datadir, seg_config, nl_pipeline):
+    text = read_transcript(shared_datadir / "segment" / "interview_ir.txt")
+    roles = [t.role for t in parse_turns(text, "interview", seg_config)]
+    # two header lines, then I, R, continuation of R, I, R
+    assert roles == ["header", "header", "interviewer", "respondent", "respondent",
+                     "interviewer", "respondent"]
+    segs = segment(text, seg_config, nl_pipeline)
+    assert list(segs.columns) == SEGMENT_COLUMNS
+    assert segs["text"].tolist() == [
+        "Aan zittenblijven in havo 4. Dat is al jaren een pijnpunt bij ons.",
+        "En daar wilden we echt iets aan doen.",
+        "Eerst hebben we een hypothese opgesteld en toen data verzameld."]
+    assert not segs["text"].str.contains("Datum|Interview sleutelfiguur").any()
+    assert set(segs["speaker"]) == {"respondent"}
+    # the interviewer's question is kept as context, never coded
+    assert segs["context"].iloc[0] == "Fijn dat je tijd hebt. Waar werkt het datateam aan?"
+    assert segs["context"].iloc[1] == segs["context"].iloc[0]
+    check_offsets(segs, text)
+
+
+def test_interviewer_respondent_prefixes(shared_datadir, seg_config, nl_pipeline):
+    text = read_transcript(shared_datadir / "segment" / "interview_full.txt")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == [
+        "Ik schrijf elke maand een stukje in de nieuwsbrief.",
+        "In de teamvergadering heb ik verteld wat we gevonden hebben."]
+    assert segs["context"].tolist() == ["Hoe vertel je collega's over de PLG?", "En verder?"]
+    check_offsets(segs, text)
+
+
+def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
+    text = read_transcript(shared_datadir / "segment" / "interview_names.txt")
+    roles = [t.role for t in parse_turns(text, "interview", seg_config)]
+    assert roles == ["interviewer", "respondent", "interviewer", "respondent"]
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == [
+        "Ik vraag collega's op het whiteboard naar mogelijke oorzaken.",
+        "Ja, we krijgen veel reacties. Ook op het intranet."]
+    assert not segs["text"].str.contains("Marieke de Vries:").any()
+    check_offsets(segs, text)
+
+
+def test_observation_notes_one_segment_each(shared_datadir, seg_config, nl_pipeline):
+    text = read_transcript(shared_datadir / "segment" / "observation.txt")
+    segs = segment(text, seg_config, nl_pipeline, source="observation",
+                   doc="transcripts/s1/p1_observation_1.txt")
+    assert len(segs) == 3  # three notes; the blank line is no note
+    assert set(segs["speaker"]) == {"note"} and set(segs["part"]) == {0}
+    assert segs["text"].iloc[2] == ("10.45 uur, lokaal 12. Start van de workshop voor de "
+                                    "sectie wiskunde.")
+    # a note is one segment even when it is longer than max_chars
+    long_note = " ".join(["Zij legt het observatieformulier uit aan de sectie."] * 20)
+    one = segment(long_note, seg_config, nl_pipeline, source="observation")
+    assert len(one) == 1 and one["text"].iloc[0] == long_note
+    check_offsets(segs, text)
+
+
+# ---------------------------------------------------------------- long turns
+def test_long_turns_split_into_sentence_groups(seg_config, nl_pipeline):
+    cfg = seg_config.model_copy(update={"max_chars": 120})
+    sentences = [f"Dit is zin nummer {i} over de hypothese en de data van het datateam."
+                 for i in range(12)]
+    text = "I: Vertel eens.\nR: " + " ".join(sentences) + "\nI: Dank je."
+    segs = segment(text, seg_config, nl_pipeline, config=cfg)
+    assert len(segs) > 1
+    assert (segs["end"] - segs["start"]).max() <= 120
+    assert segs["part"].tolist() == list(range(len(segs)))
+    assert set(segs["turn"]) == {1}
+    # sentence groups: every group starts at a sentence start and together they cover the turn
+    assert all(t.startswith("Dit is zin nummer") for t in segs["text"])
+    assert " ".join(segs["text"]) == " ".join(sentences)
+    check_offsets(segs, text)
+
+
+# ---------------------------------------------------------------- encodings and .docx
+TEXT = "I: Wat is het probleem?\nR: Het verzuim is hoog, zeker in de brugklas – echt één probleem.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_read_transcript_encodings(tmp_path, encoding, seg_config, nl_pipeline):
+    path = tmp_path / "p1_interview_1.txt"
+    path.write_bytes(TEXT.replace("\n", "\r\n").encode(encoding))
+    text = read_transcript(path)
+    assert text == TEXT  # BOM dropped, CRLF normalised, accents and dash decoded
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Het verzuim is hoog, zeker in de brugklas – echt één "
+                                     "probleem."]
+    check_offsets(segs, text)
+
+
+def test_read_transcript_docx(tmp_path, seg_config, nl_pipeline):
+    import docx
+
+    document = docx.Document()
+    for para in ["Interview met een sleutelfiguur", "I: Hoe deel je resultaten?",
+                 "R: Via de nieuwsbrief en in de teamvergadering.", "En soms op een poster."]:
+        document.add_paragraph(para)
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == ["Interview met een sleutelfiguur", "I: Hoe deel je resultaten?",
+                                "R: Via de nieuwsbrief en in de teamvergadering.",
+                                "En soms op een poster."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["Via de nieuwsbrief en in de teamvergadering.",
+                                     "En soms op een poster."]
+    check_offsets(segs, text)
+
+
+def test_empty_transcript_is_refused(tmp_path):
+    path = tmp_path / "p1_interview_1.txt"
+    path.write_text("  \n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="p1_interview_1.txt"):
+        read_transcript(path)
+
+
+# ---------------------------------------------------------------- stable ids
+def test_ids_stable_and_independent_of_other_files(shared_datadir, seg_config, nl_pipeline):
+    folder = shared_datadir / "segment"
+    rows = [("interview_ir.txt", "interview"), ("interview_names.txt", "interview"),
+            ("observation.txt", "observation")]
+    table = pd.DataFrame([{"school_id": "s1", "person_id": "p1", "source": src, "n": 1,
+                           "path": f"transcripts/s1/{name}",
+                           "text": read_transcript(folder / name)} for name, src in rows])
+    first = segment_transcripts(table, seg_config, nl_pipeline)
+    again = segment_transcripts(table, seg_config, nl_pipeline)
+    assert first["segment_id"].tolist() == again["segment_id"].tolist()
+    assert first["segment_id"].is_unique
+    alone = segment_transcripts(table.iloc[[1]], seg_config, nl_pipeline)
+    reordered = segment_transcripts(table.iloc[[2, 1, 0]], seg_config, nl_pipeline)
+    ids = set(first.loc[first["doc"] == "transcripts/s1/interview_names.txt", "segment_id"])
+    assert set(alone["segment_id"]) == ids
+    assert set(reordered["segment_id"]) == set(first["segment_id"])
+    assert all(s.startswith("interview_names@") for s in alone["segment_id"])

@@ -24,7 +24,7 @@ What it measures (every measurement in a fresh subprocess; see bench/README.md):
 Wall time, CPU time (process and all descendants, joblib's workers included: on a machine
 shared with other jobs, CPU seconds move less than wall seconds), peak RSS of the largest
 process (``ru_maxrss`` from ``wait4``) and the peak of the summed RSS of the process tree
-(sampled every 50 ms). The load average is recorded with every measurement.
+(sampled every 100 ms). The load average is recorded with every measurement.
 
 Output: one table on the terminal and ``<out>/stages.csv``, ``<out>/throughput.csv``,
 ``<out>/targets.csv`` and ``<out>/machine.json`` (cpu count, load, python and packages).

@@ -6,8 +6,11 @@ one JSON object written to ``--json``.
 
     # one stage alone: its inputs come from the pickles the stage before it left in CACHE
     python bench/stage_driver.py stage COHORT --stage code --cache CACHE --json R.json --jobs 2
-    # every stage, in order, in this one process (each stage timed on its own)
-    python bench/stage_driver.py all COHORT --cache CACHE --json R.json --jobs 2
+    # every stage, in order, in this one process (each stage timed on its own); --save also
+    # leaves every stage's output in CACHE, so any stage can then be rerun (or profiled) alone
+    python bench/stage_driver.py all COHORT --cache CACHE --save --json R.json --jobs 2
+    python bench/stage_driver.py stage COHORT --stage report --cache CACHE --json R.json \\
+        --pyinstrument out/bench/profiles
     # throughput: segments/s of one coder, or of the tokenise-only floor, on a segments CSV
     python bench/stage_driver.py throughput SEGMENTS.csv --what score --model DIR --json R.json
 
@@ -26,7 +29,7 @@ Memory: before each stage the process's peak RSS (``VmHWM``) is reset through
 ``/proc/self/clear_refs`` (Linux), so ``peak_rss_mb`` is the main process's own peak during
 that stage (it includes what the earlier stages' tables hold, as in a real run). A sampler
 thread sums the RSS of this process and all its descendants (joblib's worker processes)
-every 50 ms: ``peak_tree_mb`` is the largest sum seen during the stage.
+every 100 ms: ``peak_tree_mb`` is the largest sum seen during the stage.
 """
 
 from __future__ import annotations
@@ -52,27 +55,30 @@ MB = 1024 * 1024
 
 
 # ---------------------------------------------------------------------- memory
-def _children(pid: int) -> list[int]:
-    out = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                    out += [int(x) for x in fh.read().split()]
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return out
+def _parents() -> dict[int, list[int]]:
+    """parent pid -> child pids, from one scan of ``/proc/<pid>/stat`` (the per-task
+    ``children`` files are not reliable while the children run)."""
+    kids: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(name))
+    return kids
 
 
 def descendants(pid: int) -> list[int]:
-    """``pid``'s descendants (Linux ``/proc/<pid>/task/<tid>/children``), not ``pid``."""
-    seen, todo = [], _children(pid)
+    """``pid``'s live descendants (not ``pid`` itself)."""
+    kids = _parents()
+    seen, todo = [], list(kids.get(pid, []))
     while todo:
         p = todo.pop()
         seen.append(p)
-        todo += _children(p)
+        todo += kids.get(p, [])
     return seen
 
 
@@ -134,7 +140,7 @@ class TreeSampler:
     """Samples the summed RSS of ``pid`` and its descendants every ``interval`` seconds;
     :meth:`window` returns the peak since the last call and starts a new window."""
 
-    def __init__(self, pid: int | None = None, interval: float = 0.05) -> None:
+    def __init__(self, pid: int | None = None, interval: float = 0.1) -> None:
         self.pid = pid or os.getpid()
         self.interval = interval
         self._peak = 0
@@ -327,15 +333,35 @@ class Stages:
             io.write_manifest(stage / "manifest.json", manifest)
 
 
-def run_stages(args: argparse.Namespace, names: list[str], cache_in: bool) -> dict:
+def profiled(fn: Callable[[], object], path: Path) -> Callable[[], object]:
+    """``fn`` run under pyinstrument (``pip install pyinstrument``); text profile to ``path``."""
+    from pyinstrument import Profiler
+
+    def run() -> object:
+        prof = Profiler(interval=0.005)
+        prof.start()
+        try:
+            return fn()
+        finally:
+            prof.stop()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(prof.output_text(unicode=True, show_all=False), encoding="utf-8")
+
+    return run
+
+
+def run_stages(args: argparse.Namespace, names: list[str], cache_in: bool, save: bool) -> dict:
     st = Stages(args.cohort, args.out, args.jobs, args.model, args.rules)
     record: dict[str, dict] = {}
     with TreeSampler() as sampler:
         if cache_in:
             st.restore(args.cache, names[0])
         for name in names:
-            measured(name, getattr(st, name), sampler, record)
-            if args.cache and name != "report" and (cache_in or args.save):
+            fn = getattr(st, name)
+            if args.pyinstrument:
+                fn = profiled(fn, args.pyinstrument / f"{name}.txt")
+            measured(name, fn, sampler, record)
+            if args.cache and save and name != "report":
                 st.save(args.cache, name)
     return {"stages": record, "counts": st.counts, "coder": st.coder_name}
 
@@ -421,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="folder for the stages' tables (pickles) between processes")
         p.add_argument("--save", action="store_true", help="(all) also write the cache")
         p.add_argument("--out", type=Path, default=None, help="report output folder")
+        p.add_argument("--pyinstrument", type=Path, default=None, metavar="DIR",
+                       help="profile each stage with pyinstrument into DIR/<stage>.txt")
     p = sub.add_parser("throughput")
     p.add_argument("segments", type=Path, help="CSV with id, text (and context)")
     p.add_argument("--what", choices=["floor", "spacy_pipe", "score"], required=True)
@@ -443,11 +471,11 @@ def main(argv: list[str] | None = None) -> int:
             names, cache_in = [args.stage], args.stage != "load"
         else:
             names, cache_in = [s.strip() for s in args.stages.split(",") if s.strip()], False
-        result = run_stages(args, names, cache_in)
+        result = run_stages(args, names, cache_in, args.cmd == "stage" or args.save)
     self_ru = resource.getrusage(resource.RUSAGE_SELF)
     result.update(process_wall_s=round(time.perf_counter() - t0, 3),
                   self_maxrss_mb=round(self_ru.ru_maxrss / 1024, 1),
-                  cpu_s=round(self_ru.ru_utime + self_ru.ru_stime, 2))
+                  process_cpu_s=round(self_ru.ru_utime + self_ru.ru_stime, 2))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0

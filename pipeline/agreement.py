@@ -91,21 +91,23 @@ def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
     cols = ["segment_id", "code", "value", "source"]
     if cur.empty:
         return pd.DataFrame(columns=cols)
-    rows = []
-    for (seg, code), g in cur.groupby(["segment_id", "code"], sort=True):
-        adj = g[g["annotator"].str.startswith(ADJUDICATOR)]
-        if len(adj):
-            last = adj.sort_values("time").iloc[-1] if "time" in adj else adj.iloc[-1]
-            rows.append((seg, code, last["value"], "adjudicated"))
-            continue
-        gold = g[g["annotator"] == "gold"]
-        if len(gold):
-            rows.append((seg, code, gold["value"].iloc[-1], "gold"))
-            continue
-        counts = g["value"].value_counts()
-        if len(counts) == 1 or counts.iloc[0] > counts.iloc[1]:
-            rows.append((seg, code, counts.index[0], "majority"))
-    return pd.DataFrame(rows, columns=cols)
+    key = ["segment_id", "code"]
+    if "time" in cur.columns:
+        cur = cur.sort_values("time", kind="stable")
+    is_adj = cur["annotator"].str.startswith(ADJUDICATOR)
+    adj = cur[is_adj].groupby(key)["value"].last().reset_index().assign(source="adjudicated")
+    gold = (cur[cur["annotator"] == "gold"].groupby(key)["value"].last().reset_index()
+            .assign(source="gold"))
+    votes = cur[~is_adj].groupby([*key, "value"]).size().rename("n").reset_index()
+    votes = votes.sort_values([*key, "n"], ascending=[True, True, False], kind="stable")
+    top = votes.groupby(key).head(2)
+    first = top.groupby(key).nth(0).set_index(key)
+    second = top.groupby(key).nth(1).set_index(key)["n"]
+    clear = first["n"] > second.reindex(first.index).fillna(0)
+    major = first[clear].reset_index()[[*key, "value"]].assign(source="majority")
+    out = pd.concat([adj, gold, major], ignore_index=True)  # priority in this order
+    out = out.drop_duplicates(key, keep="first").sort_values(key, kind="stable")
+    return out[cols].reset_index(drop=True)
 
 
 def _matrix(cur: pd.DataFrame, unit: list[str]) -> tuple[np.ndarray, list[str], list]:
@@ -243,11 +245,12 @@ def shaffer_rho(observed_kappa: float, n_units: int, base_rate: float, *,
     ``n_units`` pairs is sampled without replacement and its kappa computed. rho is the share
     of these kappas >= ``observed_kappa`` (an undefined simulated kappa counts as below).
     rho < 0.05: the observed kappa generalises (the true kappa exceeds the threshold).
+    The codeset is made at least ten times as long as the test set.
     Deterministic for a given ``seed``. NaN when the inputs leave nothing to simulate.
     """
-    if (not np.isfinite(observed_kappa) or n_units < 2 or not 0 < base_rate < 1
-            or n_units > codeset_length):
+    if not np.isfinite(observed_kappa) or n_units < 2 or not 0 < base_rate < 1:
         return float("nan")
+    codeset_length = max(codeset_length, 10 * n_units)  # a test set is at most 10% of it
     rng = np.random.default_rng(seed)
     kappas = np.empty(replicates)
     for i in range(replicates):
@@ -379,8 +382,9 @@ def agreement_markdown(result: dict[str, pd.DataFrame], *, source: str, seed: in
               "- Cohen's kappa per annotator pair on the segments both coded "
               "(`sklearn.metrics.cohen_kappa_score`); mean_pairwise_kappa is their mean.",
               f"- Shaffer's rho (rhoR / nCoder convention): {replicates} codesets of 10000 "
-              f"pairs simulated with kappa at the threshold {threshold}, the observed base "
-              "rate and a precision drawn from [0.6, 1]; a test set of the observed size is "
-              "drawn from each; rho is the share of simulated kappas >= the observed model "
-              f"kappa (rho < 0.05: the kappa generalises). Seed {seed}.", ""]
+              "pairs (at least 10x the test set) simulated with kappa at the threshold "
+              f"{threshold}, the observed base rate and a precision drawn from [0.6, 1]; a "
+              "test set of the observed size is drawn from each; rho is the share of "
+              "simulated kappas >= the observed model kappa (rho < 0.05: the kappa "
+              f"generalises). Seed {seed}.", ""]
     return "\n".join(lines)

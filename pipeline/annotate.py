@@ -115,10 +115,10 @@ TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t"}
 FALSE = {"0", "0.0", "false", "no", "nee", "n", "f"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
-                "context", "text", "suggestion", "strategy", "priority", "score", "notes",
+                "context", "text", "suggestion", "strategy", "priority", "reason", "notes",
                 "note", "comment", "comments", "line"}
 TASK_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "annotator",
-                "context", "text", "suggestion", "strategy", "priority", "score"]
+                "context", "text", "suggestion", "strategy", "priority", "reason"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (
@@ -519,7 +519,7 @@ def select_disagreement(model: pd.DataFrame, model_thresholds: dict[str, float],
         which = [c for c, d in zip(codes, diff[i], strict=True) if d]
         why = ", ".join(f"{c} ({'model' if AM[i, codes.index(c)] else 'rules'})"
                         for c in which) or "no disagreement"
-        out.append({"position": int(i), "score": float(count[i]) + round(float(gap[i]), 6) / 100,
+        out.append({"position": int(i), "score": float(count[i]),
                     "reason": f"assigned only by: {why}"})
     return pd.DataFrame(out, columns=["position", "score", "reason"])
 
@@ -584,7 +584,7 @@ def build_tasks(segments: pd.DataFrame, chosen: pd.DataFrame, scores: pd.DataFra
     out["annotator"] = annotator
     out["strategy"] = strategy
     out["priority"] = np.arange(1, len(out) + 1)
-    out["score"] = chosen["reason"].to_numpy() if "reason" in chosen else ""
+    out["reason"] = chosen["reason"].to_numpy() if "reason" in chosen else ""
     return out[TASK_COLUMNS + [f"p_{n}" for n in names] + [f"s_{n}" for n in names]]
 
 

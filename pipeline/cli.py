@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipeline import io, report
 from pipeline.config import ConfigError, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Sleutelfiguren: who spreads knowledge about PLGs in a school, what and how.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Sleutelfiguren: who spreads knowledge about PLGs in a school, what and how.")
 err = Console(stderr=True)
 DEBUG = {"on": False}
 
@@ -194,12 +195,14 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
 
 
 from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402
+
 app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate.")
 app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qdc, matrix, ena.")
 app.command("agreement")(agreement)
 
 
 from pipeline.cli_evaluate import evaluate  # noqa: E402
+
 app.command("evaluate")(evaluate)
 
 

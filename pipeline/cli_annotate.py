@@ -282,8 +282,11 @@ def agreement(labels: Annotated[Path, typer.Argument(
               replicates: Annotated[int, typer.Option("--replicates", min=10, help="simulated "
                                                       "codesets for Shaffer's rho")] = 800,
               config: ConfigOpt = None) -> None:
-    """Inter-annotator agreement (Krippendorff's alpha, Cohen's kappa) and model-vs-human
-    reliability (kappa, Shaffer's rho), per code and overall."""
+    """Inter-annotator and model-vs-human agreement, per code and overall.
+
+    Krippendorff's alpha, Cohen's kappa per annotator pair, and with --predictions,
+    --model or --rules the model's kappa against the reference labels and Shaffer's rho.
+    """
     from pipeline import agreement as ag
 
     settings = load_settings(config)
@@ -342,8 +345,11 @@ def export_qdpx(cohort: CohortArg,
                 reveal_names: Annotated[bool, typer.Option(
                     "--reveal-names", help="keep real names in the source texts")] = False
                 ) -> None:
-    """REFI-QDA project: pseudonymised transcripts, machine and human codings, key figures
-    as cases with profile and network metrics."""
+    """REFI-QDA project (.qdpx) for ATLAS.ti, NVivo, MAXQDA, QualCoder.
+
+    Pseudonymised transcripts, machine and human codings, key figures as cases with their
+    profile and network metrics.
+    """
     from pipeline import exports as ex
     from pipeline.run import pseudonymiser_for, run_cohort
 

@@ -84,17 +84,17 @@ def evaluate(
     if len(set(groups)) < 2:
         raise io.InputError(cohort / "labels", "leave-one-school-out needs labelled segments "
                             f"of at least two schools, found {len(set(groups))}")
-    texts = seg["text"].tolist()
+    texts = seg[["text", "context"]].reset_index(drop=True)
     codebook, seed = settings.codebook, settings.pipeline.seed
 
-    fit_predicts: dict[str, ev.FitPredict] = {}
+    fit_predicts: dict[str, ev.FitPredict | object] = {}
     for c in chosen:
         if c == "rules":
             # the rule coder learns nothing: code every segment once, look the folds up
-            scores, _ = RuleCoder(codebook, make_nlp()).score(texts)
+            scores, _ = RuleCoder(codebook, make_nlp()).score(seg["text"].tolist())
             rule_pred = (scores.reindex(columns=names, fill_value=0.0).to_numpy()
                          >= RuleCoder.threshold).astype("int64")
-            fit_predicts[NAMES[c]] = ev.precomputed_fit_predict(texts, rule_pred)
+            fit_predicts[NAMES[c]] = rule_pred
         elif c == "sklearn":
             fit_predicts[NAMES[c]] = ev.estimator_fit_predict(
                 lambda: make_model(settings, names))

@@ -64,6 +64,7 @@ LABEL_COLUMNS = ["segment_id", "code", "value", "annotator"]
 PLG_TYPES = {"", "data_team", "lesson_study"}
 TRANSCRIPT_NAME = re.compile(
     r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # a segment may be a long text
 TRUE = {"true", "1", "yes", "ja", "y", "t"}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -120,6 +121,7 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
         header = [h.strip() for h in next(reader)]
     except csv.Error as e:
         raise InputError(path, f"not a readable CSV ({e})", line=1) from None
+    width = len(header)
     while header and not header[-1]:  # spreadsheet exports add empty trailing columns
         header.pop()
     blank = [i + 1 for i, h in enumerate(header) if not h]
@@ -137,7 +139,7 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
+            if len(header) < len(row) <= width and not any(c.strip() for c in row[len(header):]):
                 row = row[:len(header)]
             if len(row) != len(header):
                 raise InputError(path, f"expected {len(header)} fields, found {len(row)}"
@@ -411,11 +413,20 @@ def read_segments_file(path: Path) -> pd.DataFrame:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InputError(path, f"invalid JSON ({e.msg})", line=i) from None
+            except (ValueError, RecursionError) as e:
+                raise InputError(path, f"invalid JSON ({type(e).__name__})", line=i) from None
             if not isinstance(obj, dict):
                 raise InputError(path, "expected a JSON object", line=i)
             for col in ("id", "text"):
                 if col not in obj:
                     raise InputError(path, "missing", line=i, field=col)
+            if isinstance(obj["id"], bool) or not isinstance(obj["id"], str | int):
+                raise InputError(path, f"expected a string or an integer, got "
+                                 f"{json.dumps(obj['id'])[:40]}", line=i, field="id")
+            if not isinstance(obj["text"], str):
+                raise InputError(path, f"expected a string, got {json.dumps(obj['text'])[:40]}",
+                                 line=i, field="text")
+            obj["id"] = str(obj["id"])
             obj["line"] = i
             records.append(obj)
         df = pd.DataFrame(records)
@@ -425,18 +436,27 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         df = _read_csv(path, ["id", "text"])
     else:
         raise InputError(path, "expected a .csv or .jsonl file of segments")
-    df["id"] = df["id"].astype(str)
-    df["text"] = df["text"].fillna("").astype(str)
+    empty = df[df["id"].map(lambda v: not str(v).strip())]
+    if len(empty):
+        raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")
+    df["id"] = pd.Series([str(v) for v in df["id"]], index=df.index, dtype=object)
+    df["text"] = pd.Series([str(v) for v in df["text"]], index=df.index, dtype=object)
     return df
 
 
 # ------------------------------------------------------------------ writing
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    The temporary file is named ``.<name>.<pid>.<random>.tmp``; one left behind by a killed
+    process is removed by the next write to the same path.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
@@ -449,6 +469,42 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(paths) -> None:
+    """Remove leftovers (temporary files, staging folders) of processes no longer running."""
+    for p in paths:
+        pid = _pid_of(p)
+        if pid and _pid_alive(pid):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _pid_of(path: Path) -> int:
+    """The pid in ``.<name>.partial-<pid>-x``, ``.<name>.old-<pid>``, ``.<name>.<pid>.x.tmp``
+    (0 when there is none)."""
+    m = (re.search(r"\.(?:old|partial)-(\d+)(?:-[^.]*)?$", path.name)
+         or re.search(r"\.(\d+)\.[^.]*\.tmp$", path.name))
+    return int(m.group(1)) if m else 0
+
+
 def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
     """Deterministic CSV (UTF-8, ``\\n`` line ends, no index); ``bom`` for Excel users."""
     text = df.to_csv(index=False, lineterminator="\n")
@@ -459,36 +515,72 @@ def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
 def staged_output(out: Path) -> Iterator[Path]:
     """Build a whole output folder aside, then swap it in: old or new, never half.
 
-    Yields a fresh staging folder next to ``out``. On success the old ``out`` is moved aside,
-    the staged one renamed into place and the old one removed. On any error (or a kill) the
-    previous ``out`` is untouched; a swap interrupted between its two renames is repaired by
-    the next call.
+    Yields a fresh staging folder ``.<out>.partial-<pid>-<random>`` next to ``out``. On
+    success the staged folder and ``out`` are exchanged in one atomic step (Linux
+    ``renameat2(RENAME_EXCHANGE)``), so at every moment ``out`` is the old or the new complete
+    result, and the old one is then removed. Where the exchange is not available the old
+    ``out`` is renamed aside (``.<out>.old-<pid>``) and the staged one renamed into place; a
+    kill between those two renames is repaired by the next call (:func:`recover_output`). On
+    an error or a kill while building, the previous ``out`` is untouched.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_output(out)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-{os.getpid()}-"))
     try:
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder is ordinary
+    if out.exists() and not out.is_symlink() and out.is_dir() and _exchange(stage, out):
+        shutil.rmtree(stage, ignore_errors=True)  # now holds the previous result
+        return
     old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
+    if out.exists() or out.is_symlink():
         os.rename(out, old)
     os.rename(stage, out)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists() or old.is_symlink():
+        old.unlink()
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux ``renameat2``); False where not supported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    return False  # EINVAL / ENOSYS / EXDEV ...: fall back to two renames
 
 
 def recover_output(out: Path) -> None:
-    """Undo the effects of a run killed mid-swap or mid-build (see :func:`staged_output`)."""
+    """Undo the effects of a run killed mid-swap or mid-build (see :func:`staged_output`):
+    restore ``out`` from ``.<out>.old-<pid>`` if a swap was cut between its two renames, and
+    remove staging folders and old copies left by processes that no longer run."""
     out = Path(out)
-    olds = sorted(out.parent.glob(f".{out.name}.old-*"))
-    if olds and not out.exists():
+    olds = [p for p in sorted(out.parent.glob(f".{glob_escape(out.name)}.old-*"))
+            if not _pid_alive(_pid_of(p))]
+    if olds and not (out.exists() or out.is_symlink()):
         os.rename(olds[-1], out)
         olds = olds[:-1]
-    for p in [*olds, *out.parent.glob(f".{out.name}.partial-*")]:
+    for p in olds:
         shutil.rmtree(p, ignore_errors=True)
+    _remove_stale(out.parent.glob(f".{glob_escape(out.name)}.partial-*"))
 
 
 # ------------------------------------------------------------------ manifest

@@ -189,11 +189,11 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         if n and n.isupper() and 2 <= len(n) <= 4:
             initials.add(n)
     def short_caps(v: str) -> bool:
-        return v.isupper() and len(v) <= 4
+        return v.isalpha() and v.isupper() and len(v) <= 4
 
     names = {v for v in out if len(v) >= 2 and not short_caps(v)}
     derived = {v for v in derived - names if len(v) >= 2 and not short_caps(v)}
-    initials |= {v for v in out if short_caps(v) and v.isalpha()}
+    initials |= {v for v in out if short_caps(v)}
     initials = {i for i in initials if 2 <= len(i) <= 4 and i not in ACRONYMS}
     return names, derived, initials
 

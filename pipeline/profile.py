@@ -99,8 +99,9 @@ def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category
     for c in needed[2:]:
         f[c] = pd.to_numeric(f[c], errors="raise").astype("float64")
     f["contacts"] = f["out_ties"] + f["in_ties"] - f["reciprocal_ties"]
-    f["reciprocity_ratio"] = np.where(f["contacts"] > 0,
-                                      f["reciprocal_ties"] / f["contacts"].where(f["contacts"] > 0, 1), 0.0)
+    some = f["contacts"] > 0
+    f["reciprocity_ratio"] = np.where(some, f["reciprocal_ties"] / f["contacts"].where(some, 1),
+                                      0.0)
     ties = f["out_ties"] + f["in_ties"]
     f["out_share"] = np.where(ties > 0, f["out_ties"] / ties.where(ties > 0, 1), 0.0)
     acts = [f"n_{c}" for c in codebook.family_codes("activities")]

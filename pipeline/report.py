@@ -480,8 +480,9 @@ def _evidence_words(value: Any) -> dict[str, list[str]]:
 
 
 def _highlight(text: str, words: list[str]) -> Markup:
-    """HTML-escaped ``text`` with whole-word occurrences of ``words`` in <mark>."""
-    words = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+    """HTML-escaped ``text`` with whole-word occurrences of ``words`` in <mark> (words of
+    one or two characters are not marked: too many false hits)."""
+    words = sorted({w for w in words if len(w) >= 3}, key=lambda w: (-len(w), w))
     if not words:
         return Markup(escape(text))
     pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)",

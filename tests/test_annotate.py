@@ -80,6 +80,12 @@ def invoke(args):
 
 
 # ---------------------------------------------------------------- the store
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(an).failed == 0
+
+
 def test_gold_file_imported_once(cohort, names):
     store = an.LabelStore.for_cohort(cohort, names)
     n_gold = len(pd.read_csv(cohort / "labels" / "gold.csv"))

@@ -76,6 +76,12 @@ def build(settings, coded, documents, gold, **kw):
                          codings=located, users=["rules", "gold"], cases=cases, **kw), located
 
 
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(ex).failed == 0
+
+
 def test_qdpx_validates_and_parses_back(settings, coded, documents, gold, schema, data):
     payload, located = build(settings, coded, documents, gold)
     names = zipfile.ZipFile(io.BytesIO(payload)).namelist()

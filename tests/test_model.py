@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import spacy
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
 
 from pipeline.coding.assign import code_segments
 from pipeline.coding.model import (
@@ -60,11 +61,11 @@ def test_fit_predict_shapes(backend, coding_data):
     pred = model.predict(NEW)
     assert pred.dtype.kind == "i" and set(np.unique(pred)) <= {0, 1}
     assert (pred == (proba >= model.thresholds_)).all()
-    # it learnt something: training segments of the clearest codes come back
-    train = model.predict(texts)
+    # it learnt something: on its training segments the clearest codes rank positives first
+    train = model.predict_proba(texts)
     for code in ("focus", "outcomes", "approach", "knowledge_management"):
         j = labels.index(code)
-        assert (train[:, j] == Y[:, j]).mean() >= 0.8
+        assert roc_auc_score(Y[:, j], train[:, j]) >= 0.9, code
 
 
 def test_learns_obvious_codes(backend, coding_data):

@@ -105,7 +105,8 @@ def test_long_turns_split_into_sentence_groups(seg_config, nl_pipeline):
 
 
 # ---------------------------------------------------------------- encodings and .docx
-TEXT = "I: Wat is het probleem?\nR: Het verzuim is hoog, zeker in de brugklas – echt één probleem.\n"
+TEXT = ("I: Wat is het probleem?\n"
+        "R: Het verzuim is hoog, zeker in de brugklas – echt één probleem.\n")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])

@@ -48,7 +48,7 @@ def render(turns: list[dict], kind: str, school: str, first_name: str) -> list[s
         return [t["text"] for t in turns]
     ip, rp, _ = STYLES[school]
     rp = first_name if rp == "firstname" else rp
-    head = f"Interview sleutelfiguur PLG-onderzoek, {SCHOOL_NAMES[school]} (transcript, geanonimiseerd na codering)"
+    head = f"Interview sleutelfiguur PLG-onderzoek, {SCHOOL_NAMES[school]} (transcript)"
     return [head] + [f"{ip if t['speaker'] == 'I' else rp}: {t['text']}" for t in turns]
 
 
@@ -91,7 +91,8 @@ def main() -> None:
             raise SystemExit(f"{src}: {len(coded)} annotated turns but {len(segs)} segments")
         for seg, turn in zip(segs.itertuples(), coded, strict=True):
             if seg.text != turn["text"]:
-                raise SystemExit(f"{src}: segment text differs from the annotated turn: {seg.text[:60]!r}")
+                raise SystemExit(f"{src}: segment text differs from the annotated turn: "
+                                 f"{seg.text[:60]!r}")
             for code in cb.code_ids:
                 rows.append((seg.segment_id, code, int(code in turn["codes"])))
             for sub in cb.subtype_ids:

@@ -31,7 +31,7 @@ from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 from pipeline.config import Codebook
 
 __all__ = ["loso_predict", "loso_folds", "score_table", "SCORE_COLUMNS", "CURVE_COLUMNS",
-           "FitPredict", "majority_fit_predict", "fixed_fit_predict", "precomputed_fit_predict", "estimator_fit_predict",
+           "FitPredict", "majority_fit_predict", "fixed_fit_predict", "estimator_fit_predict",
            "subsample", "compare_coders", "learning_curve", "wide_table", "targets",
            "markdown_report", "plot_learning_curve", "Comparison"]
 
@@ -41,6 +41,13 @@ METRICS = ["precision", "recall", "f1", "kappa"]
 
 # fit(train_texts, train_Y) -> predict(test_texts) -> 0/1 array
 FitPredict = Callable[[list[str], np.ndarray, list[str]], np.ndarray]
+
+
+def _take(X, idx: np.ndarray):
+    """Rows ``idx`` of a list of texts or of a DataFrame (``text`` + ``context``)."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[idx].reset_index(drop=True)
+    return [X[i] for i in idx]
 
 
 def loso_folds(groups: Iterable[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -91,16 +98,6 @@ def fixed_fit_predict(predict: Callable[[list[str]], np.ndarray]) -> FitPredict:
     """A coder that learns nothing (the rule coder): training data are ignored."""
     def fit_predict(train_texts, train_Y, test_texts):
         return predict(test_texts)
-    return fit_predict
-
-
-def precomputed_fit_predict(texts: list[str], pred: np.ndarray) -> FitPredict:
-    """A coder that learns nothing, with its predictions for ``texts`` computed once
-    (cheap to send to worker processes)."""
-    lookup = {t: np.asarray(row) for t, row in zip(texts, pred, strict=True)}
-
-    def fit_predict(train_texts, train_Y, test_texts):
-        return np.array([lookup[t] for t in test_texts]).reshape(len(test_texts), -1)
     return fit_predict
 
 
@@ -184,38 +181,49 @@ def subsample(train_idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(perm[:max(1, math.ceil(fraction * len(perm)))])
 
 
-def _run_folds(tasks: list[tuple], texts: list[str], Y: np.ndarray, jobs: int,
+def _run_folds(tasks: list[tuple], texts, Y: np.ndarray, jobs: int,
                progress: Callable[[str], None] | None) -> list[tuple[np.ndarray, float]]:
-    """Run ``(label, fit_predict, train_idx, test_idx)`` tasks, over ``jobs`` processes."""
+    """Run ``(label, coder, train_idx, test_idx)`` tasks, over ``jobs`` processes. A coder is
+    a :data:`FitPredict` or an array of predictions for every row (a coder that learns
+    nothing, coded once: sliced here, never sent to a worker)."""
     def one(fit_predict, train_idx, test_idx):
         start = time.perf_counter()
-        pred = fit_predict([texts[i] for i in train_idx], Y[train_idx],
-                           [texts[i] for i in test_idx])
+        pred = fit_predict(_take(texts, train_idx), Y[train_idx], _take(texts, test_idx))
         return np.asarray(pred), time.perf_counter() - start
 
-    results: list[tuple[np.ndarray, float]] = []
-    if jobs > 1 and len(tasks) > 1:
+    results: list[tuple[np.ndarray, float] | None] = [
+        (np.asarray(c)[te], 0.0) if isinstance(c, np.ndarray) else None
+        for _, c, _, te in tasks]
+    todo = [k for k, r in enumerate(results) if r is None]
+    for k, r in enumerate(results):
+        if r is not None and progress:
+            progress(tasks[k][0])
+    if jobs > 1 and len(todo) > 1:
         from joblib import Parallel, delayed
 
         gen = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(one)(fp, tr, te) for _, fp, tr, te in tasks)
-        for (label, *_), res in zip(tasks, gen, strict=True):
-            results.append(res)
+            delayed(one)(*tasks[k][1:]) for k in todo)
+        for k, res in zip(todo, gen, strict=True):
+            results[k] = res
             if progress:
-                progress(label)
+                progress(tasks[k][0])
     else:
-        for label, fp, tr, te in tasks:
-            results.append(one(fp, tr, te))
+        for k in todo:
+            results[k] = one(*tasks[k][1:])
             if progress:
-                progress(label)
-    return results
+                progress(tasks[k][0])
+    return results  # type: ignore[return-value]
 
 
-def compare_coders(texts: list[str], Y: np.ndarray, groups: list[str],
-                   coders: dict[str, FitPredict], labels: list[str], codebook: Codebook, *,
+def compare_coders(texts, Y: np.ndarray, groups: list[str],
+                   coders: dict[str, FitPredict | np.ndarray], labels: list[str],
+                   codebook: Codebook, *,
                    subtypes: bool = True, jobs: int = 1,
                    progress: Callable[[str], None] | None = None) -> Comparison:
-    """Leave-one-school-out predictions and scores of several coders on the same folds."""
+    """Leave-one-school-out predictions and scores of several coders on the same folds.
+
+    ``texts``: a list of texts or a DataFrame (``text``, ``context``); a coder is a
+    :data:`FitPredict` or, for one that learns nothing, its predictions for every row."""
     Y = np.asarray(Y)
     folds = loso_folds(groups)
     tasks = [(f"{name} / {school}", fp, tr, te) for name, fp in coders.items()
@@ -234,7 +242,7 @@ def compare_coders(texts: list[str], Y: np.ndarray, groups: list[str],
     return Comparison(pd.concat(tables, ignore_index=True), predictions, seconds)
 
 
-def learning_curve(texts: list[str], Y: np.ndarray, groups: list[str],
+def learning_curve(texts, Y: np.ndarray, groups: list[str],
                    coders: dict[str, FitPredict], labels: list[str], codebook: Codebook, *,
                    fractions: Iterable[float] = (0.1, 0.25, 0.5, 0.75, 1.0), seed: int = 0,
                    full: dict[str, np.ndarray] | None = None, jobs: int = 1,

@@ -56,6 +56,7 @@ __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "Spac
 BACKEND_ID = "spacy_textcat"
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "textcat.cfg"
 NLP_DIR = "nlp"
+DEFAULT_OUT = REPO_ROOT / "models" / BACKEND_ID
 TRUSTED_FACTORIES = {"lookup_lemmas", "textcat_multilabel"}
 NEG_VALUE = -5000
 EVIDENCE_MAX_WORDS = 40
@@ -196,7 +197,7 @@ class SpacyCodeModel(ClassifierMixin, BaseEstimator):
         return int(cfg.get("sleutelfiguren", {}).get("threshold_folds", 3))
 
     def fit(self, X, y):
-        texts = [str(t) for t in X]
+        texts = _texts(X)
         Y = np.asarray(y, dtype=np.int64)
         if Y.ndim != 2 or Y.shape[0] != len(texts):
             raise ValueError("y must be a 0/1 array of shape (n_segments, n_labels)")
@@ -222,7 +223,7 @@ class SpacyCodeModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "nlp_")
-        return _proba(self.nlp_, [str(t) for t in X], [str(x) for x in self.labels_])
+        return _proba(self.nlp_, _texts(X), [str(x) for x in self.labels_])
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
@@ -233,7 +234,7 @@ class SpacyCodeModel(ClassifierMixin, BaseEstimator):
         that label's probability the most (occlusion: model-agnostic, exact for this model)."""
         check_is_fitted(self, "nlp_")
         labels = [str(x) for x in self.labels_]
-        docs = list(self.nlp_.pipe([str(t) for t in texts]))
+        docs = list(self.nlp_.pipe(_texts(texts)))
         proba = _cats(docs, labels)
         evidence: list[dict[str, list[str]]] = [{} for _ in docs]
         if not n_terms or not len(docs):
@@ -262,6 +263,14 @@ class SpacyCodeModel(ClassifierMixin, BaseEstimator):
                     if ranked:
                         evidence[i][labels[j]] = [w for _, w in ranked]
         return proba, evidence
+
+
+def _texts(X) -> list[str]:
+    """Texts from a list, or from the ``text`` column of a DataFrame (its ``context`` column,
+    if any, is not used by this backend)."""
+    if isinstance(X, pd.DataFrame):
+        return X["text"].fillna("").astype(str).tolist()
+    return [str(t) for t in X]
 
 
 def _cats(docs: list[Doc], labels: list[str]) -> np.ndarray:
@@ -363,7 +372,9 @@ def spacy_coder(model: SpacyCodeModel, name: str, evidence_terms: int) -> Coder:
     """A :class:`~pipeline.coding.assign.Coder` from a fitted :class:`SpacyCodeModel`."""
     labels = [str(x) for x in model.labels_]
 
-    def score(texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    def score(texts: list[str], contexts: list[str] | None = None
+              ) -> tuple[pd.DataFrame, list[dict]]:
+        # the spaCy backend reads the segment only (contexts are accepted and ignored)
         proba, evidence = model.predict_with_evidence(texts, evidence_terms)
         return pd.DataFrame(proba, columns=labels), evidence
 
@@ -387,7 +398,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
     from pipeline.coding.train import labelled_segments
 
     seg, Y, names, summary = labelled_segments(cohort, settings, labels)
-    texts = seg["text"].tolist()
+    texts = seg["text"].tolist()  # the spaCy backend reads the segment only
     scores = None
     if evaluate and seg["school_id"].nunique() >= 2:
         def fit_predict(tr_texts, tr_Y, te_texts):
@@ -405,7 +416,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
     card = {
         "name": BACKEND_ID,
         "backend_id": BACKEND_ID,
-        "backend": f"spaCy {spacy.__version__} textcat_multilabel (lemma-BOW + CNN ensemble, "
+        "backend": f"spaCy {spacy.__version__} textcat_multilabel (bag of lemma n-grams, "
                    f"{cfg_path.name}), per-code thresholds tuned by "
                    f"{model._folds()}-fold CV on the training data",
         "created": datetime.now(UTC).date().isoformat(),
@@ -431,16 +442,19 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
 def main() -> None:  # pragma: no cover - thin wrapper
     """``python -m pipeline.coding.spacy_model COHORT --out models/spacy_textcat``."""
     import sys
+    from typing import Annotated
 
     import typer
 
     from pipeline.config import ConfigError, load_settings
     from pipeline.io import InputError, load_cohort
 
-    def run(cohort: Path, out: Path = typer.Option(REPO_ROOT / "models" / BACKEND_ID),
-            config: Path | None = typer.Option(None, help="pipeline.yaml"),
-            textcat_config: Path | None = typer.Option(None, help="spaCy config"),
-            no_eval: bool = typer.Option(False, help="skip the LOSO evaluation")) -> None:
+    def run(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels/")],
+            out: Annotated[Path, typer.Option(help="model folder")] = DEFAULT_OUT,
+            config: Annotated[Path | None, typer.Option(help="pipeline.yaml")] = None,
+            textcat_config: Annotated[Path | None, typer.Option(help="spaCy config")] = None,
+            no_eval: Annotated[bool, typer.Option(help="skip the LOSO evaluation")] = False,
+            ) -> None:
         settings = load_settings(config)
         card = train_spacy(load_cohort(cohort), settings, out, config_path=textcat_config,
                            evaluate=not no_eval)

@@ -1,0 +1,112 @@
+"""`pipeline run` end to end on the tiny cohort, through the CLI: files, columns and values."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+CODES = ["focus", "outcomes", "approach", "benefits", "organisational",
+         "knowledge_management", "exchange", "capacity_building"]
+PROFILES = {"sender", "basic_interactive", "advanced_interactive", "super_sharer",
+            "undetermined"}
+
+
+@pytest.fixture(scope="module")
+def run_out(tmp_path_factory):
+    from pathlib import Path
+
+    cohort = Path(__file__).parent / "data" / "tiny_cohort"
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    return cohort, out, result.output
+
+
+def read(out, name):
+    return pd.read_csv(out / name, keep_default_na=False)
+
+
+def test_every_output_is_written(run_out):
+    _, out, _ = run_out
+    for name in ["network_metrics.csv", "school_metrics.csv", "key_figures.csv",
+                 "data_quality.csv", "segments.csv", "person_codes.csv",
+                 "person_features.csv", "profiles.csv", "report.html", "manifest.json"]:
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "figures").glob("*.png")) == [
+        "sociogram_sch01.png", "sociogram_sch02.png"]
+    assert len(list((out / "graphs").glob("*.graphml"))) == 2
+
+
+def test_network_metrics_count_the_nominations(run_out):
+    cohort, out, _ = run_out
+    metrics = read(out, "network_metrics.csv")
+    staff = pd.read_csv(cohort / "staff.csv")
+    assert len(metrics) == len(staff)  # isolates kept
+    noms = pd.read_csv(cohort / "nominations.csv")
+    noms = noms[noms.ego != noms.alter].drop_duplicates(["ego", "alter"])
+    known = set(staff.person_id)
+    noms = noms[noms.ego.isin(known) & noms.alter.isin(known)]
+    out_counts = noms.groupby("ego").size()
+    for row in metrics.itertuples():
+        assert row.out_ties == out_counts.get(row.person_id, 0)
+        assert row.contacts == row.out_ties + row.in_ties - row.reciprocal_ties
+
+
+def test_key_figures_are_ranked_top_three_per_school(run_out):
+    _, out, _ = run_out
+    kf = read(out, "key_figures.csv")
+    assert list(kf.columns) == ["school_id", "rank", "person_id", "measure", "value",
+                                "responded", "reason"]
+    for _, rows in kf.groupby("school_id"):
+        assert list(rows["rank"]) == [1, 2, 3]
+        assert rows["value"].is_monotonic_decreasing
+
+
+def test_segments_follow_the_coding_contract(run_out):
+    _, out, _ = run_out
+    seg = read(out, "segments.csv")
+    for col in ["segment_id", "school_id", "person_id", "source", "start", "end", "text",
+                "knowledge_types", "activities", "evidence"] + [f"p_{c}" for c in CODES]:
+        assert col in seg.columns, col
+    probs = seg[[f"p_{c}" for c in CODES]]
+    assert ((probs >= 0) & (probs <= 1)).all().all()
+    assert seg["segment_id"].is_unique
+    assigned = {c for cell in seg["knowledge_types"] for c in cell.split(";") if c}
+    assert assigned <= set(CODES[:5]) and assigned  # the model codes something
+
+
+def test_person_codes_add_up_to_the_segments(run_out):
+    _, out, _ = run_out
+    seg, codes = read(out, "segments.csv"), read(out, "person_codes.csv")
+    totals = codes[codes.source == "all"].set_index("person_id")["n_segments"]
+    assert totals.to_dict() == seg.groupby("person_id").size().to_dict()
+
+
+def test_profiles_follow_the_profile_contract(run_out):
+    _, out, _ = run_out
+    prof = read(out, "profiles.csv")
+    assert list(prof.columns[:4]) == ["person_id", "school_id", "profile", "reasons"]
+    assert set(prof["profile"]) <= PROFILES
+    assert prof["reasons"].str.len().min() > 20
+    assert len(prof) == len(read(out, "key_figures.csv"))
+
+
+def test_manifest_records_versions_config_and_hashes(run_out):
+    cohort, out, _ = run_out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reveal_names"] is False
+    assert "spacy" in manifest["versions"] and "config" in manifest
+    assert "staff.csv" in manifest["inputs"] and "segments.csv" in manifest["outputs"]
+    assert len(manifest["inputs"]["staff.csv"]) == 64
+
+
+def test_profile_command_reads_the_contract_features(run_out, tmp_path):
+    _, out, _ = run_out
+    result = CliRunner().invoke(app, ["profile", str(out / "person_features.csv"),
+                                      "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    again = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert again["profile"].tolist() == read(out, "profiles.csv")["profile"].tolist()

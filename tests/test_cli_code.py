@@ -1,0 +1,85 @@
+"""`pipeline code IN --out OUT.csv [--model DIR]`: the segment-coding contract of DESIGN.md,
+through typer's CliRunner on ``pipeline.cli.app`` (and ``main`` for the exit code)."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import cli
+from pipeline.io import InputError
+
+CODES = ["focus", "outcomes", "approach", "benefits", "organisational",
+         "knowledge_management", "exchange", "capacity_building"]
+CONTRACT = ["id", "knowledge_types", "activities", *[f"p_{c}" for c in CODES]]
+
+
+def code(args: list[str]):
+    return CliRunner().invoke(cli.app, ["code", *args])
+
+
+def read_out(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"id": str, "knowledge_types": str, "activities": str},
+                       keep_default_na=False)
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "spacy", "rules"])
+@pytest.mark.parametrize("name", ["to_code.csv", "to_code.jsonl"])
+def test_code_contract(shared_datadir, tmp_path, coding_model_dirs, backend, name):
+    out = tmp_path / "coded.csv"
+    model = ["--rules"] if backend == "rules" else ["--model", str(coding_model_dirs[backend])]
+    result = code([str(shared_datadir / "coding" / name), "--out", str(out), *model,
+                   "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    df = read_out(out)
+    assert list(df.columns[:len(CONTRACT)]) == CONTRACT
+    # one row per input row, in input order (the blank .jsonl line is no row; a numeric
+    # .jsonl id comes back as text)
+    third = "m5" if name.endswith(".csv") else "7"
+    assert df["id"].tolist() == ["z9", "a1", third, "b2"]
+    for c in CODES:
+        assert df[f"p_{c}"].between(0, 1).all()
+    for col, family in (("knowledge_types", CODES[:5]), ("activities", CODES[5:])):
+        for cell in df[col]:
+            assert set(filter(None, cell.split(";"))) <= set(family)
+    # assigned codes are the ones at or above threshold: spot-check a clear case
+    assert "knowledge_management" in df.loc[0, "activities"].split(";")
+    assert "4 segments coded" in result.output
+
+
+def test_code_keeps_probabilities_consistent_with_model(shared_datadir, tmp_path,
+                                                        coding_model_dirs, coding_spacy_model):
+    out = tmp_path / "coded.csv"
+    result = code([str(shared_datadir / "coding" / "to_code.csv"), "--out", str(out),
+                   "--model", str(coding_model_dirs["spacy"]), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    df = read_out(out)
+    texts = pd.read_csv(shared_datadir / "coding" / "to_code.csv")["text"].tolist()
+    proba = coding_spacy_model.predict_proba(texts)
+    labels = list(coding_spacy_model.labels_)
+    for c in CODES:
+        assert df[f"p_{c}"].tolist() == pytest.approx(proba[:, labels.index(c)], abs=1e-6)
+
+
+def test_missing_text_column_app(shared_datadir, tmp_path):
+    bad = shared_datadir / "coding" / "no_text.csv"
+    result = code([str(bad), "--out", str(tmp_path / "x.csv"), "--rules"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError)
+    assert "no_text.csv" in str(result.exception) and "text" in str(result.exception)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_missing_text_column_exit_code_2(shared_datadir, tmp_path, monkeypatch, capsys):
+    bad = shared_datadir / "coding" / "no_text.csv"
+    monkeypatch.setattr(sys, "argv", ["pipeline", "code", str(bad), "--out",
+                                      str(tmp_path / "x.csv"), "--rules"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no_text.csv" in err and "text" in err and "Traceback" not in err

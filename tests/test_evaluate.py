@@ -1,0 +1,196 @@
+"""Evaluation (pipeline/coding/evaluate.py) and `pipeline evaluate` (pipeline/cli_evaluate.py).
+
+The numbers in ``test_score_table_by_hand`` were worked out by hand (comments show how).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.coding import evaluate as ev
+
+CODES = ["focus", "outcomes", "approach", "benefits", "organisational",
+         "knowledge_management", "exchange", "capacity_building"]
+
+
+def hand_case():
+    """4 segments x 8 codes."""
+    Y = np.zeros((4, 8), int)
+    P = np.zeros((4, 8), int)
+    Y[:, 0], P[:, 0] = [1, 1, 0, 0], [1, 0, 1, 0]   # focus: tp1 fp1 fn1 tn1
+    Y[:, 1], P[:, 1] = [1, 1, 0, 0], [1, 1, 0, 0]   # outcomes: perfect
+    Y[:, 2], P[:, 2] = [1, 0, 0, 0], [1, 1, 0, 0]   # approach: tp1 fp1 tn2
+    # benefits: never present, never predicted
+    Y[:, 4] = [0, 0, 0, 1]                            # organisational: fn1 tn3
+    Y[:, 5], P[:, 5] = [1, 1, 1, 0], [1, 1, 1, 0]   # knowledge_management: perfect
+    Y[:, 6], P[:, 6] = [1, 0, 1, 0], [0, 1, 0, 1]   # exchange: all wrong
+    Y[:, 7], P[:, 7] = [0, 0, 1, 1], [0, 0, 1, 0]   # capacity_building: tp1 fn1 tn2
+    return Y, P
+
+
+def test_score_table_by_hand(codebook):
+    Y, P = hand_case()
+    t = ev.score_table(Y, P, CODES, codebook, "x").set_index(["family", "code"])
+    assert list(t.columns) == [c for c in ev.SCORE_COLUMNS if c not in ("family", "code")]
+    kt = t.loc["knowledge_types"]
+    # focus: P = R = F1 = 1/2; po = 2/4, pe = .5*.5 + .5*.5 = .5 -> kappa 0
+    assert kt.loc["focus", ["precision", "recall", "f1", "kappa"]].tolist() == [0.5, 0.5, 0.5, 0]
+    assert kt.loc["outcomes", ["precision", "recall", "f1", "kappa"]].tolist() == [1, 1, 1, 1]
+    # approach: P 1/2, R 1, F1 2/3; po 3/4, pe .25*.5 + .75*.5 = .5 -> kappa (.75-.5)/.5 = .5
+    assert kt.loc["approach", ["precision", "recall", "f1", "kappa"]].tolist() == \
+        pytest.approx([0.5, 1.0, 0.6667, 0.5], abs=1e-4)
+    assert kt.loc["benefits", ["n_positive", "f1", "kappa"]].tolist() == [0, 0, 0]
+    # organisational: one miss; po .75, pe .25*0 + .75*1 = .75 -> kappa 0
+    assert kt.loc["organisational", ["f1", "kappa"]].tolist() == [0, 0]
+    # macro: mean over the 5 codes
+    assert kt.loc["macro", "f1"] == pytest.approx((0.5 + 1 + 2 / 3 + 0 + 0) / 5, abs=1e-4)
+    assert kt.loc["macro", "kappa"] == pytest.approx((0 + 1 + 0.5 + 0 + 0) / 5, abs=1e-4)
+    assert kt.loc["macro", "n_positive"] == 2 + 2 + 1 + 0 + 1
+    # micro: tp 1+2+1 = 4, fp 1+0+1 = 2, fn 1+0+0+0+1 = 2 -> P = R = F1 = 2/3
+    assert kt.loc["micro", ["precision", "recall", "f1"]].tolist() == \
+        pytest.approx([2 / 3] * 3, abs=1e-4)
+    assert np.isnan(kt.loc["micro", "kappa"])
+    act = t.loc["activities"]
+    # exchange: po 0, pe .5*.5 + .5*.5 = .5 -> kappa -1
+    assert act.loc["exchange", ["f1", "kappa"]].tolist() == [0, -1]
+    # capacity_building: P 1, R 1/2, F1 2/3; po 3/4, pe .5*.25 + .5*.75 = .5 -> kappa .5
+    assert act.loc["capacity_building", ["precision", "recall", "f1", "kappa"]].tolist() == \
+        pytest.approx([1, 0.5, 0.6667, 0.5], abs=1e-4)
+    assert act.loc["macro", "f1"] == pytest.approx((1 + 0 + 2 / 3) / 3, abs=1e-4)
+    # micro: tp 3+0+1 = 4, fp 0+2+0 = 2, fn 0+2+1 = 3 -> P 4/6, R 4/7, F1 8/13
+    assert act.loc["micro", ["precision", "recall", "f1"]].tolist() == \
+        pytest.approx([4 / 6, 4 / 7, 8 / 13], abs=1e-4)
+
+
+def test_score_table_subtypes(codebook):
+    labels = CODES + ["exchange.input"]
+    Y = np.zeros((2, 9), int)
+    Y[0, 8] = 1
+    t = ev.score_table(Y, Y, labels, codebook, "x", subtypes=True)
+    sub = t[t["family"] == "subtypes"].set_index("code")
+    assert list(sub.index) == ["exchange.input", "macro", "micro"]
+    assert sub.loc["exchange.input", "f1"] == 1
+
+
+def test_loso_never_trains_on_the_test_school():
+    texts = [f"{school}-{i}" for school in "abc" for i in range(4)]
+    groups = [t[0] for t in texts]
+    Y = np.arange(12).reshape(12, 1) % 2
+    seen = []
+
+    def spy(train, train_Y, test):
+        test_schools = {t[0] for t in test}
+        assert len(test_schools) == 1
+        assert not test_schools & {t[0] for t in train}
+        assert len(train) == len(train_Y) == 8
+        seen.append(test_schools.pop())
+        return np.array([[int(t.split("-")[1]) % 2] for t in test])
+
+    pred = ev.loso_predict(texts, Y, groups, spy)
+    assert seen == ["a", "b", "c"]
+    np.testing.assert_array_equal(pred, Y)  # every row predicted by the fold that held it out
+
+
+def test_loso_passes_dataframe_slices():
+    X = pd.DataFrame({"text": list("abcd"), "context": list("wxyz")})
+    calls = []
+
+    def spy(train, train_Y, test):
+        calls.append((train["text"].tolist(), test["context"].tolist()))
+        return np.zeros((len(test), 1), int)
+
+    ev.loso_predict(X, np.zeros((4, 1), int), ["s1", "s1", "s2", "s2"], spy)
+    assert calls == [(["c", "d"], ["w", "x"]), (["a", "b"], ["y", "z"])]
+
+
+def test_majority_and_compare_coders(codebook):
+    Y, P = hand_case()
+    groups = ["s1", "s1", "s2", "s2"]
+    texts = list("abcd")
+    res = ev.compare_coders(texts, Y, groups,
+                            {"perfect": Y, "majority": ev.majority_fit_predict}, CODES, codebook)
+    assert set(res.scores["coder"]) == {"perfect", "majority"}
+    perfect = res.scores[(res.scores["coder"] == "perfect") & (res.scores["code"] == "macro")]
+    # benefits has no positives (F1 0 by convention), so the family macro is 4/5
+    assert perfect.set_index("family").loc["knowledge_types", "f1"] == pytest.approx(0.8)
+    # majority on s2 learns from s1 only: knowledge_management is 1 in both s1 rows
+    np.testing.assert_array_equal(res.predictions["majority"][2:, 5], [1, 1])
+    assert len(res.seconds["majority"]) == 2
+
+
+def test_subsample_nested():
+    tr = np.arange(100, 140)
+    small, big = ev.subsample(tr, 0.25, 3), ev.subsample(tr, 0.75, 3)
+    assert len(small) == 10 and len(big) == 30
+    assert set(small) <= set(big) <= set(tr)
+    assert len(ev.subsample(tr, 1.0, 3)) == 40
+    with pytest.raises(ValueError):
+        ev.subsample(tr, 0, 3)
+
+
+def test_learning_curve_uses_fraction_of_training_folds(codebook):
+    texts = [f"s{k}-{i}" for k in range(3) for i in range(10)]
+    groups = [t.split("-")[0] for t in texts]
+    Y = np.zeros((30, 8), int)
+    sizes = []
+
+    def counting(train, train_Y, test):
+        assert not {t.split("-")[0] for t in train} & {t.split("-")[0] for t in test}
+        sizes.append(len(train))
+        return np.zeros((len(test), 8), int)
+
+    curve = ev.learning_curve(texts, Y, groups, {"c": counting}, CODES, codebook,
+                              fractions=[0.1, 0.5, 1.0], seed=1)
+    assert sorted(sizes) == [2, 2, 2, 10, 10, 10, 20, 20, 20]
+    assert list(curve.columns) == ev.CURVE_COLUMNS
+    assert curve["n_train"].tolist() == [2, 2, 10, 10, 20, 20]
+    assert set(curve["family"]) == {"knowledge_types", "activities"}
+
+
+def test_targets_and_markdown(codebook):
+    Y, P = hand_case()
+    scores = pd.concat([ev.score_table(Y, Y, CODES, codebook, "model"),
+                        ev.score_table(Y, P, CODES, codebook, "rules")])
+    t = ev.targets(scores, "model", "rules", codebook).set_index("target")
+    assert not t.loc["knowledge_types: macro-F1", "met"]  # 0.8 < 0.85 (benefits has no data)
+    assert t.loc["activities: macro-F1", "met"]
+    assert t.loc["activities: macro-F1 gain over rules", "met"]
+    assert not t.loc["benefits: kappa", "met"] and t.loc["focus: kappa", "met"]
+    md = ev.markdown_report(scores, title="T", summary=["s"], target_table=t.reset_index())
+    assert "| family | code | n_positive | model F1 | model κ | rules F1 | rules κ |" in md
+    assert "**no**" in md
+    wide = ev.wide_table(scores)
+    assert {"model_f1", "rules_kappa", "rules_precision"} <= set(wide.columns)
+    assert len(wide) == len(scores) / 2
+
+
+# ---------------------------------------------------------------- the CLI command
+def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", str(shared_datadir / "tiny_cohort"),
+                                      "--out", str(out), "--coders", "rules,sklearn,majority",
+                                      "--fractions", "0.5,1", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {
+        "evaluation.csv", "evaluation_long.csv", "evaluation.md", "learning_curve.csv",
+        "learning_curve.png", "manifest.json"}
+    wide = pd.read_csv(out / "evaluation.csv")
+    assert {"rules_f1", "sklearn_tfidf_lr_kappa", "majority_recall"} <= set(wide.columns)
+    assert set(CODES) <= set(wide["code"])
+    curve = pd.read_csv(out / "learning_curve.csv")
+    assert set(curve["fraction"]) == {0.5, 1.0} and set(curve["coder"]) == {"sklearn_tfidf_lr"}
+    md = (out / "evaluation.md").read_text(encoding="utf-8")
+    assert "## Targets" in md and "learning_curve.png" in md
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "macro-F1" in result.output
+
+
+def test_cli_evaluate_rejects_unknown_coder(shared_datadir, tmp_path):
+    result = CliRunner().invoke(app, ["evaluate", str(shared_datadir / "tiny_cohort"),
+                                      "--out", str(tmp_path / "e"), "--coders", "rules,bert"])
+    assert result.exit_code == 2
+    assert "bert" in result.output

@@ -1,0 +1,188 @@
+"""Property tests (hypothesis): the readers and the segmenter take anything without crashing.
+
+- any text -> ``parse_turns`` / ``segment_document`` (interview and observation): no exception,
+  and every segment's offsets give back its text;
+- any bytes -> ``read_transcript`` (.txt and .docx): text, or :class:`InputError`;
+- any CSV-ish text -> ``read_staff``, ``read_nominations``, ``read_labels``,
+  ``read_segments_file``: :class:`InputError`, or a frame with the documented columns.
+
+Example counts are kept modest so the file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import io
+from pipeline.io import InputError
+
+FAST = settings(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def seg_env():
+    from pipeline.config import load_settings
+    from pipeline.nlp import make_nlp
+
+    return load_settings().pipeline.segment, make_nlp()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _file(folder: Path, suffix: str, data: bytes) -> Path:
+    path = folder / f"f{next(_counter)}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+# ------------------------------------------------------------------ segmentation
+PIECES = ["I: ", "R: ", "Interviewer: ", "Respondent:", "Annelies: ", "Annelies Brouwer: ",
+          "Onderzoeker:", "\n", "\n\n", "\r\n", "  ", "\t", ".", "? ", "! ", ":", "Ja.",
+          "We delen het in de teamvergadering. ", "é", "ß", "\u00a0", "\u2028", "\u0085",
+          "\x0c", "\x1e", "ﬁ", "İ", "🙂", "[persoon-1a2b]", "Dhr. Jansen zei: 'nee'.", "R:I:",
+          "0: ", "__: ", "- ", "x" * 700 + ". ", "Zin een. Zin twee. " * 40]
+TEXTS = st.one_of(
+    st.text(max_size=400),
+    st.lists(st.sampled_from(PIECES) | st.text(max_size=30), max_size=30).map("".join),
+)
+
+
+@FAST
+@given(text=TEXTS, source=st.sampled_from(["interview", "observation"]))
+def test_segments_reproduce_their_text(seg_env, text, source):
+    from pipeline.segment import SEGMENT_COLUMNS, parse_turns, segment_document
+
+    config, nlp = seg_env
+    for turn in parse_turns(text, source, config):
+        assert 0 <= turn.start < turn.end <= len(text)
+    seg = segment_document(text, doc="transcripts/s/p_interview_1.txt", school_id="s",
+                           person_id="p", source=source, config=config, nlp=nlp)
+    assert list(seg.columns) == SEGMENT_COLUMNS
+    for row in seg.itertuples(index=False):
+        assert 0 <= row.start < row.end <= len(text)
+        assert row.text == text[row.start:row.end]
+        assert row.text.strip() == row.text and row.text
+        assert row.segment_id == f"p_interview_1@{row.start}-{row.end}"
+    assert seg["segment_id"].is_unique
+
+
+# ------------------------------------------------------------------ transcripts
+@FAST
+@given(data=st.binary(max_size=600) | TEXTS.map(lambda t: t.encode("utf-8", "surrogatepass"))
+       | TEXTS.map(lambda t: t.encode("cp1252", "ignore")),
+       suffix=st.sampled_from([".txt", ".docx"]))
+def test_read_transcript_text_or_input_error(scratch, data, suffix):
+    path = _file(scratch, suffix, data)
+    try:
+        text = io.read_transcript(path)
+    except InputError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+    else:
+        assert isinstance(text, str) and text.strip() and "\r" not in text
+
+
+# ------------------------------------------------------------------ CSV loaders
+CELLS = st.one_of(st.sampled_from(["", "sch01", "sch01-p01", "sch01-p02", "true", "nee", "3",
+                                   "-1", "2,5", "1e400", "nan", "data_team", "lesson_study",
+                                   "focus", "exchange.input", "1", "0", '"', '""', "a\nb",
+                                   "x;y", "\x00", "é", "[/b]"]),
+                  st.text(max_size=8))
+COLUMNS = ["person_id", "school_id", "name", "role", "years_in_education", "years_at_school",
+           "plg_id", "plg_type", "responded", "ego", "alter", "strength", "segment_id", "code",
+           "value", "annotator", "time", "id", "text", "line", "", "extra"]
+
+
+def _quote(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n;') else cell
+
+
+@st.composite
+def csvish(draw, required: list[str]) -> bytes:
+    header = draw(st.lists(st.sampled_from(COLUMNS), max_size=10) | st.just(list(required)))
+    if draw(st.booleans()):
+        header = list(required) + header
+    sep = draw(st.sampled_from([",", ",", ";", "\t"]))
+    rows = draw(st.lists(st.lists(CELLS, min_size=max(0, len(header) - 1),
+                                  max_size=len(header) + 1), max_size=6))
+    quote = draw(st.booleans())
+    lines = [sep.join(header)] + [sep.join(_quote(c) if quote else c for c in r) for r in rows]
+    text = draw(st.sampled_from(["\n", "\r\n"])).join(lines)
+    if draw(st.integers(0, 9)) == 0:  # sometimes not text at all
+        return draw(st.binary(max_size=80))
+    return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"])),
+                       "replace")
+
+
+STAFF_OUT = ["person_id", "school_id", "name", "role", "years_in_education", "years_at_school",
+             "plg_id", "plg_type", "responded", "line"]
+
+
+@FAST
+@given(data=csvish(io.STAFF_COLUMNS))
+def test_read_staff(scratch, data):
+    try:
+        df = io.read_staff(_file(scratch, ".csv", data))
+    except InputError:
+        return
+    assert set(STAFF_OUT) <= set(df.columns)
+    assert df["responded"].dtype == bool
+    assert df["years_in_education"].dtype == "float64"
+    assert (df["person_id"] != "").all() and df["person_id"].is_unique
+    assert df["plg_type"].isin(["", "data_team", "lesson_study"]).all()
+
+
+@FAST
+@given(data=csvish(["school_id", "ego", "alter", "strength"]))
+def test_read_nominations(scratch, data):
+    try:
+        df = io.read_nominations(_file(scratch, ".csv", data))
+    except InputError:
+        return
+    assert list(df.columns) == ["school_id", "ego", "alter", "strength", "line"]
+    assert df["strength"].dtype == "float64"
+    assert df["line"].dtype == "int64"
+
+
+@FAST
+@given(data=csvish(["segment_id", "code", "value", "annotator", "time"]))
+def test_read_labels(scratch, data):
+    try:
+        df = io.read_labels(_file(scratch, ".csv", data))
+    except InputError:
+        return
+    assert list(df.columns) == ["segment_id", "code", "value", "annotator", "time", "file",
+                                "line"]
+
+
+JSONL = st.lists(st.one_of(
+    st.fixed_dictionaries({"id": st.integers() | st.text(max_size=5) | st.none(),
+                           "text": st.text(max_size=20) | st.none() | st.integers()}),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    st.sampled_from(["[1, 2]", "nul", "{", '"x"', "", "NaN"]),
+), max_size=5)
+
+
+@FAST
+@given(data=csvish(["id", "text"]) | JSONL.map(lambda xs: "\n".join(
+    x if isinstance(x, str) else __import__("json").dumps(x) for x in xs).encode()),
+       suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
+def test_read_segments_file(scratch, data, suffix):
+    try:
+        df = io.read_segments_file(_file(scratch, suffix, data))
+    except InputError:
+        return
+    assert isinstance(df, pd.DataFrame)
+    assert {"id", "text"} <= set(df.columns)
+    assert all(isinstance(x, str) for x in df["id"]) and all(isinstance(x, str)
+                                                               for x in df["text"])

@@ -1,0 +1,324 @@
+"""Pseudonymisation by default: no roster or school name in any output or model.
+
+The tiny cohort (``tests/data/tiny_cohort``) mentions colleagues in every way people do: full
+names, first names, surnames with a tussenvoegsel ("Van Leeuwen"), initials ("I. Kuipers",
+"P.J. van Dongen", "AB" in observation notes), nicknames from the roster's ``nickname``
+column ("Lies", "Hans", "Bas"), diminutives ("Keesje"), possessives ("Femkes") and school
+names in full and short ("op de Lindenhof", "De Brederode").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.privacy import NEUTRAL, Pseudonymiser, cohort_key, name_variants, school_variants
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny_cohort"
+DEMO = REPO / "data" / "demo"
+PSEUDONYM = re.compile(r"\[persoon-[0-9a-f]{4,}\]")
+
+
+def cli(args: list, capsys, monkeypatch) -> tuple[int, str, str]:
+    """``pipeline ARGS`` through ``pipeline.cli.main`` in this process: (status, out, err)."""
+    from pipeline import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["pipeline", *map(str, args)])
+    capsys.readouterr()
+    try:
+        cli_module.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_module_cli(args: list) -> None:
+    """``pipeline ARGS`` in-process for a module-scoped fixture (no capsys there)."""
+    from pipeline import cli as cli_module
+
+    argv = sys.argv
+    sys.argv = ["pipeline", *map(str, args)]
+    try:
+        cli_module.main()
+    except SystemExit as e:
+        assert not e.code, f"pipeline {args} exited with {e.code}"
+    finally:
+        sys.argv = argv
+
+
+def roster_forms(staff: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The forms of names that must never appear: (person forms, school forms).
+
+    Given names, nicknames, full names, single-word surnames, surnames with their
+    tussenvoegsel, and the core of such a surname when it is six letters or more (shorter
+    cores such as "Meer" are everyday words and only replaced inside longer forms)."""
+    people, schools = set(), set()
+    for rec in staff.to_dict("records"):
+        name = str(rec["name"])
+        people.add(name)
+        words = name.split()
+        tv = [i for i, w in enumerate(words[1:-1], 1) if w.lower() in {"van", "de", "der", "den",
+                                                                       "el", "ter", "ten"}]
+        given = words[:tv[0]] if tv else words[:-1]
+        surname = words[tv[0]:] if tv else words[-1:]
+        people.update(given)
+        people.add(" ".join(surname))
+        core = [w for w in surname if w.lower() not in {"van", "de", "der", "den", "el"}]
+        if not tv or len(" ".join(core)) >= 6:
+            people.add(" ".join(core))
+        nick = str(rec.get("nickname", "") or "")
+        if nick and nick.lower() != "nan":
+            people.add(nick)
+        if rec.get("school_name"):
+            schools.update(school_variants(str(rec["school_name"])))
+    return people, schools
+
+
+def find_names(text: str, forms: set[str]) -> list[str]:
+    return sorted(f for f in forms if re.search(r"(?<!\w)" + re.escape(f) + r"(?!\w)", text))
+
+
+# ------------------------------------------------------------------ the Pseudonymiser itself
+STAFF = pd.DataFrame({
+    "person_id": ["p1", "p2", "p3", "p4", "p5", "p6"],
+    "school_id": ["s1", "s1", "s1", "s2", "s2", "s2"],
+    "name": ["Ingrid Verbeek", "Maarten van Leeuwen", "Cornelis de Wit", "Jan Smulders",
+             "Jan Achterberg", "Pieter-Jan van Dongen"],
+    "nickname": ["", "", "Kees", "", "", "PJ"],
+    "school_name": ["Meerwijk College"] * 3 + ["Scholengemeenschap De Brederode"] * 3,
+})
+
+
+@pytest.fixture(scope="module")
+def pseudo() -> Pseudonymiser:
+    return Pseudonymiser.from_staff(STAFF, cohort_key("unit", b"roster"))
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("Ik sprak Ingrid Verbeek gisteren.", ["Ingrid", "Verbeek"]),
+    ("Ingrid zei het, en mevrouw Verbeek ook.", ["Ingrid", "Verbeek"]),
+    ("Dat vond I. Verbeek ook, net als I.Verbeek.", ["Verbeek"]),
+    ("Maarten van Leeuwen, Van Leeuwen en van Leeuwen, of gewoon Leeuwen.", ["Leeuwen"]),
+    ("Keesje en Kees en C. de Wit en De Wit.", ["Kees", "Wit"]),
+    ("Ingrids aanpak en Ingrid's mail.", ["Ingrid"]),
+    ("Pieter-Jan, P.J. van Dongen en PJ kwamen op de Meerwijk.", ["Pieter", "Dongen", "PJ",
+                                                                  "Meerwijk"]),
+    ("IV schrijft op het bord (observatie).", ["IV"]),
+    ("Hier op De Brederode en Scholengemeenschap De Brederode.", ["Brederode"]),
+    ("VERBEEK staat boven het stuk.", ["VERBEEK"]),
+])
+def test_forms_are_replaced(pseudo, text, gone):
+    out = pseudo(text)
+    for word in gone:
+        assert word not in out, out
+    assert "[persoon" in out or "[school" in out
+
+
+def test_same_person_same_pseudonym_and_ambiguity_is_neutral(pseudo):
+    out = pseudo("Ingrid Verbeek, Ingrid, I. Verbeek en IV.")
+    tags = PSEUDONYM.findall(out)
+    assert len(tags) == 4 and len(set(tags)) == 1
+    # two roster people are called Jan: "Jan" alone cannot be attributed
+    assert pseudo("Jan zei dat.") == f"{NEUTRAL} zei dat."
+    assert pseudo("Jan Smulders") != pseudo("Jan Achterberg")
+
+
+def test_acronyms_and_words_survive(pseudo):
+    text = "Het CE en SE, de MR, de PLG en het MT. Meer leerlingen, een wit bord, het datateam."
+    assert pseudo(text) == text
+
+
+def test_offsets_map_onto_the_new_text(pseudo):
+    text = "R: Ingrid Verbeek zei: vraag het Kees.\nR: Daarna sprak ik Jan."
+    new, shifts = pseudo.with_offsets(text)
+    assert new == pseudo(text)
+    start = text.index("Daarna")
+    assert new[Pseudonymiser.map_offset(start, shifts):].startswith("Daarna")
+
+
+def test_pseudonyms_unique_for_a_large_roster():
+    staff = pd.DataFrame({"person_id": [f"p{i:04d}" for i in range(3000)],
+                          "name": [f"Voornaam{i} Achternaam{i}" for i in range(3000)]})
+    p = Pseudonymiser.from_staff(staff, cohort_key("big", b"x"))
+    tags = {p.table[f"Voornaam{i} Achternaam{i}"] for i in range(3000)}
+    assert len(tags) == 3000
+
+
+def test_variants_cover_the_documented_forms():
+    names, derived, initials = name_variants("Annelies Brouwer", ["Lies"])
+    assert {"Annelies Brouwer", "Annelies", "Brouwer", "A. Brouwer", "A.Brouwer", "Lies",
+            "Lies Brouwer", "BROUWER", "A.B."} <= names
+    assert {"Liesje", "Annelies" + "je"} <= derived
+    assert initials == {"AB"}
+    assert {"Lindenhof", "Lindenhof College"} <= school_variants("Lindenhof College")
+
+
+# ------------------------------------------------------------------ whole runs
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("privacy")
+    out = {"pseudo": base / "pseudo", "reveal": base / "reveal"}
+    run_module_cli(["run", TINY, "--out", out["pseudo"], "--rules", "--jobs", "1"])
+    run_module_cli(["run", TINY, "--out", out["reveal"], "--rules", "--jobs", "1",
+                    "--reveal-names"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_forms() -> tuple[set[str], set[str]]:
+    return roster_forms(io.load_cohort(TINY).staff)
+
+
+def test_transcripts_do_mention_the_names(tiny_forms):
+    """The fixture is a real test: the names are in the transcripts to begin with."""
+    from pipeline.run import read_texts
+
+    people, schools = tiny_forms
+    texts = "\n".join(read_texts(io.load_cohort(TINY))["text"])
+    assert len(find_names(texts, people)) >= 30
+    assert find_names(texts, schools)
+
+
+def test_no_roster_name_in_any_output(runs, tiny_forms):
+    people, schools = tiny_forms
+    out = runs["pseudo"]
+    required = ["segments.csv", "report.html", "person_codes.csv", "profiles.csv"]
+    graphs = sorted((out / "graphs").glob("*.graphml"))
+    assert graphs and all((out / f).is_file() for f in required)
+    checked = 0
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.suffix in {".csv", ".html", ".graphml", ".net", ".json",
+                                               ".svg", ".qdpx", ".txt"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not find_names(text, people | schools), (path.name,
+                                                             find_names(text, people | schools))
+            checked += 1
+    assert checked >= 8
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    assert segments["text"].str.contains(PSEUDONYM).sum() >= 20
+    assert segments["text"].str.contains(r"\[school-", regex=True).sum() >= 2
+
+
+def test_reveal_names_keeps_them_and_says_so(runs, tiny_forms):
+    people, _ = tiny_forms
+    segments = (runs["reveal"] / "segments.csv").read_text(encoding="utf-8")
+    assert "Annelies Brouwer" in segments and "Lindenhof" in segments
+    assert not PSEUDONYM.search(segments)
+    assert json.loads((runs["reveal"] / "manifest.json").read_text())["reveal_names"] is True
+    assert json.loads((runs["pseudo"] / "manifest.json").read_text())["reveal_names"] is False
+
+
+def test_pseudonyms_are_stable_across_runs_and_places(tmp_path, runs):
+    from pipeline.config import load_settings
+    from pipeline.run import run_segments
+
+    copy = tmp_path / "elsewhere" / "tiny"
+    shutil.copytree(TINY, copy)
+    again = run_segments(io.load_cohort(copy), load_settings())
+    first = pd.read_csv(runs["pseudo"] / "segments.csv", keep_default_na=False)
+    assert again["text"].tolist() == first["text"].tolist()
+
+
+def test_other_cohort_other_pseudonyms(tmp_path):
+    from pipeline.run import pseudonymiser_for
+
+    other = tmp_path / "other"
+    shutil.copytree(TINY, other)
+    yaml = (other / "cohort.yaml").read_text(encoding="utf-8")
+    (other / "cohort.yaml").write_text(yaml.replace("name: tiny", "name: tiny-2"))
+    a, b = pseudonymiser_for(io.load_cohort(TINY)), pseudonymiser_for(io.load_cohort(other))
+    names = io.load_cohort(TINY).staff["name"].tolist()
+    assert all(a(n) != b(n) for n in names)
+    assert set(map(a, names)).isdisjoint(set(map(b, names)))
+
+
+# ------------------------------------------------------------------ models
+def model_leaks(model, card: dict, staff: pd.DataFrame, texts: list[str]) -> list[str]:
+    """Roster names found in a model's vocabularies or card.
+
+    - no full name ("annelies brouwer") inside any lemma n-gram;
+    - no given name, nickname or one-word surname as a token of a lemma n-gram or among the
+      lemmas seen in training, nor as a whole padded word (" kees ") among the character
+      n-grams;
+    - no name in the model card.
+
+    A token is excused when the pseudonymised training texts explain it without a name: an
+    everyday word or the lemma of one ("wit", "frans" from "Franse"), i.e. a word there that
+    is not itself a roster form.
+    """
+    from pipeline.nlp import lemmatiser
+
+    people, schools = roster_forms(staff)
+    lem = lemmatiser()
+    explained = set()
+    for t in texts:
+        for w in set(re.findall(r"\w+", t)):
+            if w not in people and w not in schools:
+                explained |= {w.lower(), lem.lemma(w)}
+    full = {" ".join(n.lower().split()) for n in staff["name"] if len(str(n)) >= 5}
+    single = {f.lower() for f in people | schools if " " not in f and len(f) >= 3}
+    single -= explained
+    leaks = []
+    featurizers = [getattr(model, a) for a in ("featurizer_", "context_featurizer_")
+                   if hasattr(model, a)]
+    for f in featurizers:
+        vocab = set(map(str, f.word_vocab_)) | set(map(str, getattr(f, "lemma_vocab_", [])))
+        tokens = {t for v in vocab for t in v.split()}
+        leaks += sorted(single & tokens)
+        leaks += sorted(n for n in full for v in vocab if n in v)
+        if getattr(f, "char_ngrams", None):
+            chars = set(map(str, f.char_vocab_))
+            leaks += sorted(f" {n} " for n in single if f" {n} " in chars)
+    leaks += find_names(json.dumps(card, ensure_ascii=False), people | schools)
+    return leaks
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from pipeline.coding.model import load_model
+
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    run_module_cli(["train", TINY, "--out", folder])
+    return load_model(folder)
+
+
+def _pseudonymised_texts(cohort_root: Path) -> list[str]:
+    from pipeline.config import load_settings
+    from pipeline.run import run_segments
+
+    seg = run_segments(io.load_cohort(cohort_root), load_settings())
+    return seg["text"].tolist() + seg["context"].tolist()
+
+
+def test_tiny_model_has_no_names(tiny_model):
+    model, card = tiny_model
+    staff = io.load_cohort(TINY).staff
+    assert model_leaks(model, card, staff, _pseudonymised_texts(TINY)) == []
+    # the check can see a name: the pseudonym tokens are in the vocabulary instead
+    assert any("persoon" in str(v) for v in model.featurizer_.lemma_vocab_)
+
+
+def test_default_model_has_no_names():
+    from pipeline.coding.model import CARD_FILE, MODEL_FILE, load_model
+    from pipeline.config import load_settings
+
+    folder = load_settings().model_dir
+    if not (folder / MODEL_FILE).is_file():
+        pytest.skip("no default model yet (make train); the tiny model is checked instead")
+    model, card = load_model(folder)
+    assert (folder / CARD_FILE).is_file()
+    if card.get("training_data", {}).get("cohort") != "demo":
+        pytest.skip("the default model was not trained on data/demo")
+    staff = io.load_cohort(DEMO).staff
+    leaks = model_leaks(model, card, staff, _pseudonymised_texts(DEMO))
+    assert leaks == [], f"roster names in {folder}: {leaks[:20]} (retrain: make train)"

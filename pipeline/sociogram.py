@@ -64,6 +64,29 @@ def _key_order(graph: nx.DiGraph, key_figures: Any) -> list[str]:
     return ids
 
 
+def _spread(pos: dict[str, np.ndarray], ids: list[str], min_dist: float = 0.22) -> None:
+    """Push the key figures apart (in place) until no two are closer than ``min_dist``.
+
+    They are the hubs, so a spring layout puts them on top of each other in the middle of the
+    picture, where their numbers would overlap. Deterministic: fixed order, fixed steps.
+    """
+    pts = [p for p in ids if p in pos]
+    for _ in range(100):
+        moved = False
+        for i, a in enumerate(pts):
+            for b in pts[i + 1:]:
+                d = pos[b] - pos[a]
+                dist = float(np.hypot(*d))
+                if dist < min_dist:
+                    u = d / dist if dist > 1e-9 else np.array([1.0, 0.0])
+                    step = (min_dist - dist) / 2 + 1e-3
+                    pos[a] = pos[a] - u * step
+                    pos[b] = pos[b] + u * step
+                    moved = True
+        if not moved:
+            break
+
+
 def _layout(graph: nx.DiGraph, seed: int) -> dict[str, np.ndarray]:
     """Seeded spring layout of everyone with a tie, over a sorted undirected copy (so the
     input order does not matter); isolates in rows below it, in sorted order."""
@@ -196,6 +219,7 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
                  fontsize=12, y=0.97)
 
     pos = _layout(graph, seed)
+    _spread(pos, ranked)
     nodes = sorted(graph.nodes, key=str)
     if not nodes:
         ax.text(0.5, 0.5, "no staff", ha="center", va="center", transform=ax.transAxes)
@@ -211,6 +235,7 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
     area = {n: 30.0 + 220.0 * contacts(n) / cmax + (120.0 if n in rank_of else 0.0)
             for n in nodes}
 
+    nodes = [n for n in nodes if n not in rank_of] + ranked  # key figures drawn on top
     xy = np.array([pos[n] for n in nodes])
     pad = 0.08
     ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)

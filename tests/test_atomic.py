@@ -1,0 +1,321 @@
+"""Outputs are atomic: a run killed at any moment leaves the old result or the new one, whole.
+
+``pipeline run`` builds its output folder aside (``.<out>.partial-<pid>-*``) and swaps it in at
+the end (``io.staged_output``). These tests start real runs on the tiny cohort writing to an
+``--out`` that already holds a good result, kill them with SIGKILL while the staging folder is
+being filled, right at the swap, and between the two renames of the fallback swap, and check
+that ``--out`` is then exactly the old result or a complete new one (file set and hashes as
+listed in its manifest), never a mixture; and that the next run repairs the leftovers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import io
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny_cohort"
+PIPELINE = REPO / ".venv" / "bin" / "pipeline"
+PYTHON = REPO / ".venv" / "bin" / "python"
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+
+# a `pipeline` whose swap is interrupted by SIGKILL at a chosen point
+INJECT = r"""
+import os, signal, sys
+from pipeline import cli, io
+mode = sys.argv[1]
+if mode == "none":
+    pass
+elif mode == "after_exchange":
+    real = io._exchange
+    def exchange(a, b):
+        done = real(a, b)
+        os.kill(os.getpid(), signal.SIGKILL)
+    io._exchange = exchange
+elif mode == "between_renames":
+    io._exchange = lambda a, b: False
+    real_rename = os.rename
+    def rename(a, b, *args, **kw):
+        real_rename(a, b, *args, **kw)
+        if ".old-" in os.fspath(b):
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.rename = rename
+elif mode == "in_atomic_write":
+    real_replace = os.replace
+    def replace(a, b, *args, **kw):
+        if os.fspath(b).endswith("coded.csv"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_replace(a, b, *args, **kw)
+    os.replace = replace
+sys.argv = ["pipeline", *sys.argv[2:]]
+cli.main()
+"""
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def is_complete(folder: Path) -> bool:
+    """A whole result: a manifest whose output list matches the files, hash for hash."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return False
+    listed = json.loads(manifest.read_text(encoding="utf-8"))["outputs"]
+    files = {k: hashlib.sha256(v).hexdigest() for k, v in snapshot(folder).items()
+             if k != "manifest.json"}
+    return files == listed
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir()
+                  if p.name.startswith(f".{out.name}.") or p.name.endswith(".tmp"))
+
+
+def run_args(out: Path) -> list[str]:
+    return ["run", str(TINY), "--out", str(out), "--rules", "--jobs", "1"]
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    """A good, complete result of a run on the tiny cohort (in-process, made once)."""
+    from pipeline import cli
+
+    out = tmp_path_factory.mktemp("good") / "out"
+    argv = sys.argv
+    sys.argv = ["pipeline", *run_args(out)]
+    try:
+        cli.main()
+    except SystemExit as e:
+        assert not e.code
+    finally:
+        sys.argv = argv
+    assert is_complete(out)
+    return out
+
+
+@pytest.fixture
+def out(tmp_path, good) -> Path:
+    target = tmp_path / "results" / "out"
+    shutil.copytree(good, target)
+    # mark the old result so that "old" and "new" can be told apart
+    (target / "report.html").write_bytes(b"<!-- old -->" + (target / "report.html").read_bytes())
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["outputs"]["report.html"] = hashlib.sha256(
+        (target / "report.html").read_bytes()).hexdigest()
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    assert is_complete(target)
+    return target
+
+
+def _kill_when(proc: subprocess.Popen, out: Path, min_files: int, timeout: float = 240) -> bool:
+    """SIGKILL ``proc`` once its staging folder holds ``min_files`` files; False if the run
+    ended before that."""
+    deadline = time.monotonic() + timeout
+    pattern = f".{out.name}.partial-*"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        for stage in out.parent.glob(pattern):
+            try:
+                n = sum(1 for p in stage.rglob("*") if p.is_file())
+            except FileNotFoundError:
+                continue
+            if n >= min_files:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+        time.sleep(0.002)
+    proc.kill()
+    raise AssertionError("the run never staged its output")
+
+
+def _check_old_or_new(out: Path, old: dict[str, bytes]) -> str:
+    assert out.is_dir(), "the output folder is gone"
+    now = snapshot(out)
+    if now == old:
+        return "old"
+    assert is_complete(out), f"partial result: {sorted(now)}"
+    assert not now["report.html"].startswith(b"<!-- old -->")
+    return "new"
+
+
+@pytest.mark.parametrize("min_files, how", [(0, "fork"), (6, "script"), (14, "fork")])
+def test_kill_while_staging(out, min_files, how):
+    """Killed while the staging folder fills (as it appears, a third in, most files in);
+    once through the installed ``pipeline`` script, otherwise in a forked child."""
+    old = snapshot(out)
+    if how == "script":
+        proc = subprocess.Popen([str(PIPELINE), *run_args(out)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        argv = list(sys.argv)
+        proc = _Forked(_fork("none", run_args(out)))
+        sys.argv = argv
+    killed = _kill_when(proc, out, min_files)
+    state = _check_old_or_new(out, old)
+    if killed:
+        assert state == "old"
+        assert any(".partial-" in name for name in leftovers(out))
+    # the next run cleans up and writes a complete new result
+    io.recover_output(out)
+    assert leftovers(out) == []
+    assert snapshot(out) == old or is_complete(out)
+
+
+def _fork(mode: str, args: list[str]) -> int:
+    """Run ``pipeline ARGS`` (with the injected kill ``mode``) in a forked child of this
+    process, which has the package imported already: a subprocess without the start-up cost.
+    Returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            exec(compile(INJECT, "<inject>", "exec"), {"__name__": "inject",
+                                                       "sys": _argv(mode, args)})
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _argv(mode: str, args: list[str]):
+    sys.argv = ["inject", mode, *args]
+    return sys
+
+
+class _Forked:
+    """The little of ``subprocess.Popen`` that :func:`_kill_when` needs, for a forked pid."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def send_signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+def _injected(mode: str, args: list[str]) -> int:
+    """Exit status of ``pipeline ARGS`` killed by ``mode``, in a forked child."""
+    argv = list(sys.argv)
+    try:
+        return _Forked(_fork(mode, args)).wait()
+    finally:
+        sys.argv = argv
+
+
+def _injected_subprocess(mode: str, args: list[str]) -> int:
+    """The same through a fresh interpreter (the real start-up path)."""
+    proc = subprocess.run([str(PYTHON), "-c", INJECT, mode, *args], cwd=REPO,
+                          capture_output=True, timeout=300)
+    return proc.returncode
+
+
+def test_kill_right_after_the_swap(out):
+    """Killed just after the atomic exchange: the new result is in place and complete; the
+    old one, left in the staging folder, goes with the next run."""
+    old = snapshot(out)
+    assert _injected_subprocess("after_exchange", run_args(out)) == -signal.SIGKILL
+    assert _check_old_or_new(out, old) == "new"
+    assert any(".partial-" in name for name in leftovers(out))
+    io.recover_output(out)
+    assert leftovers(out) == [] and is_complete(out)
+
+
+def test_kill_between_the_fallback_renames_is_repaired(out):
+    """Without an atomic exchange, a kill between "old aside" and "new in place" leaves no
+    ``out`` at all for a moment: the next run puts the old result back first."""
+    old = snapshot(out)
+    assert _injected("between_renames", run_args(out)) == -signal.SIGKILL
+    assert not out.exists()
+    names = leftovers(out)
+    assert any(".old-" in n for n in names) and any(".partial-" in n for n in names)
+    io.recover_output(out)
+    assert snapshot(out) == old and leftovers(out) == []
+
+
+def test_next_run_repairs_and_replaces(out, capsys, monkeypatch):
+    """After a kill mid-swap, `pipeline run` itself repairs, then writes a new result."""
+    from pipeline import cli
+
+    assert _injected("between_renames", run_args(out)) == -signal.SIGKILL
+    monkeypatch.setattr(sys, "argv", ["pipeline", *run_args(out)])
+    try:
+        cli.main()
+    except SystemExit as e:
+        assert not e.code
+    assert is_complete(out) and leftovers(out) == []
+    assert not (out / "report.html").read_bytes().startswith(b"<!-- old -->")
+
+
+def test_kill_inside_a_single_file_write(tmp_path):
+    """`pipeline code --out FILE`: a kill before the rename keeps the old file; the stale
+    temporary file is removed by the next write."""
+    segments = tmp_path / "segments.csv"
+    segments.write_text("id,text\ns1,In de teamvergadering heb ik verteld wat we deden.\n")
+    target = tmp_path / "coded.csv"
+    target.write_bytes(b"id,previous\n")
+    args = ["code", str(segments), "--out", str(target), "--rules", "--jobs", "1"]
+    assert _injected("in_atomic_write", args) == -signal.SIGKILL
+    assert target.read_bytes() == b"id,previous\n"
+    stale = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(stale) == 1
+    io.atomic_write(target, "id,new\n")
+    assert target.read_text() == "id,new\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_error_while_building_keeps_the_old_result(out):
+    old = snapshot(out)
+    with pytest.raises(RuntimeError), io.staged_output(out) as stage:
+        (stage / "half.csv").write_text("a\n")
+        raise RuntimeError("stage failed")
+    assert snapshot(out) == old and leftovers(out) == []
+
+
+def test_recovery_spares_a_running_process(tmp_path):
+    """Two runs into one folder: the second must not delete the first one's staging folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = tmp_path / f".out.partial-{os.getpid()}-abc"
+    mine.mkdir()
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = tmp_path / f".out.partial-{int(done.stdout)}-xyz"
+    dead.mkdir()
+    older = tmp_path / ".out.partial-q1w2e3"  # older naming, no pid: stale
+    older.mkdir()
+    io.recover_output(out)
+    assert mine.exists() and not dead.exists() and not older.exists()

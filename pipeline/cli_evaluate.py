@@ -48,6 +48,14 @@ def _fractions(text: str) -> list[float]:
     return values
 
 
+def _log(bar: Progress, task, what: str) -> None:
+    """Without a terminal (CI, a log file) the bar is off: print one line per step."""
+    if bar.disable:
+        t = bar.tasks[task]
+        err.print(f"[{int(t.completed)}/{int(t.total or 0)}] {what} "
+                  f"({t.elapsed or 0:.0f} s)", highlight=False)
+
+
 def evaluate(
     cohort: Annotated[Path, typer.Argument(help="cohort folder with labels/")],
     out: Annotated[Path, typer.Option("--out", help="output folder")],
@@ -114,6 +122,7 @@ def evaluate(
 
         def tick(label: str) -> None:
             bar.update(task, advance=1, description=f"LOSO: {label}")
+            _log(bar, task, f"LOSO: {label}")
 
         comparison = ev.compare_coders(texts, Y, groups, fit_predicts, names, codebook,
                                        jobs=jobs, progress=tick)
@@ -125,6 +134,7 @@ def evaluate(
 
             def tick2(label: str) -> None:
                 bar.update(task2, advance=1, description=f"learning curve: {label}")
+                _log(bar, task2, f"learning curve: {label}")
 
             curve_df = ev.learning_curve(
                 texts, Y, groups, {n: fit_predicts[n] for n in learners}, names, codebook,

@@ -10,7 +10,6 @@ schools, six interviews and two observation logs, 56 segments of which 40 carry 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,10 +60,9 @@ def rule_scores(rules, segments):
 
 
 @pytest.fixture
-def cohort(tmp_path):
-    dst = tmp_path / "cohort"
-    shutil.copytree(FIXTURE, dst)
-    return dst
+def cohort(shared_datadir):
+    """A writable copy of the fixture cohort (pytest-datadir copies tests/data per test)."""
+    return shared_datadir / "annotate" / "cohort"
 
 
 def labels_df(rows):

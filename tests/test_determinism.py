@@ -88,7 +88,7 @@ def test_differences_sees_a_change(tmp_path):
     for d in (a, b):
         d.mkdir()
         (d / "manifest.json").write_text(json.dumps({"started": str(d), "finished": str(d),
-                                                     "outputs": {}}))
+                                                     "outputs": {}}, indent=2))
         (d / "x.csv").write_text("1\n")
     assert differences(a, b) == []
     (b / "x.csv").write_text("2\n")

@@ -5,7 +5,6 @@ matrix and the ENA table. Fixture: tests/data/annotate/cohort (see test_annotate
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -164,9 +163,8 @@ def test_qdc_codebook(settings, schema):
     schema.assertValid(project)
 
 
-def test_cli_exports(tmp_path, schema, settings):
-    cohort = tmp_path / "cohort"
-    shutil.copytree(FIXTURE, cohort)
+def test_cli_exports(tmp_path, shared_datadir, schema, settings):
+    cohort = shared_datadir / "annotate" / "cohort"
     names = settings.codebook.code_ids + settings.codebook.subtype_ids
     store = LabelStore.for_cohort(cohort, names)
     store.add(pd.DataFrame({"segment_id": ["s1-p3_interview_1@66-84"], "code": ["benefits"],

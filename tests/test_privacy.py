@@ -90,12 +90,12 @@ def find_names(text: str, forms: set[str]) -> list[str]:
 
 # ------------------------------------------------------------------ the Pseudonymiser itself
 STAFF = pd.DataFrame({
-    "person_id": ["p1", "p2", "p3", "p4", "p5", "p6"],
-    "school_id": ["s1", "s1", "s1", "s2", "s2", "s2"],
+    "person_id": ["p1", "p2", "p3", "p4", "p5", "p6", "p7"],
+    "school_id": ["s1", "s1", "s1", "s2", "s2", "s2", "s2"],
     "name": ["Ingrid Verbeek", "Maarten van Leeuwen", "Cornelis de Wit", "Jan Smulders",
-             "Jan Achterberg", "Pieter-Jan van Dongen"],
-    "nickname": ["", "", "Kees", "", "", "PJ"],
-    "school_name": ["Meerwijk College"] * 3 + ["Scholengemeenschap De Brederode"] * 3,
+             "Jan Achterberg", "Pieter-Jan van Dongen", "Chris Eikelenboom"],  # CE: an acronym
+    "nickname": ["", "", "Kees", "", "", "PJ", ""],
+    "school_name": ["Meerwijk College"] * 3 + ["Scholengemeenschap De Brederode"] * 4,
 })
 
 

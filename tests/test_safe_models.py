@@ -26,8 +26,8 @@ UNSAFE = {
                                           r"\bload\b", re.M),
     "np.load(allow_pickle=True)": re.compile(r"\.load\s*\([^)]*allow_pickle\s*=\s*True", re.S),
     "pandas.read_pickle": re.compile(r"\bread_pickle\s*\("),
-    "shelve / marshal": re.compile(r"^\s*import\s+(?:shelve|marshal)\b|\bmarshal\s*\.\s*loads?\s*\(",
-                                   re.M),
+    "shelve / marshal": re.compile(r"^\s*import\s+(?:shelve|marshal)\b"
+                                   r"|\bmarshal\s*\.\s*loads?\s*\(", re.M),
     "srsly pickle": re.compile(r"\bpickle_loads?\s*\("),
     "torch.load": re.compile(r"\btorch\s*\.\s*load\s*\("),
     "skops trusted=True": re.compile(r"trusted\s*=\s*True"),

@@ -33,6 +33,8 @@ Output: one table on the terminal and ``<out>/stages.csv``, ``<out>/throughput.c
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -170,9 +172,11 @@ def ensure_cohort(base: Path, n: int, seed: int, paragraphs: int) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"generating cohort {folder.name} ...", flush=True)
     t0 = time.perf_counter()
-    subprocess.run([PY, str(ROOT / "bench" / "generate_cohort.py"), "--schools", str(n),
-                    "--seed", str(seed), "--respondent-paragraphs", str(paragraphs),
-                    "--out", str(tmp)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    import generate_cohort  # bench/ is on sys.path
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        generate_cohort.main(["--schools", str(n), "--seed", str(seed),
+                              "--respondent-paragraphs", str(paragraphs), "--out", str(tmp)])
     os.replace(tmp, folder)
     print(f"  made in {time.perf_counter() - t0:.1f} s", flush=True)
     return folder

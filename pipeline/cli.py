@@ -189,7 +189,15 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    card = train_default(data, settings, out or settings.model_dir, evaluate=evaluate)
+    labels = None
+    if (data.root / "labels" / "store.sqlite").is_file():
+        from pipeline.annotate import LabelStore, store_labels_for_training
+
+        names = settings.codebook.code_ids + settings.codebook.subtype_ids
+        labels = store_labels_for_training(LabelStore.for_cohort(data.root, names))
+        typer.echo(f"training on the label store {data.root / 'labels' / 'store.sqlite'}")
+    card = train_default(data, settings, out or settings.model_dir, labels=labels,
+                         evaluate=evaluate)
     typer.echo(f"trained on {card['training_data']['segments']} segments -> "
                f"{out or settings.model_dir}")
 

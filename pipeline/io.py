@@ -103,7 +103,8 @@ class Cohort:
 
     @property
     def input_files(self) -> list[Path]:
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.parts
+                      and not p.name.startswith("store.sqlite"))
 
 
 # ------------------------------------------------------------------ CSV reading
@@ -334,18 +335,18 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
             rel = p.relative_to(root)
             m = TRANSCRIPT_NAME.match(p.name)
             if not m or len(rel.parts) != 3:
-                raise InputError(rel, "transcript name must be transcripts/<school_id>/"
+                raise InputError(p, "transcript name must be transcripts/<school_id>/"
                                  "<person_id>_<interview|observation>_<n>.<txt|docx>",
                                  field="file name")
             school, person = rel.parts[1], m["person"]
             if person not in school_of:
-                raise InputError(rel, f"person {person!r} is not in staff.csv", field="person_id")
+                raise InputError(p, f"person {person!r} is not in staff.csv", field="person_id")
             if school_of[person] != school:
-                raise InputError(rel, f"person {person!r} belongs to school "
+                raise InputError(p, f"person {person!r} belongs to school "
                                  f"{school_of[person]!r}, not {school!r}", field="school_id")
             key = (person, m["source"], int(m["n"]))
             if key in seen:
-                raise InputError(rel, f"same person, kind and number as {seen[key]} (segment "
+                raise InputError(p, f"same person, kind and number as {seen[key]} (segment "
                                  "ids would clash): rename one", field="file name")
             seen[key] = rel.as_posix()
             rows.append({"school_id": school, "person_id": person, "source": m["source"],
@@ -394,9 +395,11 @@ def _docx_text(raw: bytes, path: Path) -> str:
     try:
         document = docx.Document(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise InputError(path, f"not a readable .docx ({type(e).__name__})") from None
+        raise InputError(path, "not a readable .docx: damaged, or not a Word document "
+                         f"({type(e).__name__})") from None
     except Exception as e:  # lxml and python-docx raise several types on corrupt parts
-        raise InputError(path, f"not a readable .docx ({type(e).__name__})") from None
+        raise InputError(path, "not a readable .docx: damaged, or not a Word document "
+                         f"({type(e).__name__})") from None
     return "\n".join(p.text for p in document.paragraphs)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -226,33 +226,50 @@ def _tag(key: bytes, what: str, taken: set[str]) -> str:
     return digest[:n]
 
 
-def _trie_pattern(words: list[str]) -> str:
-    """One regex alternation for many strings, as a character trie (fast on big rosters);
-    greedy, so the longest form wins ("Annelies Brouwer" before "Annelies")."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+_END = ""  # trie key: a form ends here (its value is the replacement)
 
-    def build(node: dict) -> str:
-        end = "" in node
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if end else body
 
-    return build(trie)
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _free(text: str, k: int) -> bool:
+    return k >= len(text) or not _is_word(text[k])
+
+
+def _ends_ok(text: str, j: int) -> bool:
+    """A name may end at ``j``: a non-word character follows, possibly after a possessive or
+    plural ``s`` ("Femkes", "Ruud's")."""
+    if _free(text, j):
+        return True
+    if text[j] == "s":
+        return _free(text, j + 1)
+    return text[j] in "'’" and text[j + 1:j + 2] == "s" and _free(text, j + 2)
 
 
 @dataclass
 class Pseudonymiser:
-    """Replace roster and school names in text by stable pseudonyms."""
+    """Replace roster and school names in text by stable pseudonyms.
 
-    pattern: re.Pattern | None
+    ``table`` maps every form of a name to its replacement. Matching walks a character trie
+    of the forms from each word start and takes the longest form that ends at a word end
+    ("Annelies Brouwer" before "Annelies"); building and matching stay fast for rosters of
+    many thousands of people.
+    """
+
     table: dict[str, str]
+    _trie: dict = field(default_factory=dict, init=False, repr=False)
+    _starts: re.Pattern | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for form, replacement in self.table.items():
+            node = self._trie
+            for ch in form:
+                node = node.setdefault(ch, {})
+            node[_END] = replacement
+        if self._trie:
+            first = "".join(sorted(k for k in self._trie if k != _END))
+            self._starts = re.compile(r"(?<!\w)[" + re.escape(first) + "]")
 
     @classmethod
     def from_staff(cls, staff: pd.DataFrame, key: bytes) -> Pseudonymiser:
@@ -299,32 +316,46 @@ class Pseudonymiser:
                 if v in table:
                     continue  # a person's name wins over a school's (it is more identifying)
                 table[v] = school_tags[next(iter(sids))] if len(sids) == 1 else "[school]"
-        if not table:
-            return cls(None, {})
-        alternatives = sorted(table, key=lambda s: (-len(s), s))
-        # a possessive or plural "s" may follow ("Femkes idee", "Ruud's mail"): it stays
-        pattern = re.compile(r"(?<!\w)(" + _trie_pattern(alternatives)
-                             + r")(?=(?:['’]?s)?(?!\w))")
-        return cls(pattern, table)
+        return cls(table)
+
+    def matches(self, text: str):
+        """``(start, end, replacement)`` of every name in ``text``, left to right."""
+        if self._starts is None or not text:
+            return
+        pos, n = 0, len(text)
+        for m in self._starts.finditer(text):
+            i = m.start()
+            if i < pos:
+                continue
+            node, j, best, rep = self._trie, i, -1, None
+            while j < n:
+                node = node.get(text[j])
+                if node is None:
+                    break
+                j += 1
+                if _END in node and _ends_ok(text, j):
+                    best, rep = j, node[_END]
+            if best > 0:
+                yield i, best, rep
+                pos = best
 
     def __call__(self, text: str) -> str:
-        if self.pattern is None or not isinstance(text, str) or not text:
+        if not isinstance(text, str) or not text or self._starts is None:
             return text
-        return self.pattern.sub(lambda m: self.table[m.group(1)], text)
+        return self.with_offsets(text)[0]
 
     def with_offsets(self, text: str) -> tuple[str, list[tuple[int, int, int]]]:
         """Pseudonymised text and the shifts ``(orig_end, new_end, delta)`` of each
         replacement, to map character offsets of the original onto the new text."""
-        if self.pattern is None:
-            return text, []
         out, shifts, last, delta = [], [], 0, 0
-        for m in self.pattern.finditer(text):
-            rep = self.table[m.group(1)]
-            out.append(text[last:m.start()])
+        for start, end, rep in self.matches(text):
+            out.append(text[last:start])
             out.append(rep)
-            delta += len(rep) - (m.end() - m.start())
-            shifts.append((m.end(), m.end() + delta, delta))
-            last = m.end()
+            delta += len(rep) - (end - start)
+            shifts.append((end, end + delta, delta))
+            last = end
+        if not shifts:
+            return text, []
         out.append(text[last:])
         return "".join(out), shifts
 

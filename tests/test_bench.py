@@ -31,9 +31,10 @@ def _read(path: Path) -> tuple[list[str], list[dict]]:
 def test_run_bench_quick_writes_stage_csv(tmp_path):
     out = tmp_path / "bench"
     rc = run_bench.main(["--sizes", "2", "--quick", "--rules", "--skip-throughput",
-                         "--out", str(out), "--cohorts", str(tmp_path / "cohorts")])
+                         "--respondent-paragraphs", "8", "--out", str(out),
+                         "--cohorts", str(tmp_path / "cohorts")])
     assert rc == 0
-    assert (tmp_path / "cohorts" / "n2-s1-p160" / "cohort.yaml").is_file()
+    assert (tmp_path / "cohorts" / "n2-s1-p8" / "cohort.yaml").is_file()
     columns, rows = _read(out / "stages.csv")
     assert columns == run_bench.STAGE_COLUMNS
     assert [r["stage"] for r in rows] == [*stage_driver.STAGES, "end_to_end"]

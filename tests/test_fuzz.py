@@ -12,11 +12,12 @@ Example counts are kept modest so the file runs in seconds.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline import io
@@ -52,9 +53,16 @@ PIECES = ["I: ", "R: ", "Interviewer: ", "Respondent:", "Annelies: ", "Annelies 
           "We delen het in de teamvergadering. ", "é", "ß", "\u00a0", "\u2028", "\u0085",
           "\x0c", "\x1e", "ﬁ", "İ", "🙂", "[persoon-1a2b]", "Dhr. Jansen zei: 'nee'.", "R:I:",
           "0: ", "__: ", "- ", "x" * 700 + ". ", "Zin een. Zin twee. " * 40]
+PREFIXES = ["I: ", "R: ", "", "", "Annelies: ", "Interviewer:", "R:", " I : ", "Dhr. Jansen: "]
+BODIES = st.lists(st.sampled_from(PIECES[7:]) | st.text(max_size=12), min_size=1,
+                  max_size=6).map("".join)
+PARAGRAPHS = st.lists(st.tuples(st.sampled_from(PREFIXES), BODIES,
+                                st.sampled_from(["\n", "\n\n", "\n \n", "\r\n", "\r"])),
+                      max_size=8).map(lambda ps: "".join(p + b + s for p, b, s in ps))
 TEXTS = st.one_of(
     st.text(max_size=400),
     st.lists(st.sampled_from(PIECES) | st.text(max_size=30), max_size=30).map("".join),
+    PARAGRAPHS,
 )
 
 
@@ -96,7 +104,7 @@ def test_read_transcript_text_or_input_error(scratch, data, suffix):
 CELLS = st.one_of(st.sampled_from(["", "sch01", "sch01-p01", "sch01-p02", "true", "nee", "3",
                                    "-1", "2,5", "1e400", "nan", "data_team", "lesson_study",
                                    "focus", "exchange.input", "1", "0", '"', '""', "a\nb",
-                                   "x;y", "\x00", "é", "[/b]"]),
+                                   "x;y", "\x00", "é", "[/b]", "drie"]),
                   st.text(max_size=8))
 COLUMNS = ["person_id", "school_id", "name", "role", "years_in_education", "years_at_school",
            "plg_id", "plg_type", "responded", "ego", "alter", "strength", "segment_id", "code",
@@ -113,8 +121,10 @@ def csvish(draw, required: list[str]) -> bytes:
     if draw(st.booleans()):
         header = list(required) + header
     sep = draw(st.sampled_from([",", ",", ";", "\t"]))
-    rows = draw(st.lists(st.lists(CELLS, min_size=max(0, len(header) - 1),
-                                  max_size=len(header) + 1), max_size=6))
+    n = len(header)
+    row = (st.lists(CELLS, min_size=n, max_size=n)  # mostly the right width
+           | st.lists(CELLS, min_size=max(0, n - 1), max_size=n + 1))
+    rows = draw(st.lists(st.one_of(row, st.lists(CELLS, min_size=n, max_size=n)), max_size=6))
     quote = draw(st.booleans())
     lines = [sep.join(header)] + [sep.join(_quote(c) if quote else c for c in r) for r in rows]
     text = draw(st.sampled_from(["\n", "\r\n"])).join(lines)
@@ -165,24 +175,38 @@ def test_read_labels(scratch, data):
                                 "line"]
 
 
+JSON_VALUES = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+               | st.lists(st.integers(), max_size=2))
 JSONL = st.lists(st.one_of(
-    st.fixed_dictionaries({"id": st.integers() | st.text(max_size=5) | st.none(),
-                           "text": st.text(max_size=20) | st.none() | st.integers()}),
+    st.fixed_dictionaries({"id": JSON_VALUES, "text": JSON_VALUES}),
+    st.fixed_dictionaries({"id": st.text(max_size=5), "text": st.text(max_size=20)}),
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
-    st.sampled_from(["[1, 2]", "nul", "{", '"x"', "", "NaN"]),
-), max_size=5)
+    st.sampled_from(["[1, 2]", "nul", "{", '"x"', "", "NaN", "[" * 3000]),
+), max_size=5).map(lambda xs: "\n".join(x if isinstance(x, str) else json.dumps(x)
+                                        for x in xs).encode())
 
 
-@FAST
-@given(data=csvish(["id", "text"]) | JSONL.map(lambda xs: "\n".join(
-    x if isinstance(x, str) else __import__("json").dumps(x) for x in xs).encode()),
-       suffix=st.sampled_from([".csv", ".jsonl", ".txt"]))
-def test_read_segments_file(scratch, data, suffix):
+def _check_segments(path: Path) -> None:
     try:
-        df = io.read_segments_file(_file(scratch, suffix, data))
-    except InputError:
+        df = io.read_segments_file(path)
+    except InputError as e:
+        assert "\n" not in str(e)
         return
     assert isinstance(df, pd.DataFrame)
     assert {"id", "text"} <= set(df.columns)
-    assert all(isinstance(x, str) for x in df["id"]) and all(isinstance(x, str)
-                                                               for x in df["text"])
+    assert all(isinstance(x, str) and x.strip() for x in df["id"])
+    assert all(isinstance(x, str) for x in df["text"])
+
+
+@FAST
+@given(data=csvish(["id", "text"]), suffix=st.sampled_from([".csv", ".txt"]))
+def test_read_segments_csv(scratch, data, suffix):
+    _check_segments(_file(scratch, suffix, data))
+
+
+@FAST
+@given(data=JSONL)
+@example(data=b"[" * 3000)  # deeper than the JSON decoder's recursion limit
+@example(data=b'{"id": null, "text": null}')
+def test_read_segments_jsonl(scratch, data):
+    _check_segments(_file(scratch, ".jsonl", data))

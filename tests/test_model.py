@@ -77,6 +77,14 @@ def test_learns_obvious_codes(backend, coding_data):
     assert proba[1, km] > proba[2, km]
 
 
+def test_empty_and_one_word_texts(backend):
+    _, model, _ = backend
+    proba = model.predict_proba(["", "probleem", NEW[0]])
+    assert proba.shape[0] == 3 and np.isfinite(proba).all()
+    if isinstance(model, SpacyCodeModel):
+        assert (proba[0] == 0).all()  # an empty segment gets no code, whatever its batch
+
+
 @pytest.mark.parametrize("make", [lambda: CodeModel(labels=("a",)),
                                   lambda: SpacyCodeModel(labels=("a",))])
 def test_check_is_fitted_before_fit(make):

@@ -147,11 +147,11 @@ def test_offsets_map_onto_the_new_text(pseudo):
 
 
 def test_pseudonyms_unique_for_a_large_roster():
-    staff = pd.DataFrame({"person_id": [f"p{i:04d}" for i in range(3000)],
-                          "name": [f"Voornaam{i} Achternaam{i}" for i in range(3000)]})
+    staff = pd.DataFrame({"person_id": [f"p{i:04d}" for i in range(1500)],
+                          "name": [f"Voornaam{i} Achternaam{i}" for i in range(1500)]})
     p = Pseudonymiser.from_staff(staff, cohort_key("big", b"x"))
-    tags = {p.table[f"Voornaam{i} Achternaam{i}"] for i in range(3000)}
-    assert len(tags) == 3000
+    tags = {p.table[f"Voornaam{i} Achternaam{i}"] for i in range(1500)}
+    assert len(tags) == 1500
 
 
 def test_variants_cover_the_documented_forms():
@@ -288,7 +288,7 @@ def tiny_model(tmp_path_factory):
     from pipeline.coding.model import load_model
 
     folder = tmp_path_factory.mktemp("model") / "tiny"
-    run_module_cli(["train", TINY, "--out", folder])
+    run_module_cli(["train", TINY, "--out", folder, "--no-evaluate"])
     return load_model(folder)
 
 

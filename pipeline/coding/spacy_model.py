@@ -30,10 +30,12 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import spacy
+import typer
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
@@ -70,7 +72,6 @@ def build_bow_text_classifier(exclusive_classes: bool, ngram_size: int, no_outpu
     """``spacy.TextCatBOW.v3`` over any token attribute (default ``LEMMA``): hashed n-grams of
     ``attr`` -> sparse linear layer -> logistic (multi-label) or softmax output."""
     from spacy.attrs import IDS
-    from spacy.ml.extract_ngrams import extract_ngrams
     from spacy.ml.models.textcat import resize_and_set_ref
     from thinc.api import softmax_activation
 
@@ -88,7 +89,7 @@ def build_bow_text_classifier(exclusive_classes: bool, ngram_size: int, no_outpu
             output_layer = softmax_activation() if exclusive_classes else Logistic()
         resizable_layer = resizable(sparse_linear, resize_layer=partial(
             resize_linear_weighted, fill_defaults=fill_defaults))
-        model = extract_ngrams(ngram_size, attr=IDS[attr.upper()]) >> resizable_layer
+        model = _extract_ngrams(ngram_size, IDS[attr.upper()]) >> resizable_layer
         model = with_cpu(model, model.ops)
         if output_layer:
             model = model >> with_cpu(output_layer, output_layer.ops)
@@ -98,6 +99,36 @@ def build_bow_text_classifier(exclusive_classes: bool, ngram_size: int, no_outpu
     model.attrs["multi_label"] = not exclusive_classes
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
     return model
+
+
+def _extract_ngrams(ngram_size: int, attr: int) -> Model:
+    """spaCy's ``extract_ngrams`` layer, safe for docs shorter than the n-gram size (an empty
+    segment gets no features instead of an IndexError)."""
+    model: Model = Model("extract_ngrams", _extract_ngrams_forward)
+    model.attrs["ngram_size"] = ngram_size
+    model.attrs["attr"] = attr
+    return model
+
+
+def _extract_ngrams_forward(model: Model, docs, is_train: bool):
+    ops, xp = model.ops, model.ops.xp
+    batch_keys, batch_vals = [], []
+    for doc in docs:
+        unigrams = ops.asarray(doc.to_array([model.attrs["attr"]]))
+        ngrams = [unigrams] + [ops.ngrams(n, unigrams)
+                               for n in range(2, model.attrs["ngram_size"] + 1)
+                               if unigrams.shape[0] >= n]
+        keys, vals = xp.unique(xp.concatenate(ngrams), return_counts=True)
+        batch_keys.append(keys)
+        batch_vals.append(vals)
+    lengths = ops.asarray([arr.shape[0] for arr in batch_keys], dtype="int32")
+    keys = xp.concatenate(batch_keys) if batch_keys else xp.zeros((0,), dtype="uint64")
+    vals = ops.asarray(xp.concatenate(batch_vals) if batch_vals else xp.zeros((0,)), dtype="f")
+
+    def backprop(dY):
+        return []
+
+    return (keys, vals, lengths), backprop
 
 
 # ---------------------------------------------------------------------- corpus
@@ -274,8 +305,10 @@ def _texts(X) -> list[str]:
 
 
 def _cats(docs: list[Doc], labels: list[str]) -> np.ndarray:
-    return np.array([[doc.cats.get(lab, 0.0) for lab in labels] for doc in docs],
-                    dtype=np.float64).reshape(len(docs), len(labels))
+    """Probabilities per doc and label; an empty doc scores 0 for every label (as spaCy
+    scores a batch of only empty docs), whatever else is in its batch."""
+    return np.array([[doc.cats.get(lab, 0.0) if len(doc) else 0.0 for lab in labels]
+                     for doc in docs], dtype=np.float64).reshape(len(docs), len(labels))
 
 
 def _proba(nlp: Language, texts: list[str], labels: list[str]) -> np.ndarray:
@@ -442,9 +475,6 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
 def main() -> None:  # pragma: no cover - thin wrapper
     """``python -m pipeline.coding.spacy_model COHORT --out models/spacy_textcat``."""
     import sys
-    from typing import Annotated
-
-    import typer
 
     from pipeline.config import ConfigError, load_settings
     from pipeline.io import InputError, load_cohort

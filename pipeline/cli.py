@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io, report
@@ -86,7 +87,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
                           _manifest(sys.argv, settings, data.root, data.input_files, stage,
                                     started, extra))
     for w in result.warnings:
-        err.print(f"[yellow]warning[/]: {w}", highlight=False)
+        err.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
     counts = result.profiles["profile"].value_counts().to_dict()
     typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
                f"{len(result.profiles)} key figures {counts} -> {out}")
@@ -111,7 +112,8 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
                                      data.root / "cohort.yaml"], stage, started,
                                     {"reveal_names": reveal_names}))
     for row in net.quality.itertuples(index=False):
-        err.print(f"[yellow]warning[/]: nominations.csv: school {row.school_id}: {row.count} "
+        school = escape(str(row.school_id))
+        err.print(f"[yellow]warning[/]: nominations.csv: school {school}: {row.count} "
                   f"{row.issue} dropped (lines {row.lines})", highlight=False)
     typer.echo(f"{len(net.metrics)} people, {len(net.schools)} schools, "
                f"{len(net.key_figures)} key figures -> {out}")

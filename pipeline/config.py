@@ -213,6 +213,10 @@ class TrainingConfig(_Strict):
         return self
 
 
+class ReportConfig(_Strict):
+    max_sociograms: int = Field(ge=0)
+
+
 class PipelineConfig(_Strict):
     seed: int
     language: Literal["nl", "en"] = "nl"
@@ -220,6 +224,7 @@ class PipelineConfig(_Strict):
     segment: SegmentConfig
     coding: CodingConfig
     training: TrainingConfig
+    report: ReportConfig
     codebook: str
     profiles: str
 

@@ -9,6 +9,7 @@ hot path does not pay for a spaCy component per token.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import spacy
@@ -16,6 +17,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 __all__ = ["Lemmatiser", "lemmatiser", "make_nlp", "tokenize", "tokens_and_lemmas"]
+
+PSEUDONYM = re.compile(r"(persoon|school)(?:-[0-9a-f]+)?")
 
 
 class Lemmatiser:
@@ -33,6 +36,10 @@ class Lemmatiser:
         hit = self._cache.get(form)
         if hit is None:
             low = form.lower()
+            pseudonym = PSEUDONYM.fullmatch(low)
+            if pseudonym:  # every pseudonym is one feature: models learn roles, not people
+                self._cache[form] = pseudonym.group(1)
+                return pseudonym.group(1)
             found = self._table.get(form) or self._table.get(low)
             hit = (found[0] if isinstance(found, list) else found or low).lower()
             self._cache[form] = hit
@@ -70,10 +77,16 @@ def tokenize(texts: list[str], batch_size: int = 1000) -> list[list[str]]:
             for doc in tok.pipe(texts, batch_size=batch_size)]
 
 
+def _word(form: str) -> str:
+    low = form.lower()
+    pseudonym = PSEUDONYM.fullmatch(low)
+    return pseudonym.group(1) if pseudonym else low
+
+
 def tokens_and_lemmas(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """Lower-cased word tokens and their lemmas, per text."""
     lem = lemmatiser()
     words = tokenize(texts)
-    lowered = [[w.lower() for w in ws] for ws in words]
+    lowered = [[_word(w) for w in ws] for ws in words]
     lemmas = [[lem.lemma(w) for w in ws] for ws in words]
     return lowered, lemmas

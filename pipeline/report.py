@@ -94,6 +94,8 @@ UI: dict[str, dict[str, str]] = {
         "no_warnings": "Geen waarschuwingen.",
         "school": "School",
         "sociogram": "Sociogram",
+        "no_sociogram": "Geen sociogram: meer scholen dan report.max_sociograms in "
+                        "configs/pipeline.yaml (de GraphML- en Pajek-bestanden zijn er wel).",
         "sociogram_caption": "Elke stip is een medewerker (grootte: aantal contacten; open "
                              "stip: heeft de vragenlijst niet ingevuld). Een pijl is een "
                              "eenzijdige relatie (A praat met B), een dubbele pijl een "
@@ -240,6 +242,8 @@ UI: dict[str, dict[str, str]] = {
         "no_warnings": "No warnings.",
         "school": "School",
         "sociogram": "Sociogram",
+        "no_sociogram": "No sociogram: more schools than report.max_sociograms in "
+                        "configs/pipeline.yaml (the GraphML and Pajek files are there).",
         "sociogram_caption": "Every dot is a staff member (size: number of contacts; open "
                              "dot: did not answer the questionnaire). An arrow is a one-way "
                              "tie (A talks to B), a double-headed line a reciprocal tie. Key "
@@ -381,11 +385,18 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
     labels = {p.id: getattr(p.label, lang) for p in settings.profiles.profiles}
     labels["undetermined"] = getattr(settings.profiles.undetermined.label, lang)
     inline = {}
-    for school in sorted(net.metrics["school_id"].unique()):
-        graph = network.school_graph(cohort.staff, net.nominations, net.metrics, school,
-                                     reveal_names=reveal_names)
+    limit = settings.pipeline.report.max_sociograms
+    staff_of = dict(tuple(cohort.staff.groupby("school_id", sort=False)))
+    noms_of = dict(tuple(net.nominations.groupby("school_id", sort=False)))
+    metrics_of = dict(tuple(net.metrics.groupby("school_id", sort=False)))
+    for i, school in enumerate(sorted(metrics_of)):
+        graph = network.school_graph(staff_of.get(school, cohort.staff.iloc[:0]),
+                                     noms_of.get(school, net.nominations.iloc[:0]),
+                                     metrics_of[school], school, reveal_names=reveal_names)
         atomic_write(stage / "graphs" / f"{school}.graphml", network.graphml_bytes(graph))
         atomic_write(stage / "graphs" / f"{school}.net", network.pajek_text(graph))
+        if i >= limit:
+            continue  # see report.max_sociograms: a national cohort gets tables, not 1,000 plots
         fig = draw_sociogram(graph, net.key_figures, profiles=profiles,
                              seed=settings.pipeline.seed, colors=colors, labels=labels)
         png = figure_bytes(fig, "png")

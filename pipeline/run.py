@@ -133,8 +133,8 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
     for row in net.quality.itertuples(index=False):
         warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
                         f"dropped (lines {row.lines})")
+    coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
     segments = run_segments(cohort, settings, reveal_names=reveal_names, progress=progress)
-    coder, card = load_coder(settings, model_dir, rules=rules)
     done = [0]
 
     def tick(n: int) -> None:

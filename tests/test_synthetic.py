@@ -237,7 +237,7 @@ def test_data_card_tables_are_current(demo):
     missing = [line for line in tables.splitlines() if line and line not in readme]
     assert not missing, ("data/demo/README.md tables are out of date (run "
                          f"generate_network.py --tables): {missing[:2]}")
-    assert "TODO(lead)" in readme and "CC0" in readme
+    assert "TODO(lead)" not in readme and "CC0" in readme
 
 
 # ---------------------------------------------------------------- the scale generator

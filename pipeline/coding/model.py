@@ -196,15 +196,15 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- persistence
 def save_model(model: CodeModel, folder: Path, card: dict) -> None:
-    """Write ``model.skops`` and ``model_card.json`` into ``folder`` (atomically each)."""
+    """Write ``model.skops`` and ``model_card.json`` into ``folder``: both built aside and
+    swapped in together, so a model never meets another model's card."""
     import skops.io as sio
 
-    from pipeline.io import atomic_write
+    from pipeline.io import atomic_write, staged_output
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / MODEL_FILE, sio.dumps(model))
-    atomic_write(folder / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    with staged_output(Path(folder)) as stage:
+        atomic_write(stage / MODEL_FILE, sio.dumps(model))
+        atomic_write(stage / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_model(folder: Path) -> tuple[CodeModel, dict]:

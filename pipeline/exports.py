@@ -46,6 +46,7 @@ from lxml import etree
 
 from pipeline.annotate import ADJUDICATOR, segment_offsets
 from pipeline.config import Codebook
+from pipeline.privacy import Pseudonymiser
 
 __all__ = [
     "NS_PROJECT",
@@ -139,15 +140,6 @@ def pseudonymise_documents(documents: pd.DataFrame, pseudonymise: Callable | Non
     return docs, shifts
 
 
-def _map_offset(offset: int, shifts: list) -> int:
-    delta = 0
-    for orig_end, _, d in shifts:
-        if orig_end <= offset:
-            delta = d
-        else:
-            break
-    return offset + delta
-
 
 def locate_codings(codings: pd.DataFrame, documents: pd.DataFrame, shifts: dict[str, list]
                    ) -> tuple[pd.DataFrame, int]:
@@ -163,7 +155,7 @@ def locate_codings(codings: pd.DataFrame, documents: pd.DataFrame, shifts: dict[
             continue
         stem, s, e = where
         sh = shifts.get(stem, [])
-        s2, e2 = _map_offset(s, sh), _map_offset(e, sh)
+        s2, e2 = Pseudonymiser.map_offset(s, sh), Pseudonymiser.map_offset(e, sh)
         if not 0 <= s2 < e2 <= lengths[stem]:
             dropped += 1
             continue

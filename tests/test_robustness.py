@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers import cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny_cohort"
@@ -44,19 +45,6 @@ FEATURES_CSV = (
 
 
 # ------------------------------------------------------------------ running the CLI
-def cli(args: list, capsys, monkeypatch) -> tuple[int, str, str]:
-    """``pipeline ARGS`` through ``pipeline.cli.main`` in this process: (status, out, err)."""
-    from pipeline import cli as cli_module
-
-    monkeypatch.setattr(sys, "argv", ["pipeline", *map(str, args)])
-    capsys.readouterr()
-    try:
-        cli_module.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def snapshot(path: Path) -> dict[str, bytes]:

@@ -389,6 +389,8 @@ def throughput(args: argparse.Namespace) -> dict:
     import pandas as pd
 
     table = pd.read_csv(args.segments, dtype=str, keep_default_na=False)
+    if args.limit:
+        table = table.iloc[:args.limit]
     texts = table["text"].tolist()
     contexts = table["context"].tolist() if "context" in table.columns else None
     n, jobs, chunk = len(texts), args.jobs, args.chunk
@@ -453,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("segments", type=Path, help="CSV with id, text (and context)")
     p.add_argument("--what", choices=["floor", "spacy_pipe", "score"], required=True)
     p.add_argument("--chunk", type=int, default=5000, help="segments per task (as score_texts)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N segments")
     for p in sub.choices.values():
         p.add_argument("--jobs", type=int, default=2)
         p.add_argument("--model", type=Path, default=None)

@@ -18,3 +18,18 @@ def cli(args: list, capsys, monkeypatch) -> tuple[int, str, str]:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def run_in_process(args: list) -> None:
+    """``pipeline ARGS`` in this process, failing on a non-zero exit (for module-scoped
+    fixtures, which cannot use capsys)."""
+    from pipeline import cli as cli_module
+
+    argv = sys.argv
+    sys.argv = ["pipeline", *map(str, args)]
+    try:
+        cli_module.main()
+    except SystemExit as e:
+        assert not e.code, f"pipeline {args} exited with {e.code}"
+    finally:
+        sys.argv = argv

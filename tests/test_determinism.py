@@ -12,10 +12,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_in_process  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny_cohort"
@@ -57,17 +57,6 @@ def differences(a: Path, b: Path) -> list[str]:
     return diffs
 
 
-def run_in_process(args: list) -> None:
-    from pipeline import cli
-
-    argv = sys.argv
-    sys.argv = ["pipeline", *map(str, args)]
-    try:
-        cli.main()
-    except SystemExit as e:
-        assert not e.code, f"pipeline {args} exited with {e.code}"
-    finally:
-        sys.argv = argv
 
 
 def test_tiny_cohort_twice_is_identical(tmp_path):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import run_in_process  # noqa: E402
 
 from pipeline import io
 from pipeline.privacy import NEUTRAL, Pseudonymiser, cohort_key, name_variants, school_variants
@@ -29,18 +29,6 @@ PSEUDONYM = re.compile(r"\[persoon-[0-9a-f]{4,}\]")
 
 
 
-def run_module_cli(args: list) -> None:
-    """``pipeline ARGS`` in-process for a module-scoped fixture (no capsys there)."""
-    from pipeline import cli as cli_module
-
-    argv = sys.argv
-    sys.argv = ["pipeline", *map(str, args)]
-    try:
-        cli_module.main()
-    except SystemExit as e:
-        assert not e.code, f"pipeline {args} exited with {e.code}"
-    finally:
-        sys.argv = argv
 
 
 def roster_forms(staff: pd.DataFrame) -> tuple[set[str], set[str]]:
@@ -155,8 +143,8 @@ def test_variants_cover_the_documented_forms():
 def runs(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("privacy")
     out = {"pseudo": base / "pseudo", "reveal": base / "reveal"}
-    run_module_cli(["run", TINY, "--out", out["pseudo"], "--rules", "--jobs", "1"])
-    run_module_cli(["run", TINY, "--out", out["reveal"], "--rules", "--jobs", "1",
+    run_in_process(["run", TINY, "--out", out["pseudo"], "--rules", "--jobs", "1"])
+    run_in_process(["run", TINY, "--out", out["reveal"], "--rules", "--jobs", "1",
                     "--reveal-names"])
     return out
 
@@ -275,7 +263,7 @@ def tiny_model(tmp_path_factory):
     from pipeline.coding.model import load_model
 
     folder = tmp_path_factory.mktemp("model") / "tiny"
-    run_module_cli(["train", TINY, "--out", folder, "--no-evaluate"])
+    run_in_process(["train", TINY, "--out", folder, "--no-evaluate"])
     return load_model(folder)
 
 

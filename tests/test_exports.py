@@ -124,7 +124,7 @@ def test_offsets_move_with_pseudonyms(documents, coded):
     text = dict(zip(docs["stem"], docs["text"], strict=True))
     for row in named.itertuples():
         stem = Path(row.doc).stem
-        s, e = (ex._map_offset(x, shifts[stem]) for x in (row.start, row.end))
+        s, e = (ex.Pseudonymiser.map_offset(x, shifts[stem]) for x in (row.start, row.end))
         assert text[stem][s:e] == row.text
 
 

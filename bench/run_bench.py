@@ -58,10 +58,10 @@ PACKAGES = ("sleutelfiguren", "numpy", "pandas", "scipy", "scikit-learn", "spacy
             "spacy-lookups-data", "networkx", "matplotlib", "joblib", "skops")
 STAGE_COLUMNS = ["size", "stage", "mode", "coder", "staff", "nominations", "segments",
                  "key_figures", "wall_s", "cpu_s", "peak_rss_mb", "peak_tree_mb", "maxrss_mb",
-                 "load1", "rc", "cpu_count", "python", "versions", "time"]
+                 "load1", "rc", "cpu_count", "git", "python", "versions", "time"]
 THROUGHPUT_COLUMNS = ["what", "backend", "how", "n", "jobs", "wall_s", "cpu_s",
                       "segments_per_s", "ratio_to_floor", "maxrss_mb", "peak_tree_mb", "load1",
-                      "rc", "cpu_count", "python", "versions", "time"]
+                      "rc", "cpu_count", "git", "python", "versions", "time"]
 TARGET_COLUMNS = ["target", "measured", "limit", "holds", "note"]
 
 
@@ -80,8 +80,20 @@ def machine_info() -> dict:
     return {"cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
             "mem_total_mb": _meminfo_mb("MemTotal"), "platform": platform.platform(),
-            "python": platform.python_version(), "packages": versions(),
+            "python": platform.python_version(), "packages": versions(), "git": _git(),
             "time": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _git() -> str:
+    """The commit measured, with ``+dirty`` when pipeline/ or configs/ have local changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "pipeline", "configs",
+                                "models"], cwd=ROOT, text=True, capture_output=True).stdout
+        return head + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "-"
 
 
 def _meminfo_mb(key: str) -> int | None:
@@ -525,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     cohorts = (args.cohorts or args.out / "cohorts").resolve()
     started = time.perf_counter()
     info = machine_info()
-    common = {"cpu_count": info["cpu_count"], "python": info["python"],
+    common = {"cpu_count": info["cpu_count"], "python": info["python"], "git": info["git"],
               "versions": " ".join(f"{k}={v}" for k, v in info["packages"].items()),
               "time": info["time"]}
     print(f"bench: sizes {sizes}, {args.segments:,} throughput segments, jobs {args.jobs}, "

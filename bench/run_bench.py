@@ -18,8 +18,9 @@ What it measures (every measurement in a fresh subprocess; see bench/README.md):
   rule coder and every model backend found (models/default, models/spacy_textcat):
   ``pipeline code IN --out OUT [--model DIR | --rules] --jobs J`` (the whole command:
   start-up, reading, coding, writing) and the in-process ``score_texts(..., jobs=J)``.
-  The floor is ``pipeline.nlp.tokens_and_lemmas`` over J processes in the coder's chunks,
-  with spaCy's own ``nlp.pipe`` + lookup lemmatizer (n_process=J) for reference.
+  The floor is ``pipeline.nlp.token_batch`` (spaCy tokenizer + lemmas) over J processes in
+  the coder's chunks, with spaCy's own ``nlp.pipe`` + lookup lemmatizer (n_process=J) for
+  reference.
 
 Wall time, CPU time (process and all descendants, joblib's workers included: on a machine
 shared with other jobs, CPU seconds move less than wall seconds), peak RSS of the largest
@@ -334,7 +335,7 @@ def bench_throughput(args: argparse.Namespace, common: dict) -> list[dict]:
               f"({row['wall_s']} s, cpu {row['cpu_s']} s, load {row['load1']})", flush=True)
         return row
 
-    floor = inproc("floor", "tokens_and_lemmas", "pipeline.nlp.tokens_and_lemmas, "
+    floor = inproc("floor", "token_batch", "pipeline.nlp.token_batch, "
                    f"{args.jobs} processes, chunks of 5000", [])
     ref = min(n, args.reference_segments)
     inproc("spacy_pipe", "spacy_nlp_pipe",

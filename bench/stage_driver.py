@@ -368,10 +368,9 @@ def run_stages(args: argparse.Namespace, names: list[str], cache_in: bool, save:
 
 # ---------------------------------------------------------------------- throughput
 def _floor_chunk(texts: list[str]) -> int:
-    from pipeline.nlp import tokens_and_lemmas
+    from pipeline.nlp import token_batch
 
-    words, lemmas = tokens_and_lemmas(texts)
-    return sum(map(len, lemmas))
+    return len(token_batch(texts).types)
 
 
 def _spacy_lookup_nlp():

@@ -77,7 +77,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
         result = run_cohort(data, settings, model_dir=model, rules=rules,
                             reveal_names=reveal_names, jobs=jobs, progress=update)
     with io.staged_output(out) as stage:
-        report.write_run(stage, result, data, settings, reveal_names=reveal_names)
+        report.write_run(stage, result, data, settings, reveal_names=reveal_names, jobs=jobs)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
@@ -96,7 +96,8 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
 @app.command("network")
 def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
                 out: Annotated[Path, typer.Option("--out", help="output folder")],
-                config: ConfigOpt = None, reveal_names: RevealOpt = False) -> None:
+                config: ConfigOpt = None, jobs: JobsOpt = 2,
+                reveal_names: RevealOpt = False) -> None:
     """Network stage alone: metrics, key figures, sociograms, GraphML and Pajek files."""
     from pipeline.run import run_network
 
@@ -105,7 +106,7 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     data = io.load_cohort(cohort)
     net = run_network(data, settings)
     with io.staged_output(out) as stage:
-        report.write_network(stage, net, data, settings, reveal_names=reveal_names)
+        report.write_network(stage, net, data, settings, reveal_names=reveal_names, jobs=jobs)
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root,
                                     [data.root / "staff.csv", data.root / "nominations.csv",
@@ -122,13 +123,14 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
 @app.command()
 def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
             out: Annotated[Path, typer.Option("--out", help="segments CSV to write")],
-            config: ConfigOpt = None, reveal_names: RevealOpt = False) -> None:
+            config: ConfigOpt = None, jobs: JobsOpt = 2,
+            reveal_names: RevealOpt = False) -> None:
     """Split a cohort's transcripts into respondent segments (ids, offsets, context)."""
     from pipeline.run import run_segments
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    segments = run_segments(data, settings, reveal_names=reveal_names)
+    segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs)
     io.write_csv(segments, out)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
 

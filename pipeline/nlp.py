@@ -10,13 +10,19 @@ hot path does not pay for a spaCy component per token.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
+import numpy as np
+import pandas as pd
 import spacy
+from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
-__all__ = ["Lemmatiser", "lemmatiser", "make_nlp", "tokenize", "tokens_and_lemmas"]
+__all__ = ["Lemmatiser", "TokenBatch", "context_batch", "lemmatiser", "make_nlp", "token_batch",
+           "tokens_and_lemmas"]
 
 PSEUDONYM = re.compile(r"(persoon|school)(?:-[0-9a-f]+)?")
 
@@ -70,23 +76,96 @@ def make_nlp(with_lemmas: bool = True) -> Language:
     return nlp
 
 
-def tokenize(texts: list[str], batch_size: int = 1000) -> list[list[str]]:
-    """Word tokens (spaCy's Dutch tokenizer, punctuation and spaces removed) per text."""
+@dataclass(frozen=True)
+class TokenBatch:
+    """Texts as word tokens, flat: what the coders' features are computed from.
+
+    Token ``i`` of the batch is word type ``types[i]``; text ``k`` holds the next
+    ``lengths[k]`` tokens. ``words[t]`` is the lower-cased form of type ``t`` (a pseudonym as
+    ``persoon``/``school``), ``lemmas[t]`` its lemma. Types are local to the batch and several
+    may share a word (``De`` and ``de``).
+    """
+
+    lengths: np.ndarray
+    types: np.ndarray
+    words: list[str]
+    lemmas: list[str]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def per_text(self) -> tuple[list[list[str]], list[list[str]]]:
+        """Words and lemmas as one list per text."""
+        words, lemmas = np.array(self.words, dtype=object), np.array(self.lemmas, dtype=object)
+        cuts = np.cumsum(self.lengths)[:-1]
+        return ([w.tolist() for w in np.split(words[self.types], cuts)] if len(self) else [],
+                [w.tolist() for w in np.split(lemmas[self.types], cuts)] if len(self) else [])
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]]) -> TokenBatch:
+        """A batch from already split tokens (original case; no punctuation)."""
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        types, forms = pd.factorize(pd.Series(list(chain.from_iterable(tokens)), dtype=object))
+        lem = lemmatiser()
+        forms = forms.tolist()
+        return cls(lengths, types.astype(np.int64), [_word(f) for f in forms],
+                   [lem.lemma(f) for f in forms])
+
+
+def token_batch(texts: list[str], batch_size: int = 1000) -> TokenBatch:
+    """Texts tokenised by spaCy's Dutch tokenizer and lemmatised: the tokenise-only floor of
+    coding (``bench/``), and the coders' view of a segment.
+
+    No spaCy ``Token`` object and no string is made per token: each Doc is read as an array
+    of string hashes (``Doc.to_array(ORTH)``), the distinct hashes of the whole batch are
+    found with ``numpy.unique``, and only those are looked up (punctuation and spaces are
+    dropped by their lexeme flags).
+    """
     tok = make_nlp(False).tokenizer
-    return [[t.text for t in doc if not (t.is_punct or t.is_space)]
-            for doc in tok.pipe(texts, batch_size=batch_size)]
+    arrays = [doc.to_array(ORTH).reshape(-1) for doc in tok.pipe(texts, batch_size=batch_size)]
+    n = len(arrays)
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=n)
+    flat = np.concatenate(arrays) if n else np.zeros(0, dtype=np.uint64)
+    hashes, inverse = np.unique(flat, return_inverse=True)
+    info = [_form(h, tok.vocab) for h in hashes.tolist()]
+    kept_type = np.array([bool(x) for x in info], dtype=bool)
+    kept_tok = kept_type[inverse.reshape(-1)]
+    doc_of = np.repeat(np.arange(n), lengths)
+    renumber = np.cumsum(kept_type) - 1
+    kept = [x for x in info if x]
+    return TokenBatch(np.bincount(doc_of[kept_tok], minlength=n).astype(np.int64),
+                      renumber[inverse.reshape(-1)[kept_tok]].astype(np.int64),
+                      [x[0] for x in kept], [x[1] for x in kept])
+
+
+_FORMS: dict[int, tuple] = {}  # string hash of a form -> (word, lemma); () for punctuation
+
+
+def _form(h: int, vocab) -> tuple:
+    found = _FORMS.get(h)
+    if found is None:
+        lex = vocab[h]
+        found = _FORMS[h] = (() if lex.is_punct or lex.is_space
+                             else (_word(lex.orth_), lemmatiser().lemma(lex.orth_)))
+    return found
+
+
+CONTEXT_WORD = re.compile(r"\w+(?:['’-]\w+)*")  # pseudonyms (persoon-ab12) stay whole
+
+
+def context_batch(texts: list[str]) -> TokenBatch:
+    """The interviewer's question before a segment as words: split by a regular expression,
+    not by spaCy. Context is a down-weighted bag of lemmas, so the tokenizer's finer points do
+    not matter there, and this keeps coding near the tokenise-only floor."""
+    return TokenBatch.from_tokens([CONTEXT_WORD.findall(t) for t in texts])
+
+
+def tokens_and_lemmas(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """Lower-cased word tokens and their lemmas, per text (:func:`token_batch` as lists)."""
+    return token_batch(texts).per_text()
 
 
 def _word(form: str) -> str:
     low = form.lower()
     pseudonym = PSEUDONYM.fullmatch(low)
     return pseudonym.group(1) if pseudonym else low
-
-
-def tokens_and_lemmas(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Lower-cased word tokens and their lemmas, per text."""
-    lem = lemmatiser()
-    words = tokenize(texts)
-    lowered = [[_word(w) for w in ws] for ws in words]
-    lemmas = [[lem.lemma(w) for w in ws] for ws in words]
-    return lowered, lemmas

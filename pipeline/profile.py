@@ -125,22 +125,26 @@ def _values(f: pd.DataFrame, crit: Criterion, codebook: Codebook) -> pd.Series:
     return f[crit.feature].astype("float64")
 
 
-def _evaluate(f: pd.DataFrame, crit: Criterion, codebook: Codebook, value: float | None
-              ) -> tuple[pd.Series, pd.Series, list[str]]:
-    """Whether the criterion holds per row, the row's value, and a phrase per row."""
-    vals = _values(f, crit, codebook)
+def _holds(f: pd.DataFrame, crit: Criterion, codebook: Codebook, value: float | None,
+           vals: pd.Series | None = None) -> np.ndarray:
+    """Whether the criterion holds, per row (``value`` replaces the configured threshold)."""
+    vals = _values(f, crit, codebook) if vals is None else vals
+    if crit.rank_in_school is not None:
+        rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
+        return ((rank <= crit.rank_in_school) & vals.notna()).to_numpy()
+    return (OPS[crit.op](vals, value) & vals.notna()).to_numpy()
+
+
+def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series) -> list[str]:
+    """The criterion's value per row, in words (for the reasons)."""
     name = crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
     if crit.rank_in_school is not None:
         rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
-        ok = (rank <= crit.rank_in_school) & vals.notna()
         n = f.groupby("school_id")["school_id"].transform("size")
-        text = [f"{name} = {_fmt(v)} (rank {int(r) if r == r else '-'} of {k} key figures in "
+        return [f"{name} = {_fmt(v)} (rank {int(r) if r == r else '-'} of {k} key figures in "
                 f"the school, needs rank <= {crit.rank_in_school})"
                 for v, r, k in zip(vals, rank, n, strict=True)]
-        return ok, vals, text
-    ok = OPS[crit.op](vals, value) & vals.notna()
-    text = [f"{name} = {_fmt(v)} (needs {crit.op} {_fmt(value)})" for v in vals]
-    return ok, vals, text
+    return [f"{name} = {_fmt(v)} (needs {crit.op} {_fmt(crit.value)})" for v in vals]
 
 
 def _fmt(x: float) -> str:
@@ -149,47 +153,57 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
 
 
-def _decide(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
-            overrides: dict[tuple[int, int], float] | None = None
-            ) -> tuple[list[str], list[str], list[str], list[str]]:
-    """Profile, nearest profile, criteria-met summary and reasons for every row."""
+def _held(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
+          values: list[list[pd.Series]], overrides: dict[tuple[int, int], float] | None = None
+          ) -> list[np.ndarray]:
+    """Per profile (config order) a rows x criteria matrix: which criteria hold."""
     overrides = overrides or {}
-    n = len(f)
-    held: dict[str, list[list[bool]]] = {}
-    phrases: dict[str, list[list[str]]] = {}
-    for pi, prof in enumerate(cfg.profiles):
-        held[prof.id] = [[] for _ in range(n)]
-        phrases[prof.id] = [[] for _ in range(n)]
-        for ci, crit in enumerate(prof.criteria):
-            value = overrides.get((pi, ci), crit.value)
-            ok, _, text = _evaluate(f, crit, codebook, value)
-            for i in range(n):
-                held[prof.id][i].append(bool(ok.iloc[i]))
-                mark = "holds" if ok.iloc[i] else "does not hold"
-                phrases[prof.id][i].append(f"{crit.why}: {mark}, {text[i]}")
-    profiles, nearest, met, reasons = [], [], [], []
-    for i in range(n):
-        fits = [p.id for p in cfg.profiles if all(held[p.id][i])]
-        share = {p.id: sum(held[p.id][i]) / len(held[p.id][i]) for p in cfg.profiles}
-        best = max(cfg.profiles, key=lambda p: share[p.id]).id  # first wins a tie
-        chosen = fits[0] if fits else "undetermined"
-        near = chosen if fits else best
-        profiles.append(chosen)
-        nearest.append(near)
-        met.append(f"{sum(held[near][i])}/{len(held[near][i])}")
+    return [np.column_stack([_holds(f, crit, codebook, overrides.get((pi, ci), crit.value),
+                                    values[pi][ci]) for ci, crit in enumerate(prof.criteria)])
+            .reshape(len(f), len(prof.criteria))
+            for pi, prof in enumerate(cfg.profiles)]
+
+
+def _choose(held: list[np.ndarray], cfg: ProfilesConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The first profile (config order) whose criteria all hold, else ``undetermined``; and the
+    nearest profile (the chosen one, or the one with the largest share of criteria holding,
+    the first on a tie)."""
+    ids = np.array([p.id for p in cfg.profiles], dtype=object)
+    chosen = np.full(held[0].shape[0], "undetermined", dtype=object)
+    for pid, h in reversed(list(zip(ids, held, strict=True))):
+        chosen[h.all(axis=1)] = pid
+    share = np.column_stack([h.mean(axis=1) for h in held])
+    nearest = np.where(chosen == "undetermined", ids[share.argmax(axis=1)], chosen)
+    return chosen, nearest
+
+
+def _decide(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
+            values: list[list[pd.Series]]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Profile, nearest profile, criteria-met summary and reasons for every row."""
+    held = _held(f, cfg, codebook, values)
+    chosen, nearest = _choose(held, cfg)
+    index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
+    phrases = [[_phrases(f, crit, values[pi][ci]) for ci, crit in enumerate(prof.criteria)]
+               for pi, prof in enumerate(cfg.profiles)]
+    met, reasons = [], []
+    for i in range(len(f)):
+        near = index[nearest[i]]
+        met.append(f"{held[near][i].sum()}/{held[near].shape[1]}")
         parts = []
-        for p in cfg.profiles:
-            if p.id == chosen:
-                parts.append(f"{p.id}: all {len(held[p.id][i])} criteria hold ("
-                             + "; ".join(phrases[p.id][i]) + ")")
+        for pi, p in enumerate(cfg.profiles):
+            said = [f"{crit.why}: {'holds' if held[pi][i, ci] else 'does not hold'}, "
+                    f"{phrases[pi][ci][i]}" for ci, crit in enumerate(p.criteria)]
+            if p.id == chosen[i]:
+                parts.append(f"{p.id}: all {len(said)} criteria hold (" + "; ".join(said) + ")")
                 break
-            failed = [ph for ph, ok in zip(phrases[p.id][i], held[p.id][i], strict=True) if not ok]
-            parts.append(f"not {p.id}: " + "; ".join(failed))
-        if not fits:
-            parts.append(f"undetermined: no profile's criteria all hold; nearest is {near} "
-                         f"({sum(held[near][i])} of {len(held[near][i])} criteria)")
+            parts.append(f"not {p.id}: " + "; ".join(
+                ph for ci, ph in enumerate(said) if not held[pi][i, ci]))
+        if chosen[i] == "undetermined":
+            parts.append(f"undetermined: no profile's criteria all hold; nearest is "
+                         f"{nearest[i]} ({held[near][i].sum()} of {held[near].shape[1]} "
+                         "criteria)")
         reasons.append(". ".join(parts))
-    return profiles, nearest, met, reasons
+    return chosen.tolist(), nearest.tolist(), met, reasons
 
 
 def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook
@@ -201,7 +215,9 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     ``unstable_when`` says which threshold moved where, and what the profile became.
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
-    profiles, nearest, met, reasons = _decide(f, cfg, codebook)
+    values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
+    profiles, nearest, met, reasons = _decide(f, cfg, codebook, values)
+    chosen = np.array(profiles, dtype=object)
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
         for ci, crit in enumerate(prof.criteria):
@@ -209,11 +225,10 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
                 continue
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
-                alt, *_ = _decide(f, cfg, codebook, {(pi, ci): moved})
-                for i, (a, b) in enumerate(zip(profiles, alt, strict=True)):
-                    if a != b:
-                        unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
-                                           f" -> {b}")
+                alt, _ = _choose(_held(f, cfg, codebook, values, {(pi, ci): moved}), cfg)
+                for i in np.flatnonzero(alt != chosen):
+                    unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
+                                       f" -> {alt[i]}")
     out = f[["person_id", "school_id"]].copy()
     out["profile"] = profiles
     out["reasons"] = reasons

@@ -36,6 +36,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: E402
 from markupsafe import Markup, escape  # noqa: E402
@@ -376,29 +377,18 @@ REFERENCES = (
 
 
 # ----------------------------------------------------------------------------- writing
-def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: dict | None,
-                reveal_names: bool) -> dict[str, str]:
-    """PNG + SVG per school; returns school -> PNG as a data URI for the HTML report."""
-    colors = {p.id: p.color for p in settings.profiles.profiles}
-    colors["undetermined"] = settings.profiles.undetermined.color
-    lang = settings.pipeline.language
-    labels = {p.id: getattr(p.label, lang) for p in settings.profiles.profiles}
-    labels["undetermined"] = getattr(settings.profiles.undetermined.label, lang)
+def _school_files(stage: Path, schools: list[tuple], key_figures: pd.DataFrame,
+                  profiles: dict | None, style: dict, reveal_names: bool) -> dict[str, str]:
+    """GraphML + Pajek for each school of a chunk, and PNG + SVG where ``draw`` is set;
+    returns school -> PNG as a data URI. Runs in a worker process (see :func:`_sociograms`)."""
     inline = {}
-    limit = settings.pipeline.report.max_sociograms
-    staff_of = dict(tuple(cohort.staff.groupby("school_id", sort=False)))
-    noms_of = dict(tuple(net.nominations.groupby("school_id", sort=False)))
-    metrics_of = dict(tuple(net.metrics.groupby("school_id", sort=False)))
-    for i, school in enumerate(sorted(metrics_of)):
-        graph = network.school_graph(staff_of.get(school, cohort.staff.iloc[:0]),
-                                     noms_of.get(school, net.nominations.iloc[:0]),
-                                     metrics_of[school], school, reveal_names=reveal_names)
+    for school, staff, noms, metrics, draw in schools:
+        graph = network.school_graph(staff, noms, metrics, school, reveal_names=reveal_names)
         atomic_write(stage / "graphs" / f"{school}.graphml", network.graphml_bytes(graph))
         atomic_write(stage / "graphs" / f"{school}.net", network.pajek_text(graph))
-        if i >= limit:
+        if not draw:
             continue  # see report.max_sociograms: a national cohort gets tables, not 1,000 plots
-        fig = draw_sociogram(graph, net.key_figures, profiles=profiles,
-                             seed=settings.pipeline.seed, colors=colors, labels=labels)
+        fig = draw_sociogram(graph, key_figures, profiles=profiles, **style)
         png = figure_bytes(fig, "png")
         atomic_write(stage / "figures" / f"sociogram_{school}.png", png)
         atomic_write(stage / "figures" / f"sociogram_{school}.svg", figure_bytes(fig, "svg"))
@@ -406,23 +396,69 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
     return inline
 
 
+def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: dict | None,
+                reveal_names: bool, jobs: int = 1) -> dict[str, str]:
+    """PNG + SVG per school (the first ``report.max_sociograms``), GraphML and Pajek for every
+    school; returns school -> PNG as a data URI for the HTML report. Schools are split into
+    chunks over ``jobs`` processes: each file depends on its own school only."""
+    colors = {p.id: p.color for p in settings.profiles.profiles}
+    colors["undetermined"] = settings.profiles.undetermined.color
+    lang = settings.pipeline.language
+    labels = {p.id: getattr(p.label, lang) for p in settings.profiles.profiles}
+    labels["undetermined"] = getattr(settings.profiles.undetermined.label, lang)
+    style = {"seed": settings.pipeline.seed, "colors": colors, "labels": labels}
+    limit = settings.pipeline.report.max_sociograms
+    staff_of = dict(tuple(cohort.staff.groupby("school_id", sort=False)))
+    noms_of = dict(tuple(net.nominations.groupby("school_id", sort=False)))
+    metrics_of = dict(tuple(net.metrics.groupby("school_id", sort=False)))
+    kf_of = dict(tuple(net.key_figures.groupby("school_id", sort=False)))
+    work = [(school, staff_of.get(school, cohort.staff.iloc[:0]),
+             noms_of.get(school, net.nominations.iloc[:0]), metrics_of[school], i < limit)
+            for i, school in enumerate(sorted(metrics_of))]
+    chunks = _chunks(work, jobs)
+
+    def key_figures_of(chunk: list[tuple]) -> pd.DataFrame:
+        parts = [kf_of[s[0]] for s in chunk if s[0] in kf_of]
+        return pd.concat(parts) if parts else net.key_figures.iloc[:0]
+
+    if jobs > 1 and len(chunks) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=jobs)(
+            delayed(_school_files)(stage, c, key_figures_of(c), profiles, style, reveal_names)
+            for c in chunks)
+    else:
+        results = [_school_files(stage, c, key_figures_of(c), profiles, style, reveal_names)
+                   for c in chunks]
+    return {k: v for r in results for k, v in r.items()}
+
+
+def _chunks(items: list, jobs: int, per_job: int = 4) -> list[list]:
+    """``items`` in about ``jobs * per_job`` contiguous chunks (drawn sociograms come first,
+    so they are spread over the first chunks of every worker)."""
+    n = max(1, min(len(items), jobs * per_job))
+    size = -(-len(items) // n) if items else 1
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def write_network(stage: Path, net, cohort: Cohort, settings: Settings, *,
-                  reveal_names: bool = False, profiles: dict | None = None) -> dict[str, str]:
+                  reveal_names: bool = False, profiles: dict | None = None,
+                  jobs: int = 1) -> dict[str, str]:
     """network_metrics.csv, school_metrics.csv, key_figures.csv, data_quality.csv, figures,
     graphs."""
     write_csv(net.metrics, stage / "network_metrics.csv")
     write_csv(net.schools, stage / "school_metrics.csv")
     write_csv(net.key_figures, stage / "key_figures.csv")
     write_csv(net.quality, stage / "data_quality.csv")
-    return _sociograms(stage, net, cohort, settings, profiles, reveal_names)
+    return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs)
 
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
-              reveal_names: bool = False) -> None:
+              reveal_names: bool = False, jobs: int = 1) -> None:
     """Every output of `pipeline run` (except the manifest, written last by the CLI)."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
-                            profiles=profiles)
+                            profiles=profiles, jobs=jobs)
     write_csv(result.segments, stage / "segments.csv")
     write_csv(result.person_codes, stage / "person_codes.csv")
     write_csv(result.features, stage / "person_features.csv")
@@ -755,6 +791,36 @@ def _evidence_for(person_segments: pd.DataFrame, settings: Settings, lang: str) 
     return families
 
 
+def _evidence_candidates(segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The rows :func:`_evidence_for` can show (per person and family the
+    ``EVIDENCE_PER_FAMILY`` best by its own order), picked with vectorised pandas so that a
+    national cohort does not turn half a million segments into dicts."""
+    if not len(segments) or "person_id" not in segments.columns:
+        return segments
+    keep = np.zeros(len(segments), dtype=bool)
+    for fam in settings.codebook.families:
+        if fam.id not in segments.columns:
+            continue
+        assigned = segments[fam.id].fillna("").astype(str)
+        score = np.full(len(segments), -np.inf)
+        for code in fam.codes:
+            has = assigned.str.contains(rf"(?:^|;){re.escape(code.id)}(?:;|$)").to_numpy()
+            p = (pd.to_numeric(segments[f"p_{code.id}"], errors="coerce").fillna(0.0).to_numpy()
+                 if f"p_{code.id}" in segments.columns else np.zeros(len(segments)))
+            score = np.where(has, np.maximum(score, p), score)
+        rows = pd.DataFrame({
+            "person_id": segments["person_id"].to_numpy(), "neg": -score,
+            "doc": segments["doc"].astype(str).to_numpy() if "doc" in segments.columns else "",
+            "start": (pd.to_numeric(segments["start"], errors="coerce").fillna(0).astype(int)
+                      .to_numpy() if "start" in segments.columns else 0),
+            "sid": segments["segment_id"].astype(str).to_numpy(),
+            "at": np.arange(len(segments))})[np.isfinite(score)]
+        best = (rows.sort_values(["person_id", "neg", "doc", "start", "sid"], kind="stable")
+                .groupby("person_id", sort=False).head(EVIDENCE_PER_FAMILY))
+        keep[best["at"].to_numpy()] = True
+    return segments[keep]
+
+
 def _quality_rows(quality: pd.DataFrame, lang: str) -> list[dict]:
     rows = []
     order = {issue: i for i, issue in enumerate(network.ISSUES)}
@@ -911,7 +977,8 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     profiles = result.profiles.set_index("person_id") if len(result.profiles) else None
     features = result.features.set_index("person_id") if len(result.features) else None
     segments = result.segments
-    by_person = ({p: g for p, g in segments.groupby("person_id", sort=True)}
+    candidates = _evidence_candidates(segments, settings)
+    by_person = ({p: g for p, g in candidates.groupby("person_id", sort=True)}
                  if len(segments) and "person_id" in segments.columns else {})
     transcripts_of = (cohort.transcripts.groupby("person_id")["path"].count().to_dict()
                       if len(cohort.transcripts) else {})
@@ -930,6 +997,12 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
                                     int(transcripts_of.get(pid, 0)), settings, lang,
                                     reveal_names))
 
+    quality_of: dict[str, list[dict]] = {}
+    for q in quality:
+        quality_of.setdefault(q["school_id"], []).append(q)
+    key_figs_of: dict[str, list[dict]] = {}
+    for k in key_figs:
+        key_figs_of.setdefault(k["school_id"], []).append(k)
     schools = []
     for s in schools_table:
         sid = str(s["school_id"])
@@ -937,8 +1010,8 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
             "id": sid,
             "figure": figures.get(sid, ""),
             "metrics": s,
-            "quality": [q for q in quality if q["school_id"] == sid],
-            "key_figures": [k for k in key_figs if k["school_id"] == sid],
+            "quality": quality_of.get(sid, []),
+            "key_figures": key_figs_of.get(sid, []),
         })
 
     counts: dict[str, int] = {}

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import network
 from pipeline.coding.assign import Coder, code_segments, model_coder, rule_coder
 from pipeline.coding.model import load_model
 from pipeline.coding.rules import RuleCoder
-from pipeline.config import Settings
+from pipeline.config import SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.privacy import Pseudonymiser, cohort_key
@@ -77,19 +78,49 @@ def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
     return Pseudonymiser.from_staff(cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
 
 
+def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
+                   pseudo: Pseudonymiser | None) -> pd.DataFrame:
+    """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts."""
+    texts = [read_transcript(root / rel) for rel in transcripts["path"]]
+    segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
+    if pseudo is not None and len(segments):
+        segments["text"] = segments["text"].map(pseudo)
+        contexts, distinct = pd.factorize(segments["context"])  # a turn's parts share one
+        segments["context"] = np.array([pseudo(c) for c in distinct], dtype=object)[contexts]
+    return segments
+
+
 def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = False,
-                 progress: Progress | None = None) -> pd.DataFrame:
+                 jobs: int = 1, progress: Progress | None = None) -> pd.DataFrame:
     """Segments of every transcript; texts pseudonymised unless ``reveal_names``.
 
-    Offsets (and so segment ids) always refer to the original transcript.
+    Offsets (and so segment ids) always refer to the original transcript. Transcripts are
+    independent, so they are read and segmented in chunks over ``jobs`` processes; the
+    result is in transcript order whatever ``jobs`` is.
     """
-    transcripts = read_texts(cohort, progress)
-    segments = segment_transcripts(transcripts, settings.pipeline.segment, make_nlp())
-    if not reveal_names and len(segments):
-        pseudo = pseudonymiser_for(cohort)
-        segments["text"] = segments["text"].map(pseudo)
-        segments["context"] = segments["context"].map(pseudo)
-    return segments
+    pseudo = None if reveal_names else pseudonymiser_for(cohort)
+    config = settings.pipeline.segment
+    transcripts = cohort.transcripts
+    n = len(transcripts)
+    size = max(1, -(-n // (2 * jobs))) if n else 1  # few chunks: each ships the pseudonymiser
+    chunks = [transcripts.iloc[i:i + size] for i in range(0, n, size)]
+    if jobs > 1 and len(chunks) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_segment_chunk)(cohort.root, c, config, pseudo) for c in chunks)
+    else:
+        results = (_segment_chunk(cohort.root, c, config, pseudo) for c in chunks)
+    parts, done = [], 0
+    for chunk, res in zip(chunks, results, strict=True):
+        parts.append(res)
+        done += len(chunk)
+        if progress:
+            progress("segmenting transcripts", done, n)
+    parts = [p for p in parts if len(p)]
+    return (pd.concat(parts, ignore_index=True) if parts
+            else segment_transcripts(transcripts.iloc[:0].assign(text=[]), config,
+                                     make_nlp(False)))
 
 
 def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
@@ -134,7 +165,8 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
         warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
                         f"dropped (lines {row.lines})")
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
-    segments = run_segments(cohort, settings, reveal_names=reveal_names, progress=progress)
+    segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
+                            progress=progress)
     done = [0]
 
     def tick(n: int) -> None:

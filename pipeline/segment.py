@@ -26,6 +26,7 @@ context        previous interviewer turn (interviews) or previous note
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -73,8 +74,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig) -> list[Turn]:
     if source == "observation":
         return [t for i, s, e in paras if (t := _strip(i, "note", text, s, e))]
     found = [(i, s, e, PREFIX.match(text, s, e)) for i, s, e in paras]
-    names = pd.Series([m["prefix"].strip().rstrip(".") for *_, m in found if m], dtype=object)
-    recurring = set(names[names.map(names.value_counts()) >= 2]) if len(names) else set()
+    uses = Counter(m["prefix"].strip().rstrip(".") for *_, m in found if m)
+    recurring = {name for name, n in uses.items() if n >= 2}
     turns, role = [], "header"
     for i, s, e, m in found:
         start = s

@@ -75,7 +75,7 @@ def test_targets_verdicts():
                "peak_tree_mb": 900.0, "maxrss_mb": 500.0}
               for n, s, w in [(100, "end_to_end", 20.0), (1000, "end_to_end", 250.0),
                               (1000, "network", 12.0)]]
-    thr = [{"what": "floor", "backend": "tokens_and_lemmas", "segments_per_s": 20000.0,
+    thr = [{"what": "floor", "backend": "token_batch", "segments_per_s": 20000.0,
             "n": 100000, "wall_s": 5.0, "load1": 0.1, "ratio_to_floor": 1.0},
            {"what": "score", "backend": "default", "segments_per_s": 8000.0, "n": 100000,
             "wall_s": 12.5, "load1": 0.1, "ratio_to_floor": 0.4},

@@ -217,3 +217,27 @@ def test_spacy_evidence_words(coding_spacy_model, codebook):
         for words in ev.values():
             assert 1 <= len(words) <= 3
             assert all(w in NEW[i].lower() for w in words)
+
+
+def test_top_terms_equals_the_per_segment_definition():
+    """The vectorised evidence picks, per (segment, code), the same columns as sorting each
+    row's positive contributions by hand (ties by column)."""
+    import scipy.sparse as sp
+
+    from pipeline.coding.model import _top_terms
+
+    rng = np.random.default_rng(7)
+    X = sp.random(40, 30, density=0.3, random_state=3, format="csr")
+    X.data = np.ceil(X.data * 4) / 4                 # exact binary fractions: real ties
+    coef = np.round(rng.normal(size=(4, 30)) * 4) / 4
+    rows, labels = np.nonzero(rng.random((40, 4)) < 0.4)
+    names = np.array([f"w{c}" for c in range(30)], dtype=object)
+    got = {(i, j): t for i, j, t in _top_terms(X.copy(), coef, rows, labels, 3, names)}
+    want = {}
+    for i, j in zip(rows, labels, strict=True):
+        row = X.getrow(i)
+        contrib = [(-(v * coef[j, c]), c) for c, v in zip(row.indices, row.data, strict=True)
+                   if v * coef[j, c] > 0]
+        if contrib:
+            want[int(i), int(j)] = [f"w{c}" for _, c in sorted(contrib)[:3]]
+    assert got == want

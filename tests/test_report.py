@@ -329,3 +329,16 @@ def test_parse_reasons_falls_back_on_unknown_text():
 
 def test_doctests():
     assert doctest.testmod(report).failed == 0
+
+
+def test_evidence_candidates_keep_what_the_cards_show(result):
+    """Picking the candidates with pandas first changes nothing on the profile cards."""
+    from pipeline.report import _evidence_candidates, _evidence_for
+
+    run, _, settings = result
+    seg = run.segments
+    cand = _evidence_candidates(seg, settings)
+    assert 0 < len(cand) < len(seg)
+    for pid, rows in seg.groupby("person_id"):
+        assert (_evidence_for(rows, settings, "nl")
+                == _evidence_for(cand[cand["person_id"] == pid], settings, "nl"))

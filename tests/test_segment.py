@@ -165,3 +165,20 @@ def test_ids_stable_and_independent_of_other_files(shared_datadir, seg_config, n
     assert set(alone["segment_id"]) == ids
     assert set(reordered["segment_id"]) == set(first["segment_id"])
     assert all(s.startswith("interview_names@") for s in alone["segment_id"])
+
+
+def test_run_segments_same_with_two_processes():
+    """Transcripts are segmented in chunks over processes; the table is the same."""
+    from pathlib import Path
+
+    import pandas.testing as pdt
+
+    from pipeline.config import load_settings
+    from pipeline.io import load_cohort
+    from pipeline.run import run_segments
+
+    cohort = load_cohort(Path(__file__).parent / "data" / "tiny_cohort")
+    one = run_segments(cohort, load_settings(), jobs=1)
+    two = run_segments(cohort, load_settings(), jobs=2)
+    assert len(one) > 0 and len(cohort.transcripts) > 1
+    pdt.assert_frame_equal(one, two)

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline.coding.model import CodeModel
 from pipeline.coding.rules import RuleCoder
 from pipeline.config import Codebook
-from pipeline.nlp import tokens_and_lemmas
+from pipeline.nlp import context_batch, token_batch
 
 __all__ = ["Coder", "model_coder", "rule_coder", "code_segments", "CODED_COLUMNS"]
 
@@ -40,9 +40,8 @@ def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
     labels = [str(x) for x in model.labels_]
 
     def score(texts: list[str], contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
-        words, lemmas = tokens_and_lemmas(texts)
-        _, ctx_lemmas = tokens_and_lemmas(contexts)
-        proba, evidence = model.predict_with_evidence(words, lemmas, evidence_terms, ctx_lemmas)
+        proba, evidence = model.predict_with_evidence(token_batch(texts), evidence_terms,
+                                                      context_batch(contexts))
         return pd.DataFrame(proba, columns=labels), evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),

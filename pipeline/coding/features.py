@@ -12,12 +12,15 @@ the fitted object serialises with skops without any pickled payload.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.nlp import tokens_and_lemmas
+from pipeline.nlp import TokenBatch, token_batch, tokens_and_lemmas
 
 __all__ = ["SegmentFeaturizer"]
 
@@ -34,14 +37,21 @@ def _top_by_df(df: dict[str, int], min_df: int, limit: int) -> list[str]:
 
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear tf (1 + log tf) times idf, rows L2-normalised (as TfidfVectorizer does)."""
+    """Sublinear tf (1 + log tf) times idf, rows L2-normalised (as TfidfVectorizer does).
+    ``counts`` has no duplicate entries (built from COO, which sums them, or by a product);
+    its indices need not be sorted. Most counts are 1, so the logarithm is taken only of the
+    others: this runs over every character n-gram of every segment."""
     x = counts.tocsr()
-    x.sum_duplicates()
-    data = (1.0 + np.log(x.data)) * idf[x.indices]
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=x.shape[0]))
+    data = x.data.astype(np.float64)
+    repeated = np.flatnonzero(data > 1)
+    data[repeated] = 1.0 + np.log(data[repeated])
+    data *= idf[x.indices]
+    lengths = np.diff(x.indptr)
+    norms = np.zeros(x.shape[0])
+    filled = lengths > 0
+    norms[filled] = np.sqrt(np.add.reduceat(data * data, x.indptr[:-1][filled]))
     norms[norms == 0] = 1.0
-    data /= norms[rows]
+    data /= np.repeat(norms, lengths)
     return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
 
 
@@ -64,7 +74,10 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
 
     # -------------------------------------------------------------- fitting
     def fit(self, texts, y=None):
-        words, lemmas = tokens_and_lemmas(list(texts))
+        return self.fit_tokens(*tokens_and_lemmas(list(texts)))
+
+    def fit_tokens(self, words: list[list[str]], lemmas: list[list[str]]):
+        """:meth:`fit` on already tokenised, lower-cased words and their lemmas."""
         n = len(words)
         lo, hi = self.word_ngrams
         word_df: dict[str, int] = {}
@@ -124,26 +137,27 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
             self._index = idx
         return idx
 
-    def _char_row(self, word: str, idx: dict) -> dict[int, int]:
+    def _char_row(self, word: str, idx: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Character n-gram columns and counts of one word form (cached)."""
         cache = idx["char_cache"]
         row = cache.get(word)
-        if row is None and not self.char_ngrams:
-            row = cache[word] = {}
         if row is None:
-            row = {}
-            char_id = idx["char_id"]
-            for g in _char_ngrams(word, *self.char_ngrams):
-                j = char_id.get(g)
-                if j is not None:
-                    row[j] = row.get(j, 0) + 1
-            cache[word] = row
+            counts: dict[int, int] = {}
+            if self.char_ngrams:
+                char_id = idx["char_id"]
+                for g in _char_ngrams(word, *self.char_ngrams):
+                    j = char_id.get(g)
+                    if j is not None:
+                        counts[j] = counts.get(j, 0) + 1
+            row = cache[word] = (np.fromiter(counts.keys(), dtype=np.int64, count=len(counts)),
+                                 np.fromiter(counts.values(), dtype=np.float64,
+                                             count=len(counts)))
         return row
 
     # -------------------------------------------------------------- transform
     def transform(self, texts):
         check_is_fitted(self, "word_vocab_")
-        words, lemmas = tokens_and_lemmas(list(texts))
-        return self.transform_tokens(words, lemmas)
+        return sp.hstack(self.transform_batch(token_batch(list(texts))), format="csr")
 
     def transform_tokens(self, words: list[list[str]], lemmas: list[list[str]]) -> sp.csr_matrix:
         """Features from already tokenised, lower-cased words and their lemmas."""
@@ -151,30 +165,28 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
 
     def transform_blocks(self, words: list[list[str]],
                          lemmas: list[list[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The two feature blocks (lemma n-grams, character n-grams) without stacking them:
-        a linear model can score each block separately, which saves a copy on the hot path."""
-        idx = self._lookup()
-        n_docs = len(words)
-        # distinct word forms of this batch -> local type ids
-        type_id: dict[str, int] = {}
-        type_lemma: list[str] = []
-        flat = []
-        lengths = np.fromiter((len(ws) for ws in words), dtype=np.int64, count=n_docs)
-        for ws, ls in zip(words, lemmas, strict=True):
-            for w, lem in zip(ws, ls, strict=True):
-                t = type_id.get(w)
-                if t is None:
-                    t = type_id[w] = len(type_lemma)
-                    type_lemma.append(lem)
-                flat.append(t)
-        flat_types = np.array(flat, dtype=np.int64)
-        doc_of = np.repeat(np.arange(n_docs), lengths)
-        n_types = len(type_lemma)
-        nw = len(self.word_vocab_)
+        """:meth:`transform_batch` of words and lemmas given as one list per text."""
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        pairs = pd.Series([f"{w}\x00{lem}" for w, lem in zip(chain.from_iterable(words),
+                                                          chain.from_iterable(lemmas),
+                                                          strict=True)], dtype=object)
+        types, uniques = pd.factorize(pairs)
+        split = [u.split("\x00") for u in uniques.tolist()]
+        return self.transform_batch(TokenBatch(lengths, types.astype(np.int64),
+                                               [w for w, _ in split], [lem for _, lem in split]))
 
+    def transform_batch(self, batch: TokenBatch) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The two feature blocks (lemma n-grams, character n-grams) without stacking them:
+        a linear model can score each block separately, which saves a copy on the hot path.
+        Vectorised over the batch's flat token array; Python work is per word type only."""
+        idx = self._lookup()
+        n_docs = len(batch)
+        doc_of = np.repeat(np.arange(n_docs), batch.lengths)
+        nw = len(self.word_vocab_)
         lemma_id = idx["lemma_id"]
-        type_lem = np.array([lemma_id.get(lem, -1) for lem in type_lemma], dtype=np.int64)
-        tok_lem = type_lem[flat_types] if len(flat_types) else np.zeros(0, dtype=np.int64)
+        type_lem = np.fromiter((lemma_id.get(lem, -1) for lem in batch.lemmas), dtype=np.int64,
+                               count=len(batch.lemmas))
+        tok_lem = type_lem[batch.types] if len(batch.types) else np.zeros(0, dtype=np.int64)
         rows, cols = [], []
         lo, hi = self.word_ngrams
         if lo <= 1 <= hi and len(tok_lem):
@@ -197,15 +209,19 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         word_counts = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_docs, nw))
 
         # character n-grams: (docs x types) @ (types x char features)
-        d = sp.csr_matrix((np.ones(len(flat_types)), (doc_of, flat_types)), shape=(n_docs, n_types))
-        w_rows, w_cols, w_vals = [], [], []
-        for w, t in type_id.items():
-            for j, v in self._char_row(w, idx).items():
-                w_rows.append(t)
-                w_cols.append(j)
-                w_vals.append(v)
-        w = sp.csr_matrix((np.array(w_vals, dtype=np.float64), (w_rows, w_cols)),
-                          shape=(n_types, len(self.char_vocab_)))
+        n_types = len(batch.words)
+        # one entry per token, in document order: a CSR matrix without canonicalising it
+        # (repeated types in a row are summed by the product)
+        d = sp.csr_matrix((np.ones(len(batch.types)), batch.types,
+                           np.concatenate([[0], np.cumsum(batch.lengths)])),
+                          shape=(n_docs, n_types))
+        char_rows = [self._char_row(w, idx) for w in batch.words]
+        sizes = np.fromiter((len(cr[0]) for cr in char_rows), dtype=np.int64, count=n_types)
+        w = sp.csr_matrix(
+            (np.concatenate([cr[1] for cr in char_rows]) if n_types else np.zeros(0),
+             np.concatenate([cr[0] for cr in char_rows]) if n_types else np.zeros(0, np.int64),
+             np.concatenate([[0], np.cumsum(sizes)])),
+            shape=(n_types, len(self.char_vocab_)))
         char_counts = d @ w
         return _tfidf(word_counts, self.word_idf_), _tfidf(char_counts, self.char_idf_)
 

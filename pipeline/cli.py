@@ -76,8 +76,11 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     with bar:
         result = run_cohort(data, settings, model_dir=model, rules=rules,
                             reveal_names=reveal_names, jobs=jobs, progress=update)
+    writing, update = _progress()
     with io.staged_output(out) as stage:
-        report.write_run(stage, result, data, settings, reveal_names=reveal_names, jobs=jobs)
+        with writing:
+            report.write_run(stage, result, data, settings, reveal_names=reveal_names,
+                             jobs=jobs, progress=update)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),

@@ -37,10 +37,6 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
        "==": operator.eq}
 
 
-def _split(col: pd.Series) -> pd.Series:
-    return col.fillna("").astype(str).map(lambda s: [x for x in s.split(";") if x])
-
-
 def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind: int
                  ) -> pd.DataFrame:
     """Segment counts per code and sub-type for every person, per source and overall."""
@@ -49,9 +45,13 @@ def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind:
     if coded.empty:
         return pd.DataFrame(columns=["person_id", "school_id", "source", "n_segments", *cols,
                                      "n_activity_kinds"])
-    assigned = (_split(coded["knowledge_types"]) + _split(coded["activities"])
-                + _split(coded["activity_subtypes"]))
-    onehot = pd.DataFrame({f"n_{c}": assigned.map(lambda a, c=c: c in a).astype("int64")
+    # one row per distinct combination of assigned codes (a few hundred), then spread out
+    combos, distinct = pd.factorize(
+        coded["knowledge_types"].fillna("").astype(str) + ";"
+        + coded["activities"].fillna("").astype(str) + ";"
+        + coded["activity_subtypes"].fillna("").astype(str))
+    sets = [set(x.split(";")) for x in distinct]
+    onehot = pd.DataFrame({f"n_{c}": np.array([c in a for a in sets], dtype="int64")[combos]
                            for c in codebook.code_ids + subs}, index=coded.index)
     base = pd.concat([coded[["person_id", "school_id", "source"]], onehot], axis=1)
     base["n_segments"] = 1

@@ -28,6 +28,7 @@ import json
 import math
 import platform
 import re
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,8 @@ def _school_files(stage: Path, schools: list[tuple], key_figures: pd.DataFrame,
 
 
 def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: dict | None,
-                reveal_names: bool, jobs: int = 1) -> dict[str, str]:
+                reveal_names: bool, jobs: int = 1,
+                progress: Callable[[str, int, int], None] | None = None) -> dict[str, str]:
     """PNG + SVG per school (the first ``report.max_sociograms``), GraphML and Pajek for every
     school; returns school -> PNG as a data URI for the HTML report. Schools are split into
     chunks over ``jobs`` processes: each file depends on its own school only."""
@@ -424,13 +426,19 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
     if jobs > 1 and len(chunks) > 1:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=jobs)(
+        results = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(_school_files)(stage, c, key_figures_of(c), profiles, style, reveal_names)
             for c in chunks)
     else:
-        results = [_school_files(stage, c, key_figures_of(c), profiles, style, reveal_names)
-                   for c in chunks]
-    return {k: v for r in results for k, v in r.items()}
+        results = (_school_files(stage, c, key_figures_of(c), profiles, style, reveal_names)
+                   for c in chunks)
+    inline, done = {}, 0
+    for chunk, result in zip(chunks, results, strict=True):
+        inline.update(result)
+        done += len(chunk)
+        if progress:
+            progress("writing graphs and sociograms", done, len(work))
+    return inline
 
 
 def _chunks(items: list, jobs: int, per_job: int = 4) -> list[list]:
@@ -443,22 +451,24 @@ def _chunks(items: list, jobs: int, per_job: int = 4) -> list[list]:
 
 def write_network(stage: Path, net, cohort: Cohort, settings: Settings, *,
                   reveal_names: bool = False, profiles: dict | None = None,
-                  jobs: int = 1) -> dict[str, str]:
+                  jobs: int = 1, progress: Callable[[str, int, int], None] | None = None
+                  ) -> dict[str, str]:
     """network_metrics.csv, school_metrics.csv, key_figures.csv, data_quality.csv, figures,
     graphs."""
     write_csv(net.metrics, stage / "network_metrics.csv")
     write_csv(net.schools, stage / "school_metrics.csv")
     write_csv(net.key_figures, stage / "key_figures.csv")
     write_csv(net.quality, stage / "data_quality.csv")
-    return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs)
+    return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs, progress)
 
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
-              reveal_names: bool = False, jobs: int = 1) -> None:
+              reveal_names: bool = False, jobs: int = 1,
+              progress: Callable[[str, int, int], None] | None = None) -> None:
     """Every output of `pipeline run` (except the manifest, written last by the CLI)."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
-                            profiles=profiles, jobs=jobs)
+                            profiles=profiles, jobs=jobs, progress=progress)
     write_csv(result.segments, stage / "segments.csv")
     write_csv(result.person_codes, stage / "person_codes.csv")
     write_csv(result.features, stage / "person_features.csv")
@@ -753,14 +763,15 @@ def _code_label(settings: Settings, code: str, lang: str) -> str:
         return code
 
 
-def _evidence_for(person_segments: pd.DataFrame, settings: Settings, lang: str) -> list[dict]:
-    """Per family: the segments with the highest probability among their assigned codes."""
+def _evidence_for(person_segments: list[dict], settings: Settings, lang: str) -> list[dict]:
+    """Per family: the segments (rows of the segments table, as dicts) with the highest
+    probability among their assigned codes."""
     families = []
     for fam in settings.codebook.families:
         codes = [c.id for c in fam.codes]
         items = []
-        if len(person_segments) and fam.id in person_segments.columns:
-            for row in person_segments.to_dict("records"):
+        if person_segments and fam.id in person_segments[0]:
+            for row in person_segments:
                 assigned = [c for c in _split_codes(row.get(fam.id)) if c in codes]
                 if not assigned:
                     continue
@@ -915,7 +926,7 @@ def _get(row: pd.Series | None, col: str) -> Any:
 
 
 def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Series | None,
-                segments: pd.DataFrame, n_transcripts: int, settings: Settings, lang: str,
+                segments: list[dict], n_transcripts: int, settings: Settings, lang: str,
                 reveal_names: bool) -> dict:
     """One key figure: table row, profile card with reasons, stability and evidence."""
     pid = str(r["person_id"])
@@ -977,9 +988,10 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     profiles = result.profiles.set_index("person_id") if len(result.profiles) else None
     features = result.features.set_index("person_id") if len(result.features) else None
     segments = result.segments
-    candidates = _evidence_candidates(segments, settings)
-    by_person = ({p: g for p, g in candidates.groupby("person_id", sort=True)}
-                 if len(segments) and "person_id" in segments.columns else {})
+    by_person: dict[str, list[dict]] = {}
+    if len(segments) and "person_id" in segments.columns:
+        for row in _evidence_candidates(segments, settings).to_dict("records"):
+            by_person.setdefault(row["person_id"], []).append(row)
     transcripts_of = (cohort.transcripts.groupby("person_id")["path"].count().to_dict()
                       if len(cohort.transcripts) else {})
 
@@ -993,7 +1005,7 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     for r in net.key_figures.sort_values(["school_id", "rank"], kind="stable").to_dict("records"):
         pid = str(r["person_id"])
         key_figs.append(_key_figure(r, _row(staff, pid), _row(profiles, pid),
-                                    _row(features, pid), by_person.get(pid, pd.DataFrame()),
+                                    _row(features, pid), by_person.get(pid, []),
                                     int(transcripts_of.get(pid, 0)), settings, lang,
                                     reveal_names))
 

@@ -129,14 +129,34 @@ def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool
 
     The backend is read from the model card's ``backend_id`` (``sklearn`` when absent):
     ``spacy_textcat`` loads :mod:`pipeline.coding.spacy_model`, anything else the skops model.
+    The coder carries its ``source``, so worker processes load it once each.
     """
+    evidence = settings.pipeline.coding.evidence_terms
     if rules:
-        return rule_coder(RuleCoder(settings.codebook, make_nlp())), {"name": "rules"}
+        key = "rules:" + settings.codebook.model_dump_json()
+        coder, card = make_coder(None, settings.codebook, evidence)
+    else:
+        folder = Path(model_dir or settings.model_dir)
+        coder, card = make_coder(folder, settings.codebook, evidence)
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        key = f"{folder.resolve()}:" + ",".join(
+            f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
+    coder.source = (key, _worker_coder, None if rules else folder, settings.codebook, evidence)
+    return coder, card
+
+
+def _worker_coder(folder: Path | None, codebook, evidence: int) -> Coder:
+    return make_coder(folder, codebook, evidence)[0]
+
+
+def make_coder(folder: Path | None, codebook, evidence: int) -> tuple[Coder, dict]:
+    """The rule coder (``folder`` None) or the model in ``folder``, checked against the
+    codebook."""
+    if folder is None:
+        return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
     from pipeline.coding import spacy_model
 
-    folder = Path(model_dir or settings.model_dir)
     backend = spacy_model.read_card(folder).get("backend_id", "sklearn")
-    evidence = settings.pipeline.coding.evidence_terms
     if backend == spacy_model.BACKEND_ID:
         smodel, card = spacy_model.load_spacy_model(folder)
         labels = set(smodel.labels_)
@@ -146,7 +166,7 @@ def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool
     else:
         raise InputError(folder / "model_card.json", f"unknown backend_id {backend!r} "
                          f"(expected sklearn or {spacy_model.BACKEND_ID})", field="backend_id")
-    unknown = [c for c in settings.codebook.code_ids if c not in labels]
+    unknown = [c for c in codebook.code_ids if c not in labels]
     if unknown:
         raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
                          "codebook; retrain it with `make train`")

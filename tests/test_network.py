@@ -415,3 +415,15 @@ def test_pajek_text_rejects_non_graph():
 def test_module_doctests_pass():
     result = doctest.testmod(network, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+def test_graphml_bytes_escapes_markup_and_lowercases_booleans():
+    G = nx.DiGraph(school_id='s<1> & "co"')
+    G.add_node('a"1', role="docent & <mentor>", responded=False, x=2)
+    G.add_edge('a"1', "b'2", strength=1.5)
+    data = network.graphml_bytes(G)
+    assert b">false<" in data and b"False" not in data
+    H = nx.read_graphml(io.BytesIO(data))
+    assert H.graph["school_id"] == 's<1> & "co"'
+    assert H.nodes['a"1'] == {"role": "docent & <mentor>", "responded": False, "x": 2}
+    assert H.edges['a"1', "b'2"]["strength"] == 1.5

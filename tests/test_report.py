@@ -340,5 +340,6 @@ def test_evidence_candidates_keep_what_the_cards_show(result):
     cand = _evidence_candidates(seg, settings)
     assert 0 < len(cand) < len(seg)
     for pid, rows in seg.groupby("person_id"):
-        assert (_evidence_for(rows, settings, "nl")
-                == _evidence_for(cand[cand["person_id"] == pid], settings, "nl"))
+        assert (_evidence_for(rows.to_dict("records"), settings, "nl")
+                == _evidence_for(cand[cand["person_id"] == pid].to_dict("records"), settings,
+                                 "nl"))

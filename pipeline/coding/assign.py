@@ -34,6 +34,10 @@ class Coder:
     labels: list[str]
     thresholds: dict[str, float]
     score: Callable[[list[str], list[str]], tuple[pd.DataFrame, list[dict]]]
+    # how a worker process makes this coder itself: (key, function, *arguments). Without it
+    # the coder (model included) is pickled into every chunk sent to a worker, and the
+    # worker rebuilds the model's lookup tables for every chunk.
+    source: tuple | None = None
 
 
 def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
@@ -53,8 +57,17 @@ def rule_coder(rules: RuleCoder) -> Coder:
                  lambda texts, contexts: rules.score(texts))
 
 
-def _score_chunk(coder: Coder, texts: list[str], contexts: list[str]
-                 ) -> tuple[pd.DataFrame, list[dict]]:
+_MADE: dict[str, Coder] = {}  # in a worker process: the coders it has made from a source
+
+
+def _score_chunk(coder: Coder | None, source: tuple | None, texts: list[str],
+                 contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    if coder is None:
+        key, make, *args = source
+        if key not in _MADE:
+            _MADE.clear()
+            _MADE[key] = make(*args)
+        coder = _MADE[key]
     return coder.score(texts, contexts)
 
 
@@ -69,8 +82,9 @@ def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = Non
     if jobs > 1 and len(work) > 1:
         from joblib import Parallel, delayed
 
+        ship = (None, coder.source) if coder.source else (coder, None)
         for res in Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(_score_chunk)(coder, t, c) for t, c in work):
+                delayed(_score_chunk)(*ship, t, c) for t, c in work):
             results.append(res)
             if progress:
                 progress(len(res[1]))

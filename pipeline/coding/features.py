@@ -126,7 +126,12 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
                     bi_keys.append(lemma_id[parts[0]] * nl + lemma_id[parts[1]])
                     bi_cols.append(col)
             order = np.argsort(np.array(bi_keys, dtype=np.int64))
+            firsts, seconds = np.zeros(nl, dtype=bool), np.zeros(nl, dtype=bool)
+            firsts[np.array(bi_keys, dtype=np.int64) // max(nl, 1)] = True
+            seconds[np.array(bi_keys, dtype=np.int64) % max(nl, 1)] = True
             idx = {
+                "bi_first": firsts,     # lemma starts some bigram of the vocabulary
+                "bi_second": seconds,   # lemma ends some bigram of the vocabulary
                 "lemma_id": lemma_id,
                 "uni": uni,
                 "bi_keys": np.array(bi_keys, dtype=np.int64)[order],
@@ -198,6 +203,7 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         if lo <= 2 <= hi and len(tok_lem) > 1 and len(idx["bi_keys"]):
             a, b = tok_lem[:-1], tok_lem[1:]
             same = (doc_of[:-1] == doc_of[1:]) & (a >= 0) & (b >= 0)
+            same[same] = idx["bi_first"][a[same]] & idx["bi_second"][b[same]]  # fewer lookups
             keys = a[same] * len(self.lemma_vocab_) + b[same]
             pos = np.searchsorted(idx["bi_keys"], keys)
             pos[pos == len(idx["bi_keys"])] = 0

@@ -5,7 +5,9 @@ cross-validation on the training data only.
 It learns every code of both families and the activity sub-types (``exchange.input`` ...), so
 the same model gives the codes, the sub-types and the evidence words. The interviewer's
 question before a respondent turn (the segment's ``context``) is a third, down-weighted block
-of lemma features: "Wat kwam daaruit?" says a lot about a short answer. Saved with skops
+of lemma features: "Wat kwam daaruit?" says a lot about a short answer. The context is split
+into words by a regular expression (:func:`pipeline.nlp.context_batch`), the segment itself
+by spaCy's tokenizer (:func:`pipeline.nlp.token_batch`). Saved with skops
 (``model.skops``) next to a JSON model card; loading trusts only the classes listed in
 :data:`TRUSTED`, never an arbitrary pickle.
 """
@@ -195,11 +197,14 @@ def _top_terms(X: sp.csr_matrix, coef: np.ndarray, rows: np.ndarray, labels: np.
     pair, cols, contrib = pair[keep], cols[keep], contrib[keep]
     order = np.argsort(pair - contrib / (2 * contrib.max()), kind="stable")
     pair, cols = pair[order], cols[order]
-    rank = np.arange(len(pair)) - np.searchsorted(pair, pair, side="left")
-    pair, words = pair[rank < n], names[cols[rank < n]].tolist()
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(pair)) + 1, [len(pair)]]).tolist()
-    return [(int(rows[pair[a]]), int(labels[pair[a]]), words[a:b])
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    at = np.arange(len(pair))
+    first = np.maximum.accumulate(np.where(np.r_[True, pair[1:] != pair[:-1]], at, 0))
+    pair, words = pair[at - first < n], names[cols[at - first < n]].tolist()
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    bounds = [*starts.tolist(), len(pair)]
+    return list(zip(rows[pair[starts]].tolist(), labels[pair[starts]].tolist(),
+                    (words[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
+                    strict=False))
 
 
 def _texts_and_contexts(X) -> tuple[list[str], list[str]]:

@@ -138,7 +138,9 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
         "evaluation": {
             "method": "leave-one-school-out cross-validation on the training cohort",
-            "scores": scores.to_dict(orient="records") if scores is not None else [],
+            # JSON has no NaN (R's jsonlite and browsers refuse it): undefined kappa -> null
+            "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
+                       if scores is not None else []),
         },
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }

@@ -86,7 +86,7 @@ def main(dirs):
             problems.append(f"too similar (Jaccard > 0.8): {wa} and {wb}")
     tri = Counter()
     for _, t in segs:
-        tri.update(zip(t, t[1:], t[2:]))
+        tri.update(zip(t, t[1:], t[2:], strict=False))
     total = sum(tri.values())
     ratio = len(tri) / total if total else 1
     print(f"segments: {len(segs)}; distinct trigram ratio {ratio:.3f}")

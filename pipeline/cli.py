@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline import io, report
+from pipeline import io
 from pipeline.config import ConfigError, load_settings
 
 app = typer.Typer(
@@ -67,6 +67,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
         rules: Annotated[bool, typer.Option("--rules", help="code with the rule coder")] = False,
         jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
     """Run every stage on a cohort folder and write all results to OUT."""
+    from pipeline import report
     from pipeline.run import run_cohort
 
     started = datetime.now(UTC)
@@ -102,6 +103,7 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
                 config: ConfigOpt = None, jobs: JobsOpt = 2,
                 reveal_names: RevealOpt = False) -> None:
     """Network stage alone: metrics, key figures, sociograms, GraphML and Pajek files."""
+    from pipeline import report
     from pipeline.run import run_network
 
     started = datetime.now(UTC)

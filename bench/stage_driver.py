@@ -19,10 +19,10 @@ Stages (the wiring of :func:`pipeline.run.run_cohort` and ``pipeline run``, stag
 =========  =======================================================================
 load       ``io.load_cohort``: staff, nominations, transcript list (validated)
 network    ``run.run_network``: nomination checks, person/school metrics, key figures
-segment    ``run.run_segments``: read transcripts, segment, pseudonymise
+segment    ``run.run_segments``: read transcripts, segment, pseudonymise (``--jobs``)
 code       ``run.load_coder`` + ``coding.assign.code_segments`` over ``--jobs`` processes
 profile    ``profile.person_codes`` + ``person_features`` + ``assign_profiles``
-report     ``report.write_run`` (tables, sociograms, graphs, report.html) + manifest
+report     ``report.write_run`` (tables, sociograms and graphs over ``--jobs``, report) + manifest
 =========  =======================================================================
 
 Memory: before each stage the process's peak RSS (``VmHWM``) is reset through
@@ -284,7 +284,7 @@ class Stages:
     def segment(self) -> None:
         from pipeline.run import run_segments
 
-        self.segments = run_segments(self.cohort, self.settings)
+        self.segments = run_segments(self.cohort, self.settings, jobs=self.jobs)
         self.counts.update(segments=len(self.segments))
 
     def code(self) -> None:
@@ -324,7 +324,7 @@ class Stages:
                            self.coder_name, self.card, warnings)
         s = self.settings
         with io.staged_output(self.out) as stage:
-            report.write_run(stage, result, self.cohort, s)
+            report.write_run(stage, result, self.cohort, s, jobs=self.jobs)
             manifest = io.build_manifest(
                 command=["bench/stage_driver.py", "report"],
                 config=s.pipeline.model_dump(mode="json"), config_files=s.files,

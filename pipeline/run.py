@@ -15,11 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import network
-from pipeline.coding.assign import Coder, code_segments, model_coder, rule_coder
-from pipeline.coding.model import load_model
-from pipeline.coding.rules import RuleCoder
+from pipeline.coding.assign import Coder, code_segments, make_coder, make_coder_in_worker
 from pipeline.config import SegmentConfig, Settings
-from pipeline.io import Cohort, InputError, read_transcript
+from pipeline.io import Cohort, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
@@ -141,38 +139,9 @@ def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         key = f"{folder.resolve()}:" + ",".join(
             f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
-    coder.source = (key, _worker_coder, None if rules else folder, settings.codebook, evidence)
+    coder.source = (key, make_coder_in_worker, None if rules else folder, settings.codebook,
+                    evidence)
     return coder, card
-
-
-def _worker_coder(folder: Path | None, codebook, evidence: int) -> Coder:
-    return make_coder(folder, codebook, evidence)[0]
-
-
-def make_coder(folder: Path | None, codebook, evidence: int) -> tuple[Coder, dict]:
-    """The rule coder (``folder`` None) or the model in ``folder``, checked against the
-    codebook."""
-    if folder is None:
-        return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
-    from pipeline.coding import spacy_model
-
-    backend = spacy_model.read_card(folder).get("backend_id", "sklearn")
-    if backend == spacy_model.BACKEND_ID:
-        smodel, card = spacy_model.load_spacy_model(folder)
-        labels = set(smodel.labels_)
-    elif backend == "sklearn":
-        model, card = load_model(folder)
-        labels = set(model.labels_)
-    else:
-        raise InputError(folder / "model_card.json", f"unknown backend_id {backend!r} "
-                         f"(expected sklearn or {spacy_model.BACKEND_ID})", field="backend_id")
-    unknown = [c for c in codebook.code_ids if c not in labels]
-    if unknown:
-        raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
-                         "codebook; retrain it with `make train`")
-    if backend == spacy_model.BACKEND_ID:
-        return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
-    return model_coder(model, card.get("name", "model"), evidence), card
 
 
 def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = None,

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.coding.model import CodeModel
+from pipeline.coding.model import CodeModel, load_model
 from pipeline.coding.rules import RuleCoder
 from pipeline.config import Codebook
+from pipeline.io import InputError
 from pipeline.nlp import context_batch, token_batch
 
-__all__ = ["Coder", "model_coder", "rule_coder", "code_segments", "CODED_COLUMNS"]
+__all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
+           "code_segments", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -125,6 +128,40 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
                        for i, ev in enumerate(evidence)]
     out["coder"] = coder.name
     return out
+
+
+def make_coder_in_worker(folder: Path | None, codebook: Codebook, evidence: int) -> Coder:
+    """:func:`make_coder` without the card: what a worker process runs (``Coder.source``)."""
+    return make_coder(folder, codebook, evidence)[0]
+
+
+def make_coder(folder: Path | None, codebook: Codebook, evidence: int
+               ) -> tuple[Coder, dict]:
+    """The rule coder (``folder`` None) or the model in ``folder``, checked against the
+    codebook."""
+    if folder is None:
+        from pipeline.nlp import make_nlp
+
+        return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
+    from pipeline.coding import spacy_model
+
+    backend = spacy_model.read_card(folder).get("backend_id", "sklearn")
+    if backend == spacy_model.BACKEND_ID:
+        smodel, card = spacy_model.load_spacy_model(folder)
+        labels = set(smodel.labels_)
+    elif backend == "sklearn":
+        model, card = load_model(folder)
+        labels = set(model.labels_)
+    else:
+        raise InputError(folder / "model_card.json", f"unknown backend_id {backend!r} "
+                         f"(expected sklearn or {spacy_model.BACKEND_ID})", field="backend_id")
+    unknown = [c for c in codebook.code_ids if c not in labels]
+    if unknown:
+        raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
+                         "codebook; retrain it with `make train`")
+    if backend == spacy_model.BACKEND_ID:
+        return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
+    return model_coder(model, card.get("name", "model"), evidence), card
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

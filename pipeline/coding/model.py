@@ -21,8 +21,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.coding.features import SegmentFeaturizer
@@ -72,6 +70,8 @@ class CodeModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _fit_weights(self, X: sp.csr_matrix, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.linear_model import LogisticRegression  # fitting only: coding starts faster
+
         coef = np.zeros((Y.shape[1], X.shape[1]))
         intercept = np.full(Y.shape[1], -30.0)  # a label never seen: probability ~0
         for j in range(Y.shape[1]):
@@ -115,6 +115,8 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         oof = np.zeros(Y.shape, dtype=np.float64)
         folds = min(self.threshold_folds, len(texts))
         if folds >= 2:
+            from sklearn.model_selection import KFold
+
             kf = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             for tr, te in kf.split(texts):
                 f = featurizer().fit_tokens([words[i] for i in tr], [lemmas[i] for i in tr])

@@ -49,6 +49,7 @@ test: $(STAMP) ## run the test suite (exit code 5, "no tests", counts as a failu
 
 bench: $(STAMP) ## benchmarks: stage times and memory at 10/100/1000 schools, coder throughput
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/steady_state.py
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check pipeline tests bench tools

@@ -85,3 +85,22 @@ def test_targets_verdicts():
     assert list(verdict.values()) == [True, True, False, True, False, True]
     assert all(v is None for v in
                (t["holds"] for t in run_bench.targets([], [])))
+
+
+def test_steady_state_writes_both_rates(tmp_path):
+    import steady_state
+
+    segments = tmp_path / "segments.csv"
+    with open(segments, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text", "context"])
+        for i in range(40):
+            w.writerow([f"s{i}", f"We bespraken de toetsresultaten van klas {i}.",
+                        "Wat deden jullie?"])
+    out = tmp_path / "steady.csv"
+    assert steady_state.main(["--segments", str(segments), "--jobs", "1", "--chunk", "16",
+                              "--out", str(out)]) == 0
+    _, rows = _read(out)
+    assert [r["what"].split(":")[0] for r in rows] == ["floor", "score"]
+    assert float(rows[0]["ratio_to_floor"]) == 1.0 and float(rows[1]["segments_per_s"]) > 0
+    assert steady_state.main(["--segments", str(tmp_path / "missing.csv")]) == 2

@@ -167,16 +167,18 @@ def test_ids_stable_and_independent_of_other_files(shared_datadir, seg_config, n
     assert all(s.startswith("interview_names@") for s in alone["segment_id"])
 
 
-def test_run_segments_same_with_two_processes():
+def test_run_segments_same_with_two_processes(monkeypatch):
     """Transcripts are segmented in chunks over processes; the table is the same."""
     from pathlib import Path
 
     import pandas.testing as pdt
 
+    from pipeline import run
     from pipeline.config import load_settings
     from pipeline.io import load_cohort
     from pipeline.run import run_segments
 
+    monkeypatch.setattr(run, "TRANSCRIPTS_PER_JOB", 1)   # workers even for a tiny cohort
     cohort = load_cohort(Path(__file__).parent / "data" / "tiny_cohort")
     one = run_segments(cohort, load_settings(), jobs=1)
     two = run_segments(cohort, load_settings(), jobs=2)

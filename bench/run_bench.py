@@ -44,7 +44,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,13 +67,9 @@ TARGET_COLUMNS = ["target", "measured", "limit", "holds", "note"]
 
 # ---------------------------------------------------------------------- machine
 def versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "-"
-    return out
+    from pipeline.io import package_versions
+
+    return {k: v for k, v in package_versions(PACKAGES).items() if k != "python"}
 
 
 def machine_info() -> dict:

@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -595,9 +595,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    names = ["sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas", "numpy",
-             "networkx", "skops", "matplotlib", "typer", "pydantic"]
+MANIFEST_PACKAGES = ("sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas",
+                     "numpy", "networkx", "skops", "matplotlib", "typer", "pydantic")
+
+
+def package_versions(names: Iterable[str] = MANIFEST_PACKAGES) -> dict[str, str]:
+    """Python's and each package's installed version ("not installed" when missing): what
+    manifests, the report and the benchmarks record."""
     out = {"python": platform.python_version()}
     for n in names:
         try:
@@ -627,7 +631,7 @@ def build_manifest(*, command: list[str], config: dict, config_files: list[Path]
         "command": command,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": package_versions(),
         "platform": {"system": platform.system(), "machine": platform.machine(),
                      "python_implementation": sys.implementation.name},
         "config": config,

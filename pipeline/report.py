@@ -26,7 +26,6 @@ import base64
 import hashlib
 import json
 import math
-import platform
 import re
 from collections.abc import Callable
 from importlib import metadata
@@ -44,7 +43,13 @@ from markupsafe import Markup, escape  # noqa: E402
 
 from pipeline import network  # noqa: E402
 from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Settings  # noqa: E402
-from pipeline.io import Cohort, atomic_write, file_sha256, write_csv  # noqa: E402
+from pipeline.io import (  # noqa: E402
+    Cohort,
+    atomic_write,
+    file_sha256,
+    package_versions,
+    write_csv,
+)
 from pipeline.sociogram import draw_sociogram, figure_bytes  # noqa: E402
 
 __all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
@@ -646,13 +651,7 @@ def parse_unstable(text: str) -> list[dict]:
 
 # ----------------------------------------------------------------------------- reproduce
 def _versions() -> list[tuple[str, str]]:
-    out = [("python", platform.python_version())]
-    for name in VERSION_PACKAGES:
-        try:
-            out.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            out.append((name, "not installed"))
-    return out
+    return list(package_versions(VERSION_PACKAGES).items())
 
 
 def _display_path(p: Path) -> str:

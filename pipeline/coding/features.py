@@ -164,10 +164,6 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "word_vocab_")
         return sp.hstack(self.transform_batch(token_batch(list(texts))), format="csr")
 
-    def transform_tokens(self, words: list[list[str]], lemmas: list[list[str]]) -> sp.csr_matrix:
-        """Features from already tokenised, lower-cased words and their lemmas."""
-        return sp.hstack(self.transform_blocks(words, lemmas), format="csr")
-
     def transform_blocks(self, words: list[list[str]],
                          lemmas: list[list[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """:meth:`transform_batch` of words and lemmas given as one list per text."""

@@ -76,10 +76,15 @@ class InputError(ValueError):
 
     def __init__(self, file: Path | str, message: str, line: int | None = None,
                  field: str | None = None):
-        self.file, self.line, self.field = str(file), line, field
+        self.file, self.line, self.field, self.message = str(file), line, field, message
         where = f"{file}" + (f":{line}" if line else "")
         what = f" field '{field}':" if field else ""
         super().__init__(f"{where}:{what} {message}")
+
+    def __reduce__(self):
+        # raised in a worker process (segmenting, coding) it is pickled back to the parent,
+        # which must get the same one-line error, not a failure to rebuild it
+        return type(self), (self.file, self.message, self.line, self.field)
 
 
 @dataclass(frozen=True)

@@ -469,3 +469,30 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     assert len(data.staff) == 24 and len(data.nominations) == 71
     assert io.read_transcript(t1) == text
     assert io.read_transcript(t2).endswith("Café-overleg.\n")
+
+
+def test_input_error_survives_a_worker_process():
+    """An InputError raised in a joblib worker is pickled back to the parent unchanged."""
+    import pickle
+
+    from pipeline.io import InputError
+
+    e = InputError(Path("t.txt"), "mixed encodings", line=5, field="text")
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is InputError and str(back) == str(e) == (
+        "t.txt:5: field 'text': mixed encodings")
+
+
+def test_bad_transcript_in_segmenting_workers_is_one_line_error(tmp_path, monkeypatch):
+    """A large cohort is segmented in worker processes; a bad transcript still gives the
+    one-line error naming file and line, not a joblib traceback."""
+    from pipeline import run
+    from pipeline.config import load_settings
+    from pipeline.io import InputError, load_cohort
+
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root)
+    shutil.copy(BAD / "mixed_encoding.txt", root / T1)
+    monkeypatch.setattr(run, "TRANSCRIPTS_PER_JOB", 1)
+    with pytest.raises(InputError, match=r"sch01-p02_interview_1\.txt:5: .*mixed encodings"):
+        run.run_segments(load_cohort(root), load_settings(), jobs=2)

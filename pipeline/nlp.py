@@ -104,12 +104,29 @@ class TokenBatch:
     @classmethod
     def from_tokens(cls, tokens: list[list[str]]) -> TokenBatch:
         """A batch from already split tokens (original case; no punctuation)."""
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        types, forms = pd.factorize(pd.Series(list(chain.from_iterable(tokens)), dtype=object))
+        types, forms = _factorize(chain.from_iterable(tokens))
         lem = lemmatiser()
-        forms = forms.tolist()
-        return cls(lengths, types.astype(np.int64), [_word(f) for f in forms],
+        return cls(_lengths(tokens), types, [_word(f) for f in forms],
                    [lem.lemma(f) for f in forms])
+
+    @classmethod
+    def from_words(cls, words: list[list[str]], lemmas: list[list[str]]) -> TokenBatch:
+        """A batch from words and lemmas already made (one list per text, as
+        :meth:`per_text` gives them); a type is a distinct (word, lemma) pair."""
+        types, pairs = _factorize(f"{w}\x00{lem}" for w, lem in zip(
+            chain.from_iterable(words), chain.from_iterable(lemmas), strict=True))
+        split = [p.split("\x00") for p in pairs]
+        return cls(_lengths(words), types, [w for w, _ in split], [lem for _, lem in split])
+
+
+def _lengths(lists: list[list[str]]) -> np.ndarray:
+    return np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+
+
+def _factorize(values) -> tuple[np.ndarray, list[str]]:
+    """Type index per value and the distinct values, in order of first appearance."""
+    types, distinct = pd.factorize(pd.Series(list(values), dtype=object))
+    return types.astype(np.int64), distinct.tolist()
 
 
 def token_batch(texts: list[str], batch_size: int = 1000) -> TokenBatch:

@@ -125,10 +125,10 @@ def _values(f: pd.DataFrame, crit: Criterion, codebook: Codebook) -> pd.Series:
     return f[crit.feature].astype("float64")
 
 
-def _holds(f: pd.DataFrame, crit: Criterion, codebook: Codebook, value: float | None,
-           vals: pd.Series | None = None) -> np.ndarray:
-    """Whether the criterion holds, per row (``value`` replaces the configured threshold)."""
-    vals = _values(f, crit, codebook) if vals is None else vals
+def _holds(f: pd.DataFrame, crit: Criterion, vals: pd.Series, value: float | None
+           ) -> np.ndarray:
+    """Whether the criterion holds for each row's value ``vals`` (``value`` is the threshold:
+    the configured one, or a moved one in the sensitivity check)."""
     if crit.rank_in_school is not None:
         rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
         return ((rank <= crit.rank_in_school) & vals.notna()).to_numpy()
@@ -153,13 +153,11 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
 
 
-def _held(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
-          values: list[list[pd.Series]], overrides: dict[tuple[int, int], float] | None = None
+def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
           ) -> list[np.ndarray]:
     """Per profile (config order) a rows x criteria matrix: which criteria hold."""
-    overrides = overrides or {}
-    return [np.column_stack([_holds(f, crit, codebook, overrides.get((pi, ci), crit.value),
-                                    values[pi][ci]) for ci, crit in enumerate(prof.criteria)])
+    return [np.column_stack([_holds(f, crit, values[pi][ci], crit.value)
+                             for ci, crit in enumerate(prof.criteria)])
             .reshape(len(f), len(prof.criteria))
             for pi, prof in enumerate(cfg.profiles)]
 
@@ -177,10 +175,9 @@ def _choose(held: list[np.ndarray], cfg: ProfilesConfig) -> tuple[np.ndarray, np
     return chosen, nearest
 
 
-def _decide(f: pd.DataFrame, cfg: ProfilesConfig, codebook: Codebook,
-            values: list[list[pd.Series]]) -> tuple[list[str], list[str], list[str], list[str]]:
+def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
+            held: list[np.ndarray]) -> tuple[list[str], list[str], list[str], list[str]]:
     """Profile, nearest profile, criteria-met summary and reasons for every row."""
-    held = _held(f, cfg, codebook, values)
     chosen, nearest = _choose(held, cfg)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
     phrases = [[_phrases(f, crit, values[pi][ci]) for ci, crit in enumerate(prof.criteria)]
@@ -216,7 +213,8 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
     values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
-    profiles, nearest, met, reasons = _decide(f, cfg, codebook, values)
+    held = _held(f, cfg, values)
+    profiles, nearest, met, reasons = _decide(f, cfg, values, held)
     chosen = np.array(profiles, dtype=object)
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
@@ -225,7 +223,9 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
                 continue
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
-                alt, _ = _choose(_held(f, cfg, codebook, values, {(pi, ci): moved}), cfg)
+                moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
+                moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved)  # one column
+                alt, _ = _choose(moved_held, cfg)
                 for i in np.flatnonzero(alt != chosen):
                     unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
                                        f" -> {alt[i]}")

@@ -50,6 +50,7 @@ from pipeline.io import (  # noqa: E402
     package_versions,
     write_csv,
 )
+from pipeline.parallel import ordered_map  # noqa: E402
 from pipeline.sociogram import draw_sociogram, figure_bytes  # noqa: E402
 
 __all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
@@ -428,15 +429,8 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
         parts = [kf_of[s[0]] for s in chunk if s[0] in kf_of]
         return pd.concat(parts) if parts else net.key_figures.iloc[:0]
 
-    if jobs > 1 and len(chunks) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_school_files)(stage, c, key_figures_of(c), profiles, style, reveal_names)
-            for c in chunks)
-    else:
-        results = (_school_files(stage, c, key_figures_of(c), profiles, style, reveal_names)
-                   for c in chunks)
+    results = ordered_map(_school_files, [(stage, c, key_figures_of(c), profiles, style,
+                                           reveal_names) for c in chunks], jobs)
     inline, done = {}, 0
     for chunk, result in zip(chunks, results, strict=True):
         inline.update(result)

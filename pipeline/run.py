@@ -19,9 +19,10 @@ from pipeline.coding.assign import Coder, code_segments, make_coder, make_coder_
 from pipeline.config import SegmentConfig, Settings
 from pipeline.io import Cohort, read_transcript
 from pipeline.nlp import make_nlp
+from pipeline.parallel import ordered_map
 from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
-from pipeline.segment import segment_transcripts
+from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "run_segments",
            "load_coder", "run_cohort", "pseudonymiser_for"]
@@ -109,13 +110,8 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     n = len(transcripts)
     size = max(1, -(-n // (2 * jobs))) if n else 1  # few chunks: each ships the pseudonymiser
     chunks = [transcripts.iloc[i:i + size] for i in range(0, n, size)]
-    if jobs > 1 and len(chunks) > 1 and n >= TRANSCRIPTS_PER_JOB * jobs:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_segment_chunk)(cohort.root, c, config, pseudo) for c in chunks)
-    else:
-        results = (_segment_chunk(cohort.root, c, config, pseudo) for c in chunks)
+    results = ordered_map(_segment_chunk, [(cohort.root, c, config, pseudo) for c in chunks],
+                          jobs if n >= TRANSCRIPTS_PER_JOB * jobs else 1)
     parts, done = [], 0
     for chunk, res in zip(chunks, results, strict=True):
         parts.append(res)
@@ -123,9 +119,7 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
         if progress:
             progress("segmenting transcripts", done, n)
     parts = [p for p in parts if len(p)]
-    return (pd.concat(parts, ignore_index=True) if parts
-            else segment_transcripts(transcripts.iloc[:0].assign(text=[]), config,
-                                     make_nlp(False)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SEGMENT_COLUMNS)
 
 
 def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False

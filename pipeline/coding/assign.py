@@ -20,7 +20,8 @@ from pipeline.coding.model import CodeModel, load_model
 from pipeline.coding.rules import RuleCoder
 from pipeline.config import Codebook
 from pipeline.io import InputError
-from pipeline.nlp import context_batch, token_batch
+from pipeline.nlp import context_batch, make_nlp, token_batch
+from pipeline.parallel import ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "code_segments", "CODED_COLUMNS"]
@@ -81,21 +82,12 @@ def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = Non
     contexts = contexts if contexts is not None else [""] * len(texts)
     spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
     work = [(texts[a:b], contexts[a:b]) for a, b in spans]
+    ship = (None, coder.source) if coder.source and jobs > 1 and len(work) > 1 else (coder, None)
     results = []
-    if jobs > 1 and len(work) > 1:
-        from joblib import Parallel, delayed
-
-        ship = (None, coder.source) if coder.source else (coder, None)
-        for res in Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(_score_chunk)(*ship, t, c) for t, c in work):
-            results.append(res)
-            if progress:
-                progress(len(res[1]))
-    else:
-        for t, c in work:
-            results.append(coder.score(t, c))
-            if progress:
-                progress(len(t))
+    for res in ordered_map(_score_chunk, [(*ship, t, c) for t, c in work], jobs):
+        results.append(res)
+        if progress:
+            progress(len(res[1]))
     scores = pd.concat([r[0] for r in results], ignore_index=True)
     evidence = [e for r in results for e in r[1]]
     return scores, evidence
@@ -140,8 +132,6 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
     """The rule coder (``folder`` None) or the model in ``folder``, checked against the
     codebook."""
     if folder is None:
-        from pipeline.nlp import make_nlp
-
         return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
     from pipeline.coding import spacy_model
 

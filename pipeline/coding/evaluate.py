@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from pipeline.config import Codebook
+from pipeline.parallel import ordered_map
 
 __all__ = ["loso_predict", "loso_folds", "score_table", "SCORE_COLUMNS", "CURVE_COLUMNS",
            "FitPredict", "majority_fit_predict", "fixed_fit_predict", "estimator_fit_predict",
@@ -198,20 +199,10 @@ def _run_folds(tasks: list[tuple], texts, Y: np.ndarray, jobs: int,
     for k, r in enumerate(results):
         if r is not None and progress:
             progress(tasks[k][0])
-    if jobs > 1 and len(todo) > 1:
-        from joblib import Parallel, delayed
-
-        gen = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(one)(*tasks[k][1:]) for k in todo)
-        for k, res in zip(todo, gen, strict=True):
-            results[k] = res
-            if progress:
-                progress(tasks[k][0])
-    else:
-        for k in todo:
-            results[k] = one(*tasks[k][1:])
-            if progress:
-                progress(tasks[k][0])
+    for k, res in zip(todo, ordered_map(one, [tasks[k][1:] for k in todo], jobs), strict=True):
+        results[k] = res
+        if progress:
+            progress(tasks[k][0])
     return results  # type: ignore[return-value]
 
 

@@ -12,10 +12,7 @@ the fitted object serialises with skops without any pickled payload.
 
 from __future__ import annotations
 
-from itertools import chain
-
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -125,16 +122,17 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
                 elif len(parts) == 2 and parts[0] in lemma_id and parts[1] in lemma_id:
                     bi_keys.append(lemma_id[parts[0]] * nl + lemma_id[parts[1]])
                     bi_cols.append(col)
-            order = np.argsort(np.array(bi_keys, dtype=np.int64))
+            keys = np.array(bi_keys, dtype=np.int64)
+            order = np.argsort(keys)
             firsts, seconds = np.zeros(nl, dtype=bool), np.zeros(nl, dtype=bool)
-            firsts[np.array(bi_keys, dtype=np.int64) // max(nl, 1)] = True
-            seconds[np.array(bi_keys, dtype=np.int64) % max(nl, 1)] = True
+            firsts[keys // max(nl, 1)] = True
+            seconds[keys % max(nl, 1)] = True
             idx = {
                 "bi_first": firsts,     # lemma starts some bigram of the vocabulary
                 "bi_second": seconds,   # lemma ends some bigram of the vocabulary
                 "lemma_id": lemma_id,
                 "uni": uni,
-                "bi_keys": np.array(bi_keys, dtype=np.int64)[order],
+                "bi_keys": keys[order],
                 "bi_cols": np.array(bi_cols, dtype=np.int64)[order],
                 "char_id": {f: i for i, f in enumerate(self.char_vocab_.tolist())},
                 "char_cache": {},
@@ -167,14 +165,7 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
     def transform_blocks(self, words: list[list[str]],
                          lemmas: list[list[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """:meth:`transform_batch` of words and lemmas given as one list per text."""
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        pairs = pd.Series([f"{w}\x00{lem}" for w, lem in zip(chain.from_iterable(words),
-                                                          chain.from_iterable(lemmas),
-                                                          strict=True)], dtype=object)
-        types, uniques = pd.factorize(pairs)
-        split = [u.split("\x00") for u in uniques.tolist()]
-        return self.transform_batch(TokenBatch(lengths, types.astype(np.int64),
-                                               [w for w, _ in split], [lem for _, lem in split]))
+        return self.transform_batch(TokenBatch.from_words(words, lemmas))
 
     def transform_batch(self, batch: TokenBatch) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The two feature blocks (lemma n-grams, character n-grams) without stacking them:

@@ -232,7 +232,7 @@ def test_top_terms_equals_the_per_segment_definition():
     coef = np.round(rng.normal(size=(4, 30)) * 4) / 4
     rows, labels = np.nonzero(rng.random((40, 4)) < 0.4)
     names = np.array([f"w{c}" for c in range(30)], dtype=object)
-    got = {(i, j): t for i, j, t in _top_terms(X.copy(), coef, rows, labels, 3, names)}
+    got = {(i, j): t for i, j, t in _top_terms(X.copy(), coef.T, rows, labels, 3, names)}
     want = {}
     for i, j in zip(rows, labels, strict=True):
         row = X.getrow(i)
@@ -241,3 +241,38 @@ def test_top_terms_equals_the_per_segment_definition():
         if contrib:
             want[int(i), int(j)] = [f"w{c}" for _, c in sorted(contrib)[:3]]
     assert got == want
+
+
+def test_char_scores_equal_the_char_block_product(coding_sklearn_model, coding_data):
+    """The compiled character kernel gives what the explicit TF-IDF block times the weights
+    gives, on texts with repeated n-grams (tf > 1), an empty text and unknown words."""
+    from pipeline.nlp import token_batch
+
+    _, texts, _, _ = coding_data
+    featurizer = coding_sklearn_model.featurizer_
+    batch = token_batch([*texts, "", "de de de de", "xyzzyq qqq", "Ja ja, dat dat dat."])
+    weights = np.random.default_rng(3).normal(size=(len(featurizer.char_vocab_), 4))
+    want = featurizer.transform_batch(batch)[1] @ weights
+    got = featurizer.char_scores(batch, weights)
+    assert np.abs(want).max() > 0.1
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_contexts_given_once_per_distinct_text(coding_data):
+    """Scoring each distinct interviewer question once (``context_of``) changes nothing."""
+    import pandas as pd
+
+    from pipeline.nlp import context_batch, token_batch
+
+    _, texts, Y, labels = coding_data
+    questions = ["Wat doe je met de resultaten?", "", "Hoe deel je dat met collega's?"]
+    contexts = [questions[i % 3] for i in range(len(texts))]
+    model = CodeModel(labels=labels, min_df=1, threshold_folds=1).fit(
+        pd.DataFrame({"text": texts, "context": contexts}), Y)
+    batch = token_batch(texts)
+    each, _ = model.predict_with_evidence(batch, 3, context_batch(contexts))
+    once, _ = model.predict_with_evidence(batch, 3, context_batch(questions),
+                                          context_of=np.arange(len(texts)) % 3)
+    np.testing.assert_allclose(once, each, rtol=1e-12)
+    alone, _ = model.predict_with_evidence(batch, 3)
+    assert np.abs(alone - each).max() > 1e-6        # the context does count

@@ -24,7 +24,7 @@ from pipeline.nlp import context_batch, make_nlp, token_batch
 from pipeline.parallel import ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
-           "code_segments", "CODED_COLUMNS"]
+           "code_segments", "evidence_text", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -44,12 +44,16 @@ class Coder:
     source: tuple | None = None
 
 
-def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
+def model_coder(model: CodeModel, name: str, evidence_terms: int,
+                evidence_codes: list[str] | None = None) -> Coder:
+    """``evidence_codes``: the labels whose evidence words are reported (default: all)."""
     labels = [str(x) for x in model.labels_]
 
     def score(texts: list[str], contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
-        proba, evidence = model.predict_with_evidence(token_batch(texts), evidence_terms,
-                                                      context_batch(contexts))
+        context_of, distinct = pd.factorize(pd.Series(contexts, dtype=object))
+        proba, evidence = model.predict_with_evidence(
+            token_batch(texts), evidence_terms, context_batch(distinct.tolist()),
+            evidence_codes, context_of)
         return pd.DataFrame(proba, columns=labels), evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),
@@ -65,26 +69,41 @@ _MADE: dict[str, Coder] = {}  # in a worker process: the coders it has made from
 
 
 def _score_chunk(coder: Coder | None, source: tuple | None, texts: list[str],
-                 contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+                 contexts: list[str], shown: list[str]) -> tuple[pd.DataFrame, list[str]]:
     if coder is None:
         key, make, *args = source
         if key not in _MADE:
             _MADE.clear()
             _MADE[key] = make(*args)
         coder = _MADE[key]
-    return coder.score(texts, contexts)
+    scores, evidence = coder.score(texts, contexts)
+    return scores, evidence_text(scores, evidence, coder.thresholds, shown)
+
+
+def evidence_text(scores: pd.DataFrame, evidence: list[dict[str, list[str]]],
+                  thresholds: dict[str, float], shown: list[str]) -> list[str]:
+    """Per text ``code: word, word | code: word`` for the ``shown`` codes that are assigned
+    (score at or above the threshold) and have evidence. Made where the texts were scored, so
+    worker processes send back one string per text instead of nested lists."""
+    assigned = {c: scores[c].to_numpy() >= thresholds[c] for c in shown if c in scores.columns}
+    return [" | ".join(f"{c}: {', '.join(ev[c])}" for c in shown if c in ev and assigned[c][i])
+            if ev else "" for i, ev in enumerate(evidence)]
 
 
 def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = None,
                 jobs: int = 1, chunk: int = 5000,
-                progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, list[dict]]:
-    """Score texts in chunks, over ``jobs`` processes when there is enough work."""
+                progress: Callable[[int], None] | None = None,
+                shown: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Score texts in chunks, over ``jobs`` processes when there is enough work: the scores
+    per label and, per text, the evidence of the assigned ``shown`` codes (default: all
+    labels) as :func:`evidence_text`."""
     contexts = contexts if contexts is not None else [""] * len(texts)
+    shown = list(coder.labels) if shown is None else shown
     spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
     work = [(texts[a:b], contexts[a:b]) for a, b in spans]
     ship = (None, coder.source) if coder.source and jobs > 1 and len(work) > 1 else (coder, None)
     results = []
-    for res in ordered_map(_score_chunk, [(*ship, t, c) for t, c in work], jobs):
+    for res in ordered_map(_score_chunk, [(*ship, t, c, shown) for t, c in work], jobs):
         results.append(res)
         if progress:
             progress(len(res[1]))
@@ -101,7 +120,8 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     contexts = (segments["context"].fillna("").astype(str).tolist()
                 if "context" in segments.columns else None)
     scores, evidence = score_texts(coder, segments["text"].fillna("").astype(str).tolist(),
-                                   contexts, jobs=jobs, progress=progress)
+                                   contexts, jobs=jobs, progress=progress,
+                                   shown=codebook.code_ids)
     assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
                 if lab in scores.columns}
     out = segments.copy()
@@ -114,10 +134,7 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     out["activity_subtypes"] = _join(subs, sub_assigned, len(out))
     for code in codebook.code_ids:
         out[f"p_{code}"] = scores[code].round(6).to_numpy() if code in scores else 0.0
-    shown = codebook.code_ids
-    out["evidence"] = [" | ".join(f"{c}: {', '.join(ev[c])}" for c in shown
-                                  if c in ev and assigned[c][i])
-                       for i, ev in enumerate(evidence)]
+    out["evidence"] = evidence
     out["coder"] = coder.name
     return out
 
@@ -151,7 +168,7 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
                          "codebook; retrain it with `make train`")
     if backend == spacy_model.BACKEND_ID:
         return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
-    return model_coder(model, card.get("name", "model"), evidence), card
+    return model_coder(model, card.get("name", "model"), evidence, codebook.code_ids), card
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

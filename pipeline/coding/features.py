@@ -2,9 +2,11 @@
 
 Equivalent in spirit to two scikit-learn ``TfidfVectorizer`` (``analyzer="word"`` on lemmas and
 ``analyzer="char_wb"``) side by side, but built for throughput: character n-grams are computed
-once per distinct word form and summed with a sparse product, lemma bigrams are looked up with
-``numpy.searchsorted``. The only per-token Python work left is the tokenizer and one dict
-lookup, which is what lets coding run near the tokenise-only floor.
+once per distinct word form, lemma bigrams are looked up with ``numpy.searchsorted``. For
+training the character block is a sparse product; for coding, :meth:`char_scores` goes
+straight to the model's scores in one loop compiled by numba (the block has ~550 entries per
+segment, and building it cost more than tokenising). No per-token Python work is left
+besides the tokenizer, which is what lets coding run near the tokenise-only floor.
 
 Learned state ends in ``_`` and is plain numpy arrays (string arrays for the vocabularies), so
 the fitted object serialises with skops without any pickled payload.
@@ -12,6 +14,7 @@ the fitted object serialises with skops without any pickled payload.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -50,6 +53,58 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     norms[norms == 0] = 1.0
     data /= np.repeat(norms, lengths)
     return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def _char_tfidf_dot(doc_ptr, tok_types, type_ptr, type_cols, type_counts, idf, weights):
+    """Per document: its character n-gram counts turned into :func:`_tfidf` values (1 + log tf
+    for tf > 1, times idf, L2-normalised) and multiplied by ``weights`` (features x outputs).
+
+    Most n-grams occur once in a segment, where the value is linear in the counts: each word
+    type's ``sum(count * idf * weights[col])`` is computed once per batch and added per
+    token; only the n-grams repeated within the segment get a correction for the logarithm.
+    ``counts`` is all zeros between documents."""
+    n_docs, n_out = len(doc_ptr) - 1, weights.shape[1]
+    n_types = len(type_ptr) - 1
+    per_type = np.zeros((n_types, n_out))
+    for t in range(n_types):
+        for q in range(type_ptr[t], type_ptr[t + 1]):
+            g = type_cols[q]
+            v = type_counts[q] * idf[g]
+            for j in range(n_out):
+                per_type[t, j] += v * weights[g, j]
+    out = np.zeros((n_docs, n_out))
+    counts = np.zeros(len(idf))
+    touched = np.empty(len(idf), dtype=np.int64)
+    for d in range(n_docs):
+        n_touched = 0
+        for p in range(doc_ptr[d], doc_ptr[d + 1]):
+            t = tok_types[p]
+            for j in range(n_out):
+                out[d, j] += per_type[t, j]
+            for q in range(type_ptr[t], type_ptr[t + 1]):
+                g = type_cols[q]
+                if counts[g] == 0.0:
+                    touched[n_touched] = g
+                    n_touched += 1
+                counts[g] += type_counts[q]
+        norm = 0.0
+        for i in range(n_touched):
+            g = touched[i]
+            c = counts[g]
+            counts[g] = 0.0
+            v = c * idf[g]
+            if c > 1.0:
+                tf = 1.0 + np.log(c)
+                for j in range(n_out):
+                    out[d, j] += (tf - c) * idf[g] * weights[g, j]
+                v = tf * idf[g]
+            norm += v * v
+        if norm > 0.0:
+            scale = 1.0 / np.sqrt(norm)
+            for j in range(n_out):
+                out[d, j] *= scale
+    return out
 
 
 class SegmentFeaturizer(TransformerMixin, BaseEstimator):
@@ -136,9 +191,14 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
                 "bi_cols": np.array(bi_cols, dtype=np.int64)[order],
                 "char_id": {f: i for i, f in enumerate(self.char_vocab_.tolist())},
                 "char_cache": {},
+                "word_names": self.word_vocab_.astype(object),
             }
             self._index = idx
         return idx
+
+    def word_names(self) -> np.ndarray:
+        """The lemma n-gram vocabulary as Python strings (an object array, made once)."""
+        return self._lookup()["word_names"]
 
     def _char_row(self, word: str, idx: dict) -> tuple[np.ndarray, np.ndarray]:
         """Character n-gram columns and counts of one word form (cached)."""
@@ -169,8 +229,20 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
 
     def transform_batch(self, batch: TokenBatch) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The two feature blocks (lemma n-grams, character n-grams) without stacking them:
-        a linear model can score each block separately, which saves a copy on the hot path.
-        Vectorised over the batch's flat token array; Python work is per word type only."""
+        a linear model can score each block separately, which saves a copy on the hot path."""
+        n_docs = len(batch)
+        indptr, cols, counts = self._char_table(batch)
+        # one entry per token, in document order: a CSR matrix without canonicalising it
+        # (repeated types in a row are summed by the product)
+        d = sp.csr_matrix((np.ones(len(batch.types)), batch.types,
+                           np.concatenate([[0], np.cumsum(batch.lengths)])),
+                          shape=(n_docs, len(batch.words)))
+        w = sp.csr_matrix((counts, cols, indptr), shape=(len(batch.words), len(self.char_vocab_)))
+        return self.word_block(batch), _tfidf(d @ w, self.char_idf_)
+
+    def word_block(self, batch: TokenBatch) -> sp.csr_matrix:
+        """The TF-IDF lemma n-gram block, vectorised over the batch's flat token array: Python
+        work is per word type only."""
         idx = self._lookup()
         n_docs = len(batch)
         doc_of = np.repeat(np.arange(n_docs), batch.lengths)
@@ -200,23 +272,31 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
         word_counts = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_docs, nw))
+        return _tfidf(word_counts, self.word_idf_)
 
-        # character n-grams: (docs x types) @ (types x char features)
-        n_types = len(batch.words)
-        # one entry per token, in document order: a CSR matrix without canonicalising it
-        # (repeated types in a row are summed by the product)
-        d = sp.csr_matrix((np.ones(len(batch.types)), batch.types,
-                           np.concatenate([[0], np.cumsum(batch.lengths)])),
-                          shape=(n_docs, n_types))
+    def char_scores(self, batch: TokenBatch, weights: np.ndarray) -> np.ndarray:
+        """``char block @ weights`` (weights: character features x outputs, C-contiguous)
+        without building the block: the same sublinear-tf x idf, L2-normalised values, summed
+        into the outputs document by document in one compiled loop. The block has ~550
+        entries per segment; the sparse product, the tf-idf passes over them and the matrix
+        product cost about half of what coding adds to tokenising (issue 8)."""
+        indptr, cols, counts = self._char_table(batch)
+        doc_ptr = np.zeros(len(batch) + 1, dtype=np.int64)
+        np.cumsum(batch.lengths, out=doc_ptr[1:])
+        return _char_tfidf_dot(doc_ptr, np.asarray(batch.types, dtype=np.int64), indptr, cols,
+                               counts, self.char_idf_, weights)
+
+    def _char_table(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Character n-gram columns and counts of each word type of the batch, as CSR arrays
+        (indptr, columns, counts)."""
+        idx = self._lookup()
         char_rows = [self._char_row(w, idx) for w in batch.words]
-        sizes = np.fromiter((len(cr[0]) for cr in char_rows), dtype=np.int64, count=n_types)
-        w = sp.csr_matrix(
-            (np.concatenate([cr[1] for cr in char_rows]) if n_types else np.zeros(0),
-             np.concatenate([cr[0] for cr in char_rows]) if n_types else np.zeros(0, np.int64),
-             np.concatenate([[0], np.cumsum(sizes)])),
-            shape=(n_types, len(self.char_vocab_)))
-        char_counts = d @ w
-        return _tfidf(word_counts, self.word_idf_), _tfidf(char_counts, self.char_idf_)
+        indptr = np.zeros(len(char_rows) + 1, dtype=np.int64)
+        np.cumsum([len(cr[0]) for cr in char_rows], out=indptr[1:])
+        if not char_rows:
+            return indptr, np.zeros(0, dtype=np.int64), np.zeros(0)
+        return (indptr, np.concatenate([cr[0] for cr in char_rows]),
+                np.concatenate([cr[1] for cr in char_rows]))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "word_vocab_")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -141,13 +142,30 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ predicting
-    def _scores(self, batch: TokenBatch, context: TokenBatch | None
-                ) -> tuple[np.ndarray, sp.csr_matrix]:
-        Xw, Xc = self.featurizer_.transform_batch(batch)
-        z = Xw @ self.coef_word_.T + Xc @ self.coef_char_.T + self.intercept_
-        if context is not None and self.coef_context_.shape[1]:
-            Xx = self.context_featurizer_.transform_batch(context)[0]
-            z = z + Xx @ self.coef_context_.T
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_weights", None)
+        return state
+
+    def _block_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The word, character and context coefficients as C-contiguous (features x labels)
+        arrays, made once: the products and kernels of scoring read them row by row (a
+        transposed view would be copied by every product)."""
+        w = getattr(self, "_weights", None)
+        if w is None:
+            w = self._weights = tuple(np.ascontiguousarray(c.T, dtype=np.float64) for c in (
+                self.coef_word_, self.coef_char_, self.coef_context_))
+        return w
+
+    def _scores(self, batch: TokenBatch, context: TokenBatch | None,
+                context_of: np.ndarray | None = None) -> tuple[np.ndarray, sp.csr_matrix]:
+        word, char, ctx = self._block_weights()
+        Xw = self.featurizer_.word_block(batch)
+        z = Xw @ word + self.intercept_
+        z += self.featurizer_.char_scores(batch, char)
+        if context is not None and ctx.shape[0]:
+            zx = self.context_featurizer_.word_block(context) @ ctx
+            z = z + (zx if context_of is None else zx[context_of])
         return np.asarray(z), Xw
 
     def predict_proba(self, X) -> np.ndarray:
@@ -161,52 +179,70 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
 
     def predict_with_evidence(self, batch: TokenBatch, n_terms: int,
-                              context: TokenBatch | None = None
+                              context: TokenBatch | None = None,
+                              evidence_labels: list[str] | None = None,
+                              context_of: np.ndarray | None = None
                               ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
         """Probabilities and, per segment, the lemma n-grams of the segment itself that pushed
-        each assigned label up the most (the ``evidence``)."""
+        each assigned label (of ``evidence_labels``; default all) up the most (the
+        ``evidence``). ``context_of``: the row of ``context`` for each segment, when the
+        contexts are given once per distinct text (segments of one long answer share it)."""
         check_is_fitted(self, "coef_word_")
-        z, Xw = self._scores(batch, context)
+        z, Xw = self._scores(batch, context, context_of)
         proba = _sigmoid(z)
         evidence: list[dict[str, list[str]]] = [{} for _ in range(len(batch))]
         if n_terms:
-            names = self.featurizer_.word_vocab_.astype(object)
+            names = self.featurizer_.word_names()
             labels = [str(x) for x in self.labels_]
-            rows, codes = np.nonzero(proba >= self.thresholds_)
-            for i, j, terms in _top_terms(Xw.tocsr(), self.coef_word_, rows, codes, n_terms,
+            wanted = np.isin(labels, labels if evidence_labels is None else evidence_labels)
+            rows, codes = np.nonzero((proba >= self.thresholds_) & wanted)
+            for i, j, terms in _top_terms(Xw, self._block_weights()[0], rows, codes, n_terms,
                                           names):
                 evidence[i][labels[j]] = terms
         return proba, evidence
 
 
-def _top_terms(X: sp.csr_matrix, coef: np.ndarray, rows: np.ndarray, labels: np.ndarray,
+def _top_terms(X: sp.csr_matrix, weights: np.ndarray, rows: np.ndarray, labels: np.ndarray,
                n: int, names: np.ndarray) -> list[tuple[int, int, list[str]]]:
     """For each (row, label) pair: the names of the columns with the largest positive
-    contribution ``X[row, c] * coef[label, c]`` (at most ``n``; ties by column), vectorised
-    over all pairs: the entries of every pair's row are gathered at once, sorted once (on
-    ``pair - contribution / (2 * largest)``, stable over the sorted columns, so contributions
-    within ~1e-12 of the largest count as a tie) and cut."""
-    X.sort_indices()
-    lengths = np.diff(X.indptr)[rows]
-    pair = np.repeat(np.arange(len(rows)), lengths)
-    start = np.repeat(X.indptr[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    at = start + np.arange(len(pair))
-    cols = X.indices[at]
-    contrib = X.data[at] * coef[labels[pair], cols]
-    keep = contrib > 0
-    if not keep.any():
-        return []
-    pair, cols, contrib = pair[keep], cols[keep], contrib[keep]
-    order = np.argsort(pair - contrib / (2 * contrib.max()), kind="stable")
-    pair, cols = pair[order], cols[order]
-    at = np.arange(len(pair))
-    first = np.maximum.accumulate(np.where(np.r_[True, pair[1:] != pair[:-1]], at, 0))
-    pair, words = pair[at - first < n], names[cols[at - first < n]].tolist()
-    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-    bounds = [*starts.tolist(), len(pair)]
-    return list(zip(rows[pair[starts]].tolist(), labels[pair[starts]].tolist(),
-                    (words[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
-                    strict=False))
+    contribution ``X[row, c] * weights[c, label]`` (at most ``n``; ties by column); pairs
+    without a positive contribution are left out."""
+    X = X.tocsr()
+    cols = _top_columns(X.indptr.astype(np.int64), X.indices.astype(np.int64),
+                        X.data.astype(np.float64), np.ascontiguousarray(weights, dtype=np.float64),
+                        np.asarray(rows, dtype=np.int64), np.asarray(labels, dtype=np.int64), n)
+    found = (cols >= 0).sum(axis=1)
+    words = names[cols[cols >= 0]].tolist()   # row by row, best first
+    ends = np.cumsum(found).tolist()
+    return [(i, j, words[e - k:e]) for i, j, k, e in zip(rows.tolist(), labels.tolist(),
+                                                          found.tolist(), ends, strict=True)
+            if k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_columns(indptr, indices, data, weights, rows, labels, n):
+    """Per (row, label) pair the columns of its ``n`` largest positive contributions, best
+    first (equal contributions: smaller column first), -1 where there are fewer: ``n``
+    selection passes over the row's entries, each taking the best one ranked below the
+    previous pick."""
+    out = np.full((len(rows), n), -1, dtype=np.int64)
+    for k in range(len(rows)):
+        i, j = rows[k], labels[k]
+        last_v, last_c = np.inf, -1
+        for m in range(n):
+            best_v, best_c = 0.0, -1
+            for p in range(indptr[i], indptr[i + 1]):
+                c = indices[p]
+                v = data[p] * weights[c, j]
+                if v <= 0.0 or v > last_v or (v == last_v and c <= last_c):
+                    continue
+                if best_c < 0 or v > best_v or (v == best_v and c < best_c):
+                    best_v, best_c = v, c
+            if best_c < 0:
+                break
+            out[k, m] = best_c
+            last_v, last_c = best_v, best_c
+    return out
 
 
 def _texts_and_contexts(X) -> tuple[list[str], list[str]]:

@@ -276,3 +276,27 @@ def test_contexts_given_once_per_distinct_text(coding_data):
     np.testing.assert_allclose(once, each, rtol=1e-12)
     alone, _ = model.predict_with_evidence(batch, 3)
     assert np.abs(alone - each).max() > 1e-6        # the context does count
+
+
+def test_word_block_equals_sklearn_tfidf(coding_data):
+    """The lemma n-gram block is scikit-learn's TfidfVectorizer (sublinear tf, smoothed idf,
+    L2 rows) over the same vocabulary, for texts the featurizer has not seen."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.coding.features import SegmentFeaturizer
+    from pipeline.nlp import token_batch, tokens_and_lemmas
+
+    _, texts, _, _ = coding_data
+    train, test = texts[::2], [*texts[1::2], "", "ja ja ja de de school school school"]
+    words, lemmas = tokens_and_lemmas(train)
+    featurizer = SegmentFeaturizer(char_ngrams=None, min_df=1).fit_tokens(words, lemmas)
+
+    def grams(lem):
+        return lem + [f"{a} {b}" for a, b in zip(lem, lem[1:], strict=False)]
+
+    reference = TfidfVectorizer(analyzer=grams, vocabulary=featurizer.word_vocab_.tolist(),
+                                sublinear_tf=True).fit(lemmas)
+    want = reference.transform(tokens_and_lemmas(test)[1]).toarray()
+    got = featurizer.word_block(token_batch(test)).toarray()
+    assert (want > 0).sum() > 50
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -55,6 +55,56 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
 
 
+def _doc_ptr(batch: TokenBatch) -> np.ndarray:
+    """Where each document's tokens start in the batch's flat token array (and the end)."""
+    ptr = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(batch.lengths, out=ptr[1:])
+    return ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def _lemma_gram_counts(doc_ptr, tok_lem, uni, bi_first, bi_second, bi_keys, bi_cols, n_lemmas,
+                       unigrams, bigrams):
+    """CSR arrays (indptr, columns sorted per row, counts) of the vocabulary's lemma unigrams
+    and bigrams in each document. ``tok_lem``: lemma id per token (-1: not seen in training,
+    so in no n-gram); ``uni``: column per lemma id (-1: none); bigram keys ``first * n_lemmas
+    + second``, sorted, with their columns; ``bi_first``/``bi_second`` say which lemmas can
+    start/end one (most lookups are skipped)."""
+    n_docs = len(doc_ptr) - 1
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    cols = np.empty(2 * len(tok_lem), dtype=np.int64)
+    counts = np.empty(2 * len(tok_lem))
+    found = np.empty(2 * len(tok_lem) + 1, dtype=np.int64)
+    n_out = 0
+    for d in range(n_docs):
+        m = 0
+        end = doc_ptr[d + 1]
+        for p in range(doc_ptr[d], end):
+            first = tok_lem[p]
+            if first < 0:
+                continue
+            if unigrams and uni[first] >= 0:
+                found[m] = uni[first]
+                m += 1
+            if bigrams and p + 1 < end and tok_lem[p + 1] >= 0 and bi_first[first] \
+                    and bi_second[tok_lem[p + 1]]:
+                key = first * n_lemmas + tok_lem[p + 1]
+                at = np.searchsorted(bi_keys, key)
+                if at < len(bi_keys) and bi_keys[at] == key:
+                    found[m] = bi_cols[at]
+                    m += 1
+        row = np.sort(found[:m])
+        for i in range(m):
+            if i > 0 and row[i] == row[i - 1]:
+                counts[n_out - 1] += 1.0
+            else:
+                cols[n_out] = row[i]
+                counts[n_out] = 1.0
+                n_out += 1
+        indptr[d + 1] = n_out
+    return indptr, cols[:n_out], counts[:n_out]
+
+
 @numba.njit(cache=True, nogil=True)
 def _char_tfidf_dot(doc_ptr, tok_types, type_ptr, type_cols, type_counts, idf, weights):
     """Per document: its character n-gram counts turned into :func:`_tfidf` values (1 + log tf
@@ -241,37 +291,19 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         return self.word_block(batch), _tfidf(d @ w, self.char_idf_)
 
     def word_block(self, batch: TokenBatch) -> sp.csr_matrix:
-        """The TF-IDF lemma n-gram block, vectorised over the batch's flat token array: Python
-        work is per word type only."""
+        """The TF-IDF lemma n-gram block: the lemma id of each word type looked up once, then
+        the unigram and bigram columns of every document counted in one compiled loop."""
         idx = self._lookup()
-        n_docs = len(batch)
-        doc_of = np.repeat(np.arange(n_docs), batch.lengths)
-        nw = len(self.word_vocab_)
         lemma_id = idx["lemma_id"]
         type_lem = np.fromiter((lemma_id.get(lem, -1) for lem in batch.lemmas), dtype=np.int64,
                                count=len(batch.lemmas))
         tok_lem = type_lem[batch.types] if len(batch.types) else np.zeros(0, dtype=np.int64)
-        rows, cols = [], []
         lo, hi = self.word_ngrams
-        if lo <= 1 <= hi and len(tok_lem):
-            known = tok_lem >= 0
-            uc = idx["uni"][tok_lem[known]]
-            keep = uc >= 0
-            rows.append(doc_of[known][keep])
-            cols.append(uc[keep])
-        if lo <= 2 <= hi and len(tok_lem) > 1 and len(idx["bi_keys"]):
-            a, b = tok_lem[:-1], tok_lem[1:]
-            same = (doc_of[:-1] == doc_of[1:]) & (a >= 0) & (b >= 0)
-            same[same] = idx["bi_first"][a[same]] & idx["bi_second"][b[same]]  # fewer lookups
-            keys = a[same] * len(self.lemma_vocab_) + b[same]
-            pos = np.searchsorted(idx["bi_keys"], keys)
-            pos[pos == len(idx["bi_keys"])] = 0
-            hit = idx["bi_keys"][pos] == keys
-            rows.append(doc_of[:-1][same][hit])
-            cols.append(idx["bi_cols"][pos[hit]])
-        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        word_counts = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_docs, nw))
+        indptr, cols, counts = _lemma_gram_counts(
+            _doc_ptr(batch), tok_lem, idx["uni"], idx["bi_first"], idx["bi_second"],
+            idx["bi_keys"], idx["bi_cols"], len(self.lemma_vocab_), lo <= 1 <= hi, lo <= 2 <= hi)
+        word_counts = sp.csr_matrix((counts, cols, indptr),
+                                    shape=(len(batch), len(self.word_vocab_)))
         return _tfidf(word_counts, self.word_idf_)
 
     def char_scores(self, batch: TokenBatch, weights: np.ndarray) -> np.ndarray:
@@ -281,10 +313,8 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         entries per segment; the sparse product, the tf-idf passes over them and the matrix
         product cost about half of what coding adds to tokenising (issue 8)."""
         indptr, cols, counts = self._char_table(batch)
-        doc_ptr = np.zeros(len(batch) + 1, dtype=np.int64)
-        np.cumsum(batch.lengths, out=doc_ptr[1:])
-        return _char_tfidf_dot(doc_ptr, np.asarray(batch.types, dtype=np.int64), indptr, cols,
-                               counts, self.char_idf_, weights)
+        return _char_tfidf_dot(_doc_ptr(batch), np.asarray(batch.types, dtype=np.int64), indptr,
+                               cols, counts, self.char_idf_, weights)
 
     def _char_table(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Character n-gram columns and counts of each word type of the batch, as CSR arrays

@@ -80,3 +80,16 @@ def test_from_tokens_round_trip():
     batch = TokenBatch.from_tokens([["De", "data"], [], ["data"]])
     assert batch.per_text() == ([["de", "data"], [], ["data"]], [["de", "data"], [], ["data"]])
     assert np.array_equal(batch.lengths, [2, 0, 1])
+
+
+def test_lemma_table_is_spacys_lookup_table():
+    """The lemma table read straight from spacy-lookups-data gives what spaCy's own
+    ``load_lookups`` Table gives, for every 50th form and for cased and unknown forms."""
+    from spacy.lookups import load_lookups
+
+    spacy_table = load_lookups("nl", ["lemma_lookup"]).get_table("lemma_lookup")
+    ours = lemmatiser()._table
+    forms = [*list(ours)[::50], "Zittenblijvers", "xyzzyq", "werkten", "Werkten"]
+    assert len(forms) > 1000
+    assert [ours.get(f) for f in forms] == [spacy_table.get(f) for f in forms]
+    assert lemmatiser().lemma("zittenblijvers") == "zittenblijver"

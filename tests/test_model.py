@@ -300,3 +300,16 @@ def test_word_block_equals_sklearn_tfidf(coding_data):
     got = featurizer.word_block(token_batch(test)).toarray()
     assert (want > 0).sum() > 50
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_refit_model_scores_with_its_new_weights(coding_data):
+    """A model fitted twice scores with the second fit's coefficients (nothing cached from
+    the first survives)."""
+    _, texts, Y, labels = coding_data
+    model = CodeModel(labels=labels, threshold_folds=1).fit(texts, Y)
+    first = model.predict_proba(NEW)
+    model.fit(texts, 1 - Y)
+    np.testing.assert_allclose(model.predict_proba(NEW),
+                               CodeModel(labels=labels, threshold_folds=1).fit(texts, 1 - Y)
+                               .predict_proba(NEW))
+    assert np.abs(model.predict_proba(NEW) - first).max() > 0.1

@@ -139,6 +139,7 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         self.coef_context_ = coef[:, nw + nc:] * self.context_weight
         self.labels_ = np.array(labels, dtype=str)
         self.classes_ = self.labels_
+        self.__dict__.pop("_weights", None)   # refitted: the cached copies are stale
         return self
 
     # ------------------------------------------------------------------ predicting

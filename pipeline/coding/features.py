@@ -278,15 +278,13 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
         return self.transform_batch(TokenBatch.from_words(words, lemmas))
 
     def transform_batch(self, batch: TokenBatch) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The two feature blocks (lemma n-grams, character n-grams) without stacking them:
-        a linear model can score each block separately, which saves a copy on the hot path."""
-        n_docs = len(batch)
+        """The two feature blocks (lemma n-grams, character n-grams) without stacking them,
+        for fitting; scoring reads :meth:`word_block` and :meth:`char_scores` instead."""
         indptr, cols, counts = self._char_table(batch)
         # one entry per token, in document order: a CSR matrix without canonicalising it
         # (repeated types in a row are summed by the product)
-        d = sp.csr_matrix((np.ones(len(batch.types)), batch.types,
-                           np.concatenate([[0], np.cumsum(batch.lengths)])),
-                          shape=(n_docs, len(batch.words)))
+        d = sp.csr_matrix((np.ones(len(batch.types)), batch.types, _doc_ptr(batch)),
+                          shape=(len(batch), len(batch.words)))
         w = sp.csr_matrix((counts, cols, indptr), shape=(len(batch.words), len(self.char_vocab_)))
         return self.word_block(batch), _tfidf(d @ w, self.char_idf_)
 

@@ -313,3 +313,20 @@ def test_refit_model_scores_with_its_new_weights(coding_data):
                                CodeModel(labels=labels, threshold_folds=1).fit(texts, 1 - Y)
                                .predict_proba(NEW))
     assert np.abs(model.predict_proba(NEW) - first).max() > 0.1
+
+
+def _add_one(x):
+    return x + 1
+
+
+def test_compiled_without_a_writable_cache(monkeypatch):
+    """Where numba finds no folder to cache machine code in (a read-only install), the
+    kernels are compiled per process instead of failing at import."""
+    import numba.core.caching
+
+    from pipeline.coding.features import compiled
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    with pytest.raises(RuntimeError):
+        numba.njit(cache=True)(_add_one)
+    assert compiled(_add_one)(1) == 2

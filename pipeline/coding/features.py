@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline.nlp import TokenBatch, token_batch, tokens_and_lemmas
 
-__all__ = ["SegmentFeaturizer"]
+__all__ = ["SegmentFeaturizer", "compiled"]
 
 
 def _char_ngrams(word: str, lo: int, hi: int) -> list[str]:
@@ -55,6 +55,17 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
 
 
+def compiled(fn):
+    """``numba.njit`` with the machine code cached on disk (next to the module, else in the
+    user's cache folder), so a process loads it instead of compiling (~1 s). Where no cache
+    folder can be written (a read-only install), compile in each process instead of failing
+    at import."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
 def _doc_ptr(batch: TokenBatch) -> np.ndarray:
     """Where each document's tokens start in the batch's flat token array (and the end)."""
     ptr = np.zeros(len(batch) + 1, dtype=np.int64)
@@ -62,7 +73,7 @@ def _doc_ptr(batch: TokenBatch) -> np.ndarray:
     return ptr
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _lemma_gram_counts(doc_ptr, tok_lem, uni, bi_first, bi_second, bi_keys, bi_cols, n_lemmas,
                        unigrams, bigrams):
     """CSR arrays (indptr, columns sorted per row, counts) of the vocabulary's lemma unigrams
@@ -105,7 +116,7 @@ def _lemma_gram_counts(doc_ptr, tok_lem, uni, bi_first, bi_second, bi_keys, bi_c
     return indptr, cols[:n_out], counts[:n_out]
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _char_tfidf_dot(doc_ptr, tok_types, type_ptr, type_cols, type_counts, idf, weights):
     """Per document: its character n-gram counts turned into :func:`_tfidf` values (1 + log tf
     for tf > 1, times idf, L2-normalised) and multiplied by ``weights`` (features x outputs).

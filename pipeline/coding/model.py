@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.coding.features import SegmentFeaturizer
+from pipeline.coding.features import SegmentFeaturizer, compiled
 from pipeline.nlp import TokenBatch, context_batch, token_batch, tokens_and_lemmas
 
 __all__ = ["CodeModel", "load_model", "save_model", "TRUSTED", "MODEL_FILE", "CARD_FILE"]
@@ -220,7 +219,7 @@ def _top_terms(X: sp.csr_matrix, weights: np.ndarray, rows: np.ndarray, labels: 
             if k]
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _top_columns(indptr, indices, data, weights, rows, labels, n):
     """Per (row, label) pair the columns of its ``n`` largest positive contributions, best
     first (equal contributions: smaller column first), -1 where there are fewer: ``n``

@@ -117,7 +117,7 @@ class Codebook(_Strict):
 # ---------------------------------------------------------------- profiles
 class Criterion(_Strict):
     feature: str
-    why: str
+    why: str | Label   # one text, or {nl, en}: the reasons (profiles.csv) use the English one
     op: Literal[">=", ">", "<=", "<", "=="] | None = None
     value: float | None = None
     rank_in_school: int | None = None
@@ -132,6 +132,10 @@ class Criterion(_Strict):
         if (self.feature == "share_of") != bool(self.codes):
             raise ValueError("share_of needs `codes`, and only share_of takes them")
         return self
+
+    def why_in(self, language: str) -> str:
+        """The criterion in words, in ``language`` (``nl`` or ``en``)."""
+        return self.why if isinstance(self.why, str) else getattr(self.why, language)
 
 
 class ProfileDef(_Strict):

@@ -188,7 +188,7 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
         met.append(f"{held[near][i].sum()}/{held[near].shape[1]}")
         parts = []
         for pi, p in enumerate(cfg.profiles):
-            said = [f"{crit.why}: {'holds' if held[pi][i, ci] else 'does not hold'}, "
+            said = [f"{crit.why_in('en')}: {'holds' if held[pi][i, ci] else 'does not hold'}, "
                     f"{phrases[pi][ci][i]}" for ci, crit in enumerate(p.criteria)]
             if p.id == chosen[i]:
                 parts.append(f"{p.id}: all {len(said)} criteria hold (" + "; ".join(said) + ")")

@@ -18,6 +18,7 @@ Functions
 ``report_context``  the plain data the template renders (testable without HTML)
 ``reproduce_info``  versions, config hashes and input hashes for the "reproduce" section
 ``parse_reasons``   a profile's ``reasons`` text split into criteria that held / did not
+``in_language``     the pipeline's English reason and selection texts in the report's language
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from pipeline.parallel import ordered_map  # noqa: E402
 from pipeline.sociogram import draw_sociogram, figure_bytes  # noqa: E402
 
 __all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
-           "parse_reasons", "parse_unstable", "UI"]
+           "parse_reasons", "parse_unstable", "in_language", "UI"]
 
 EVIDENCE_PER_FAMILY = 3
 VERSION_PACKAGES = ("sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas",
@@ -623,6 +624,67 @@ def parse_reasons(reasons: str) -> list[dict] | None:
     return blocks
 
 
+# The reasons (profiles.csv) and the key figures' selection (key_figures.csv) are English
+# data; a Dutch report says them in Dutch. Applied in order, each to the whole text.
+_NL_MEASURES = {"boundary contacts": "grensoverschrijdende contacten",
+                "boundary incoming ties": "grensoverschrijdende inkomende relaties",
+                "boundary outgoing ties": "grensoverschrijdende uitgaande relaties",
+                "contacts": "contacten", "incoming ties": "inkomende relaties",
+                "outgoing ties": "uitgaande relaties",
+                "betweenness (all ties)": "betweenness (alle relaties)",
+                "betweenness": "betweenness",
+                "boundary mean strength": "grensoverschrijdende gemiddelde sterkte",
+                "mean strength": "gemiddelde sterkte",
+                "boundary reciprocal ties": "grensoverschrijdende wederkerige relaties",
+                "reciprocal ties": "wederkerige relaties"}
+_NL_WORDING = [
+    (re.compile(r"\(rank (\S+) of (\d+) key figures in the school, needs rank <= (\d+)\)"),
+     r"(rang \1 van \2 sleutelfiguren in de school, nodig: rang <= \3)"),
+    (re.compile(r"\(needs (\S+) (\S+)\)"), r"(nodig: \1 \2)"),
+    (re.compile(r"^share of "), "aandeel "),
+    (re.compile(r"= n/a\b"), "= n.v.t."),
+    (re.compile(r"^rank (\d+) of (\d+) by (.+?) \(([^()]*)\)"),
+     lambda m: f"rang {m[1]} van {m[2]} op {_NL_MEASURES.get(m[3], m[3])} ({m[4]})"),
+    (re.compile(r"tied with (\S+), ranked (above|below) it by person_id \(all else equal\)"),
+     lambda m: f"gelijk met {m[1]}, er{'boven' if m[2] == 'above' else 'onder'} geplaatst op "
+               "person_id (verder alles gelijk)"),
+    (re.compile(r"tied with (\S+), ranked (above|below) it on (.+?) \((\S+) vs (\S+)\)"),
+     lambda m: f"gelijk met {m[1]}, er{'boven' if m[2] == 'above' else 'onder'} geplaatst op "
+               f"{_NL_MEASURES.get(m[3], m[3])} ({m[4]} tegen {m[5]})"),
+    (re.compile(r"non-respondent: counted from incoming ties only"),
+     "geen respondent: alleen inkomende relaties geteld"),
+    (re.compile(r"non-respondent: outgoing ties imputed from incoming ties \(symmetrised\)"),
+     "geen respondent: uitgaande relaties afgeleid uit inkomende (gesymmetriseerd)"),
+    (re.compile(r"\bno strength\b"), "geen sterkte"),
+]
+
+
+def in_language(text: str, lang: str) -> str:
+    """A reason or selection text of the pipeline (English) in the report's language.
+
+    >>> in_language("n_focus = 10 (needs >= 2.50)", "nl")
+    'n_focus = 10 (nodig: >= 2.50)'
+    >>> in_language("rank 1 of 74 by boundary contacts (23)", "nl")
+    'rang 1 van 74 op grensoverschrijdende contacten (23)'
+    """
+    if lang != "nl":
+        return text
+    for pattern, replacement in _NL_WORDING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _criteria_in_language(blocks: list[dict], settings: Settings, lang: str) -> None:
+    """Each parsed criterion's ``why`` as the profile config words it in ``lang`` (the reasons
+    hold the English), its detail by :func:`in_language`."""
+    whys = {(p.id, c.why_in("en")): c.why_in(lang) for p in settings.profiles.profiles
+            for c in p.criteria}
+    for b in blocks:
+        for c in b["criteria"]:
+            c["why"] = whys.get((b["profile"], c["why"]), c["why"])
+            c["detail"] = in_language(c["detail"], lang)
+
+
 _UNSTABLE = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+)\.(?P<rule>.+?) -> (?P<to>[A-Za-z0-9_\-]+)$")
 
 
@@ -934,6 +996,7 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
     blocks = parse_reasons(reasons_text)
     for b in blocks or []:
         b["profile_info"] = _profile_info(settings, b["profile"], lang)
+    _criteria_in_language(blocks or [], settings, lang)
     nearest = str(_get(pr, "nearest_profile") or "")
     out_t, in_t, rec_t = (_get(ft, c) for c in ("out_ties", "in_ties", "reciprocal_ties"))
     contacts = (None if any(x is None for x in (out_t, in_t, rec_t))
@@ -951,7 +1014,7 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
         "plg": (f"{plg_id} ({plg_type.replace('_', ' ')})" if plg_id and plg_type
                 else plg_id or UI[lang]["dash"]),
         "responded": bool(r.get("responded", True)),
-        "selected_reason": str(r.get("reason", "")),
+        "selected_reason": in_language(str(r.get("reason", "")), lang),
         "contacts": _num(contacts),
         "out_ties": _num(out_t),
         "in_ties": _num(in_t),

@@ -268,6 +268,23 @@ def test_english_labels_and_revealed_names(en):
     assert 'id="privacy-alert"' in html and "Anouk de Vries" in html
 
 
+def test_reasons_and_selection_in_the_report_language(nl, en):
+    """The reasons and selection texts are English data (profiles.csv, key_figures.csv); the
+    Dutch report says them in Dutch, the English report as they are."""
+    out, html = nl
+    cards = html[html.index('<article class="card"'):html.rindex("</article>")]
+    for english in ("(needs ", "rank 1 of", "does not hold", "shares the focus",
+                    "boundary contacts"):
+        assert english not in cards, english
+    for dutch in ("(nodig: ", "rang 1 van", "deelt de focus", "grensoverschrijdende contacten"):
+        assert dutch in cards, dutch
+    profiles = pd.read_csv(out / "profiles.csv")
+    assert profiles["reasons"].str.contains("shares the focus").any()     # the data stays
+    _, en_html = en
+    assert "shares the focus" in en_html and "(needs " in en_html and "rank 1 of" in en_html
+    assert "nodig:" not in en_html
+
+
 def test_two_runs_give_identical_bytes(nl, tmp_path):
     out, html = nl
     again = run_cli(tmp_path / "elsewhere")

@@ -90,3 +90,21 @@ def test_missing_contract_column_is_a_clear_error(features, settings):
     with pytest.raises(ValueError, match="n_benefits"):
         assign_profiles(features.drop(columns="n_benefits"), settings.profiles,
                         settings.codebook)
+
+
+def test_criterion_why_as_one_text_or_per_language(features, settings):
+    """``why`` may be one text (both languages) or {nl, en}; the reasons use the English."""
+    from pipeline.config import Criterion
+
+    plain = Criterion(feature="out_share", op=">=", value=0.6, why="mostly outgoing ties")
+    assert plain.why_in("nl") == plain.why_in("en") == "mostly outgoing ties"
+    sender = next(p for p in settings.profiles.profiles if p.id == "sender")
+    assert sender.criteria[0].why_in("nl") == "vooral uitgaande relaties"
+    profiles = settings.profiles.model_copy(update={"profiles": [
+        p.model_copy(update={"criteria": [c.model_copy(update={"why": c.why_in("en")})
+                                          for c in p.criteria]})
+        for p in settings.profiles.profiles]})
+    assert all(isinstance(c.why, str) for p in profiles.profiles for c in p.criteria)
+    same = assign_profiles(features, profiles, settings.codebook)
+    pd.testing.assert_frame_equal(same, assign_profiles(features, settings.profiles,
+                                                        settings.codebook))

@@ -99,8 +99,10 @@ def test_steady_state_writes_both_rates(tmp_path):
                         "Wat deden jullie?"])
     out = tmp_path / "steady.csv"
     assert steady_state.main(["--segments", str(segments), "--jobs", "1", "--chunk", "16",
-                              "--out", str(out)]) == 0
+                              "--rounds", "2", "--out", str(out)]) == 0
     _, rows = _read(out)
-    assert [r["what"].split(":")[0] for r in rows] == ["floor", "score"]
-    assert float(rows[0]["ratio_to_floor"]) == 1.0 and float(rows[1]["segments_per_s"]) > 0
+    assert [(r["what"].split(":")[0], r["round"]) for r in rows] == [
+        ("floor", "1"), ("score", "1"), ("floor", "2"), ("score", "2")]
+    assert all(float(r["ratio_to_floor"]) == 1.0 for r in rows[::2])
+    assert all(float(r["segments_per_s"]) > 0 for r in rows[1::2])
     assert steady_state.main(["--segments", str(tmp_path / "missing.csv")]) == 2

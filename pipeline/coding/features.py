@@ -135,7 +135,7 @@ def _char_tfidf_dot(doc_ptr, tok_types, type_ptr, type_cols, type_counts, idf, w
             for j in range(n_out):
                 per_type[t, j] += v * weights[g, j]
     out = np.zeros((n_docs, n_out))
-    counts = np.zeros(len(idf))
+    counts = np.zeros(len(idf), dtype=np.int32)  # small: stays in cache
     touched = np.empty(len(idf), dtype=np.int64)
     for d in range(n_docs):
         n_touched = 0
@@ -145,15 +145,15 @@ def _char_tfidf_dot(doc_ptr, tok_types, type_ptr, type_cols, type_counts, idf, w
                 out[d, j] += per_type[t, j]
             for q in range(type_ptr[t], type_ptr[t + 1]):
                 g = type_cols[q]
-                if counts[g] == 0.0:
+                if counts[g] == 0:
                     touched[n_touched] = g
                     n_touched += 1
-                counts[g] += type_counts[q]
+                counts[g] += np.int32(type_counts[q])
         norm = 0.0
         for i in range(n_touched):
             g = touched[i]
-            c = counts[g]
-            counts[g] = 0.0
+            c = float(counts[g])
+            counts[g] = 0
             v = c * idf[g]
             if c > 1.0:
                 tf = 1.0 + np.log(c)

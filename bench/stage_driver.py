@@ -420,10 +420,12 @@ def throughput(args: argparse.Namespace) -> dict:
         from pipeline.config import load_settings
         from pipeline.run import load_coder
 
-        coder, card = load_coder(load_settings(None), args.model, rules=args.rules)
+        settings = load_settings(None)
+        coder, card = load_coder(settings, args.model, rules=args.rules)
         detail["coder"] = coder.name
         mark, t0 = cpu_mark(), time.perf_counter()
-        scores, _ = score_texts(coder, texts, contexts, jobs=jobs, chunk=chunk)
+        scores, _ = score_texts(coder, texts, contexts, jobs=jobs, chunk=chunk,
+                                shown=settings.codebook.code_ids)   # as code_segments
         wall = time.perf_counter() - t0
         assert len(scores) == n
     else:

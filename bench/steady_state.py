@@ -62,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         list(Parallel(n_jobs=args.jobs, return_as="generator")(
             delayed(_floor_chunk)(texts[a:b]) for a, b in spans))
 
-    coder, _ = load_coder(load_settings(None))
+    settings = load_settings(None)
+    coder, _ = load_coder(settings)
 
     def code() -> None:
-        score_texts(coder, texts, contexts, jobs=args.jobs, chunk=args.chunk)
+        score_texts(coder, texts, contexts, jobs=args.jobs, chunk=args.chunk,
+                    shown=settings.codebook.code_ids)   # as code_segments
 
     runs = (("floor: token_batch", floor), (f"score: {coder.name}", code))
     for _, run in runs:

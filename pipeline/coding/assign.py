@@ -31,29 +31,30 @@ CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
 @dataclass
 class Coder:
-    """Anything that scores texts: ``score(texts, contexts) -> (scores table, evidence per
-    text)``; ``contexts`` holds the previous interviewer turn of each text ('' when none)."""
+    """Anything that scores texts: ``score(texts, contexts, shown) -> (scores table, evidence
+    per text)``; ``contexts`` holds the previous interviewer turn of each text ('' when none),
+    ``shown`` the labels whose evidence is wanted (None: all; a coder may give more)."""
 
     name: str
     labels: list[str]
     thresholds: dict[str, float]
-    score: Callable[[list[str], list[str]], tuple[pd.DataFrame, list[dict]]]
+    score: Callable[[list[str], list[str], list[str] | None],
+                    tuple[pd.DataFrame, list[dict]]]
     # how a worker process makes this coder itself: (key, function, *arguments). Without it
     # the coder (model included) is pickled into every chunk sent to a worker, and the
     # worker rebuilds the model's lookup tables for every chunk.
     source: tuple | None = None
 
 
-def model_coder(model: CodeModel, name: str, evidence_terms: int,
-                evidence_codes: list[str] | None = None) -> Coder:
-    """``evidence_codes``: the labels whose evidence words are reported (default: all)."""
+def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
     labels = [str(x) for x in model.labels_]
 
-    def score(texts: list[str], contexts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    def score(texts: list[str], contexts: list[str], shown: list[str] | None = None
+              ) -> tuple[pd.DataFrame, list[dict]]:
         context_of, distinct = pd.factorize(pd.Series(contexts, dtype=object))
         proba, evidence = model.predict_with_evidence(
-            token_batch(texts), evidence_terms, context_batch(distinct.tolist()),
-            evidence_codes, context_of)
+            token_batch(texts), evidence_terms, context_batch(distinct.tolist()), shown,
+            context_of)
         return pd.DataFrame(proba, columns=labels), evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),
@@ -62,7 +63,7 @@ def model_coder(model: CodeModel, name: str, evidence_terms: int,
 
 def rule_coder(rules: RuleCoder) -> Coder:
     return Coder("rules", rules.labels, dict.fromkeys(rules.labels, rules.threshold),
-                 lambda texts, contexts: rules.score(texts))
+                 lambda texts, contexts, shown=None: rules.score(texts))
 
 
 _MADE: dict[str, Coder] = {}  # in a worker process: the coders it has made from a source
@@ -76,7 +77,7 @@ def _score_chunk(coder: Coder | None, source: tuple | None, texts: list[str],
             _MADE.clear()
             _MADE[key] = make(*args)
         coder = _MADE[key]
-    scores, evidence = coder.score(texts, contexts)
+    scores, evidence = coder.score(texts, contexts, shown)
     return scores, evidence_text(scores, evidence, coder.thresholds, shown)
 
 
@@ -168,7 +169,7 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
                          "codebook; retrain it with `make train`")
     if backend == spacy_model.BACKEND_ID:
         return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
-    return model_coder(model, card.get("name", "model"), evidence, codebook.code_ids), card
+    return model_coder(model, card.get("name", "model"), evidence), card
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

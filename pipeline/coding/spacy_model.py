@@ -405,9 +405,10 @@ def spacy_coder(model: SpacyCodeModel, name: str, evidence_terms: int) -> Coder:
     """A :class:`~pipeline.coding.assign.Coder` from a fitted :class:`SpacyCodeModel`."""
     labels = [str(x) for x in model.labels_]
 
-    def score(texts: list[str], contexts: list[str] | None = None
-              ) -> tuple[pd.DataFrame, list[dict]]:
-        # the spaCy backend reads the segment only (contexts are accepted and ignored)
+    def score(texts: list[str], contexts: list[str] | None = None,
+              shown: list[str] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+        # the spaCy backend reads the segment only (contexts are accepted and ignored) and
+        # gives the evidence of every label
         proba, evidence = model.predict_with_evidence(texts, evidence_terms)
         return pd.DataFrame(proba, columns=labels), evidence
 

@@ -35,14 +35,18 @@ RevealOpt = Annotated[bool, typer.Option("--reveal-names", help="keep real names
 
 
 def _progress() -> tuple[Progress, callable]:
+    """A progress bar that redraws when told, not from a thread of its own: coding forks its
+    workers (``parallel.ordered_map(inherit=True)``), and a fork must not copy a thread that
+    may hold the console's lock."""
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+                   TimeElapsedColumn(), console=err, transient=True, auto_refresh=False,
+                   disable=not err.is_terminal)
     tasks: dict[str, int] = {}
 
     def update(what: str, done: int, total: int) -> None:
         if what not in tasks:
             tasks[what] = bar.add_task(what, total=total)
-        bar.update(tasks[what], completed=done, total=total)
+        bar.update(tasks[what], completed=done, total=total, refresh=True)
 
     return bar, update
 
@@ -148,11 +152,16 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
          config: ConfigOpt = None, jobs: JobsOpt = 2) -> None:
     """Code any file of segments (the coding contract: id, codes, p_<code> per code)."""
     from pipeline.coding.assign import code_segments
+    from pipeline.parallel import aside
     from pipeline.run import load_coder
 
     settings = load_settings(config)
-    segments = io.read_segments_file(infile)
-    coder, _ = load_coder(settings, model, rules=rules)
+    # a forked process reads the input while this one loads the coder and warms it up; the
+    # coding workers are forked afterwards and start with both
+    with aside(io.read_segments_file, infile) as reading:
+        coder, _ = load_coder(settings, model, rules=rules)
+        coder.warm()
+        segments = reading.result()
     bar, update = _progress()
     done = [0]
 

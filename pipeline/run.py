@@ -122,26 +122,34 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SEGMENT_COLUMNS)
 
 
+def coder_source(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
+                 ) -> tuple:
+    """How a worker process makes the coder :func:`load_coder` gives (``Coder.source``):
+    ``(key, make_coder_in_worker, folder or None, codebook, evidence terms)``, without
+    loading anything. The key changes when any file of the model folder does."""
+    evidence = settings.pipeline.coding.evidence_terms
+    if rules:
+        return ("rules:" + settings.codebook.model_dump_json(), make_coder_in_worker, None,
+                settings.codebook, evidence)
+    folder = Path(model_dir or settings.model_dir)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    key = f"{folder.resolve()}:" + ",".join(
+        f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
+    return key, make_coder_in_worker, folder, settings.codebook, evidence
+
+
 def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
                ) -> tuple[Coder, dict]:
     """The trained model from ``model_dir`` (default: the configured one), or the rule coder.
 
     The backend is read from the model card's ``backend_id`` (``sklearn`` when absent):
-    ``spacy_textcat`` loads :mod:`pipeline.coding.spacy_model`, anything else the skops model.
-    The coder carries its ``source``, so worker processes load it once each.
+    ``spacy_textcat`` loads :mod:`pipeline.coding.spacy_model`, anything else the skops model
+    (its ``scorer.npz``). The coder carries its ``source``, so worker processes load it once
+    each.
     """
-    evidence = settings.pipeline.coding.evidence_terms
-    if rules:
-        key = "rules:" + settings.codebook.model_dump_json()
-        coder, card = make_coder(None, settings.codebook, evidence)
-    else:
-        folder = Path(model_dir or settings.model_dir)
-        coder, card = make_coder(folder, settings.codebook, evidence)
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
-        key = f"{folder.resolve()}:" + ",".join(
-            f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
-    coder.source = (key, make_coder_in_worker, None if rules else folder, settings.codebook,
-                    evidence)
+    source = coder_source(settings, model_dir, rules=rules)
+    coder, card = make_coder(*source[2:])
+    coder.source = source
     return coder, card
 
 

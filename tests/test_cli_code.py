@@ -83,3 +83,37 @@ def test_missing_text_column_exit_code_2(shared_datadir, tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "no_text.csv" in err and "text" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "rules"])
+def test_code_over_workers_writes_what_one_process_writes(shared_datadir, tmp_path,
+                                                          coding_model_dirs, backend):
+    """``--jobs 2`` (worker processes forked once the coder is loaded, the input read in
+    another process meanwhile) and ``--jobs 1`` write byte-identical files."""
+    model = ["--rules"] if backend == "rules" else ["--model", str(coding_model_dirs[backend])]
+    outs = []
+    for jobs in ("1", "2"):
+        outs.append(tmp_path / f"coded_{jobs}.csv")
+        result = code([str(shared_datadir / "coding" / "to_code.csv"), "--out", str(outs[-1]),
+                       *model, "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    assert read_out(outs[1])["evidence"].str.len().gt(0).any()
+
+
+def test_code_with_a_broken_model_fails_in_one_line(shared_datadir, tmp_path,
+                                                                 coding_model_dirs):
+    """A model file that cannot be used stops the command with the file named, also while
+    the input is being read in another process (which is stopped)."""
+    import shutil
+
+    from pipeline.coding.scoring import SCORER_FILE
+
+    folder = tmp_path / "model"
+    shutil.copytree(coding_model_dirs["sklearn"], folder)
+    (folder / SCORER_FILE).write_bytes(b"not an npz file")
+    result = code([str(shared_datadir / "coding" / "to_code.csv"), "--out",
+                   str(tmp_path / "x.csv"), "--model", str(folder), "--jobs", "2"])
+    assert isinstance(result.exception, InputError)
+    assert SCORER_FILE in str(result.exception)
+    assert not (tmp_path / "x.csv").exists()

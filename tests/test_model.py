@@ -138,6 +138,75 @@ def test_save_load_round_trip_identical_probabilities(backend, coding_data):
     assert card["backend_id"] == ("sklearn" if name == "sklearn" else BACKEND_ID)
 
 
+def test_scorer_file_round_trip_identical_probabilities(coding_sklearn_model, coding_model_dirs,
+                                                       coding_data):
+    """``scorer.npz``, what coding reads, gives the fitted model's probabilities and evidence
+    exactly, and the card records its sha256."""
+    from pipeline.coding.scoring import SCORER_FILE, load_scorer, read_card
+    from pipeline.nlp import context_batch, token_batch
+
+    folder = coding_model_dirs["sklearn"]
+    card = read_card(folder)
+    scorer = load_scorer(folder, card)
+    batch = token_batch(coding_data[1] + NEW)
+    contexts = context_batch(["Wat kwam daaruit?"] * len(batch))
+    want = coding_sklearn_model.scorer().predict_with_evidence(batch, 3, contexts)
+    got = scorer.predict_with_evidence(batch, 3, contexts)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1] and any(got[1])
+    assert scorer.labels == list(coding_sklearn_model.labels_)
+    assert len(card["files"][SCORER_FILE]) == 64
+
+
+def test_scorer_file_from_another_model_is_refused(coding_model_dirs, tmp_path, settings):
+    import shutil
+
+    from pipeline.coding.scoring import SCORER_FILE
+
+    folder = tmp_path / "m"
+    shutil.copytree(coding_model_dirs["sklearn"], folder)
+    data = bytearray((folder / SCORER_FILE).read_bytes())
+    data[-30] ^= 1
+    (folder / SCORER_FILE).write_bytes(bytes(data))
+    with pytest.raises(InputError, match="scorer.npz: does not match the sha256"):
+        load_coder(settings, folder)
+
+
+def test_model_folder_without_scorer_file_still_codes(coding_model_dirs, tmp_path, settings,
+                                                      coding_sklearn_model):
+    """A folder saved before ``scorer.npz`` existed is coded from ``model.skops``."""
+    import shutil
+
+    from pipeline.coding.scoring import SCORER_FILE
+
+    folder = tmp_path / "old"
+    shutil.copytree(coding_model_dirs["sklearn"], folder)
+    (folder / SCORER_FILE).unlink()
+    coder, _ = load_coder(settings, folder)
+    scores, _ = coder.score(NEW, [""] * 3)
+    np.testing.assert_array_equal(scores.to_numpy(), coding_sklearn_model.predict_proba(NEW))
+
+
+def test_coding_imports_no_scikit_learn(coding_model_dirs, tmp_path):
+    """Coding with a saved model reads arrays only: scikit-learn and skops (~2 s of imports
+    in every coding process) are not imported."""
+    import subprocess
+    import sys
+
+    script = ("import sys, pandas as pd\n"
+              "from pipeline.config import load_settings\n"
+              "from pipeline.run import load_coder\n"
+              "from pipeline.coding.assign import code_segments\n"
+              "s = load_settings()\n"
+              f"coder, _ = load_coder(s, {str(coding_model_dirs['sklearn'])!r})\n"
+              "code_segments(pd.DataFrame({'text': ['Ons probleem is het verzuim.']}), coder,"
+              " s.codebook)\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'skops')))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_load_coder_detects_backend(backend, settings, codebook):
     name, model, folder = backend
     coder, card = load_coder(settings, folder)
@@ -224,7 +293,7 @@ def test_top_terms_equals_the_per_segment_definition():
     row's positive contributions by hand (ties by column)."""
     import scipy.sparse as sp
 
-    from pipeline.coding.model import _top_terms
+    from pipeline.coding.scoring import top_terms
 
     rng = np.random.default_rng(7)
     X = sp.random(40, 30, density=0.3, random_state=3, format="csr")
@@ -232,7 +301,7 @@ def test_top_terms_equals_the_per_segment_definition():
     coef = np.round(rng.normal(size=(4, 30)) * 4) / 4
     rows, labels = np.nonzero(rng.random((40, 4)) < 0.4)
     names = np.array([f"w{c}" for c in range(30)], dtype=object)
-    got = {(i, j): t for i, j, t in _top_terms(X.copy(), coef.T, rows, labels, 3, names)}
+    got = {(i, j): t for i, j, t in top_terms(X.copy(), coef.T, rows, labels, 3, names)}
     want = {}
     for i, j in zip(rows, labels, strict=True):
         row = X.getrow(i)
@@ -270,11 +339,11 @@ def test_contexts_given_once_per_distinct_text(coding_data):
     model = CodeModel(labels=labels, min_df=1, threshold_folds=1).fit(
         pd.DataFrame({"text": texts, "context": contexts}), Y)
     batch = token_batch(texts)
-    each, _ = model.predict_with_evidence(batch, 3, context_batch(contexts))
-    once, _ = model.predict_with_evidence(batch, 3, context_batch(questions),
+    each, _ = model.scorer().predict_with_evidence(batch, 3, context_batch(contexts))
+    once, _ = model.scorer().predict_with_evidence(batch, 3, context_batch(questions),
                                           context_of=np.arange(len(texts)) % 3)
     np.testing.assert_allclose(once, each, rtol=1e-12)
-    alone, _ = model.predict_with_evidence(batch, 3)
+    alone, _ = model.scorer().predict_with_evidence(batch, 3)
     assert np.abs(alone - each).max() > 1e-6        # the context does count
 
 
@@ -324,9 +393,25 @@ def test_compiled_without_a_writable_cache(monkeypatch):
     kernels are compiled per process instead of failing at import."""
     import numba.core.caching
 
-    from pipeline.coding.features import compiled
+    from pipeline.coding.scoring import compiled
 
     monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
     with pytest.raises(RuntimeError):
         numba.njit(cache=True)(_add_one)
     assert compiled(_add_one)(1) == 2
+
+
+@pytest.mark.parametrize("n_names", [9, 64])
+def test_codes_joined_per_row(n_names):
+    """Each row's assigned names, ``;``-joined in the given order: joining each distinct
+    combination once gives what joining row by row gives (also past 62 names)."""
+    from pipeline.coding.assign import _join
+
+    rng = np.random.default_rng(n_names)
+    names = [f"c{i}" for i in range(n_names)]
+    assigned = {name: rng.random(500) < 0.2 for name in names[1:]}   # c0: never assigned
+    for flags in assigned.values():
+        flags[:20] = False                                           # rows without a code
+    want = [";".join(x for x in names if x in assigned and assigned[x][i]) for i in range(500)]
+    assert _join(names, assigned, 500) == want
+    assert "" in want and _join(names, assigned, 0) == []

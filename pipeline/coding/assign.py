@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.coding.model import CodeModel, load_model
 from pipeline.coding.rules import RuleCoder
+from pipeline.coding.scoring import CARD_FILE, SCORER_FILE, Scorer, load_scorer, read_card
 from pipeline.config import Codebook
 from pipeline.io import InputError
 from pipeline.nlp import context_batch, make_nlp, token_batch
-from pipeline.parallel import ordered_map
+from pipeline.parallel import can_fork, ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "code_segments", "evidence_text", "CODED_COLUMNS"]
@@ -45,19 +45,27 @@ class Coder:
     # worker rebuilds the model's lookup tables for every chunk.
     source: tuple | None = None
 
+    def warm(self) -> None:
+        """Score a short text: loads what scoring loads on first use (the tokenizer, the
+        lemma table, the compiled loops; ~2 s), so that workers forked afterwards start with
+        it."""
+        self.score(["Wat we delen en met wie."], [""], None)
 
-def model_coder(model: CodeModel, name: str, evidence_terms: int) -> Coder:
-    labels = [str(x) for x in model.labels_]
+
+def model_coder(scorer: Scorer, name: str, evidence_terms: int) -> Coder:
+    """The trained linear coder (:class:`~pipeline.coding.scoring.Scorer`, from
+    ``CodeModel.scorer()`` or a model folder's ``scorer.npz``)."""
+    labels = scorer.labels
 
     def score(texts: list[str], contexts: list[str], shown: list[str] | None = None
               ) -> tuple[pd.DataFrame, list[dict]]:
         context_of, distinct = pd.factorize(pd.Series(contexts, dtype=object))
-        proba, evidence = model.predict_with_evidence(
+        proba, evidence = scorer.predict_with_evidence(
             token_batch(texts), evidence_terms, context_batch(distinct.tolist()), shown,
             context_of)
         return pd.DataFrame(proba, columns=labels), evidence
 
-    return Coder(name, labels, dict(zip(labels, map(float, model.thresholds_), strict=True)),
+    return Coder(name, labels, dict(zip(labels, map(float, scorer.thresholds), strict=True)),
                  score)
 
 
@@ -69,14 +77,18 @@ def rule_coder(rules: RuleCoder) -> Coder:
 _MADE: dict[str, Coder] = {}  # in a worker process: the coders it has made from a source
 
 
+def _made(source: tuple) -> Coder:
+    """The coder of ``source``, made once per process (a loky worker's)."""
+    key, make, *args = source
+    if key not in _MADE:
+        _MADE.clear()
+        _MADE[key] = make(*args)
+    return _MADE[key]
+
+
 def _score_chunk(coder: Coder | None, source: tuple | None, texts: list[str],
                  contexts: list[str], shown: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    if coder is None:
-        key, make, *args = source
-        if key not in _MADE:
-            _MADE.clear()
-            _MADE[key] = make(*args)
-        coder = _MADE[key]
+    coder = _made(source) if coder is None else coder
     scores, evidence = coder.score(texts, contexts, shown)
     return scores, evidence_text(scores, evidence, coder.thresholds, shown)
 
@@ -95,16 +107,24 @@ def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = Non
                 jobs: int = 1, chunk: int = 5000,
                 progress: Callable[[int], None] | None = None,
                 shown: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Score texts in chunks, over ``jobs`` processes when there is enough work: the scores
-    per label and, per text, the evidence of the assigned ``shown`` codes (default: all
-    labels) as :func:`evidence_text`."""
+    """Score texts in chunks, over ``jobs`` processes when there is enough work (forked
+    from this one where possible, so they start with the coder as loaded and warmed here):
+    the scores per label and, per text, the evidence of the assigned ``shown`` codes
+    (default: all labels) as :func:`evidence_text`."""
     contexts = contexts if contexts is not None else [""] * len(texts)
     shown = list(coder.labels) if shown is None else shown
+    if jobs > 1 and can_fork():   # forked workers start at once: share out a small input too
+        chunk = min(chunk, max(1, -(-len(texts) // jobs)))
     spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
     work = [(texts[a:b], contexts[a:b]) for a, b in spans]
-    ship = (None, coder.source) if coder.source and jobs > 1 and len(work) > 1 else (coder, None)
+    in_workers = jobs > 1 and len(work) > 1
+    # forked workers inherit the coder; others make it from its source once each (if it has
+    # one, else it is pickled into every chunk)
+    ship = ((None, coder.source) if coder.source and in_workers and not can_fork()
+            else (coder, None))
     results = []
-    for res in ordered_map(_score_chunk, [(*ship, t, c, shown) for t, c in work], jobs):
+    for res in ordered_map(_score_chunk, [(*ship, t, c, shown) for t, c in work], jobs,
+                           inherit=True):
         results.append(res)
         if progress:
             progress(len(res[1]))
@@ -148,31 +168,55 @@ def make_coder_in_worker(folder: Path | None, codebook: Codebook, evidence: int)
 def make_coder(folder: Path | None, codebook: Codebook, evidence: int
                ) -> tuple[Coder, dict]:
     """The rule coder (``folder`` None) or the model in ``folder``, checked against the
-    codebook."""
+    codebook. A scikit-learn model is read from its ``scorer.npz`` (no scikit-learn or skops
+    to import: ~2 s saved in every process that codes), or, in a folder saved before there
+    was one, derived from ``model.skops``."""
     if folder is None:
         return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
+    card = read_card(folder)
+    backend = card.get("backend_id", "sklearn")
+    if backend == "sklearn":
+        if (Path(folder) / SCORER_FILE).is_file():
+            scorer = load_scorer(folder, card)
+        else:
+            from pipeline.coding.model import load_model
+
+            model, card = load_model(folder)
+            scorer = model.scorer()
+        _check_codes(folder, scorer.labels, codebook)
+        return model_coder(scorer, card.get("name", "model"), evidence), card
     from pipeline.coding import spacy_model
 
-    backend = spacy_model.read_card(folder).get("backend_id", "sklearn")
-    if backend == spacy_model.BACKEND_ID:
-        smodel, card = spacy_model.load_spacy_model(folder)
-        labels = set(smodel.labels_)
-    elif backend == "sklearn":
-        model, card = load_model(folder)
-        labels = set(model.labels_)
-    else:
-        raise InputError(folder / "model_card.json", f"unknown backend_id {backend!r} "
+    if backend != spacy_model.BACKEND_ID:
+        raise InputError(folder / CARD_FILE, f"unknown backend_id {backend!r} "
                          f"(expected sklearn or {spacy_model.BACKEND_ID})", field="backend_id")
-    unknown = [c for c in codebook.code_ids if c not in labels]
+    smodel, card = spacy_model.load_spacy_model(folder)
+    _check_codes(folder, list(smodel.labels_), codebook)
+    return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
+
+
+def _check_codes(folder: Path, labels: list[str], codebook: Codebook) -> None:
+    unknown = [c for c in codebook.code_ids if c not in set(labels)]
     if unknown:
         raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
                          "codebook; retrain it with `make train`")
-    if backend == spacy_model.BACKEND_ID:
-        return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
-    return model_coder(model, card.get("name", "model"), evidence), card
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:
-    cols = [assigned.get(name, np.zeros(n, bool)) for name in names]
-    return [";".join(name for name, col in zip(names, cols, strict=True) if col[i])
-            for i in range(n)]
+    """Per row the ``;``-joined names assigned to it: each distinct combination is joined
+    once, not each row (a combination is a row's bits as one integer where they fit)."""
+    if not n:
+        return []
+    flags = np.zeros((n, len(names)), dtype=bool)
+    for k, name in enumerate(names):
+        if name in assigned:
+            flags[:, k] = assigned[name]
+    if len(names) < 63:
+        keys = flags.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        combos = flags[first]
+    else:
+        combos, inverse = np.unique(flags, axis=0, return_inverse=True)
+    joined = [";".join(name for name, on in zip(names, combo, strict=True) if on)
+              for combo in combos.tolist()]
+    return np.array(joined, dtype=object)[inverse.reshape(-1)].tolist()

@@ -8,8 +8,9 @@ question before a respondent turn (the segment's ``context``) is a third, down-w
 of lemma features: "Wat kwam daaruit?" says a lot about a short answer. The context is split
 into words by a regular expression (:func:`pipeline.nlp.context_batch`), the segment itself
 by spaCy's tokenizer (:func:`pipeline.nlp.token_batch`). Saved with skops
-(``model.skops``) next to a JSON model card; loading trusts only the classes listed in
-:data:`TRUSTED`, never an arbitrary pickle.
+(``model.skops``; loading trusts only the classes listed in :data:`TRUSTED`, never an
+arbitrary pickle), its arrays for coding (``scorer.npz``, :mod:`pipeline.coding.scoring`) and
+a JSON model card.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.coding.features import SegmentFeaturizer, compiled
-from pipeline.nlp import TokenBatch, context_batch, token_batch, tokens_and_lemmas
+from pipeline.coding.features import SegmentFeaturizer
+from pipeline.coding.scoring import CARD_FILE, SCORER_FILE, Scorer, save_scorer, sigmoid
+from pipeline.nlp import context_batch, token_batch, tokens_and_lemmas
 
 __all__ = ["CodeModel", "load_model", "save_model", "TRUSTED", "MODEL_FILE", "CARD_FILE"]
 
 MODEL_FILE = "model.skops"
-CARD_FILE = "model_card.json"
 TRUSTED = ["pipeline.coding.model.CodeModel", "pipeline.coding.features.SegmentFeaturizer"]
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
@@ -122,7 +123,7 @@ class CodeModel(ClassifierMixin, BaseEstimator):
                 f = featurizer().fit_tokens([words[i] for i in tr], [lemmas[i] for i in tr])
                 fc = ctx_featurizer(tr)
                 coef, b = self._fit_weights(features(f, fc, tr), Y[tr])
-                oof[te] = _sigmoid(features(f, fc, te) @ coef.T + b)
+                oof[te] = sigmoid(features(f, fc, te) @ coef.T + b)
             self.thresholds_ = np.array([_best_threshold(Y[:, j], oof[:, j])
                                          for j in range(Y.shape[1])])
         else:
@@ -138,111 +139,36 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         self.coef_context_ = coef[:, nw + nc:] * self.context_weight
         self.labels_ = np.array(labels, dtype=str)
         self.classes_ = self.labels_
-        self.__dict__.pop("_weights", None)   # refitted: the cached copies are stale
+        self.__dict__.pop("_scorer", None)   # refitted: the old arrays are stale
         return self
 
     # ------------------------------------------------------------------ predicting
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_weights", None)
+        state.pop("_scorer", None)
         return state
 
-    def _block_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The word, character and context coefficients as C-contiguous (features x labels)
-        arrays, made once: the products and kernels of scoring read them row by row (a
-        transposed view would be copied by every product)."""
-        w = getattr(self, "_weights", None)
-        if w is None:
-            w = self._weights = tuple(np.ascontiguousarray(c.T, dtype=np.float64) for c in (
-                self.coef_word_, self.coef_char_, self.coef_context_))
-        return w
-
-    def _scores(self, batch: TokenBatch, context: TokenBatch | None,
-                context_of: np.ndarray | None = None) -> tuple[np.ndarray, sp.csr_matrix]:
-        word, char, ctx = self._block_weights()
-        Xw = self.featurizer_.word_block(batch)
-        z = Xw @ word + self.intercept_
-        z += self.featurizer_.char_scores(batch, char)
-        if context is not None and ctx.shape[0]:
-            zx = self.context_featurizer_.word_block(context) @ ctx
-            z = z + (zx if context_of is None else zx[context_of])
-        return np.asarray(z), Xw
+    def scorer(self) -> Scorer:
+        """What coding needs of this model, as arrays (made once; a refit replaces it)."""
+        check_is_fitted(self, "coef_word_")
+        scorer = getattr(self, "_scorer", None)
+        if scorer is None:
+            scorer = self._scorer = Scorer(
+                [str(x) for x in self.labels_], np.asarray(self.thresholds_, dtype=np.float64),
+                np.asarray(self.intercept_, dtype=np.float64), self.featurizer_.tables(),
+                self.context_featurizer_.tables(),
+                *(np.ascontiguousarray(c.T, dtype=np.float64) for c in (
+                    self.coef_word_, self.coef_char_, self.coef_context_)))
+        return scorer
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability per label; ``X`` is a list of texts or a DataFrame with ``text`` and
         (optionally) ``context``."""
-        check_is_fitted(self, "coef_word_")
         texts, contexts = _texts_and_contexts(X)
-        return _sigmoid(self._scores(token_batch(texts), context_batch(contexts))[0])
+        return self.scorer().predict_proba(token_batch(texts), context_batch(contexts))
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
-
-    def predict_with_evidence(self, batch: TokenBatch, n_terms: int,
-                              context: TokenBatch | None = None,
-                              evidence_labels: list[str] | None = None,
-                              context_of: np.ndarray | None = None
-                              ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
-        """Probabilities and, per segment, the lemma n-grams of the segment itself that pushed
-        each assigned label (of ``evidence_labels``; default all) up the most (the
-        ``evidence``). ``context_of``: the row of ``context`` for each segment, when the
-        contexts are given once per distinct text (segments of one long answer share it)."""
-        check_is_fitted(self, "coef_word_")
-        z, Xw = self._scores(batch, context, context_of)
-        proba = _sigmoid(z)
-        evidence: list[dict[str, list[str]]] = [{} for _ in range(len(batch))]
-        if n_terms:
-            names = self.featurizer_.word_names()
-            labels = [str(x) for x in self.labels_]
-            wanted = np.isin(labels, labels if evidence_labels is None else evidence_labels)
-            rows, codes = np.nonzero((proba >= self.thresholds_) & wanted)
-            for i, j, terms in _top_terms(Xw, self._block_weights()[0], rows, codes, n_terms,
-                                          names):
-                evidence[i][labels[j]] = terms
-        return proba, evidence
-
-
-def _top_terms(X: sp.csr_matrix, weights: np.ndarray, rows: np.ndarray, labels: np.ndarray,
-               n: int, names: np.ndarray) -> list[tuple[int, int, list[str]]]:
-    """For each (row, label) pair: the names of the columns with the largest positive
-    contribution ``X[row, c] * weights[c, label]`` (at most ``n``; ties by column); pairs
-    without a positive contribution are left out."""
-    X = X.tocsr()
-    cols = _top_columns(X.indptr.astype(np.int64), X.indices.astype(np.int64),
-                        X.data.astype(np.float64), np.ascontiguousarray(weights, dtype=np.float64),
-                        np.asarray(rows, dtype=np.int64), np.asarray(labels, dtype=np.int64), n)
-    found = (cols >= 0).sum(axis=1)
-    words = names[cols[cols >= 0]].tolist()   # row by row, best first
-    ends = np.cumsum(found).tolist()
-    return [(i, j, words[e - k:e]) for i, j, k, e in zip(rows.tolist(), labels.tolist(),
-                                                          found.tolist(), ends, strict=True)
-            if k]
-
-
-@compiled
-def _top_columns(indptr, indices, data, weights, rows, labels, n):
-    """Per (row, label) pair the columns of its ``n`` largest positive contributions, best
-    first (equal contributions: smaller column first), -1 where there are fewer: ``n``
-    selection passes over the row's entries, each taking the best one ranked below the
-    previous pick."""
-    out = np.full((len(rows), n), -1, dtype=np.int64)
-    for k in range(len(rows)):
-        i, j = rows[k], labels[k]
-        last_v, last_c = np.inf, -1
-        for m in range(n):
-            best_v, best_c = 0.0, -1
-            for p in range(indptr[i], indptr[i + 1]):
-                c = indices[p]
-                v = data[p] * weights[c, j]
-                if v <= 0.0 or v > last_v or (v == last_v and c <= last_c):
-                    continue
-                if best_c < 0 or v > best_v or (v == best_v and c < best_c):
-                    best_v, best_c = v, c
-            if best_c < 0:
-                break
-            out[k, m] = best_c
-            last_v, last_c = best_v, best_c
-    return out
 
 
 def _texts_and_contexts(X) -> tuple[list[str], list[str]]:
@@ -255,20 +181,24 @@ def _texts_and_contexts(X) -> tuple[list[str], list[str]]:
     return texts, [""] * len(texts)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
-
-
 # ---------------------------------------------------------------------- persistence
 def save_model(model: CodeModel, folder: Path, card: dict) -> None:
-    """Write ``model.skops`` and ``model_card.json`` into ``folder``: both built aside and
-    swapped in together, so a model never meets another model's card."""
+    """Write ``model.skops`` (the estimator), ``scorer.npz`` (its arrays, what coding reads:
+    :mod:`pipeline.coding.scoring`) and ``model_card.json`` (with the sha256 of both) into
+    ``folder``: all built aside and swapped in together, so a model never meets another
+    model's card."""
+    import hashlib
+
     import skops.io as sio
 
     from pipeline.io import atomic_write, staged_output
 
     with staged_output(Path(folder)) as stage:
-        atomic_write(stage / MODEL_FILE, sio.dumps(model))
+        data = sio.dumps(model)
+        atomic_write(stage / MODEL_FILE, data)
+        files = {MODEL_FILE: hashlib.sha256(data).hexdigest(),
+                 SCORER_FILE: save_scorer(model.scorer(), stage / SCORER_FILE)}
+        card = {**card, "files": files}
         atomic_write(stage / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 

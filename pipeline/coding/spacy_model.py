@@ -47,11 +47,12 @@ from thinc.layers.resizable import resize_linear_weighted
 
 import pipeline.nlp  # noqa: F401  (registers the lookup_lemmas component)
 from pipeline.coding.assign import Coder
-from pipeline.coding.model import CARD_FILE, _best_threshold
+from pipeline.coding.model import _best_threshold
+from pipeline.coding.scoring import CARD_FILE, read_card
 from pipeline.config import REPO_ROOT
 
 __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "SpacyCodeModel",
-           "build_bow_text_classifier", "make_docs", "to_docbin", "read_card",
+           "build_bow_text_classifier", "make_docs", "to_docbin",
            "save_spacy_model", "load_spacy_model", "spacy_coder", "make_spacy_model",
            "train_spacy"]
 
@@ -316,22 +317,6 @@ def _proba(nlp: Language, texts: list[str], labels: list[str]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- persistence
-def read_card(folder: Path) -> dict:
-    """The model card of a model folder (``{}`` when there is none)."""
-    from pipeline.io import InputError
-
-    path = Path(folder) / CARD_FILE
-    if not path.is_file():
-        return {}
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(path, f"not a readable model card ({type(e).__name__})") from None
-    if not isinstance(card, dict):
-        raise InputError(path, "model card must be a JSON object")
-    return card
-
-
 def save_spacy_model(model: SpacyCodeModel, folder: Path, card: dict) -> None:
     """Write ``nlp/`` (``nlp.to_disk``) and ``model_card.json`` (with labels, thresholds and
     ``backend_id``) into ``folder``; the folder is built aside and swapped in whole."""

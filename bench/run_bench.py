@@ -193,14 +193,22 @@ def ensure_cohort(base: Path, n: int, seed: int, paragraphs: int) -> Path:
 
 
 def throughput_segments(out: Path, n: int) -> Path:
-    """``n`` segments (id, text, context): the demo corpus segmented, repeated, fresh ids."""
+    """``n`` segments (id, text, context): the demo corpus segmented, repeated, fresh ids.
+    Cached under a digest of the demo's transcripts, so a changed demo is segmented again."""
+    import hashlib
+
     import pandas as pd
 
-    path = out / f"segments_{n}.csv"
+    digest = hashlib.sha256()
+    for f in sorted((ROOT / "data" / "demo" / "transcripts").rglob("*")):
+        if f.is_file():
+            digest.update(f.relative_to(ROOT).as_posix().encode() + f.read_bytes())
+    tag = digest.hexdigest()[:10]
+    path = out / f"segments_{n}_{tag}.csv"
     if path.is_file():
         return path
     out.mkdir(parents=True, exist_ok=True)
-    demo = out / "demo_segments.csv"
+    demo = out / f"demo_segments_{tag}.csv"
     if not demo.is_file():
         subprocess.run([str(BIN / "pipeline"), "segment", "data/demo", "--out", str(demo)],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -5,13 +5,14 @@ both with warm worker processes.
 its workers (imports, spaCy's tokenizer, the lemma table and, for a coder, the model): a few
 seconds that weigh heavily on 100,000 segments and more on the coder than on the floor. Here
 each measurement runs once untimed over the same segments in one process (workers started,
-caches filled), then ``--rounds`` times timed, floor and coder taking turns so that a slower
-or faster spell of the machine meets both: the rate a long run settles at. Each round's ratio
-is coder / the same round's floor; the summary is their median (and range).
+caches filled: the coder's in this process, whose caches the workers it forks inherit), then
+``--rounds`` times timed, floor and coder taking turns so that a slower or faster spell of the
+machine meets both: the rate a long run settles at. Each round's ratio is coder / the same
+round's floor; the summary is their median (and range).
 
     .venv/bin/python bench/steady_state.py [--segments CSV] [--jobs 2] [--rounds 3]
 
-Reads the throughput corpus of ``run_bench.py`` (made by ``make bench``), prints one line per
+Reads the throughput corpus of ``run_bench.py`` (made if missing), prints one line per
 measurement and writes ``out/bench/steady_state.csv``.
 """
 
@@ -31,8 +32,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--segments", type=Path,
-                    default=ROOT / "out" / "bench" / "throughput" / "segments_100000.csv")
+    ap.add_argument("--segments", type=Path, default=None,
+                    help="segments CSV (default: the 100,000 of the current demo, made if "
+                    "missing, as run_bench.py makes them)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=3)
@@ -40,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if args.segments is None:
+        from run_bench import throughput_segments
+
+        args.segments = throughput_segments(ROOT / "out" / "bench" / "throughput", 100_000)
     if not args.segments.is_file():
         print(f"{args.segments}: not found; run `make bench` first (it writes the corpus)",
               file=sys.stderr)
@@ -65,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(None)
     coder, _ = load_coder(settings)
 
-    def code() -> None:
-        score_texts(coder, texts, contexts, jobs=args.jobs, chunk=args.chunk,
+    def code(jobs: int = args.jobs) -> None:
+        score_texts(coder, texts, contexts, jobs=jobs, chunk=args.chunk,
                     shown=settings.codebook.code_ids)   # as code_segments
 
     runs = (("floor: token_batch", floor), (f"score: {coder.name}", code))
-    for _, run in runs:
-        run()                                              # warm the workers and caches
+    # warm the workers and caches: the floor's loky workers keep theirs between calls; the
+    # coder's workers are forked from this process per call (Linux), so its caches are
+    # filled here, in this process
+    floor()
+    code(jobs=1)
     rows, ratios = [], []
     for round_ in range(1, args.rounds + 1):
         rates = []

@@ -316,3 +316,20 @@ def test_recovery_spares_a_running_process(tmp_path):
     older.mkdir()
     io.recover_output(out)
     assert mine.exists() and not dead.exists() and not older.exists()
+
+
+def test_write_csv_writes_floats_as_pandas_does(tmp_path):
+    """Floats are written as their shortest round-trip text, exactly what pandas writes
+    (tiny and huge values, negative zero, infinities, missing values), next to other types."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.io import write_csv
+
+    df = pd.DataFrame({"p": [0.1 + 0.2, 1e-06, 5e-05, 123456789.0, 1e20, -0.0, np.inf, np.nan],
+                       "n": range(8), "s": ["a,b", "", None, "x", "é", "q\"", "1", "2"],
+                       "b": [True, False] * 4,
+                       "f32": np.arange(8, dtype=np.float32) / 3})
+    write_csv(df, tmp_path / "x.csv")
+    assert (tmp_path / "x.csv").read_text(encoding="utf-8") == df.to_csv(index=False,
+                                                                         lineterminator="\n")

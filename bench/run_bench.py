@@ -194,13 +194,17 @@ def ensure_cohort(base: Path, n: int, seed: int, paragraphs: int) -> Path:
 
 def throughput_segments(out: Path, n: int) -> Path:
     """``n`` segments (id, text, context): the demo corpus segmented, repeated, fresh ids.
-    Cached under a digest of the demo's transcripts, so a changed demo is segmented again."""
+    Cached under a digest of what the segments depend on (the demo's transcripts and staff
+    table, the settings, the segmenter), so a change to any of them segments it again."""
     import hashlib
 
     import pandas as pd
 
     digest = hashlib.sha256()
-    for f in sorted((ROOT / "data" / "demo" / "transcripts").rglob("*")):
+    sources = [*(ROOT / "data" / "demo" / "transcripts").rglob("*"),
+               ROOT / "data" / "demo" / "staff.csv", *(ROOT / "configs").glob("*.yaml"),
+               ROOT / "pipeline" / "segment.py", ROOT / "pipeline" / "privacy.py"]
+    for f in sorted(sources):
         if f.is_file():
             digest.update(f.relative_to(ROOT).as_posix().encode() + f.read_bytes())
     tag = digest.hexdigest()[:10]

@@ -5,10 +5,9 @@ both with warm worker processes.
 its workers (imports, spaCy's tokenizer, the lemma table and, for a coder, the model): a few
 seconds that weigh heavily on 100,000 segments and more on the coder than on the floor. Here
 each measurement runs once untimed over the same segments in one process (workers started,
-caches filled: the coder's in this process, whose caches the workers it forks inherit), then
-``--rounds`` times timed, floor and coder taking turns so that a slower or faster spell of the
-machine meets both: the rate a long run settles at. Each round's ratio is coder / the same
-round's floor; the summary is their median (and range).
+caches filled), then ``--rounds`` times timed, floor and coder taking turns so that a slower
+or faster spell of the machine meets both: the rate a long run settles at. Each round's ratio
+is coder / the same round's floor; the summary is their median (and range).
 
     .venv/bin/python bench/steady_state.py [--segments CSV] [--jobs 2] [--rounds 3]
 
@@ -71,16 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(None)
     coder, _ = load_coder(settings)
 
-    def code(jobs: int = args.jobs) -> None:
-        score_texts(coder, texts, contexts, jobs=jobs, chunk=args.chunk,
+    def code() -> None:
+        score_texts(coder, texts, contexts, jobs=args.jobs, chunk=args.chunk,
                     shown=settings.codebook.code_ids)   # as code_segments
 
     runs = (("floor: token_batch", floor), (f"score: {coder.name}", code))
-    # warm the workers and caches: the floor's loky workers keep theirs between calls; the
-    # coder's workers are forked from this process per call (Linux), so its caches are
-    # filled here, in this process
-    floor()
-    code(jobs=1)
+    for _, run in runs:
+        run()                                              # warm the workers and caches
     rows, ratios = [], []
     for round_ in range(1, args.rounds + 1):
         rates = []

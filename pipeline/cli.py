@@ -171,7 +171,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
 
     with bar:
         coded = code_segments(segments.drop(columns=["line"]), coder, settings.codebook,
-                              jobs=jobs, progress=tick)
+                              jobs=jobs, progress=tick, inherit=True)
     keep = ["id", "knowledge_types", "activities"] + [f"p_{c}" for c in settings.codebook.code_ids]
     extra = [c for c in coded.columns if c not in keep and c not in segments.columns]
     io.write_csv(coded[keep + [c for c in extra if c != "coder"]], out)

@@ -521,8 +521,9 @@ def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
     coded table (100,000 segments: ~0.9 s instead of ~1.2 s)."""
     floats = [c for c, t in df.dtypes.items() if t == np.float64]
     if floats and not df.columns.has_duplicates:
-        df = df.assign(**{c: [repr(v) if v == v else "" for v in df[c].tolist()]
-                          for c in floats})
+        df = df.copy(deep=False)
+        for c in floats:
+            df[c] = [repr(v) if v == v else "" for v in df[c].tolist()]
     text = df.to_csv(index=False, lineterminator="\n")
     atomic_write(path, ("\ufeff" if bom else "") + text)
 

@@ -727,7 +727,7 @@ def _combined(digests: list[tuple[str, str]]) -> str:
 
 def _default_model_used(result, settings: Settings) -> tuple[bool, str | None]:
     """Whether the run's model card is the configured default model's; and its sha256."""
-    from pipeline.coding.model import CARD_FILE, MODEL_FILE
+    from pipeline.coding.scoring import CARD_FILE, MODEL_FILE
 
     folder = settings.model_dir
     try:

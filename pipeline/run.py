@@ -142,10 +142,10 @@ def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool
                ) -> tuple[Coder, dict]:
     """The trained model from ``model_dir`` (default: the configured one), or the rule coder.
 
-    The backend is read from the model card's ``backend_id`` (``sklearn`` when absent):
-    ``spacy_textcat`` loads :mod:`pipeline.coding.spacy_model`, anything else the skops model
-    (its ``scorer.npz``). The coder carries its ``source``, so worker processes load it once
-    each.
+    The backend is read from the model card's ``backend_id`` (``sklearn`` when absent, read
+    from its ``scorer.npz``; ``spacy_textcat``: :mod:`pipeline.coding.spacy_model`; anything
+    else is refused). The coder carries its ``source``, so that worker processes not forked
+    from this one load it once each.
     """
     source = coder_source(settings, model_dir, rules=rules)
     coder, card = make_coder(*source[2:])

@@ -88,15 +88,20 @@ def test_missing_text_column_exit_code_2(shared_datadir, tmp_path, monkeypatch, 
 @pytest.mark.parametrize("backend", ["sklearn", "rules"])
 def test_code_over_workers_writes_what_one_process_writes(shared_datadir, tmp_path,
                                                           coding_model_dirs, backend):
-    """``--jobs 2`` (worker processes forked once the coder is loaded, the input read in
-    another process meanwhile) and ``--jobs 1`` write byte-identical files."""
+    """``--jobs 2`` (the input read in another process while the coder loads, then workers
+    forked with it) and ``--jobs 1`` write byte-identical files: the real command, in a fresh
+    interpreter (this one runs threads, so it would not fork)."""
+    import subprocess
+
     model = ["--rules"] if backend == "rules" else ["--model", str(coding_model_dirs[backend])]
     outs = []
     for jobs in ("1", "2"):
         outs.append(tmp_path / f"coded_{jobs}.csv")
-        result = code([str(shared_datadir / "coding" / "to_code.csv"), "--out", str(outs[-1]),
-                       *model, "--jobs", jobs])
-        assert result.exit_code == 0, result.output
+        run = subprocess.run([sys.executable, "-m", "pipeline", "code",
+                              str(shared_datadir / "coding" / "to_code.csv"), "--out",
+                              str(outs[-1]), *model, "--jobs", jobs],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
     assert outs[0].read_bytes() == outs[1].read_bytes()
     assert read_out(outs[1])["evidence"].str.len().gt(0).any()
 

@@ -172,19 +172,41 @@ def test_scorer_file_from_another_model_is_refused(coding_model_dirs, tmp_path, 
         load_coder(settings, folder)
 
 
-def test_model_folder_without_scorer_file_still_codes(coding_model_dirs, tmp_path, settings,
-                                                      coding_sklearn_model):
-    """A folder saved before ``scorer.npz`` existed is coded from ``model.skops``."""
+@pytest.mark.parametrize("how", ["no scorer.npz", "no hashes in the card"])
+def test_model_folder_without_a_vouched_scorer_file_codes_from_skops(
+        coding_model_dirs, tmp_path, settings, coding_sklearn_model, how):
+    """A folder saved before ``scorer.npz`` existed (or whose card records no hashes) is
+    coded from ``model.skops``."""
     import shutil
 
-    from pipeline.coding.scoring import SCORER_FILE
+    from pipeline.coding.scoring import CARD_FILE, SCORER_FILE
 
     folder = tmp_path / "old"
     shutil.copytree(coding_model_dirs["sklearn"], folder)
-    (folder / SCORER_FILE).unlink()
+    if how == "no scorer.npz":
+        (folder / SCORER_FILE).unlink()
+    else:
+        card = json.loads((folder / CARD_FILE).read_text())
+        del card["files"]
+        (folder / CARD_FILE).write_text(json.dumps(card))
     coder, _ = load_coder(settings, folder)
     scores, _ = coder.score(NEW, [""] * 3)
     np.testing.assert_array_equal(scores.to_numpy(), coding_sklearn_model.predict_proba(NEW))
+
+
+def test_replaced_model_file_is_refused(coding_model_dirs, tmp_path, settings, coding_data):
+    """A model.skops copied over another model's folder would be coded with the old
+    scorer.npz: refused, naming the file."""
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(coding_model_dirs["sklearn"], folder)
+    _, texts, Y, labels = coding_data
+    other = CodeModel(labels=tuple(labels), min_df=1, threshold_folds=1).fit(texts, 1 - Y)
+    save_model(other, tmp_path / "other", {"name": "other", "backend_id": "sklearn"})
+    shutil.copy(tmp_path / "other" / MODEL_FILE, folder / MODEL_FILE)
+    with pytest.raises(InputError, match="model.skops: does not match the sha256"):
+        load_coder(settings, folder)
 
 
 def test_coding_imports_no_scikit_learn(coding_model_dirs, tmp_path):
@@ -322,7 +344,7 @@ def test_char_scores_equal_the_char_block_product(coding_sklearn_model, coding_d
     batch = token_batch([*texts, "", "de de de de", "xyzzyq qqq", "Ja ja, dat dat dat."])
     weights = np.random.default_rng(3).normal(size=(len(featurizer.char_vocab_), 4))
     want = featurizer.transform_batch(batch)[1] @ weights
-    got = featurizer.char_scores(batch, weights)
+    got = featurizer.tables().char_scores(batch, weights)
     assert np.abs(want).max() > 0.1
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 

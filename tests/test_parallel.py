@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from pipeline.parallel import ordered_map
 
 
@@ -27,68 +25,101 @@ def test_one_task_stays_in_process():
     assert result == 9 and pid == os.getpid()
 
 
-_LOADED: list[str] = []   # stands for a model loaded in this process
+# Forking needs a process without other threads, and this test process has loky's after the
+# test above: the forked paths are checked in fresh interpreters.
+def _fresh(script: str, timeout: float = 120) -> str:
+    """Run ``script`` (with this package importable) in a new interpreter; its stdout."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
 
 
-def _loaded_and_pid(x: int) -> tuple[int, list[str], int]:
-    return x * x, list(_LOADED), os.getpid()
+def test_forked_workers_start_with_what_this_process_loaded():
+    """``inherit=True``: workers forked at the call see what was loaded before it (nothing
+    pickled to them), and the results come back in task order."""
+    out = _fresh("""
+        import os
+        from pipeline.parallel import can_fork, ordered_map
+        LOADED = ["model"]
+        def task(x):
+            return x * x, list(LOADED), os.getpid()
+        assert can_fork()
+        res = list(ordered_map(task, [(x,) for x in range(10)], 2, inherit=True))
+        assert [r for r, _, _ in res] == [x * x for x in range(10)], res
+        assert all(loaded == ["model"] for _, loaded, _ in res)
+        assert os.getpid() not in {p for _, _, p in res}
+        print("ok", len({p for _, _, p in res}))
+    """)
+    assert out == "ok 2"
 
 
-def test_inheriting_workers_start_with_what_this_process_loaded():
-    """``inherit=True``: forked workers see what was loaded here before the call, and the
-    results come back in task order."""
-    from pipeline.parallel import can_fork
-
-    _LOADED.append("model")
-    try:
-        results = list(ordered_map(_loaded_and_pid, [(x,) for x in range(10)], 2,
-                                   inherit=True))
-    finally:
-        _LOADED.clear()
-    assert [r for r, _, _ in results] == [x * x for x in range(10)]
-    assert all(loaded == ["model"] for _, loaded, _ in results)
-    if can_fork():
-        assert os.getpid() not in {p for _, _, p in results}
-
-
-def _fail(x: int) -> int:
-    if x == 3:
-        raise ValueError(f"task {x} failed")
-    return x
-
-
-def test_an_error_in_an_inheriting_worker_reaches_the_caller():
-    with pytest.raises(ValueError, match="task 3 failed"):
-        list(ordered_map(_fail, [(x,) for x in range(6)], 2, inherit=True))
+def test_forked_map_errors_reach_the_caller_and_a_dead_worker_does_not_hang():
+    out = _fresh("""
+        import os, signal
+        from pipeline.parallel import ordered_map
+        def fail(x):
+            if x == 3:
+                raise ValueError(f"task {x} failed")
+            return x
+        def die(x):
+            if x == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return x
+        try:
+            list(ordered_map(fail, [(x,) for x in range(6)], 2, inherit=True))
+        except ValueError as e:
+            print("raised:", e)
+        try:
+            list(ordered_map(die, [(x,) for x in range(6)], 2, inherit=True))
+        except RuntimeError as e:
+            print("died:", "ended abruptly" in str(e))
+    """, timeout=60)
+    assert out.splitlines() == ["raised: task 3 failed", "died: True"]
 
 
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
-
-
-def test_aside_runs_beside_and_hands_back_value_or_error(tmp_path):
-    from pipeline.parallel import aside
-
-    (tmp_path / "a.txt").write_text("inhoud", encoding="utf-8")
-    with aside(_read, str(tmp_path / "a.txt")) as reading:
-        here = sum(range(1000))
-        assert reading.result() == "inhoud" and here == 499500
-    with aside(_read, str(tmp_path / "missing.txt")) as reading:
-        with pytest.raises(FileNotFoundError, match="missing.txt"):
-            reading.result()
-
-
-def _sleep_forever() -> None:
-    import time
-
-    time.sleep(600)
+def test_aside_hands_back_value_or_error_and_runs_again_here_when_it_cannot():
+    """The value or the exception of the work done aside; a value that cannot be sent back
+    (here: too deeply nested to pickle) is made again in this process."""
+    out = _fresh("""
+        import os
+        from pipeline.parallel import aside
+        def pid():
+            return os.getpid()
+        def missing():
+            return open("/nonexistent/x.txt").read()
+        def deep():
+            x = []
+            for _ in range(100_000):
+                x = [x]
+            return os.getpid(), x
+        with aside(pid) as work:
+            print("aside:", work.result() != os.getpid())
+        with aside(missing) as work:
+            try:
+                work.result()
+            except FileNotFoundError as e:
+                print("error:", e.filename)
+        with aside(deep) as work:
+            print("again here:", work.result()[0] == os.getpid())
+    """)
+    assert out.splitlines() == ["aside: True", "error: /nonexistent/x.txt", "again here: True"]
 
 
 def test_aside_left_early_stops_the_process():
-    from pipeline.parallel import aside
-
-    with pytest.raises(KeyError):
-        with aside(_sleep_forever) as work:
-            raise KeyError("the coder failed to load")
-    assert work._process is None or not work._process.is_alive()
+    out = _fresh("""
+        import time
+        from pipeline.parallel import aside
+        def sleep():
+            time.sleep(600)
+        try:
+            with aside(sleep) as work:
+                raise KeyError("the coder failed to load")
+        except KeyError:
+            print("stopped:", work._process is not None and not work._process.is_alive())
+    """, timeout=60)
+    assert out == "stopped: True"

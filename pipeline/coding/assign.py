@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.coding.rules import RuleCoder
-from pipeline.coding.scoring import CARD_FILE, SCORER_FILE, Scorer, load_scorer, read_card
+from pipeline.coding.scoring import CARD_FILE, Scorer, load_scorer, read_card
 from pipeline.config import Codebook
 from pipeline.io import InputError
 from pipeline.nlp import context_batch, make_nlp, token_batch
@@ -40,9 +40,10 @@ class Coder:
     thresholds: dict[str, float]
     score: Callable[[list[str], list[str], list[str] | None],
                     tuple[pd.DataFrame, list[dict]]]
-    # how a worker process makes this coder itself: (key, function, *arguments). Without it
-    # the coder (model included) is pickled into every chunk sent to a worker, and the
-    # worker rebuilds the model's lookup tables for every chunk.
+    # how a worker process makes this coder itself: (key, function, *arguments), where
+    # workers are not forked from this process (parallel.ordered_map): without it the coder
+    # (model included) would be pickled into every chunk sent to a loky worker, which would
+    # rebuild the model's lookup tables for every chunk.
     source: tuple | None = None
 
     def warm(self) -> None:
@@ -106,25 +107,31 @@ def evidence_text(scores: pd.DataFrame, evidence: list[dict[str, list[str]]],
 def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = None,
                 jobs: int = 1, chunk: int = 5000,
                 progress: Callable[[int], None] | None = None,
-                shown: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Score texts in chunks, over ``jobs`` processes when there is enough work (forked
-    from this one where possible, so they start with the coder as loaded and warmed here):
-    the scores per label and, per text, the evidence of the assigned ``shown`` codes
-    (default: all labels) as :func:`evidence_text`."""
+                shown: list[str] | None = None, inherit: bool = False
+                ) -> tuple[pd.DataFrame, list[str]]:
+    """Score texts in chunks, over ``jobs`` processes when there is enough work: the scores
+    per label and, per text, the evidence of the assigned ``shown`` codes (default: all
+    labels) as :func:`evidence_text`.
+
+    ``inherit``: fork the workers from this process where possible
+    (:func:`pipeline.parallel.ordered_map`), so that they start with the coder as loaded and
+    warmed (:meth:`Coder.warm`) here. Meant for a process that holds little besides the
+    coder and the texts (``pipeline code``): forked from a large one, the workers' shared
+    pages count again in each one's resident memory."""
     contexts = contexts if contexts is not None else [""] * len(texts)
     shown = list(coder.labels) if shown is None else shown
-    if jobs > 1 and can_fork():   # forked workers start at once: share out a small input too
+    forked = inherit and can_fork()
+    if jobs > 1 and forked:   # forked workers start at once: share out a small input too
         chunk = min(chunk, max(1, -(-len(texts) // jobs)))
     spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
     work = [(texts[a:b], contexts[a:b]) for a, b in spans]
     in_workers = jobs > 1 and len(work) > 1
     # forked workers inherit the coder; others make it from its source once each (if it has
     # one, else it is pickled into every chunk)
-    ship = ((None, coder.source) if coder.source and in_workers and not can_fork()
-            else (coder, None))
+    ship = (None, coder.source) if coder.source and in_workers and not forked else (coder, None)
     results = []
     for res in ordered_map(_score_chunk, [(*ship, t, c, shown) for t, c in work], jobs,
-                           inherit=True):
+                           inherit=forked):
         results.append(res)
         if progress:
             progress(len(res[1]))
@@ -134,15 +141,17 @@ def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = Non
 
 
 def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, jobs: int = 1,
-                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """``segments`` (needs ``text``) with the coding contract's columns added."""
+                  progress: Callable[[int], None] | None = None,
+                  inherit: bool = False) -> pd.DataFrame:
+    """``segments`` (needs ``text``) with the coding contract's columns added (``jobs``,
+    ``inherit``: as :func:`score_texts`)."""
     if "text" not in segments.columns:
         raise ValueError("segments table has no 'text' column")
     contexts = (segments["context"].fillna("").astype(str).tolist()
                 if "context" in segments.columns else None)
     scores, evidence = score_texts(coder, segments["text"].fillna("").astype(str).tolist(),
                                    contexts, jobs=jobs, progress=progress,
-                                   shown=codebook.code_ids)
+                                   shown=codebook.code_ids, inherit=inherit)
     assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
                 if lab in scores.columns}
     out = segments.copy()
@@ -176,9 +185,8 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
     card = read_card(folder)
     backend = card.get("backend_id", "sklearn")
     if backend == "sklearn":
-        if (Path(folder) / SCORER_FILE).is_file():
-            scorer = load_scorer(folder, card)
-        else:
+        scorer = load_scorer(folder, card)
+        if scorer is None:
             from pipeline.coding.model import load_model
 
             model, card = load_model(folder)

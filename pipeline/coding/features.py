@@ -5,9 +5,9 @@ Equivalent in spirit to two scikit-learn ``TfidfVectorizer`` (``analyzer="word"`
 once per distinct word form, lemma bigrams are looked up with ``numpy.searchsorted``. This
 module fits the vocabularies; the lookups and compiled loops that turn a batch into features
 are :class:`pipeline.coding.scoring.NgramTables`, shared with coding. For training the
-character block is a sparse product; for coding, :meth:`char_scores` goes straight to the
-model's scores in one compiled loop (the block has ~550 entries per segment, and building it
-cost more than tokenising).
+character block is a sparse product; coding goes from the characters straight to the
+model's scores in one compiled loop (``NgramTables.char_scores``: the block has ~550 entries
+per segment, and building it cost more than tokenising).
 
 Learned state ends in ``_`` and is plain numpy arrays (string arrays for the vocabularies), so
 the fitted object serialises with skops without any pickled payload.
@@ -115,11 +115,6 @@ class SegmentFeaturizer(TransformerMixin, BaseEstimator):
     def word_block(self, batch: TokenBatch) -> sp.csr_matrix:
         """The TF-IDF lemma n-gram block (:meth:`NgramTables.word_block`)."""
         return self.tables().word_block(batch)
-
-    def char_scores(self, batch: TokenBatch, weights: np.ndarray) -> np.ndarray:
-        """``char block @ weights`` without building the block
-        (:meth:`NgramTables.char_scores`)."""
-        return self.tables().char_scores(batch, weights)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "word_vocab_")

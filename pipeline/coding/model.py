@@ -25,12 +25,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.coding.features import SegmentFeaturizer
-from pipeline.coding.scoring import CARD_FILE, SCORER_FILE, Scorer, save_scorer, sigmoid
+from pipeline.coding.scoring import (
+    CARD_FILE,
+    MODEL_FILE,
+    SCORER_FILE,
+    Scorer,
+    save_scorer,
+    sigmoid,
+)
 from pipeline.nlp import context_batch, token_batch, tokens_and_lemmas
 
 __all__ = ["CodeModel", "load_model", "save_model", "TRUSTED", "MODEL_FILE", "CARD_FILE"]
 
-MODEL_FILE = "model.skops"
 TRUSTED = ["pipeline.coding.model.CodeModel", "pipeline.coding.features.SegmentFeaturizer"]
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 

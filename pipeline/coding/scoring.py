@@ -29,9 +29,10 @@ import scipy.sparse as sp
 from pipeline.nlp import TokenBatch
 
 __all__ = ["NgramTables", "Scorer", "compiled", "load_scorer", "save_scorer", "read_card",
-           "SCORER_FILE", "CARD_FILE", "char_ngrams", "sigmoid", "tfidf"]
+           "SCORER_FILE", "MODEL_FILE", "CARD_FILE", "char_ngrams", "sigmoid", "tfidf"]
 
 SCORER_FILE = "scorer.npz"
+MODEL_FILE = "model.skops"
 CARD_FILE = "model_card.json"
 
 
@@ -426,22 +427,34 @@ def save_scorer(scorer: Scorer, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_scorer(folder: Path, card: dict) -> Scorer:
-    """The scorer in ``folder``, checked against the model card's sha256 of it."""
+def load_scorer(folder: Path, card: dict) -> Scorer | None:
+    """The scorer in ``folder``, or None where the folder has none that its card vouches for
+    (saved before scorer.npz existed: code from model.skops instead). Refused when
+    ``model.skops`` or ``scorer.npz`` is not the file the card's sha256 names: one of them
+    was replaced, and the two would code differently."""
     from pipeline.io import InputError
 
-    path = Path(folder) / SCORER_FILE
-    data = path.read_bytes()
-    want = card.get("files", {}).get(SCORER_FILE)
-    if hashlib.sha256(data).hexdigest() != want:
-        raise InputError(path, ("does not match the sha256 in model_card.json (a file from "
-                                "another training run?)" if want else "has no sha256 in "
-                                "model_card.json") + "; retrain with `make train`")
+    folder = Path(folder)
+    files = card.get("files", {})
+    if not isinstance(files, dict):
+        raise InputError(folder / CARD_FILE, "expected an object of file: sha256",
+                         field="files")
+    if not (folder / SCORER_FILE).is_file() or SCORER_FILE not in files:
+        return None
+    data = {}
+    for name in (MODEL_FILE, SCORER_FILE):
+        path = folder / name
+        if name in files and path.is_file():
+            data[name] = path.read_bytes()
+            if hashlib.sha256(data[name]).hexdigest() != files[name]:
+                raise InputError(path, "does not match the sha256 in model_card.json (a file "
+                                 "from another training run?); retrain with `make train`")
     try:
-        with np.load(BytesIO(data), allow_pickle=False) as arrays:
+        with np.load(BytesIO(data[SCORER_FILE]), allow_pickle=False) as arrays:
             return Scorer.from_arrays(arrays)
     except (ValueError, KeyError, OSError) as e:
-        raise InputError(path, f"not a readable scorer file ({type(e).__name__}: {e})") from None
+        raise InputError(folder / SCORER_FILE, f"not a readable scorer file "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def read_card(folder: Path) -> dict:

@@ -90,15 +90,14 @@ def _forked_map(fn: Callable[..., Any], tasks: list[tuple], jobs: int) -> Iterat
             results = executor.map(_run_inherited, range(len(tasks)))
     finally:
         _INHERITED = None
-    with executor:
-        try:
-            yield from results
-        except BrokenProcessPool:
-            raise RuntimeError(f"a worker process running {getattr(fn, '__name__', fn)} "
-                               "ended abruptly (killed, or out of memory?); fewer jobs or a "
-                               "smaller input need less memory") from None
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+    try:
+        yield from results
+    except BrokenProcessPool:
+        raise RuntimeError(f"a worker process running {getattr(fn, '__name__', fn)} "
+                           "ended abruptly (killed, or out of memory?); fewer jobs or a "
+                           "smaller input need less memory") from None
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_inherited(i: int) -> Any:

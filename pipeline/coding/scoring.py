@@ -432,7 +432,7 @@ def load_scorer(folder: Path, card: dict) -> Scorer | None:
     (saved before scorer.npz existed: code from model.skops instead). Refused when
     ``model.skops`` or ``scorer.npz`` is not the file the card's sha256 names: one of them
     was replaced, and the two would code differently."""
-    from pipeline.io import InputError
+    from pipeline.io import InputError, file_sha256
 
     folder = Path(folder)
     files = card.get("files", {})
@@ -441,16 +441,13 @@ def load_scorer(folder: Path, card: dict) -> Scorer | None:
                          field="files")
     if not (folder / SCORER_FILE).is_file() or SCORER_FILE not in files:
         return None
-    data = {}
     for name in (MODEL_FILE, SCORER_FILE):
         path = folder / name
-        if name in files and path.is_file():
-            data[name] = path.read_bytes()
-            if hashlib.sha256(data[name]).hexdigest() != files[name]:
-                raise InputError(path, "does not match the sha256 in model_card.json (a file "
-                                 "from another training run?); retrain with `make train`")
+        if name in files and path.is_file() and file_sha256(path) != files[name]:
+            raise InputError(path, "does not match the sha256 in model_card.json (a file "
+                             "from another training run?); retrain with `make train`")
     try:
-        with np.load(BytesIO(data[SCORER_FILE]), allow_pickle=False) as arrays:
+        with np.load(folder / SCORER_FILE, allow_pickle=False) as arrays:
             return Scorer.from_arrays(arrays)
     except (ValueError, KeyError, OSError) as e:
         raise InputError(folder / SCORER_FILE, f"not a readable scorer file "

@@ -49,6 +49,7 @@ __all__ = [
     "read_segments_file",
     "atomic_write",
     "write_csv",
+    "csv_text",
     "staged_output",
     "file_sha256",
     "build_manifest",
@@ -453,22 +454,25 @@ def read_segments_file(path: Path) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ writing
-def atomic_write(path: Path, data: bytes | str) -> None:
+def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    The temporary file is named ``.<name>.<pid>.<random>.tmp``; one left behind by a killed
-    process is removed by the next write to the same path.
+    ``data`` may also be an iterable of pieces, written as they come (a large output made
+    chunk by chunk never has to be whole in memory); an error while they are made leaves
+    ``path`` as it was. The temporary file is named ``.<name>.<pid>.<random>.tmp``; one left
+    behind by a killed process is removed by the next write to the same path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    pieces = [data] if isinstance(data, bytes | str) else data
     _remove_stale(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
                                suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            for piece in pieces:
+                fh.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -514,7 +518,14 @@ def _pid_of(path: Path) -> int:
 
 
 def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
-    """Deterministic CSV (UTF-8, ``\\n`` line ends, no index); ``bom`` for Excel users.
+    """Deterministic CSV (UTF-8, ``\\n`` line ends, no index); ``bom`` for Excel users."""
+    atomic_write(path, ("\ufeff" if bom else "") + csv_text(df))
+
+
+def csv_text(df: pd.DataFrame, *, header: bool = True) -> str:
+    """``df`` as :func:`write_csv` writes it; without ``header``, the rows alone, so that the
+    texts of consecutive slices of a table, the first with its header, join into the text
+    of the whole table.
 
     Float columns are turned into text first, as Python's shortest round-trip ``repr``
     (missing values empty): the same text pandas writes, in about a third less time for a
@@ -524,8 +535,7 @@ def write_csv(df: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
         df = df.copy(deep=False)
         for c in floats:
             df[c] = [repr(v) if v == v else "" for v in df[c].tolist()]
-    text = df.to_csv(index=False, lineterminator="\n")
-    atomic_write(path, ("\ufeff" if bom else "") + text)
+    return df.to_csv(index=False, header=header, lineterminator="\n")
 
 
 @contextmanager

@@ -333,3 +333,37 @@ def test_write_csv_writes_floats_as_pandas_does(tmp_path):
     write_csv(df, tmp_path / "x.csv")
     assert (tmp_path / "x.csv").read_text(encoding="utf-8") == df.to_csv(index=False,
                                                                          lineterminator="\n")
+
+
+def test_csv_text_of_slices_joins_into_the_whole_table():
+    """`pipeline code` writes its CSV chunk by chunk: the first slice with its header, the
+    others without, give the text of the whole table."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.DataFrame({"id": [f"s{i}" for i in range(7)], "p": np.linspace(0, 1, 7) / 3,
+                       "codes": ["a;b", "", "c", "a,\"q\"", "", "b", "é"]})
+    whole = io.csv_text(df)
+    assert whole == df.to_csv(index=False, lineterminator="\n")
+    for cut in ([3], [1, 2, 6], []):
+        bounds = [0, *cut, len(df)]
+        parts = [io.csv_text(df.iloc[a:b], header=a == 0)
+                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        assert "".join(parts) == whole
+
+
+def test_atomic_write_of_pieces(tmp_path):
+    """Pieces are written as they come; an error while they are made keeps the old file and
+    leaves no temporary file."""
+    target = tmp_path / "coded.csv"
+    io.atomic_write(target, iter(["id,x\n", b"s1,1\n", "s2,é\n"]))
+    assert target.read_text(encoding="utf-8") == "id,x\ns1,1\ns2,é\n"
+
+    def failing():
+        yield "id,new\n"
+        raise RuntimeError("worker died")
+
+    with pytest.raises(RuntimeError):
+        io.atomic_write(target, failing())
+    assert target.read_text(encoding="utf-8") == "id,x\ns1,1\ns2,é\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["coded.csv"]

@@ -122,3 +122,21 @@ def test_code_with_a_broken_model_fails_in_one_line(shared_datadir, tmp_path,
     assert isinstance(result.exception, InputError)
     assert SCORER_FILE in str(result.exception)
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_contract_csv_chunks_join_into_the_contract_table(shared_datadir, coding_model_dirs,
+                                                         settings, chunk):
+    """`pipeline code` writes the text of chunks coded and formatted one by one: joined, it
+    is the CSV of the whole coded table (an empty input: the header alone)."""
+    from pipeline.coding.assign import code_segments, contract_csv, contract_table, make_coder
+    from pipeline.io import csv_text, read_segments_file
+
+    coder, _ = make_coder(coding_model_dirs["sklearn"], settings.codebook, 3)
+    segments = read_segments_file(shared_datadir / "coding" / "to_code.csv").drop(
+        columns=["line"])
+    for table in (segments, segments.iloc[:0]):
+        whole = csv_text(contract_table(code_segments(table, coder, settings.codebook),
+                                        settings.codebook, table.columns))
+        assert "".join(contract_csv(table, coder, settings.codebook, chunk=chunk)) == whole
+    assert whole.count("\n") == 1 and whole.startswith("id,knowledge_types,activities,p_")

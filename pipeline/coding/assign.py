@@ -9,7 +9,7 @@ each assigned code: ``code: word, word | code: word``) and ``coder``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +19,13 @@ import pandas as pd
 from pipeline.coding.rules import RuleCoder
 from pipeline.coding.scoring import CARD_FILE, Scorer, load_scorer, read_card
 from pipeline.config import Codebook
-from pipeline.io import InputError
+from pipeline.io import InputError, csv_text
 from pipeline.nlp import context_batch, make_nlp, token_batch
 from pipeline.parallel import can_fork, ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
-           "code_segments", "evidence_text", "CODED_COLUMNS"]
+           "code_segments", "contract_table", "contract_csv", "evidence_text",
+           "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -104,6 +105,21 @@ def evidence_text(scores: pd.DataFrame, evidence: list[dict[str, list[str]]],
             if ev else "" for i, ev in enumerate(evidence)]
 
 
+def _chunks(coder: Coder, n: int, jobs: int, chunk: int, inherit: bool
+            ) -> tuple[list[tuple[int, int]], tuple, bool]:
+    """How to share out ``n`` texts: the (start, end) of each chunk, what to send with each
+    (the coder, or ``None`` and the coder's source) and whether the workers are forked."""
+    forked = inherit and can_fork()
+    if jobs > 1 and forked:   # forked workers start at once: share out a small input too
+        chunk = min(chunk, max(1, -(-n // jobs)))
+    spans = [(i, min(i + chunk, n)) for i in range(0, n, chunk)] or [(0, 0)]
+    in_workers = jobs > 1 and len(spans) > 1
+    # forked workers inherit the coder; others make it from its source once each (if it has
+    # one, else it is pickled into every chunk)
+    ship = (None, coder.source) if coder.source and in_workers and not forked else (coder, None)
+    return spans, ship, forked
+
+
 def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = None,
                 jobs: int = 1, chunk: int = 5000,
                 progress: Callable[[int], None] | None = None,
@@ -120,18 +136,10 @@ def score_texts(coder: Coder, texts: list[str], contexts: list[str] | None = Non
     pages count again in each one's resident memory."""
     contexts = contexts if contexts is not None else [""] * len(texts)
     shown = list(coder.labels) if shown is None else shown
-    forked = inherit and can_fork()
-    if jobs > 1 and forked:   # forked workers start at once: share out a small input too
-        chunk = min(chunk, max(1, -(-len(texts) // jobs)))
-    spans = [(i, i + chunk) for i in range(0, len(texts), chunk)] or [(0, 0)]
-    work = [(texts[a:b], contexts[a:b]) for a, b in spans]
-    in_workers = jobs > 1 and len(work) > 1
-    # forked workers inherit the coder; others make it from its source once each (if it has
-    # one, else it is pickled into every chunk)
-    ship = (None, coder.source) if coder.source and in_workers and not forked else (coder, None)
+    spans, ship, forked = _chunks(coder, len(texts), jobs, chunk, inherit)
     results = []
-    for res in ordered_map(_score_chunk, [(*ship, t, c, shown) for t, c in work], jobs,
-                           inherit=forked):
+    for res in ordered_map(_score_chunk, [(*ship, texts[a:b], contexts[a:b], shown)
+                                          for a, b in spans], jobs, inherit=forked):
         results.append(res)
         if progress:
             progress(len(res[1]))
@@ -167,6 +175,44 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     out["evidence"] = evidence
     out["coder"] = coder.name
     return out
+
+
+def contract_table(coded: pd.DataFrame, codebook: Codebook, input_columns) -> pd.DataFrame:
+    """What ``pipeline code`` writes of a :func:`code_segments` table (DESIGN.md's coding
+    contract): ``id``, ``knowledge_types``, ``activities``, ``p_<code>`` per code, then the
+    other added columns (``activity_subtypes``, ``evidence``); not the input's own columns
+    and not ``coder``."""
+    keep = ["id", "knowledge_types", "activities"] + [f"p_{c}" for c in codebook.code_ids]
+    extra = [c for c in coded.columns
+             if c not in keep and c not in set(input_columns) and c != "coder"]
+    return coded[keep + extra]
+
+
+def contract_csv(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, jobs: int = 1,
+                 chunk: int = 5000, progress: Callable[[int], None] | None = None,
+                 inherit: bool = False) -> Iterator[str]:
+    """The text of ``pipeline code``'s CSV (:func:`contract_table`) of ``segments``, chunk by
+    chunk in input order; joined, it is the whole table's :func:`pipeline.io.csv_text`.
+
+    Each chunk is coded and formatted in the process that codes it, so with ``jobs`` workers
+    the formatting is shared out too and the caller only writes text (``jobs``, ``inherit``:
+    as :func:`score_texts`)."""
+    if "text" not in segments.columns:
+        raise ValueError("segments table has no 'text' column")
+    spans, ship, forked = _chunks(coder, len(segments), jobs, chunk, inherit)
+    tasks = [(*ship, segments.iloc[a:b], codebook, a == 0) for a, b in spans]
+    for (a, b), text in zip(spans, ordered_map(_contract_chunk, tasks, jobs, inherit=forked),
+                            strict=True):
+        if progress:
+            progress(b - a)
+        yield text
+
+
+def _contract_chunk(coder: Coder | None, source: tuple | None, segments: pd.DataFrame,
+                    codebook: Codebook, header: bool) -> str:
+    coder = _made(source) if coder is None else coder
+    coded = code_segments(segments, coder, codebook)
+    return csv_text(contract_table(coded, codebook, segments.columns), header=header)
 
 
 def make_coder_in_worker(folder: Path | None, codebook: Codebook, evidence: int) -> Coder:

@@ -8,7 +8,11 @@ training schools only. Writes, staged and swapped in whole:
 - ``evaluation.csv``: one row per family/code (+ macro, micro, sub-types), the coders'
   precision, recall, F1 and Cohen's kappa side by side (``<coder>_<metric>``)
 - ``evaluation_long.csv``: the same, one row per coder and code (``SCORE_COLUMNS``)
-- ``evaluation.md``: the tables, the issue's targets for the default model, timings
+- ``evaluation.md``: the tables, the issue's targets for the default model, the human
+  coders' agreement, timings
+- ``human_agreement.csv`` (where the labels hold two or more human coders): per code their
+  Cohen's kappa with each other beside the default model's (``family, code, n_units,
+  human_kappa, <model>_kappa``)
 - ``learning_curve.csv`` / ``learning_curve.png``: macro-F1 per family against the number of
   training segments (fractions of each LOSO training fold)
 - ``manifest.json``
@@ -156,12 +160,15 @@ def evaluate(
         "before scoring. Macro = mean over the family's codes; micro = pooled decisions.",
         f"Default model: `{default}`. Seed {seed}.",
     ]
+    humans = ev.human_agreement(data.labels, scores, default, codebook)
     md = ev.markdown_report(scores, title=f"Evaluation of the coders on {data.meta.name}",
                             summary=summary_lines, target_table=target_table,
-                            seconds=comparison.seconds, curve=curve_df)
+                            seconds=comparison.seconds, curve=curve_df, humans=humans)
     with io.staged_output(out) as stage:
         io.write_csv(ev.wide_table(scores), stage / "evaluation.csv")
         io.write_csv(scores, stage / "evaluation_long.csv")
+        if humans is not None:
+            io.write_csv(humans, stage / "human_agreement.csv")
         io.atomic_write(stage / "evaluation.md", md + "\n")
         if curve_df is not None:
             io.write_csv(curve_df, stage / "learning_curve.csv")

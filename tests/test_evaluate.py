@@ -168,6 +168,25 @@ def test_targets_and_markdown(codebook):
     assert len(wide) == len(scores) / 2
 
 
+def test_human_agreement_beside_the_model(codebook):
+    """Kappa of two coders by hand: focus A=1100, B=1000: p_o 3/4, p_e 1/2, kappa 0.5;
+    an adjudicator is no coder, and one coder gives no table."""
+    rows = [(f"s{i}", "focus", a, coder, "2026-01-01T00:00:00+00:00")
+            for coder, values in (("gold", "1100"), ("bea", "1000"), ("adjudicator:x", "0000"))
+            for i, a in enumerate(values)]
+    labels = pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time"])
+    Y, P = hand_case()
+    scores = ev.score_table(Y, P, CODES, codebook, "model")
+    table = ev.human_agreement(labels, scores, "model", codebook).set_index("code")
+    assert table.loc["focus", "human_kappa"] == pytest.approx(0.5)
+    assert table.loc["focus", "n_units"] == 4
+    assert table.loc["focus", "model_kappa"] == pytest.approx(0.0)   # tp1 fp1 fn1 tn1
+    assert ev.human_agreement(labels[labels["annotator"] != "bea"], scores, "model",
+                              codebook) is None
+    md = ev.markdown_report(scores, title="T", summary=["s"], humans=table.reset_index())
+    assert "## Agreement between the human coders" in md and "| human κ | model κ |" in md
+
+
 # ---------------------------------------------------------------- the CLI command
 def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     out = tmp_path / "eval"
@@ -187,6 +206,29 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     assert "## Targets" in md and "learning_curve.png" in md
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "macro-F1" in result.output
+    assert "Agreement between the human coders" not in md   # one coder: nothing to compare
+
+
+def test_cli_evaluate_reports_the_human_coders_agreement(shared_datadir, tmp_path):
+    """A second coder's labels in the cohort: their agreement with the first, per code,
+    next to the model's kappa."""
+    cohort = shared_datadir / "tiny_cohort"
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str)
+    second = gold.assign(annotator="second_coder")
+    flip = second.index[::7]
+    second.loc[flip, "value"] = second.loc[flip, "value"].map({"0": "1", "1": "0"})
+    second.to_csv(cohort / "labels" / "second_coder.csv", index=False)
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "--out", str(out), "--coders",
+                                      "rules,sklearn", "--no-curve", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    humans = pd.read_csv(out / "human_agreement.csv")
+    assert list(humans.columns) == ["family", "code", "n_units", "human_kappa",
+                                    "sklearn_tfidf_lr_kappa"]
+    assert set(humans["code"]) <= set(CODES) and len(humans) >= 5
+    assert (humans["human_kappa"] < 1).any() and humans["human_kappa"].between(-1, 1).all()
+    assert "## Agreement between the human coders" in (out / "evaluation.md").read_text(
+        encoding="utf-8")
 
 
 def test_cli_evaluate_rejects_unknown_coder(shared_datadir, tmp_path):

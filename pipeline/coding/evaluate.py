@@ -321,6 +321,31 @@ def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook,
     return pd.DataFrame(rows, columns=["target", "value", "required", "met"])
 
 
+def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | None,
+                    codebook: Codebook) -> pd.DataFrame | None:
+    """Where the labels hold more than one human coder (adjudicators aside): per code their
+    Cohen's kappa (mean over pairs, on the segments both coded) beside ``model``'s
+    leave-one-school-out kappa, the level a coder's kappa is read against. None with one."""
+    from pipeline.agreement import ADJUDICATOR, agreement
+
+    humans = labels.loc[~labels["annotator"].astype(str).str.startswith(ADJUDICATOR),
+                        "annotator"]
+    if humans.nunique() < 2:
+        return None
+    table = agreement(labels, codes=codebook.code_ids)["agreement"].set_index("code")
+    m = scores[scores["coder"] == model].set_index(["family", "code"]) if model else None
+    rows = []
+    for fam in codebook.families:
+        for c in fam.codes:
+            if c.id in table.index:
+                rows.append({"family": fam.id, "code": c.id,
+                             "n_units": int(table.loc[c.id, "n_units"]),
+                             "human_kappa": float(table.loc[c.id, "mean_pairwise_kappa"]),
+                             f"{model}_kappa": float(m["kappa"].get((fam.id, c.id), np.nan))
+                             if m is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
 def _md(df: pd.DataFrame) -> str:
     def cell(v) -> str:
         if isinstance(v, float | np.floating):
@@ -337,9 +362,11 @@ def _md(df: pd.DataFrame) -> str:
 def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
                     target_table: pd.DataFrame | None = None,
                     seconds: dict[str, list[float]] | None = None,
-                    curve: pd.DataFrame | None = None) -> str:
+                    curve: pd.DataFrame | None = None,
+                    humans: pd.DataFrame | None = None) -> str:
     """The evaluation as Markdown: F1 and kappa of every coder side by side, then precision
-    and recall, targets, timings and the learning curve."""
+    and recall, targets, the human coders' agreement (:func:`human_agreement`), timings and
+    the learning curve."""
     coders = list(dict.fromkeys(scores["coder"]))
     main = scores[scores["family"] != "subtypes"]
     parts = [f"# {title}", "", *summary, ""]
@@ -358,6 +385,13 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
     if target_table is not None and len(target_table):
         t = target_table.assign(met=target_table["met"].map({True: "yes", False: "**no**"}))
         parts += ["## Targets", "", _md(t), ""]
+    if humans is not None and len(humans):
+        parts += ["## Agreement between the human coders", "",
+                  "Cohen's kappa of the cohort's human coders with each other (before any "
+                  "adjudication), beside the model's kappa against the reference labels: "
+                  "how far the model is from the agreement people reach on the same "
+                  "segments.", "",
+                  _md(humans.rename(columns=lambda c: c.replace("_kappa", " κ"))), ""]
     if seconds:
         rows = pd.DataFrame([{"coder": c, "mean seconds per fold (fit + predict)":
                               float(np.mean(s)), "max": float(np.max(s))}

@@ -94,3 +94,27 @@ def test_transcripts_come_in_several_styles(cohort):
 def test_label_file_is_in_the_cohort_contract(cohort):
     labels = pd.read_csv(DEMO / "labels" / "gold.csv")
     assert list(labels.columns) == ["segment_id", "code", "value", "annotator", "time"]
+
+
+def test_labels_are_double_coded_and_every_disagreement_adjudicated(cohort, gold):
+    """The gold labels have an independent second coding of every segment and code; the
+    adjudication decides exactly the (segment, code) pairs where the two differ, and the
+    labels the model is trained on keep the codebook's sub-type rule."""
+    from pipeline.coding.train import resolve_labels, validate_labels
+
+    codebook = load_settings().codebook
+    labels = validate_labels(cohort.labels, codebook.code_ids + codebook.subtype_ids)
+    second = labels[labels["annotator"] == "second_coder"]
+    adjudicated = labels[labels["annotator"].str.startswith("adjudicator:")]
+    assert set(labels["annotator"]) == {"gold", "second_coder", "adjudicator:panel"}
+    first = labels[labels["annotator"] == "gold"]
+    pairs = first.merge(second, on=["segment_id", "code"], suffixes=("_gold", "_second"))
+    assert len(pairs) == len(gold) == len(second)
+    differ = pairs.loc[pairs["value_gold"] != pairs["value_second"], ["segment_id", "code"]]
+    assert 0 < len(differ) < 0.05 * len(pairs)
+    assert (set(map(tuple, differ.to_numpy()))
+            == set(zip(adjudicated["segment_id"], adjudicated["code"], strict=True)))
+    wide = resolve_labels(labels).pivot(index="segment_id", columns="code", values="value")
+    for activity in ("knowledge_management", "exchange", "capacity_building"):
+        subtypes = wide[[c for c in wide.columns if c.startswith(f"{activity}.")]].sum(axis=1)
+        assert ((subtypes > 0) == (wide[activity] == 1)).all(), activity

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from pipeline.io import ADJUDICATOR
+
 __all__ = [
     "ALL",
     "AGREEMENT_COLUMNS",
@@ -60,7 +62,6 @@ AGREEMENT_COLUMNS = ["code", "n_units", "percent_agreement", "krippendorff_alpha
                      "mean_pairwise_kappa", "n_annotators", "n_labels", "base_rate",
                      "model_kappa", "model_n_units", "shaffer_rho"]
 PAIR_COLUMNS = ["code", "annotator_a", "annotator_b", "n_units", "percent_agreement", "kappa"]
-ADJUDICATOR = "adjudicator:"
 
 
 # ====================================================================== tables

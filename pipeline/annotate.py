@@ -79,7 +79,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.io import InputError, _decode, file_sha256, read_labels
+from pipeline.io import ADJUDICATOR, InputError, _decode, file_sha256, read_labels
 
 __all__ = [
     "STORE_NAME",
@@ -107,7 +107,6 @@ __all__ = [
 STORE_NAME = "store.sqlite"
 LABEL_COLUMNS = ["segment_id", "code", "value", "annotator", "time"]
 NONE_LABEL = "none"
-ADJUDICATOR = "adjudicator:"
 FORMATS = ("csv", "labelstudio", "doccano")
 STRATEGIES = ("uncertain", "disagreement", "random")
 SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")

@@ -151,17 +151,12 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
          rules: Annotated[bool, typer.Option("--rules", help="use the rule coder")] = False,
          config: ConfigOpt = None, jobs: JobsOpt = 2) -> None:
     """Code any file of segments (the coding contract: id, codes, p_<code> per code)."""
-    import gc
-
-    from pipeline.parallel import aside
+    from pipeline.parallel import aside, collector_paused
 
     settings = load_settings(config)
     # a forked process reads the input while this one imports and loads the coder and warms
-    # it up; the coding workers are forked afterwards and start with both. Loading makes
-    # objects that live until the end: the collector's passes over them meanwhile free
-    # nothing and cost ~0.5 s, so it waits.
-    gc.disable()
-    try:
+    # it up; the coding workers are forked afterwards and start with both
+    with collector_paused() as loaded:
         with aside(io.read_segments_file, infile) as reading:
             from pipeline.coding.assign import contract_csv
             from pipeline.run import load_coder
@@ -169,18 +164,17 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
             coder, _ = load_coder(settings, model, rules=rules)
             coder.warm()
             segments = reading.result().drop(columns=["line"])
-    finally:
-        gc.enable()
-    bar, update = _progress()
-    done = [0]
+        loaded()
+        bar, update = _progress()
+        done = [0]
 
-    def tick(n: int) -> None:
-        done[0] += n
-        update("coding", done[0], len(segments))
+        def tick(n: int) -> None:
+            done[0] += n
+            update("coding", done[0], len(segments))
 
-    with bar:   # each worker codes and formats its chunks; the text is written as it comes
-        io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
-                                          progress=tick, inherit=True))
+        with bar:   # each worker codes and formats its chunks; the text is written as it comes
+            io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
+                                              progress=tick, inherit=True))
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
 
 
@@ -256,7 +250,8 @@ def main() -> None:
 
     # at exit, Python's last collections walk every object still alive (spaCy's tables,
     # pandas, numba: ~0.6 s for `pipeline code`); frozen, they are skipped. Memory is freed
-    # by the process ending, as always.
+    # by the process ending, as always. (Registered once, however often main runs.)
+    atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
 
     def debug() -> bool:

@@ -79,7 +79,7 @@ def evaluate(
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model
-    from pipeline.coding.train import labelled_segments, make_model
+    from pipeline.coding.train import labelled_segments, make_model, validate_labels
     from pipeline.nlp import make_nlp
 
     started = datetime.now(UTC)
@@ -160,7 +160,7 @@ def evaluate(
         "before scoring. Macro = mean over the family's codes; micro = pooled decisions.",
         f"Default model: `{default}`. Seed {seed}.",
     ]
-    humans = ev.human_agreement(data.labels, scores, default, codebook)
+    humans = ev.human_agreement(validate_labels(data.labels, names), scores, default, codebook)
     md = ev.markdown_report(scores, title=f"Evaluation of the coders on {data.meta.name}",
                             summary=summary_lines, target_table=target_table,
                             seconds=comparison.seconds, curve=curve_df, humans=humans)

@@ -45,6 +45,7 @@ __all__ = [
     "read_staff",
     "read_nominations",
     "read_labels",
+    "ADJUDICATOR",
     "read_transcript",
     "read_segments_file",
     "atomic_write",
@@ -289,6 +290,9 @@ def read_nominations(path: Path) -> pd.DataFrame:
     return df[["school_id", "ego", "alter", "strength", "line"]]
 
 
+ADJUDICATOR = "adjudicator:"  # annotator prefix of an adjudicated label (``adjudicator:<name>``)
+
+
 def read_labels(path: Path) -> pd.DataFrame:
     df = _read_csv(path, LABEL_COLUMNS)
     for col in ("segment_id", "code", "annotator"):
@@ -464,7 +468,7 @@ def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pieces = [data] if isinstance(data, bytes | str) else data
+    pieces = [data] if isinstance(data, bytes | bytearray | memoryview | str) else data
     _remove_stale(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
                                suffix=".tmp")
@@ -478,6 +482,8 @@ def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        if hasattr(pieces, "close"):   # a generator: stop what makes the pieces, now
+            pieces.close()
         raise
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ordered_map", "aside", "can_fork"]
+__all__ = ["ordered_map", "aside", "can_fork", "collector_paused"]
 
 _INHERITED: tuple[Callable[..., Any], list[tuple]] | None = None  # what forked workers read
 
@@ -53,6 +53,31 @@ def ordered_map(fn: Callable[..., Any], tasks: Iterable[tuple], jobs: int,
 
         return Parallel(n_jobs=jobs, return_as="generator")(delayed(fn)(*t) for t in tasks)
     return (fn(*t) for t in tasks)
+
+
+@contextmanager
+def collector_paused() -> Iterator[Callable[[], None]]:
+    """For a process that loads what it keeps to the end and then forks workers that use it
+    (``pipeline code``): the garbage collector pauses while loading, as its passes over what
+    is loaded free nothing (~0.5 s for the coder, spaCy and the input). The function yielded
+    marks the end of loading: what exists is frozen, so that later passes, here and in the
+    workers, skip it, and collecting resumes. On leaving, the collector is as it was (what
+    was frozen here is unfrozen, unless the caller had frozen objects itself)."""
+    collecting, frozen = gc.isenabled(), gc.get_freeze_count()
+    gc.disable()
+
+    def loaded() -> None:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+    try:
+        yield loaded
+    finally:
+        if not frozen:
+            gc.unfreeze()
+        if collecting:
+            gc.enable()
 
 
 @contextmanager

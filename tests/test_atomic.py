@@ -367,3 +367,17 @@ def test_atomic_write_of_pieces(tmp_path):
         io.atomic_write(target, failing())
     assert target.read_text(encoding="utf-8") == "id,x\ns1,1\ns2,é\n"
     assert [p.name for p in tmp_path.iterdir()] == ["coded.csv"]
+
+    closed = []
+
+    def unwritable():   # the writer fails: what makes the pieces is stopped at once
+        try:
+            yield "id,new\n"
+            yield 42
+            yield "never asked for\n"
+        finally:
+            closed.append(True)
+
+    with pytest.raises(TypeError):
+        io.atomic_write(target, unwritable())
+    assert closed == [True] and target.read_text(encoding="utf-8") == "id,x\ns1,1\ns2,é\n"

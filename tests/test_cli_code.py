@@ -137,6 +137,6 @@ def test_contract_csv_chunks_join_into_the_contract_table(shared_datadir, coding
         columns=["line"])
     for table in (segments, segments.iloc[:0]):
         whole = csv_text(contract_table(code_segments(table, coder, settings.codebook),
-                                        settings.codebook, table.columns))
+                                        settings.codebook))
         assert "".join(contract_csv(table, coder, settings.codebook, chunk=chunk)) == whole
     assert whole.count("\n") == 1 and whole.startswith("id,knowledge_types,activities,p_")

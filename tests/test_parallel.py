@@ -123,3 +123,25 @@ def test_aside_left_early_stops_the_process():
             print("stopped:", work._process is not None and not work._process.is_alive())
     """, timeout=60)
     assert out == "stopped: True"
+
+
+def test_collector_paused_while_loading_then_frozen_then_as_before():
+    import gc
+
+    from pipeline.parallel import collector_paused
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with collector_paused() as loaded:
+        assert not gc.isenabled()
+        kept = [[i] for i in range(1000)]       # what a command loads and keeps
+        loaded()
+        assert gc.isenabled() and gc.get_freeze_count() >= len(kept)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:                                       # a caller that had the collector off
+        with collector_paused() as loaded:
+            loaded()
+            assert not gc.isenabled()
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

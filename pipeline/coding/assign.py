@@ -177,15 +177,13 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     return out
 
 
-def contract_table(coded: pd.DataFrame, codebook: Codebook, input_columns) -> pd.DataFrame:
+def contract_table(coded: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """What ``pipeline code`` writes of a :func:`code_segments` table (DESIGN.md's coding
-    contract): ``id``, ``knowledge_types``, ``activities``, ``p_<code>`` per code, then the
-    other added columns (``activity_subtypes``, ``evidence``); not the input's own columns
-    and not ``coder``."""
-    keep = ["id", "knowledge_types", "activities"] + [f"p_{c}" for c in codebook.code_ids]
-    extra = [c for c in coded.columns
-             if c not in keep and c not in set(input_columns) and c != "coder"]
-    return coded[keep + extra]
+    contract): ``id``, ``knowledge_types``, ``activities``, ``p_<code>`` per code, then
+    ``activity_subtypes`` and ``evidence``. Input columns are not repeated (an input column
+    of one of these names is replaced by the coder's)."""
+    return coded[["id", "knowledge_types", "activities",
+                  *[f"p_{c}" for c in codebook.code_ids], "activity_subtypes", "evidence"]]
 
 
 def contract_csv(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, jobs: int = 1,
@@ -212,7 +210,7 @@ def _contract_chunk(coder: Coder | None, source: tuple | None, segments: pd.Data
                     codebook: Codebook, header: bool) -> str:
     coder = _made(source) if coder is None else coder
     coded = code_segments(segments, coder, codebook)
-    return csv_text(contract_table(coded, codebook, segments.columns), header=header)
+    return csv_text(contract_table(coded, codebook), header=header)
 
 
 def make_coder_in_worker(folder: Path | None, codebook: Codebook, evidence: int) -> Coder:

@@ -323,27 +323,31 @@ def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook,
 
 def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | None,
                     codebook: Codebook) -> pd.DataFrame | None:
-    """Where the labels hold more than one human coder (adjudicators aside): per code their
-    Cohen's kappa (mean over pairs, on the segments both coded) beside ``model``'s
-    leave-one-school-out kappa, the level a coder's kappa is read against. None with one."""
-    from pipeline.agreement import ADJUDICATOR, agreement
+    """Per code, the human coders' Cohen's kappa with each other (mean over pairs, on the
+    segments both coded; adjudicators are not coders) beside ``model``'s leave-one-school-out
+    kappa: the level a coder's kappa is read against. Only codes that two coders share; None
+    when there are none. ``labels``: with 0/1 values (``train.validate_labels``)."""
+    from pipeline.agreement import current_labels, pairwise_kappa
+    from pipeline.io import ADJUDICATOR
 
-    humans = labels.loc[~labels["annotator"].astype(str).str.startswith(ADJUDICATOR),
-                        "annotator"]
-    if humans.nunique() < 2:
+    humans = labels[~labels["annotator"].astype(str).str.startswith(ADJUDICATOR)]
+    if humans["annotator"].nunique() < 2:
         return None
-    table = agreement(labels, codes=codebook.code_ids)["agreement"].set_index("code")
+    cur = current_labels(humans)
     m = scores[scores["coder"] == model].set_index(["family", "code"]) if model else None
     rows = []
     for fam in codebook.families:
         for c in fam.codes:
-            if c.id in table.index:
-                rows.append({"family": fam.id, "code": c.id,
-                             "n_units": int(table.loc[c.id, "n_units"]),
-                             "human_kappa": float(table.loc[c.id, "mean_pairwise_kappa"]),
-                             f"{model}_kappa": float(m["kappa"].get((fam.id, c.id), np.nan))
-                             if m is not None else np.nan})
-    return pd.DataFrame(rows)
+            pairs = pairwise_kappa(cur[cur["code"] == c.id], c.id)
+            pairs = pairs[pairs["n_units"] > 0]
+            if pairs.empty:
+                continue
+            row = {"family": fam.id, "code": c.id, "n_units": int(pairs["n_units"].max()),
+                   "human_kappa": float(pairs["kappa"].mean())}
+            if m is not None:
+                row[f"{model}_kappa"] = float(m["kappa"].get((fam.id, c.id), np.nan))
+            rows.append(row)
+    return pd.DataFrame(rows) if rows else None
 
 
 def _md(df: pd.DataFrame) -> str:

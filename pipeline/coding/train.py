@@ -19,7 +19,7 @@ import pandas as pd
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import Settings
-from pipeline.io import Cohort, InputError
+from pipeline.io import ADJUDICATOR, Cohort, InputError
 
 __all__ = ["resolve_labels", "labelled_segments", "make_model", "train_default"]
 
@@ -47,7 +47,7 @@ def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
     lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)))
     lab = lab.sort_values(["time", "order"], kind="stable")
     latest = lab.groupby(["segment_id", "code", "annotator"], sort=False).tail(1)
-    kind = np.where(latest["annotator"].str.startswith("adjudicat"), 0,
+    kind = np.where(latest["annotator"].str.startswith(ADJUDICATOR), 0,
                     np.where(latest["annotator"] == "gold", 1, 2))
     latest = latest.assign(kind=kind)
     top = latest.groupby(["segment_id", "code"])["kind"].transform("min")

@@ -93,3 +93,17 @@ def test_lemma_table_is_spacys_lookup_table():
     assert len(forms) > 1000
     assert [ours.get(f) for f in forms] == [spacy_table.get(f) for f in forms]
     assert lemmatiser().lemma("zittenblijvers") == "zittenblijver"
+
+
+def test_long_tail_vocabulary_is_cached_and_split_as_spacy_splits_it():
+    """More distinct pieces than spaCy's default tokenizer cache (10,000) stay cached, and the
+    split is the one a tokenizer with spaCy's default cache gives."""
+    import spacy
+
+    texts = [f"Casus{i}: de hypothese-{i} (bleek {i}%), zo'n les{i}." for i in range(6000)]
+    tok = make_nlp(False).tokenizer
+    assert tok.max_cache_size >= 1_000_000
+    default = spacy.blank("nl").tokenizer
+    assert default.max_cache_size == 10_000
+    assert ([[t.text for t in tok(x)] for x in texts]
+            == [[t.text for t in default(x)] for x in texts])

@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from pipeline.config import Codebook
+from pipeline.io import ADJUDICATOR
 from pipeline.parallel import ordered_map
 
 __all__ = ["loso_predict", "loso_folds", "score_table", "SCORE_COLUMNS", "CURVE_COLUMNS",
@@ -328,7 +329,6 @@ def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | Non
     kappa: the level a coder's kappa is read against. Only codes that two coders share; None
     when there are none. ``labels``: with 0/1 values (``train.validate_labels``)."""
     from pipeline.agreement import current_labels, pairwise_kappa
-    from pipeline.io import ADJUDICATOR
 
     humans = labels[~labels["annotator"].astype(str).str.startswith(ADJUDICATOR)]
     if humans["annotator"].nunique() < 2:

@@ -76,6 +76,34 @@ def test_token_batch_matches_spacy_on_any_text(texts):
     assert token_batch(texts).per_text() == reference(texts)
 
 
+# spaCy's special cases with punctuation (abbreviations, emoticons, clitics) are where a
+# tokenizer that splits at whitespace first could part from spaCy's split of the whole text
+SPECIAL_ATOMS = sorted(k for k in make_nlp(False).tokenizer.rules
+                       if not k.isalnum() and not any(c.isspace() for c in k))[::25]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.sampled_from(SPECIAL_ATOMS),
+                                   st.sampled_from(["(", ")", ":", "'", "’s", "...", "-", "e-mail",
+                                                    "http://x.nl/a?b=1", "de", "Data", "4-klassen"]),
+                                   st.sampled_from([" ", "  ", "\n", "\t", "\xa0", "\u2003", ""])),
+                         max_size=12).map("".join), max_size=6))
+def test_token_batch_matches_spacy_around_special_cases_and_any_whitespace(texts):
+    assert len(SPECIAL_ATOMS) > 50
+    assert token_batch(texts).per_text() == reference(texts)
+
+
+def test_a_piece_is_split_once_and_kept_within_the_limit(monkeypatch):
+    import pipeline.nlp as nlp
+
+    monkeypatch.setattr(nlp, "_PIECES", {})
+    monkeypatch.setattr(nlp, "TOKENIZER_CACHE", 3)
+    texts = ["de data (bleek)", "de data, zo'n data", "nieuw1 nieuw2 nieuw3"]
+    assert token_batch(texts).per_text() == reference(texts)
+    assert len(nlp._PIECES) == 3     # the first three distinct pieces; later ones not kept
+    assert token_batch(texts).per_text() == reference(texts)
+
+
 def test_from_tokens_round_trip():
     batch = TokenBatch.from_tokens([["De", "data"], [], ["data"]])
     assert batch.per_text() == ([["de", "data"], [], ["data"]], [["de", "data"], [], ["data"]])

@@ -17,7 +17,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 import spacy
-from spacy.attrs import ORTH
+from spacy.attrs import IDX, ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -160,7 +160,7 @@ def token_batch(texts: list[str]) -> TokenBatch:
     pieces = [t.split() for t in texts]
     occurrences = list(chain.from_iterable(pieces))
     piece_of, distinct = pd.factorize(pd.Series(occurrences, dtype=object))
-    per_piece = [_piece_tokens(tok, p) for p in distinct.tolist()]
+    per_piece = _piece_tokens(tok, distinct.tolist())
     # the distinct pieces' tokens, flat, as string hashes; their distinct hashes -> types
     n_tokens = np.fromiter(map(len, per_piece), dtype=np.int64, count=len(per_piece))
     flat = np.concatenate(per_piece) if per_piece else np.zeros(0, dtype=np.uint64)
@@ -190,14 +190,27 @@ def token_batch(texts: list[str]) -> TokenBatch:
 _PIECES: dict[str, np.ndarray] = {}  # a whitespace-free piece -> its tokens' string hashes
 
 
-def _piece_tokens(tok, piece: str) -> np.ndarray:
-    """The string hashes of the tokens spaCy splits ``piece`` into (kept for up to
-    :data:`TOKENIZER_CACHE` pieces, as spaCy keeps its splits)."""
-    found = _PIECES.get(piece)
-    if found is None:
-        found = tok(piece).to_array(ORTH).reshape(-1)
-        if len(_PIECES) < TOKENIZER_CACHE:
-            _PIECES[piece] = found
+def _piece_tokens(tok, pieces: list[str]) -> list[np.ndarray]:
+    """Per piece (no whitespace in it) the string hashes of the tokens spaCy splits it into.
+
+    Pieces not seen before are split in one call of the tokenizer, joined by line breaks: a
+    line break is a token of its own, so no special case can span two pieces, and each piece
+    is split as it would be alone. Splits are kept for up to :data:`TOKENIZER_CACHE` pieces,
+    as spaCy keeps its own."""
+    found = [_PIECES.get(p) for p in pieces]
+    new = [i for i, f in enumerate(found) if f is None]
+    if new:
+        text = "\n".join(pieces[i] for i in new)
+        tokens = tok(text).to_array([ORTH, IDX])
+        breaks = tokens[:, 0] == tok.vocab.strings["\n"]
+        starts = np.cumsum([0] + [len(pieces[i]) + 1 for i in new[:-1]])
+        piece_of = np.searchsorted(starts, tokens[~breaks, 1], side="right") - 1
+        split = np.split(tokens[~breaks, 0], np.searchsorted(piece_of, np.arange(1, len(new))))
+        room = TOKENIZER_CACHE - len(_PIECES)
+        for k, (i, hashes) in enumerate(zip(new, split, strict=True)):
+            found[i] = hashes
+            if k < room:
+                _PIECES[pieces[i]] = hashes
     return found
 
 

@@ -82,11 +82,14 @@ SPECIAL_ATOMS = sorted(k for k in make_nlp(False).tokenizer.rules
                        if not k.isalnum() and not any(c.isspace() for c in k))[::25]
 
 
+PLAIN_ATOMS = ["(", ")", ":", "'", "’s", "...", "-", "e-mail", "http://x.nl/a?b=1", "de", "Data",
+               "4-klassen"]
+WHITESPACE = [" ", "  ", "\n", "\t", "\xa0", "\u2003", ""]
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.one_of(st.sampled_from(SPECIAL_ATOMS),
-                                   st.sampled_from(["(", ")", ":", "'", "’s", "...", "-", "e-mail",
-                                                    "http://x.nl/a?b=1", "de", "Data", "4-klassen"]),
-                                   st.sampled_from([" ", "  ", "\n", "\t", "\xa0", "\u2003", ""])),
+@given(st.lists(st.lists(st.one_of(st.sampled_from(SPECIAL_ATOMS), st.sampled_from(PLAIN_ATOMS),
+                                   st.sampled_from(WHITESPACE)),
                          max_size=12).map("".join), max_size=6))
 def test_token_batch_matches_spacy_around_special_cases_and_any_whitespace(texts):
     assert len(SPECIAL_ATOMS) > 50

@@ -74,6 +74,7 @@ def lookup_lemmas(doc: Doc) -> Doc:
 # time it recurs. 100,000 real segments hold well over 10,000 distinct pieces (a word with
 # its punctuation); a long-tailed corpus tokenises ~6x faster once seen with room for a
 # million (~0.2 KB each, only for pieces that occur). The split is the same either way.
+# token_batch keeps its own splits of pieces (as string hashes) within the same limit.
 TOKENIZER_CACHE = 1_000_000
 
 

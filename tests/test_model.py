@@ -138,6 +138,26 @@ def test_save_load_round_trip_identical_probabilities(backend, coding_data):
     assert card["backend_id"] == ("sklearn" if name == "sklearn" else BACKEND_ID)
 
 
+def test_saved_model_file_has_the_same_bytes_every_time(coding_sklearn_model, coding_data,
+                                                       tmp_path):
+    """skops names objects by their id() and stamps the time; a copy of the model (new ids)
+    saved later must still give the same bytes, and load to the same probabilities."""
+    import copy
+    import zipfile
+
+    save_model(coding_sklearn_model, tmp_path / "a", {})
+    save_model(copy.deepcopy(coding_sklearn_model), tmp_path / "b", {})
+    first, second = (tmp_path / "a" / MODEL_FILE), (tmp_path / "b" / MODEL_FILE)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(second) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        arrays = [name for name in archive.namelist() if name.endswith(".npy")]
+    assert arrays and all(len(name) <= len("9999.npy") for name in arrays), arrays
+    texts = coding_data[1] + NEW
+    np.testing.assert_array_equal(load_model(tmp_path / "b")[0].predict_proba(texts),
+                                  coding_sklearn_model.predict_proba(texts))
+
+
 def test_scorer_file_round_trip_identical_probabilities(coding_sklearn_model, coding_model_dirs,
                                                        coding_data):
     """``scorer.npz``, what coding reads, gives the fitted model's probabilities and evidence

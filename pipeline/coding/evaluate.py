@@ -45,13 +45,6 @@ METRICS = ["precision", "recall", "f1", "kappa"]
 FitPredict = Callable[[list[str], np.ndarray, list[str]], np.ndarray]
 
 
-def _take(X, idx: np.ndarray):
-    """Rows ``idx`` of a list of texts or of a DataFrame (``text`` + ``context``)."""
-    if isinstance(X, pd.DataFrame):
-        return X.iloc[idx].reset_index(drop=True)
-    return [X[i] for i in idx]
-
-
 def loso_folds(groups: Iterable[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``(school, train_idx, test_idx)`` per school, schools sorted."""
     groups_arr = np.asarray(list(groups))
@@ -190,7 +183,7 @@ def _run_folds(tasks: list[tuple], texts, Y: np.ndarray, jobs: int,
     nothing, coded once: sliced here, never sent to a worker)."""
     def one(fit_predict, train_idx, test_idx):
         start = time.perf_counter()
-        pred = fit_predict(_take(texts, train_idx), Y[train_idx], _take(texts, test_idx))
+        pred = fit_predict(take_rows(texts, train_idx), Y[train_idx], take_rows(texts, test_idx))
         return np.asarray(pred), time.perf_counter() - start
 
     results: list[tuple[np.ndarray, float] | None] = [

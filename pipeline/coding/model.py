@@ -188,6 +188,54 @@ def _texts_and_contexts(X) -> tuple[list[str], list[str]]:
 
 
 # ---------------------------------------------------------------------- persistence
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops archive with reproducible bytes, so that ``make train`` run twice
+    writes the same ``model.skops``.
+
+    skops names each saved object by its ``id()`` in the saving process (the ``__id__``
+    fields of ``schema.json`` and the ``<id>.npy`` member names) and stamps every member with
+    the current time. Here the ids become 1, 2, 3 ... in order of first appearance (a
+    renaming: the same object keeps one number, so shared references stay shared) and every
+    member gets the zip format's earliest date."""
+    import io
+    import re
+    import zipfile
+
+    numbers: dict[int, int] = {}
+    member = re.compile(r"(\d+)\.npy")
+
+    def number(old: int) -> int:
+        return numbers.setdefault(old, len(numbers) + 1)
+
+    def rename(name: str) -> str:
+        return f"{number(int(m[1]))}.npy" if (m := member.fullmatch(name)) else name
+
+    def renumber(node):
+        if isinstance(node, dict):
+            return {key: (number(value) if key == "__id__"
+                          else rename(value) if key == "file" and isinstance(value, str)
+                          else renumber(value))
+                    for key, value in node.items()}
+        if isinstance(node, list):
+            return [renumber(value) for value in node]
+        return node
+
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        infos = source.infolist()
+        # An array is memoised under the same id() as its ``__id__``, so it keeps one number.
+        schema = json.dumps(renumber(json.loads(source.read("schema.json"))), indent=2)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as target:
+            for info in infos:
+                body = (schema.encode("utf-8") if info.filename == "schema.json"
+                        else source.read(info))
+                fixed = zipfile.ZipInfo(rename(info.filename), date_time=(1980, 1, 1, 0, 0, 0))
+                fixed.compress_type = info.compress_type
+                fixed.external_attr = info.external_attr
+                target.writestr(fixed, body)
+    return out.getvalue()
+
+
 def save_model(model: CodeModel, folder: Path, card: dict) -> None:
     """Write ``model.skops`` (the estimator), ``scorer.npz`` (its arrays, what coding reads:
     :mod:`pipeline.coding.scoring`) and ``model_card.json`` (with the sha256 of both) into
@@ -200,7 +248,7 @@ def save_model(model: CodeModel, folder: Path, card: dict) -> None:
     from pipeline.io import atomic_write, staged_output
 
     with staged_output(Path(folder)) as stage:
-        data = sio.dumps(model)
+        data = canonical_skops(sio.dumps(model))
         atomic_write(stage / MODEL_FILE, data)
         files = {MODEL_FILE: hashlib.sha256(data).hexdigest(),
                  SCORER_FILE: save_scorer(model.scorer(), stage / SCORER_FILE)}

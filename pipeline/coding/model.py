@@ -76,18 +76,21 @@ class CodeModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
-    def _fit_weights(self, X: sp.csr_matrix, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_code(self, X: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """Weights and intercept of one code's logistic regression (both classes present)."""
         from sklearn.linear_model import LogisticRegression  # fitting only: coding starts faster
 
+        lr = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
+                                random_state=self.random_state, max_iter=1000).fit(X, y)
+        return lr.coef_[0], lr.intercept_[0]
+
+    def _fit_weights(self, X: sp.csr_matrix, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((Y.shape[1], X.shape[1]))
         intercept = np.full(Y.shape[1], -30.0)  # a label never seen: probability ~0
         for j in range(Y.shape[1]):
             y = Y[:, j]
             if 0 < y.sum() < len(y):
-                lr = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
-                                        random_state=self.random_state, max_iter=1000)
-                lr.fit(X, y)
-                coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
+                coef[j], intercept[j] = self._fit_code(X, y)
             elif y.sum() == len(y):
                 intercept[j] = 30.0
         return coef, intercept

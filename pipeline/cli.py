@@ -77,6 +77,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
+    io.check_output(out, data.sources, folder=True)
     bar, update = _progress()
     with bar:
         result = run_cohort(data, settings, model_dir=model, rules=rules,
@@ -113,6 +114,7 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
+    io.check_output(out, data.sources, folder=True)
     net = run_network(data, settings)
     with io.staged_output(out) as stage:
         report.write_network(stage, net, data, settings, reveal_names=reveal_names, jobs=jobs)
@@ -139,6 +141,7 @@ def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
+    io.check_output(out, data.sources)
     segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs)
     io.write_csv(segments, out)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
@@ -154,6 +157,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     from pipeline.parallel import aside, collector_paused
 
     settings = load_settings(config)
+    io.check_output(out, [infile])
     # a forked process reads the input while this one imports and loads the coder and warms
     # it up; the coding workers are forked afterwards and start with both
     with collector_paused() as loaded:
@@ -186,6 +190,7 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
     from pipeline.profile import assign_profiles
 
     settings = load_settings(config)
+    io.check_output(out, [features])
     table = io.read_features(features, settings.codebook)
     try:
         profiles = assign_profiles(table, settings.profiles, settings.codebook)
@@ -207,6 +212,8 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
+    out = out or settings.model_dir
+    io.check_output(out, data.sources, folder=True)
     labels = None
     if (data.root / "labels" / "store.sqlite").is_file():
         from pipeline.annotate import LabelStore, store_labels_for_training
@@ -214,10 +221,8 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
         names = settings.codebook.code_ids + settings.codebook.subtype_ids
         labels = store_labels_for_training(LabelStore.for_cohort(data.root, names))
         typer.echo(f"training on the label store {data.root / 'labels' / 'store.sqlite'}")
-    card = train_default(data, settings, out or settings.model_dir, labels=labels,
-                         evaluate=evaluate)
-    typer.echo(f"trained on {card['training_data']['segments']} segments -> "
-               f"{out or settings.model_dir}")
+    card = train_default(data, settings, out, labels=labels, evaluate=evaluate)
+    typer.echo(f"trained on {card['training_data']['segments']} segments -> {out}")
 
 
 from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402

@@ -109,6 +109,15 @@ class Cohort:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def sources(self) -> list[Path]:
+        """The cohort folder and the files read from it: what an ``--out`` must not replace
+        (:func:`check_output`)."""
+        labels = sorted((self.root / "labels").glob("*.csv"))
+        return [self.root, self.root / "cohort.yaml", self.root / "staff.csv",
+                self.root / "nominations.csv",
+                *(self.root / p for p in self.transcripts["path"]), *labels]
+
+    @property
     def input_files(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.parts
                       and not p.name.startswith("store.sqlite"))
@@ -467,6 +476,8 @@ def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     behind by a killed process is removed by the next write to the same path.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder: give the name of the file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     pieces = [data] if isinstance(data, bytes | bytearray | memoryview | str) else data
     _remove_stale(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
@@ -544,6 +555,62 @@ def csv_text(df: pd.DataFrame, *, header: bool = True) -> str:
     return df.to_csv(index=False, header=header, lineterminator="\n")
 
 
+OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what every output folder holds
+
+
+def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False) -> None:
+    """Refuse an ``--out`` that would destroy what nobody asked to replace, before any work:
+    an input (``inputs``: files and folders read) or a folder holding one; a folder where a
+    file is to be written; and, for an output folder (which a run replaces whole), an
+    existing folder that is not empty and is not an earlier output of this tool (it holds
+    none of :data:`OUTPUT_MARKERS`, nor only such outputs)."""
+    out = Path(out)
+    target = out.resolve()
+    for source in inputs:
+        resolved = Path(source).resolve()
+        if resolved == target or target in resolved.parents:
+            raise InputError(out, f"--out would replace the input {source}: choose another "
+                             "path")
+    if not folder:
+        if out.is_dir():
+            raise InputError(out, "is a folder: give the name of the file to write")
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "is a file: --out names the folder to write")
+    if out.is_dir() and not _is_output(out) and not all(map(_is_output, _entries(out))):
+        raise InputError(out, "is a folder with other files in it and no manifest.json of an "
+                         "earlier run; the output replaces the whole folder, so give a new or "
+                         "empty one")
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What a folder holds, less hidden names (staging folders, ``.DS_Store``)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _is_output(folder: Path) -> bool:
+    return (folder.is_dir() and not folder.is_symlink()
+            and any((folder / m).is_file() for m in OUTPUT_MARKERS))
+
+
+def _keep_nested_outputs(out: Path, stage: Path) -> None:
+    """An output folder inside ``out`` that the new result does not have (``pipeline
+    evaluate --out out/demo/evaluation`` inside a run's ``out/demo``) is another command's
+    result, not part of what replaces ``out``: it goes into ``stage`` too, as hard links (a
+    copy where the file system has none), so the original stays whole until the swap."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    if out.is_dir() and not out.is_symlink():
+        for nested in filter(_is_output, _entries(out)):
+            if not (stage / nested.name).exists():
+                shutil.copytree(nested, stage / nested.name, symlinks=True,
+                                copy_function=link_or_copy)
+
+
 @contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
     """Build a whole output folder aside, then swap it in: old or new, never half.
@@ -554,9 +621,12 @@ def staged_output(out: Path) -> Iterator[Path]:
     result, and the old one is then removed. Where the exchange is not available the old
     ``out`` is renamed aside (``.<out>.old-<pid>``) and the staged one renamed into place; a
     kill between those two renames is repaired by the next call (:func:`recover_output`). On
-    an error or a kill while building, the previous ``out`` is untouched.
+    an error or a kill while building, the previous ``out`` is untouched. An ``out`` that
+    is a file, or a folder that is not an earlier output, is refused (:func:`check_output`);
+    an earlier output nested in ``out`` is kept (:func:`_keep_nested_outputs`).
     """
     out = Path(out)
+    check_output(out, folder=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_output(out)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-{os.getpid()}-"))
@@ -566,6 +636,7 @@ def staged_output(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder is ordinary
+    _keep_nested_outputs(out, stage)
     if out.exists() and not out.is_symlink() and out.is_dir() and _exchange(stage, out):
         shutil.rmtree(stage, ignore_errors=True)  # now holds the previous result
         return

@@ -496,3 +496,55 @@ def test_bad_transcript_in_segmenting_workers_is_one_line_error(tmp_path, monkey
     monkeypatch.setattr(run, "TRANSCRIPTS_PER_JOB", 1)
     with pytest.raises(InputError, match=r"sch01-p02_interview_1\.txt:5: .*mixed encodings"):
         run.run_segments(load_cohort(root), load_settings(), jobs=2)
+
+
+# ------------------------------------------------------------------ --out never destroys
+OUT_GUARDS = [
+    # (command, where --out points, inside the work folder, expected fragment)
+    ("run", "cohort", "would replace the input"),
+    ("network", ".", "would replace the input"),
+    ("network", "cohort/transcripts", "would replace the input"),
+    ("segment", "cohort/nominations.csv", "would replace the input"),
+    ("network", "home", "no manifest.json of an earlier run"),
+    ("network", "home/thesis.docx", "is a file"),
+    ("segment", "home", "is a folder"),
+    ("code", "segments.csv", "would replace the input"),
+]
+
+
+@pytest.mark.parametrize("command, target, fragment", OUT_GUARDS,
+                         ids=[f"{c}->{t}" for c, t, _ in OUT_GUARDS])
+def test_out_that_would_destroy_something_is_refused(command, target, fragment, tmp_path,
+                                                     capsys, monkeypatch):
+    """An --out that is an input, holds one, or is a folder of someone else's files is
+    refused before any work, with one line and exit 2, and nothing under the work folder
+    changes (a run replaces its whole --out folder)."""
+    shutil.copytree(TINY, tmp_path / "cohort")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.docx").write_text("four years of work")
+    segments = _segments(tmp_path)
+    before = snapshot(tmp_path)
+    source = segments if command == "code" else tmp_path / "cohort"
+    rules = ["--rules"] if command in ("run", "code") else []
+    code, out, err = cli([command, source, "--out", tmp_path / target, *rules], capsys,
+                         monkeypatch)
+    assert code == 2, err
+    assert err.startswith("error:") and fragment in err and len(err.splitlines()) == 1, err
+    assert snapshot(tmp_path) == before
+
+
+def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
+    """`pipeline evaluate --out out/demo/evaluation` lives inside a run's `out/demo`: rerunning
+    the run replaces its own files but keeps that other result (and its manifest); it also
+    accepts an --out that holds only such results."""
+    out = tmp_path / "out"
+    nested = out / "evaluation"
+    nested.mkdir(parents=True)
+    (nested / "manifest.json").write_text("{}")
+    (nested / "evaluation.csv").write_text("coder,f1\nmodel,0.8\n")
+    kept = snapshot(nested)
+    for _ in range(2):
+        code, _, err = cli(["network", TINY, "--out", out], capsys, monkeypatch)
+        assert code == 0, err
+        assert (out / "manifest.json").is_file() and (out / "key_figures.csv").is_file()
+        assert snapshot(nested) == kept

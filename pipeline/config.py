@@ -243,9 +243,8 @@ class Settings(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     def resolve(self, relative: str) -> Path:
-        """A path from the config, relative to the repo root (where configs/ lives)."""
-        p = Path(relative)
-        return p if p.is_absolute() else REPO_ROOT / p
+        """A path named in the config file (:func:`config_relative`)."""
+        return config_relative(self.config_path, relative)
 
     @property
     def model_dir(self) -> Path:
@@ -259,6 +258,20 @@ class Settings(_Strict):
 
 
 # ---------------------------------------------------------------- loading
+def config_relative(config_path: Path, relative: str) -> Path:
+    """Where a path named in a config file is: an absolute one as it is; a relative one in
+    the first of these folders that has it: the config file's own, the one above it (a
+    project laid out like this repository, ``configs/`` inside it) and this repository's
+    root. One that exists in none of them (a model still to be trained) goes in the folder
+    above the config file."""
+    p = Path(relative)
+    if p.is_absolute():
+        return p
+    here = Path(config_path).parent
+    bases = [here, here.parent, REPO_ROOT]
+    return next((base / p for base in bases if (base / p).exists()), here.parent / p)
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -295,12 +308,17 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
     cfg: ProfilesConfig = _validate(ProfilesConfig, _read_yaml(path), path)  # type: ignore[assignment]
     if codebook is not None:
         known = set(codebook.code_ids)
+        counts = {f"n_{c}" for c in known} | {"n_activity_kinds", "n_activity_categories"}
         for i, p in enumerate(cfg.profiles):
             for j, c in enumerate(p.criteria):
                 bad = [x for x in (c.codes or []) if x not in known]
                 if bad:
                     raise ConfigError(
                         f"{path}: key profiles.{i}.criteria.{j}.codes: unknown code {bad[0]!r}")
+                if c.feature.startswith("n_") and c.feature not in counts:
+                    raise ConfigError(
+                        f"{path}: key profiles.{i}.criteria.{j}.feature: {c.feature!r} counts "
+                        f"a code the codebook does not have ({', '.join(sorted(known))})")
     return cfg
 
 
@@ -312,15 +330,6 @@ def load_settings(path: Path | None = None) -> Settings:
     """Load ``configs/pipeline.yaml`` (or ``path``) and the codebook and profiles it names."""
     path = Path(path) if path else DEFAULT_CONFIG
     pipe = load_pipeline_config(path)
-    base = REPO_ROOT
-
-    def res(p: str) -> Path:
-        q = Path(p)
-        if q.is_absolute():
-            return q
-        # relative to the repo root, or else to the config file's folder
-        return base / q if (base / q).exists() else path.parent / q
-
-    codebook = load_codebook(res(pipe.codebook))
-    profiles = load_profiles(res(pipe.profiles), codebook)
+    codebook = load_codebook(config_relative(path, pipe.codebook))
+    profiles = load_profiles(config_relative(path, pipe.profiles), codebook)
     return Settings(pipeline=pipe, codebook=codebook, profiles=profiles, config_path=path)

@@ -19,6 +19,7 @@ error under ``fail``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -187,8 +188,12 @@ CASES = [
          ["pipeline.yaml", "network.data_quality_policy"]),
     Case("config_unknown_key", [("config", "seed: 20220103", "seed: 20220103\nsneed: 1")],
          ["pipeline.yaml", "sneed", "Extra inputs are not permitted"]),
-    Case("codebook_duplicate_code", [("codebook_duplicate",)],
+    Case("codebook_duplicate_code",
+         [("codebook", "      - id: organisational\n", "      - id: benefits\n")],
          ["codebook.yaml", "duplicate code id 'benefits'"]),
+    Case("codebook_renamed_code_left_in_profiles",
+         [("codebook", "      - id: focus\n", "      - id: focus_area\n")],
+         ["profiles.yaml", "key profiles.0.criteria.2.feature", "'n_focus'"]),
     # pipeline code
     Case("segments_without_text", [("input", "segments.csv", "id,tekst\ns1,Hallo\n")],
          ["segments.csv:1", "field 'text'", "missing column"], command="code"),
@@ -254,13 +259,13 @@ def _apply(case: Case, root: Path, work: Path) -> dict[str, Path]:
             path.write_text(text.replace(";plg_type;", ";plgtype;", 1), encoding="utf-8")
         elif kind == "config":
             extra["config"] = write_config(work, args[0], args[1])
-        elif kind == "codebook_duplicate":
+        elif kind == "codebook":  # an edited codebook beside the config, named relatively
             codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")
-            assert "      - id: organisational\n" in codebook
-            (work / "codebook.yaml").write_text(codebook.replace(
-                "      - id: organisational\n", "      - id: benefits\n", 1), encoding="utf-8")
+            assert args[0] in codebook, args[0]
+            (work / "codebook.yaml").write_text(codebook.replace(args[0], args[1], 1),
+                                                encoding="utf-8")
             extra["config"] = write_config(work, "codebook: configs/codebook.yaml",
-                                           f"codebook: {work / 'codebook.yaml'}")
+                                           "codebook: codebook.yaml")
         elif kind == "input":
             extra["input"] = work / args[0]
             extra["input"].write_text(args[1], encoding="utf-8")
@@ -548,3 +553,27 @@ def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
         assert code == 0, err
         assert (out / "manifest.json").is_file() and (out / "key_figures.csv").is_file()
         assert snapshot(nested) == kept
+
+
+@pytest.mark.parametrize("layout", ["beside", "project"])
+def test_config_finds_its_own_codebook(layout, tmp_path, capsys, monkeypatch):
+    """A config names its codebook relative to itself (``cb.yaml`` beside it) or to its
+    project (``configs/codebook.yaml`` in a copy of this repository's layout): that codebook
+    is used, not the repository's, from loading to the manifest's hashes."""
+    from pipeline.config import load_settings
+
+    here = tmp_path / "cfg" if layout == "beside" else tmp_path / "project" / "configs"
+    here.mkdir(parents=True)
+    named = "cb.yaml" if layout == "beside" else "configs/codebook.yaml"
+    codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")
+    own = here / Path(named).name
+    own.write_text(codebook.replace('version: "1.0"', 'version: "9.9"', 1), encoding="utf-8")
+    config = write_config(here, "codebook: configs/codebook.yaml", f"codebook: {named}")
+    settings = load_settings(config)
+    assert settings.codebook.version == "9.9"
+    assert own.resolve() in [p.resolve() for p in settings.files]
+    code, _, err = cli(["run", TINY, "--out", tmp_path / "out", "--rules", "--config", config],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert any(name.endswith(own.name) for name in manifest["config_files"]), manifest

@@ -423,7 +423,9 @@ def _docx_text(raw: bytes, path: Path) -> str:
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:
-    """A CSV or JSONL of segments with at least ``id`` and ``text`` (the coding contract)."""
+    """A CSV or JSONL of segments with at least ``id`` and ``text`` (the coding contract).
+    Where there is no ``id``, a ``segment_id`` is the id: the segments table of ``pipeline
+    segment`` and ``pipeline run`` codes as it is."""
     path = Path(path)
     if path.suffix.lower() == ".jsonl":
         text = _decode(_read_bytes(path), path)
@@ -439,6 +441,8 @@ def read_segments_file(path: Path) -> pd.DataFrame:
                 raise InputError(path, f"invalid JSON ({type(e).__name__})", line=i) from None
             if not isinstance(obj, dict):
                 raise InputError(path, "expected a JSON object", line=i)
+            if "id" not in obj and "segment_id" in obj:
+                obj["id"] = obj.pop("segment_id")
             for col in ("id", "text"):
                 if col not in obj:
                     raise InputError(path, "missing", line=i, field=col)
@@ -455,7 +459,13 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         if df.empty:
             df = pd.DataFrame(columns=["id", "text", "line"])
     elif path.suffix.lower() == ".csv":
-        df = _read_csv(path, ["id", "text"])
+        df = _read_csv(path, ["text"])
+        if "id" not in df.columns and "segment_id" in df.columns:
+            df = df.rename(columns={"segment_id": "id"})
+        if "id" not in df.columns:
+            raise InputError(path, "missing column(s) id (or segment_id); found: "
+                             f"{', '.join(c for c in df.columns if c != 'line')}", line=1,
+                             field="id")
     else:
         raise InputError(path, "expected a .csv or .jsonl file of segments")
     empty = df[df["id"].map(lambda v: not str(v).strip())]

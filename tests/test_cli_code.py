@@ -64,6 +64,34 @@ def test_code_keeps_probabilities_consistent_with_model(shared_datadir, tmp_path
         assert df[f"p_{c}"].tolist() == pytest.approx(proba[:, labels.index(c)], abs=1e-6)
 
 
+def test_codes_the_segments_table_of_pipeline_segment(tmp_path, coding_model_dirs):
+    """The stages chain: ``pipeline segment``'s table (``segment_id``, ``text``, ``context``)
+    codes as it is, one row per segment, in its order, with the question as context (the
+    same probabilities as a table of id, text and context)."""
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "tiny_cohort"
+    segments = tmp_path / "segments.csv"
+    assert CliRunner().invoke(cli.app, ["segment", str(tiny), "--out", str(segments),
+                                        "--jobs", "1"]).exit_code == 0
+    table = pd.read_csv(segments, dtype=str, keep_default_na=False)
+    renamed = tmp_path / "renamed.csv"
+    table[["segment_id", "text", "context"]].rename(columns={"segment_id": "id"}).to_csv(
+        renamed, index=False)
+    model = ["--model", str(coding_model_dirs["sklearn"]), "--jobs", "1"]
+    for source, out in ((segments, tmp_path / "a.csv"), (renamed, tmp_path / "b.csv")):
+        result = code([str(source), "--out", str(out), *model])
+        assert result.exit_code == 0, result.output
+    coded = read_out(tmp_path / "a.csv")
+    assert coded["id"].tolist() == table["segment_id"].tolist() and len(coded) > 5
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    jsonl = tmp_path / "segments.jsonl"
+    table[["segment_id", "text"]].to_json(jsonl, orient="records", lines=True,
+                                          force_ascii=False)
+    assert code([str(jsonl), "--out", str(tmp_path / "c.csv"), *model]).exit_code == 0
+    assert read_out(tmp_path / "c.csv")["id"].tolist() == coded["id"].tolist()
+
+
 def test_missing_text_column_app(shared_datadir, tmp_path):
     bad = shared_datadir / "coding" / "no_text.csv"
     result = code([str(bad), "--out", str(tmp_path / "x.csv"), "--rules"])

@@ -314,6 +314,9 @@ def read_labels(path: Path) -> pd.DataFrame:
     return df[["segment_id", "code", "value", "annotator", "time", "file", "line"]]
 
 
+COHORT_KEYS = ("name", "language", "survey_question", "tie_strength")
+
+
 def read_meta(path: Path) -> CohortMeta:
     try:
         data = yaml.safe_load(_decode(_read_bytes(path), path)) or {}
@@ -323,6 +326,13 @@ def read_meta(path: Path) -> CohortMeta:
                          line=mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping (name, language, survey_question, tie_strength)")
+    for key in data:   # a misspelt key would silently leave its setting at the default
+        if key not in COHORT_KEYS:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), COHORT_KEYS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(COHORT_KEYS)}"
+            raise InputError(path, f"unknown key ({hint})", field=str(key))
     if not data.get("name"):
         raise InputError(path, "missing", field="name")
     scale = data.get("tie_strength")

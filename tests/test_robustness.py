@@ -77,9 +77,11 @@ NOM2 = NOM_LINE2[:-1]  # line 2 of nominations.csv without its strength
 
 CASES = [
     # cohort.yaml
+    Case("yaml_misspelt_key", [R("cohort.yaml", "tie_strength:", "tie_strenght:")],
+         ["cohort.yaml", "field 'tie_strenght'", "did you mean tie_strength?"]),
     Case("yaml_unreadable", [("write", "cohort.yaml", "name: tiny\ntie_strength: {min: 1\n")],
          ["cohort.yaml", "invalid YAML"]),
-    Case("yaml_no_name", [R("cohort.yaml", "name: tiny", "naam: tiny")],
+    Case("yaml_no_name", [R("cohort.yaml", "name: tiny\n", "")],
          ["cohort.yaml", "field 'name'", "missing"]),
     Case("yaml_not_mapping", [("write", "cohort.yaml", "- name\n- tiny\n")],
          ["cohort.yaml", "expected a mapping"]),

@@ -251,7 +251,7 @@ def main() -> None:
     import atexit
     import gc
 
-    import click
+    from typer.exceptions import TyperException  # typer's own click: usage errors
 
     # at exit, Python's last collections walk every object still alive (spaCy's tables,
     # pandas, numba: ~0.6 s for `pipeline code`); frozen, they are skipped. Memory is freed
@@ -262,8 +262,11 @@ def main() -> None:
     def debug() -> bool:
         return DEBUG["on"] or "--debug" in sys.argv[1:]
 
+    # "rerun with --debug" is followed by adding it anywhere, not only before the command
+    args = [a for a in sys.argv[1:] if a != "--debug"]
     try:
-        app(standalone_mode=False)
+        app(args=["--debug", *args] if debug() else args, prog_name="pipeline",
+            standalone_mode=False)
     except (io.InputError, ConfigError) as e:
         if debug():
             raise
@@ -274,9 +277,9 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as e:  # usage errors: click prints its own short help
+    except TyperException as e:  # usage errors: they print their own short help
         e.show()
-        sys.exit(e.exit_code)
+        sys.exit(getattr(e, "exit_code", 2))
     except OSError as e:  # disk full, no permission, a folder where a file should be ...
         if debug():
             raise

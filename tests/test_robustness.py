@@ -392,18 +392,32 @@ def test_bad_input(case, setup_case, capsys, monkeypatch):
     assert not leftovers, leftovers
 
 
-def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("where", ["before the command", "at the end"])
+def test_debug_shows_the_traceback(where, tmp_path, capsys, monkeypatch):
     root = tmp_path / "cohort"
     shutil.copytree(TINY, root)
     (root / "cohort.yaml").write_text("name: [tiny\n")
     from pipeline.io import InputError
 
-    monkeypatch.setattr(sys, "argv", ["pipeline", "--debug", "run", str(root), "--out",
-                                      str(tmp_path / "out"), "--rules"])
+    args = ["run", str(root), "--out", str(tmp_path / "out"), "--rules"]
+    args = ["--debug", *args] if where == "before the command" else [*args, "--debug"]
+    monkeypatch.setattr(sys, "argv", ["pipeline", *args])
     from pipeline import cli as cli_module
 
     with pytest.raises(InputError, match="invalid YAML"):
         cli_module.main()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", TINY], "Missing option '--out'"),
+    (["run", TINY, "--out", "x", "--bogus"], "No such option: --bogus"),
+    (["nonsense"], "No such command 'nonsense'"),
+])
+def test_usage_error_shows_usage_and_exits_2(args, says, capsys, monkeypatch):
+    code, out, err = cli(args, capsys, monkeypatch)
+    assert code == 2, err
+    assert says in err and "Usage: pipeline" in err, err
+    assert "unexpected" not in err and "Traceback" not in err
 
 
 def test_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):

@@ -142,8 +142,11 @@ def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, data.sources)
-    segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs)
+    notes: list[str] = []
+    segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs, notes=notes)
     io.write_csv(segments, out)
+    for note in notes:
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
 
 
@@ -264,8 +267,9 @@ def main() -> None:
 
     # "rerun with --debug" is followed by adding it anywhere, not only before the command
     args = [a for a in sys.argv[1:] if a != "--debug"]
+    asked = len(args) < len(sys.argv) - 1
     try:
-        app(args=["--debug", *args] if debug() else args, prog_name="pipeline",
+        app(args=["--debug", *args] if asked else args, prog_name="pipeline",
             standalone_mode=False)
     except (io.InputError, ConfigError) as e:
         if debug():

@@ -352,14 +352,24 @@ def read_meta(path: Path) -> CohortMeta:
                       strength_min=lo, strength_max=hi)
 
 
+# what file managers and editors leave beside documents: never a transcript
+SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+
+
 def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
     folder = root / "transcripts"
+    misnamed = [p.name for p in root.iterdir()
+                if p.is_dir() and p.name.casefold() == "transcripts" and p.name != "transcripts"]
+    if misnamed and not folder.is_dir():
+        raise InputError(root / misnamed[0], "the folder must be named transcripts (lower "
+                         "case): its transcripts would not be read", field="folder name")
     rows = []
     school_of = dict(zip(staff["person_id"], staff["school_id"], strict=True))
     seen: dict[tuple[str, str, int], str] = {}
     if folder.is_dir():
         for p in sorted(folder.rglob("*")):
-            if not p.is_file() or p.name.startswith((".", "~$")):
+            if (not p.is_file() or p.name.startswith((".", "~$"))
+                    or p.name.casefold() in SYSTEM_FILES):
                 continue
             rel = p.relative_to(root)
             m = TRANSCRIPT_NAME.match(p.name)

@@ -22,7 +22,7 @@ from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
-from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts
+from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "run_segments",
            "load_coder", "run_cohort", "pseudonymiser_for"]
@@ -78,15 +78,20 @@ def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
 
 
 def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
-                   pseudo: Pseudonymiser | None) -> pd.DataFrame:
-    """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts."""
+                   pseudo: Pseudonymiser | None) -> tuple[pd.DataFrame, list[str]]:
+    """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts; with the
+    notes on their speakers (:func:`pipeline.segment.speaker_notes`)."""
     texts = [read_transcript(root / rel) for rel in transcripts["path"]]
+    notes = [f"{rel}: {note}" for rel, text, source, name in zip(
+                 transcripts["path"], texts, transcripts["source"],
+                 transcripts["respondent_name"], strict=True)
+             for note in speaker_notes(text, source, config, name)]
     segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
     if pseudo is not None and len(segments):
         segments["text"] = segments["text"].map(pseudo)
         contexts, distinct = pd.factorize(segments["context"])  # a turn's parts share one
         segments["context"] = np.array([pseudo(c) for c in distinct], dtype=object)[contexts]
-    return segments
+    return segments, notes
 
 
 # Segmenting in worker processes pays only for large cohorts: each worker starts spaCy and
@@ -97,8 +102,11 @@ TRANSCRIPTS_PER_JOB = 500
 
 
 def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = False,
-                 jobs: int = 1, progress: Progress | None = None) -> pd.DataFrame:
-    """Segments of every transcript; texts pseudonymised unless ``reveal_names``.
+                 jobs: int = 1, progress: Progress | None = None,
+                 notes: list[str] | None = None) -> pd.DataFrame:
+    """Segments of every transcript; texts pseudonymised unless ``reveal_names``. What to
+    check in a transcript's speakers (nothing recognised as the respondent, a prefix that is
+    no speaker) is added to ``notes`` when it is given.
 
     Offsets (and so segment ids) always refer to the original transcript. Transcripts are
     independent, so a large cohort (:data:`TRANSCRIPTS_PER_JOB`) is read and segmented in
@@ -106,15 +114,19 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     """
     pseudo = None if reveal_names else pseudonymiser_for(cohort)
     config = settings.pipeline.segment
-    transcripts = cohort.transcripts
+    names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""), strict=True))
+    transcripts = cohort.transcripts.assign(
+        respondent_name=[names.get(p, "") for p in cohort.transcripts["person_id"]])
     n = len(transcripts)
     size = max(1, -(-n // (2 * jobs))) if n else 1  # few chunks: each ships the pseudonymiser
     chunks = [transcripts.iloc[i:i + size] for i in range(0, n, size)]
     results = ordered_map(_segment_chunk, [(cohort.root, c, config, pseudo) for c in chunks],
                           jobs if n >= TRANSCRIPTS_PER_JOB * jobs else 1)
     parts, done = [], 0
-    for chunk, res in zip(chunks, results, strict=True):
+    for chunk, (res, chunk_notes) in zip(chunks, results, strict=True):
         parts.append(res)
+        if notes is not None:
+            notes += chunk_notes
         done += len(chunk)
         if progress:
             progress("segmenting transcripts", done, n)
@@ -164,7 +176,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
                         f"dropped (lines {row.lines})")
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
-                            progress=progress)
+                            progress=progress, notes=warnings)
     done = [0]
 
     def tick(n: int) -> None:

@@ -35,12 +35,18 @@ from spacy.language import Language
 
 from pipeline.config import SegmentConfig
 
-__all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "segment_document", "segment_transcripts"]
+__all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_notes", "segment_document",
+           "segment_transcripts"]
 
 SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "turn", "part",
                    "speaker", "start", "end", "text", "context"]
 PARAGRAPH = re.compile(r"[^\n]+")
-PREFIX = re.compile(r"[ \t]*(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)[ \t]*:[ \t]*(?=\S)")
+# a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
+# ("[00:01:10] R:", "00:01 R:") and with a number or initials ("R1:", "I (AB):")
+PREFIX = re.compile(r"[ \t]*(?:\[[\d:.,]+\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?"
+                    r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)(?:[ \t]*\([^()\n]{0,30}\))?"
+                    r"[ \t]*:[ \t]*(?=\S)")
+NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"^([A-ZÀ-Ý][\w'’.\-]*|van|de|den|der|el|ter|ten|te|la|le|du|da|'t)$")
 
 
@@ -59,35 +65,89 @@ def _looks_like_name(prefix: str) -> bool:
     return 1 <= len(words) <= 4 and words[0][0].isupper() and all(NAME_WORD.match(w) for w in words)
 
 
-def parse_turns(text: str, source: str, config: SegmentConfig) -> list[Turn]:
+def _prefix_key(m: re.Match) -> str:
+    """The speaker a prefix names: "R1", "R 1" and "R." are "R"."""
+    return NUMBERED.sub("", m["prefix"].strip().rstrip("."))
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a name that identify a person (not particles such as ``van``, ``de``)."""
+    return {w.casefold() for w in re.findall(r"[^\W\d_][\w'’\-]*", name)
+            if w[0].isupper()}
+
+
+def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfig,
+              respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
+    """Who each prefix is: ``(paragraphs with their prefix match, {prefix: role},
+    prefixes of two or more paragraphs that are no speaker)``.
+
+    A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
+    two or more paragraphs is the respondent's; where several names are, the one that shares
+    a word with the respondent's roster name is, and the others are the interviewer's."""
+    interviewer = {p.casefold() for p in config.interviewer_prefixes}
+    respondent = {p.casefold() for p in config.respondent_prefixes}
+    found = [(i, s, e, PREFIX.match(text, s, e)) for i, s, e in paras]
+    uses = Counter(_prefix_key(m) for *_, m in found if m)
+    roles = {key: "interviewer" for key in uses if key.casefold() in interviewer}
+    roles |= {key: "respondent" for key in uses if key.casefold() in respondent}
+    names = [key for key, n in uses.items()
+             if key not in roles and n >= 2 and _looks_like_name(key)]
+    own = _name_words(respondent_name)
+    mine = [key for key in names if _name_words(key) & own] if len(names) > 1 else []
+    roles |= {key: "respondent" if not mine or key in mine else "interviewer" for key in names}
+    unknown = [key for key, n in uses.items() if n >= 2 and key not in roles]
+    return found, roles, unknown
+
+
+def parse_turns(text: str, source: str, config: SegmentConfig,
+                respondent_name: str = "") -> list[Turn]:
     """Split a transcript into paragraphs and decide who speaks in each.
 
     Interviews: a paragraph starting with a configured interviewer prefix (``I:``,
     ``Interviewer:``) is the interviewer's, a configured respondent prefix (``R:``,
-    ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's;
-    a paragraph without prefix continues the previous speaker (``header`` before the first).
-    Observation logs: every paragraph is a note.
+    ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's
+    (of several names, the one matching ``respondent_name``, the roster name of the person
+    interviewed; the others are the interviewer's); a paragraph without prefix continues the
+    previous speaker (``header`` before the first). Observation logs: every paragraph is a
+    note.
     """
-    interviewer = {p.casefold() for p in config.interviewer_prefixes}
-    respondent = {p.casefold() for p in config.respondent_prefixes}
     paras = [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
     if source == "observation":
         return [t for i, s, e in paras if (t := _strip(i, "note", text, s, e))]
-    found = [(i, s, e, PREFIX.match(text, s, e)) for i, s, e in paras]
-    uses = Counter(m["prefix"].strip().rstrip(".") for *_, m in found if m)
-    recurring = {name for name, n in uses.items() if n >= 2}
+    found, roles, _ = _speakers(text, paras, config, respondent_name)
     turns, role = [], "header"
     for i, s, e, m in found:
         start = s
-        if m:
-            key = m["prefix"].strip().rstrip(".")
-            if key.casefold() in interviewer:
-                role, start = "interviewer", m.end()
-            elif key.casefold() in respondent or (key in recurring and _looks_like_name(key)):
-                role, start = "respondent", m.end()
+        if m and (known := roles.get(_prefix_key(m))):
+            role, start = known, m.end()
         if (t := _strip(i, role, text, start, e)) is not None:
             turns.append(t)
     return turns
+
+
+def speaker_notes(text: str, source: str, config: SegmentConfig,
+                  respondent_name: str = "") -> list[str]:
+    """What a researcher should check in an interview's speakers, in words: no respondent turn
+    recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
+    (its paragraphs continue the previous turn), several names of which none is the
+    respondent's."""
+    if source == "observation":
+        return []
+    paras = [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
+    found, roles, unknown = _speakers(text, paras, config, respondent_name)
+    notes = []
+    if "respondent" not in roles.values():
+        notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
+                     f"seen: {', '.join(sorted(roles) + unknown) or 'none'})")
+    notes += [f"prefix '{key}' starts several paragraphs but is no configured speaker: they "
+              "continue the previous turn (segment.interviewer_prefixes, "
+              "respondent_prefixes in the config)" for key in unknown]
+    names = [key for key, role in roles.items() if role == "respondent"
+             and key.casefold() not in {p.casefold() for p in config.respondent_prefixes}]
+    if len(names) > 1:
+        notes.append(f"several names speak ({', '.join(names)}) and none matches the "
+                     "respondent's roster name: all are taken as the respondent")
+    return notes
 
 
 def _strip(index: int, role: str, text: str, start: int, end: int) -> Turn | None:
@@ -129,11 +189,12 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def segment_document(text: str, *, doc: str, school_id: str, person_id: str, source: str,
-                     config: SegmentConfig, nlp: Language) -> pd.DataFrame:
+                     config: SegmentConfig, nlp: Language,
+                     respondent_name: str = "") -> pd.DataFrame:
     """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`)."""
     stem = PurePosixPath(doc).stem
     rows, context = [], ""
-    for turn in parse_turns(text, source, config):
+    for turn in parse_turns(text, source, config, respondent_name):
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
             context = body
@@ -158,10 +219,12 @@ def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,
     """Segments of every transcript.
 
     ``transcripts`` has the columns of ``io.Cohort.transcripts`` plus ``text`` (the content
-    read by ``io.read_transcript``).
+    read by ``io.read_transcript``) and, optionally, ``respondent_name`` (the roster name of
+    the person interviewed: which of several speaker names is the respondent).
     """
     parts = [segment_document(r.text, doc=r.path, school_id=r.school_id, person_id=r.person_id,
-                              source=r.source, config=config, nlp=nlp)
+                              source=r.source, config=config, nlp=nlp,
+                              respondent_name=getattr(r, "respondent_name", ""))
              for r in transcripts.itertuples(index=False)]
     if not parts:
         return pd.DataFrame(columns=SEGMENT_COLUMNS)

@@ -77,6 +77,8 @@ NOM2 = NOM_LINE2[:-1]  # line 2 of nominations.csv without its strength
 
 CASES = [
     # cohort.yaml
+    Case("transcripts_folder_capitalised", [("move", "transcripts", "Transcripts")],
+         ["Transcripts", "field 'folder name'", "must be named transcripts"]),
     Case("yaml_misspelt_key", [R("cohort.yaml", "tie_strength:", "tie_strenght:")],
          ["cohort.yaml", "field 'tie_strenght'", "did you mean tie_strength?"]),
     Case("yaml_unreadable", [("write", "cohort.yaml", "name: tiny\ntie_strength: {min: 1\n")],
@@ -472,7 +474,8 @@ def test_bad_input_real_entry_point(tmp_path, good_run):
 
 def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     """What is unusual but not wrong loads fine: semicolon CSV from Excel, UTF-16 and
-    Windows-1252 transcripts, empty trailing columns."""
+    Windows-1252 transcripts, empty trailing columns, the files Windows, macOS and Word leave
+    beside transcripts."""
     from pipeline import io
 
     root = tmp_path / "cohort"
@@ -486,8 +489,11 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     t1.write_bytes(text.encode("utf-16"))
     t2 = root / "transcripts/sch01/sch01-p01_observation_1.txt"
     t2.write_bytes((t2.read_text(encoding="utf-8") + "Café-overleg.\n").encode("cp1252"))
+    for litter in ("Thumbs.db", "desktop.ini", ".DS_Store", "~$sch01-p02_interview_1.docx"):
+        (root / "transcripts" / "sch01" / litter).write_bytes(b"\x00\x01")
     data = io.load_cohort(root)
     assert len(data.staff) == 24 and len(data.nominations) == 71
+    assert len(data.transcripts) == 6   # what file managers leave is no transcript
     assert io.read_transcript(t1) == text
     assert io.read_transcript(t2).endswith("Café-overleg.\n")
 
@@ -593,3 +599,23 @@ def test_config_finds_its_own_codebook(layout, tmp_path, capsys, monkeypatch):
     assert code == 0, err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert any(name.endswith(own.name) for name in manifest["config_files"]), manifest
+
+
+def test_transcript_whose_speakers_are_not_recognised_is_reported(tmp_path, capsys,
+                                                                  monkeypatch):
+    """A transcript that gives no respondent segment is not dropped in silence: `segment`
+    warns with its name, and `run` also keeps the warning in its manifest."""
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root)
+    (root / T1).write_text("I: Wat doet het datateam?\nI: En wat deel jij daarvan?\n",
+                           encoding="utf-8")
+    code, _, err = cli(["segment", root, "--out", tmp_path / "segments.csv"], capsys,
+                       monkeypatch)
+    assert code == 0, err
+    warned = " ".join(ln for ln in err.splitlines())
+    assert "sch01-p02_interview_1.txt" in warned and "no respondent turn" in warned, err
+    code, _, err = cli(["run", root, "--out", tmp_path / "out", "--rules"], capsys,
+                       monkeypatch)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert any(T1 in w and "no respondent turn" in w for w in manifest["warnings"]), manifest

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from pipeline.io import InputError, read_transcript
-from pipeline.segment import SEGMENT_COLUMNS, parse_turns, segment_document, segment_transcripts
+from pipeline.segment import (
+    SEGMENT_COLUMNS,
+    parse_turns,
+    segment_document,
+    segment_transcripts,
+    speaker_notes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +76,53 @@ def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
         "Ja, we krijgen veel reacties. Ook op het intranet."]
     assert not segs["text"].str.contains("Marieke de Vries:").any()
     check_offsets(segs, text)
+
+
+@pytest.mark.parametrize("interviewer, respondent", [
+    ("[00:00:05] I:", "[00:00:09] R:"),      # time stamps in brackets
+    ("00:00 I:", "00:01 R:"),                # bare time stamps
+    ("I1:", "R1:"),                          # numbered speakers
+    ("I 2:", "R 2:"),
+    ("Interviewer (AB):", "Respondent (LdJ):"),   # initials in brackets
+])
+def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent, seg_config,
+                                                        nl_pipeline):
+    text = (f"{interviewer} Wat is het probleem?\n{respondent} Het verzuim op maandag.\n"
+            f"{interviewer} En verder?\n{respondent} Ik vertel het in de teamvergadering.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Het verzuim op maandag.",
+                                     "Ik vertel het in de teamvergadering."]
+    assert segs["context"].tolist() == ["Wat is het probleem?", "En verder?"]
+    check_offsets(segs, text)
+    assert speaker_notes(text, "interview", seg_config) == []
+
+
+NAMES = ("Anouk: Hoe werkt het datateam bij jullie?\n"
+         "Jeroen: We verzamelen eerst data.\n"
+         "Anouk: En wat deel je daarvan?\n"
+         "Jeroen: Ik mail de conclusies naar de sectie.\n")
+
+
+def test_of_several_speaker_names_the_respondents_is_the_respondent(seg_config):
+    """Both speakers named: the one matching the roster name of the person interviewed is
+    the respondent, the other the interviewer; without that name both are taken as the
+    respondent, and a note says so."""
+    roles = [t.role for t in parse_turns(NAMES, "interview", seg_config, "Jeroen de Vries")]
+    assert roles == ["interviewer", "respondent"] * 2
+    assert speaker_notes(NAMES, "interview", seg_config, "Jeroen de Vries") == []
+    assert [t.role for t in parse_turns(NAMES, "interview", seg_config)] == ["respondent"] * 4
+    [note] = speaker_notes(NAMES, "interview", seg_config, "Bram Visser")
+    assert "Anouk, Jeroen" in note and "none matches" in note
+
+
+def test_speaker_notes_say_what_was_not_recognised(seg_config):
+    only_questions = "I: Wat doet het team?\nI: En jij?\n"
+    [note] = speaker_notes(only_questions, "interview", seg_config)
+    assert "no respondent turn" in note and "I" in note
+    unknown = "I: Wat doet het team?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n"
+    [note] = speaker_notes(unknown, "interview", seg_config)
+    assert "prefix 'vraag'" in note
+    assert speaker_notes("Een notitie.\nNog een.\n", "observation", seg_config) == []
 
 
 def test_observation_notes_one_segment_each(shared_datadir, seg_config, nl_pipeline):

@@ -251,7 +251,8 @@ def _check_codes(folder: Path, labels: list[str], codebook: Codebook) -> None:
     unknown = [c for c in codebook.code_ids if c not in set(labels)]
     if unknown:
         raise InputError(folder, f"model does not know code(s) {', '.join(unknown)} of the "
-                         "codebook; retrain it with `make train`")
+                         "codebook; train one on your labels (`pipeline train COHORT --out "
+                         "DIR`, then --model DIR) or code with --rules")
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

@@ -268,7 +268,8 @@ def load_model(folder: Path) -> tuple[CodeModel, dict]:
     folder = Path(folder)
     path = folder / MODEL_FILE
     if not path.is_file():
-        raise InputError(path, "model file not found (run `make train`, or pass --model DIR)")
+        raise InputError(path, "model file not found (train one: `pipeline train COHORT`; "
+                         "or pass --model DIR)")
     try:
         untrusted = sio.get_untrusted_types(file=path)
         unexpected = [t for t in untrusted if t not in TRUSTED]

@@ -445,7 +445,7 @@ def load_scorer(folder: Path, card: dict) -> Scorer | None:
         path = folder / name
         if name in files and path.is_file() and file_sha256(path) != files[name]:
             raise InputError(path, "does not match the sha256 in model_card.json (a file "
-                             "from another training run?); retrain with `make train`")
+                             "from another training run?); retrain it (`pipeline train COHORT`)")
     try:
         with np.load(folder / SCORER_FILE, allow_pickle=False) as arrays:
             return Scorer.from_arrays(arrays)

@@ -16,7 +16,8 @@ written in a transcript is replaced in segment texts *before* coding, training a
   diminutives of given names and nicknames ("Keesje", "Annetje", "Bassie");
 - school names from a ``school_name`` column of ``staff.csv``, in full and without generic
   words ("Stedelijk College Zandhove" -> "Zandhove", "Scholengemeenschap De Wielewaal" ->
-  "De Wielewaal", "Wielewaal").
+  "De Wielewaal", "Wielewaal");
+- every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik").
 
 A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
 Matching is case-sensitive, so a name that is also a Dutch word is only replaced where it is
@@ -291,7 +292,7 @@ class Pseudonymiser:
             if pid not in pseudonym:
                 pseudonym[pid] = f"[persoon-{_tag(key, pid, taken)}]"
             for tier, forms in enumerate(name_variants(name, nicks)):
-                for v in forms:
+                for v in _also_plain(forms):
                     owners[tier].setdefault(v, set()).add(pid)
         # a form that is someone's own name beats a short form or diminutive of another's,
         # which beats initials; a form shared by several people at the same tier is neutral
@@ -310,7 +311,7 @@ class Pseudonymiser:
                     continue
                 if sid not in school_tags:
                     school_tags[sid] = f"[school-{_tag(key, 'school:' + sid, taken)}]"
-                for v in school_variants(sname):
+                for v in _also_plain(school_variants(sname)):
                     school_owner.setdefault(v, set()).add(sid)
             for v, sids in school_owner.items():
                 if v in table:
@@ -370,6 +371,29 @@ class Pseudonymiser:
             else:
                 break
         return offset + delta
+
+
+# letters that Unicode does not decompose into a base letter and an accent
+PLAIN = str.maketrans({"ı": "i", "İ": "I", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d",
+                       "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"})
+
+
+ACCENTS = re.compile("[\u0300-\u036f]")   # combining diacritical marks, after NFKD
+
+
+def plain_letters(form: str) -> str:
+    """A name as it is often typed without its accents: "Yılmaz" -> "Yilmaz", "Çelik" ->
+    "Celik", "Hélène" -> "Helene" (a transcriber's keyboard or an e-mail address)."""
+    import unicodedata
+
+    return ACCENTS.sub("", unicodedata.normalize("NFKD", form.translate(PLAIN)))
+
+
+def _also_plain(forms: set[str]) -> set[str]:
+    """The forms and their spelling without accents; never a school acronym ("LÖ", the
+    initials of Lieke Öztürk, stays, but "LO" is lichamelijke opvoeding)."""
+    plain = {plain_letters(f) for f in forms if not f.isascii()}
+    return forms | (plain - ACRONYMS)
 
 
 def _clean(value: object) -> str:

@@ -85,8 +85,9 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     writing, update = _progress()
     with io.staged_output(out) as stage:
         with writing:
-            report.write_run(stage, result, data, settings, reveal_names=reveal_names,
-                             jobs=jobs, progress=update)
+            result.warnings += report.write_run(stage, result, data, settings,
+                                                reveal_names=reveal_names, jobs=jobs,
+                                                progress=update)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),

@@ -326,15 +326,6 @@ def agreement(labels: Annotated[Path, typer.Argument(
 
 
 # ====================================================================== exports
-def _documents(data, *, texts: bool = True) -> pd.DataFrame:
-    from pipeline.run import read_texts
-
-    tr = read_texts(data) if texts else data.transcripts.assign(text="")
-    return pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
-                         "school_id": tr["school_id"], "person_id": tr["person_id"],
-                         "source": tr["source"], "text": tr["text"]})
-
-
 @export_app.command("qdpx")
 def export_qdpx(cohort: CohortArg,
                 out: Annotated[Path, typer.Option("--out", help=".qdpx file to write")],
@@ -350,37 +341,18 @@ def export_qdpx(cohort: CohortArg,
     Pseudonymised transcripts, machine and human codings, key figures as cases with their
     profile and network metrics.
     """
-    from pipeline import exports as ex
-    from pipeline.run import pseudonymiser_for, run_cohort
+    from pipeline.report import qdpx_project
+    from pipeline.run import run_cohort
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
+    io.check_output(out, data.sources)
     result = run_cohort(data, settings, model_dir=model, rules=rules)
-    docs, shifts = ex.pseudonymise_documents(
-        _documents(data), None if reveal_names else pseudonymiser_for(data))
-    codings = [ex.machine_codings(result.segments, result.coder)]
-    users = [result.coder]
-    if labels:
-        human = ex.human_codings(_store(cohort, settings).current())
-        codings.append(human)
-        users += sorted(set(human["user"]))
-    located, dropped = ex.locate_codings(pd.concat(codings, ignore_index=True), docs, shifts)
-    metrics = [c for c in ("out_ties", "in_ties", "reciprocal_ties", "contacts",
-                           "mean_strength", "betweenness", "pagerank", "boundary_out_ties",
-                           "boundary_in_ties", "boundary_reciprocal_ties", "boundary_contacts")
-               if c in result.network.metrics.columns]
-    cases = (result.profiles[["person_id", "school_id", "profile"]]
-             .merge(result.network.metrics[["person_id", *metrics]], on="person_id",
-                    how="left"))
-    payload = ex.build_qdpx(name=data.meta.name, codebook=settings.codebook, documents=docs,
-                            codings=located, users=users, cases=cases,
-                            description=f"Sleutelfiguren export of cohort {data.meta.name}; "
-                                        f"machine coder: {result.coder}")
+    human = _store(cohort, settings).current() if labels else None
+    payload, holds = qdpx_project(result, data, settings, reveal_names=reveal_names,
+                                  human=human)
     io.atomic_write(out, payload)
-    note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
-    typer.echo(f"{len(docs)} sources, {located['segment_id'].nunique()} coded segments, "
-               f"{len(located)} codings by {len(users)} user(s), {len(cases)} cases -> "
-               f"{out}{note}")
+    typer.echo(f"{holds} -> {out}")
 
 
 @export_app.command("qdc")
@@ -416,6 +388,7 @@ def export_matrix(cohort: CohortArg,
                   ) -> None:
     """Segment x code 0/1 matrix, one row per segment and annotator (machine and human)."""
     from pipeline.exports import code_matrix
+    from pipeline.report import cohort_documents
 
     settings = load_settings(config)
     if machine:
@@ -423,7 +396,8 @@ def export_matrix(cohort: CohortArg,
     else:
         data, coded, name = io.load_cohort(cohort), None, ""
     current = _store(cohort, settings).current()
-    mat = code_matrix(coded, current, settings.codebook, _documents(data, texts=False), name)
+    mat = code_matrix(coded, current, settings.codebook,
+                      cohort_documents(data, texts=False), name)
     io.write_csv(mat, out, bom=True)
     typer.echo(f"{len(mat)} rows ({mat['segment_id'].nunique()} segments, "
                f"{mat['annotator'].nunique()} annotators) -> {out}")

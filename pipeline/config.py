@@ -219,6 +219,7 @@ class TrainingConfig(_Strict):
 
 class ReportConfig(_Strict):
     max_sociograms: int = Field(ge=0)
+    max_qdpx_schools: int = Field(ge=0)
 
 
 class PipelineConfig(_Strict):

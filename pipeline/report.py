@@ -462,10 +462,58 @@ def write_network(stage: Path, net, cohort: Cohort, settings: Settings, *,
     return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs, progress)
 
 
+def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
+    """The transcripts as documents of an export: doc, stem, school_id, person_id, source
+    and (with ``texts``) the text as read."""
+    from pipeline.run import read_texts
+
+    tr = read_texts(cohort) if texts else cohort.transcripts.assign(text="")
+    return pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
+                         "school_id": tr["school_id"], "person_id": tr["person_id"],
+                         "source": tr["source"], "text": tr["text"]})
+
+
+QDPX_METRICS = ("out_ties", "in_ties", "reciprocal_ties", "contacts", "mean_strength",
+                "betweenness", "pagerank", "boundary_out_ties", "boundary_in_ties",
+                "boundary_reciprocal_ties", "boundary_contacts")
+
+
+def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bool = False,
+                 human: pd.DataFrame | None = None) -> tuple[bytes, str]:
+    """A run as a REFI-QDA project: the transcripts (pseudonymised unless ``reveal_names``),
+    the machine codings and ``human`` ones (a label store's current labels), the key figures
+    as cases with their profile and network metrics; and a line saying what it holds."""
+    from pipeline import exports as ex
+    from pipeline.run import pseudonymiser_for
+
+    docs, shifts = ex.pseudonymise_documents(
+        cohort_documents(cohort), None if reveal_names else pseudonymiser_for(cohort))
+    codings = [ex.machine_codings(result.segments, result.coder)]
+    users = [result.coder]
+    if human is not None:
+        codings.append(ex.human_codings(human))
+        users += sorted(set(codings[-1]["user"]))
+    located, dropped = ex.locate_codings(pd.concat(codings, ignore_index=True), docs, shifts)
+    metrics = [c for c in QDPX_METRICS if c in result.network.metrics.columns]
+    cases = (result.profiles[["person_id", "school_id", "profile"]]
+             .merge(result.network.metrics[["person_id", *metrics]], on="person_id",
+                    how="left"))
+    payload = ex.build_qdpx(name=cohort.meta.name, codebook=settings.codebook, documents=docs,
+                            codings=located, users=users, cases=cases,
+                            description=f"Sleutelfiguren export of cohort {cohort.meta.name}; "
+                                        f"machine coder: {result.coder}")
+    note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
+    return payload, (f"{len(docs)} sources, {located['segment_id'].nunique()} coded segments, "
+                     f"{len(located)} codings by {len(users)} user(s), {len(cases)} cases"
+                     f"{note}")
+
+
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
               reveal_names: bool = False, jobs: int = 1,
-              progress: Callable[[str, int, int], None] | None = None) -> None:
-    """Every output of `pipeline run` (except the manifest, written last by the CLI)."""
+              progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+    """Every output of `pipeline run` (except the manifest, written last by the CLI), the
+    REFI-QDA project ``<cohort folder>.qdpx`` included up to ``report.max_qdpx_schools``;
+    what it left out, in words."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
                             profiles=profiles, jobs=jobs, progress=progress)
@@ -477,6 +525,21 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce))
+    project = f"{cohort.root.resolve().name}.qdpx"
+    limit = settings.pipeline.report.max_qdpx_schools
+    if len(result.network.schools) > limit:
+        return [f"{project} left out: more schools than report.max_qdpx_schools ({limit}); "
+                "`pipeline export qdpx` makes it"]
+    store = cohort.root / "labels" / "store.sqlite"
+    human = None
+    if store.is_file():   # human codings where annotation has begun; never creates a store
+        from pipeline.annotate import LabelStore
+
+        names = settings.codebook.code_ids + settings.codebook.subtype_ids
+        human = LabelStore.for_cohort(cohort.root, names).current()
+    atomic_write(stage / project, qdpx_project(result, cohort, settings,
+                                               reveal_names=reveal_names, human=human)[0])
+    return []
 
 
 # ----------------------------------------------------------------------------- helpers

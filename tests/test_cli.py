@@ -40,6 +40,52 @@ def test_every_output_is_written(run_out):
     assert len(list((out / "graphs").glob("*.graphml"))) == 2
 
 
+def test_run_writes_the_qdpx_project(run_out):
+    """`<cohort folder>.qdpx`, as DESIGN.md lists among a run's outputs: a valid REFI-QDA
+    project with every transcript (pseudonymised), the machine codings of the segments and
+    the key figures as cases."""
+    from pathlib import Path
+
+    from lxml import etree
+
+    from pipeline.exports import read_qdpx
+
+    cohort, out, _ = run_out
+    project = read_qdpx((out / "tiny_cohort.qdpx").read_bytes())
+    xsd = Path(__file__).parent / "data" / "exports" / "Project.xsd"
+    etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(project["xml"]))
+    assert len(project["sources"]) == len(list((cohort / "transcripts").rglob("*_*_*.*")))
+    coded = read(out, "segments.csv")
+    columns = coded[["knowledge_types", "activities", "activity_subtypes"]]
+    n_codes = sum(len([c for c in ";".join(row).split(";") if c])
+                  for row in columns.itertuples(index=False))
+    assert len(project["selections"]) == n_codes > 0
+    assert set(project["cases"]) == set(read(out, "key_figures.csv")["person_id"])
+    staff = pd.read_csv(cohort / "staff.csv")
+    surnames = {n.split()[-1] for n in staff["name"]}
+    texts = " ".join(project["sources"].values())
+    assert not [s for s in surnames if s in texts], "a roster name in the project"
+
+
+def test_qdpx_left_out_above_its_school_limit(tmp_path):
+    """Above report.max_qdpx_schools the run leaves the project out and says so."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(text.replace("max_qdpx_schools: 100", "max_qdpx_schools: 1"),
+                      encoding="utf-8")
+    cohort = Path(__file__).parent / "data" / "tiny_cohort"
+    result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(tmp_path / "out"),
+                                      "--rules", "--jobs", "1", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert not list((tmp_path / "out").glob("*.qdpx"))
+    warnings = json.loads((tmp_path / "out" / "manifest.json").read_text())["warnings"]
+    assert any("report.max_qdpx_schools" in w for w in warnings), warnings
+
+
 def test_network_metrics_count_the_nominations(run_out):
     cohort, out, _ = run_out
     metrics = read(out, "network_metrics.csv")

@@ -19,7 +19,8 @@ from pipeline.cli import app
 from pipeline.coding.assign import code_segments
 from pipeline.config import load_settings
 from pipeline.io import load_cohort
-from pipeline.run import load_coder, pseudonymiser_for, read_texts, run_segments
+from pipeline.report import cohort_documents
+from pipeline.run import load_coder, pseudonymiser_for, run_segments
 
 FIXTURE = Path(__file__).parent / "data" / "annotate" / "cohort"
 # REFI-QDA QDA-XML 1.0 project schema (MIT, notice inside), copied from shared/refi-qda
@@ -50,11 +51,7 @@ def coded(data, settings):
 
 @pytest.fixture(scope="session")
 def documents(data):
-    tr = read_texts(data)
-    docs = pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
-                         "school_id": tr["school_id"], "person_id": tr["person_id"],
-                         "source": tr["source"], "text": tr["text"]})
-    return ex.pseudonymise_documents(docs, pseudonymiser_for(data))
+    return ex.pseudonymise_documents(cohort_documents(data), pseudonymiser_for(data))
 
 
 @pytest.fixture(scope="session")

@@ -65,9 +65,8 @@ def _looks_like_name(prefix: str) -> bool:
     return 1 <= len(words) <= 4 and words[0][0].isupper() and all(NAME_WORD.match(w) for w in words)
 
 
-def _prefix_key(m: re.Match) -> str:
-    """The speaker a prefix names: "R1", "R 1" and "R." are "R"."""
-    return NUMBERED.sub("", m["prefix"].strip().rstrip("."))
+def _paragraphs(text: str) -> list[tuple[int, int, int]]:
+    return [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
 
 
 def _name_words(name: str) -> set[str]:
@@ -78,16 +77,25 @@ def _name_words(name: str) -> set[str]:
 
 def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfig,
               respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
-    """Who each prefix is: ``(paragraphs with their prefix match, {prefix: role},
-    prefixes of two or more paragraphs that are no speaker)``.
+    """Who each prefix is: ``(paragraphs with their prefix match and the speaker it names,
+    {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
     A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
     two or more paragraphs is the respondent's; where several names are, the one that shares
     a word with the respondent's roster name is, and the others are the interviewer's."""
     interviewer = {p.casefold() for p in config.interviewer_prefixes}
     respondent = {p.casefold() for p in config.respondent_prefixes}
-    found = [(i, s, e, PREFIX.match(text, s, e)) for i, s, e in paras]
-    uses = Counter(_prefix_key(m) for *_, m in found if m)
+
+    def key(m: re.Match | None) -> str | None:
+        """The speaker a prefix names; a configured one also numbered ("R1", "R 2")."""
+        if m is None:
+            return None
+        said = m["prefix"].strip().rstrip(".")
+        bare = NUMBERED.sub("", said)
+        return bare if bare.casefold() in interviewer | respondent else said
+
+    found = [(i, s, e, m, key(m)) for i, s, e in paras for m in [PREFIX.match(text, s, e)]]
+    uses = Counter(k for *_, k in found if k)
     roles = {key: "interviewer" for key in uses if key.casefold() in interviewer}
     roles |= {key: "respondent" for key in uses if key.casefold() in respondent}
     names = [key for key, n in uses.items()
@@ -111,14 +119,14 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     previous speaker (``header`` before the first). Observation logs: every paragraph is a
     note.
     """
-    paras = [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
+    paras = _paragraphs(text)
     if source == "observation":
         return [t for i, s, e in paras if (t := _strip(i, "note", text, s, e))]
     found, roles, _ = _speakers(text, paras, config, respondent_name)
     turns, role = [], "header"
-    for i, s, e, m in found:
+    for i, s, e, m, speaker in found:
         start = s
-        if m and (known := roles.get(_prefix_key(m))):
+        if m and (known := roles.get(speaker)):
             role, start = known, m.end()
         if (t := _strip(i, role, text, start, e)) is not None:
             turns.append(t)
@@ -133,8 +141,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     respondent's."""
     if source == "observation":
         return []
-    paras = [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
-    found, roles, unknown = _speakers(text, paras, config, respondent_name)
+    _, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
     notes = []
     if "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "

@@ -97,6 +97,18 @@ def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent,
     assert speaker_notes(text, "interview", seg_config) == []
 
 
+def test_numbered_words_in_an_answer_are_no_speaker(seg_config):
+    """Only a configured prefix loses its number ("R1" is "R"): "Stap 1:" and "Stap 2:" in an
+    answer are not a speaker called "Stap", so they stay the respondent's."""
+    text = ("I: Hoe ging het?\nR: Zo:\nStap 1: data verzamelen.\nStap 2: analyseren.\n"
+            "I: Met wie?\nJeroen: Met de sectie.\nAnouk: Ook met mij.\nJeroen: Ja.\n"
+            "Anouk: Goed.\n")
+    roles = [t.role for t in parse_turns(text, "interview", seg_config, "Jeroen de Vries")]
+    assert roles[:5] == ["interviewer", "respondent", "respondent", "respondent",
+                         "interviewer"]
+    assert roles[5:] == ["respondent", "interviewer", "respondent", "interviewer"]
+
+
 NAMES = ("Anouk: Hoe werkt het datateam bij jullie?\n"
          "Jeroen: We verzamelen eerst data.\n"
          "Anouk: En wat deel je daarvan?\n"

@@ -212,12 +212,13 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
           evaluate: Annotated[bool, typer.Option(help="leave-one-school-out evaluation into "
                                                  "the model card (slower)")] = True) -> None:
     """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
+    from pipeline.coding.scoring import CARD_FILE
     from pipeline.coding.train import train_default
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     out = out or settings.model_dir
-    io.check_output(out, data.sources, folder=True)
+    io.check_output(out, data.sources, folder=True, marker=CARD_FILE)
     labels = None
     if (data.root / "labels" / "store.sqlite").is_file():
         from pipeline.annotate import LabelStore, store_labels_for_training

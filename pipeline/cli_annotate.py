@@ -349,10 +349,11 @@ def export_qdpx(cohort: CohortArg,
     io.check_output(out, data.sources)
     result = run_cohort(data, settings, model_dir=model, rules=rules)
     human = _store(cohort, settings).current() if labels else None
-    payload, holds = qdpx_project(result, data, settings, reveal_names=reveal_names,
-                                  human=human)
+    payload, holds, dropped = qdpx_project(result, data, settings, reveal_names=reveal_names,
+                                           human=human)
     io.atomic_write(out, payload)
-    typer.echo(f"{holds} -> {out}")
+    note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
+    typer.echo(f"{holds} -> {out}{note}")
 
 
 @export_app.command("qdc")
@@ -364,6 +365,7 @@ def export_qdc(cohort: CohortArg,
 
     settings = load_settings(config)
     meta = io.read_meta(Path(cohort) / "cohort.yaml")
+    io.check_output(out, [Path(cohort), Path(cohort) / "cohort.yaml"])
     io.atomic_write(out, build_qdc(settings.codebook, origin=f"sleutelfiguren ({meta.name})"))
     typer.echo(f"{len(settings.codebook.codes)} codes, {len(settings.codebook.subtype_ids)} "
                f"sub-types -> {out}")
@@ -388,13 +390,14 @@ def export_matrix(cohort: CohortArg,
                   ) -> None:
     """Segment x code 0/1 matrix, one row per segment and annotator (machine and human)."""
     from pipeline.exports import code_matrix
-    from pipeline.report import cohort_documents
+    from pipeline.run import cohort_documents
 
     settings = load_settings(config)
     if machine:
         data, coded, name = _coded(cohort, settings, model, rules)
     else:
         data, coded, name = io.load_cohort(cohort), None, ""
+    io.check_output(out, data.sources)
     current = _store(cohort, settings).current()
     mat = code_matrix(coded, current, settings.codebook,
                       cohort_documents(data, texts=False), name)
@@ -415,7 +418,8 @@ def export_ena(cohort: CohortArg,
     from pipeline.exports import ena_table
 
     settings = load_settings(config)
-    _, coded, name = _coded(cohort, settings, model, rules)
+    data, coded, name = _coded(cohort, settings, model, rules)
+    io.check_output(out, data.sources)
     reference = reference_labels(_store(cohort, settings).current()) if prefer_labels else None
     table = ena_table(coded, settings.codebook, name, reference)
     io.write_csv(table, out, bom=True)

@@ -263,14 +263,15 @@ def config_relative(config_path: Path, relative: str) -> Path:
     """Where a path named in a config file is: an absolute one as it is; a relative one in
     the first of these folders that has it: the config file's own, the one above it (a
     project laid out like this repository, ``configs/`` inside it) and this repository's
-    root. One that exists in none of them (a model still to be trained) goes in the folder
-    above the config file."""
+    root. One that exists in none of them (a model still to be trained) goes in the project:
+    the folder above a ``configs/`` folder, else the config file's own."""
     p = Path(relative)
     if p.is_absolute():
         return p
-    here = Path(config_path).parent
+    here = Path(config_path).absolute().parent
+    project = here.parent if here.name == "configs" else here
     bases = [here, here.parent, REPO_ROOT]
-    return next((base / p for base in bases if (base / p).exists()), here.parent / p)
+    return next((base / p for base in bases if (base / p).exists()), project / p)
 
 
 def _read_yaml(path: Path) -> dict:
@@ -309,7 +310,8 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
     cfg: ProfilesConfig = _validate(ProfilesConfig, _read_yaml(path), path)  # type: ignore[assignment]
     if codebook is not None:
         known = set(codebook.code_ids)
-        counts = {f"n_{c}" for c in known} | {"n_activity_kinds", "n_activity_categories"}
+        counts = ({f"n_{c}" for c in [*known, *codebook.subtype_ids]}
+                  | {"n_activity_kinds", "n_activity_categories", "n_segments"})
         for i, p in enumerate(cfg.profiles):
             for j, c in enumerate(p.criteria):
                 bad = [x for x in (c.codes or []) if x not in known]

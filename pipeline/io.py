@@ -109,13 +109,18 @@ class Cohort:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def sources(self) -> list[Path]:
-        """The cohort folder and the files read from it: what an ``--out`` must not replace
-        (:func:`check_output`)."""
+    def read_files(self) -> list[Path]:
+        """The files a run reads: cohort.yaml, staff, nominations, transcripts, label CSVs."""
         labels = sorted((self.root / "labels").glob("*.csv"))
-        return [self.root, self.root / "cohort.yaml", self.root / "staff.csv",
+        return [self.root / "cohort.yaml", self.root / "staff.csv",
                 self.root / "nominations.csv",
                 *(self.root / p for p in self.transcripts["path"]), *labels]
+
+    @property
+    def sources(self) -> list[Path]:
+        """What an ``--out`` must not replace (:func:`check_output`): the cohort folder, the
+        files a run reads and the annotators' label store."""
+        return [self.root, *self.read_files, self.root / "labels" / "store.sqlite"]
 
     @property
     def input_files(self) -> list[Path]:
@@ -585,15 +590,18 @@ def csv_text(df: pd.DataFrame, *, header: bool = True) -> str:
     return df.to_csv(index=False, header=header, lineterminator="\n")
 
 
-OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what every output folder holds
+OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what the tool's output folders hold
+LEFTOVERS = re.compile(r"\..+\.(partial|old)-\d+.*|\.DS_Store")   # ours, and macOS's
 
 
-def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False) -> None:
+def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False,
+                 marker: str = "manifest.json") -> None:
     """Refuse an ``--out`` that would destroy what nobody asked to replace, before any work:
     an input (``inputs``: files and folders read) or a folder holding one; a folder where a
-    file is to be written; and, for an output folder (which a run replaces whole), an
-    existing folder that is not empty and is not an earlier output of this tool (it holds
-    none of :data:`OUTPUT_MARKERS`, nor only such outputs)."""
+    file is to be written; and, for an output folder (which is replaced whole), an existing
+    folder that is not empty and is not an earlier output of the same kind (it holds no
+    ``marker``: ``manifest.json`` for a run, ``model_card.json`` for a model), unless all it
+    holds are such outputs (kept: :func:`_keep_nested_outputs`)."""
     out = Path(out)
     target = out.resolve()
     for source in inputs:
@@ -607,15 +615,16 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         return
     if out.exists() and not out.is_dir():
         raise InputError(out, "is a file: --out names the folder to write")
-    if out.is_dir() and not _is_output(out) and not all(map(_is_output, _entries(out))):
-        raise InputError(out, "is a folder with other files in it and no manifest.json of an "
-                         "earlier run; the output replaces the whole folder, so give a new or "
-                         "empty one")
+    if (out.is_dir() and not (out / marker).is_file()
+            and not all(map(_is_output, _entries(out)))):
+        raise InputError(out, f"is a folder with other files in it and no {marker} of an "
+                         "earlier output of this kind; the output replaces the whole folder, so "
+                         "give a new or empty one")
 
 
 def _entries(folder: Path) -> list[Path]:
-    """What a folder holds, less hidden names (staging folders, ``.DS_Store``)."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    """What a folder holds, less staging leftovers and ``.DS_Store``."""
+    return sorted(p for p in folder.iterdir() if not LEFTOVERS.fullmatch(p.name))
 
 
 def _is_output(folder: Path) -> bool:
@@ -642,7 +651,7 @@ def _keep_nested_outputs(out: Path, stage: Path) -> None:
 
 
 @contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
+def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     """Build a whole output folder aside, then swap it in: old or new, never half.
 
     Yields a fresh staging folder ``.<out>.partial-<pid>-<random>`` next to ``out``. On
@@ -652,11 +661,12 @@ def staged_output(out: Path) -> Iterator[Path]:
     ``out`` is renamed aside (``.<out>.old-<pid>``) and the staged one renamed into place; a
     kill between those two renames is repaired by the next call (:func:`recover_output`). On
     an error or a kill while building, the previous ``out`` is untouched. An ``out`` that
-    is a file, or a folder that is not an earlier output, is refused (:func:`check_output`);
+    is a file, or a folder that is not an earlier output (no ``marker`` file), is refused
+    (:func:`check_output`);
     an earlier output nested in ``out`` is kept (:func:`_keep_nested_outputs`).
     """
     out = Path(out)
-    check_output(out, folder=True)
+    check_output(out, folder=True, marker=marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_output(out)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-{os.getpid()}-"))

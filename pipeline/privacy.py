@@ -276,7 +276,7 @@ class Pseudonymiser:
     def from_staff(cls, staff: pd.DataFrame, key: bytes) -> Pseudonymiser:
         """Every form of every name in ``staff`` (columns ``person_id``, ``name``, optional
         ``school_id`` + ``school_name`` and a nickname column), keyed by ``key``."""
-        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}}
+        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}}
         taken: set[str] = set()
         pseudonym: dict[str, str] = {}
         nick_cols = [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
@@ -292,12 +292,15 @@ class Pseudonymiser:
             if pid not in pseudonym:
                 pseudonym[pid] = f"[persoon-{_tag(key, pid, taken)}]"
             for tier, forms in enumerate(name_variants(name, nicks)):
-                for v in _also_plain(forms):
+                for v in forms:
                     owners[tier].setdefault(v, set()).add(pid)
+                for v in _plain(forms):
+                    owners[3].setdefault(v, set()).add(pid)
         # a form that is someone's own name beats a short form or diminutive of another's,
-        # which beats initials; a form shared by several people at the same tier is neutral
+        # which beats initials, which beat a form typed without its accents; a form shared by
+        # several people at the same tier is neutral
         table: dict[str, str] = {}
-        for tier in (0, 1, 2):
+        for tier in (0, 1, 2, 3):
             for v, pids in sorted(owners[tier].items()):
                 if v not in table:
                     table[v] = pseudonym[next(iter(pids))] if len(pids) == 1 else NEUTRAL
@@ -311,7 +314,8 @@ class Pseudonymiser:
                     continue
                 if sid not in school_tags:
                     school_tags[sid] = f"[school-{_tag(key, 'school:' + sid, taken)}]"
-                for v in _also_plain(school_variants(sname)):
+                variants = school_variants(sname)
+                for v in variants | _plain(variants):
                     school_owner.setdefault(v, set()).add(sid)
             for v, sids in school_owner.items():
                 if v in table:
@@ -389,11 +393,10 @@ def plain_letters(form: str) -> str:
     return ACCENTS.sub("", unicodedata.normalize("NFKD", form.translate(PLAIN)))
 
 
-def _also_plain(forms: set[str]) -> set[str]:
-    """The forms and their spelling without accents; never a school acronym ("LÖ", the
-    initials of Lieke Öztürk, stays, but "LO" is lichamelijke opvoeding)."""
-    plain = {plain_letters(f) for f in forms if not f.isascii()}
-    return forms | (plain - ACRONYMS)
+def _plain(forms: set[str]) -> set[str]:
+    """The forms' spellings without accents that differ from them; never a school acronym
+    ("LÖ", the initials of Lieke Öztürk, stays, but "LO" is lichamelijke opvoeding)."""
+    return {plain_letters(f) for f in forms if not f.isascii()} - ACRONYMS - forms
 
 
 def _clean(value: object) -> str:

@@ -462,29 +462,19 @@ def write_network(stage: Path, net, cohort: Cohort, settings: Settings, *,
     return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs, progress)
 
 
-def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
-    """The transcripts as documents of an export: doc, stem, school_id, person_id, source
-    and (with ``texts``) the text as read."""
-    from pipeline.run import read_texts
-
-    tr = read_texts(cohort) if texts else cohort.transcripts.assign(text="")
-    return pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
-                         "school_id": tr["school_id"], "person_id": tr["person_id"],
-                         "source": tr["source"], "text": tr["text"]})
-
-
 QDPX_METRICS = ("out_ties", "in_ties", "reciprocal_ties", "contacts", "mean_strength",
                 "betweenness", "pagerank", "boundary_out_ties", "boundary_in_ties",
                 "boundary_reciprocal_ties", "boundary_contacts")
 
 
 def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bool = False,
-                 human: pd.DataFrame | None = None) -> tuple[bytes, str]:
+                 human: pd.DataFrame | None = None) -> tuple[bytes, str, int]:
     """A run as a REFI-QDA project: the transcripts (pseudonymised unless ``reveal_names``),
     the machine codings and ``human`` ones (a label store's current labels), the key figures
-    as cases with their profile and network metrics; and a line saying what it holds."""
+    as cases with their profile and network metrics; a line saying what it holds; and how
+    many codings fell outside the texts and were left out."""
     from pipeline import exports as ex
-    from pipeline.run import pseudonymiser_for
+    from pipeline.run import cohort_documents, pseudonymiser_for
 
     docs, shifts = ex.pseudonymise_documents(
         cohort_documents(cohort), None if reveal_names else pseudonymiser_for(cohort))
@@ -502,10 +492,9 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
                             codings=located, users=users, cases=cases,
                             description=f"Sleutelfiguren export of cohort {cohort.meta.name}; "
                                         f"machine coder: {result.coder}")
-    note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
     return payload, (f"{len(docs)} sources, {located['segment_id'].nunique()} coded segments, "
                      f"{len(located)} codings by {len(users)} user(s), {len(cases)} cases"
-                     f"{note}")
+                     ), dropped
 
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
@@ -530,16 +519,11 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     if len(result.network.schools) > limit:
         return [f"{project} left out: more schools than report.max_qdpx_schools ({limit}); "
                 "`pipeline export qdpx` makes it"]
-    store = cohort.root / "labels" / "store.sqlite"
-    human = None
-    if store.is_file():   # human codings where annotation has begun; never creates a store
-        from pipeline.annotate import LabelStore
-
-        names = settings.codebook.code_ids + settings.codebook.subtype_ids
-        human = LabelStore.for_cohort(cohort.root, names).current()
-    atomic_write(stage / project, qdpx_project(result, cohort, settings,
-                                               reveal_names=reveal_names, human=human)[0])
-    return []
+    # machine codings only: the label store is the annotators' working state, not an input
+    # a run's hashes cover (`pipeline export qdpx` adds its human codings)
+    payload, _, dropped = qdpx_project(result, cohort, settings, reveal_names=reveal_names)
+    atomic_write(stage / project, payload)
+    return [f"{project}: {dropped} codings outside the texts left out"] if dropped else []
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -806,11 +790,7 @@ def _run_inputs(cohort: Cohort) -> list[Path]:
     """The cohort files a run reads (cohort.yaml, staff, nominations, transcripts, labels),
     sorted; other files in the folder (notes, scripts) do not change results."""
     root = Path(cohort.root)
-    files = [root / "cohort.yaml", root / "staff.csv", root / "nominations.csv"]
-    files += [root / p for p in cohort.transcripts.get("path", [])]
-    if (root / "labels").is_dir():
-        files += sorted((root / "labels").glob("*.csv"))
-    return sorted({p for p in files if p.is_file()},
+    return sorted({p for p in cohort.read_files if p.is_file()},
                   key=lambda p: p.relative_to(root).as_posix())
 
 

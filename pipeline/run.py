@@ -24,7 +24,8 @@ from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
 
-__all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "run_segments",
+__all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "cohort_documents",
+           "run_segments",
            "load_coder", "run_cohort", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
@@ -72,6 +73,15 @@ def read_texts(cohort: Cohort, progress: Progress | None = None) -> pd.DataFrame
     return cohort.transcripts.assign(text=texts)
 
 
+def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
+    """The transcripts as documents of an export: doc, stem, school_id, person_id, source
+    and (with ``texts``) the text as read."""
+    tr = read_texts(cohort) if texts else cohort.transcripts.assign(text="")
+    return pd.DataFrame({"doc": tr["path"], "stem": [Path(p).stem for p in tr["path"]],
+                         "school_id": tr["school_id"], "person_id": tr["person_id"],
+                         "source": tr["source"], "text": tr["text"]})
+
+
 def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
     staff_bytes = (cohort.root / "staff.csv").read_bytes()
     return Pseudonymiser.from_staff(cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
@@ -82,9 +92,10 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
     """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts; with the
     notes on their speakers (:func:`pipeline.segment.speaker_notes`)."""
     texts = [read_transcript(root / rel) for rel in transcripts["path"]]
-    notes = [f"{rel}: {note}" for rel, text, source, name in zip(
-                 transcripts["path"], texts, transcripts["source"],
-                 transcripts["respondent_name"], strict=True)
+    notes = [f"{rel}: {note if pseudo is None else pseudo(note)}"   # they quote prefixes
+             for rel, text, source, name in zip(transcripts["path"], texts,
+                                                transcripts["source"],
+                                                transcripts["respondent_name"], strict=True)
              for note in speaker_notes(text, source, config, name)]
     segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
     if pseudo is not None and len(segments):

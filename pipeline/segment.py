@@ -81,8 +81,8 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
     A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
-    two or more paragraphs is the respondent's; where several names are, the one that shares
-    a word with the respondent's roster name is, and the others are the interviewer's."""
+    two or more paragraphs is the respondent's; where there are two, the one that shares a
+    word with the respondent's roster name is, and the other is the interviewer's."""
     interviewer = {p.casefold() for p in config.interviewer_prefixes}
     respondent = {p.casefold() for p in config.respondent_prefixes}
 
@@ -102,7 +102,11 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
              if key not in roles and n >= 2 and _looks_like_name(key)]
     own = _name_words(respondent_name)
     mine = [key for key in names if _name_words(key) & own] if len(names) > 1 else []
-    roles |= {key: "respondent" if not mine or key in mine else "interviewer" for key in names}
+    # two speakers, one of them the respondent: the other is the interviewer. With more, a
+    # recurring "Bijvoorbeeld:" could be one of them: all stay the respondent's (and a note)
+    interviewer_named = mine and len(names) - len(mine) == 1
+    roles |= {key: "interviewer" if interviewer_named and key not in mine else "respondent"
+              for key in names}
     unknown = [key for key, n in uses.items() if n >= 2 and key not in roles]
     return found, roles, unknown
 
@@ -114,8 +118,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     Interviews: a paragraph starting with a configured interviewer prefix (``I:``,
     ``Interviewer:``) is the interviewer's, a configured respondent prefix (``R:``,
     ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's
-    (of several names, the one matching ``respondent_name``, the roster name of the person
-    interviewed; the others are the interviewer's); a paragraph without prefix continues the
+    (of two names, the one matching ``respondent_name``, the roster name of the person
+    interviewed; the other is the interviewer's); a paragraph without prefix continues the
     previous speaker (``header`` before the first). Observation logs: every paragraph is a
     note.
     """
@@ -137,8 +141,8 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                   respondent_name: str = "") -> list[str]:
     """What a researcher should check in an interview's speakers, in words: no respondent turn
     recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
-    (its paragraphs continue the previous turn), several names of which none is the
-    respondent's."""
+    (its paragraphs continue the previous turn), several names all taken as the
+    respondent."""
     if source == "observation":
         return []
     _, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
@@ -152,8 +156,9 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     names = [key for key, role in roles.items() if role == "respondent"
              and key.casefold() not in {p.casefold() for p in config.respondent_prefixes}]
     if len(names) > 1:
-        notes.append(f"several names speak ({', '.join(names)}) and none matches the "
-                     "respondent's roster name: all are taken as the respondent")
+        notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
+                     "(of two speaker names, the one matching the roster name is the "
+                     "respondent and the other the interviewer)")
     return notes
 
 

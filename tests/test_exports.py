@@ -19,8 +19,7 @@ from pipeline.cli import app
 from pipeline.coding.assign import code_segments
 from pipeline.config import load_settings
 from pipeline.io import load_cohort
-from pipeline.report import cohort_documents
-from pipeline.run import load_coder, pseudonymiser_for, run_segments
+from pipeline.run import cohort_documents, load_coder, pseudonymiser_for, run_segments
 
 FIXTURE = Path(__file__).parent / "data" / "annotate" / "cohort"
 # REFI-QDA QDA-XML 1.0 project schema (MIT, notice inside), copied from shared/refi-qda

@@ -111,6 +111,15 @@ def test_same_person_same_pseudonym_and_ambiguity_is_neutral(pseudo):
     assert pseudo("Jan Smulders") != pseudo("Jan Achterberg")
 
 
+def test_a_name_without_accents_is_first_its_own_bearers():
+    """"Celik" is Mehmet Celik's surname before it is Eda Çelik's typed without accents."""
+    staff = pd.DataFrame({"person_id": ["e", "m"], "school_id": ["s", "s"],
+                          "name": ["Eda Çelik", "Mehmet Celik"]})
+    pseudo = Pseudonymiser.from_staff(staff, cohort_key("unit", b"accents"))
+    assert pseudo("Celik") == pseudo("Mehmet") != NEUTRAL
+    assert pseudo("Çelik") == pseudo("Eda")
+
+
 def test_acronyms_and_words_survive(pseudo):
     text = ("Het CE en SE, de MR, de PLG en het MT. Meer leerlingen, een wit bord, het "
             "datateam. De docent LO.")

@@ -532,7 +532,10 @@ OUT_GUARDS = [
     ("network", ".", "would replace the input"),
     ("network", "cohort/transcripts", "would replace the input"),
     ("segment", "cohort/nominations.csv", "would replace the input"),
-    ("network", "home", "no manifest.json of an earlier run"),
+    ("network", "home", "no manifest.json of an earlier output"),
+    ("run", "model", "no manifest.json of an earlier output"),      # a model is no run
+    ("network", "analysis", "no manifest.json of an earlier output"),  # hidden files count
+    ("segment", "cohort/labels/store.sqlite", "would replace the input"),
     ("network", "home/thesis.docx", "is a file"),
     ("segment", "home", "is a folder"),
     ("code", "segments.csv", "would replace the input"),
@@ -549,6 +552,12 @@ def test_out_that_would_destroy_something_is_refused(command, target, fragment, 
     shutil.copytree(TINY, tmp_path / "cohort")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "thesis.docx").write_text("four years of work")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model_card.json").write_text("{}")
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / ".RData").write_bytes(b"RDX3")
+    (tmp_path / "cohort" / "labels").mkdir(exist_ok=True)
+    (tmp_path / "cohort" / "labels" / "store.sqlite").write_bytes(b"annotations")
     segments = _segments(tmp_path)
     before = snapshot(tmp_path)
     source = segments if command == "code" else tmp_path / "cohort"
@@ -577,7 +586,7 @@ def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
         assert snapshot(nested) == kept
 
 
-@pytest.mark.parametrize("layout", ["beside", "project"])
+@pytest.mark.parametrize("layout", ["beside", "project", "project, --config relative"])
 def test_config_finds_its_own_codebook(layout, tmp_path, capsys, monkeypatch):
     """A config names its codebook relative to itself (``cb.yaml`` beside it) or to its
     project (``configs/codebook.yaml`` in a copy of this repository's layout): that codebook
@@ -591,6 +600,9 @@ def test_config_finds_its_own_codebook(layout, tmp_path, capsys, monkeypatch):
     own = here / Path(named).name
     own.write_text(codebook.replace('version: "1.0"', 'version: "9.9"', 1), encoding="utf-8")
     config = write_config(here, "codebook: configs/codebook.yaml", f"codebook: {named}")
+    if layout.endswith("relative"):
+        monkeypatch.chdir(here)
+        config = Path(config.name)
     settings = load_settings(config)
     assert settings.codebook.version == "9.9"
     assert own.resolve() in [p.resolve() for p in settings.files]
@@ -619,3 +631,37 @@ def test_transcript_whose_speakers_are_not_recognised_is_reported(tmp_path, caps
     assert code == 0, err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert any(T1 in w and "no respondent turn" in w for w in manifest["warnings"]), manifest
+
+
+def test_speaker_notes_carry_no_names(tmp_path, capsys, monkeypatch):
+    """A note quotes the speaker prefixes it saw; roster names among them are pseudonymised
+    like the texts (the respondent of T1 is Johannes Dijkstra; these two are others)."""
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root)
+    (root / T1).write_text("Annelies: Wat doet het team?\nMaarten: Data verzamelen.\n"
+                           "Annelies: En jij?\nMaarten: Ik vertel het.\n", encoding="utf-8")
+    code, _, err = cli(["run", root, "--out", tmp_path / "out", "--rules"], capsys,
+                       monkeypatch)
+    assert code == 0, err
+    out = tmp_path / "out"
+    notes = [w for w in json.loads((out / "manifest.json").read_text())["warnings"] if T1 in w]
+    assert notes and "are all taken as the respondent" in notes[0], notes
+    for shown in [*notes, err, (out / "report.html").read_text(encoding="utf-8")]:
+        assert "Annelies" not in shown and "Maarten" not in shown
+
+
+def test_profiles_may_count_segments_and_subtypes(tmp_path):
+    """Count features the features table has besides the codes (n_segments, a sub-type's
+    count) are accepted; a count of a code the codebook lacks is not (see the case table)."""
+    from pipeline.config import ConfigError, load_codebook, load_profiles
+
+    codebook = load_codebook(REPO / "configs" / "codebook.yaml")
+    text = (REPO / "configs" / "profiles.yaml").read_text(encoding="utf-8")
+    for feature in ("n_segments", "n_exchange.input"):
+        path = tmp_path / f"{feature}.yaml"
+        path.write_text(text.replace("feature: n_focus,", f"feature: {feature},", 1),
+                        encoding="utf-8")
+        assert load_profiles(path, codebook).profiles[0].criteria[2].feature == feature
+    path.write_text(text.replace("feature: n_focus,", "feature: n_fokus,", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="n_fokus"):
+        load_profiles(path, codebook)

@@ -250,7 +250,7 @@ def save_model(model: CodeModel, folder: Path, card: dict) -> None:
 
     from pipeline.io import atomic_write, staged_output
 
-    with staged_output(Path(folder)) as stage:
+    with staged_output(Path(folder), marker=CARD_FILE) as stage:
         data = canonical_skops(sio.dumps(model))
         atomic_write(stage / MODEL_FILE, data)
         files = {MODEL_FILE: hashlib.sha256(data).hexdigest(),

@@ -327,7 +327,7 @@ def save_spacy_model(model: SpacyCodeModel, folder: Path, card: dict) -> None:
             "labels": [str(x) for x in model.labels_],
             "thresholds": {str(n): float(t)
                            for n, t in zip(model.labels_, model.thresholds_, strict=True)}}
-    with staged_output(Path(folder)) as stage:
+    with staged_output(Path(folder), marker=CARD_FILE) as stage:
         model.nlp_.to_disk(stage / NLP_DIR)
         atomic_write(stage / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 

@@ -277,7 +277,15 @@ def build_qdpx(*, name: str, codebook: Codebook, documents: pd.DataFrame,
 
     files: dict[str, bytes] = {}
     se = etree.SubElement(root, q + "Sources")
-    by_stem = {s: g for s, g in codings.groupby("stem", sort=False)} if len(codings) else {}
+    # the codings of each source in order: by position, then segment, then user (the machine
+    # first) and code; sorted once, as a national project has hundreds of thousands
+    rank = {u: i for i, u in enumerate(users)}
+    ordered = (codings.assign(_u=codings["user"].map(rank))
+               .sort_values(["stem", "start", "end", "segment_id", "_u", "code"], kind="stable")
+               .drop_duplicates(["segment_id", "user", "code"]))
+    by_stem: dict[str, list[dict]] = {}
+    for rec in ordered.to_dict(orient="records"):
+        by_stem.setdefault(rec["stem"], []).append(rec)
     for doc in docs.to_dict(orient="records"):
         g = src_guid[doc["stem"]]
         ts = etree.SubElement(se, q + "TextSource", guid=g, name=doc["stem"],
@@ -286,23 +294,20 @@ def build_qdpx(*, name: str, codebook: Codebook, documents: pd.DataFrame,
             f"{doc['source']} of {doc['person_id']}, school {doc['school_id']} "
             f"({doc['doc']})")
         files[f"sources/{g}.txt"] = doc["text"].encode("utf-8")
-        mine = by_stem.get(doc["stem"])
-        if mine is None:
-            continue
-        mine = mine.sort_values(["start", "end", "segment_id"], kind="stable")
-        for seg, sel in mine.groupby("segment_id", sort=False):
-            first = sel.iloc[0]
-            pts = etree.SubElement(ts, q + "PlainTextSelection", guid=guid("selection", seg),
-                                   name=seg, startPosition=str(int(first["start"])),
-                                   endPosition=str(int(first["end"])))
-            sel = sel.assign(_u=sel["user"].map(users.index)).sort_values(["_u", "code"])
-            for rec in sel.drop_duplicates(["user", "code"]).to_dict(orient="records"):
-                cattrs = {"guid": guid("coding", seg, rec["code"], rec["user"]),
-                          "creatingUser": user_guid[rec["user"]]}
-                if rec.get("time"):
-                    cattrs["creationDateTime"] = rec["time"]
-                coding = etree.SubElement(pts, q + "Coding", **cattrs)
-                etree.SubElement(coding, q + "CodeRef", targetGUID=guid("code", rec["code"]))
+        pts, seg = None, None
+        for rec in by_stem.get(doc["stem"], []):
+            if rec["segment_id"] != seg:
+                seg = rec["segment_id"]
+                pts = etree.SubElement(ts, q + "PlainTextSelection",
+                                       guid=guid("selection", seg), name=seg,
+                                       startPosition=str(int(rec["start"])),
+                                       endPosition=str(int(rec["end"])))
+            cattrs = {"guid": guid("coding", seg, rec["code"], rec["user"]),
+                      "creatingUser": user_guid[rec["user"]]}
+            if rec.get("time"):
+                cattrs["creationDateTime"] = rec["time"]
+            coding = etree.SubElement(pts, q + "Coding", **cattrs)
+            etree.SubElement(coding, q + "CodeRef", targetGUID=guid("code", rec["code"]))
     if description:
         etree.SubElement(root, q + "Description").text = description
 

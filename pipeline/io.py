@@ -662,8 +662,8 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     kill between those two renames is repaired by the next call (:func:`recover_output`). On
     an error or a kill while building, the previous ``out`` is untouched. An ``out`` that
     is a file, or a folder that is not an earlier output (no ``marker`` file), is refused
-    (:func:`check_output`);
-    an earlier output nested in ``out`` is kept (:func:`_keep_nested_outputs`).
+    (:func:`check_output`); an earlier output nested in ``out`` is kept
+    (:func:`_keep_nested_outputs`).
     """
     out = Path(out)
     check_output(out, folder=True, marker=marker)

@@ -107,6 +107,8 @@ class Cohort:
     transcripts: pd.DataFrame
     labels: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # what is derived from the cohort once and needed by several stages (the pseudonymiser)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def read_files(self) -> list[Path]:
@@ -511,8 +513,7 @@ def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     behind by a killed process is removed by the next write to the same path.
     """
     path = Path(path)
-    if path.is_dir():
-        raise InputError(path, "is a folder: give the name of the file to write")
+    _refuse_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pieces = [data] if isinstance(data, bytes | bytearray | memoryview | str) else data
     _remove_stale(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
@@ -610,8 +611,7 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
             raise InputError(out, f"--out would replace the input {source}: choose another "
                              "path")
     if not folder:
-        if out.is_dir():
-            raise InputError(out, "is a folder: give the name of the file to write")
+        _refuse_folder(out)
         return
     if out.exists() and not out.is_dir():
         raise InputError(out, "is a file: --out names the folder to write")
@@ -620,6 +620,12 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         raise InputError(out, f"is a folder with other files in it and no {marker} of an "
                          "earlier output of this kind; the output replaces the whole folder, so "
                          "give a new or empty one")
+
+
+def _refuse_folder(path: Path) -> None:
+    """A file is to be written where a folder is: say so, not a temporary file's error."""
+    if path.is_dir():
+        raise InputError(path, "is a folder: give the name of the file to write")
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -83,8 +83,13 @@ def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
 
 
 def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
-    staff_bytes = (cohort.root / "staff.csv").read_bytes()
-    return Pseudonymiser.from_staff(cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
+    """The cohort's pseudonymiser, built once per loaded cohort: segmenting and the run's
+    ``.qdpx`` both need it (seconds for a national roster)."""
+    if "pseudonymiser" not in cohort.derived:
+        staff_bytes = (cohort.root / "staff.csv").read_bytes()
+        cohort.derived["pseudonymiser"] = Pseudonymiser.from_staff(
+            cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
+    return cohort.derived["pseudonymiser"]
 
 
 def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,

@@ -71,7 +71,6 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
         rules: Annotated[bool, typer.Option("--rules", help="code with the rule coder")] = False,
         jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
     """Run every stage on a cohort folder and write all results to OUT."""
-    from pipeline import report
     from pipeline.run import run_cohort
 
     started = datetime.now(UTC)
@@ -82,24 +81,72 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     with bar:
         result = run_cohort(data, settings, model_dir=model, rules=rules,
                             reveal_names=reveal_names, jobs=jobs, progress=update)
+    _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
+    counts = result.profiles["profile"].value_counts().to_dict()
+    typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
+               f"{len(result.profiles)} key figures {counts} -> {out}")
+
+
+def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, *,
+               reveal_names: bool, jobs: int, codes: Path | None = None) -> None:
+    """Stage every output of a run (``codes``: `report`'s input table), the manifest last,
+    swap it in as ``out``, then print the warnings."""
+    from pipeline import report
+
     writing, update = _progress()
     with io.staged_output(out) as stage:
         with writing:
             result.warnings += report.write_run(stage, result, data, settings,
                                                 reveal_names=reveal_names, jobs=jobs,
-                                                progress=update)
+                                                codes=codes, progress=update)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
                             "segments": len(result.segments),
                             "key_figures": len(result.network.key_figures)}}
+        inputs = data.input_files if codes is None else [*data.input_files, codes]
         io.write_manifest(stage / "manifest.json",
-                          _manifest(sys.argv, settings, data.root, data.input_files, stage,
-                                    started, extra))
+                          _manifest(sys.argv, settings, data.root, inputs, stage, started,
+                                    extra))
     for w in result.warnings:
         err.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
+
+
+@app.command()
+def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes are of")],
+           codes: Annotated[Path, typer.Option("--codes", help="coded segments: a run's "
+                                               "segments.csv (corrected or not) or the output "
+                                               "of pipeline code")],
+           out: Annotated[Path, typer.Option("--out", help="output folder")],
+           config: ConfigOpt = None,
+           model: Annotated[Path | None, typer.Option(
+               "--model", help="the model folder that made the codes (its card goes in the "
+               "report; default: the run's, from the manifest beside CODES)")] = None,
+           jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
+    """Everything `run` writes, from codes already made: network, profiles, report, exports."""
+    from pipeline.coding.scoring import CARD_FILE, read_card
+    from pipeline.run import codes_provenance, report_cohort
+
+    started = datetime.now(UTC)
+    settings = load_settings(config)
+    data = io.load_cohort(cohort)
+    io.check_output(out, [*data.sources, codes], folder=True)
+    table = io.read_codes_file(codes, settings.codebook)
+    card = None
+    if model is not None:
+        card = read_card(model)
+        if not card:
+            raise io.InputError(model / CARD_FILE, "no model card: is this a model folder?")
+    coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), card)
+    bar, update = _progress()
+    with bar:
+        result = report_cohort(data, settings, table, codes, coder, card,
+                               reveal_names=reveal_names, jobs=jobs, progress=update,
+                               warnings=notes)
+    _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs,
+               codes=codes)
     counts = result.profiles["profile"].value_counts().to_dict()
-    typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
+    typer.echo(f"{data.meta.name}: {len(result.segments)} segments coded by {result.coder}, "
                f"{len(result.profiles)} key figures {counts} -> {out}")
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "read_staff",
     "read_nominations",
     "read_labels",
+    "read_codes_file",
     "ADJUDICATOR",
     "read_transcript",
     "read_segments_file",
@@ -55,6 +56,7 @@ __all__ = [
     "file_sha256",
     "build_manifest",
     "write_manifest",
+    "run_manifest_of",
     "read_features",
     "recover_output",
 ]
@@ -503,6 +505,74 @@ def read_segments_file(path: Path) -> pd.DataFrame:
     return df
 
 
+def read_codes_file(path: Path, codebook) -> pd.DataFrame:
+    """A CSV of coded segments: a run's ``segments.csv`` or what ``pipeline code`` wrote,
+    possibly corrected by hand. Columns ``id`` (or ``segment_id``), ``knowledge_types``,
+    ``activities`` and ``p_<code>`` for every code; ``activity_subtypes``, ``evidence`` and
+    ``coder`` when there. Every code is checked against the codebook (a sub-type needs its
+    code) and written back in codebook order; probabilities must lie in [0, 1]."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise InputError(path, "expected a .csv file of coded segments (pipeline code or "
+                         "the segments.csv of pipeline run)")
+    probs = [f"p_{c}" for c in codebook.code_ids]
+    df = _read_csv(path, ["knowledge_types", "activities", *probs])
+    if "id" not in df.columns and "segment_id" in df.columns:
+        df = df.rename(columns={"segment_id": "id"})
+    if "id" not in df.columns:
+        raise InputError(path, "missing column(s) id (or segment_id)", line=1, field="id")
+    empty = df[df["id"] == ""]
+    if len(empty):
+        raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")
+    dupes = df[df["id"].duplicated()]
+    if len(dupes):
+        raise InputError(path, f"segment {dupes['id'].iloc[0]!r} has a second row",
+                         line=int(dupes["line"].iloc[0]), field="id")
+    allowed = {"knowledge_types": codebook.family_codes("knowledge_types"),
+               "activities": codebook.family_codes("activities"),
+               "activity_subtypes": codebook.subtype_ids}
+    if "activity_subtypes" not in df.columns:
+        df["activity_subtypes"] = ""
+    for col, codes in allowed.items():
+        df[col] = _code_list(df, col, codes, path)
+    for sub, acts, line in zip(df["activity_subtypes"], df["activities"], df["line"],
+                               strict=True):
+        lone = [s for s in sub.split(";") if s and s.split(".")[0] not in acts.split(";")]
+        if lone:
+            raise InputError(path, f"sub-type {lone[0]} without its code "
+                             f"{lone[0].split('.')[0]} in activities", line=line,
+                             field="activity_subtypes")
+    for col in probs:
+        df[col] = _to_float(df, col, path, lo=0)
+        bad = df[df[col].isna() | (df[col] > 1)]
+        if len(bad):
+            value = bad[col].iloc[0]
+            raise InputError(path, "empty value" if value != value else
+                             f"expected a probability in [0, 1], got {value}",
+                             line=int(bad["line"].iloc[0]), field=col)
+    for col in ("evidence", "coder"):
+        if col not in df.columns:
+            df[col] = ""
+    return df[["id", "knowledge_types", "activities", "activity_subtypes", *probs, "evidence",
+               "coder", "line"]]
+
+
+def _code_list(df: pd.DataFrame, col: str, codes: list[str], path: Path) -> pd.Series:
+    """``;``-separated codes of ``col`` in codebook order; an unknown one is an error."""
+    order = {c: i for i, c in enumerate(codes)}
+    known, out = {}, []
+    for value, line in zip(df[col], df["line"], strict=True):
+        if value not in known:
+            parts = {p.strip() for p in value.split(";")} - {""}
+            unknown = sorted(parts - order.keys())
+            if unknown:
+                raise InputError(path, f"unknown code {unknown[0]!r} (expected some of "
+                                 f"{', '.join(codes)}, ';'-separated)", line=line, field=col)
+            known[value] = ";".join(sorted(parts, key=order.__getitem__))
+        out.append(known[value])
+    return pd.Series(out, index=df.index, dtype=object)
+
+
 # ------------------------------------------------------------------ writing
 def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
@@ -791,6 +861,20 @@ def build_manifest(*, command: list[str], config: dict, config_files: list[Path]
 
 def write_manifest(path: Path, manifest: dict) -> None:
     atomic_write(path, json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def run_manifest_of(path: Path) -> dict | None:
+    """The ``manifest.json`` beside ``path`` when the run it describes wrote ``path`` as it
+    is now (same sha256), else None: where a table of an output folder came from."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+    if not isinstance(outputs, dict) or outputs.get(path.name) != file_sha256(path):
+        return None
+    return manifest
 
 
 def read_features(path: Path, codebook) -> pd.DataFrame:

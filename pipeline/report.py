@@ -498,11 +498,11 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
 
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
-              reveal_names: bool = False, jobs: int = 1,
+              reveal_names: bool = False, jobs: int = 1, codes: Path | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> list[str]:
     """Every output of `pipeline run` (except the manifest, written last by the CLI), the
     REFI-QDA project ``<cohort folder>.qdpx`` included up to ``report.max_qdpx_schools``;
-    what it left out, in words."""
+    what it left out, in words. ``codes``: as :func:`reproduce_info`."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
                             profiles=profiles, jobs=jobs, progress=progress)
@@ -510,7 +510,7 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     write_csv(result.person_codes, stage / "person_codes.csv")
     write_csv(result.features, stage / "person_features.csv")
     write_csv(result.profiles, stage / "profiles.csv")
-    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
+    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names, codes=codes)
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce))
@@ -795,18 +795,22 @@ def _run_inputs(cohort: Cohort) -> list[Path]:
 
 
 def reproduce_info(result, cohort: Cohort, settings: Settings, *,
-                   reveal_names: bool = False) -> dict:
+                   reveal_names: bool = False, codes: Path | None = None) -> dict:
     """What the "how to cite and reproduce" section shows: the command, versions, hashes.
+    ``codes``: the coded table ``pipeline report`` took the codes from (an input too).
 
     Nothing here depends on time or on the output folder, so a rerun gives the same.
     """
-    cmd = ["pipeline", "run", Path(cohort.root).as_posix(), "--out", "OUT"]
+    root = Path(cohort.root)
+    cmd = (["pipeline", "run", root.as_posix(), "--out", "OUT"] if codes is None else
+           ["pipeline", "report", root.as_posix(), "--codes", Path(codes).as_posix(), "--out",
+            "OUT"])
     if Path(settings.config_path).resolve() != DEFAULT_CONFIG.resolve():
         cmd += ["--config", Path(settings.config_path).as_posix()]
     model_sha = None
-    if result.coder == "rules":
+    if codes is None and result.coder == "rules":
         cmd.append("--rules")
-    else:
+    elif codes is None:  # (with codes given, they are an input: no coder runs)
         default, model_sha = _default_model_used(result, settings)
         if not default:
             cmd += ["--model", "MODEL_DIR"]
@@ -814,13 +818,16 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
         cmd.append("--reveal-names")
     configs = [(_display_path(p), file_sha256(p)) for p in settings.files]
     files = _run_inputs(cohort)
-    root = Path(cohort.root)
     inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in files]
-    size = sum(p.stat().st_size for p in files)
     groups: dict[str, int] = {}
     for rel, _ in inputs:
         top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
         groups[top] = groups.get(top, 0) + 1
+    if codes is not None:  # outside the cohort folder: listed by the path given
+        inputs.append((Path(codes).as_posix(), file_sha256(Path(codes))))
+        files.append(Path(codes))
+        groups[Path(codes).name] = 1
+    size = sum(p.stat().st_size for p in files)
     config_hash = _combined([(str(i), d) for i, (_, d) in enumerate(configs)])
     input_hash = _combined(inputs)
     return {

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline import network
 from pipeline.coding.assign import Coder, code_segments, make_coder, make_coder_in_worker
 from pipeline.config import SegmentConfig, Settings
-from pipeline.io import Cohort, read_transcript
+from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import Pseudonymiser, cohort_key
@@ -26,7 +26,8 @@ from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "cohort_documents",
            "run_segments",
-           "load_coder", "run_cohort", "pseudonymiser_for"]
+           "load_coder", "run_cohort", "report_cohort", "codes_provenance",
+           "with_codes", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -186,10 +187,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
                progress: Progress | None = None) -> RunResult:
     """Every stage on a cohort: network, segments, codes, person features, profiles."""
     warnings = list(cohort.warnings)
-    net = run_network(cohort, settings)
-    for row in net.quality.itertuples(index=False):
-        warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
-                        f"dropped (lines {row.lines})")
+    net = _network_noted(cohort, settings, warnings)
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
                             progress=progress, notes=warnings)
@@ -201,6 +199,93 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
             progress("coding segments", done[0], len(segments))
 
     coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
+    return _profiled(settings, net, coded, coder.name, card, warnings)
+
+
+def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes_file: Path,
+                  coder: str, card: dict, *, reveal_names: bool = False, jobs: int = 1,
+                  progress: Progress | None = None, warnings: list[str] | None = None
+                  ) -> RunResult:
+    """Every stage but coding: the codes come from a coded table (:func:`io.read_codes_file`
+    of ``codes_file``, e.g. a run's segments.csv corrected by hand), and network, segments,
+    person features and profiles are made again with ``settings``, so the report shows
+    corrected codes, other profile thresholds or another language without coding again."""
+    warnings = list(cohort.warnings) + list(warnings or [])
+    net = _network_noted(cohort, settings, warnings)
+    segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
+                            progress=progress, notes=warnings)
+    coded = with_codes(segments, codes, codes_file, coder)
+    if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
+        words, distinct = pd.factorize(coded["evidence"])
+        pseudo = pseudonymiser_for(cohort)
+        coded["evidence"] = np.array([pseudo(w) for w in distinct], dtype=object)[words]
+    return _profiled(settings, net, coded, coder, card, warnings)
+
+
+def codes_provenance(codes: pd.DataFrame, codes_file: Path, manifest: dict | None,
+                     model_card: dict | None) -> tuple[str, dict, list[str]]:
+    """Which coder made a coded table, its model card for the report, and what to warn.
+
+    ``model_card``: the card of the ``--model`` the user names; else ``manifest``: the run
+    that wrote ``codes_file`` unchanged (:func:`io.run_manifest_of`); else only the table's
+    ``coder`` column, and no evaluation to show (a hand-corrected table is no model's)."""
+    names = sorted(set(codes["coder"]) - {""})
+    if model_card is not None:
+        name = model_card.get("name", "model")
+        if names and name not in names:
+            raise InputError(codes_file, f"coded by {' + '.join(names)}, not by the --model "
+                             f"given ({name})", field="coder")
+        return name, model_card, []
+    if manifest is not None and isinstance(manifest.get("model_card"), dict):
+        return str(manifest.get("coder", "")), manifest["model_card"], []
+    if names == ["rules"]:
+        return "rules", {"name": "rules"}, []
+    said = (f"its coder column says {' + '.join(names)}, but it is not as a run wrote it"
+            if names else "it has no coder column")
+    return " + ".join(names) or "unknown", {}, [
+        f"{codes_file}: {said}, so the report shows no model evaluation (--model names the "
+        "model that made these codes)"]
+
+
+CODED_COLUMNS = ("knowledge_types", "activities", "activity_subtypes")
+
+
+def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, coder: str
+               ) -> pd.DataFrame:
+    """``segments`` with the codes of ``codes`` joined on the segment id, in the columns and
+    order :func:`code_segments` gives. Every segment needs a row and every row a segment: a
+    table coded from other transcripts, or with other segment settings, is refused."""
+    extra = codes[~codes["id"].isin(segments["segment_id"])]
+    if len(extra):
+        raise InputError(codes_file, f"{len(extra)} row(s) name a segment this cohort does not "
+                         f"have: {extra['id'].iloc[0]}", line=int(extra["line"].iloc[0]),
+                         field="id")
+    by_id = codes.set_index("id")
+    missing = segments.loc[~segments["segment_id"].isin(by_id.index), "segment_id"]
+    if len(missing):
+        raise InputError(codes_file, f"{len(missing)} of the cohort's {len(segments)} segments "
+                         f"have no row, e.g. {missing.iloc[0]} (coded from this cohort, with "
+                         "the same segment settings?)", field="id")
+    rows = by_id.loc[segments["segment_id"]]
+    out = segments.copy()
+    for col in [*CODED_COLUMNS, *[c for c in codes.columns if c.startswith("p_")], "evidence"]:
+        out[col] = rows[col].to_numpy()
+    out["coder"] = coder
+    return out
+
+
+def _network_noted(cohort: Cohort, settings: Settings, warnings: list[str]) -> NetworkResult:
+    """The network stage, with a warning per school and kind of dropped nominations."""
+    net = run_network(cohort, settings)
+    for row in net.quality.itertuples(index=False):
+        warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
+                        f"dropped (lines {row.lines})")
+    return net
+
+
+def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
+              coder: str, card: dict, warnings: list[str]) -> RunResult:
+    """Coded segments to person codes, features and profiles: the end of every run."""
     codes = person_codes(coded, settings.codebook, settings.pipeline.coding.min_segments_per_kind)
     features = person_features(net.key_figures, net.metrics, codes, settings.codebook,
                                settings.pipeline.network.tie_scope)
@@ -208,4 +293,4 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
     for pid in missing:
         warnings.append(f"key figure {pid} has no transcripts: profile from network only")
     profiles = assign_profiles(features, settings.profiles, settings.codebook)
-    return RunResult(net, coded, codes, features, profiles, coder.name, card, warnings)
+    return RunResult(net, coded, codes, features, profiles, coder, card, warnings)

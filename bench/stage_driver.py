@@ -313,7 +313,7 @@ class Stages:
         from pipeline.run import RunResult
 
         started = datetime.now(UTC)
-        warnings = list(self.cohort.warnings)
+        warnings: list[str] = []
         for row in self.net.quality.itertuples(index=False):
             warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
                             f"dropped (lines {row.lines})")

@@ -88,9 +88,9 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
 
 
 def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, *,
-               reveal_names: bool, jobs: int, codes: Path | None = None) -> None:
-    """Stage every output of a run (``codes``: `report`'s input table), the manifest last,
-    swap it in as ``out``, then print the warnings."""
+               reveal_names: bool, jobs: int) -> None:
+    """Stage every output of a run, the manifest last (with `report`'s coded table among
+    the inputs), swap it in as ``out``, then print the warnings."""
     from pipeline import report
 
     writing, update = _progress()
@@ -98,13 +98,13 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
         with writing:
             result.warnings += report.write_run(stage, result, data, settings,
                                                 reveal_names=reveal_names, jobs=jobs,
-                                                codes=codes, progress=update)
+                                                progress=update)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
                             "segments": len(result.segments),
                             "key_figures": len(result.network.key_figures)}}
-        inputs = data.input_files if codes is None else [*data.input_files, codes]
+        inputs = [*data.input_files, *([result.codes_file] if result.codes_file else [])]
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root, inputs, stage, started,
                                     extra))
@@ -122,29 +122,32 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
            model: Annotated[Path | None, typer.Option(
                "--model", help="the model folder that made the codes (its card goes in the "
                "report; default: the run's, from the manifest beside CODES)")] = None,
+           rules: Annotated[bool, typer.Option("--rules", help="the codes were made by the "
+                                               "rule coder")] = False,
            jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
     """Everything `run` writes, from codes already made: network, profiles, report, exports."""
     from pipeline.coding.scoring import CARD_FILE, read_card
     from pipeline.run import codes_provenance, report_cohort
 
+    if model is not None and rules:
+        raise typer.BadParameter("give --model or --rules, not both")
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, [*data.sources, codes], folder=True)
     table = io.read_codes_file(codes, settings.codebook)
-    card = None
+    named, flags = ({"name": "rules"}, ("--rules",)) if rules else (None, ())
     if model is not None:
-        card = read_card(model)
-        if not card:
+        named, flags = read_card(model), ("--model", "MODEL_DIR")
+        if not named:
             raise io.InputError(model / CARD_FILE, "no model card: is this a model folder?")
-    coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), card)
+    coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
     bar, update = _progress()
     with bar:
-        result = report_cohort(data, settings, table, codes, coder, card,
+        result = report_cohort(data, settings, table, codes, coder, card, coder_flags=flags,
                                reveal_names=reveal_names, jobs=jobs, progress=update,
                                warnings=notes)
-    _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs,
-               codes=codes)
+    _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
     counts = result.profiles["profile"].value_counts().to_dict()
     typer.echo(f"{data.meta.name}: {len(result.segments)} segments coded by {result.coder}, "
                f"{len(result.profiles)} key figures {counts} -> {out}")

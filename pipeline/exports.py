@@ -146,7 +146,8 @@ def locate_codings(codings: pd.DataFrame, documents: pd.DataFrame, shifts: dict[
     """Codings (``segment_id, code, user, time``) with ``stem, start, end`` in the (possibly
     pseudonymised) document text, from the offsets in the segment ids. Returns the table and
     the number of codings dropped (unknown document, or offsets outside its text)."""
-    lengths = dict(zip(documents["stem"], documents["text"].str.len(), strict=True))
+    lengths = {stem: len(text) for stem, text in zip(documents["stem"], documents["text"],
+                                                     strict=True)}
     rows, dropped = [], 0
     for rec in codings.to_dict(orient="records"):
         where = segment_offsets(str(rec["segment_id"]))
@@ -166,15 +167,18 @@ def locate_codings(codings: pd.DataFrame, documents: pd.DataFrame, shifts: dict[
 
 def machine_codings(coded: pd.DataFrame, user: str) -> pd.DataFrame:
     """Codings of a coded segments table (``knowledge_types``, ``activities``,
-    ``activity_subtypes``: ``;``-separated) attributed to ``user``."""
+    ``activity_subtypes``: ``;``-separated) attributed to the row's ``coder`` (a correction
+    by hand names its coder) or, where it has none, to ``user``."""
     rows = []
     cols = [c for c in ("knowledge_types", "activities", "activity_subtypes") if c in coded]
-    for rec in coded[["segment_id", *cols]].to_dict(orient="records"):
+    coders = coded["coder"].fillna("") if "coder" in coded else pd.Series("", coded.index)
+    for rec, coder in zip(coded[["segment_id", *cols]].to_dict(orient="records"),
+                          coders.tolist(), strict=True):
         for c in cols:
             for code in str(rec[c] or "").split(";"):
                 if code and code != "nan":
-                    rows.append({"segment_id": rec["segment_id"], "code": code, "user": user,
-                                 "time": ""})
+                    rows.append({"segment_id": rec["segment_id"], "code": code,
+                                 "user": coder or user, "time": ""})
     return pd.DataFrame(rows, columns=CODING_COLUMNS)
 
 
@@ -276,7 +280,8 @@ def build_qdpx(*, name: str, codebook: Codebook, documents: pd.DataFrame,
                 etree.SubElement(case, q + "SourceRef", targetGUID=src_guid[stem])
 
     files: dict[str, bytes] = {}
-    se = etree.SubElement(root, q + "Sources")
+    # the schema wants no <Sources> rather than an empty one (a network-only cohort)
+    se = etree.SubElement(root, q + "Sources") if len(docs) else None
     # the codings of each source in order: by position, then segment, then user (the machine
     # first) and code; sorted once, as a national project has hundreds of thousands
     rank = {u: i for i, u in enumerate(users)}

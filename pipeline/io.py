@@ -2,7 +2,7 @@
 
 With ``report.py`` this is the only module that touches files on disk. Everything read is
 validated here, once: a bad file raises :class:`InputError` whose message names the file,
-the line and the field, and rows that can be skipped safely are counted in ``warnings``.
+the line and the field.
 
 Tables returned (documented columns):
 
@@ -108,7 +108,6 @@ class Cohort:
     nominations: pd.DataFrame
     transcripts: pd.DataFrame
     labels: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
     # what is derived from the cohort once and needed by several stages (the pseudonymiser)
     derived: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -508,15 +507,17 @@ def read_segments_file(path: Path) -> pd.DataFrame:
 def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     """A CSV of coded segments: a run's ``segments.csv`` or what ``pipeline code`` wrote,
     possibly corrected by hand. Columns ``id`` (or ``segment_id``), ``knowledge_types``,
-    ``activities`` and ``p_<code>`` for every code; ``activity_subtypes``, ``evidence`` and
-    ``coder`` when there. Every code is checked against the codebook (a sub-type needs its
-    code) and written back in codebook order; probabilities must lie in [0, 1]."""
+    ``activities``, ``activity_subtypes`` (profiles count them: a table without is refused,
+    not read as "none") and ``p_<code>`` for every code; ``evidence`` and ``coder`` when
+    there. Every code is checked against the codebook (a sub-type needs its code; case and
+    spaces for underscores are forgiven) and written back in codebook order; probabilities
+    must lie in [0, 1]."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise InputError(path, "expected a .csv file of coded segments (pipeline code or "
                          "the segments.csv of pipeline run)")
     probs = [f"p_{c}" for c in codebook.code_ids]
-    df = _read_csv(path, ["knowledge_types", "activities", *probs])
+    df = _read_csv(path, ["knowledge_types", "activities", "activity_subtypes", *probs])
     if "id" not in df.columns and "segment_id" in df.columns:
         df = df.rename(columns={"segment_id": "id"})
     if "id" not in df.columns:
@@ -531,8 +532,6 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     allowed = {"knowledge_types": codebook.family_codes("knowledge_types"),
                "activities": codebook.family_codes("activities"),
                "activity_subtypes": codebook.subtype_ids}
-    if "activity_subtypes" not in df.columns:
-        df["activity_subtypes"] = ""
     for col, codes in allowed.items():
         df[col] = _code_list(df, col, codes, path)
     for sub, acts, line in zip(df["activity_subtypes"], df["activities"], df["line"],
@@ -543,12 +542,12 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
                              f"{lone[0].split('.')[0]} in activities", line=line,
                              field="activity_subtypes")
     for col in probs:
+        given = df[col]
         df[col] = _to_float(df, col, path, lo=0)
         bad = df[df[col].isna() | (df[col] > 1)]
         if len(bad):
-            value = bad[col].iloc[0]
-            raise InputError(path, "empty value" if value != value else
-                             f"expected a probability in [0, 1], got {value}",
+            raise InputError(path, "empty value" if given[bad.index[0]] == "" else
+                             f"expected a probability in [0, 1], got {given[bad.index[0]]!r}",
                              line=int(bad["line"].iloc[0]), field=col)
     for col in ("evidence", "coder"):
         if col not in df.columns:
@@ -558,13 +557,16 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
 
 
 def _code_list(df: pd.DataFrame, col: str, codes: list[str], path: Path) -> pd.Series:
-    """``;``-separated codes of ``col`` in codebook order; an unknown one is an error."""
+    """``;``-separated codes of ``col`` in codebook order; an unknown one is an error.
+    ``Knowledge Management`` is ``knowledge_management``: hand-typed codes are forgiven case
+    and spaces."""
     order = {c: i for i, c in enumerate(codes)}
     known, out = {}, []
     for value, line in zip(df[col], df["line"], strict=True):
         if value not in known:
-            parts = {p.strip() for p in value.split(";")} - {""}
-            unknown = sorted(parts - order.keys())
+            typed = {p.strip() for p in value.split(";")} - {""}
+            parts = {"_".join(p.lower().split()) for p in typed}
+            unknown = sorted(p for p in typed if "_".join(p.lower().split()) not in order)
             if unknown:
                 raise InputError(path, f"unknown code {unknown[0]!r} (expected some of "
                                  f"{', '.join(codes)}, ';'-separated)", line=line, field=col)
@@ -672,7 +674,9 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
     file is to be written; and, for an output folder (which is replaced whole), an existing
     folder that is not empty and is not an earlier output of the same kind (it holds no
     ``marker``: ``manifest.json`` for a run, ``model_card.json`` for a model), unless all it
-    holds are such outputs (kept: :func:`_keep_nested_outputs`)."""
+    holds are such outputs (kept: :func:`_keep_nested_outputs`); an output folder inside an
+    input folder (the cohort's); and an earlier output with a file changed since its
+    manifest was written (a correction by hand)."""
     out = Path(out)
     target = out.resolve()
     for source in inputs:
@@ -683,6 +687,10 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
     if not folder:
         _refuse_folder(out)
         return
+    for source in inputs:
+        if Path(source).is_dir() and Path(source).resolve() in target.parents:
+            raise InputError(out, f"lies inside the input folder {source}: its files would "
+                             "become inputs of the next run; choose a path outside it")
     if out.exists() and not out.is_dir():
         raise InputError(out, "is a file: --out names the folder to write")
     if (out.is_dir() and not (out / marker).is_file()
@@ -690,6 +698,25 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         raise InputError(out, f"is a folder with other files in it and no {marker} of an "
                          "earlier output of this kind; the output replaces the whole folder, so "
                          "give a new or empty one")
+    changed = _changed_outputs(out) if out.is_dir() else []
+    if changed:
+        raise InputError(out / changed[0], "changed since the run that wrote it (corrected by "
+                         "hand?) and the new output would replace it: copy it elsewhere first "
+                         "(`pipeline report --codes` takes a corrected segments.csv), or "
+                         "delete it")
+
+
+def _changed_outputs(out: Path) -> list[str]:
+    """The files of an earlier output whose sha256 is no longer what its manifest says."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+    if not isinstance(outputs, dict):
+        return []
+    return [name for name, digest in sorted(outputs.items())
+            if (out / name).is_file() and file_sha256(out / name) != digest]
 
 
 def _refuse_folder(path: Path) -> None:

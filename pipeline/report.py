@@ -89,6 +89,11 @@ UI: dict[str, dict[str, str]] = {
         "coder_rules": "regelgebaseerde codeerder (de woordenlijsten van het codeboek); "
                        "geen getraind model",
         "coder_model": "getraind model",
+        "coder_unknown": "codes uit een bestand, gemaakt door",
+        "unknown_note": "Deze codes komen uit een bestand waarvan niet bekend is welk model "
+                        "ze maakte (of ze zijn met de hand verbeterd), dus hier staat geen "
+                        "evaluatie. Geef `pipeline report` het model met `--model` (of "
+                        "`--rules`) om die te tonen.",
         "profiles": "Profielen",
         "selection": "Selectie",
         "selection_text": "per school de {k} medewerkers met de meeste {measure}",
@@ -237,6 +242,11 @@ UI: dict[str, dict[str, str]] = {
         "coder": "Coder",
         "coder_rules": "rule-based coder (the codebook's word lists); no trained model",
         "coder_model": "trained model",
+        "coder_unknown": "codes from a file, made by",
+        "unknown_note": "These codes come from a file for which it is not known which model "
+                        "made them (or they were corrected by hand), so there is no "
+                        "evaluation here. Give `pipeline report` the model with `--model` (or "
+                        "`--rules`) to show it.",
         "profiles": "Profiles",
         "selection": "Selection",
         "selection_text": "per school the {k} staff members with the most {measure}",
@@ -479,7 +489,7 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
     docs, shifts = ex.pseudonymise_documents(
         cohort_documents(cohort), None if reveal_names else pseudonymiser_for(cohort))
     codings = [ex.machine_codings(result.segments, result.coder)]
-    users = [result.coder]
+    users = list(dict.fromkeys(codings[0]["user"])) or [result.coder]
     if human is not None:
         codings.append(ex.human_codings(human))
         users += sorted(set(codings[-1]["user"]))
@@ -498,11 +508,11 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
 
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
-              reveal_names: bool = False, jobs: int = 1, codes: Path | None = None,
+              reveal_names: bool = False, jobs: int = 1,
               progress: Callable[[str, int, int], None] | None = None) -> list[str]:
     """Every output of `pipeline run` (except the manifest, written last by the CLI), the
     REFI-QDA project ``<cohort folder>.qdpx`` included up to ``report.max_qdpx_schools``;
-    what it left out, in words. ``codes``: as :func:`reproduce_info`."""
+    what it left out, in words."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
                             profiles=profiles, jobs=jobs, progress=progress)
@@ -510,7 +520,7 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     write_csv(result.person_codes, stage / "person_codes.csv")
     write_csv(result.features, stage / "person_features.csv")
     write_csv(result.profiles, stage / "profiles.csv")
-    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names, codes=codes)
+    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce))
@@ -795,22 +805,27 @@ def _run_inputs(cohort: Cohort) -> list[Path]:
 
 
 def reproduce_info(result, cohort: Cohort, settings: Settings, *,
-                   reveal_names: bool = False, codes: Path | None = None) -> dict:
+                   reveal_names: bool = False) -> dict:
     """What the "how to cite and reproduce" section shows: the command, versions, hashes.
-    ``codes``: the coded table ``pipeline report`` took the codes from (an input too).
+    For `pipeline report` (``result.codes_file``) the coded table is an input too, and the
+    model's hash is the one its card names.
 
-    Nothing here depends on time or on the output folder, so a rerun gives the same.
+    Nothing here depends on time or on the output folder (nor on how a path was typed), so a
+    rerun gives the same.
     """
     root = Path(cohort.root)
+    codes = result.codes_file
     cmd = (["pipeline", "run", root.as_posix(), "--out", "OUT"] if codes is None else
-           ["pipeline", "report", root.as_posix(), "--codes", Path(codes).as_posix(), "--out",
-            "OUT"])
+           ["pipeline", "report", root.as_posix(), "--codes", codes.as_posix(), "--out", "OUT",
+            *result.coder_flags])
     if Path(settings.config_path).resolve() != DEFAULT_CONFIG.resolve():
         cmd += ["--config", Path(settings.config_path).as_posix()]
     model_sha = None
-    if codes is None and result.coder == "rules":
+    if codes is not None:
+        model_sha = (result.model_card.get("files") or {}).get("model.skops")
+    elif result.coder == "rules":
         cmd.append("--rules")
-    elif codes is None:  # (with codes given, they are an input: no coder runs)
+    else:
         default, model_sha = _default_model_used(result, settings)
         if not default:
             cmd += ["--model", "MODEL_DIR"]
@@ -823,13 +838,16 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
     for rel, _ in inputs:
         top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
         groups[top] = groups.get(top, 0) + 1
+    hashed = list(inputs)
     if codes is not None:  # outside the cohort folder: listed by the path given
-        inputs.append((Path(codes).as_posix(), file_sha256(Path(codes))))
-        files.append(Path(codes))
-        groups[Path(codes).name] = 1
+        digest = file_sha256(codes)
+        inputs.append((codes.as_posix(), digest))
+        hashed.append(("--codes", digest))
+        files.append(codes)
+        groups[codes.name] = 1
     size = sum(p.stat().st_size for p in files)
     config_hash = _combined([(str(i), d) for i, (_, d) in enumerate(configs)])
-    input_hash = _combined(inputs)
+    input_hash = _combined(hashed)
     return {
         "command": " ".join(_shell_quote(c) for c in cmd),
         "versions": _versions(),
@@ -977,6 +995,7 @@ def _model_section(result, settings: Settings, lang: str) -> dict:
     training = card.get("training_data") or {}
     return {
         "rules": rules,
+        "unknown": not card and result.codes_file is not None,
         "name": card.get("name", result.coder),
         "backend": card.get("backend", ""),
         "method": evaluation.get("method", ""),

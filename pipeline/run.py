@@ -51,6 +51,10 @@ class RunResult:
     coder: str
     model_card: dict
     warnings: list[str] = field(default_factory=list)
+    # `pipeline report`: the coded table the codes came from, and the flags that named its
+    # coder (``--model MODEL_DIR`` / ``--rules``), for the report's reproduce command
+    codes_file: Path | None = None
+    coder_flags: tuple[str, ...] = ()
 
 
 def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
@@ -106,9 +110,14 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
     segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
     if pseudo is not None and len(segments):
         segments["text"] = segments["text"].map(pseudo)
-        contexts, distinct = pd.factorize(segments["context"])  # a turn's parts share one
-        segments["context"] = np.array([pseudo(c) for c in distinct], dtype=object)[contexts]
+        segments["context"] = _pseudonymised(segments["context"], pseudo)  # parts share one
     return segments, notes
+
+
+def _pseudonymised(values: pd.Series, pseudo: Pseudonymiser) -> np.ndarray:
+    """``values`` pseudonymised, each distinct value once (many rows repeat one)."""
+    codes, distinct = pd.factorize(values)
+    return np.array([pseudo(v) for v in distinct], dtype=object)[codes]
 
 
 # Segmenting in worker processes pays only for large cohorts: each worker starts spaCy and
@@ -186,7 +195,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
                rules: bool = False, reveal_names: bool = False, jobs: int = 1,
                progress: Progress | None = None) -> RunResult:
     """Every stage on a cohort: network, segments, codes, person features, profiles."""
-    warnings = list(cohort.warnings)
+    warnings: list[str] = []
     net = _network_noted(cohort, settings, warnings)
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
@@ -203,48 +212,50 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
 
 
 def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes_file: Path,
-                  coder: str, card: dict, *, reveal_names: bool = False, jobs: int = 1,
-                  progress: Progress | None = None, warnings: list[str] | None = None
-                  ) -> RunResult:
+                  coder: str, card: dict, *, coder_flags: tuple[str, ...] = (),
+                  reveal_names: bool = False, jobs: int = 1, progress: Progress | None = None,
+                  warnings: list[str] | None = None) -> RunResult:
     """Every stage but coding: the codes come from a coded table (:func:`io.read_codes_file`
     of ``codes_file``, e.g. a run's segments.csv corrected by hand), and network, segments,
     person features and profiles are made again with ``settings``, so the report shows
     corrected codes, other profile thresholds or another language without coding again."""
-    warnings = list(cohort.warnings) + list(warnings or [])
+    warnings = list(warnings or [])
     net = _network_noted(cohort, settings, warnings)
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
                             progress=progress, notes=warnings)
     coded = with_codes(segments, codes, codes_file, coder)
     if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
-        words, distinct = pd.factorize(coded["evidence"])
-        pseudo = pseudonymiser_for(cohort)
-        coded["evidence"] = np.array([pseudo(w) for w in distinct], dtype=object)[words]
-    return _profiled(settings, net, coded, coder, card, warnings)
+        coded["evidence"] = _pseudonymised(coded["evidence"], pseudonymiser_for(cohort))
+    result = _profiled(settings, net, coded, coder, card, warnings)
+    result.codes_file, result.coder_flags = Path(codes_file), tuple(coder_flags)
+    return result
 
 
 def codes_provenance(codes: pd.DataFrame, codes_file: Path, manifest: dict | None,
-                     model_card: dict | None) -> tuple[str, dict, list[str]]:
+                     named: dict | None) -> tuple[str, dict, list[str]]:
     """Which coder made a coded table, its model card for the report, and what to warn.
 
-    ``model_card``: the card of the ``--model`` the user names; else ``manifest``: the run
-    that wrote ``codes_file`` unchanged (:func:`io.run_manifest_of`); else only the table's
-    ``coder`` column, and no evaluation to show (a hand-corrected table is no model's)."""
+    ``named``: the card of the ``--model`` the user names (``{"name": "rules"}`` for
+    ``--rules``); else ``manifest``: the run that wrote ``codes_file`` unchanged
+    (:func:`io.run_manifest_of`), when it knew its model; else only the table's ``coder``
+    column, and no evaluation to show (a hand-corrected table is no model's)."""
     names = sorted(set(codes["coder"]) - {""})
-    if model_card is not None:
-        name = model_card.get("name", "model")
+    if named is not None:
+        name = named.get("name", "model")
         if names and name not in names:
-            raise InputError(codes_file, f"coded by {' + '.join(names)}, not by the --model "
-                             f"given ({name})", field="coder")
-        return name, model_card, []
-    if manifest is not None and isinstance(manifest.get("model_card"), dict):
+            raise InputError(codes_file, f"coded by {' + '.join(names)}, not by the coder "
+                             f"named ({name})", field="coder")
+        return name, named, []
+    if manifest is not None and isinstance(manifest.get("model_card"), dict) \
+            and manifest["model_card"]:
         return str(manifest.get("coder", "")), manifest["model_card"], []
     if names == ["rules"]:
         return "rules", {"name": "rules"}, []
     said = (f"its coder column says {' + '.join(names)}, but it is not as a run wrote it"
             if names else "it has no coder column")
     return " + ".join(names) or "unknown", {}, [
-        f"{codes_file}: {said}, so the report shows no model evaluation (--model names the "
-        "model that made these codes)"]
+        f"{codes_file}: {said}, so the report shows no model evaluation (--model or --rules "
+        "names the coder that made these codes)"]
 
 
 CODED_COLUMNS = ("knowledge_types", "activities", "activity_subtypes")
@@ -257,9 +268,12 @@ def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, co
     table coded from other transcripts, or with other segment settings, is refused."""
     extra = codes[~codes["id"].isin(segments["segment_id"])]
     if len(extra):
+        first = extra["id"].iloc[0]
+        ours = first.rsplit("@", 1)[0] in set(segments["segment_id"].str.rsplit("@", n=1).str[0])
+        hint = ("its transcript is there: codes made with other segment settings?" if ours
+                else "codes of another cohort?")
         raise InputError(codes_file, f"{len(extra)} row(s) name a segment this cohort does not "
-                         f"have: {extra['id'].iloc[0]}", line=int(extra["line"].iloc[0]),
-                         field="id")
+                         f"have: {first} ({hint})", line=int(extra["line"].iloc[0]), field="id")
     by_id = codes.set_index("id")
     missing = segments.loc[~segments["segment_id"].isin(by_id.index), "segment_id"]
     if len(missing):
@@ -270,7 +284,8 @@ def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, co
     out = segments.copy()
     for col in [*CODED_COLUMNS, *[c for c in codes.columns if c.startswith("p_")], "evidence"]:
         out[col] = rows[col].to_numpy()
-    out["coder"] = coder
+    # a row's own coder stays (a researcher's correction is not the model's)
+    out["coder"] = rows["coder"].replace("", coder).to_numpy()
     return out
 
 

@@ -67,6 +67,31 @@ def test_run_writes_the_qdpx_project(run_out):
     assert not [s for s in surnames if s in texts], "a roster name in the project"
 
 
+def test_a_cohort_without_transcripts_runs(tmp_path):
+    """A network-only study (no transcripts/ folder): profiles from the network alone, and
+    a valid .qdpx holding the key figures as cases and no sources."""
+    import shutil
+    from pathlib import Path
+
+    from lxml import etree
+
+    from pipeline.exports import read_qdpx
+
+    cohort = tmp_path / "network_only"
+    cohort.mkdir()
+    for name in ("cohort.yaml", "staff.csv", "nominations.csv"):
+        shutil.copy(Path(__file__).parent / "data" / "tiny_cohort" / name, cohort / name)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(read(out, "segments.csv")) == 0
+    assert len(read(out, "profiles.csv")) == len(read(out, "key_figures.csv")) > 0
+    project = read_qdpx((out / "network_only.qdpx").read_bytes())
+    xsd = Path(__file__).parent / "data" / "exports" / "Project.xsd"
+    etree.XMLSchema(etree.parse(str(xsd))).assertValid(etree.fromstring(project["xml"]))
+    assert project["sources"] == {} and len(project["cases"]) == len(read(out, "profiles.csv"))
+
+
 def test_qdpx_left_out_above_its_school_limit(tmp_path):
     """Above report.max_qdpx_schools the run leaves the project out and says so."""
     import json

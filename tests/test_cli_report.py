@@ -57,7 +57,23 @@ def test_report_from_a_runs_codes_gives_the_runs_results(run_out, tmp_path, repo
     html = (out / "report.html").read_text(encoding="utf-8")
     assert f"pipeline report {COHORT.as_posix()} --codes {codes_key} --out OUT" in html
     assert ran["outputs"]["segments.csv"] in html
+    assert ran["model_card"]["files"]["model.skops"] in html
     assert "no model evaluation" not in " ".join(result.split())
+
+
+def test_the_run_id_does_not_depend_on_how_the_path_is_typed(run_out, tmp_path, report,
+                                                             monkeypatch):
+    import re
+
+    ids = []
+    for codes, out in [(run_out / "segments.csv", tmp_path / "a"),
+                       (Path("tiny") / "segments.csv", tmp_path / "b")]:
+        monkeypatch.chdir(run_out.parent)
+        status, result = report(codes, out)
+        assert status == 0, result
+        html = (out / "report.html").read_text(encoding="utf-8")
+        ids.append(re.search(r"run ([0-9a-f]{8}-[0-9a-f]{8})", html)[1])
+    assert ids[0] == ids[1]
 
 
 def test_corrected_codes_change_counts_and_profiles(run_out, tmp_path, report):
@@ -69,8 +85,9 @@ def test_corrected_codes_change_counts_and_profiles(run_out, tmp_path, report):
     mine = coded["person_id"] == person
     coded["knowledge_types"] = [";".join(c for c in k.split(";") if c and c != "benefits")
                                 for k in coded["knowledge_types"]]
-    coded.loc[mine, "knowledge_types"] = [k + ";focus" if "focus" not in k.split(";") else k
+    coded.loc[mine, "knowledge_types"] = [k + "; Focus" if "focus" not in k.split(";") else k
                                           for k in coded.loc[mine, "knowledge_types"]]
+    coded.loc[mine, "coder"] = "JD"
     codes = tmp_path / "corrected.csv"
     coded.to_csv(codes, index=False)
     out = tmp_path / "corrected"
@@ -85,8 +102,15 @@ def test_corrected_codes_change_counts_and_profiles(run_out, tmp_path, report):
     written = read(out / "segments.csv")
     order = ["focus", "outcomes", "approach", "benefits", "organisational"].index
     assert written["knowledge_types"].tolist() == [   # as given, in codebook order
-        ";".join(sorted((c for c in k.split(";") if c), key=order))
+        ";".join(sorted((c.strip().lower() for c in k.split(";") if c), key=order))
         for k in coded["knowledge_types"]]
+    assert written["coder"].tolist() == coded["coder"].tolist()  # JD's rows stay JD's
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "waarvan niet bekend is welk model" in html and "Leave-one-school-out" not in html
+    from pipeline.exports import read_qdpx
+
+    project = read_qdpx((out / "tiny_cohort.qdpx").read_bytes())
+    assert sorted(project["users"].values()) == ["JD", "sklearn_tfidf_lr"]
 
 
 def test_codes_of_pipeline_code_with_the_model_named(run_out, tmp_path, report):
@@ -101,11 +125,45 @@ def test_codes_of_pipeline_code_with_the_model_named(run_out, tmp_path, report):
             == (run_out / "profiles.csv").read_bytes())
     manifest = json.loads((tmp_path / "named" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["coder"] == "sklearn_tfidf_lr"
+    html = (tmp_path / "named" / "report.html").read_text(encoding="utf-8")
+    assert f"--codes {coded.as_posix()} --out OUT --model MODEL_DIR" in html
     anonymous_status, anonymous = report(coded, tmp_path / "anonymous")
     assert anonymous_status == 0, anonymous
     assert "has no coder column" in " ".join(anonymous.split())
     manifest = json.loads((tmp_path / "anonymous" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["coder"] == "unknown" and manifest["model_card"] == {}
+
+
+def test_codes_of_the_rule_coder_named_with_rules(tmp_path, report):
+    segments, coded = tmp_path / "segments.csv", tmp_path / "coded.csv"
+    run_in_process(["segment", COHORT, "--out", segments])
+    run_in_process(["code", segments, "--out", coded, "--rules"])
+    status, result = report(coded, tmp_path / "out", "--rules")
+    assert status == 0, result
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["coder"] == "rules"
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "--out OUT --rules" in html and "regelgebaseerde codeerder" in html
+    status, result = report(coded, tmp_path / "both", "--rules", "--model", "models/default")
+    assert status == 2 and "not both" in result
+
+
+def test_a_report_of_a_report_still_says_its_coder_is_unknown(tmp_path, report):
+    segments, coded = tmp_path / "segments.csv", tmp_path / "coded.csv"
+    run_in_process(["segment", COHORT, "--out", segments])
+    run_in_process(["code", segments, "--out", coded])
+    assert report(coded, tmp_path / "first")[0] == 0
+    status, result = report(tmp_path / "first" / "segments.csv", tmp_path / "second")
+    assert status == 0 and "no model evaluation" in " ".join(result.split())
+
+
+def test_codes_made_with_other_segment_settings_say_so(run_out, tmp_path, report):
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    assert "max_chars: 600" in text
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(text.replace("max_chars: 600", "max_chars: 150"), encoding="utf-8")
+    status, result = report(run_out / "segments.csv", tmp_path / "out", "--config", config)
+    assert status == 2 and "other segment settings?" in result
 
 
 def _broken(run_out, tmp_path, edit):
@@ -129,8 +187,12 @@ def _broken(run_out, tmp_path, edit):
      "broken.csv:3: field 'activity_subtypes': sub-type exchange.input without its code "
      "exchange"),
     (lambda t: t.assign(p_focus=t["p_focus"].where(t.index != 4, "1.5")),
-     "broken.csv:6: field 'p_focus': expected a probability in [0, 1], got 1.5"),
+     "broken.csv:6: field 'p_focus': expected a probability in [0, 1], got '1.5'"),
     (lambda t: t.drop(columns=["p_exchange"]), "broken.csv:1: field 'p_exchange': missing"),
+    (lambda t: t.assign(p_exchange=t["p_exchange"].where(t.index != 2, "nan")),
+     "broken.csv:4: field 'p_exchange': expected a probability in [0, 1], got 'nan'"),
+    (lambda t: t.drop(columns=["activity_subtypes"]),
+     "broken.csv:1: field 'activity_subtypes': missing"),
 ])
 def test_bad_codes_stop_with_one_line_and_keep_the_old_output(run_out, tmp_path, report,
                                                               edit, expected):
@@ -161,7 +223,7 @@ def test_a_model_that_did_not_make_the_codes_is_refused(run_out, tmp_path, repor
     coded.to_csv(codes, index=False)
     status, result = report(codes, tmp_path / "out", "--model", "models/default")
     assert status == 2
-    assert "coded by rules, not by the --model given (sklearn_tfidf_lr)" in result
+    assert "coded by rules, not by the coder named (sklearn_tfidf_lr)" in result
     alone_status, alone = report(codes, tmp_path / "alone")
     assert alone_status == 0 and "no model evaluation" not in " ".join(alone.split())
     assert json.loads((tmp_path / "alone" / "manifest.json").read_text())["coder"] == "rules"

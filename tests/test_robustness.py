@@ -539,6 +539,8 @@ OUT_GUARDS = [
     ("network", "home/thesis.docx", "is a file"),
     ("segment", "home", "is a folder"),
     ("code", "segments.csv", "would replace the input"),
+    ("run", "cohort/out", "lies inside the input folder"),
+    ("network", "cohort/transcripts/sch01/out", "lies inside the input folder"),
 ]
 
 
@@ -584,6 +586,23 @@ def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
         assert code == 0, err
         assert (out / "manifest.json").is_file() and (out / "key_figures.csv").is_file()
         assert snapshot(nested) == kept
+
+
+def test_a_table_changed_by_hand_is_not_replaced(tmp_path, capsys, monkeypatch):
+    """A researcher corrects a table in an earlier output folder; the next run into it stops
+    with one line naming that file, and the whole folder stays as it was."""
+    out = tmp_path / "out"
+    assert cli(["network", TINY, "--out", out], capsys, monkeypatch)[0] == 0
+    with open(out / "key_figures.csv", "a", encoding="utf-8") as fh:
+        fh.write("sch01,4,sch01-p09,boundary_contacts,1.0,True,added by hand\n")
+    before = snapshot(tmp_path)
+    code, _, err = cli(["network", TINY, "--out", out], capsys, monkeypatch)
+    assert code == 2
+    assert err.startswith(f"error: {out / 'key_figures.csv'}: changed since the run"), err
+    assert len(err.splitlines()) == 1 and snapshot(tmp_path) == before
+    (out / "key_figures.csv").unlink()   # deleted (or copied away): the rerun goes ahead
+    assert cli(["network", TINY, "--out", out], capsys, monkeypatch)[0] == 0
+    assert (out / "key_figures.csv").is_file()
 
 
 @pytest.mark.parametrize("layout", ["beside", "project", "project, --config relative"])

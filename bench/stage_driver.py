@@ -310,13 +310,10 @@ class Stages:
         from datetime import UTC, datetime
 
         from pipeline import io, report
-        from pipeline.run import RunResult
+        from pipeline.run import RunResult, network_notes
 
         started = datetime.now(UTC)
-        warnings: list[str] = []
-        for row in self.net.quality.itertuples(index=False):
-            warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
-                            f"dropped (lines {row.lines})")
+        warnings = network_notes(self.cohort, self.net)
         missing = sorted(set(self.net.key_figures["person_id"]) - set(self.coded["person_id"]))
         warnings += [f"key figure {p} has no transcripts: profile from network only"
                      for p in missing]

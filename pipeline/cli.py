@@ -160,7 +160,7 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
                 reveal_names: RevealOpt = False) -> None:
     """Network stage alone: metrics, key figures, sociograms, GraphML and Pajek files."""
     from pipeline import report
-    from pipeline.run import run_network
+    from pipeline.run import network_notes, run_network
 
     started = datetime.now(UTC)
     settings = load_settings(config)
@@ -174,10 +174,8 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
                                     [data.root / "staff.csv", data.root / "nominations.csv",
                                      data.root / "cohort.yaml"], stage, started,
                                     {"reveal_names": reveal_names}))
-    for row in net.quality.itertuples(index=False):
-        school = escape(str(row.school_id))
-        err.print(f"[yellow]warning[/]: nominations.csv: school {school}: {row.count} "
-                  f"{row.issue} dropped (lines {row.lines})", highlight=False)
+    for note in network_notes(data, net):
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
     typer.echo(f"{len(net.metrics)} people, {len(net.schools)} schools, "
                f"{len(net.key_figures)} key figures -> {out}")
 

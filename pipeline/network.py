@@ -50,6 +50,7 @@ __all__ = [
     "KEY_FIGURE_COLUMNS",
     "QUALITY_COLUMNS",
     "check_nominations",
+    "nonrespondent_nominations",
     "symmetrize_nonrespondents",
     "person_metrics",
     "school_metrics",
@@ -262,6 +263,37 @@ def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -
     out = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
     out["count"] = out["count"].astype(np.int64)
     return out
+
+
+def nonrespondent_nominations(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFrame:
+    """Nominations made by staff marked ``responded = false``: a contradiction in the data
+    (the flag, or the rows, is wrong). They are kept as ties; this says where they are.
+
+    Returns
+    -------
+    DataFrame
+        ``school_id, people, count, lines``: per school, how many such people and
+        nominations, and the source lines (as :func:`check_nominations`). Empty when none.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"person_id": ["a", "b"], "responded": [True, False]})
+    >>> noms = pd.DataFrame({"school_id": ["s", "s"], "ego": ["a", "b"], "alter": ["b", "a"],
+    ...                      "line": [2, 3]})
+    >>> nonrespondent_nominations(staff, noms).values.tolist()
+    [['s', 1, 1, '3']]
+    """
+    _require(staff, ["person_id", "responded"], "staff")
+    _require(nominations, ["school_id", "ego"], "nominations")
+    silent = _text(staff["person_id"])[~staff["responded"].to_numpy(dtype=bool)]
+    noms = nominations.reset_index(drop=True)
+    lines = (noms["line"].to_numpy(dtype=np.int64) if "line" in noms.columns
+             else np.arange(2, len(noms) + 2, dtype=np.int64))
+    by = noms.assign(line=lines).loc[np.isin(_text(noms["ego"]), silent)]
+    rows = [{"school_id": school, "people": grp["ego"].nunique(), "count": len(grp),
+             "lines": _lines_text(grp["line"].to_numpy())}
+            for school, grp in by.groupby("school_id", sort=True)]
+    return pd.DataFrame(rows, columns=["school_id", "people", "count", "lines"])
 
 
 def symmetrize_nonrespondents(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFrame:
@@ -812,6 +844,11 @@ def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
         "strength": pd.to_numeric(metrics[strength_col]).to_numpy(dtype=float),
         "recip": pd.to_numeric(metrics[recip_col]).to_numpy(dtype=float),
         "responded": metrics["responded"].to_numpy(dtype=bool),
+        # a non-respondent's own nominations (a data error: nonrespondent_nominations);
+        # once symmetrised, imputed arcs cannot be told from them
+        "nominated": (pd.to_numeric(metrics["out_ties"]).to_numpy() > 0
+                      if "out_ties" in metrics and not symmetrized
+                      else np.zeros(len(metrics), bool)),
     })
     df["strength_key"] = df["strength"].fillna(-np.inf)
     df = df.sort_values(["school_id", "value", "strength_key", "recip", "person_id"],
@@ -826,7 +863,10 @@ def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
             tie = _tie_note(recs, recs.index(r), prefix)
             if tie:
                 reason += f"; {tie}"
-            if not r["responded"]:
+            if not r["responded"] and r["nominated"]:
+                reason += ("; marked non-respondent, but nominated colleagues (kept as ties: "
+                           "check responded in staff.csv)")
+            elif not r["responded"]:
                 reason += ("; non-respondent: outgoing ties imputed from incoming ties "
                            "(symmetrised)" if symmetrized
                            else "; non-respondent: counted from incoming ties only")

@@ -712,6 +712,10 @@ _NL_WORDING = [
      "geen respondent: alleen inkomende relaties geteld"),
     (re.compile(r"non-respondent: outgoing ties imputed from incoming ties \(symmetrised\)"),
      "geen respondent: uitgaande relaties afgeleid uit inkomende (gesymmetriseerd)"),
+    (re.compile(r"marked non-respondent, but nominated colleagues \(kept as ties: check "
+                r"responded in staff\.csv\)"),
+     "geen respondent volgens staff.csv, maar nomineerde wel collega's (als relaties "
+     "behouden: controleer responded in staff.csv)"),
     (re.compile(r"\bno strength\b"), "geen sterkte"),
 ]
 

@@ -24,10 +24,9 @@ from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
 
-__all__ = ["NetworkResult", "RunResult", "run_network", "read_texts", "cohort_documents",
-           "run_segments",
-           "load_coder", "run_cohort", "report_cohort", "codes_provenance",
-           "with_codes", "pseudonymiser_for"]
+__all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "read_texts",
+           "cohort_documents", "run_segments", "load_coder", "run_cohort", "report_cohort",
+           "codes_provenance", "with_codes", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -290,12 +289,22 @@ def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, co
 
 
 def _network_noted(cohort: Cohort, settings: Settings, warnings: list[str]) -> NetworkResult:
-    """The network stage, with a warning per school and kind of dropped nominations."""
+    """The network stage, with :func:`network_notes` added to ``warnings``."""
     net = run_network(cohort, settings)
-    for row in net.quality.itertuples(index=False):
-        warnings.append(f"nominations.csv: school {row.school_id}: {row.count} {row.issue} "
-                        f"dropped (lines {row.lines})")
+    warnings += network_notes(cohort, net)
     return net
+
+
+def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
+    """What to check in the nominations: per school and kind, the rows dropped, and the
+    nominations kept although their sender is marked as not having responded."""
+    notes = [f"nominations.csv: school {row.school_id}: {row.count} {row.issue} dropped "
+             f"(lines {row.lines})" for row in net.quality.itertuples(index=False)]
+    kept = network.nonrespondent_nominations(cohort.staff, net.nominations)
+    notes += [f"staff.csv: school {row.school_id}: {row.people} staff marked responded=false "
+              f"made {row.count} nomination(s) (nominations.csv lines {row.lines}), kept as "
+              "ties: check their responded" for row in kept.itertuples()]
+    return notes
 
 
 def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,

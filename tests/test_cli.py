@@ -40,6 +40,18 @@ def test_every_output_is_written(run_out):
     assert len(list((out / "graphs").glob("*.graphml"))) == 2
 
 
+def test_nominations_of_a_nonrespondent_are_a_warning(run_out):
+    """tiny_cohort's sch02-p11 is marked responded=false in staff.csv yet nominated three
+    colleagues (nominations.csv lines 70-72): kept as ties, and the run says so."""
+    _, out, _ = run_out
+    warnings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["warnings"]
+    assert ("staff.csv: school sch02: 1 staff marked responded=false made 3 nomination(s) "
+            "(nominations.csv lines 70, 71, 72), kept as ties: check their responded"
+            in warnings)
+    assert "staff marked responded=false made 3" in (out / "report.html").read_text(
+        encoding="utf-8")
+
+
 def test_run_writes_the_qdpx_project(run_out):
     """`<cohort folder>.qdpx`, as DESIGN.md lists among a run's outputs: a valid REFI-QDA
     project with every transcript (pseudonymised), the machine codings of the segments and

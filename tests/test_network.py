@@ -338,6 +338,24 @@ def test_key_figures_flags_nonrespondents(metrics):
     assert alpha["responded"].tolist() == [True, True, False]
 
 
+def test_nominations_by_a_nonrespondent_are_reported_and_named_in_the_reason(tiny):
+    """a5 is marked responded=false; give it nominations of its own: they are kept as ties
+    (a5's out_ties count them), listed per school with their lines, and a5's reason no
+    longer claims 'incoming ties only'."""
+    extra = pd.DataFrame({"school_id": ["alpha", "alpha"], "ego": ["a5", "a5"],
+                          "alter": ["a1", "a3"], "strength": [2.0, 4.0], "line": [90, 91]})
+    noms = pd.concat([tiny.nominations, extra], ignore_index=True)
+    assert network.nonrespondent_nominations(tiny.staff, tiny.nominations).empty
+    found = network.nonrespondent_nominations(tiny.staff, noms)
+    assert found.values.tolist() == [["alpha", 1, 2, "90, 91"]]
+    metrics = network.person_metrics(tiny.staff, noms, config())
+    assert row(metrics, "a5").out_ties == 2
+    kf = network.key_figures(metrics, config(tie_scope="all", measure="in_ties"))
+    a5 = kf.set_index("person_id").loc["a5"]
+    assert "marked non-respondent, but nominated colleagues" in a5.reason
+    assert "incoming ties only" not in a5.reason
+
+
 def test_key_figures_skips_zero_values_and_betweenness_stays_all_ties(metrics):
     kf = network.key_figures(metrics, config(tie_scope="all", k=10))
     assert "a6" not in set(kf.person_id) and len(kf[kf.school_id == "alpha"]) == 5

@@ -487,13 +487,7 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         if df.empty:
             df = pd.DataFrame(columns=["id", "text", "line"])
     elif path.suffix.lower() == ".csv":
-        df = _read_csv(path, ["text"])
-        if "id" not in df.columns and "segment_id" in df.columns:
-            df = df.rename(columns={"segment_id": "id"})
-        if "id" not in df.columns:
-            raise InputError(path, "missing column(s) id (or segment_id); found: "
-                             f"{', '.join(c for c in df.columns if c != 'line')}", line=1,
-                             field="id")
+        df = _with_segment_ids(_read_csv(path, ["text"]), path)
     else:
         raise InputError(path, "expected a .csv or .jsonl file of segments")
     empty = df[df["id"].map(lambda v: not str(v).strip())]
@@ -501,6 +495,18 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")
     df["id"] = pd.Series([str(v) for v in df["id"]], index=df.index, dtype=object)
     df["text"] = pd.Series([str(v) for v in df["text"]], index=df.index, dtype=object)
+    return df
+
+
+def _with_segment_ids(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A read CSV of segments with its id column as ``id``: where there is no ``id``, a
+    ``segment_id`` is the id (the segments table of ``pipeline segment`` and ``run``)."""
+    if "id" not in df.columns and "segment_id" in df.columns:
+        df = df.rename(columns={"segment_id": "id"})
+    if "id" not in df.columns:
+        raise InputError(path, "missing column(s) id (or segment_id); found: "
+                         f"{', '.join(c for c in df.columns if c != 'line')}", line=1,
+                         field="id")
     return df
 
 
@@ -517,11 +523,8 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
         raise InputError(path, "expected a .csv file of coded segments (pipeline code or "
                          "the segments.csv of pipeline run)")
     probs = [f"p_{c}" for c in codebook.code_ids]
-    df = _read_csv(path, ["knowledge_types", "activities", "activity_subtypes", *probs])
-    if "id" not in df.columns and "segment_id" in df.columns:
-        df = df.rename(columns={"segment_id": "id"})
-    if "id" not in df.columns:
-        raise InputError(path, "missing column(s) id (or segment_id)", line=1, field="id")
+    df = _with_segment_ids(_read_csv(path, ["knowledge_types", "activities",
+                                            "activity_subtypes", *probs]), path)
     empty = df[df["id"] == ""]
     if len(empty):
         raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")

@@ -720,6 +720,53 @@ _NL_WORDING = [
 ]
 
 
+# the run's warnings (English on the command line and in the manifest) for a Dutch report;
+# a warning matching none stays English
+_NL_WARNINGS = [
+    (re.compile(r"key figure (\S+) has no transcripts: profile from network only"),
+     r"sleutelfiguur \1 heeft geen transcripten: profiel alleen uit het netwerk"),
+    (re.compile(r"staff\.csv: school (\S+): (\d+) staff marked responded=false made (\d+) "
+                r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
+                r"responded"),
+     r"staff.csv: school \1: \2 medewerker(s) met responded=false gaf/gaven \3 nominatie(s) "
+     r"(nominations.csv regels \4), behouden als relaties: controleer hun responded"),
+    (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
+                r"seen: (.*)\)"),
+     r"\1: geen beurt van de respondent herkend, dus er is niets van gecodeerd (gevonden "
+     r"voorvoegsels: \2)"),
+    (re.compile(r"(.+): prefix '(.+)' starts several paragraphs but is no configured speaker: "
+                r"they continue the previous turn \((.+) in the config\)"),
+     r"\1: voorvoegsel '\2' begint meerdere alinea's maar is geen ingestelde spreker: ze "
+     r"horen bij de beurt ervoor (\3 in de config)"),
+    (re.compile(r"(.+): (.+) are all taken as the respondent: check who speaks \(of two speaker "
+                r"names, the one matching the roster name is the respondent and the other the "
+                r"interviewer\)"),
+     r"\1: \2 worden allemaal als respondent gelezen: controleer wie er spreekt (van twee "
+     r"sprekersnamen is die met de naam van de personeelslijst de respondent, de ander de "
+     r"interviewer)"),
+    (re.compile(r"(.+): (?:its coder column says .+, but it is not as a run wrote it|it has no "
+                r"coder column), so the report shows no model evaluation \(--model or --rules "
+                r"names the coder that made these codes\)"),
+     r"\1: niet bekend welk model deze codes maakte, dus het rapport toont geen evaluatie "
+     r"(--model of --rules noemt de codeerder)"),
+]
+
+
+def warning_in_language(text: str, lang: str) -> str:
+    """A run warning in the report's language (:data:`_NL_WARNINGS`; else as it is).
+
+    >>> warning_in_language("key figure s1-p4 has no transcripts: profile from network only",
+    ...                     "nl")
+    'sleutelfiguur s1-p4 heeft geen transcripten: profiel alleen uit het netwerk'
+    """
+    if lang != "nl":
+        return text
+    for pattern, replacement in _NL_WARNINGS:
+        if pattern.fullmatch(text):
+            return pattern.sub(replacement, text)
+    return text
+
+
 def in_language(text: str, lang: str) -> str:
     """A reason or selection text of the pipeline (English) in the report's language.
 
@@ -1191,7 +1238,7 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
         "profile_counts": profile_counts,
         "quality": quality,
         "dropped": dropped,
-        "warnings": [str(w) for w in other_warnings],
+        "warnings": [warning_in_language(str(w), lang) for w in other_warnings],
         "schools": schools,
         "key_figures": key_figs,
         "heatmaps": _heatmaps(key_figs, result.person_codes, settings, lang),

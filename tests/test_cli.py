@@ -48,8 +48,6 @@ def test_nominations_of_a_nonrespondent_are_a_warning(run_out):
     assert ("staff.csv: school sch02: 1 staff marked responded=false made 3 nomination(s) "
             "(nominations.csv lines 70, 71, 72), kept as ties: check their responded"
             in warnings)
-    assert "staff marked responded=false made 3" in (out / "report.html").read_text(
-        encoding="utf-8")
 
 
 def test_run_writes_the_qdpx_project(run_out):

@@ -167,7 +167,7 @@ def test_data_quality_and_warnings(nl):
         ["noord", "onbekende persoon", "1", "26"], ["noord", "nomineert zichzelf", "1", "25"],
         ["noord", "sterkte buiten de schaal", "1", "27"], ["noord", "dubbel", "1", "28"],
         ["zuid", "nomineert zichzelf", "1", "51"]]
-    assert "key figure z01 has no transcripts" in dq
+    assert "sleutelfiguur z01 heeft geen transcripten" in dq
     assert "Geen transcripten" in card(html, "kf-zuid-3")
 
 
@@ -360,3 +360,36 @@ def test_evidence_candidates_keep_what_the_cards_show(result):
         assert (_evidence_for(rows.to_dict("records"), settings, "nl")
                 == _evidence_for(cand[cand["person_id"] == pid].to_dict("records"), settings,
                                  "nl"))
+
+
+def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
+    """Each kind of warning a run can show in the report, made by the code that makes it, has
+    a Dutch wording (a reworded warning without one would turn up English again)."""
+    from pipeline.run import codes_provenance
+    from pipeline.segment import speaker_notes
+
+    seg = settings.pipeline.segment
+    names = ("Anouk: Hoe werkt het?\nJeroen: Met data.\nAnouk: En dan?\nJeroen: Delen.\n")
+    made = [f"transcripts/s1/p1_interview_1.txt: {note}" for note in (
+        speaker_notes("I: Wat doet het team?\nI: En jij?\n", "interview", seg)
+        + speaker_notes("I: Wat?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n", "interview", seg)
+        + speaker_notes(names, "interview", seg, "Bram Visser"))]
+    table = pd.DataFrame({"coder": ["", "JD"]})
+    made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
+             codes_provenance(table, Path("c.csv"), None, None)[2][0]]
+    assert len(made) == 5
+    for warning in made:
+        dutch = report.warning_in_language(warning, "nl")
+        assert dutch != warning, warning
+        assert report.warning_in_language(warning, "en") == warning
+
+
+def test_the_network_warnings_of_the_tiny_run_are_dutch(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "tests/data/tiny_cohort", "--out", str(out),
+                                      "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    warnings = section((out / "report.html").read_text(encoding="utf-8"), "data-quality")
+    assert "sleutelfiguur sch01-p06 heeft geen transcripten" in warnings
+    assert "1 medewerker(s) met responded=false gaf/gaven 3 nominatie(s)" in warnings
+    assert "has no transcripts" not in warnings and "staff marked" not in warnings

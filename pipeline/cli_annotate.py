@@ -107,6 +107,9 @@ def export_tasks(
     settings = load_settings(config)
     seed = settings.pipeline.seed if seed is None else seed
     data = io.load_cohort(cohort)
+    side = {Format.labelstudio: ".labelstudio.xml", Format.doccano: ".doccano-labels.json"}
+    for path in [out, *([out.with_name(out.stem + side[fmt])] if fmt in side else [])]:
+        io.check_output(path, data.sources)
     store = _store(cohort, settings)
     segments = run_segments(data, settings)
     if skip != Skip.none:
@@ -137,12 +140,12 @@ def export_tasks(
         extra = ""
     elif fmt == Format.labelstudio:
         io.atomic_write(out, an.labelstudio_tasks(tasks, names, coder.name))
-        config_file = out.with_name(out.stem + ".labelstudio.xml")
+        config_file = out.with_name(out.stem + side[fmt])
         io.atomic_write(config_file, an.labelstudio_config(settings.codebook))
         extra = f" (labelling config: {config_file})"
     else:
         io.atomic_write(out, an.doccano_tasks(tasks, names, prefill=prefill))
-        labels_file = out.with_name(out.stem + ".doccano-labels.json")
+        labels_file = out.with_name(out.stem + side[fmt])
         io.atomic_write(labels_file, an.doccano_label_types(settings.codebook))
         extra = f" (label types: {labels_file})"
     typer.echo(f"{len(tasks)} tasks ({strategy.value}, model {coder.name}) of "
@@ -196,6 +199,8 @@ def adjudicate(
     from pipeline.annotate import _binary
 
     settings = load_settings(config)
+    if out is not None:
+        io.check_output(out, io.load_cohort(cohort).sources)
     store = _store(cohort, settings)
     given = [x is not None for x in (segment, code, value, by)]
     if any(given) and not all(given):
@@ -264,6 +269,10 @@ def _predictions_from_coded(coded: pd.DataFrame, settings: Settings, machine_cod
                         columns=["segment_id", "code", "value"])
 
 
+AGREEMENT_FILES = {"agreement": "agreement.csv", "pairwise": "pairwise_kappa.csv",
+                   "per_segment": "per_segment.csv", "markdown": "agreement.md"}
+
+
 def agreement(labels: Annotated[Path, typer.Argument(
                   metavar="LABELS", help="cohort folder, store.sqlite, or CSV with "
                   "segment_id, code, value, annotator")],
@@ -291,6 +300,9 @@ def agreement(labels: Annotated[Path, typer.Argument(
 
     settings = load_settings(config)
     seed = settings.pipeline.seed if seed is None else seed
+    sources = [labels, *(io.load_cohort(labels).sources if labels.is_dir() else [])]
+    for name in AGREEMENT_FILES.values():
+        io.check_output(out / name, sources)   # before the store is opened (and made)
     table, cohort = _read_label_source(labels, settings)
     if table.empty:
         raise io.InputError(labels, "no labels found")
@@ -312,10 +324,9 @@ def agreement(labels: Annotated[Path, typer.Argument(
         preds = _predictions_from_coded(coded, settings, machine_codings)
     result = ag.agreement(table, preds, codes=_names(settings), seed=seed,
                           replicates=replicates)
-    io.write_csv(result["agreement"], out / "agreement.csv")
-    io.write_csv(result["pairwise"], out / "pairwise_kappa.csv")
-    io.write_csv(result["per_segment"], out / "per_segment.csv")
-    io.atomic_write(out / "agreement.md",
+    for name in ("agreement", "pairwise", "per_segment"):
+        io.write_csv(result[name], out / AGREEMENT_FILES[name])
+    io.atomic_write(out / AGREEMENT_FILES["markdown"],
                     ag.agreement_markdown(result, source=str(labels), seed=seed,
                                           replicates=replicates))
     overall = result["agreement"].iloc[-1]

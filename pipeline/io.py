@@ -687,13 +687,18 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         if resolved == target or target in resolved.parents:
             raise InputError(out, f"--out would replace the input {source}: choose another "
                              "path")
+    for source in inputs:
+        # a folder output anywhere in an input folder, a file where a cohort's inputs are read
+        inside = ([Path(source)] if folder else
+                  [Path(source) / "labels", Path(source) / "transcripts"])
+        hit = next((d for d in inside if Path(source).is_dir()
+                    and d.resolve() in target.parents), None)
+        if hit is not None:
+            raise InputError(out, f"lies inside the input folder {hit}: it would become an "
+                             "input of the next run; choose a path outside it")
     if not folder:
         _refuse_folder(out)
         return
-    for source in inputs:
-        if Path(source).is_dir() and Path(source).resolve() in target.parents:
-            raise InputError(out, f"lies inside the input folder {source}: its files would "
-                             "become inputs of the next run; choose a path outside it")
     if out.exists() and not out.is_dir():
         raise InputError(out, "is a file: --out names the folder to write")
     if (out.is_dir() and not (out / marker).is_file()
@@ -701,7 +706,11 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         raise InputError(out, f"is a folder with other files in it and no {marker} of an "
                          "earlier output of this kind; the output replaces the whole folder, so "
                          "give a new or empty one")
-    changed = _changed_outputs(out) if out.is_dir() else []
+    changed = _changed_outputs(out) if (out / "manifest.json").is_file() else []
+    if changed is None:
+        raise InputError(out / "manifest.json", "is no readable manifest of an earlier "
+                         "sleutelfiguren output, so nothing says which files here may be "
+                         "replaced: give a new or empty folder")
     if changed:
         raise InputError(out / changed[0], "changed since the run that wrote it (corrected by "
                          "hand?) and the new output would replace it: copy it elsewhere first "
@@ -709,15 +718,17 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
                          "delete it")
 
 
-def _changed_outputs(out: Path) -> list[str]:
-    """The files of an earlier output whose sha256 is no longer what its manifest says."""
+def _changed_outputs(out: Path) -> list[str] | None:
+    """The files of an earlier output whose sha256 is no longer what its manifest says; None
+    when it is no readable manifest of this tool (someone else's, or broken: then nothing
+    says what in the folder may be replaced)."""
     try:
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return []
+        manifest = None
     outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
-    if not isinstance(outputs, dict):
-        return []
+    if not isinstance(outputs, dict) or manifest.get("tool") != "sleutelfiguren":
+        return None
     return [name for name, digest in sorted(outputs.items())
             if (out / name).is_file() and file_sha256(out / name) != digest]
 

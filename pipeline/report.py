@@ -723,17 +723,20 @@ _NL_WORDING = [
 # the run's warnings (English on the command line and in the manifest) for a Dutch report;
 # a warning matching none stays English
 _NL_WARNINGS = [
-    (re.compile(r"key figure (\S+) has no transcripts: profile from network only"),
+    (re.compile(r"key figure (.+?) has no transcripts: profile from network only"),
      r"sleutelfiguur \1 heeft geen transcripten: profiel alleen uit het netwerk"),
-    (re.compile(r"staff\.csv: school (\S+): (\d+) staff marked responded=false made (\d+) "
+    (re.compile(r"staff\.csv: school (.+?): (\d+) staff marked responded=false made (\d+) "
                 r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
                 r"responded"),
-     r"staff.csv: school \1: \2 medewerker(s) met responded=false gaf/gaven \3 nominatie(s) "
-     r"(nominations.csv regels \4), behouden als relaties: controleer hun responded"),
+     lambda m: (f"staff.csv: school {m[1]}: {m[2]} "
+                f"{'medewerker' if m[2] == '1' else 'medewerkers'} met responded=false "
+                f"{'gaf' if m[2] == '1' else 'gaven'} {m[3]} "
+                f"{'nominatie' if m[3] == '1' else 'nominaties'} (nominations.csv regels "
+                f"{m[4]}), behouden als relaties: controleer de kolom responded")),
     (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
                 r"seen: (.*)\)"),
-     r"\1: geen beurt van de respondent herkend, dus er is niets van gecodeerd (gevonden "
-     r"voorvoegsels: \2)"),
+     lambda m: (f"{m[1]}: geen beurt van de respondent herkend, dus er is niets van gecodeerd "
+                f"(gevonden voorvoegsels: {'geen' if m[2] == 'none' else m[2]})")),
     (re.compile(r"(.+): prefix '(.+)' starts several paragraphs but is no configured speaker: "
                 r"they continue the previous turn \((.+) in the config\)"),
      r"\1: voorvoegsel '\2' begint meerdere alinea's maar is geen ingestelde spreker: ze "
@@ -744,11 +747,23 @@ _NL_WARNINGS = [
      r"\1: \2 worden allemaal als respondent gelezen: controleer wie er spreekt (van twee "
      r"sprekersnamen is die met de naam van de personeelslijst de respondent, de ander de "
      r"interviewer)"),
-    (re.compile(r"(.+): (?:its coder column says .+, but it is not as a run wrote it|it has no "
+    (re.compile(r"(.+): (?:its coder column says (.+), but it is not as a run wrote it|it has no "
                 r"coder column), so the report shows no model evaluation \(--model or --rules "
                 r"names the coder that made these codes\)"),
-     r"\1: niet bekend welk model deze codes maakte, dus het rapport toont geen evaluatie "
-     r"(--model of --rules noemt de codeerder)"),
+     lambda m: (f"{m[1]}: " + (f"de kolom coder noemt {m[2]}, maar het bestand is niet zoals "
+                               "een run het schreef" if m[2] else "er is geen kolom coder")
+                + ", dus het rapport toont geen evaluatie van het model (--model of --rules "
+                  "noemt de codeerder)")),
+    (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
+                r"\(symmetrize_nonrespondents\)"),
+     r"netwerk: \1 relatie(s) met niet-respondenten wederkerig gemaakt "
+     r"(symmetrize_nonrespondents)"),
+    (re.compile(r"network: brokerage columns are 0: staff column '(.+)' is empty for everyone"),
+     r"netwerk: de makelaarskolommen zijn 0: de kolom '\1' van staff.csv is voor iedereen leeg"),
+    (re.compile(r"network: (\d+) person\(s\) have no '(.+)': two-paths through them are not "
+                r"counted in brokerage"),
+     r"netwerk: \1 persoon/personen zonder '\2': paden via hen tellen niet mee voor "
+     r"makelaarsrollen"),
 ]
 
 

@@ -296,10 +296,12 @@ def _network_noted(cohort: Cohort, settings: Settings, warnings: list[str]) -> N
 
 
 def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
-    """What to check in the nominations: per school and kind, the rows dropped, and the
-    nominations kept although their sender is marked as not having responded."""
+    """What to check in the nominations: per school and kind, the rows dropped; what the
+    network stage noted (imputed ties, a brokerage attribute missing); and the nominations
+    kept although their sender is marked as not having responded."""
     notes = [f"nominations.csv: school {row.school_id}: {row.count} {row.issue} dropped "
              f"(lines {row.lines})" for row in net.quality.itertuples(index=False)]
+    notes += [f"network: {note}" for note in net.metrics.attrs.get("notes", [])]
     kept = network.nonrespondent_nominations(cohort.staff, net.nominations)
     notes += [f"staff.csv: school {row.school_id}: {row.people} staff marked responded=false "
               f"made {row.count} nomination(s) (nominations.csv lines {row.lines}), kept as "

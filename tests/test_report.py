@@ -377,7 +377,19 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]
-    assert len(made) == 5
+    staff = pd.DataFrame({"person_id": ["a", "b", "c"], "school_id": "s", "plg_id": "",
+                          "responded": [True, True, False], "role": ""})
+    noms = pd.DataFrame({"school_id": "s", "ego": ["a", "b"], "alter": ["c", "a"],
+                         "strength": float("nan"), "line": [2, 3]})
+    from pipeline import network
+
+    cfg = settings.pipeline.network.model_copy(update={"symmetrize_nonrespondents": True})
+    made += [f"network: {note}" for note in
+             network.person_metrics(staff, noms, cfg).attrs["notes"]]
+    staff.loc[0, "role"] = "teacher"
+    made += [f"network: {note}" for note in
+             network.person_metrics(staff, noms, cfg).attrs["notes"][1:]]
+    assert len(made) == 8
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning
@@ -391,5 +403,7 @@ def test_the_network_warnings_of_the_tiny_run_are_dutch(tmp_path):
     assert result.exit_code == 0, result.output
     warnings = section((out / "report.html").read_text(encoding="utf-8"), "data-quality")
     assert "sleutelfiguur sch01-p06 heeft geen transcripten" in warnings
-    assert "1 medewerker(s) met responded=false gaf/gaven 3 nominatie(s)" in warnings
+    assert ("staff.csv: school sch02: 1 medewerker met responded=false gaf 3 nominaties "
+            "(nominations.csv regels 70, 71, 72), behouden als relaties: controleer de kolom "
+            "responded") in warnings
     assert "has no transcripts" not in warnings and "staff marked" not in warnings

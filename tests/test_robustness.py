@@ -324,7 +324,8 @@ def good_run(tmp_path_factory) -> Path:
     result = run_cohort(data, settings, rules=True)
     with io.staged_output(out) as stage:
         report.write_run(stage, result, data, settings)
-        io.write_manifest(stage / "manifest.json", {"tool": "sleutelfiguren", "good": True})
+        io.write_manifest(stage / "manifest.json", {"tool": "sleutelfiguren", "good": True,
+                                                     "outputs": {}})
     return out
 
 
@@ -541,6 +542,8 @@ OUT_GUARDS = [
     ("code", "segments.csv", "would replace the input"),
     ("run", "cohort/out", "lies inside the input folder"),
     ("network", "cohort/transcripts/sch01/out", "lies inside the input folder"),
+    ("segment", "cohort/labels/segments.csv", "lies inside the input folder"),
+    ("network", "webapp", "is no readable manifest of an earlier sleutelfiguren output"),
 ]
 
 
@@ -556,6 +559,9 @@ def test_out_that_would_destroy_something_is_refused(command, target, fragment, 
     (tmp_path / "home" / "thesis.docx").write_text("four years of work")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model_card.json").write_text("{}")
+    (tmp_path / "webapp").mkdir()   # someone else's manifest.json
+    (tmp_path / "webapp" / "manifest.json").write_text('{"name": "my app"}')
+    (tmp_path / "webapp" / "index.html").write_text("<p>work</p>")
     (tmp_path / "analysis").mkdir()
     (tmp_path / "analysis" / ".RData").write_bytes(b"RDX3")
     (tmp_path / "cohort" / "labels").mkdir(exist_ok=True)
@@ -586,6 +592,27 @@ def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
         assert code == 0, err
         assert (out / "manifest.json").is_file() and (out / "key_figures.csv").is_file()
         assert snapshot(nested) == kept
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["annotate", "export", "{c}", "--out", "{c}/staff.csv", "--rules", "--n", "3"],
+     "would replace the input"),
+    (["annotate", "export", "{c}", "--out", "{c}/labels/tasks.json", "--rules", "--n", "3",
+      "--format", "labelstudio"], "lies inside the input folder"),
+    (["annotate", "adjudicate", "{c}", "--out", "{c}/nominations.csv"],
+     "would replace the input"),
+    (["agreement", "{c}", "--out", "{c}/labels"], "lies inside the input folder"),
+])
+def test_annotation_outputs_never_replace_the_cohort(args, fragment, tmp_path, capsys,
+                                                     monkeypatch):
+    """The annotation commands' --out is guarded like the others: one line, exit 2, the
+    cohort as it was."""
+    cohort = tmp_path / "c"
+    shutil.copytree(TINY, cohort)
+    before = snapshot(tmp_path)
+    code, _, err = cli([a.format(c=cohort) for a in args], capsys, monkeypatch)
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1, err
+    assert snapshot(tmp_path) == before
 
 
 def test_a_table_changed_by_hand_is_not_replaced(tmp_path, capsys, monkeypatch):

@@ -76,7 +76,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    io.check_output(out, data.sources, folder=True)
+    io.check_output(out, data.sources, folder=True, kind="run")
     bar, update = _progress()
     with bar:
         result = run_cohort(data, settings, model_dir=model, rules=rules,
@@ -134,7 +134,7 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    io.check_output(out, [*data.sources, codes], folder=True)
+    io.check_output(out, [*data.sources, codes], folder=True, kind="report")
     table = io.read_codes_file(codes, settings.codebook)
     named, flags = ({"name": "rules"}, ("--rules",)) if rules else (None, ())
     if model is not None:
@@ -165,7 +165,7 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    io.check_output(out, data.sources, folder=True)
+    io.check_output(out, data.sources, folder=True, kind="network")
     net = run_network(data, settings)
     with io.staged_output(out) as stage:
         report.write_network(stage, net, data, settings, reveal_names=reveal_names, jobs=jobs)

@@ -91,7 +91,7 @@ def evaluate(
     steps = _fractions(fractions)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    io.check_output(out, data.sources, folder=True)
+    io.check_output(out, data.sources, folder=True, kind="evaluate")
     seg, Y, names, summary = labelled_segments(data, settings)
     groups = seg["school_id"].tolist()
     if len(set(groups)) < 2:

@@ -670,16 +670,30 @@ OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what the tool's output
 LEFTOVERS = re.compile(r"\..+\.(partial|old)-\d+.*|\.DS_Store")   # ours, and macOS's
 
 
+# what an output folder is, by the command that wrote it: `report` and `network` write (part
+# of) what `run` writes; an evaluation is another kind of result
+OUTPUT_KINDS = {"run": "run", "report": "run", "network": "run", "evaluate": "evaluation"}
+
+
+def _kind(command: object) -> str | None:
+    """The kind of output (:data:`OUTPUT_KINDS`) a manifest's ``command`` wrote, if known."""
+    if not isinstance(command, list):
+        return None
+    words = [str(w) for w in command[1:] if not str(w).startswith("-")]
+    return OUTPUT_KINDS.get(words[0]) if words else None
+
+
 def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False,
-                 marker: str = "manifest.json") -> None:
+                 marker: str = "manifest.json", kind: str | None = None) -> None:
     """Refuse an ``--out`` that would destroy what nobody asked to replace, before any work:
     an input (``inputs``: files and folders read) or a folder holding one; a folder where a
     file is to be written; and, for an output folder (which is replaced whole), an existing
     folder that is not empty and is not an earlier output of the same kind (it holds no
     ``marker``: ``manifest.json`` for a run, ``model_card.json`` for a model), unless all it
     holds are such outputs (kept: :func:`_keep_nested_outputs`); an output folder inside an
-    input folder (the cohort's); and an earlier output with a file changed since its
-    manifest was written (a correction by hand)."""
+    input folder (the cohort's); an earlier output with a file changed since its manifest
+    was written (a correction by hand); and an earlier output of another ``kind`` (a
+    command of :data:`OUTPUT_KINDS`: an evaluation into a run's folder)."""
     out = Path(out)
     target = out.resolve()
     for source in inputs:
@@ -706,11 +720,20 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         raise InputError(out, f"is a folder with other files in it and no {marker} of an "
                          "earlier output of this kind; the output replaces the whole folder, so "
                          "give a new or empty one")
-    changed = _changed_outputs(out) if (out / "manifest.json").is_file() else []
-    if changed is None:
+    if not (out / "manifest.json").is_file():
+        return
+    manifest = _earlier_manifest(out)
+    if manifest is None:
         raise InputError(out / "manifest.json", "is no readable manifest of an earlier "
                          "sleutelfiguren output, so nothing says which files here may be "
                          "replaced: give a new or empty folder")
+    earlier = _kind(manifest.get("command"))
+    if kind is not None and earlier is not None and OUTPUT_KINDS.get(kind) != earlier:
+        raise InputError(out, f"holds the result of another kind of command "
+                         f"({' '.join(map(str, manifest['command'][1:3]))} ...), which this "
+                         "one would replace whole: give another folder")
+    changed = [name for name, digest in sorted(manifest["outputs"].items())
+               if (out / name).is_file() and file_sha256(out / name) != digest]
     if changed:
         raise InputError(out / changed[0], "changed since the run that wrote it (corrected by "
                          "hand?) and the new output would replace it: copy it elsewhere first "
@@ -718,19 +741,17 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
                          "delete it")
 
 
-def _changed_outputs(out: Path) -> list[str] | None:
-    """The files of an earlier output whose sha256 is no longer what its manifest says; None
-    when it is no readable manifest of this tool (someone else's, or broken: then nothing
-    says what in the folder may be replaced)."""
+def _earlier_manifest(out: Path) -> dict | None:
+    """The manifest of an earlier output in ``out``; None when it is no readable manifest
+    of this tool (someone else's, or broken: then nothing says what may be replaced)."""
     try:
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        manifest = None
-    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
-    if not isinstance(outputs, dict) or manifest.get("tool") != "sleutelfiguren":
         return None
-    return [name for name, digest in sorted(outputs.items())
-            if (out / name).is_file() and file_sha256(out / name) != digest]
+    if (not isinstance(manifest, dict) or manifest.get("tool") != "sleutelfiguren"
+            or not isinstance(manifest.get("outputs"), dict)):
+        return None
+    return manifest
 
 
 def _refuse_folder(path: Path) -> None:

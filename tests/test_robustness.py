@@ -615,6 +615,21 @@ def test_annotation_outputs_never_replace_the_cohort(args, fragment, tmp_path, c
     assert snapshot(tmp_path) == before
 
 
+def test_an_evaluation_does_not_replace_a_run(tmp_path, capsys, monkeypatch):
+    """Both leave a manifest.json, but an evaluation into a network/run folder would replace
+    that result whole: refused (one line, exit 2, nothing changed); a run into a network
+    folder (the same kind of result) goes ahead."""
+    out = tmp_path / "out"
+    assert cli(["network", TINY, "--out", out], capsys, monkeypatch)[0] == 0
+    before = snapshot(tmp_path)
+    code, _, err = cli(["evaluate", TINY, "--out", out, "--coders", "rules", "--no-curve"],
+                       capsys, monkeypatch)
+    assert code == 2 and "holds the result of another kind of command (network" in err, err
+    assert len(err.splitlines()) == 1 and snapshot(tmp_path) == before
+    code, _, err = cli(["run", TINY, "--out", out, "--rules"], capsys, monkeypatch)
+    assert code == 0, err
+
+
 def test_a_table_changed_by_hand_is_not_replaced(tmp_path, capsys, monkeypatch):
     """A researcher corrects a table in an earlier output folder; the next run into it stops
     with one line naming that file, and the whole folder stays as it was."""

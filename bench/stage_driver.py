@@ -310,13 +310,11 @@ class Stages:
         from datetime import UTC, datetime
 
         from pipeline import io, report
-        from pipeline.run import RunResult, network_notes
+        from pipeline.run import RunResult, network_notes, untranscribed_notes
 
         started = datetime.now(UTC)
-        warnings = network_notes(self.cohort, self.net)
-        missing = sorted(set(self.net.key_figures["person_id"]) - set(self.coded["person_id"]))
-        warnings += [f"key figure {p} has no transcripts: profile from network only"
-                     for p in missing]
+        warnings = (network_notes(self.cohort, self.net)
+                    + untranscribed_notes(self.net.key_figures, self.coded))
         result = RunResult(self.net, self.coded, self.codes, self.features, self.profiles,
                            self.coder_name, self.card, warnings)
         s = self.settings

@@ -24,9 +24,9 @@ from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
 
-__all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "read_texts",
-           "cohort_documents", "run_segments", "load_coder", "run_cohort", "report_cohort",
-           "codes_provenance", "with_codes", "pseudonymiser_for"]
+__all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
+           "read_texts", "cohort_documents", "run_segments", "load_coder", "run_cohort",
+           "report_cohort", "codes_provenance", "with_codes", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -315,8 +315,12 @@ def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
     codes = person_codes(coded, settings.codebook, settings.pipeline.coding.min_segments_per_kind)
     features = person_features(net.key_figures, net.metrics, codes, settings.codebook,
                                settings.pipeline.network.tie_scope)
-    missing = sorted(set(net.key_figures["person_id"]) - set(coded["person_id"]))
-    for pid in missing:
-        warnings.append(f"key figure {pid} has no transcripts: profile from network only")
+    warnings += untranscribed_notes(net.key_figures, coded)
     profiles = assign_profiles(features, settings.profiles, settings.codebook)
     return RunResult(net, coded, codes, features, profiles, coder, card, warnings)
+
+
+def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame) -> list[str]:
+    """A warning per key figure with no coded segment: their profile rests on the network."""
+    missing = sorted(set(key_figures["person_id"]) - set(coded["person_id"]))
+    return [f"key figure {pid} has no transcripts: profile from network only" for pid in missing]

@@ -687,8 +687,8 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
                  marker: str = "manifest.json", kind: str | None = None) -> None:
     """Refuse an ``--out`` that would destroy what nobody asked to replace, before any work:
     an input (``inputs``: files and folders read) or a folder holding one; a folder where a
-    file is to be written; and, for an output folder (which is replaced whole), an existing
-    folder that is not empty and is not an earlier output of the same kind (it holds no
+    file is to be written; and, for an output folder (whose earlier outputs are replaced),
+    an existing folder that is not empty and is not an earlier output of the same kind (it holds no
     ``marker``: ``manifest.json`` for a run, ``model_card.json`` for a model), unless all it
     holds are such outputs (kept: :func:`_keep_nested_outputs`); an output folder inside an
     input folder (the cohort's); an earlier output with a file changed since its manifest
@@ -770,22 +770,58 @@ def _is_output(folder: Path) -> bool:
             and any((folder / m).is_file() for m in OUTPUT_MARKERS))
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _keep_nested_outputs(out: Path, stage: Path) -> None:
     """An output folder inside ``out`` that the new result does not have (``pipeline
     evaluate --out out/demo/evaluation`` inside a run's ``out/demo``) is another command's
     result, not part of what replaces ``out``: it goes into ``stage`` too, as hard links (a
     copy where the file system has none), so the original stays whole until the swap."""
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
     if out.is_dir() and not out.is_symlink():
         for nested in filter(_is_output, _entries(out)):
             if not (stage / nested.name).exists():
                 shutil.copytree(nested, stage / nested.name, symlinks=True,
-                                copy_function=link_or_copy)
+                                copy_function=_link_or_copy)
+
+
+def _foreign_files(out: Path) -> list[Path]:
+    """Files in an earlier run's folder that its manifest does not list as outputs (the
+    researcher's notes, a screenshot of the report, a script's results), relative to ``out``;
+    outputs nested in it (:func:`_keep_nested_outputs`) and staging leftovers aside."""
+    manifest = _earlier_manifest(out) if out.is_dir() and not out.is_symlink() else None
+    if manifest is None:
+        return []
+    listed = {*manifest["outputs"], "manifest.json"}
+    found: list[Path] = []
+    for root, dirs, files in os.walk(out):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not (here == out and (
+            LEFTOVERS.fullmatch(d) or _is_output(here / d))))
+        found += [(here / f).relative_to(out) for f in sorted(files)
+                  if not (here == out and LEFTOVERS.fullmatch(f))]
+        found += [(here / d).relative_to(out) for d in dirs if (here / d).is_symlink()]
+    return [f for f in found if f.as_posix() not in listed]
+
+
+def _keep_foreign_files(out: Path, stage: Path) -> None:
+    """What the earlier run did not write in ``out`` is not its to replace: it goes into
+    ``stage`` too (hard links, symbolic links as links). A file of the new result at the same
+    path stops the swap, with ``out`` as it was."""
+    for rel in _foreign_files(out):
+        source, target = out / rel, stage / rel
+        if target.exists() or target.is_symlink():
+            raise InputError(source, "was not written by the earlier run in this folder, and "
+                             "the new one writes a file of that name: move it elsewhere first")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            os.symlink(os.readlink(source), target)
+        else:
+            _link_or_copy(source, target)
 
 
 @contextmanager
@@ -801,7 +837,8 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     an error or a kill while building, the previous ``out`` is untouched. An ``out`` that
     is a file, or a folder that is not an earlier output (no ``marker`` file), is refused
     (:func:`check_output`); an earlier output nested in ``out`` is kept
-    (:func:`_keep_nested_outputs`).
+    (:func:`_keep_nested_outputs`), and so are files the earlier run did not write
+    (:func:`_keep_foreign_files`).
     """
     out = Path(out)
     check_output(out, folder=True, marker=marker)
@@ -810,11 +847,12 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-{os.getpid()}-"))
     try:
         yield stage
+        os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder is ordinary
+        _keep_nested_outputs(out, stage)
+        _keep_foreign_files(out, stage)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder is ordinary
-    _keep_nested_outputs(out, stage)
     if out.exists() and not out.is_symlink() and out.is_dir() and _exchange(stage, out):
         shutil.rmtree(stage, ignore_errors=True)  # now holds the previous result
         return

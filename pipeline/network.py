@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -793,7 +794,8 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
 
 
-def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
+def key_figures(metrics: pd.DataFrame, config: Any,
+                nominators: Iterable[str] | None = None) -> pd.DataFrame:
     """The top-k people per school: the study's *sleutelfiguren*.
 
     Ranked by ``config.key_figures.measure`` (``contacts``, ``in_ties``, ``out_ties`` or
@@ -817,6 +819,11 @@ def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
     config : NetworkConfig
         Uses ``tie_scope``, ``key_figures.k``, ``key_figures.measure`` and
         ``symmetrize_nonrespondents``.
+    nominators : iterable of str, optional
+        Who nominated colleagues in the survey data (the egos of the nominations, before
+        symmetrisation): a key figure marked non-respondent among them is named as such
+        (:func:`nonrespondent_nominations`). By default, those with ``out_ties`` > 0, which
+        under symmetrisation cannot tell imputed ties from nominations.
 
     Returns
     -------
@@ -846,11 +853,8 @@ def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
         "strength": pd.to_numeric(metrics[strength_col]).to_numpy(dtype=float),
         "recip": pd.to_numeric(metrics[recip_col]).to_numpy(dtype=float),
         "responded": metrics["responded"].to_numpy(dtype=bool),
-        # a non-respondent's own nominations (a data error: nonrespondent_nominations);
-        # once symmetrised, imputed arcs cannot be told from them
-        "nominated": (pd.to_numeric(metrics["out_ties"]).to_numpy() > 0
-                      if "out_ties" in metrics and not symmetrized
-                      else np.zeros(len(metrics), bool)),
+        # a non-respondent's own nominations (a data error: nonrespondent_nominations)
+        "nominated": _nominated(metrics, nominators, symmetrized),
     })
     df["strength_key"] = df["strength"].fillna(-np.inf)
     df = df.sort_values(["school_id", "value", "strength_key", "recip", "person_id"],
@@ -880,6 +884,16 @@ def key_figures(metrics: pd.DataFrame, config: Any) -> pd.DataFrame:
     out["value"] = out["value"].astype(float)
     out["responded"] = out["responded"].astype(bool)
     return out
+
+
+def _nominated(metrics: pd.DataFrame, nominators: Iterable[str] | None,
+               symmetrized: bool) -> np.ndarray:
+    """Whether each person nominated colleagues (see :func:`key_figures`)."""
+    if nominators is not None:
+        return metrics["person_id"].astype(str).isin(pd.Index(nominators)).to_numpy()
+    if "out_ties" in metrics and not symmetrized:   # symmetrised: imputed arcs look the same
+        return pd.to_numeric(metrics["out_ties"]).to_numpy() > 0
+    return np.zeros(len(metrics), bool)
 
 
 def _tie_note(recs: list[dict], i: int, prefix: str) -> str:

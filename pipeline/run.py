@@ -62,7 +62,7 @@ def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
                                                      cohort.meta, cfg.data_quality_policy)
     metrics = network.person_metrics(cohort.staff, nominations, cfg)
     schools = network.school_metrics(cohort.staff, nominations)
-    kf = network.key_figures(metrics, cfg)
+    kf = network.key_figures(metrics, cfg, nominators=nominations["ego"].astype(str).unique())
     return NetworkResult(nominations, quality, metrics, schools, kf)
 
 

@@ -354,6 +354,15 @@ def test_nominations_by_a_nonrespondent_are_reported_and_named_in_the_reason(tin
     a5 = kf.set_index("person_id").loc["a5"]
     assert "marked non-respondent, but nominated colleagues" in a5.reason
     assert "incoming ties only" not in a5.reason
+    # symmetrised, a5's own nominations cannot be told from imputed ties by its out_ties:
+    # the egos of the survey data say who nominated
+    cfg = config(tie_scope="all", measure="in_ties", k=10, symmetrize_nonrespondents=True)
+    metrics = network.person_metrics(tiny.staff, noms, cfg)
+    for egos, says in [(noms["ego"], "marked non-respondent, but nominated colleagues"),
+                       (tiny.nominations["ego"], "outgoing ties imputed from incoming ties")]:
+        kf = network.key_figures(metrics, cfg, nominators=egos)
+        reason = kf.set_index("person_id").loc["a5"].reason
+        assert says in reason and "imputed" not in reason.replace(says, ""), reason
 
 
 def test_key_figures_skips_zero_values_and_betweenness_stays_all_ties(metrics):

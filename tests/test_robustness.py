@@ -594,6 +594,44 @@ def test_rerun_keeps_an_output_nested_in_its_out(tmp_path, capsys, monkeypatch):
         assert snapshot(nested) == kept
 
 
+def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
+    """A researcher's notes, a screenshot of the report and a script's results saved in a
+    run's folder are not the run's to replace: a rerun keeps them as they were (and does not
+    list them as its outputs), while what the earlier run wrote and the new one does not
+    (a run's segments.csv, rerun as the network stage alone) goes."""
+    out = tmp_path / "out"
+    assert cli(["run", TINY, "--out", out, "--rules"], capsys, monkeypatch)[0] == 0
+    (out / "notes.txt").write_text("sch02 looks odd\n", encoding="utf-8")
+    (out / "figures" / "report.png").write_bytes(b"\x89PNG")
+    (out / "nb_weighting").mkdir()
+    (out / "nb_weighting" / "nb_weighting.csv").write_text("variant,f1\n", encoding="utf-8")
+    (out / "latest").symlink_to("key_figures.csv")
+    mine = {k: v for k, v in snapshot(out).items()
+            if k.startswith(("notes", "figures/report", "nb_weighting"))}
+    assert len(mine) == 3
+    code, _, err = cli(["network", TINY, "--out", out], capsys, monkeypatch)
+    assert code == 0, err
+    assert {k: v for k, v in snapshot(out).items() if k in mine} == mine
+    assert (out / "latest").is_symlink() and (out / "latest").readlink() == Path("key_figures.csv")
+    assert not (out / "segments.csv").exists()
+    listed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert not set(mine) & set(listed) and "latest" not in listed
+
+
+def test_a_file_of_the_user_in_the_way_of_a_new_output_stops_the_rerun(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A file the earlier run did not write, at the path of one the new run writes, is
+    neither replaced nor silently dropped: one line naming it, exit 2, the folder as it was."""
+    out = tmp_path / "out"
+    assert cli(["network", TINY, "--out", out], capsys, monkeypatch)[0] == 0
+    (out / "segments.csv").write_text("my own segments\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    code, _, err = cli(["run", TINY, "--out", out, "--rules"], capsys, monkeypatch)
+    assert code == 2
+    assert err.startswith(f"error: {out / 'segments.csv'}: was not written by the earlier"), err
+    assert len(err.splitlines()) == 1 and snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["annotate", "export", "{c}", "--out", "{c}/staff.csv", "--rules", "--n", "3"],
      "would replace the input"),

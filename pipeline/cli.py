@@ -108,8 +108,19 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root, inputs, stage, started,
                                     extra))
-    for w in result.warnings:
+    _print_warnings(result.warnings, out, settings)
+
+
+def _print_warnings(warnings: list[str], out: Path, settings) -> None:
+    """The first ``report.max_console_warnings`` warnings, then how many more there are
+    (a thousand schools can give thousands): all are in ``out``'s manifest."""
+    shown = settings.pipeline.report.max_console_warnings
+    for w in warnings[:shown]:
         err.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
+    if len(warnings) > shown:
+        err.print(f"[yellow]warning[/]: ... and {len(warnings) - shown:,} more: all "
+                  f"{len(warnings):,} are listed in {escape(str(out / 'manifest.json'))} "
+                  "(\"warnings\")", highlight=False)
 
 
 @app.command()
@@ -167,15 +178,15 @@ def network_cmd(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     data = io.load_cohort(cohort)
     io.check_output(out, data.sources, folder=True, kind="network")
     net = run_network(data, settings)
+    notes = network_notes(data, net)
     with io.staged_output(out) as stage:
         report.write_network(stage, net, data, settings, reveal_names=reveal_names, jobs=jobs)
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root,
                                     [data.root / "staff.csv", data.root / "nominations.csv",
                                      data.root / "cohort.yaml"], stage, started,
-                                    {"reveal_names": reveal_names}))
-    for note in network_notes(data, net):
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+                                    {"reveal_names": reveal_names, "warnings": notes}))
+    _print_warnings(notes, out, settings)
     typer.echo(f"{len(net.metrics)} people, {len(net.schools)} schools, "
                f"{len(net.key_figures)} key figures -> {out}")
 

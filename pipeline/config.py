@@ -220,6 +220,7 @@ class TrainingConfig(_Strict):
 class ReportConfig(_Strict):
     max_sociograms: int = Field(ge=0)
     max_qdpx_schools: int = Field(ge=0)
+    max_console_warnings: int = Field(default=20, ge=0)
 
 
 class PipelineConfig(_Strict):

@@ -121,6 +121,32 @@ def test_qdpx_left_out_above_its_school_limit(tmp_path):
     assert any("report.max_qdpx_schools" in w for w in warnings), warnings
 
 
+@pytest.mark.parametrize("command", ["run", "network"])
+def test_console_warnings_are_capped_and_the_manifest_keeps_all(command, tmp_path):
+    """A thousand schools can give thousands of warnings: the console shows the first
+    report.max_console_warnings and how many more there are; the manifest lists every one."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(text.replace("max_console_warnings: 20", "max_console_warnings: 0"),
+                      encoding="utf-8")
+    cohort = Path(__file__).parent / "data" / "tiny_cohort"
+    out = tmp_path / "out"
+    coder = ["--rules"] if command == "run" else []
+    result = CliRunner().invoke(app, [command, str(cohort), "--out", str(out), *coder,
+                                      "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    warnings = json.loads((out / "manifest.json").read_text())["warnings"]
+    assert any("responded=false" in w for w in warnings), warnings
+    shown = " ".join(result.stderr.split())
+    assert "responded=false" not in shown
+    assert (f"... and {len(warnings)} more: all {len(warnings)} are listed in "
+            f"{out / 'manifest.json'}") in shown, shown
+
+
 def test_network_metrics_count_the_nominations(run_out):
     cohort, out, _ = run_out
     metrics = read(out, "network_metrics.csv")

@@ -184,6 +184,9 @@ CASES = [
     Case("labels_empty_segment_id", [("replace_line", "labels/gold.csv", 3,
                                       ",approach,0,gold,2026-11-20T12:00:00+00:00")],
          ["gold.csv:3", "field 'segment_id'", "empty value"], command="train"),
+    Case("labels_without_transcripts", [("delete", "transcripts")],
+         ["transcripts", "no transcripts, so no segment for the 32 labelled segment id(s)"],
+         command="train"),
     # --config
     Case("config_unreadable_yaml", [("config", "seed: 20220103", "seed: [20220103")],
          ["pipeline.yaml", "invalid YAML"]),
@@ -243,7 +246,8 @@ def _apply(case: Case, root: Path, work: Path) -> dict[str, Path]:
             with open(root / args[0], "a", encoding="utf-8") as fh:
                 fh.write(args[1])
         elif kind == "delete":
-            (root / args[0]).unlink()
+            target = root / args[0]
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
         elif kind == "move":
             (root / args[1]).parent.mkdir(parents=True, exist_ok=True)
             (root / args[0]).rename(root / args[1])

@@ -74,6 +74,15 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
     segments = run_segments(cohort, settings)
     known = set(segments["segment_id"])
     orphans = sorted(set(resolved["segment_id"]) - known)
+    if segments.empty:
+        n = resolved["segment_id"].nunique()
+        raise InputError(cohort.root / "transcripts", (
+            f"no transcripts, so no segment for the {n} labelled segment id(s) in labels/: "
+            "put the transcripts they were made from in transcripts/"
+            if cohort.transcripts.empty else
+            f"the {len(cohort.transcripts)} transcript(s) give no respondent segment for the "
+            f"{n} labelled segment id(s) in labels/: are their speaker prefixes in the "
+            "config's segment.respondent_prefixes?"))
     if len(orphans) == resolved["segment_id"].nunique():
         raise InputError(cohort.root / "labels", "no label matches a segment id of the "
                          f"transcripts (e.g. {orphans[0]!r}); were they made with another "

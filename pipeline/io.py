@@ -585,9 +585,12 @@ def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     ``data`` may also be an iterable of pieces, written as they come (a large output made
     chunk by chunk never has to be whole in memory); an error while they are made leaves
     ``path`` as it was. The temporary file is named ``.<name>.<pid>.<random>.tmp``; one left
-    behind by a killed process is removed by the next write to the same path.
+    behind by a killed process is removed by the next write to the same path. A ``path``
+    that is a symbolic link stays one: the file it points to is replaced.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     _refuse_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pieces = [data] if isinstance(data, bytes | bytearray | memoryview | str) else data
@@ -838,10 +841,13 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     is a file, or a folder that is not an earlier output (no ``marker`` file), is refused
     (:func:`check_output`); an earlier output nested in ``out`` is kept
     (:func:`_keep_nested_outputs`), and so are files the earlier run did not write
-    (:func:`_keep_foreign_files`).
+    (:func:`_keep_foreign_files`). An ``out`` that is a symbolic link stays one: the result
+    goes where it points.
     """
     out = Path(out)
     check_output(out, folder=True, marker=marker)
+    if out.is_symlink():   # a link to the output folder (on a larger disk): write there
+        out = Path(os.path.realpath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_output(out)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-{os.getpid()}-"))

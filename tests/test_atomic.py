@@ -381,3 +381,32 @@ def test_atomic_write_of_pieces(tmp_path):
     with pytest.raises(TypeError):
         io.atomic_write(target, unwritable())
     assert closed == [True] and target.read_text(encoding="utf-8") == "id,x\ns1,1\ns2,é\n"
+
+
+def test_an_out_that_is_a_link_stays_a_link(tmp_path, capsys, monkeypatch):
+    """`out` links to a folder on a larger disk: a rerun writes the new result there and
+    leaves the link in place (it used to become a folder beside the link's target's copy)."""
+    from helpers import cli
+
+    disk = tmp_path / "disk" / "results"
+    assert cli(["network", TINY, "--out", disk], capsys, monkeypatch)[0] == 0
+    (disk / "key_figures.csv").unlink()   # so that the new result can be told from the old
+    link = tmp_path / "out"
+    link.symlink_to(disk, target_is_directory=True)
+    assert cli(["network", TINY, "--out", link], capsys, monkeypatch)[0] == 0
+    assert link.is_symlink() and link.resolve() == disk.resolve()
+    assert (disk / "key_figures.csv").is_file()
+    assert sorted(p.name for p in disk.parent.iterdir()) == ["results"]   # no leftovers
+
+
+def test_a_file_output_that_is_a_link_stays_a_link(tmp_path):
+    """The same for a single file written atomically (``pipeline code --out``, a CSV)."""
+    target = tmp_path / "disk" / "codes.csv"
+    target.parent.mkdir()
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "codes.csv"
+    link.symlink_to(target)
+    io.atomic_write(link, "new\n")
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["codes.csv"]
+

@@ -328,8 +328,10 @@ def good_run(tmp_path_factory) -> Path:
     result = run_cohort(data, settings, rules=True)
     with io.staged_output(out) as stage:
         report.write_run(stage, result, data, settings)
+        outputs = {p.relative_to(stage).as_posix(): io.file_sha256(p)
+                   for p in sorted(stage.rglob("*")) if p.is_file()}
         io.write_manifest(stage / "manifest.json", {"tool": "sleutelfiguren", "good": True,
-                                                     "outputs": {}})
+                                                     "outputs": outputs})
     return out
 
 

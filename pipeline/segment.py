@@ -81,8 +81,8 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
     A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
-    two or more paragraphs is the respondent's; where there are two, the one that shares a
-    word with the respondent's roster name is, and the other is the interviewer's."""
+    two or more paragraphs is the respondent's; where there are two, the one that shares the
+    most words with the respondent's roster name is, and the other is the interviewer's."""
     interviewer = {p.casefold() for p in config.interviewer_prefixes}
     respondent = {p.casefold() for p in config.respondent_prefixes}
 
@@ -101,7 +101,10 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     names = [key for key, n in uses.items()
              if key not in roles and n >= 2 and _looks_like_name(key)]
     own = _name_words(respondent_name)
-    mine = [key for key in names if _name_words(key) & own] if len(names) > 1 else []
+    shared = {key: len(_name_words(key) & own) for key in names}
+    best = max(shared.values(), default=0)
+    # "Jan de Vries" over "Jan Bakker" for the respondent Jan de Vries: most words in common
+    mine = [key for key in names if shared[key] == best > 0] if len(names) > 1 else []
     # two speakers, one of them the respondent: the other is the interviewer. With more, a
     # recurring "Bijvoorbeeld:" could be one of them: all stay the respondent's (and a note)
     interviewer_named = mine and len(names) - len(mine) == 1

@@ -132,6 +132,18 @@ def test_of_several_speaker_names_the_respondents_is_the_respondent(seg_config):
     assert speaker_notes(third, "interview", seg_config, "Jeroen de Vries")
 
 
+def test_of_two_speakers_sharing_a_first_name_the_closer_match_is_the_respondent(seg_config):
+    """Interviewer and respondent are both called Jan: the prefix with more words of the
+    roster name is the respondent; where they match equally, both are (with a note)."""
+    text = NAMES.replace("Anouk:", "Jan Bakker:").replace("Jeroen:", "Jan de Vries:")
+    roles = [t.role for t in parse_turns(text, "interview", seg_config, "Jan de Vries")]
+    assert roles == ["interviewer", "respondent"] * 2
+    assert speaker_notes(text, "interview", seg_config, "Jan de Vries") == []
+    assert [t.role for t in parse_turns(text, "interview", seg_config, "Jan Smit")] == [
+        "respondent"] * 4
+    assert speaker_notes(text, "interview", seg_config, "Jan Smit")
+
+
 def test_speaker_notes_say_what_was_not_recognised(seg_config):
     only_questions = "I: Wat doet het team?\nI: En jij?\n"
     [note] = speaker_notes(only_questions, "interview", seg_config)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(args: list, capsys, monkeypatch) -> tuple[int, str, str]:
@@ -33,3 +36,14 @@ def run_in_process(args: list) -> None:
         assert not e.code, f"pipeline {args} exited with {e.code}"
     finally:
         sys.argv = argv
+
+
+def write_config(work: Path, old: str, new: str) -> Path:
+    """A copy of ``configs/pipeline.yaml`` in ``work`` with ``old`` (which must be there)
+    replaced by ``new``."""
+    text = (REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    path = work / "pipeline.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+

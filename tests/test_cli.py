@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+from helpers import write_config
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -107,11 +108,7 @@ def test_qdpx_left_out_above_its_school_limit(tmp_path):
     import json
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
-    text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(text.replace("max_qdpx_schools: 100", "max_qdpx_schools: 1"),
-                      encoding="utf-8")
+    config = write_config(tmp_path, "max_qdpx_schools: 100", "max_qdpx_schools: 1")
     cohort = Path(__file__).parent / "data" / "tiny_cohort"
     result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(tmp_path / "out"),
                                       "--rules", "--jobs", "1", "--config", str(config)])
@@ -128,11 +125,7 @@ def test_console_warnings_are_capped_and_the_manifest_keeps_all(command, tmp_pat
     import json
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
-    text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(text.replace("max_console_warnings: 20", "max_console_warnings: 0"),
-                      encoding="utf-8")
+    config = write_config(tmp_path, "max_console_warnings: 20", "max_console_warnings: 0")
     cohort = Path(__file__).parent / "data" / "tiny_cohort"
     out = tmp_path / "out"
     coder = ["--rules"] if command == "run" else []

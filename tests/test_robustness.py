@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import cli  # noqa: E402
+from helpers import cli, write_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny_cohort"
@@ -282,14 +282,6 @@ def _apply(case: Case, root: Path, work: Path) -> dict[str, Path]:
         else:  # pragma: no cover - a typo in the table
             raise AssertionError(kind)
     return extra
-
-
-def write_config(work: Path, old: str, new: str) -> Path:
-    text = (REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
-    assert old in text, old
-    path = work / "pipeline.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def _command(case: Case, root: Path, work: Path, extra: dict[str, Path], out: Path,

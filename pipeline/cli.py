@@ -265,18 +265,26 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
 
 @app.command()
 def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels/")],
-          out: Annotated[Path | None, typer.Option("--out", help="model folder "
-                                                   "(default: the configured model)")] = None,
+          out: Annotated[Path | None, typer.Option("--out", help="model folder (default: the "
+                                                   "configured model, when it was trained on "
+                                                   "this cohort)")] = None,
           config: ConfigOpt = None,
           evaluate: Annotated[bool, typer.Option(help="leave-one-school-out evaluation into "
                                                  "the model card (slower)")] = True) -> None:
     """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
-    from pipeline.coding.scoring import CARD_FILE
+    from pipeline.coding.scoring import CARD_FILE, read_card
     from pipeline.coding.train import train_default
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    out = out or settings.model_dir
+    if out is None:   # retraining the configured model: only from the cohort it was made of
+        out = settings.model_dir
+        made_of = read_card(out).get("training_data", {}).get("cohort")
+        if made_of not in (None, data.meta.name):
+            raise io.InputError(out, f"the configured model was trained on cohort {made_of!r}, "
+                                f"and training on {data.meta.name!r} would replace it: give "
+                                "--out models/<name> (coding.model in your config, or --model, "
+                                "then uses it)")
     io.check_output(out, data.sources, folder=True, marker=CARD_FILE)
     labels = None
     if (data.root / "labels" / "store.sqlite").is_file():

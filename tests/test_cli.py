@@ -140,6 +140,34 @@ def test_console_warnings_are_capped_and_the_manifest_keeps_all(command, tmp_pat
             f"{out / 'manifest.json'}") in shown, shown
 
 
+def test_train_without_out_replaces_only_a_model_of_the_same_cohort(tmp_path, capsys,
+                                                                    monkeypatch):
+    """`pipeline train MY_COHORT` without --out would retrain the configured model, the shipped
+    one trained on the demo: refused (one line, exit 2, the model as it was); a model made of
+    this cohort is retrained in place."""
+    import shutil
+    from pathlib import Path
+
+    from helpers import cli
+
+    repo = Path(__file__).resolve().parents[1]
+    tiny = Path(__file__).parent / "data" / "tiny_cohort"
+    shipped = tmp_path / "shipped"
+    shutil.copytree(repo / "models" / "default", shipped)
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    config = write_config(tmp_path, "model: models/default", f"model: {shipped}")
+    code, _, err = cli(["train", tiny, "--config", config, "--no-evaluate"], capsys, monkeypatch)
+    assert code == 2 and "was trained on cohort 'demo'" in err and "--out" in err, err
+    assert len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    own = tmp_path / "own"
+    assert cli(["train", tiny, "--out", own, "--no-evaluate"], capsys, monkeypatch)[0] == 0
+    (tmp_path / "pipeline.yaml").unlink()
+    config = write_config(tmp_path, "model: models/default", f"model: {own}")
+    code, _, err = cli(["train", tiny, "--config", config, "--no-evaluate"], capsys, monkeypatch)
+    assert code == 0, err
+
+
 def test_network_metrics_count_the_nominations(run_out):
     cohort, out, _ = run_out
     metrics = read(out, "network_metrics.csv")

@@ -273,7 +273,7 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
                                                  "the model card (slower)")] = True) -> None:
     """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
     from pipeline.coding.scoring import CARD_FILE, read_card
-    from pipeline.coding.train import train_default
+    from pipeline.coding.train import cohort_labels, train_default
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
@@ -286,14 +286,13 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
                                 "--out models/<name> (coding.model in your config, or --model, "
                                 "then uses it)")
     io.check_output(out, data.sources, folder=True, marker=CARD_FILE)
-    labels = None
-    if (data.root / "labels" / "store.sqlite").is_file():
-        from pipeline.annotate import LabelStore, store_labels_for_training
-
-        names = settings.codebook.code_ids + settings.codebook.subtype_ids
-        labels = store_labels_for_training(LabelStore.for_cohort(data.root, names))
-        typer.echo(f"training on the label store {data.root / 'labels' / 'store.sqlite'}")
-    card = train_default(data, settings, out, labels=labels, evaluate=evaluate)
+    labels, _, store = cohort_labels(data, settings)
+    if store is not None:
+        typer.echo(f"training on the label store {store}")
+    notes: list[str] = []
+    card = train_default(data, settings, out, labels=labels, evaluate=evaluate, notes=notes)
+    for note in notes:
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
     typer.echo(f"trained on {card['training_data']['segments']} segments -> {out}")
 
 

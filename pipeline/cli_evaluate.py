@@ -29,6 +29,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io
@@ -79,7 +80,7 @@ def evaluate(
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model
-    from pipeline.coding.train import labelled_segments, make_model, validate_labels
+    from pipeline.coding.train import cohort_labels, labelled_segments, make_model, validate_labels
     from pipeline.nlp import make_nlp
 
     started = datetime.now(UTC)
@@ -92,7 +93,9 @@ def evaluate(
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, data.sources, folder=True, kind="evaluate")
-    seg, Y, names, summary = labelled_segments(data, settings)
+    labels, everyone, store = cohort_labels(data, settings)
+    notes: list[str] = []
+    seg, Y, names, summary = labelled_segments(data, settings, labels, notes)
     groups = seg["school_id"].tolist()
     if len(set(groups)) < 2:
         raise io.InputError(cohort / "labels", "leave-one-school-out needs labelled segments "
@@ -155,13 +158,15 @@ def evaluate(
     summary_lines = [
         f"Cohort `{data.meta.name}`: {summary['segments']} labelled segments from "
         f"{n_schools} schools ({', '.join(sorted(set(groups)))}); labels "
-        f"{summary['sources']}; {summary['no_code']} segments carry no code.",
+        f"{summary['sources']}{' (the label store)' if store else ''}; "
+        f"{summary['no_code']} segments carry no code.",
+        *(f"Note: {note}." for note in notes),
         "Leave-one-school-out: each coder is trained (and its thresholds tuned) on the other "
         "schools only and scored on the held-out school; predictions of all folds are pooled "
         "before scoring. Macro = mean over the family's codes; micro = pooled decisions.",
         f"Default model: `{default}`. Seed {seed}.",
     ]
-    humans = ev.human_agreement(validate_labels(data.labels, names), scores, default, codebook)
+    humans = ev.human_agreement(validate_labels(everyone, names), scores, default, codebook)
     md = ev.markdown_report(scores, title=f"Evaluation of the coders on {data.meta.name}",
                             summary=summary_lines, target_table=target_table,
                             seconds=comparison.seconds, curve=curve_df, humans=humans)
@@ -184,6 +189,7 @@ def evaluate(
             io.atomic_write(stage / "learning_curve.png", buf.getvalue())
         extra = {"coders": list(fit_predicts), "seconds_per_fold": comparison.seconds,
                  "labelled_segments": {k: v for k, v in summary.items() if k != "files"},
+                 "label_store": str(store) if store else None, "warnings": notes,
                  "targets": json.loads(target_table.to_json(orient="records"))
                  if target_table is not None else []}
         manifest = io.build_manifest(
@@ -192,6 +198,8 @@ def evaluate(
             inputs=data.input_files, input_root=data.root, outputs=stage, started=started,
             extra=extra)
         io.write_manifest(stage / "manifest.json", manifest)
+    for note in notes:
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
     macro = scores[scores["code"] == "macro"]
     for row in macro.itertuples(index=False):
         if row.family != "subtypes":

@@ -237,6 +237,57 @@ def test_cli_evaluate_reports_the_human_coders_agreement(shared_datadir, tmp_pat
         encoding="utf-8")
 
 
+def test_cli_evaluate_scores_against_the_label_store_as_train_does(shared_datadir, tmp_path):
+    """An adjudication in the cohort's label store counts for `evaluate` as it does for
+    `train` (evaluate used to read labels/*.csv only); the table says where its labels came
+    from."""
+    import json
+
+    from pipeline.annotate import LabelStore
+    from pipeline.config import load_settings
+
+    cohort = shared_datadir / "tiny_cohort"
+    codebook = load_settings().codebook
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str)
+    first = gold[(gold["code"] == "focus") & (gold["value"] == "0")]["segment_id"].iloc[0]
+    LabelStore.for_cohort(cohort, codebook.code_ids + codebook.subtype_ids).adjudicate(
+        first, "focus", "1", "carla")
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "--out", str(out), "--coders",
+                                      "rules", "--no-curve", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    md = (out / "evaluation.md").read_text(encoding="utf-8")
+    assert "'adjudicated': 1" in md and "(the label store)" in md, md
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["label_store"].endswith("store.sqlite")
+    assert manifest["labelled_segments"]["sources"]["adjudicated"] == 1
+
+
+def test_cli_evaluate_says_which_labels_it_left_out(shared_datadir, tmp_path):
+    """A transcript edited after labelling: its labels match no segment any more. They are
+    left out with a warning naming the transcript and how many, in the console, the table
+    and the manifest (they used to be counted in the manifest only)."""
+    import json
+
+    cohort = shared_datadir / "tiny_cohort"
+    doc = cohort / "transcripts" / "sch01" / "sch01-p01_interview_1.txt"
+    doc.write_text("Transcript gecorrigeerd.\n\n" + doc.read_text(encoding="utf-8"),
+                   encoding="utf-8")
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str)
+    n = gold.loc[gold["segment_id"].str.startswith("sch01-p01_interview_1@"),
+                 "segment_id"].nunique()
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "--out", str(out), "--coders",
+                                      "rules", "--no-curve", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    said = f"{n} labelled segment id(s) match no segment of the transcripts"
+    assert said in " ".join(result.stderr.split())
+    assert "sch01-p01_interview_1 (" in (out / "evaluation.md").read_text(encoding="utf-8")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any(said in w for w in manifest["warnings"])
+    assert manifest["labelled_segments"]["labels_not_matching_a_segment"] == n > 0
+
+
 def test_cli_evaluate_rejects_unknown_coder(shared_datadir, tmp_path):
     result = CliRunner().invoke(app, ["evaluate", str(shared_datadir / "tiny_cohort"),
                                       "--out", str(tmp_path / "e"), "--coders", "rules,bert"])

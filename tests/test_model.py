@@ -103,6 +103,32 @@ def test_fit_refuses_mismatched_labels(coding_data):
         SpacyCodeModel(labels=("a", "b")).fit(texts, Y)
 
 
+def test_label_notes_name_what_the_labels_leave_out():
+    """A code added to the codebook after the first labelling round, labelled on new
+    segments only: the model would learn 0 for it on every other segment, and 0 for the
+    other codes on the new ones. Both are said, with counts; sub-types are not counted (only
+    the ones that apply are usually listed); labels of a segment no longer there are named
+    per transcript."""
+    import pandas as pd
+
+    from pipeline.coding.train import label_notes
+
+    rows = [(f"old@{i}-{i + 1}", code, 0) for i in range(5) for code in ("focus", "benefits")]
+    rows += [(f"new@{i}-{i + 1}", "reflection", 1) for i in range(2)]
+    rows += [("old@0-1", "exchange.input", 1), ("gone@3-9", "focus", 1)]
+    resolved = pd.DataFrame(rows, columns=["segment_id", "code", "value"])
+    notes = label_notes(resolved, ["gone@3-9"], ["focus", "benefits", "reflection"])
+    assert notes[0].startswith("labels: 1 labelled segment id(s) match no segment")
+    assert notes[0].endswith(": gone (1)")
+    assert notes[1:] == [
+        "labels: 2 of the 7 labelled segments have no label for 'focus': counted as 0 there",
+        "labels: 2 of the 7 labelled segments have no label for 'benefits': counted as 0 there",
+        "labels: 5 of the 7 labelled segments have no label for 'reflection': counted as 0 "
+        "there"]
+    complete = resolved[resolved["segment_id"].str.startswith("old")]
+    assert label_notes(complete, [], ["focus", "benefits"]) == []
+
+
 # ---------------------------------------------------------------- thresholds
 def test_best_threshold_by_hand():
     y = np.array([1, 1, 0, 0])

@@ -21,7 +21,8 @@ from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import Settings
 from pipeline.io import ADJUDICATOR, Cohort, InputError
 
-__all__ = ["resolve_labels", "labelled_segments", "make_model", "train_default"]
+__all__ = ["cohort_labels", "resolve_labels", "label_notes", "labelled_segments", "make_model",
+           "train_default"]
 
 POSITIVE = {"1", "1.0", "true", "True", "yes"}
 NEGATIVE = {"0", "0.0", "false", "False", "no"}
@@ -59,10 +60,54 @@ def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
     return agg[["segment_id", "code", "value", "source"]]
 
 
-def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame | None = None
+def cohort_labels(cohort: Cohort, settings: Settings
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, Path | None]:
+    """The labels ``train`` and ``evaluate`` both use: the cohort's label store when it has
+    one (with every ``labels/*.csv`` imported into it first, beside the annotators' imports and
+    the adjudications), else its ``labels/*.csv``. Returns the labels to train on (see
+    :func:`resolve_labels`), every annotator's current labels (for their agreement) and the
+    store's path (None without a store)."""
+    from pipeline.annotate import STORE_NAME, LabelStore, store_labels_for_training
+
+    if not (cohort.root / "labels" / STORE_NAME).is_file():
+        return cohort.labels, cohort.labels, None
+    names = settings.codebook.code_ids + settings.codebook.subtype_ids
+    store = LabelStore.for_cohort(cohort.root, names)
+    current = store.current()
+    return (store_labels_for_training(store),
+            current.assign(file=str(store.path), line=current["id"].astype("int64")),
+            store.path)
+
+
+def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str]) -> list[str]:
+    """What whoever trains or evaluates should know of the labels: those left out because
+    their segment is no longer there, and codes that some labelled segments have no label
+    for (a code added to the codebook later: the model then learns 0 there). Sub-types are
+    not counted: listing only the ones that apply is the usual way to label them."""
+    notes = []
+    if orphans:
+        per = pd.Series([o.rsplit("@", 1)[0] for o in orphans]).value_counts().sort_index()
+        shown = ", ".join(f"{doc} ({n})" for doc, n in per.head(5).items())
+        more = f" and {len(per) - 5} more transcript(s)" if len(per) > 5 else ""
+        notes.append(f"labels: {len(orphans)} labelled segment id(s) match no segment of the "
+                     "transcripts and are left out (a transcript edited or renamed since it "
+                     f"was labelled, or other segment settings?): {shown}{more}")
+    matched = resolved[~resolved["segment_id"].isin(orphans)]
+    n = matched["segment_id"].nunique()
+    has = matched.groupby("code")["segment_id"].nunique()
+    for code in codes:
+        missing = n - int(has.get(code, 0))
+        if missing:
+            notes.append(f"labels: {missing} of the {n} labelled segments have no label for "
+                         f"{code!r}: counted as 0 there")
+    return notes
+
+
+def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame | None = None,
+                      notes: list[str] | None = None
                       ) -> tuple[pd.DataFrame, np.ndarray, list[str], dict]:
     """Pseudonymised segments that carry labels, their 0/1 label matrix, label names and a
-    summary of what was used (for the model card)."""
+    summary of what was used (for the model card); :func:`label_notes` go to ``notes``."""
     from pipeline.run import run_segments
 
     names = settings.codebook.code_ids + settings.codebook.subtype_ids
@@ -87,6 +132,8 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
         raise InputError(cohort.root / "labels", "no label matches a segment id of the "
                          f"transcripts (e.g. {orphans[0]!r}); were they made with another "
                          "segmentation setting?")
+    if notes is not None:
+        notes += label_notes(resolved, orphans, settings.codebook.code_ids)
     ids = sorted(set(resolved["segment_id"]) & known)
     seg = segments.set_index("segment_id").loc[ids].reset_index()
     Y = label_matrix(ids, resolved, names)
@@ -116,10 +163,11 @@ def make_model(settings: Settings, labels: list[str]) -> CodeModel:
 
 
 def train_default(cohort: Cohort, settings: Settings, out: Path,
-                  labels: pd.DataFrame | None = None, evaluate: bool = True) -> dict:
+                  labels: pd.DataFrame | None = None, evaluate: bool = True,
+                  notes: list[str] | None = None) -> dict:
     """Evaluate (leave-one-school-out, unless ``evaluate`` is false), then train on everything
     and save model + card."""
-    seg, Y, names, summary = labelled_segments(cohort, settings, labels)
+    seg, Y, names, summary = labelled_segments(cohort, settings, labels, notes)
     X = seg[["text", "context"]].reset_index(drop=True)
 
     def fit_predict(train_X, train_Y, test_X):

@@ -261,18 +261,21 @@ class Settings(_Strict):
 
 # ---------------------------------------------------------------- loading
 def config_relative(config_path: Path, relative: str) -> Path:
-    """Where a path named in a config file is: an absolute one as it is; a relative one in
-    the first of these folders that has it: the config file's own, the one above it (a
-    project laid out like this repository, ``configs/`` inside it) and this repository's
-    root. One that exists in none of them (a model still to be trained) goes in the project:
-    the folder above a ``configs/`` folder, else the config file's own."""
+    """Where a path named in a config file is: an absolute one as it is; a relative one at the
+    first of these places that has it: in the config file's own folder, a ``configs/...`` one
+    also without its ``configs/`` there (a copy of ``configs/`` under another name:
+    ``myconf/codebook.yaml`` for ``configs/codebook.yaml``), in the folder above (a project
+    laid out like this repository, ``configs/`` inside it) and in this repository's root. One
+    that exists in none of them (a model still to be trained) goes in the project: the folder
+    above a ``configs/`` folder, else the config file's own."""
     p = Path(relative)
     if p.is_absolute():
         return p
     here = Path(config_path).absolute().parent
     project = here.parent if here.name == "configs" else here
-    bases = [here, here.parent, REPO_ROOT]
-    return next((base / p for base in bases if (base / p).exists()), project / p)
+    beside = [here / Path(*p.parts[1:])] if len(p.parts) > 1 and p.parts[0] == "configs" else []
+    places = [here / p, *beside, here.parent / p, REPO_ROOT / p]
+    return next((place for place in places if place.exists()), project / p)
 
 
 def _read_yaml(path: Path) -> dict:

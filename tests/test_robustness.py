@@ -683,14 +683,17 @@ def test_a_table_changed_by_hand_is_not_replaced(tmp_path, capsys, monkeypatch):
     assert (out / "key_figures.csv").is_file()
 
 
-@pytest.mark.parametrize("layout", ["beside", "project", "project, --config relative"])
+@pytest.mark.parametrize("layout", ["beside", "project", "project, --config relative",
+                                    "a copy of configs/ named otherwise"])
 def test_config_finds_its_own_codebook(layout, tmp_path, capsys, monkeypatch):
     """A config names its codebook relative to itself (``cb.yaml`` beside it) or to its
-    project (``configs/codebook.yaml`` in a copy of this repository's layout): that codebook
-    is used, not the repository's, from loading to the manifest's hashes."""
+    project (``configs/codebook.yaml`` in a copy of this repository's layout, or in a copy of
+    ``configs/`` called ``myconf/``): that codebook is used, not the repository's, from
+    loading to the manifest's hashes."""
     from pipeline.config import load_settings
 
-    here = tmp_path / "cfg" if layout == "beside" else tmp_path / "project" / "configs"
+    here = {"beside": tmp_path / "cfg", "a copy of configs/ named otherwise": tmp_path / "myconf"
+            }.get(layout, tmp_path / "project" / "configs")
     here.mkdir(parents=True)
     named = "cb.yaml" if layout == "beside" else "configs/codebook.yaml"
     codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")

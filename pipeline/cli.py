@@ -73,6 +73,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     """Run every stage on a cohort folder and write all results to OUT."""
     from pipeline.run import run_cohort
 
+    _one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
@@ -85,6 +86,11 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     counts = result.profiles["profile"].value_counts().to_dict()
     typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
                f"{len(result.profiles)} key figures {counts} -> {out}")
+
+
+def _one_coder(model: Path | None, rules: bool) -> None:
+    if model is not None and rules:
+        raise typer.BadParameter("give --model or --rules, not both")
 
 
 def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, *,
@@ -140,8 +146,7 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
     from pipeline.coding.scoring import CARD_FILE, read_card
     from pipeline.run import codes_provenance, report_cohort
 
-    if model is not None and rules:
-        raise typer.BadParameter("give --model or --rules, not both")
+    _one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
@@ -219,16 +224,17 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     """Code any file of segments (the coding contract: id, codes, p_<code> per code)."""
     from pipeline.parallel import aside, collector_paused
 
+    _one_coder(model, rules)
     settings = load_settings(config)
     io.check_output(out, [infile])
     # a forked process reads the input while this one imports and loads the coder and warms
     # it up; the coding workers are forked afterwards and start with both
     with collector_paused() as loaded:
         with aside(io.read_segments_file, infile) as reading:
-            from pipeline.coding.assign import contract_csv
+            from pipeline.coding.assign import codebook_note, contract_csv
             from pipeline.run import load_coder
 
-            coder, _ = load_coder(settings, model, rules=rules)
+            coder, card = load_coder(settings, model, rules=rules)
             coder.warm()
             segments = reading.result().drop(columns=["line"])
         loaded()
@@ -242,6 +248,8 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
         with bar:   # each worker codes and formats its chunks; the text is written as it comes
             io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
                                               progress=tick, inherit=True))
+    if note := codebook_note(card, settings.codebook):
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
 
 

@@ -754,6 +754,11 @@ _NL_WARNINGS = [
                                "een run het schreef" if m[2] else "er is geen kolom coder")
                 + ", dus het rapport toont geen evaluatie van het model (--model of --rules "
                   "noemt de codeerder)")),
+    (re.compile(r"model (.+) was trained with codebook version (.+), this run uses version "
+                r"(.+): if what a code means has changed, retrain it on labels made with this "
+                r"version"),
+     r"model \1 is getraind met codeboekversie \2, deze run gebruikt versie \3: als de "
+     r"betekenis van een code veranderd is, train het dan opnieuw op labels van deze versie"),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
      r"netwerk: \1 relatie(s) met niet-respondenten wederkerig gemaakt "

@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline import network
-from pipeline.coding.assign import Coder, code_segments, make_coder, make_coder_in_worker
+from pipeline.coding.assign import (
+    Coder,
+    code_segments,
+    codebook_note,
+    make_coder,
+    make_coder_in_worker,
+)
 from pipeline.config import SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
@@ -197,6 +203,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
     warnings: list[str] = []
     net = _network_noted(cohort, settings, warnings)
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
+    warnings += filter(None, [codebook_note(card, settings.codebook)])
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
                             progress=progress, notes=warnings)
     done = [0]

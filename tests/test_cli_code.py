@@ -4,6 +4,7 @@ through typer's CliRunner on ``pipeline.cli.app`` (and ``main`` for the exit cod
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -150,6 +151,37 @@ def test_code_with_a_broken_model_fails_in_one_line(shared_datadir, tmp_path,
     assert isinstance(result.exception, InputError)
     assert SCORER_FILE in str(result.exception)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_model_of_another_codebook_version_is_named(shared_datadir, tmp_path, capsys,
+                                                       monkeypatch):
+    """A model trained under codebook 0.9 codes under 1.0 (the same codes, so it can): `code`
+    and `run` say so, `run` also in its manifest; --model with --rules is refused."""
+    import json
+    import shutil
+
+    from helpers import cli as run_cli
+
+    folder = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", folder)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card["codebook"]["version"] = "0.9"
+    (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    said = "was trained with codebook version 0.9, this run uses version 1.0"
+    segments = shared_datadir / "coding" / "to_code.csv"
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "x.csv", "--model", folder],
+                            capsys, monkeypatch)
+    assert code_ == 0 and said in " ".join(err.split()), err
+    tiny = shared_datadir / "tiny_cohort"
+    code_, _, err = run_cli(["run", tiny, "--out", tmp_path / "out", "--model", folder],
+                            capsys, monkeypatch)
+    assert code_ == 0 and said in " ".join(err.split()), err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert any(said in w for w in manifest["warnings"])
+    for command in (["code", segments, "--out", tmp_path / "y.csv"],
+                    ["run", tiny, "--out", tmp_path / "out2"]):
+        code_, _, err = run_cli([*command, "--model", folder, "--rules"], capsys, monkeypatch)
+        assert code_ == 2 and "give --model or --rules, not both" in err, err
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 1000])

@@ -255,6 +255,17 @@ def _check_codes(folder: Path, labels: list[str], codebook: Codebook) -> None:
                          "DIR`, then --model DIR) or code with --rules")
 
 
+def codebook_note(card: dict, codebook: Codebook) -> str | None:
+    """A model trained under another version of the codebook: its codes are the same (else
+    :func:`_check_codes` refuses it), but what they mean may have changed since."""
+    made = (card.get("codebook") or {}).get("version")
+    if made is None or str(made) == str(codebook.version):
+        return None
+    return (f"model {card.get('name', 'model')} was trained with codebook version {made}, this "
+            f"run uses version {codebook.version}: if what a code means has changed, retrain "
+            "it on labels made with this version")
+
+
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:
     """Per row the ``;``-joined names assigned to it: each distinct combination is joined
     once, not each row (a combination is a row's bits as one integer where they fit)."""

@@ -423,7 +423,7 @@ def read_transcript(path: Path) -> str:
     """The text of a .txt (UTF-8, UTF-8 with BOM or Windows-1252) or .docx transcript.
 
     Line endings are normalised to ``\\n``; segment offsets index into this string. A .docx
-    gives one paragraph per line.
+    gives one paragraph per line, and one line per table row (:func:`_docx_lines`).
     """
     path = Path(path)
     raw = _read_bytes(path)
@@ -447,7 +447,28 @@ def _docx_text(raw: bytes, path: Path) -> str:
     except Exception as e:  # lxml and python-docx raise several types on corrupt parts
         raise InputError(path, "not a readable .docx: damaged, or not a Word document "
                          f"({type(e).__name__})") from None
-    return "\n".join(p.text for p in document.paragraphs)
+    return "\n".join(_docx_lines(document))
+
+
+def _docx_lines(document) -> Iterator[str]:
+    """The lines of a .docx in reading order: a paragraph each, and a table row each, its
+    cells joined by ``": "`` (a transcript kept as a table, speaker | turn, reads as
+    ``R: ...``; a cell's own paragraphs continue that line's speaker on lines of their
+    own)."""
+    from docx.table import Table
+
+    for block in document.iter_inner_content():
+        if not isinstance(block, Table):
+            yield block.text
+            continue
+        for row in block.rows:
+            cells, seen = [], []
+            for cell in row.cells:   # a merged cell is listed once per column it spans
+                if not any(cell._tc is tc for tc in seen) and cell.text.strip():
+                    seen.append(cell._tc)
+                    cells.append(cell.text.strip())
+            *lead, last = cells or [""]
+            yield ": ".join([*(c.rstrip(":").strip() for c in lead), last])
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:

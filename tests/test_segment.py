@@ -222,6 +222,40 @@ def test_read_transcript_docx(tmp_path, seg_config, nl_pipeline):
     check_offsets(segs, text)
 
 
+def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):
+    """A transcript kept (partly) as a table, speaker | turn, is read in order, a row per
+    line, so its turns are segmented like paragraphs (they used to be dropped, and a
+    table-only .docx called empty); a merged cell counts once; a cell's second paragraph
+    continues its speaker."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("I: Hoe deel je resultaten?")
+    table = document.add_table(rows=3, cols=2)
+    for row, (who, said) in zip(table.rows, [("R:", "Via de nieuwsbrief."),
+                                             ("I", "En verder?"),
+                                             ("R", "In de sectie.\nEn op een poster.")],
+                                strict=True):
+        row.cells[0].text, row.cells[1].text = who, said
+    merged = document.add_table(rows=1, cols=3)
+    merged.cell(0, 0).merge(merged.cell(0, 1)).text = "R"
+    merged.cell(0, 2).text = "Dat is alles."
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == ["I: Hoe deel je resultaten?", "R: Via de nieuwsbrief.",
+                                "I: En verder?", "R: In de sectie.", "En op een poster.",
+                                "R: Dat is alles."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["Via de nieuwsbrief.", "In de sectie.",
+                                     "En op een poster.", "Dat is alles."]
+    check_offsets(segs, text)
+    only_table = docx.Document()
+    only_table.add_table(rows=1, cols=2).rows[0].cells[1].text = "Alleen een antwoord."
+    only_table.save(path)
+    assert read_transcript(path) == "Alleen een antwoord."
+
+
 def test_empty_transcript_is_refused(tmp_path):
     path = tmp_path / "p1_interview_1.txt"
     path.write_text("  \n\n", encoding="utf-8")

@@ -77,6 +77,14 @@ class Codebook(_Strict):
     unit: str
     families: list[Family]
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_written(cls, v: object) -> object:
+        if isinstance(v, int | float) and not isinstance(v, bool):   # YAML read 2.0 or 1.10
+            raise ValueError(f"write the version in quotes (version: \"{v}\"), or YAML reads it "
+                             "as a number (1.10 as 1.1)")
+        return v
+
     @model_validator(mode="after")
     def _unique_ids(self) -> Codebook:
         seen: set[str] = set()

@@ -195,6 +195,8 @@ CASES = [
          ["pipeline.yaml", "network.data_quality_policy"]),
     Case("config_unknown_key", [("config", "seed: 20220103", "seed: 20220103\nsneed: 1")],
          ["pipeline.yaml", "sneed", "Extra inputs are not permitted"]),
+    Case("codebook_version_a_number", [("codebook", 'version: "1.0"', "version: 2.0")],
+         ["codebook.yaml", "key version", 'write the version in quotes (version: "2.0")']),
     Case("codebook_duplicate_code",
          [("codebook", "      - id: organisational\n", "      - id: benefits\n")],
          ["codebook.yaml", "duplicate code id 'benefits'"]),

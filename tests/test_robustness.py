@@ -184,6 +184,16 @@ CASES = [
     Case("labels_empty_segment_id", [("replace_line", "labels/gold.csv", 3,
                                       ",approach,0,gold,2026-11-20T12:00:00+00:00")],
          ["gold.csv:3", "field 'segment_id'", "empty value"], command="train"),
+    Case("labels_of_another_cohort",
+         [("write", "labels/gold.csv", "segment_id,code,value,annotator,time\n"
+           "s9-p01_interview_1@1-9,focus,1,gold,2026-11-20T12:00:00+00:00\n")],
+         ["labels", "no label of gold.csv matches a segment", "'s9-p01_interview_1@1-9'",
+          "no transcript s9-p01_interview_1 in this cohort"], command="train"),
+    Case("labels_of_other_offsets",
+         [("write", "labels/gold.csv", "segment_id,code,value,annotator,time\n"
+           "sch01-p01_interview_1@0-3,focus,1,gold,2026-11-20T12:00:00+00:00\n")],
+         ["labels", "its transcript is there: labels made with other segment settings"],
+         command="train"),
     Case("labels_without_transcripts", [("delete", "transcripts")],
          ["transcripts", "no transcripts, so no segment for the 32 labelled segment id(s)"],
          command="train"),

@@ -129,9 +129,14 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
             f"{n} labelled segment id(s) in labels/: are their speaker prefixes in the "
             "config's segment.respondent_prefixes?"))
     if len(orphans) == resolved["segment_id"].nunique():
-        raise InputError(cohort.root / "labels", "no label matches a segment id of the "
-                         f"transcripts (e.g. {orphans[0]!r}); were they made with another "
-                         "segmentation setting?")
+        files = sorted({Path(f).name for f in raw.get("file", pd.Series(dtype=str)).dropna()})
+        stem = orphans[0].rsplit("@", 1)[0]
+        hint = ("its transcript is there: labels made with other segment settings, or before "
+                "the transcript was edited?" if any(segments["segment_id"].str.startswith(
+                    stem + "@")) else f"no transcript {stem} in this cohort: another cohort's "
+                "labels, or transcripts renamed since?")
+        raise InputError(cohort.root / "labels", f"no label of {', '.join(files) or 'labels/'} "
+                         f"matches a segment of the transcripts, e.g. {orphans[0]!r} ({hint})")
     if notes is not None:
         notes += label_notes(resolved, orphans, settings.codebook.code_ids)
     ids = sorted(set(resolved["segment_id"]) & known)

@@ -47,6 +47,7 @@ __all__ = [
     "AGREEMENT_COLUMNS",
     "current_labels",
     "reference_labels",
+    "annotator_overlap",
     "percent_agreement",
     "krippendorff_alpha",
     "pairwise_kappa",
@@ -109,6 +110,21 @@ def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([adj, gold, major], ignore_index=True)  # priority in this order
     out = out.drop_duplicates(key, keep="first").sort_values(key, kind="stable")
     return out[cols].reset_index(drop=True)
+
+
+def annotator_overlap(labels: pd.DataFrame) -> tuple[int, int]:
+    """The annotators (adjudicators are none) and the segments two or more of them labelled
+    for the same code: inter-annotator agreement needs at least one such segment.
+
+    >>> annotator_overlap(pd.DataFrame({"segment_id": ["s1", "s1", "s2"], "code": "x",
+    ...                                 "value": ["1", "0", "1"], "annotator": ["a", "b", "a"]}))
+    (2, 1)
+    """
+    cur = current_labels(labels)
+    cur = cur[~cur["annotator"].str.startswith(ADJUDICATOR)]
+    per = cur.groupby(["segment_id", "code"])["annotator"].nunique()
+    shared = per[per >= 2].index.get_level_values("segment_id").nunique()
+    return int(cur["annotator"].nunique()), int(shared)
 
 
 def _matrix(cur: pd.DataFrame, unit: list[str]) -> tuple[np.ndarray, list[str], list]:

@@ -61,6 +61,34 @@ Task formats
                  empty ``label`` list means "not labelled"; the label ``none`` means "no code
                  applies" (all codes 0).
 In Label Studio an annotation with no choice (or ``none``) means all codes 0.
+
+Import checks (``annotate import``)
+-----------------------------------
+Nothing is stored unless the whole file passes; each refusal names the file, line and field.
+``annotator``     a CSV ``annotator`` cell or a doccano ``annotator`` key (``meta.annotator``,
+                  ``user``) names who labelled; ``--annotator`` fills rows that name nobody.
+                  A file naming someone other than ``--annotator`` is refused (a copy of
+                  Anna's file imported by Bob would store his labels as hers, replacing
+                  them): clear the column, or leave out ``--annotator``. Label Studio names
+                  users by internal id (``completed_by``), so there ``--annotator`` names the
+                  person (see :func:`parse_annotations`); the task's ``data.annotator`` is
+                  whom the tasks were made for, not who labelled, and is not read.
+repeats           the same segment, code, annotator and time twice with different values is
+                  refused (naming both lines: which one is meant?); an identical repeat is
+                  skipped and counted. Different times are history: the later one counts.
+segment ids       an id that is no segment id, or whose transcript the cohort does not have
+                  (a made-up id, another cohort's tasks), is refused. An id of one of the
+                  cohort's transcripts that is no segment of it now (the transcript edited
+                  since the export, other segment settings) is stored with a counted warning:
+                  ``train`` and ``evaluate`` leave such labels out, as they do gold labels of
+                  no segment. Only the transcripts the file names are segmented.
+
+``annotate export`` does not write over an annotator's work: a file at ``--out``, or where
+its side file goes (``.labelstudio.xml``, ``.doccano-labels.json``), that holds labelled
+segments (read as ``annotate import`` reads it) is refused, and so is a file at ``--out``
+that cannot be read as a task file of the format. An earlier task file nobody labelled yet
+is replaced. A ``--prefill`` file counts as labelled: its cells cannot be told from an
+annotator's.
 """
 
 from __future__ import annotations
@@ -74,12 +102,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from pipeline.io import ADJUDICATOR, InputError, _decode, file_sha256, read_labels
+from pipeline.io import ADJUDICATOR, Cohort, InputError, _decode, file_sha256, read_labels
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 __all__ = [
     "STORE_NAME",
@@ -101,6 +133,8 @@ __all__ = [
     "doccano_tasks",
     "doccano_label_types",
     "parse_annotations",
+    "labelled_segments_in",
+    "unmatched_segments",
     "ADJUDICATOR",
 ]
 
@@ -215,8 +249,6 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
         if v is None:
             raise InputError(file, f"value must be 0 or 1, got {row.value!r}", line=line,
                              field="value")
-        if not str(row.annotator).strip():
-            raise InputError(file, "empty annotator", line=line, field="annotator")
         try:
             t = normalise_time(row.time)
         except ValueError:
@@ -411,6 +443,12 @@ class LabelStore:
                                                  zip(g["annotator"], g["value"], strict=True)),
                              "adjudicated": latest_adj.get((seg, code), "")})
         return pd.DataFrame(rows, columns=cols)
+
+    def has_labels(self, segment_id: str) -> bool:
+        """Whether an annotator (not an adjudicator) labelled the segment: what there is to
+        adjudicate."""
+        return not self._query("SELECT 1 FROM labels WHERE segment_id = ? AND annotator NOT "
+                               "LIKE 'adjudicator:%' LIMIT 1", (segment_id,)).empty
 
     def labelled_segments(self, *, include_gold: bool = True) -> set[str]:
         """Segment ids with a current label (of anyone but adjudicators); without gold-file
@@ -676,6 +714,10 @@ def _plain(v: object) -> object:
 
 
 # ====================================================================== import
+#: what a position in a task file is called, per format (errors name it)
+UNIT = {"csv": "line", "labelstudio": "task", "doccano": "line"}
+
+
 def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
                       annotator: str | None = None, fmt: str | None = None
                       ) -> tuple[pd.DataFrame, dict]:
@@ -684,14 +726,35 @@ def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
     ``fmt`` defaults to the extension: ``.csv`` -> csv, ``.json`` -> labelstudio, ``.jsonl``
     -> doccano. Returns the labels (``segment_id, code, value, annotator, time, line``;
     values ``'0'``/``'1'``, times normalised or empty) and counts ``rows_read`` (rows or
-    tasks in the file), ``segments_labelled`` and ``not_labelled``.
+    tasks in the file), ``segments_labelled``, ``not_labelled`` and ``repeats`` (identical
+    repeats skipped).
 
-    Annotator: a CSV ``annotator`` cell or a doccano ``annotator`` key wins; ``annotator``
-    fills the rest. Label Studio's ``completed_by`` is an internal user id, so ``annotator``
+    Annotator: a CSV ``annotator`` cell or a doccano ``annotator`` key names who labelled;
+    ``annotator`` fills the rest, and a file naming someone else is refused (see the module
+    docstring). Label Studio's ``completed_by`` is an internal user id, so ``annotator``
     names the person (``<annotator>:<id>`` when the file holds several users); without it the
     annotator is ``labelstudio:<email or id>``.
     """
     file = Path(file)
+    fmt = _format(file, fmt)
+    labels, stats = _read_tasks(data, file, names, fmt, annotator)
+    labels = _name_annotators(labels, annotator, file, fmt)
+    labels, stats["repeats"] = _skip_repeats(labels, file, fmt)
+    stats["segments_labelled"] = _n_labelled(labels)
+    return labels[[*LABEL_COLUMNS, "line"]].reset_index(drop=True), stats
+
+
+def labelled_segments_in(data: bytes, file: Path | str, names: list[str],
+                         fmt: str | None = None) -> int:
+    """How many segments a task file holds labels for, whoever labelled them: what
+    ``annotate export`` must not write over. ``InputError`` for a file that is no task file
+    of ``fmt`` (default: from the extension)."""
+    file = Path(file)
+    fmt = _format(file, fmt)
+    return _n_labelled(_read_tasks(data, file, names, fmt, None)[0])
+
+
+def _format(file: Path, fmt: str | None) -> str:
     if fmt is None:
         fmt = {".csv": "csv", ".json": "labelstudio", ".jsonl": "doccano"}.get(
             file.suffix.lower())
@@ -700,28 +763,102 @@ def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
                              "Studio) or .jsonl (doccano)")
     if fmt not in FORMATS:
         raise InputError(file, f"unknown format {fmt!r} (expected {', '.join(FORMATS)})")
+    return fmt
+
+
+def _read_tasks(data: bytes, file: Path, names: list[str], fmt: str, annotator: str | None
+                ) -> tuple[pd.DataFrame, dict]:
+    """The labels as the file gives them: ``annotator`` is the name the file gives ('' for
+    none; Label Studio's are made from ``annotator``), ``named_in`` the field that gives it,
+    ``field`` the field that holds the value. Counts ``rows_read`` and ``not_labelled``."""
     text = _decode(data, file)
-    if fmt == "csv":
-        labels, stats = _parse_csv(text, file, names, annotator)
-    elif fmt == "labelstudio":
-        labels, stats = _parse_labelstudio(text, file, names, annotator)
-    else:
-        labels, stats = _parse_doccano(text, file, names, annotator)
-    labels = labels.reset_index(drop=True)
-    stats["segments_labelled"] = int(labels.groupby(["segment_id", "annotator"]).ngroups) \
-        if len(labels) else 0
-    return labels, stats
+    if fmt == "labelstudio":
+        return _parse_labelstudio(text, file, names, annotator)
+    return (_parse_csv if fmt == "csv" else _parse_doccano)(text, file, names)
+
+
+def _n_labelled(labels: pd.DataFrame) -> int:
+    return len(labels[["segment_id", "annotator"]].drop_duplicates())
+
+
+def _name_annotators(labels: pd.DataFrame, annotator: str | None, file: Path, fmt: str
+                     ) -> pd.DataFrame:
+    """Who labelled each row: the name the file gives, else ``annotator``. A file naming
+    someone other than ``annotator`` is refused: stored under the file's name, one person's
+    labels would silently replace another's."""
+    given = (annotator or "").strip()
+    where = "column" if fmt == "csv" else "key"
+    if given:
+        other = labels[(labels["named_in"] != "") & (labels["annotator"] != given)]
+        if len(other):
+            row = other.iloc[0]
+            raise InputError(file, f"names {row.annotator!r}, not --annotator {given!r}: "
+                             f"clear the {row.named_in} {where} to store the labels as "
+                             f"{given!r}, or leave out --annotator to store them as named",
+                             line=int(row.line), field=row.named_in)
+    unnamed = labels["annotator"] == ""
+    if unnamed.any() and not given:
+        raise InputError(file, f"no annotator: fill the annotator {where} or give "
+                         "--annotator", line=int(labels.loc[unnamed, "line"].iloc[0]),
+                         field="annotator")
+    return labels.assign(annotator=labels["annotator"].mask(unnamed, given))
+
+
+def _skip_repeats(labels: pd.DataFrame, file: Path, fmt: str) -> tuple[pd.DataFrame, int]:
+    """``labels`` less the rows that repeat an earlier one (same segment, code, annotator and
+    time), and how many rows of the file were such repeats. A repeat with another value is
+    refused: the file does not say which one is meant."""
+    key = ["segment_id", "code", "annotator", "time"]
+    first: dict[tuple, tuple[str, int]] = {}
+    for row in labels[labels.duplicated(key, keep=False)].itertuples(index=False):
+        value, line = first.setdefault((row.segment_id, row.code, row.annotator, row.time),
+                                       (row.value, row.line))
+        if value != row.value:
+            raise InputError(file, f"{row.code} of segment {row.segment_id!r} "
+                             f"({row.annotator}) is {row.value} here but {value} on "
+                             f"{UNIT[fmt]} {line}: keep one of the two", line=int(row.line),
+                             field=row.field)
+    repeat = labels.duplicated(key)
+    return labels[~repeat], int(labels.loc[repeat, "line"].nunique())
+
+
+def unmatched_segments(labels: pd.DataFrame, file: Path | str, cohort: Cohort,
+                       settings: Settings) -> list[str]:
+    """The labelled segment ids that are no segment of their transcript now (to warn of). An
+    id that is no segment id, or names a transcript ``cohort`` does not have, is refused.
+    Only the transcripts named are segmented, so a task file costs what it holds."""
+    from dataclasses import replace
+
+    from pipeline.run import run_segments
+
+    stems = [PurePosixPath(p).stem for p in cohort.transcripts["path"]]
+    known, used = set(stems), set()
+    for seg, line in labels[["segment_id", "line"]].drop_duplicates("segment_id").itertuples(
+            index=False):
+        where = segment_offsets(seg)
+        if where is None:
+            raise InputError(file, f"{seg!r} is no segment id (<transcript>@<start>-<end>)",
+                             line=int(line), field="segment_id")
+        if where[0] not in known:
+            raise InputError(file, f"{seg!r} is no segment of {cohort.root}: it has no "
+                             f"transcript {where[0]!r} (labels of another cohort?)",
+                             line=int(line), field="segment_id")
+        used.add(where[0])
+    named = cohort.transcripts[[stem in used for stem in stems]]
+    current = run_segments(replace(cohort, transcripts=named), settings, reveal_names=True)
+    return sorted(set(labels["segment_id"]) - set(current["segment_id"]))
 
 
 def _expand(segment_id: str, chosen: set[str], names: list[str], annotator: str, time: str,
-            line: int) -> list[dict]:
+            line: int, *, named_in: str = "", field: str | None = None) -> list[dict]:
+    """One label per name; ``field`` defaults to the name (a CSV column per code)."""
     return [{"segment_id": segment_id, "code": n, "value": "1" if n in chosen else "0",
-             "annotator": annotator, "time": time, "line": line} for n in names]
+             "annotator": annotator, "time": time, "line": line, "named_in": named_in,
+             "field": field or n} for n in names]
 
 
 def _labels_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time",
-                                       "line"])
+    return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "line", "named_in", "field"])
 
 
 def _time(value: object, file: Path, line: int, field: str) -> str:
@@ -732,8 +869,7 @@ def _time(value: object, file: Path, line: int, field: str) -> str:
                          field=field) from None
 
 
-def _parse_csv(text: str, file: Path, names: list[str], annotator: str | None
-               ) -> tuple[pd.DataFrame, dict]:
+def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, dict]:
     first = text.split("\n", 1)[0]
     delim = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delim)
@@ -744,7 +880,7 @@ def _parse_csv(text: str, file: Path, names: list[str], annotator: str | None
     if "segment_id" not in header:
         raise InputError(file, "missing column segment_id", line=1, field="segment_id")
     if {"code", "value"} <= set(header):  # the labels-table format
-        return _parse_long_csv(reader, header, file, names, annotator)
+        return _parse_long_csv(reader, header, file, names)
     known = set(names)
     codes = []
     for h in header:
@@ -781,19 +917,16 @@ def _parse_csv(text: str, file: Path, names: list[str], annotator: str | None
                 if b == "1":
                     chosen.add(c)
             ann = cells[col["annotator"]].strip() if "annotator" in col else ""
-            ann = ann or (annotator or "")
-            if not ann:
-                raise InputError(file, "no annotator: fill the annotator column or give "
-                                 "--annotator", line=line, field="annotator")
             t = _time(cells[col["time"]], file, line, "time") if "time" in col else ""
-            rows += _expand(seg, chosen, codes, ann, t, line)
+            rows += _expand(seg, chosen, codes, ann, t, line,
+                            named_in="annotator" if ann else "")
     except csv.Error as e:
         raise InputError(file, f"malformed CSV ({e})", line=reader.line_num) from None
     return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped}
 
 
-def _parse_long_csv(reader, header: list[str], file: Path, names: list[str],
-                    annotator: str | None) -> tuple[pd.DataFrame, dict]:
+def _parse_long_csv(reader, header: list[str], file: Path, names: list[str]
+                    ) -> tuple[pd.DataFrame, dict]:
     col = {h: i for i, h in enumerate(header)}
     recs = []
     for cells in reader:
@@ -803,9 +936,10 @@ def _parse_long_csv(reader, header: list[str], file: Path, names: list[str],
         ann = cells[col["annotator"]].strip() if "annotator" in col else ""
         recs.append({"segment_id": cells[col["segment_id"]].strip(),
                      "code": cells[col["code"]].strip(), "value": cells[col["value"]].strip(),
-                     "annotator": ann or (annotator or ""),
+                     "annotator": ann,
                      "time": cells[col["time"]].strip() if "time" in col else "",
-                     "line": reader.line_num})
+                     "line": reader.line_num, "named_in": "annotator" if ann else "",
+                     "field": "value"})
     df = check_labels(_labels_frame(recs), names, file)
     return df, {"rows_read": len(recs), "not_labelled": 0}
 
@@ -871,7 +1005,7 @@ def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str |
                 value = [value]
             t = _time(item.get("updated_at") or item.get("created_at"), file, k, "updated_at")
             rows += _expand(seg, chosen_of(value, k), names,
-                            who(_ls_user(item.get("annotator"))), t, k)
+                            who(_ls_user(item.get("annotator"))), t, k, field="codes")
             continue
         data = item.get("data") or {}
         seg = str(data.get("segment_id") or "").strip()
@@ -890,12 +1024,11 @@ def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str |
                     choices += list((r.get("value") or {}).get("choices") or [])
             t = _time(a.get("updated_at") or a.get("created_at"), file, k, "updated_at")
             rows += _expand(seg, chosen_of(choices, k), names,
-                            who(_ls_user(a.get("completed_by"))), t, k)
+                            who(_ls_user(a.get("completed_by"))), t, k, field="choices")
     return _labels_frame(rows), {"rows_read": len(items), "not_labelled": skipped}
 
 
-def _parse_doccano(text: str, file: Path, names: list[str], annotator: str | None
-                   ) -> tuple[pd.DataFrame, dict]:
+def _parse_doccano(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, dict]:
     known = set(names)
     rows, n_read, skipped = [], 0, 0
     for line, raw in enumerate(text.split("\n"), 1):
@@ -929,13 +1062,13 @@ def _parse_doccano(text: str, file: Path, names: list[str], annotator: str | Non
                 raise InputError(file, f"unknown code {lab!r} (not in the codebook)",
                                  line=line, field="label")
             chosen.add(lab)
-        ann = str(obj.get("annotator") or meta.get("annotator") or obj.get("user") or "")
-        ann = ann.strip() or (annotator or "")
-        if not ann:
-            raise InputError(file, "no annotator: give --annotator", line=line,
-                             field="annotator")
+        named = [(key, str(v).strip()) for key, v in (("annotator", obj.get("annotator")),
+                                                      ("meta.annotator", meta.get("annotator")),
+                                                      ("user", obj.get("user")))
+                 if str(v or "").strip()]
+        named_in, ann = named[0] if named else ("", "")
         t = _time(obj.get("time") or "", file, line, "time")
-        rows += _expand(seg, chosen, names, ann, t, line)
+        rows += _expand(seg, chosen, names, ann, t, line, named_in=named_in, field="label")
     return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped}
 
 

@@ -72,6 +72,29 @@ def _store(cohort: Path, settings: Settings):
     return LabelStore.for_cohort(cohort, _names(settings))
 
 
+def _refuse_filled(path: Path, names: list[str], fmt: str | None) -> None:
+    """Tasks must not be written over an annotator's work: a file at ``path`` that holds
+    labelled segments, or, for the tasks themselves (``fmt`` given), one that is no task
+    file of that format. A side file (``fmt`` None) that import cannot read is an earlier
+    labelling config or label types list: replaced."""
+    from pipeline.annotate import labelled_segments_in
+
+    data = path.read_bytes() if path.is_file() else b""
+    if not data.strip():
+        return
+    try:
+        n = labelled_segments_in(data, path, names, fmt)
+    except io.InputError as e:
+        if fmt is None:
+            return
+        raise io.InputError(path, f"cannot be read as a {fmt} task file ({e.message}), so it "
+                            "may hold labels: fix and import it, or choose another --out",
+                            line=e.line, field=e.field) from None
+    if n:
+        raise io.InputError(path, f"holds {n} labelled segment(s): import it first or choose "
+                            "another --out")
+
+
 def _find_cohort(path: Path) -> Path | None:
     for folder in Path(path).resolve().parents:
         if (folder / "cohort.yaml").is_file() and (folder / "staff.csv").is_file():
@@ -108,8 +131,10 @@ def export_tasks(
     seed = settings.pipeline.seed if seed is None else seed
     data = io.load_cohort(cohort)
     side = {Format.labelstudio: ".labelstudio.xml", Format.doccano: ".doccano-labels.json"}
+    names = _names(settings)
     for path in [out, *([out.with_name(out.stem + side[fmt])] if fmt in side else [])]:
         io.check_output(path, data.sources)
+        _refuse_filled(path, names, fmt.value if path == out else None)
     store = _store(cohort, settings)
     segments = run_segments(data, settings)
     if skip != Skip.none:
@@ -132,7 +157,6 @@ def export_tasks(
                                         rule.thresholds, codes, n, seed)
     else:
         chosen = an.select_random(segments, n, seed)
-    names = _names(settings)
     tasks = an.build_tasks(segments, chosen, scores, coder.thresholds, names,
                            strategy=strategy.value, annotator=annotator)
     if fmt == Format.csv:
@@ -157,8 +181,8 @@ def import_labels(
         file: Annotated[Path, typer.Argument(help="annotated task file: .csv, .json (Label "
                                              "Studio) or .jsonl (doccano)")],
         annotator: Annotated[str | None, typer.Option(
-            "--annotator", help="who labelled (fills rows without an annotator; names the "
-            "Label Studio user)")] = None,
+            "--annotator", help="who labelled: fills rows without an annotator (a file that "
+            "names another is refused); names the Label Studio user")] = None,
         cohort: Annotated[Path | None, typer.Option(
             "--cohort", help="cohort folder whose label store receives the labels (default: "
             "the cohort folder the file lies in)")] = None,
@@ -166,7 +190,7 @@ def import_labels(
                                                    "extension")] = None,
         config: ConfigOpt = None) -> None:
     """Read annotated tasks back into the cohort's label store (idempotent)."""
-    from pipeline.annotate import parse_annotations
+    from pipeline.annotate import parse_annotations, unmatched_segments
 
     settings = load_settings(config)
     if cohort is None:
@@ -178,11 +202,19 @@ def import_labels(
         raise io.InputError(file, "file not found")
     labels, stats = parse_annotations(data, file, _names(settings), annotator=annotator,
                                       fmt=fmt.value if fmt else None)
+    unmatched = unmatched_segments(labels, file, io.load_cohort(cohort), settings)
     store = _store(cohort, settings)
     counts = store.add(labels, f"import {file.name} ({fmt.value if fmt else file.suffix})")
+    repeats = f", {stats['repeats']} identical repeat(s) skipped" if stats["repeats"] else ""
     typer.echo(f"{stats['rows_read']} rows read, {stats['segments_labelled']} labelled "
-               f"segment(s), {stats['not_labelled']} not labelled: {counts['added']} labels "
-               f"added, {counts['unchanged']} unchanged -> {store.path}")
+               f"segment(s), {stats['not_labelled']} not labelled{repeats}: {counts['added']} "
+               f"labels added, {counts['unchanged']} unchanged -> {store.path}")
+    if unmatched:
+        more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+        typer.echo(f"warning: {len(unmatched)} labelled segment(s) match no segment of their "
+                   "transcript now (edited since the export, or other segment settings?): "
+                   f"{', '.join(unmatched[:5])}{more}; stored, but train and evaluate leave "
+                   "them out", err=True)
 
 
 @annotate_app.command("adjudicate")
@@ -201,7 +233,6 @@ def adjudicate(
     settings = load_settings(config)
     if out is not None:
         io.check_output(out, io.load_cohort(cohort).sources)
-    store = _store(cohort, settings)
     given = [x is not None for x in (segment, code, value, by)]
     if any(given) and not all(given):
         raise io.InputError(cohort, "to adjudicate give all of --segment, --code, --value "
@@ -213,11 +244,18 @@ def adjudicate(
         v = _binary(value)
         if v is None:
             raise io.InputError(cohort, f"value must be 0 or 1, got {value!r}", field="value")
+        if not by.strip():
+            raise io.InputError(cohort, "empty: give the adjudicator's name", field="by")
+        store = _store(cohort, settings)
+        if not store.has_labels(segment):
+            raise io.InputError(cohort, f"no annotator labelled {segment!r}, so there is "
+                                f"nothing to adjudicate: `pipeline annotate adjudicate "
+                                f"{cohort}` lists the open disagreements", field="segment")
         counts = store.adjudicate(segment, code, v, by)
         typer.echo(f"{segment} {code} = {v} by adjudicator:{by} "
                    f"({'recorded' if counts['added'] else 'unchanged'}) -> {store.path}")
         return
-    dis = store.disagreements()
+    dis = _store(cohort, settings).disagreements()
     if out is not None:
         io.write_csv(dis, out, bom=True)
     open_ = dis[dis["adjudicated"] == ""] if len(dis) else dis
@@ -229,10 +267,13 @@ def adjudicate(
 
 # ====================================================================== agreement
 def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, Path | None]:
-    """Labels from a cohort folder (its store), a store.sqlite, or a CSV."""
-    from pipeline.annotate import LabelStore
+    """Labels from a cohort folder (its store; its gold files while it has none: reading
+    makes no store, as in ``train``), a store.sqlite, or a CSV."""
+    from pipeline.annotate import STORE_NAME, LabelStore
 
     if labels.is_dir():
+        if not (labels / "labels" / STORE_NAME).is_file():
+            return io.load_cohort(labels).labels, labels
         return _store(labels, settings).current(), labels
     if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         if not labels.is_file():
@@ -306,6 +347,13 @@ def agreement(labels: Annotated[Path, typer.Argument(
     table, cohort = _read_label_source(labels, settings)
     if table.empty:
         raise io.InputError(labels, "no labels found")
+    annotators, shared = ag.annotator_overlap(table)
+    between = (f"agreement needs two or more annotators on the same segments: {annotators} "
+               f"annotator{'s' if annotators != 1 else ''}, {shared} segments labelled by two "
+               "or more")
+    if not shared and predictions is None and model is None and not rules:
+        raise io.InputError(labels, f"{between} (add --predictions, --model or --rules to "
+                            "compare the model with the labels)")
     preds = None
     if predictions is not None:
         preds = _read_predictions(predictions, settings)
@@ -330,10 +378,15 @@ def agreement(labels: Annotated[Path, typer.Argument(
                     ag.agreement_markdown(result, source=str(labels), seed=seed,
                                           replicates=replicates))
     overall = result["agreement"].iloc[-1]
-    typer.echo(f"{int(overall['n_units'])} units, {int(overall['n_annotators'])} annotators: "
-               f"alpha {overall['krippendorff_alpha']:.3f}, mean kappa "
-               f"{overall['mean_pairwise_kappa']:.3f}, agreement "
-               f"{overall['percent_agreement']:.3f} -> {out}")
+    if shared:
+        summary = (f"{int(overall['n_units'])} units, {annotators} annotators: alpha "
+                   f"{overall['krippendorff_alpha']:.3f}, mean kappa "
+                   f"{overall['mean_pairwise_kappa']:.3f}, agreement "
+                   f"{overall['percent_agreement']:.3f}")
+    else:
+        summary = (f"no inter-annotator agreement ({between}); model kappa "
+                   f"{overall['model_kappa']:.3f} on {int(overall['model_n_units'])} units")
+    typer.echo(f"{summary} -> {out}")
 
 
 # ====================================================================== exports

@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import cli
 from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
@@ -165,3 +166,38 @@ def test_cli_refuses_unknown_input(tmp_path):
     bad.write_text("x")
     result = runner.invoke(app, ["agreement", str(bad), "--out", str(tmp_path / "o")])
     assert isinstance(result.exception, InputError)
+
+
+def test_cli_needs_two_annotators_on_the_same_segments(shared_datadir, tmp_path, capsys,
+                                                        monkeypatch):
+    """Agreement of one annotator, or of two who labelled different segments, is no number:
+    one line saying what is there, exit 2, nothing written (no output, no label store)."""
+    cohort = shared_datadir / "annotate" / "cohort"          # gold labels only
+    out = tmp_path / "agr"
+    code, _, err = cli(["agreement", cohort, "--out", out], capsys, monkeypatch)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert ("agreement needs two or more annotators on the same segments: 1 annotator, 0 "
+            "segments labelled by two or more") in err
+    assert not (cohort / "labels" / "store.sqlite").exists()
+    apart = tmp_path / "apart.csv"
+    labels([["s1", "focus", "1", "a", ""], ["s2", "focus", "0", "b", ""]]).to_csv(
+        apart, index=False)
+    code, _, err = cli(["agreement", apart, "--out", out], capsys, monkeypatch)
+    assert code == 2 and "2 annotators, 0 segments labelled by two or more" in err, err
+    assert not out.exists()
+
+
+def test_cli_one_annotator_against_the_model(tmp_path, capsys, monkeypatch):
+    """With predictions one annotator is enough for the model's kappa; the summary says
+    that there is no inter-annotator agreement instead of printing NaN."""
+    gold = tmp_path / "gold.csv"
+    labels([[f"s{i}", "focus", str(i % 2), "gold", ""] for i in range(20)]).to_csv(
+        gold, index=False)
+    preds = tmp_path / "pred.csv"
+    pd.DataFrame({"segment_id": [f"s{i}" for i in range(20)], "code": "focus",
+                  "value": [str(int(i % 4 == 1)) for i in range(20)]}).to_csv(preds, index=False)
+    code, out, err = cli(["agreement", gold, "--out", tmp_path / "agr", "--predictions", preds,
+                          "--replicates", 20], capsys, monkeypatch)
+    assert code == 0, err
+    assert "nan" not in out and "1 annotator, 0 segments labelled by two or more" in out
+    assert "model kappa 0.500 on 20 units" in out

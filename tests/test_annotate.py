@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import cli
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -293,7 +294,7 @@ def test_unlabelled_rows_are_skipped_not_zeroed(segments, rule_scores, rules, na
     table.loc[0, "focus"] = "x"                      # one mark: a labelled row, rest 0
     labels, stats = an.parse_annotations(table.to_csv(index=False).encode(), "t.csv", names,
                                          annotator="bob")
-    assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1}
+    assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1, "repeats": 0}
     assert labels.loc[labels["value"] == "1", "code"].tolist() == ["focus"]
     ls = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
     _, stats = an.parse_annotations(json.dumps(ls).encode(), "t.json", names, annotator="bob")
@@ -394,6 +395,190 @@ def test_cli_adjudicate_records_a_label(cohort, names):
     adj = an.LabelStore.for_cohort(cohort, names).adjudicated()
     assert adj[["segment_id", "code", "value", "annotator"]].values.tolist() == [
         [seg, "focus", "1", "adjudicator:carla"]]
+
+
+# ---------------------------------------------------------------- refusals (nothing changes)
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def refused(args, capsys, monkeypatch) -> str:
+    """``pipeline ARGS`` must stop with one line on stderr and exit 2: that line."""
+    code, _, err = cli(args, capsys, monkeypatch)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    return " ".join(err.split())
+
+
+def export_args(cohort, out, fmt="csv", *extra):
+    return ["annotate", "export", cohort, "--n", 3, "--strategy", "random", "--format", fmt,
+            "--out", out, "--rules", *extra]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def test_cli_import_refuses_a_file_that_names_another_annotator(cohort, tmp_path, capsys,
+                                                                 monkeypatch, names):
+    """Bob imports a copy of Anna's task file: his labels must not be stored as hers."""
+    anna, bob = tmp_path / "anna.csv", tmp_path / "bob.csv"
+    assert cli(export_args(cohort, anna, "csv", "--annotator", "anna"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(anna)
+    table["focus"] = "1"
+    table.to_csv(anna, index=False)
+    assert cli(["annotate", "import", anna, "--cohort", cohort, "--annotator", "anna"],
+               capsys, monkeypatch)[0] == 0                  # the same name: fine
+    table["focus"] = "0"
+    table.to_csv(bob, index=False)
+    before = snapshot(cohort)
+    err = refused(["annotate", "import", bob, "--cohort", cohort, "--annotator", "bob"],
+                  capsys, monkeypatch)
+    assert err.startswith(f"error: {bob}:2: field 'annotator': names 'anna', not --annotator "
+                          "'bob'"), err
+    assert "clear the annotator column" in err and "leave out --annotator" in err
+    assert snapshot(cohort) == before
+    table["annotator"] = ""
+    table.to_csv(bob, index=False)
+    assert cli(["annotate", "import", bob, "--cohort", cohort, "--annotator", "bob"],
+               capsys, monkeypatch)[0] == 0
+    cur = an.LabelStore.for_cohort(cohort, names).current()
+    focus = cur[cur["code"] == "focus"].groupby("annotator")["value"].agg(set)
+    assert focus["anna"] == {"1"} and focus["bob"] == {"0"}
+
+
+def test_doccano_annotator_key_follows_the_same_rule(names):
+    line = '{"segment_id": "d@0-5", "text": "t", "label": ["focus"], "annotator": "anna"}\n'
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(line.encode(), "t.jsonl", names, annotator="bob")
+    assert e.value.line == 1 and e.value.field == "annotator" and "clear the annotator key" \
+        in str(e.value)
+    labels, _ = an.parse_annotations(line.encode(), "t.jsonl", names, annotator="anna")
+    assert set(labels["annotator"]) == {"anna"}
+
+
+def fill_first_task(fmt: str, path: Path) -> None:
+    """The annotator's work: the first task marked ``focus``."""
+    if fmt == "csv":
+        table = read_table(path)
+        table.loc[0, "focus"] = "1"
+        table.to_csv(path, index=False)
+    elif fmt == "labelstudio":
+        items = json.loads(path.read_text(encoding="utf-8"))
+        items[0]["annotations"] = [{"completed_by": 1, "result": [
+            {"type": "choices", "from_name": "codes", "to_name": "text",
+             "value": {"choices": ["focus"]}}]}]
+        path.write_text(json.dumps(items), encoding="utf-8")
+    else:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        first = json.loads(lines[0])
+        first["label"] = ["focus"]
+        path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("fmt", an.FORMATS)
+def test_cli_export_does_not_overwrite_a_filled_task_file(fmt, cohort, tmp_path, capsys,
+                                                          monkeypatch):
+    out = tmp_path / f"tasks.{EXT[fmt]}"
+    assert cli(export_args(cohort, out, fmt), capsys, monkeypatch)[0] == 0
+    assert cli(export_args(cohort, out, fmt, "--seed", 5), capsys, monkeypatch)[0] == 0
+    fill_first_task(fmt, out)                  # over a still empty task file it went ahead
+    before = snapshot(tmp_path)
+    err = refused(export_args(cohort, out, fmt), capsys, monkeypatch)
+    assert err == (f"error: {out}: holds 1 labelled segment(s): import it first or choose "
+                   "another --out")
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_export_does_not_overwrite_a_filled_file_where_its_side_file_goes(
+        cohort, tmp_path, capsys, monkeypatch):
+    """doccano tasks ``t.jsonl`` come with label types ``t.doccano-labels.json``, the name a
+    Label Studio export can have too."""
+    side = tmp_path / "t.doccano-labels.json"
+    assert cli(export_args(cohort, side, "labelstudio"), capsys, monkeypatch)[0] == 0
+    fill_first_task("labelstudio", side)
+    before = snapshot(tmp_path)
+    err = refused(export_args(cohort, tmp_path / "t.jsonl", "doccano"), capsys, monkeypatch)
+    assert err.startswith(f"error: {side}: holds 1 labelled segment(s)"), err
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_export_does_not_overwrite_a_file_that_is_no_task_file(cohort, tmp_path, capsys,
+                                                                   monkeypatch):
+    out = tmp_path / "tasks.csv"
+    assert cli(export_args(cohort, out), capsys, monkeypatch)[0] == 0
+    table = read_table(out)
+    table.loc[1, "focus"] = "?"                  # filled in, but not importable as it is
+    table.to_csv(out, index=False)
+    before = snapshot(tmp_path)
+    err = refused(export_args(cohort, out), capsys, monkeypatch)
+    assert err.startswith(f"error: {out}:3: field 'focus': "), err
+    assert snapshot(tmp_path) == before
+
+
+GOLD_SEGMENT = "s1-p1_interview_1@69-142"
+
+
+@pytest.mark.parametrize("segment, by, fragment", [
+    ("nonexistent@1-2", "carla", "field 'segment': no annotator labelled 'nonexistent@1-2'"),
+    (GOLD_SEGMENT, "", "field 'by': empty"),
+    (GOLD_SEGMENT, "  ", "field 'by': empty"),
+])
+def test_cli_adjudicate_refuses_an_unlabelled_segment_or_no_name(segment, by, fragment, cohort,
+                                                                  capsys, monkeypatch, names):
+    an.LabelStore.for_cohort(cohort, names)
+    before = snapshot(cohort)
+    err = refused(["annotate", "adjudicate", cohort, "--segment", segment, "--code", "focus",
+                   "--value", "1", "--by", by], capsys, monkeypatch)
+    assert err.startswith(f"error: {cohort}: {fragment}"), err
+    if "segment" in fragment:
+        assert f"`pipeline annotate adjudicate {cohort}` lists the open disagreements" in err
+    assert snapshot(cohort) == before
+
+
+def test_cli_import_refuses_ids_of_no_transcript_and_warns_of_stale_ones(cohort, tmp_path,
+                                                                        capsys, monkeypatch):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"segment_id,annotator,focus\n{GOLD_SEGMENT},alice,1\n"
+                   "nonexistent@1-2,alice,1\n", encoding="utf-8")
+    before = snapshot(cohort)
+    err = refused(["annotate", "import", bad, "--cohort", cohort], capsys, monkeypatch)
+    assert err.startswith(f"error: {bad}:3: field 'segment_id': 'nonexistent@1-2' is no "
+                          "segment of"), err
+    assert snapshot(cohort) == before
+    stale = tmp_path / "stale.csv"
+    stale.write_text(f"segment_id,annotator,focus\n{GOLD_SEGMENT},alice,1\n"
+                     "s1-p1_interview_1@1-2,alice,1\n", encoding="utf-8")
+    code, out, err = cli(["annotate", "import", stale, "--cohort", cohort], capsys, monkeypatch)
+    assert code == 0 and "2 labels added" in out
+    assert err.startswith("warning: 1 labelled segment(s) match no segment of their "
+                          "transcript") and "s1-p1_interview_1@1-2" in err, err
+
+
+@pytest.mark.parametrize("text, line, field", [
+    ("segment_id,annotator,focus,approach\nS,alice,1,0\nS,alice,1,1\n", 3, "approach"),
+    ("segment_id,code,value,annotator\nS,focus,1,alice\nS,approach,1,alice\nS,focus,0,alice\n",
+     4, "value"),
+])
+def test_cli_import_refuses_conflicting_repeats(text, line, field, cohort, tmp_path, capsys,
+                                                monkeypatch):
+    path = tmp_path / "labels.csv"
+    path.write_text(text.replace("S,", f"{GOLD_SEGMENT},"), encoding="utf-8")
+    before = snapshot(cohort)
+    err = refused(["annotate", "import", path, "--cohort", cohort], capsys, monkeypatch)
+    assert err.startswith(f"error: {path}:{line}: field '{field}': "), err
+    assert "line 2" in err and GOLD_SEGMENT in err
+    assert snapshot(cohort) == before
+
+
+def test_cli_import_counts_identical_repeats(cohort, tmp_path, capsys, monkeypatch):
+    path = tmp_path / "labels.csv"
+    path.write_text(f"segment_id,annotator,focus\n{GOLD_SEGMENT},alice,1\n"
+                    f"{GOLD_SEGMENT},alice,1\n", encoding="utf-8")
+    code, out, err = cli(["annotate", "import", path, "--cohort", cohort], capsys, monkeypatch)
+    assert code == 0, err
+    assert "1 identical repeat(s) skipped" in out and "1 labels added, 0 unchanged" in out
 
 
 @pytest.mark.slow

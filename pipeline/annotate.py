@@ -4,14 +4,16 @@ Label store
 -----------
 One SQLite file per cohort, ``<cohort>/labels/store.sqlite`` (stdlib ``sqlite3``), created on
 first use. Its table ``labels`` is append-only: a changed mind is a new row, never an update,
-so the full history stays. Every ``labels/*.csv`` of the cohort is imported once (by content
-hash) with source ``gold file <name>``.
+so the full history stays. Every ``labels/*.csv`` of the cohort is imported once per version
+(by content hash) with source ``gold file <name>``, and the store follows the file: a label
+changed in it, or a row removed from it (or the whole file), changes or withdraws that label
+(a row with value ``''``; :meth:`LabelStore.import_gold_file`).
 
 =============  ===============================================================
 id             row number (insertion order)
 segment_id     ``<file stem>@<start>-<end>`` (see ``segment.py``)
 code           a code id (``focus``) or a sub-type id (``exchange.input``)
-value          text; ``0``/``1`` for codebook labels
+value          text; ``0``/``1`` for codebook labels, ``''`` for a label withdrawn
 annotator      who labelled (``gold``, ``alice``, ``adjudicator:<name>``)
 time           ISO 8601, UTC, milliseconds (``2024-03-01T10:00:00.000+00:00``)
 source         ``gold file <name>``, ``import <file> (<format>)``, ``adjudication``
@@ -184,6 +186,7 @@ SELECT id, segment_id, code, value, annotator, time, source FROM (
     FROM labels WHERE annotator LIKE 'adjudicator:%') WHERE rn = 1;
 """
 STORE_COLUMNS = ["id", "segment_id", "code", "value", "annotator", "time", "source"]
+WITHDRAWN = ""   # the value of a label taken back: its row was removed from a gold file
 
 
 # ====================================================================== helpers
@@ -307,20 +310,28 @@ class LabelStore:
     # ------------------------------------------------------------ cohort store
     @classmethod
     def for_cohort(cls, root: Path | str, known: list[str] | None = None) -> LabelStore:
-        """The store of a cohort folder (``labels/store.sqlite``), created on first use, with
-        every ``labels/*.csv`` imported once as source ``gold file <name>``. ``known``: the
-        label names to accept (codes and sub-types); a file with another code is refused,
-        naming its line."""
+        """The store of a cohort folder (``labels/store.sqlite``), created on first use, kept
+        in step with every ``labels/*.csv`` (:meth:`import_gold_file`; the labels of a file
+        no longer there are withdrawn). ``known``: the label names to accept (codes and
+        sub-types); a file with another code is refused, naming its line."""
         root = Path(root)
         if not root.is_dir():
             raise InputError(root, "cohort folder not found")
         store = cls(root / "labels" / STORE_NAME)
-        for p in sorted((root / "labels").glob("*.csv")):
+        files = sorted((root / "labels").glob("*.csv"))
+        for p in files:
             store.import_gold_file(p, known)
+        imported = set(store._query("SELECT DISTINCT name FROM imported_files")["name"])
+        for name in sorted(imported - {p.name for p in files}):
+            store._sync_gold_file(pd.DataFrame(columns=LABEL_COLUMNS), name, None)
         return store
 
     def import_gold_file(self, path: Path, known: list[str] | None = None) -> dict:
-        """Import a labels CSV once (keyed by name and content hash); counts of what it did."""
+        """Bring a labels CSV into the store as source ``gold file <name>``, once per version
+        (keyed by name and content hash). The first version's rows keep their times; a later
+        version is what the file says now: a changed label is added and a label whose row was
+        removed is withdrawn, both stamped with the time of this import (history keeps the
+        earlier rows). Counts of what it did."""
         path = Path(path)
         sha = file_sha256(path)
         done = self._query("SELECT 1 FROM imported_files WHERE name = ? AND sha256 = ?",
@@ -330,7 +341,64 @@ class LabelStore:
         labels = read_labels(path)
         if known is not None:
             labels = check_labels(labels, known, path)
-        return self.add(labels, f"gold file {path.name}", _file=(path.name, sha))
+        source = f"gold file {path.name}"
+        if self._query("SELECT 1 FROM labels WHERE source = ? LIMIT 1", (source,)).empty:
+            return self.add(labels, source, _file=(path.name, sha))
+        return self._sync_gold_file(labels, path.name, sha)
+
+    def _sync_gold_file(self, labels: pd.DataFrame, name: str, sha: str | None) -> dict:
+        """Make the labels of gold file ``name`` what ``labels`` (its latest rows per segment,
+        code and annotator) say now: add those that differ from what its earlier version said,
+        withdraw (value ``''``) the current ones it no longer has. ``sha`` None: the file is
+        gone; it is forgotten, so that it is imported again if it comes back."""
+        source = f"gold file {name}"
+        latest = (labels.assign(order=np.arange(len(labels)))
+                  .sort_values(["time", "order"], kind="stable")
+                  .drop_duplicates(["segment_id", "code", "annotator"], keep="last"))
+        wanted = {(str(seg).strip(), str(code).strip(), str(ann).strip()): str(value).strip()
+                  for seg, code, ann, value in zip(latest["segment_id"], latest["code"],
+                                                   latest["annotator"], latest["value"],
+                                                   strict=True)}
+        added = unchanged = withdrawn = 0
+        with self._transaction() as con:
+            names = sorted({ann for _, _, ann in wanted})
+            current = {}
+            for seg, code, ann, value, t, src in con.execute(
+                    "SELECT segment_id, code, annotator, value, time, source FROM current_labels "
+                    f"WHERE source = ? OR annotator IN ({','.join('?' * len(names))})",
+                    (source, *names)):
+                current[(seg, code, ann)] = (value, t, src)
+            said = {(seg, code, ann): value for seg, code, ann, value in con.execute(
+                "SELECT segment_id, code, annotator, value FROM (SELECT *, ROW_NUMBER() OVER "
+                "(PARTITION BY segment_id, code, annotator ORDER BY time DESC, id DESC) AS rn "
+                "FROM labels WHERE source = ?) WHERE rn = 1", (source,))}
+            now = _now()
+            # what the file changed since its last version (a label someone relabelled since
+            # stays theirs, unless the file changes it too), and what it no longer has
+            changes = [(key, value) for key, value in wanted.items() if said.get(key) != value]
+            unchanged += len(wanted) - len(changes)
+            changes += [(key, WITHDRAWN) for key, (value, _, src) in current.items()
+                        if src == source and key not in wanted and value != WITHDRAWN]
+            for (seg, code, ann), value in changes:
+                cur = current.get((seg, code, ann))
+                if cur is not None and cur[0] == value:
+                    unchanged += 1
+                    continue
+                stamp = now
+                if cur is not None and datetime.fromisoformat(cur[1]) >= stamp:
+                    stamp = datetime.fromisoformat(cur[1]) + timedelta(milliseconds=1)
+                t = stamp.isoformat(timespec="milliseconds")
+                con.execute("INSERT INTO labels (segment_id, code, value, annotator, time, "
+                            "source, import_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (seg, code, value, ann, t, source, _row_hash(seg, code, value, ann, t)))
+                withdrawn += value == WITHDRAWN
+                added += value != WITHDRAWN
+            con.execute("DELETE FROM imported_files WHERE name = ?", (name,))
+            if sha is not None:
+                con.execute("INSERT INTO imported_files VALUES (?, ?, ?, ?)",
+                            (name, sha, now.isoformat(timespec="milliseconds"), len(labels)))
+        return {"rows": len(labels), "added": added, "unchanged": unchanged,
+                "withdrawn": withdrawn}
 
     # ------------------------------------------------------------ writing
     def add(self, labels: pd.DataFrame, source: str, *, _file: tuple[str, str] | None = None
@@ -413,8 +481,10 @@ class LabelStore:
                            "import_hash FROM labels ORDER BY id")
 
     def current(self) -> pd.DataFrame:
-        """The latest label per segment, code and annotator (adjudicators included)."""
-        return self._query("SELECT * FROM current_labels ORDER BY segment_id, code, annotator")
+        """The latest label per segment, code and annotator (adjudicators included), less the
+        withdrawn ones."""
+        return self._query("SELECT * FROM current_labels WHERE value != '' "
+                           "ORDER BY segment_id, code, annotator")
 
     def adjudicated(self) -> pd.DataFrame:
         """The latest adjudicated label per segment and code."""
@@ -447,14 +517,15 @@ class LabelStore:
     def has_labels(self, segment_id: str) -> bool:
         """Whether an annotator (not an adjudicator) labelled the segment: what there is to
         adjudicate."""
-        return not self._query("SELECT 1 FROM labels WHERE segment_id = ? AND annotator NOT "
-                               "LIKE 'adjudicator:%' LIMIT 1", (segment_id,)).empty
+        return not self._query("SELECT 1 FROM current_labels WHERE segment_id = ? AND value != "
+                               "'' AND annotator NOT LIKE 'adjudicator:%' LIMIT 1",
+                               (segment_id,)).empty
 
     def labelled_segments(self, *, include_gold: bool = True) -> set[str]:
         """Segment ids with a current label (of anyone but adjudicators); without gold-file
         labels when ``include_gold`` is false."""
-        sql = "SELECT DISTINCT segment_id FROM current_labels WHERE annotator NOT LIKE " \
-              "'adjudicator:%'"
+        sql = "SELECT DISTINCT segment_id FROM current_labels WHERE value != '' AND " \
+              "annotator NOT LIKE 'adjudicator:%'"
         if not include_gold:
             sql += " AND source NOT LIKE 'gold file %'"
         return set(self._query(sql)["segment_id"])

@@ -97,6 +97,42 @@ def test_gold_file_imported_once(cohort, names):
     assert again.import_gold_file(cohort / "labels" / "gold.csv", names)["skipped_file"]
 
 
+def test_the_store_follows_its_gold_files(cohort, names):
+    """A row removed from a gold file (a wrong label taken out), a value changed, the whole
+    file deleted, each brought back: the store's current labels are what the files say now,
+    while its history keeps every row (withdrawals as value ''). A label someone relabelled
+    by an import since stays theirs when the file changes elsewhere."""
+    gold = cohort / "labels" / "gold.csv"
+    text = gold.read_text(encoding="utf-8")
+    header, first, *rest = text.splitlines()
+    seg, code, value = first.split(",")[:3]
+
+    def current():
+        cur = an.LabelStore.for_cohort(cohort, names).current()
+        return {(r.segment_id, r.code): r.value for r in cur.itertuples()}
+
+    n = len(current())
+    gold.write_text("\n".join([header, *rest]) + "\n", encoding="utf-8")
+    assert (seg, code) not in current() and len(current()) == n - 1
+    gold.write_text(text, encoding="utf-8")
+    assert current()[(seg, code)] == value and len(current()) == n
+    flipped = "1" if value == "0" else "0"
+    gold.write_text(text.replace(first, first.replace(f",{value},", f",{flipped},", 1)),
+                    encoding="utf-8")
+    assert current()[(seg, code)] == flipped
+    gold.unlink()
+    assert current() == {}
+    gold.write_text(text, encoding="utf-8")
+    assert current()[(seg, code)] == value and len(current()) == n
+    store = an.LabelStore.for_cohort(cohort, names)
+    store.add(pd.DataFrame({"segment_id": [seg], "code": [code], "value": [flipped],
+                            "annotator": ["gold"], "time": [""]}), "import fix.csv (csv)")
+    gold.write_text("\n".join([header, first, *rest[1:]]) + "\n", encoding="utf-8")
+    assert current()[(seg, code)] == flipped and len(current()) == n - 1
+    history = an.LabelStore.for_cohort(cohort, names).history()
+    assert (history["value"] == "").sum() == n + 2   # the row, the file, the other row
+
+
 def test_gold_file_with_unknown_code_is_refused(cohort, names):
     gold = cohort / "labels" / "gold.csv"
     lines = gold.read_text().splitlines()

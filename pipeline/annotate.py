@@ -52,7 +52,9 @@ Task formats
                  and sub-type (empty unless ``prefill``), the model's ``suggestion`` and an
                  ``annotator`` column. On import a row with at least one filled code cell
                  counts as labelled (its empty cells are 0); a row without any is skipped.
-                 ``;``-separated files (Dutch Excel) are read too.
+                 A ``prefill`` file also has a ``reviewed`` column: only rows marked there
+                 (``1``, ``x``, ``ja``) count, so the model's suggestions never pass for an
+                 annotator's unseen. ``;``-separated files (Dutch Excel) are read too.
 ``labelstudio``  Label Studio JSON tasks: ``data`` (segment_id, text, context, ...) and
                  ``predictions`` with a ``choices`` result (from_name ``codes``, to_name
                  ``text``); :func:`labelstudio_config` is the matching labelling config.
@@ -89,8 +91,7 @@ segment ids       an id that is no segment id, or whose transcript the cohort do
 its side file goes (``.labelstudio.xml``, ``.doccano-labels.json``), that holds labelled
 segments (read as ``annotate import`` reads it) is refused, and so is a file at ``--out``
 that cannot be read as a task file of the format. An earlier task file nobody labelled yet
-is replaced. A ``--prefill`` file counts as labelled: its cells cannot be told from an
-annotator's.
+is replaced, as is a ``--prefill`` CSV with no row marked reviewed.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ FALSE = {"0", "0.0", "false", "no", "nee", "n", "f"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
                 "context", "text", "suggestion", "strategy", "priority", "reason", "notes",
-                "note", "comment", "comments", "line"}
+                "note", "comment", "comments", "line", "reviewed", "opmerking", "opmerkingen",
+                "toelichting", "notitie"}
 TASK_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "annotator",
                 "context", "text", "suggestion", "strategy", "priority", "reason"]
 
@@ -698,11 +700,14 @@ def build_tasks(segments: pd.DataFrame, chosen: pd.DataFrame, scores: pd.DataFra
 
 def csv_tasks(tasks: pd.DataFrame, names: list[str], *, prefill: bool = False) -> pd.DataFrame:
     """The Excel task table: metadata, text, suggestion, annotator and one column per label
-    (empty, or the model's 0/1 suggestion with ``prefill``). Write it with
-    ``io.write_csv(..., bom=True)``."""
+    (empty, or the model's 0/1 suggestion with ``prefill``, and then an empty ``reviewed``
+    column: a prefilled row is the model's until an annotator marks it reviewed). Write it
+    with ``io.write_csv(..., bom=True)``."""
     cols = ["segment_id", "school_id", "person_id", "source", "annotator", "context", "text",
             "suggestion"]
     out = tasks[cols].copy()
+    if prefill:
+        out["reviewed"] = ""
     for name in names:
         out[name] = tasks[f"s_{name}"].astype(str) if prefill else ""
     return out
@@ -975,8 +980,8 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
                 cells = cells + [""] * (len(header) - len(cells))
             seg = cells[col["segment_id"]].strip()
             filled = {c: cells[col[c]].strip() for c in codes if cells[col[c]].strip()}
-            if not filled:
-                skipped += 1
+            if not filled or ("reviewed" in col and _binary(cells[col["reviewed"]]) != "1"):
+                skipped += 1   # nothing filled in, or the model's prefill nobody reviewed
                 continue
             if not seg:
                 raise InputError(file, "empty segment id", line=line, field="segment_id")

@@ -401,6 +401,26 @@ def test_cli_export_import_is_idempotent(cohort, tmp_path):
     assert "disagreement(s)" in listing
 
 
+def test_cli_prefilled_rows_count_once_reviewed(cohort, tmp_path):
+    """A --prefill CSV holds the model's 0/1 in every code cell: imported as it is, it
+    would pass the model's codes off as alice's. Only rows alice marks reviewed count; the
+    others are skipped and counted, and an unreviewed file may be exported over again."""
+    out = tmp_path / "tasks.csv"
+    invoke(["annotate", "export", cohort, "--n", 4, "--strategy", "random", "--out", out,
+            "--rules", "--annotator", "alice", "--prefill"])
+    table = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert set(table["reviewed"]) == {""} and set(table["focus"]) <= {"0", "1"}
+    assert "0 labelled segment(s), 4 not labelled" in invoke(
+        ["annotate", "import", out, "--cohort", cohort])
+    invoke(["annotate", "export", cohort, "--n", 4, "--strategy", "random", "--out", out,
+            "--rules", "--annotator", "alice", "--prefill"])   # nothing reviewed: replaced
+    table.loc[[0, 2], "reviewed"] = ["x", "ja"]
+    table["opmerking"] = "twijfel"   # a Dutch comment column is a comment, not a code
+    table.to_csv(out, index=False)
+    assert "2 labelled segment(s), 2 not labelled" in invoke(
+        ["annotate", "import", out, "--cohort", cohort])
+
+
 def test_cli_skips_annotated_segments(cohort, tmp_path, names):
     store = an.LabelStore.for_cohort(cohort, names)
     seg = run_segments(load_cohort(cohort), load_settings())

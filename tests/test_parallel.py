@@ -43,10 +43,11 @@ def test_forked_workers_start_with_what_this_process_loaded():
     """``inherit=True``: workers forked at the call see what was loaded before it (nothing
     pickled to them), and the results come back in task order."""
     out = _fresh("""
-        import os
+        import os, time
         from pipeline.parallel import can_fork, ordered_map
         LOADED = ["model"]
         def task(x):
+            time.sleep(0.1)   # so that on a busy machine one worker cannot take every task
             return x * x, list(LOADED), os.getpid()
         assert can_fork()
         res = list(ordered_map(task, [(x,) for x in range(10)], 2, inherit=True))

@@ -7,7 +7,7 @@ first use. Its table ``labels`` is append-only: a changed mind is a new row, nev
 so the full history stays. Every ``labels/*.csv`` of the cohort is imported once per version
 (by content hash) with source ``gold file <name>``, and the store follows the file: a label
 changed in it, or a row removed from it (or the whole file), changes or withdraws that label
-(a row with value ``''``; :meth:`LabelStore.import_gold_file`).
+(a row with value ``''``; :meth:`LabelStore.sync_gold_files`).
 
 =============  ===============================================================
 id             row number (insertion order)
@@ -222,6 +222,36 @@ def _row_hash(segment_id: str, code: str, value: str, annotator: str, time: str)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _append(con: sqlite3.Connection, current: dict[tuple[str, str, str], tuple[str, str]],
+            rows: list[tuple], now: datetime) -> tuple[int, int]:
+    """Insert ``(segment_id, code, value, annotator, time, source)`` rows: one that says what
+    its annotator's ``current`` label says is left out; one without a time gets ``now``, or
+    just after the current label if that is later (whatever the clock); one already stored
+    (same import hash) is left out. ``current`` follows. Returns (added, left out)."""
+    added = unchanged = 0
+    for seg, code, value, ann, t, source in rows:
+        key = (seg, code, ann)
+        cur = current.get(key)
+        if cur is not None and cur[0] == value:
+            unchanged += 1  # the annotator's current label already says so
+            continue
+        if t is None:
+            stamp = now
+            if cur is not None and datetime.fromisoformat(cur[1]) >= stamp:
+                stamp = datetime.fromisoformat(cur[1]) + timedelta(milliseconds=1)
+            t = stamp.isoformat(timespec="milliseconds")
+        if con.execute("INSERT OR IGNORE INTO labels (segment_id, code, value, annotator, time, "
+                       "source, import_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (seg, code, value, ann, t, source,
+                        _row_hash(seg, code, value, ann, t))).rowcount:
+            added += 1
+            if cur is None or t >= cur[1]:
+                current[key] = (value, t)
+        else:
+            unchanged += 1
+    return added, unchanged
+
+
 def _binary(value: object) -> str | None:
     """'1' / '0' for the accepted spellings of a binary label, else ``None``."""
     s = str(value).strip().lower()
@@ -313,98 +343,83 @@ class LabelStore:
     @classmethod
     def for_cohort(cls, root: Path | str, known: list[str] | None = None) -> LabelStore:
         """The store of a cohort folder (``labels/store.sqlite``), created on first use, kept
-        in step with every ``labels/*.csv`` (:meth:`import_gold_file`; the labels of a file
-        no longer there are withdrawn). ``known``: the label names to accept (codes and
-        sub-types); a file with another code is refused, naming its line."""
+        in step with the cohort's ``labels/*.csv`` (:meth:`sync_gold_files`). ``known``: the
+        label names to accept (codes and sub-types); a file with another code is refused,
+        naming its line."""
         root = Path(root)
         if not root.is_dir():
             raise InputError(root, "cohort folder not found")
         store = cls(root / "labels" / STORE_NAME)
-        files = sorted((root / "labels").glob("*.csv"))
-        for p in files:
-            store.import_gold_file(p, known)
-        imported = set(store._query("SELECT DISTINCT name FROM imported_files")["name"])
-        for name in sorted(imported - {p.name for p in files}):
-            store._sync_gold_file(pd.DataFrame(columns=LABEL_COLUMNS), name, None)
+        store.sync_gold_files(sorted((root / "labels").glob("*.csv")), known)
         return store
 
-    def import_gold_file(self, path: Path, known: list[str] | None = None) -> dict:
-        """Bring a labels CSV into the store as source ``gold file <name>``, once per version
-        (keyed by name and content hash). The first version's rows keep their times; a later
-        version is what the file says now: a changed label is added and a label whose row was
-        removed is withdrawn, both stamped with the time of this import (history keeps the
-        earlier rows). Counts of what it did."""
-        path = Path(path)
-        sha = file_sha256(path)
-        done = self._query("SELECT 1 FROM imported_files WHERE name = ? AND sha256 = ?",
-                           (path.name, sha))
-        if len(done):
-            return {"rows": 0, "added": 0, "unchanged": 0, "skipped_file": True}
-        labels = read_labels(path)
-        if known is not None:
-            labels = check_labels(labels, known, path)
-        source = f"gold file {path.name}"
-        if self._query("SELECT 1 FROM labels WHERE source = ? LIMIT 1", (source,)).empty:
-            return self.add(labels, source, _file=(path.name, sha))
-        return self._sync_gold_file(labels, path.name, sha)
-
-    def _sync_gold_file(self, labels: pd.DataFrame, name: str, sha: str | None) -> dict:
-        """Make the labels of gold file ``name`` what ``labels`` (its latest rows per segment,
-        code and annotator) say now: add those that differ from what its earlier version said,
-        withdraw (value ``''``) the current ones it no longer has. ``sha`` None: the file is
-        gone; it is forgotten, so that it is imported again if it comes back."""
-        source = f"gold file {name}"
-        latest = (labels.assign(order=np.arange(len(labels)))
-                  .sort_values(["time", "order"], kind="stable")
-                  .drop_duplicates(["segment_id", "code", "annotator"], keep="last"))
-        wanted = {(str(seg).strip(), str(code).strip(), str(ann).strip()): str(value).strip()
-                  for seg, code, ann, value in zip(latest["segment_id"], latest["code"],
-                                                   latest["annotator"], latest["value"],
-                                                   strict=True)}
-        added = unchanged = withdrawn = 0
+    def sync_gold_files(self, paths: list[Path], known: list[str] | None = None) -> dict:
+        """Make the store's gold-file labels (source ``gold file <name>``) what the files
+        ``paths`` say now, taken together, so that renaming, splitting or merging them changes
+        nothing. Per segment, code and annotator the files' latest row counts (by its time; a
+        row without one, like an import's, is the latest). A label new to the files is added
+        with the time it carries; one the files changed is added, and one no file has any more
+        is withdrawn (value ``''``), both stamped with this sync's time (the history keeps the
+        earlier rows). A label the files did not change stays as it is, also where an
+        annotator's import has relabelled it since. Nothing is done (``skipped``) when the
+        files are the ones synced last (names and content hashes). Counts of what it did."""
+        versions = {(Path(p).name, file_sha256(p)) for p in paths}
+        synced = {(r.name, r.sha256) for r in self._query(
+            "SELECT name, sha256 FROM imported_files").itertuples(index=False)}
+        if versions == synced:
+            return {"rows": 0, "added": 0, "unchanged": 0, "withdrawn": 0, "skipped": True}
+        frames = []
+        for p in paths:
+            labels = read_labels(p)
+            frames.append((check_labels(labels, known, p) if known is not None else labels)
+                          .assign(source=f"gold file {Path(p).name}"))
+        rows = (pd.concat(frames, ignore_index=True) if frames
+                else pd.DataFrame(columns=[*LABEL_COLUMNS, "source"]))
+        times = [normalise_time(t) for t in rows["time"]]
+        rows = rows.assign(time=times, undated=[t is None for t in times],
+                           order=np.arange(len(rows)))
+        ordered = [((str(r.segment_id).strip(), str(r.code).strip(), str(r.annotator).strip()),
+                    (str(r.value).strip(), r.time if isinstance(r.time, str) else None,
+                     r.source))
+                   for r in rows.sort_values(["undated", "time", "order"], kind="stable",
+                                             na_position="last").itertuples()]
+        wanted = dict(ordered)   # per segment, code and annotator the files' latest row
         with self._transaction() as con:
-            names = sorted({ann for _, _, ann in wanted})
-            current = {}
+            current, gold = {}, {}   # gold: the current labels that came from a gold file
             for seg, code, ann, value, t, src in con.execute(
-                    "SELECT segment_id, code, annotator, value, time, source FROM current_labels "
-                    f"WHERE source = ? OR annotator IN ({','.join('?' * len(names))})",
-                    (source, *names)):
-                current[(seg, code, ann)] = (value, t, src)
+                    "SELECT segment_id, code, annotator, value, time, source FROM current_labels"):
+                current[(seg, code, ann)] = (value, t)
+                if src.startswith("gold file ") and value != WITHDRAWN:
+                    gold[(seg, code, ann)] = src
             said = {(seg, code, ann): value for seg, code, ann, value in con.execute(
                 "SELECT segment_id, code, annotator, value FROM (SELECT *, ROW_NUMBER() OVER "
                 "(PARTITION BY segment_id, code, annotator ORDER BY time DESC, id DESC) AS rn "
-                "FROM labels WHERE source = ?) WHERE rn = 1", (source,))}
+                "FROM labels WHERE source LIKE 'gold file %') WHERE rn = 1")}
             now = _now()
-            # what the file changed since its last version (a label someone relabelled since
-            # stays theirs, unless the file changes it too), and what it no longer has
-            changes = [(key, value) for key, value in wanted.items() if said.get(key) != value]
-            unchanged += len(wanted) - len(changes)
-            changes += [(key, WITHDRAWN) for key, (value, _, src) in current.items()
-                        if src == source and key not in wanted and value != WITHDRAWN]
-            for (seg, code, ann), value in changes:
-                cur = current.get((seg, code, ann))
-                if cur is not None and cur[0] == value:
-                    unchanged += 1
-                    continue
-                stamp = now
-                if cur is not None and datetime.fromisoformat(cur[1]) >= stamp:
-                    stamp = datetime.fromisoformat(cur[1]) + timedelta(milliseconds=1)
-                t = stamp.isoformat(timespec="milliseconds")
-                con.execute("INSERT INTO labels (segment_id, code, value, annotator, time, "
-                            "source, import_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (seg, code, value, ann, t, source, _row_hash(seg, code, value, ann, t)))
-                withdrawn += value == WITHDRAWN
-                added += value != WITHDRAWN
-            con.execute("DELETE FROM imported_files WHERE name = ?", (name,))
-            if sha is not None:
-                con.execute("INSERT INTO imported_files VALUES (?, ?, ?, ?)",
-                            (name, sha, now.isoformat(timespec="milliseconds"), len(labels)))
-        return {"rows": len(labels), "added": added, "unchanged": unchanged,
+            # a label new to the files comes with its rows and their times (their history);
+            # one they changed is stamped now
+            changed = [(seg, code, value, ann, t, src)
+                       for (seg, code, ann), (value, t, src) in ordered
+                       if (seg, code, ann) not in said]
+            changed += [(seg, code, value, ann, None, src)
+                        for (seg, code, ann), (value, _, src) in wanted.items()
+                        if (seg, code, ann) in said and said[(seg, code, ann)] != value]
+            gone = [(seg, code, WITHDRAWN, ann, None, src)
+                    for (seg, code, ann), src in sorted(gold.items())
+                    if (seg, code, ann) not in wanted]
+            added, unchanged = _append(con, current, changed, now)
+            withdrawn, _ = _append(con, current, gone, now)
+            unchanged += sum(said.get(key) == value for key, (value, _, _) in wanted.items())
+            con.execute("DELETE FROM imported_files")
+            con.executemany("INSERT INTO imported_files VALUES (?, ?, ?, ?)",
+                            [(name, sha, now.isoformat(timespec="milliseconds"),
+                              int((rows["source"] == f"gold file {name}").sum()))
+                             for name, sha in sorted(versions)])
+        return {"rows": len(rows), "added": added, "unchanged": unchanged,
                 "withdrawn": withdrawn}
 
     # ------------------------------------------------------------ writing
-    def add(self, labels: pd.DataFrame, source: str, *, _file: tuple[str, str] | None = None
-            ) -> dict:
+    def add(self, labels: pd.DataFrame, source: str) -> dict:
         """Append labels (``segment_id, code, value, annotator`` and optionally ``time``).
 
         Returns ``{"rows", "added", "unchanged"}``. Idempotent: see the module docstring.
@@ -420,13 +435,8 @@ class LabelStore:
             seg, code, ann = str(seg).strip(), str(code).strip(), str(ann).strip()
             if not seg or not code or not ann:
                 raise ValueError("labels need a segment_id, code and annotator in every row")
-            rows.append((seg, code, str(value).strip(), ann, normalise_time(t)))
-        added = unchanged = 0
+            rows.append((seg, code, str(value).strip(), ann, normalise_time(t), source))
         with self._transaction() as con:
-            if _file is not None and con.execute(
-                    "SELECT 1 FROM imported_files WHERE name = ? AND sha256 = ?",
-                    _file).fetchone():
-                return {"rows": len(rows), "added": 0, "unchanged": len(rows)}
             current: dict[tuple[str, str, str], tuple[str, str]] = {}
             annotators = sorted({r[3] for r in rows})
             for i in range(0, len(annotators), 500):
@@ -436,34 +446,7 @@ class LabelStore:
                         "SELECT segment_id, code, annotator, value, time FROM current_labels "
                         f"WHERE annotator IN ({marks})", chunk):
                     current[(seg, code, ann)] = (value, t)
-            now = _now()
-            for seg, code, value, ann, t in rows:
-                key = (seg, code, ann)
-                cur = current.get(key)
-                if cur is not None and cur[0] == value:
-                    unchanged += 1  # the annotator's current label already says so
-                    continue
-                if t is None:
-                    stamp = now
-                    if cur is not None:  # later than the current label, whatever the clock
-                        cur_t = datetime.fromisoformat(cur[1])
-                        if cur_t >= stamp:
-                            stamp = cur_t + timedelta(milliseconds=1)
-                    t = stamp.isoformat(timespec="milliseconds")
-                h = _row_hash(seg, code, value, ann, t)
-                n = con.execute(
-                    "INSERT OR IGNORE INTO labels (segment_id, code, value, annotator, time, "
-                    "source, import_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (seg, code, value, ann, t, source, h)).rowcount
-                if n:
-                    added += 1
-                    if cur is None or t >= cur[1]:
-                        current[key] = (value, t)
-                else:
-                    unchanged += 1
-            if _file is not None:
-                con.execute("INSERT OR IGNORE INTO imported_files VALUES (?, ?, ?, ?)",
-                            (*_file, now.isoformat(timespec="milliseconds"), len(rows)))
+            added, unchanged = _append(con, current, rows, _now())
         return {"rows": len(rows), "added": added, "unchanged": unchanged}
 
     def adjudicate(self, segment_id: str, code: str, value: str, by: str,

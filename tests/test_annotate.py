@@ -94,7 +94,7 @@ def test_gold_file_imported_once(cohort, names):
     assert (cohort / "labels" / "store.sqlite").is_file()
     again = an.LabelStore.for_cohort(cohort, names)
     assert len(again.history()) == n_gold
-    assert again.import_gold_file(cohort / "labels" / "gold.csv", names)["skipped_file"]
+    assert again.sync_gold_files([cohort / "labels" / "gold.csv"], names)["skipped"]
 
 
 def test_the_store_follows_its_gold_files(cohort, names):
@@ -131,6 +131,55 @@ def test_the_store_follows_its_gold_files(cohort, names):
     assert current()[(seg, code)] == flipped and len(current()) == n - 1
     history = an.LabelStore.for_cohort(cohort, names).history()
     assert (history["value"] == "").sum() == n + 2   # the row, the file, the other row
+
+
+@pytest.mark.parametrize("reshape", ["rename", "split", "merge back"])
+def test_gold_files_renamed_split_or_merged_keep_their_labels(reshape, cohort, names):
+    """The store follows the gold files taken together: a label that moves to another file
+    (renamed, split by school, merged again) is no label removed."""
+    labels = cohort / "labels"
+    gold = labels / "gold.csv"
+    header, *rows = gold.read_text(encoding="utf-8").splitlines()
+
+    def current():
+        cur = an.LabelStore.for_cohort(cohort, names).current()
+        return {(r.segment_id, r.code, r.annotator): r.value for r in cur.itertuples()}
+
+    before = current()
+    half = len(rows) // 2
+    gold.unlink()
+    if reshape == "rename":
+        (labels / "gold_v1.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    else:
+        (labels / "a_part.csv").write_text("\n".join([header, *rows[:half]]) + "\n",
+                                           encoding="utf-8")
+        (labels / "z_part.csv").write_text("\n".join([header, *rows[half:]]) + "\n",
+                                           encoding="utf-8")
+    assert current() == before
+    if reshape == "merge back":
+        for part in ("a_part.csv", "z_part.csv"):
+            (labels / part).unlink()
+        gold.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+        assert current() == before
+
+
+def test_an_undated_gold_row_stays_the_latest(cohort, names):
+    """A correction appended to gold.csv without a time is the latest label for its segment
+    (as an import's row without a time is), also after the file is edited elsewhere."""
+    gold = cohort / "labels" / "gold.csv"
+    header, first, *rest = gold.read_text(encoding="utf-8").splitlines()
+    seg, code, value, annotator = first.split(",")[:4]
+    flipped = "1" if value == "0" else "0"
+    lines = [header, first, *rest, f"{seg},{code},{flipped},{annotator},"]
+    gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def label():
+        cur = an.LabelStore.for_cohort(cohort, names).current()
+        return cur[(cur["segment_id"] == seg) & (cur["code"] == code)]["value"].tolist()
+
+    assert label() == [flipped]
+    gold.write_text("\n".join([header, first, *rest[1:], lines[-1]]) + "\n", encoding="utf-8")
+    assert label() == [flipped]
 
 
 def test_gold_file_with_unknown_code_is_refused(cohort, names):

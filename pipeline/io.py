@@ -813,14 +813,18 @@ def _keep_nested_outputs(out: Path, stage: Path) -> None:
                                 copy_function=_link_or_copy)
 
 
-def _foreign_files(out: Path) -> list[Path]:
-    """Files in an earlier run's folder that its manifest does not list as outputs (the
-    researcher's notes, a screenshot of the report, a script's results), relative to ``out``;
-    outputs nested in it (:func:`_keep_nested_outputs`) and staging leftovers aside."""
-    manifest = _earlier_manifest(out) if out.is_dir() and not out.is_symlink() else None
-    if manifest is None:
+def _foreign_files(out: Path, own: Iterable[str] = ()) -> list[Path]:
+    """Files in an earlier output folder that it does not consist of (the researcher's
+    notes, a screenshot of the report, a script's results), relative to ``out``: those its
+    manifest does not list as outputs, or where it has none (a model folder), those outside
+    the top-level entries ``own``; outputs nested in it (:func:`_keep_nested_outputs`) and
+    staging leftovers aside."""
+    if not out.is_dir() or out.is_symlink():
         return []
-    listed = {*manifest["outputs"], "manifest.json"}
+    manifest = _earlier_manifest(out)
+    if manifest is None and not own:
+        return []
+    listed = {*manifest["outputs"], "manifest.json"} if manifest is not None else set()
     found: list[Path] = []
     for root, dirs, files in os.walk(out):
         here = Path(root)
@@ -829,14 +833,16 @@ def _foreign_files(out: Path) -> list[Path]:
         found += [(here / f).relative_to(out) for f in sorted(files)
                   if not (here == out and LEFTOVERS.fullmatch(f))]
         found += [(here / d).relative_to(out) for d in dirs if (here / d).is_symlink()]
+    if manifest is None:
+        return [f for f in found if f.parts[0] not in set(own)]
     return [f for f in found if f.as_posix() not in listed]
 
 
-def _keep_foreign_files(out: Path, stage: Path) -> None:
-    """What the earlier run did not write in ``out`` is not its to replace: it goes into
-    ``stage`` too (hard links, symbolic links as links). A file of the new result at the same
-    path stops the swap, with ``out`` as it was."""
-    for rel in _foreign_files(out):
+def _keep_foreign_files(out: Path, stage: Path, own: Iterable[str] = ()) -> None:
+    """What the earlier output did not write in ``out`` (:func:`_foreign_files`) is not its to
+    replace: it goes into ``stage`` too (hard links, symbolic links as links). A file of the
+    new result at the same path stops the swap, with ``out`` as it was."""
+    for rel in _foreign_files(out, own):
         source, target = out / rel, stage / rel
         if target.exists() or target.is_symlink():
             raise InputError(source, "was not written by the earlier run in this folder, and "
@@ -849,7 +855,8 @@ def _keep_foreign_files(out: Path, stage: Path) -> None:
 
 
 @contextmanager
-def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
+def staged_output(out: Path, marker: str = "manifest.json", own: Iterable[str] = ()
+                  ) -> Iterator[Path]:
     """Build a whole output folder aside, then swap it in: old or new, never half.
 
     Yields a fresh staging folder ``.<out>.partial-<pid>-<random>`` next to ``out``. On
@@ -862,7 +869,8 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     is a file, or a folder that is not an earlier output (no ``marker`` file), is refused
     (:func:`check_output`); an earlier output nested in ``out`` is kept
     (:func:`_keep_nested_outputs`), and so are files the earlier run did not write
-    (:func:`_keep_foreign_files`). An ``out`` that is a symbolic link stays one: the result
+    (:func:`_keep_foreign_files`; ``own``: the top-level entries a folder without a manifest
+    consists of, such as a model's). An ``out`` that is a symbolic link stays one: the result
     goes where it points.
     """
     out = Path(out)
@@ -876,7 +884,7 @@ def staged_output(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
         yield stage
         os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder is ordinary
         _keep_nested_outputs(out, stage)
-        _keep_foreign_files(out, stage)
+        _keep_foreign_files(out, stage, own)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

@@ -162,10 +162,13 @@ def test_train_without_out_replaces_only_a_model_of_the_same_cohort(tmp_path, ca
     assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
     own = tmp_path / "own"
     assert cli(["train", tiny, "--out", own, "--no-evaluate"], capsys, monkeypatch)[0] == 0
+    (own / "NOTES.md").write_text("trained for the pilot\n", encoding="utf-8")  # the user's
     (tmp_path / "pipeline.yaml").unlink()
     config = write_config(tmp_path, "model: models/default", f"model: {own}")
     code, _, err = cli(["train", tiny, "--config", config, "--no-evaluate"], capsys, monkeypatch)
     assert code == 0, err
+    assert (own / "NOTES.md").read_text(encoding="utf-8") == "trained for the pilot\n"
+    assert (own / "model_card.json").is_file()
 
 
 def test_network_metrics_count_the_nominations(run_out):

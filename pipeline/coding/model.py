@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from pipeline.coding.features import SegmentFeaturizer
 from pipeline.coding.scoring import (
     CARD_FILE,
+    MODEL_ENTRIES,
     MODEL_FILE,
     SCORER_FILE,
     Scorer,
@@ -250,7 +251,7 @@ def save_model(model: CodeModel, folder: Path, card: dict) -> None:
 
     from pipeline.io import atomic_write, staged_output
 
-    with staged_output(Path(folder), marker=CARD_FILE) as stage:
+    with staged_output(Path(folder), marker=CARD_FILE, own=MODEL_ENTRIES) as stage:
         data = canonical_skops(sio.dumps(model))
         atomic_write(stage / MODEL_FILE, data)
         files = {MODEL_FILE: hashlib.sha256(data).hexdigest(),

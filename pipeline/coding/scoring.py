@@ -34,6 +34,9 @@ __all__ = ["NgramTables", "Scorer", "compiled", "load_scorer", "save_scorer", "r
 SCORER_FILE = "scorer.npz"
 MODEL_FILE = "model.skops"
 CARD_FILE = "model_card.json"
+NLP_DIR = "nlp"   # a spaCy backend's pipeline (``nlp.to_disk``)
+#: what a model folder of either backend is made of: anything else in it is the user's
+MODEL_ENTRIES = (CARD_FILE, SCORER_FILE, MODEL_FILE, NLP_DIR)
 
 
 def compiled(fn):

@@ -48,7 +48,7 @@ from thinc.layers.resizable import resize_linear_weighted
 import pipeline.nlp  # noqa: F401  (registers the lookup_lemmas component)
 from pipeline.coding.assign import Coder
 from pipeline.coding.model import _best_threshold
-from pipeline.coding.scoring import CARD_FILE, read_card
+from pipeline.coding.scoring import CARD_FILE, MODEL_ENTRIES, NLP_DIR, read_card
 from pipeline.config import REPO_ROOT
 
 __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "SpacyCodeModel",
@@ -58,7 +58,6 @@ __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "Spac
 
 BACKEND_ID = "spacy_textcat"
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "textcat.cfg"
-NLP_DIR = "nlp"
 DEFAULT_OUT = REPO_ROOT / "models" / BACKEND_ID
 TRUSTED_FACTORIES = {"lookup_lemmas", "textcat_multilabel"}
 NEG_VALUE = -5000
@@ -327,7 +326,7 @@ def save_spacy_model(model: SpacyCodeModel, folder: Path, card: dict) -> None:
             "labels": [str(x) for x in model.labels_],
             "thresholds": {str(n): float(t)
                            for n, t in zip(model.labels_, model.thresholds_, strict=True)}}
-    with staged_output(Path(folder), marker=CARD_FILE) as stage:
+    with staged_output(Path(folder), marker=CARD_FILE, own=MODEL_ENTRIES) as stage:
         model.nlp_.to_disk(stage / NLP_DIR)
         atomic_write(stage / CARD_FILE, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 

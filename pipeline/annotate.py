@@ -91,7 +91,8 @@ segment ids       an id that is no segment id, or whose transcript the cohort do
 its side file goes (``.labelstudio.xml``, ``.doccano-labels.json``), that holds labelled
 segments (read as ``annotate import`` reads it) is refused, and so is a file at ``--out``
 that cannot be read as a task file of the format. An earlier task file nobody labelled yet
-is replaced, as is a ``--prefill`` CSV with no row marked reviewed.
+is replaced, as is one whose labels are all in the store already (imported), or a
+``--prefill`` CSV with no row marked reviewed or changed.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ __all__ = [
     "doccano_tasks",
     "doccano_label_types",
     "parse_annotations",
-    "labelled_segments_in",
+    "unimported_segments_in",
     "unmatched_segments",
     "ADJUDICATOR",
 ]
@@ -148,6 +149,7 @@ FORMATS = ("csv", "labelstudio", "doccano")
 STRATEGIES = ("uncertain", "disagreement", "random")
 SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")
 TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t"}
+REVIEWED_MARKS = {"v", "V", "✓", "✔", "☑", "√"}   # ticks, besides the spellings of TRUE
 FALSE = {"0", "0.0", "false", "no", "nee", "n", "f"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
@@ -734,13 +736,14 @@ def labelstudio_config(codebook) -> str:
     return "\n".join(lines) + "\n"
 
 
-def doccano_tasks(tasks: pd.DataFrame, names: list[str], *, prefill: bool = False) -> str:
-    """doccano JSONL: ``text``, ``label`` (empty, or the suggestion with ``prefill``) and the
-    metadata as extra keys."""
+def doccano_tasks(tasks: pd.DataFrame, names: list[str]) -> str:
+    """doccano JSONL: ``text``, an empty ``label`` list, the model's ``suggestion`` and the
+    metadata as extra keys (no prefill: doccano cannot mark a task reviewed, so a prefilled
+    label could not be told from an annotator's)."""
     lines = []
     for row in tasks.to_dict(orient="records"):
         chosen = [n for n in names if int(row[f"s_{n}"])]
-        obj = {"text": row["text"], "label": chosen if prefill else []}
+        obj = {"text": row["text"], "label": []}
         for k in ["segment_id", "context", "school_id", "person_id", "source", "doc",
                   "annotator", "strategy", "priority"]:
             obj[k] = _plain(row[k])
@@ -803,14 +806,24 @@ def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
     return labels[[*LABEL_COLUMNS, "line"]].reset_index(drop=True), stats
 
 
-def labelled_segments_in(data: bytes, file: Path | str, names: list[str],
-                         fmt: str | None = None) -> int:
-    """How many segments a task file holds labels for, whoever labelled them: what
-    ``annotate export`` must not write over. ``InputError`` for a file that is no task file
-    of ``fmt`` (default: from the extension)."""
+def unimported_segments_in(data: bytes, file: Path | str, names: list[str],
+                           fmt: str | None = None, store: LabelStore | None = None) -> int:
+    """How many segments a task file holds labels for, whoever labelled them, that are not
+    in ``store`` yet (each label current there for its annotator), and how many prefilled
+    rows it has changed but not marked reviewed: what ``annotate export`` must not write
+    over. ``InputError`` for a file that is no task file of ``fmt`` (default: from the
+    extension)."""
     file = Path(file)
     fmt = _format(file, fmt)
-    return _n_labelled(_read_tasks(data, file, names, fmt, None)[0])
+    labels, stats = _read_tasks(data, file, names, fmt, None)
+    if store is not None and len(labels):
+        cur = store.current()
+        stored = set(zip(cur["segment_id"], cur["code"], cur["annotator"], cur["value"],
+                         strict=True))
+        labels = labels[[key not in stored for key in zip(
+            labels["segment_id"], labels["code"], labels["annotator"], labels["value"],
+            strict=True)]]
+    return _n_labelled(labels) + stats.get("edited_not_reviewed", 0)
 
 
 def _format(file: Path, fmt: str | None) -> str:
@@ -952,7 +965,7 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
         raise InputError(file, "no code columns (expected a column per code, e.g. "
                          f"{names[0]!r})", line=1)
     col = {h: i for i, h in enumerate(header)}
-    rows, n_read, skipped = [], 0, 0
+    rows, n_read, skipped, unreviewed, edited = [], 0, 0, 0, 0
     try:
         for cells in reader:
             line = reader.line_num
@@ -963,8 +976,8 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
                 cells = cells + [""] * (len(header) - len(cells))
             seg = cells[col["segment_id"]].strip()
             filled = {c: cells[col[c]].strip() for c in codes if cells[col[c]].strip()}
-            if not filled or ("reviewed" in col and _binary(cells[col["reviewed"]]) != "1"):
-                skipped += 1   # nothing filled in, or the model's prefill nobody reviewed
+            if not filled:
+                skipped += 1
                 continue
             if not seg:
                 raise InputError(file, "empty segment id", line=line, field="segment_id")
@@ -975,13 +988,29 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
                     raise InputError(file, f"expected 0 or 1, got {v!r}", line=line, field=c)
                 if b == "1":
                     chosen.add(c)
+            if "reviewed" in col and not _reviewed(cells[col["reviewed"]], file, line):
+                unreviewed += 1   # the model's prefill, not (yet) an annotator's
+                suggested = cells[col["suggestion"]] if "suggestion" in col else ""
+                edited += chosen != {n.strip() for n in suggested.split(";") if n.strip()}
+                continue
             ann = cells[col["annotator"]].strip() if "annotator" in col else ""
             t = _time(cells[col["time"]], file, line, "time") if "time" in col else ""
             rows += _expand(seg, chosen, codes, ann, t, line,
                             named_in="annotator" if ann else "")
     except csv.Error as e:
         raise InputError(file, f"malformed CSV ({e})", line=reader.line_num) from None
-    return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped}
+    return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped + unreviewed,
+                                 "not_reviewed": unreviewed, "edited_not_reviewed": edited}
+
+
+def _reviewed(mark: str, file: Path, line: int) -> bool:
+    """A prefilled row's ``reviewed`` cell: marked (``x``, ``1``, ``ja``, ``✓``), or empty or
+    ``0``/``nee`` (not reviewed); anything else is refused, not taken for either."""
+    b = _binary(mark) if mark.strip() not in REVIEWED_MARKS else "1"
+    if b is None and mark.strip():
+        raise InputError(file, f"expected x, 1, ja or a tick (reviewed), or empty or 0 (not "
+                         f"reviewed), got {mark.strip()!r}", line=line, field="reviewed")
+    return b == "1"
 
 
 def _parse_long_csv(reader, header: list[str], file: Path, names: list[str]

@@ -72,18 +72,18 @@ def _store(cohort: Path, settings: Settings):
     return LabelStore.for_cohort(cohort, _names(settings))
 
 
-def _refuse_filled(path: Path, names: list[str], fmt: str | None) -> None:
+def _refuse_filled(path: Path, names: list[str], fmt: str | None, store) -> None:
     """Tasks must not be written over an annotator's work: a file at ``path`` that holds
-    labelled segments, or, for the tasks themselves (``fmt`` given), one that is no task
-    file of that format. A side file (``fmt`` None) that import cannot read is an earlier
-    labelling config or label types list: replaced."""
-    from pipeline.annotate import labelled_segments_in
+    labelled segments not in ``store`` yet, or, for the tasks themselves (``fmt`` given), one
+    that is no task file of that format. A side file (``fmt`` None) that import cannot read
+    is an earlier labelling config or label types list: replaced."""
+    from pipeline.annotate import unimported_segments_in
 
     data = path.read_bytes() if path.is_file() else b""
     if not data.strip():
         return
     try:
-        n = labelled_segments_in(data, path, names, fmt)
+        n = unimported_segments_in(data, path, names, fmt, store)
     except io.InputError as e:
         if fmt is None:
             return
@@ -91,8 +91,9 @@ def _refuse_filled(path: Path, names: list[str], fmt: str | None) -> None:
                             "may hold labels: fix and import it, or choose another --out",
                             line=e.line, field=e.field) from None
     if n:
-        raise io.InputError(path, f"holds {n} labelled segment(s): import it first or choose "
-                            "another --out")
+        raise io.InputError(path, f"holds {n} labelled segment(s) not in the label store yet: "
+                            "import it first (`pipeline annotate import`) or choose another "
+                            "--out")
 
 
 def _find_cohort(path: Path) -> Path | None:
@@ -116,7 +117,8 @@ def export_tasks(
         annotator: Annotated[str, typer.Option("--annotator", help="annotator id to put in "
                                                "the tasks")] = "",
         prefill: Annotated[bool, typer.Option("--prefill", help="fill the code columns with "
-                                              "the model's suggestion (csv, doccano)")] = False,
+                                              "the model's suggestion (csv; a row counts once "
+                                              "marked in its reviewed column)")] = False,
         skip: Annotated[Skip, typer.Option("--skip", help="annotated: skip segments a human "
                                            "annotator labelled (gold files do not count); "
                                            "labelled: skip gold-labelled ones too; none")
@@ -127,15 +129,22 @@ def export_tasks(
     from pipeline.coding.assign import score_texts
     from pipeline.run import load_coder, run_segments
 
+    if prefill and fmt != Format.csv:
+        raise typer.BadParameter(
+            "only csv tasks can be prefilled: they have a reviewed column, so the model's "
+            "suggestions are not taken for an annotator's labels (Label Studio shows them as "
+            "predictions anyway)", param_hint="--prefill")
     settings = load_settings(config)
     seed = settings.pipeline.seed if seed is None else seed
     data = io.load_cohort(cohort)
     side = {Format.labelstudio: ".labelstudio.xml", Format.doccano: ".doccano-labels.json"}
     names = _names(settings)
-    for path in [out, *([out.with_name(out.stem + side[fmt])] if fmt in side else [])]:
+    paths = [out, *([out.with_name(out.stem + side[fmt])] if fmt in side else [])]
+    for path in paths:
         io.check_output(path, data.sources)
-        _refuse_filled(path, names, fmt.value if path == out else None)
     store = _store(cohort, settings)
+    for path in paths:
+        _refuse_filled(path, names, fmt.value if path == out else None, store)
     segments = run_segments(data, settings)
     if skip != Skip.none:
         done = store.labelled_segments(include_gold=skip == Skip.labelled)
@@ -168,7 +177,7 @@ def export_tasks(
         io.atomic_write(config_file, an.labelstudio_config(settings.codebook))
         extra = f" (labelling config: {config_file})"
     else:
-        io.atomic_write(out, an.doccano_tasks(tasks, names, prefill=prefill))
+        io.atomic_write(out, an.doccano_tasks(tasks, names))
         labels_file = out.with_name(out.stem + side[fmt])
         io.atomic_write(labels_file, an.doccano_label_types(settings.codebook))
         extra = f" (label types: {labels_file})"
@@ -205,9 +214,12 @@ def import_labels(
     unmatched = unmatched_segments(labels, file, io.load_cohort(cohort), settings)
     store = _store(cohort, settings)
     counts = store.add(labels, f"import {file.name} ({fmt.value if fmt else file.suffix})")
-    repeats = f", {stats['repeats']} identical repeat(s) skipped" if stats["repeats"] else ""
+    skipped = f", {stats['repeats']} identical repeat(s) skipped" if stats["repeats"] else ""
+    if stats.get("not_reviewed"):
+        skipped += (f", {stats['not_reviewed']} prefilled row(s) not marked in the reviewed "
+                    "column (skipped)")
     typer.echo(f"{stats['rows_read']} rows read, {stats['segments_labelled']} labelled "
-               f"segment(s), {stats['not_labelled']} not labelled{repeats}: {counts['added']} "
+               f"segment(s), {stats['not_labelled']} not labelled{skipped}: {counts['added']} "
                f"labels added, {counts['unchanged']} unchanged -> {store.path}")
     if unmatched:
         more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""

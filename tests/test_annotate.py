@@ -379,7 +379,8 @@ def test_unlabelled_rows_are_skipped_not_zeroed(segments, rule_scores, rules, na
     table.loc[0, "focus"] = "x"                      # one mark: a labelled row, rest 0
     labels, stats = an.parse_annotations(table.to_csv(index=False).encode(), "t.csv", names,
                                          annotator="bob")
-    assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1, "repeats": 0}
+    assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1, "repeats": 0,
+                     "not_reviewed": 0, "edited_not_reviewed": 0}
     assert labels.loc[labels["value"] == "1", "code"].tolist() == ["focus"]
     ls = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
     _, stats = an.parse_annotations(json.dumps(ls).encode(), "t.json", names, annotator="bob")
@@ -463,11 +464,32 @@ def test_cli_prefilled_rows_count_once_reviewed(cohort, tmp_path):
         ["annotate", "import", out, "--cohort", cohort])
     invoke(["annotate", "export", cohort, "--n", 4, "--strategy", "random", "--out", out,
             "--rules", "--annotator", "alice", "--prefill"])   # nothing reviewed: replaced
-    table.loc[[0, 2], "reviewed"] = ["x", "ja"]
+    table.loc[[0, 2, 3], "reviewed"] = ["x", "✓", "nee"]
     table["opmerking"] = "twijfel"   # a Dutch comment column is a comment, not a code
     table.to_csv(out, index=False)
-    assert "2 labelled segment(s), 2 not labelled" in invoke(
-        ["annotate", "import", out, "--cohort", cohort])
+    said = invoke(["annotate", "import", out, "--cohort", cohort])
+    assert "2 labelled segment(s), 2 not labelled" in said
+    assert "2 prefilled row(s) not marked in the reviewed column" in said
+    table.loc[1, "reviewed"] = "misschien"   # neither: refused, not guessed
+    table.to_csv(out, index=False)
+    result = runner.invoke(app, ["annotate", "import", str(out), "--cohort", str(cohort)])
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    assert result.exception.line == 3 and result.exception.field == "reviewed"
+    # a prefilled row changed but not marked is work too: not written over; a file whose
+    # labels are all in the store (imported) may be
+    export = ["annotate", "export", str(cohort), "--n", "4", "--strategy", "random", "--out",
+              str(out), "--rules", "--annotator", "alice", "--prefill"]
+    table.loc[1, "reviewed"] = ""
+    table.loc[1, "focus"] = "1" if table.loc[1, "focus"] == "0" else "0"
+    table.to_csv(out, index=False)
+    result = runner.invoke(app, export)
+    assert isinstance(result.exception, InputError) and "holds 1 labelled" in str(
+        result.exception)
+    table.loc[1, "focus"] = "1" if table.loc[1, "focus"] == "0" else "0"
+    table.to_csv(out, index=False)
+    assert runner.invoke(app, export).exit_code == 0
+    doccano = runner.invoke(app, [*export[:-1], "--format", "doccano", "--prefill"])
+    assert doccano.exit_code == 2 and "only csv tasks can be prefilled" in doccano.output
 
 
 def test_cli_skips_annotated_segments(cohort, tmp_path, names):
@@ -591,8 +613,8 @@ def test_cli_export_does_not_overwrite_a_filled_task_file(fmt, cohort, tmp_path,
     fill_first_task(fmt, out)                  # over a still empty task file it went ahead
     before = snapshot(tmp_path)
     err = refused(export_args(cohort, out, fmt), capsys, monkeypatch)
-    assert err == (f"error: {out}: holds 1 labelled segment(s): import it first or choose "
-                   "another --out")
+    assert err == (f"error: {out}: holds 1 labelled segment(s) not in the label store yet: "
+                   "import it first (`pipeline annotate import`) or choose another --out")
     assert snapshot(tmp_path) == before
 
 

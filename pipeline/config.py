@@ -81,8 +81,8 @@ class Codebook(_Strict):
     @classmethod
     def _version_as_written(cls, v: object) -> object:
         if isinstance(v, int | float) and not isinstance(v, bool):   # YAML read 2.0 or 1.10
-            raise ValueError(f"write the version in quotes (version: \"{v}\"), or YAML reads it "
-                             "as a number (1.10 as 1.1)")
+            raise ValueError(f"YAML read it as the number {v}: write it in quotes, as text "
+                             "(version: \"1.10\"; unquoted, 1.10 becomes 1.1)")
         return v
 
     @model_validator(mode="after")
@@ -309,6 +309,7 @@ def _validate(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
+        err["msg"] = err["msg"].removeprefix("Value error, ")   # pydantic's, for our own checks
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
         raise ConfigError(f"{path}: key {key}: {err['msg']}{more}") from None

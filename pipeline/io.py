@@ -450,25 +450,30 @@ def _docx_text(raw: bytes, path: Path) -> str:
     return "\n".join(_docx_lines(document))
 
 
-def _docx_lines(document) -> Iterator[str]:
-    """The lines of a .docx in reading order: a paragraph each, and a table row each, its
-    cells joined by ``": "`` (a transcript kept as a table, speaker | turn, reads as
-    ``R: ...``; a cell's own paragraphs continue that line's speaker on lines of their
-    own)."""
+_DOCX_STAMP = re.compile(r"[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?[\])]?")
+
+
+def _docx_lines(container) -> Iterator[str]:
+    """The lines of a .docx (or of a table cell) in reading order: a paragraph each, and a
+    table row each. A row's cells are joined as a transcript line: ``speaker | turn`` reads
+    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs
+    (and a table nested in it) continue that speaker on lines of their own."""
     from docx.table import Table
 
-    for block in document.iter_inner_content():
+    for block in container.iter_inner_content():
         if not isinstance(block, Table):
             yield block.text
             continue
         for row in block.rows:
             cells, seen = [], []
             for cell in row.cells:   # a merged cell is listed once per column it spans
-                if not any(cell._tc is tc for tc in seen) and cell.text.strip():
+                text = "\n".join(_docx_lines(cell)).strip()
+                if not any(cell._tc is tc for tc in seen) and text:
                     seen.append(cell._tc)
-                    cells.append(cell.text.strip())
+                    cells.append(text)
             *lead, last = cells or [""]
-            yield ": ".join([*(c.rstrip(":").strip() for c in lead), last])
+            lead = [c.rstrip(":").strip() for c in lead]
+            yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:
@@ -844,7 +849,10 @@ def _keep_foreign_files(out: Path, stage: Path, own: Iterable[str] = ()) -> None
     new result at the same path stops the swap, with ``out`` as it was."""
     for rel in _foreign_files(out, own):
         source, target = out / rel, stage / rel
-        if target.exists() or target.is_symlink():
+        # the new result has a file there, or a file where one of its folders would go
+        prefixes = [stage.joinpath(*rel.parts[:k]) for k in range(1, len(rel.parts))]
+        if target.exists() or target.is_symlink() or any(
+                p.exists() and not p.is_dir() for p in prefixes):
             raise InputError(source, "was not written by the earlier run in this folder, and "
                              "the new one writes a file of that name: move it elsewhere first")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -206,7 +206,7 @@ CASES = [
     Case("config_unknown_key", [("config", "seed: 20220103", "seed: 20220103\nsneed: 1")],
          ["pipeline.yaml", "sneed", "Extra inputs are not permitted"]),
     Case("codebook_version_a_number", [("codebook", 'version: "1.0"', "version: 2.0")],
-         ["codebook.yaml", "key version", 'write the version in quotes (version: "2.0")']),
+         ["codebook.yaml", "key version: YAML read it as the number 2.0: write it in quotes"]),
     Case("codebook_duplicate_code",
          [("codebook", "      - id: organisational\n", "      - id: benefits\n")],
          ["codebook.yaml", "duplicate code id 'benefits'"]),
@@ -628,17 +628,20 @@ def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
     assert not set(mine) & set(listed) and "latest" not in listed
 
 
-def test_a_file_of_the_user_in_the_way_of_a_new_output_stops_the_rerun(tmp_path, capsys,
+@pytest.mark.parametrize("mine", ["segments.csv", "segments.csv/notes.txt"])
+def test_a_file_of_the_user_in_the_way_of_a_new_output_stops_the_rerun(mine, tmp_path, capsys,
                                                                         monkeypatch):
-    """A file the earlier run did not write, at the path of one the new run writes, is
-    neither replaced nor silently dropped: one line naming it, exit 2, the folder as it was."""
+    """A file the earlier run did not write, at the path of one the new run writes (or in a
+    folder of that name), is neither replaced nor silently dropped: one line naming it, exit
+    2, the folder as it was."""
     out = tmp_path / "out"
     assert cli(["network", TINY, "--out", out], capsys, monkeypatch)[0] == 0
-    (out / "segments.csv").write_text("my own segments\n", encoding="utf-8")
+    (out / mine).parent.mkdir(parents=True, exist_ok=True)
+    (out / mine).write_text("my own segments\n", encoding="utf-8")
     before = snapshot(tmp_path)
     code, _, err = cli(["run", TINY, "--out", out, "--rules"], capsys, monkeypatch)
     assert code == 2
-    assert err.startswith(f"error: {out / 'segments.csv'}: was not written by the earlier"), err
+    assert err.startswith(f"error: {out / mine}: was not written by the earlier"), err
     assert len(err.splitlines()) == 1 and snapshot(tmp_path) == before
 
 

@@ -254,6 +254,20 @@ def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):
     only_table.add_table(rows=1, cols=2).rows[0].cells[1].text = "Alleen een antwoord."
     only_table.save(path)
     assert read_transcript(path) == "Alleen een antwoord."
+    # a transcription service's time | speaker | turn, and a table nested in a turn
+    service = docx.Document()
+    rows = service.add_table(rows=2, cols=3).rows
+    for row, cells in zip(rows, [("00:01:10", "I", "Wat deel je?"),
+                                 ("[00:01:15]", "R:", "De toetsanalyse.")], strict=True):
+        for cell, said in zip(row.cells, cells, strict=True):
+            cell.text = said
+    rows[1].cells[2].add_table(rows=1, cols=1).rows[0].cells[0].text = "Per klas."
+    service.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == ["00:01:10 I: Wat deel je?",
+                                "[00:01:15] R: De toetsanalyse.", "Per klas."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["De toetsanalyse.", "Per klas."]
 
 
 def test_empty_transcript_is_refused(tmp_path):

@@ -281,18 +281,20 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
                                                  "the model card (slower)")] = True) -> None:
     """Train the default coder on the cohort's labels, evaluate it, save it with a model card."""
     from pipeline.coding.scoring import CARD_FILE, read_card
-    from pipeline.coding.train import cohort_labels, train_default
+    from pipeline.coding.train import cohort_folder, cohort_labels, train_default
 
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     if out is None:   # retraining the configured model: only from the cohort it was made of
         out = settings.model_dir
-        made_of = read_card(out).get("training_data", {}).get("cohort")
-        if made_of not in (None, data.meta.name):
-            raise io.InputError(out, f"the configured model was trained on cohort {made_of!r}, "
-                                f"and training on {data.meta.name!r} would replace it: give "
-                                "--out models/<name> (coding.model in your config, or --model, "
-                                "then uses it)")
+        made = read_card(out).get("training_data", {})
+        same = (made.get("cohort_folder") == cohort_folder(data) if "cohort_folder" in made
+                else made.get("cohort") in (None, data.meta.name))
+        if not same:
+            raise io.InputError(out, f"the configured model was trained on another cohort "
+                                f"({made.get('cohort')!r}), and training on {cohort} would "
+                                "replace it: give --out models/<name> (coding.model in your "
+                                "config, or --model, then uses it)")
     io.check_output(out, data.sources, folder=True, marker=CARD_FILE)
     labels, _, store = cohort_labels(data, settings)
     if store is not None:

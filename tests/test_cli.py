@@ -157,7 +157,7 @@ def test_train_without_out_replaces_only_a_model_of_the_same_cohort(tmp_path, ca
     before = {p.name: p.read_bytes() for p in shipped.iterdir()}
     config = write_config(tmp_path, "model: models/default", f"model: {shipped}")
     code, _, err = cli(["train", tiny, "--config", config, "--no-evaluate"], capsys, monkeypatch)
-    assert code == 2 and "was trained on cohort 'demo'" in err and "--out" in err, err
+    assert code == 2 and "was trained on another cohort ('demo')" in err and "--out" in err, err
     assert len(err.splitlines()) == 1
     assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
     own = tmp_path / "own"
@@ -169,6 +169,11 @@ def test_train_without_out_replaces_only_a_model_of_the_same_cohort(tmp_path, ca
     assert code == 0, err
     assert (own / "NOTES.md").read_text(encoding="utf-8") == "trained for the pilot\n"
     assert (own / "model_card.json").is_file()
+    wave2 = tmp_path / "wave2"   # another folder, made from this one: the same cohort name
+    shutil.copytree(tiny, wave2)
+    code, _, err = cli(["train", wave2, "--config", config, "--no-evaluate"], capsys,
+                       monkeypatch)
+    assert code == 2 and "was trained on another cohort ('tiny')" in err, err
 
 
 def test_network_metrics_count_the_nominations(run_out):

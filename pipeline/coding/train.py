@@ -18,11 +18,11 @@ import pandas as pd
 
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
-from pipeline.config import Settings
+from pipeline.config import REPO_ROOT, Settings
 from pipeline.io import ADJUDICATOR, Cohort, InputError
 
-__all__ = ["cohort_labels", "resolve_labels", "label_notes", "labelled_segments", "make_model",
-           "train_default"]
+__all__ = ["cohort_folder", "cohort_labels", "resolve_labels", "label_notes",
+           "labelled_segments", "make_model", "train_default"]
 
 POSITIVE = {"1", "1.0", "true", "True", "yes"}
 NEGATIVE = {"0", "0.0", "false", "False", "no"}
@@ -159,6 +159,17 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
     return seg, Y, names, summary
 
 
+def cohort_folder(cohort: Cohort) -> str:
+    """Which cohort folder a model was trained on, for its card: the path within this
+    repository (``data/demo``), else a hash of the absolute path (a path can hold a user's
+    name; model files hold none)."""
+    root = cohort.root.resolve()
+    try:
+        return root.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return "sha256:" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
 def make_model(settings: Settings, labels: list[str]) -> CodeModel:
     t = settings.pipeline.training
     return CodeModel(labels=tuple(labels), C=t.C, word_ngrams=t.word_ngrams,
@@ -193,7 +204,8 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         "created": datetime.now(UTC).date().isoformat(),
         "codebook": {"version": settings.codebook.version,
                      "sha256": hashlib.sha256(cb_text.encode()).hexdigest()},
-        "training_data": {"cohort": cohort.meta.name, **summary},
+        "training_data": {"cohort": cohort.meta.name, "cohort_folder": cohort_folder(cohort),
+                          **summary},
         "hyperparameters": settings.pipeline.training.model_dump(mode="json")
         | {"seed": settings.pipeline.seed},
         "labels": names,

@@ -724,7 +724,11 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
     was written (a correction by hand); and an earlier output of another ``kind`` (a
     command of :data:`OUTPUT_KINDS`: an evaluation into a run's folder)."""
     out = Path(out)
-    target = out.resolve()
+    try:
+        target = out.resolve()
+    except (RuntimeError, OSError):   # Python 3.11-3.12: RuntimeError; 3.13: OSError
+        raise InputError(out, "is a symbolic link that leads back to itself (a loop): "
+                         "give another path") from None
     for source in inputs:
         resolved = Path(source).resolve()
         if resolved == target or target in resolved.parents:

@@ -410,3 +410,12 @@ def test_a_file_output_that_is_a_link_stays_a_link(tmp_path):
     assert link.is_symlink() and target.read_text(encoding="utf-8") == "new\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["codes.csv"]
 
+
+
+def test_an_out_that_is_a_link_loop_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    from helpers import cli
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    code, _, err = cli(["network", TINY, "--out", tmp_path / "a"], capsys, monkeypatch)
+    assert code == 2 and "leads back to itself" in err and len(err.splitlines()) == 1, err

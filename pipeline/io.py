@@ -841,7 +841,8 @@ def _foreign_files(out: Path, own: Iterable[str] = ()) -> list[Path]:
             LEFTOVERS.fullmatch(d) or _is_output(here / d))))
         found += [(here / f).relative_to(out) for f in sorted(files)
                   if not (here == out and LEFTOVERS.fullmatch(f))]
-        found += [(here / d).relative_to(out) for d in dirs if (here / d).is_symlink()]
+        found += [(here / d).relative_to(out) for d in dirs if (here / d).is_symlink()
+                  or not any((here / d).iterdir())]   # a link, or a folder made for later
     if manifest is None:
         return [f for f in found if f.parts[0] not in set(own)]
     return [f for f in found if f.as_posix() not in listed]
@@ -850,9 +851,12 @@ def _foreign_files(out: Path, own: Iterable[str] = ()) -> list[Path]:
 def _keep_foreign_files(out: Path, stage: Path, own: Iterable[str] = ()) -> None:
     """What the earlier output did not write in ``out`` (:func:`_foreign_files`) is not its to
     replace: it goes into ``stage`` too (hard links, symbolic links as links). A file of the
-    new result at the same path stops the swap, with ``out`` as it was."""
+    new result at the same path stops the swap, with ``out`` as it was. An empty folder is
+    kept as one."""
     for rel in _foreign_files(out, own):
         source, target = out / rel, stage / rel
+        if source.is_dir() and not source.is_symlink() and target.is_dir():
+            continue   # an empty folder the new result has too
         # the new result has a file there, or a file where one of its folders would go
         prefixes = [stage.joinpath(*rel.parts[:k]) for k in range(1, len(rel.parts))]
         if target.exists() or target.is_symlink() or any(
@@ -862,6 +866,8 @@ def _keep_foreign_files(out: Path, stage: Path, own: Iterable[str] = ()) -> None
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_symlink():
             os.symlink(os.readlink(source), target)
+        elif source.is_dir():
+            target.mkdir()
         else:
             _link_or_copy(source, target)
 

@@ -616,6 +616,7 @@ def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
     (out / "nb_weighting").mkdir()
     (out / "nb_weighting" / "nb_weighting.csv").write_text("variant,f1\n", encoding="utf-8")
     (out / "latest").symlink_to("key_figures.csv")
+    (out / "interviews" / "round2").mkdir(parents=True)   # made for later, still empty
     mine = {k: v for k, v in snapshot(out).items()
             if k.startswith(("notes", "figures/report", "nb_weighting"))}
     assert len(mine) == 3
@@ -623,7 +624,7 @@ def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert {k: v for k, v in snapshot(out).items() if k in mine} == mine
     assert (out / "latest").is_symlink() and (out / "latest").readlink() == Path("key_figures.csv")
-    assert not (out / "segments.csv").exists()
+    assert not (out / "segments.csv").exists() and (out / "interviews" / "round2").is_dir()
     listed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
     assert not set(mine) & set(listed) and "latest" not in listed
 

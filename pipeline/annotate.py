@@ -518,15 +518,17 @@ class LabelStore:
         return set(self._query(sql)["segment_id"])
 
 
-def store_labels_for_training(store: LabelStore) -> pd.DataFrame:
+def store_labels_for_training(store: LabelStore, current: pd.DataFrame | None = None
+                              ) -> pd.DataFrame:
     """The store's labels in the labels-table format for ``train``: per segment and code the
-    adjudicated label when there is one, else every annotator's current label.
+    adjudicated label when there is one, else every annotator's current label (``current``:
+    :meth:`LabelStore.current`, when the caller has it already).
 
     Columns: segment_id, code, value, annotator, time, file (the store), line (row id), as
     ``io.read_labels`` gives them, so ``train.train_default(..., labels=...)`` takes it as is
     (it then prefers ``gold`` over the majority of the other annotators).
     """
-    cur = store.current()
+    cur = store.current() if current is None else current
     cols = ["segment_id", "code", "value", "annotator", "time", "file", "line"]
     if cur.empty:
         return pd.DataFrame(columns=cols)

@@ -117,16 +117,20 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
     _print_warnings(result.warnings, out, settings)
 
 
+def warn(*notes: str) -> None:
+    """Each note as a ``warning:`` line on stderr."""
+    for note in notes:
+        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+
+
 def _print_warnings(warnings: list[str], out: Path, settings) -> None:
     """The first ``report.max_console_warnings`` warnings, then how many more there are
     (a thousand schools can give thousands): all are in ``out``'s manifest."""
     shown = settings.pipeline.report.max_console_warnings
-    for w in warnings[:shown]:
-        err.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
+    warn(*warnings[:shown])
     if len(warnings) > shown:
-        err.print(f"[yellow]warning[/]: ... and {len(warnings) - shown:,} more: all "
-                  f"{len(warnings):,} are listed in {escape(str(out / 'manifest.json'))} "
-                  "(\"warnings\")", highlight=False)
+        warn(f"... and {len(warnings) - shown:,} more: all {len(warnings):,} are listed in "
+             f"{out / 'manifest.json'} (\"warnings\")")
 
 
 @app.command()
@@ -210,8 +214,7 @@ def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     notes: list[str] = []
     segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs, notes=notes)
     io.write_csv(segments, out)
-    for note in notes:
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+    warn(*notes)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
 
 
@@ -248,8 +251,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
         with bar:   # each worker codes and formats its chunks; the text is written as it comes
             io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
                                               progress=tick, inherit=True))
-    if note := codebook_note(card, settings.codebook):
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+    warn(*filter(None, [codebook_note(card, settings.codebook)]))
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
 
 
@@ -301,8 +303,7 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
         typer.echo(f"training on the label store {store}")
     notes: list[str] = []
     card = train_default(data, settings, out, labels=labels, evaluate=evaluate, notes=notes)
-    for note in notes:
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+    warn(*notes)
     typer.echo(f"trained on {card['training_data']['segments']} segments -> {out}")
 
 

@@ -29,7 +29,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io
@@ -77,6 +76,7 @@ def evaluate(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="processes to use")] = 2,
 ) -> None:
     """Leave-one-school-out evaluation of every coder, side by side, with a learning curve."""
+    from pipeline.cli import warn
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model
@@ -198,8 +198,7 @@ def evaluate(
             inputs=data.input_files, input_root=data.root, outputs=stage, started=started,
             extra=extra)
         io.write_manifest(stage / "manifest.json", manifest)
-    for note in notes:
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+    warn(*notes)
     macro = scores[scores["code"] == "macro"]
     for row in macro.itertuples(index=False):
         if row.family != "subtypes":

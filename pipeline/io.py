@@ -844,7 +844,8 @@ def _foreign_files(out: Path, own: Iterable[str] = ()) -> list[Path]:
         found += [(here / d).relative_to(out) for d in dirs if (here / d).is_symlink()
                   or not any((here / d).iterdir())]   # a link, or a folder made for later
     if manifest is None:
-        return [f for f in found if f.parts[0] not in set(own)]
+        own = set(own)
+        return [f for f in found if f.parts[0] not in own]
     return [f for f in found if f.as_posix() not in listed]
 
 

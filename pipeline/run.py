@@ -28,7 +28,7 @@ from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
-from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes
+from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes, transcript_of
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
            "read_texts", "cohort_documents", "run_segments", "load_coder", "run_cohort",
@@ -275,7 +275,7 @@ def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, co
     extra = codes[~codes["id"].isin(segments["segment_id"])]
     if len(extra):
         first = extra["id"].iloc[0]
-        ours = first.rsplit("@", 1)[0] in set(segments["segment_id"].str.rsplit("@", n=1).str[0])
+        ours = transcript_of(first) in set(map(transcript_of, segments["segment_id"]))
         hint = ("its transcript is there: codes made with other segment settings?" if ours
                 else "codes of another cohort?")
         raise InputError(codes_file, f"{len(extra)} row(s) name a segment this cohort does not "

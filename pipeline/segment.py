@@ -36,7 +36,7 @@ from spacy.language import Language
 from pipeline.config import SegmentConfig
 
 __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_notes", "segment_document",
-           "segment_transcripts"]
+           "segment_transcripts", "transcript_of"]
 
 SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "turn", "part",
                    "speaker", "start", "end", "text", "context"]
@@ -227,6 +227,11 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
         if turn.role == "note":
             context = body
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def transcript_of(segment_id: str) -> str:
+    """The transcript (file stem) a segment id ``<stem>@<start>-<end>`` belongs to."""
+    return segment_id.rsplit("@", 1)[0]
 
 
 def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,

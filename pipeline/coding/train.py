@@ -20,6 +20,7 @@ from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
 from pipeline.io import ADJUDICATOR, Cohort, InputError
+from pipeline.segment import transcript_of
 
 __all__ = ["cohort_folder", "cohort_labels", "resolve_labels", "label_notes",
            "labelled_segments", "make_model", "train_default"]
@@ -74,7 +75,7 @@ def cohort_labels(cohort: Cohort, settings: Settings
     names = settings.codebook.code_ids + settings.codebook.subtype_ids
     store = LabelStore.for_cohort(cohort.root, names)
     current = store.current()
-    return (store_labels_for_training(store),
+    return (store_labels_for_training(store, current),
             current.assign(file=str(store.path), line=current["id"].astype("int64")),
             store.path)
 
@@ -86,7 +87,7 @@ def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str]) ->
     not counted: listing only the ones that apply is the usual way to label them."""
     notes = []
     if orphans:
-        per = pd.Series([o.rsplit("@", 1)[0] for o in orphans]).value_counts().sort_index()
+        per = pd.Series(list(map(transcript_of, orphans))).value_counts().sort_index()
         shown = ", ".join(f"{doc} ({n})" for doc, n in per.head(5).items())
         more = f" and {len(per) - 5} more transcript(s)" if len(per) > 5 else ""
         notes.append(f"labels: {len(orphans)} labelled segment id(s) match no segment of the "
@@ -130,11 +131,11 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
             "config's segment.respondent_prefixes?"))
     if len(orphans) == resolved["segment_id"].nunique():
         files = sorted({Path(f).name for f in raw.get("file", pd.Series(dtype=str)).dropna()})
-        stem = orphans[0].rsplit("@", 1)[0]
+        stem = transcript_of(orphans[0])
         hint = ("its transcript is there: labels made with other segment settings, or before "
-                "the transcript was edited?" if any(segments["segment_id"].str.startswith(
-                    stem + "@")) else f"no transcript {stem} in this cohort: another cohort's "
-                "labels, or transcripts renamed since?")
+                "the transcript was edited?" if stem in set(map(transcript_of, known))
+                else f"no transcript {stem} in this cohort: another cohort's labels, or "
+                "transcripts renamed since?")
         raise InputError(cohort.root / "labels", f"no label of {', '.join(files) or 'labels/'} "
                          f"matches a segment of the transcripts, e.g. {orphans[0]!r} ({hint})")
     if notes is not None:

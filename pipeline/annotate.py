@@ -7,7 +7,9 @@ first use. Its table ``labels`` is append-only: a changed mind is a new row, nev
 so the full history stays. Every ``labels/*.csv`` of the cohort is imported once per version
 (by content hash) with source ``gold file <name>``, and the store follows the file: a label
 changed in it, or a row removed from it (or the whole file), changes or withdraws that label
-(a row with value ``''``; :meth:`LabelStore.sync_gold_files`).
+(a row with value ``''``; :meth:`LabelStore.sync_gold_files`). A code renamed in the codebook
+is followed by ``annotate rename-code`` (:meth:`LabelStore.rename_code`): the labels under the
+old name are stored anew under the new one and withdrawn under the old.
 
 =============  ===============================================================
 id             row number (insertion order)
@@ -451,6 +453,39 @@ class LabelStore:
             added, unchanged = _append(con, current, rows, _now())
         return {"rows": len(rows), "added": added, "unchanged": unchanged}
 
+    def rename_code(self, old: str, new: str, known: list[str]) -> dict:
+        """Follow a code renamed in the codebook: every current label of ``old`` (and of its
+        sub-types ``old.x``, which become ``new.x``) that an import or an adjudication gave is
+        stored anew under the new name, with its annotator, value and time, and withdrawn
+        under the old one (stamped now); the history keeps both. Labels from gold files follow
+        their files (:meth:`sync_gold_files`), so they are left alone. Nothing is stored when
+        a new name is not in ``known`` (``ValueError`` naming it). Idempotent: a second call
+        finds nothing under ``old``. Returns ``{"renamed", "annotators"}``."""
+        def renamed(code: str) -> str:
+            return new + code[len(old):]
+
+        with self._transaction() as con:
+            rows = con.execute(
+                "SELECT segment_id, code, annotator, value, time FROM current_labels "
+                "WHERE value != '' AND source NOT LIKE 'gold file %' "
+                "AND (code = ? OR substr(code, 1, ?) = ?)",
+                (old, len(old) + 1, old + ".")).fetchall()
+            missing = sorted({renamed(code) for _, code, *_ in rows} - set(known))
+            if missing:
+                raise ValueError(f"{', '.join(map(repr, missing))} not in the codebook: "
+                                 f"rename the sub-types of {old!r} there too")
+            current = {(seg, code, ann): (value, t) for seg, code, ann, value, t in
+                       con.execute("SELECT segment_id, code, annotator, value, time "
+                                   "FROM current_labels")}
+            source = f"rename {old} -> {new}"
+            moved = [(seg, renamed(code), value, ann, t, source)
+                     for seg, code, ann, value, t in rows]
+            gone = [(seg, code, WITHDRAWN, ann, None, source) for seg, code, ann, _, _ in rows]
+            _append(con, current, moved, _now())
+            _append(con, current, gone, _now())
+        return {"renamed": len(rows),
+                "annotators": len({ann for _, _, ann, _, _ in rows})}
+
     def adjudicate(self, segment_id: str, code: str, value: str, by: str,
                    time: str | None = None) -> dict:
         """Record an adjudicated label: annotator ``adjudicator:<by>``, source adjudication."""
@@ -474,8 +509,9 @@ class LabelStore:
                            "ORDER BY segment_id, code, annotator")
 
     def adjudicated(self) -> pd.DataFrame:
-        """The latest adjudicated label per segment and code."""
-        return self._query("SELECT * FROM adjudicated_labels ORDER BY segment_id, code")
+        """The latest adjudicated label per segment and code, less the withdrawn ones."""
+        return self._query("SELECT * FROM adjudicated_labels WHERE value != '' "
+                           "ORDER BY segment_id, code")
 
     def disagreements(self) -> pd.DataFrame:
         """Segment-code pairs on which annotators' current labels differ.

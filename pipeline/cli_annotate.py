@@ -9,6 +9,7 @@ Examples::
     pipeline annotate import tasks/batch1.csv --annotator alice --cohort data/demo
     pipeline annotate adjudicate data/demo
     pipeline annotate adjudicate data/demo --segment ID --code focus --value 1 --by carla
+    pipeline annotate rename-code data/demo benefits opbrengsten
     pipeline agreement data/demo --out out/agreement --model models/default
     pipeline export qdpx data/demo --out out/demo.qdpx
     pipeline export qdc data/demo --out out/codebook.qdc
@@ -31,7 +32,7 @@ from pipeline.config import Settings, load_settings
 __all__ = ["annotate_app", "export_app", "agreement"]
 
 annotate_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                           help="Annotation tasks: export, import, adjudicate.")
+                           help="Annotation tasks: export, import, adjudicate, rename-code.")
 export_app = typer.Typer(no_args_is_help=True, add_completion=False,
                          help="Exports for other tools: qdpx, qdc, matrix, ena.")
 
@@ -275,6 +276,50 @@ def adjudicate(
     for rec in dis.to_dict(orient="records"):
         mark = f"  -> adjudicated {rec['adjudicated']}" if rec["adjudicated"] else ""
         typer.echo(f"{rec['segment_id']}\t{rec['code']}\t{rec['values']}{mark}")
+
+
+@annotate_app.command("rename-code")
+def rename_code(
+        cohort: CohortArg,
+        old: Annotated[str, typer.Argument(help="the code's id before the rename")],
+        new: Annotated[str, typer.Argument(help="its id in the codebook now")],
+        config: ConfigOpt = None) -> None:
+    """Follow a code renamed in the codebook: the label store's labels of OLD (imports,
+    adjudications, sub-types OLD.x too) become labels of NEW; the history keeps both."""
+    from pipeline.annotate import STORE_NAME
+
+    settings = load_settings(config)
+    names = _names(settings)
+    codebook = settings.resolve(settings.pipeline.codebook)
+    if old in names:
+        raise io.InputError(codebook, f"{old!r} is still in the codebook: rename it there "
+                            "first", field="id")
+    if new not in names:
+        raise io.InputError(codebook, f"{new!r} is not in the codebook (codes: "
+                            f"{', '.join(settings.codebook.code_ids)})", field="id")
+    for gold in sorted((Path(cohort) / "labels").glob("*.csv")):
+        labels = io.read_labels(gold)
+        hits = labels[(labels["code"] == old) | labels["code"].str.startswith(old + ".")]
+        if len(hits):
+            more = f" (and {len(hits) - 1} more line(s))" if len(hits) > 1 else ""
+            raise io.InputError(gold, f"still names {old!r}{more}: replace it by {new!r} "
+                                "there first (the label store follows labels/*.csv); nothing "
+                                "renamed", line=int(hits["line"].iloc[0]), field="code")
+    if not (Path(cohort) / "labels" / STORE_NAME).is_file():
+        io.load_cohort(cohort)   # a cohort folder after all?
+        typer.echo(f"no label store in {Path(cohort) / 'labels'}: its labels/*.csv are all its "
+                   "labels, nothing to rename")
+        return
+    store = _store(cohort, settings)
+    try:
+        counts = store.rename_code(old, new, names)
+    except ValueError as e:
+        raise io.InputError(codebook, str(e)) from None
+    if not counts["renamed"]:
+        typer.echo(f"no current label of {old!r} in {store.path}: nothing to rename")
+        return
+    typer.echo(f"{counts['renamed']} label(s) of {counts['annotators']} annotator(s) renamed "
+               f"{old} -> {new} (the history keeps the old ones) -> {store.path}")
 
 
 # ====================================================================== agreement

@@ -239,6 +239,35 @@ def test_disagreements_adjudication_and_training_labels(tmp_path):
     assert sorted(train.loc[train["code"] == "benefits", "annotator"]) == ["alice", "bob"]
 
 
+def test_rename_code_moves_current_labels_and_keeps_the_history(tmp_path):
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    store.add(labels_df([["d@0-5", "exchange", "1", "alice", "2024-01-01T10:00:00Z"],
+                         ["d@0-5", "exchange", "0", "alice", "2024-01-02T10:00:00Z"],
+                         ["d@0-5", "exchange.input", "1", "bob", "2024-01-03T10:00:00Z"],
+                         ["d@0-5", "exchange_rate", "1", "bob", "2024-01-03T10:00:00Z"],
+                         ["d@0-5", "focus", "1", "bob", "2024-01-03T10:00:00Z"]]), "import")
+    store.adjudicate("d@0-5", "exchange", "1", "carla", "2024-01-04T10:00:00Z")
+    known = ["focus", "exchange_rate", "uitwisseling", "uitwisseling.input"]
+    with pytest.raises(ValueError, match="'uitwisseling.input' not in the codebook"):
+        store.rename_code("exchange", "uitwisseling", known[:3])
+    assert len(store.history()) == 6                      # refused: nothing stored
+    assert store.rename_code("exchange", "uitwisseling", known) == {"renamed": 3,
+                                                                    "annotators": 3}
+    cur = store.current()
+    assert sorted(map(tuple, cur[["code", "annotator", "value", "time"]].values.tolist())) == [
+        ("exchange_rate", "bob", "1", "2024-01-03T10:00:00.000+00:00"),
+        ("focus", "bob", "1", "2024-01-03T10:00:00.000+00:00"),
+        ("uitwisseling", "adjudicator:carla", "1", "2024-01-04T10:00:00.000+00:00"),
+        ("uitwisseling", "alice", "0", "2024-01-02T10:00:00.000+00:00"),
+        ("uitwisseling.input", "bob", "1", "2024-01-03T10:00:00.000+00:00")]
+    assert store.adjudicated()["code"].tolist() == ["uitwisseling"]
+    hist = store.history()
+    assert len(hist) == 6 + 3 + 3                         # moved and withdrawn, none deleted
+    assert (hist.loc[hist["source"] == "rename exchange -> uitwisseling", "value"] == "").sum() == 3
+    assert store.rename_code("exchange", "uitwisseling", known) == {"renamed": 0,
+                                                                    "annotators": 0}
+
+
 WORKER = """
 import json, sys
 import pandas as pd
@@ -735,3 +764,68 @@ def test_export_edit_import_train_changes_the_model_card(cohort, tmp_path, names
     assert after["annotators"] == ["alice", "gold"]
     assert len(store.history()) == len(pd.read_csv(cohort / "labels" / "gold.csv")) + 170
     assert np.all(store.history()["id"].diff().dropna() == 1)
+
+
+def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path, capsys,
+                                                               monkeypatch):
+    """A team renames ``benefits`` to ``opbrengsten``: the labels already made must follow,
+    gold files by hand first (they are the team's own files), the store by the command."""
+    from helpers import REPO
+
+    anna = tmp_path / "anna.csv"
+    assert cli(export_args(cohort, anna, "csv", "--annotator", "anna"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(anna)
+    table[[c for c in table.columns if c in an.FALSE or c in {"focus", "benefits"}]] = "1"
+    table.to_csv(anna, index=False)
+    assert cli(["annotate", "import", anna, "--cohort", cohort], capsys, monkeypatch)[0] == 0
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml"):
+        text = (REPO / "configs" / name).read_text(encoding="utf-8")
+        (cfg / name).write_text(text.replace("- id: benefits", "- id: opbrengsten")
+                                .replace("n_benefits", "n_opbrengsten"), encoding="utf-8")
+    args = ["annotate", "rename-code", cohort, "benefits", "opbrengsten"]
+    config = ["--config", cfg / "pipeline.yaml"]
+
+    err = refused(args, capsys, monkeypatch)                 # the repository's codebook
+    assert err.endswith("field 'id': 'benefits' is still in the codebook: rename it there "
+                        "first"), err
+    before = snapshot(cohort)
+    err = refused([*args, *config], capsys, monkeypatch)
+    gold = cohort / "labels" / "gold.csv"
+    assert err == (f"error: {gold}:5: field 'code': still names 'benefits' (and 39 more "
+                   "line(s)): replace it by 'opbrengsten' there first (the label store follows "
+                   "labels/*.csv); nothing renamed"), err
+    assert snapshot(cohort) == before
+    assert "opbrengst" in refused([*args[:-1], "opbrengst", *config], capsys, monkeypatch)
+
+    gold.write_text(gold.read_text(encoding="utf-8").replace(",benefits,", ",opbrengsten,"),
+                    encoding="utf-8")
+    code, out, _ = cli([*args, *config], capsys, monkeypatch)
+    assert code == 0 and out.startswith("3 label(s) of 1 annotator(s) renamed benefits -> "
+                                        "opbrengsten"), out
+    settings = load_settings(cfg / "pipeline.yaml")
+    store = an.LabelStore.for_cohort(cohort, settings.codebook.code_ids
+                                     + settings.codebook.subtype_ids)
+    cur = store.current()
+    assert "benefits" not in set(cur["code"])
+    moved = cur[(cur["code"] == "opbrengsten") & (cur["annotator"] == "anna")]
+    assert moved["value"].tolist() == ["1", "1", "1"]
+    assert len(cur[(cur["code"] == "opbrengsten") & (cur["annotator"] == "gold")]) == 40
+    code, out, _ = cli([*args, *config], capsys, monkeypatch)
+    assert code == 0 and "nothing to rename" in out
+
+
+def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
+    from pipeline.coding.train import validate_labels
+
+    store = tmp_path / "labels" / an.STORE_NAME
+    labels = pd.DataFrame({"segment_id": ["d@0-5"], "code": ["benefit"], "value": ["1"],
+                           "file": [str(store)], "line": [7]})
+    with pytest.raises(InputError, match=r"store.sqlite:7: field 'code': unknown code "
+                                         r"'benefit' \(not in the codebook; renamed there\? "
+                                         r"`pipeline annotate rename-code COHORT OLD NEW`\)"):
+        validate_labels(labels, names)
+    with pytest.raises(InputError, match=r"\(not in the codebook\)$"):
+        validate_labels(labels.assign(file=str(tmp_path / "gold.csv")), names)

@@ -34,7 +34,11 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
     ok = set(known)
     for row in labels.itertuples(index=False):
         if row.code not in ok:
-            raise InputError(row.file, f"unknown code {row.code!r} (not in the codebook)",
+            from pipeline.annotate import STORE_NAME
+
+            hint = ("; renamed there? `pipeline annotate rename-code COHORT OLD NEW`"
+                    if Path(row.file).name == STORE_NAME else "")
+            raise InputError(row.file, f"unknown code {row.code!r} (not in the codebook{hint})",
                              line=int(row.line), field="code")
         if str(row.value) not in POSITIVE | NEGATIVE:
             raise InputError(row.file, f"value must be 0 or 1, got {row.value!r}",

@@ -118,9 +118,11 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
 
 
 def warn(*notes: str) -> None:
-    """Each note as a ``warning:`` line on stderr."""
+    """Each note as one ``warning:`` line on stderr, not wrapped at the terminal's width, so
+    that a log or ``grep`` holds it whole (as :func:`_error` does an error)."""
     for note in notes:
-        err.print(f"[yellow]warning[/]: {escape(note)}", highlight=False)
+        err.print(f"[yellow]warning[/]: {escape(' '.join(note.split()))}", highlight=False,
+                  soft_wrap=True)
 
 
 def _print_warnings(warnings: list[str], out: Path, settings) -> None:
@@ -270,6 +272,7 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
     except ValueError as e:
         raise io.InputError(features, str(e)) from None
     io.write_csv(profiles, out)
+    warn(*profiles.attrs.get("notes", []))
     typer.echo(f"{len(profiles)} profiles {profiles['profile'].value_counts().to_dict()} -> {out}")
 
 

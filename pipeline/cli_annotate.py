@@ -534,7 +534,8 @@ def export_ena(cohort: CohortArg,
                prefer_labels: Annotated[bool, typer.Option(
                    "--prefer-labels", help="use the human reference labels (adjudicated > "
                    "gold > majority) where a segment has them")] = False) -> None:
-    """ENA table: one row per segment, units = key figure, conversation = transcript."""
+    """ENA table: one row per coded segment of everyone with transcripts (key figure or not),
+    units = person_id, conversation = transcript."""
     from pipeline.agreement import reference_labels
     from pipeline.exports import ena_table
 

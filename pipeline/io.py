@@ -7,7 +7,8 @@ the line and the field.
 Tables returned (documented columns):
 
 ``staff``        person_id, school_id, name, role, years_in_education, years_at_school,
-                 plg_id ('' when none), plg_type, responded (bool), line, + extra columns
+                 plg_id ('' when none; ``dt1;ls1`` for two PLGs), plg_type (one, or one per
+                 PLG), responded (bool), line, + extra columns
 ``nominations``  school_id, ego, alter, strength (float, NaN when not asked), line
 ``transcripts``  school_id, person_id, source (interview|observation), n, path (relative)
 ``labels``       segment_id, code, value, annotator, time, file, line
@@ -66,13 +67,15 @@ STAFF_COLUMNS = ["person_id", "school_id", "name", "role", "years_in_education",
 NOMINATION_COLUMNS = ["school_id", "ego", "alter"]
 LABEL_COLUMNS = ["segment_id", "code", "value", "annotator"]
 PLG_TYPES = {"", "data_team", "lesson_study"}
+#: between the PLGs of one person in ``plg_id`` (and their types in ``plg_type``)
+PLG_SEPARATOR = ";"
 TRANSCRIPT_NAME = re.compile(
     r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # a segment may be a long text
-TRUE = {"true", "1", "yes", "ja", "y", "t"}
+TRUE = {"true", "1", "yes", "ja", "y", "t", "waar"}   # WAAR / ONWAAR: Dutch Excel
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-FALSE = {"false", "0", "no", "nee", "n", "f"}
+FALSE = {"false", "0", "no", "nee", "n", "f", "onwaar"}
 
 
 class InputError(ValueError):
@@ -241,18 +244,34 @@ def _decode(raw: bytes, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _to_float(df: pd.DataFrame, col: str, path: Path, *, lo: float | None = None) -> pd.Series:
+# how a missing number is written: empty, R's write.csv NA, pandas' NaN (any case)
+MISSING_NUMBER = frozenset({"", "na", "nan"})
+
+
+def _to_float(df: pd.DataFrame, col: str, path: Path, *, lo: float | None = None,
+              required: bool = False, whole: bool = False) -> pd.Series:
+    """A column as finite floats, refused cell by cell (naming the line): not a number,
+    infinite, below ``lo``, missing where ``required``, or not whole where ``whole`` (a count:
+    ``3.0`` is fine, ``2.7`` is not). Missing values (:data:`MISSING_NUMBER`) become NaN."""
     out = []
     for v, line in zip(df[col], df["line"], strict=True):
-        if v in ("", None):
+        if v is None or v.strip().lower() in MISSING_NUMBER:
+            if required:
+                raise InputError(path, f"missing value {v!r}" if v else "empty value",
+                                 line=line, field=col)
             out.append(np.nan)
             continue
         try:
             x = float(v.replace(",", "."))
         except ValueError:
             raise InputError(path, f"not a number: {v!r}", line=line, field=col) from None
+        if np.isinf(x):
+            raise InputError(path, f"not a finite number: {v!r}", line=line, field=col)
         if lo is not None and x < lo:
             raise InputError(path, f"must be >= {lo}, got {v!r}", line=line, field=col)
+        if whole and not x.is_integer():
+            raise InputError(path, f"a count must be a whole number, got {v!r}", line=line,
+                             field=col)
         out.append(x)
     return pd.Series(out, index=df.index, dtype="float64")
 
@@ -270,25 +289,46 @@ def _to_bool(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     return pd.Series(out, index=df.index, dtype=bool)
 
 
-def read_staff(path: Path) -> pd.DataFrame:
-    df = _read_csv(path, STAFF_COLUMNS)
-    if df.empty:
-        raise InputError(path, "no staff rows below the header", line=2)
+def _check_plg_types(df: pd.DataFrame, path: Path) -> None:
+    """Each ``plg_type`` known; a person in several PLGs (``dt1;ls1``) has one type for all
+    or one per PLG, in the same order."""
+    listed = df["plg_type"].str.contains(PLG_SEPARATOR, regex=False)
+    rows = df[listed | ~df["plg_type"].isin(PLG_TYPES)]     # a national cohort: few, if any
+    types = rows["plg_type"].str.split(PLG_SEPARATOR, regex=False)
+    plgs = rows["plg_id"].str.split(PLG_SEPARATOR, regex=False)
+    for kinds, ids, line in zip(types, plgs, rows["line"], strict=True):
+        bad = [k.strip() for k in kinds if k.strip() not in PLG_TYPES]
+        if bad:
+            raise InputError(path, f"unknown plg_type {bad[0]!r} (expected data_team, "
+                             "lesson_study or empty)", line=int(line), field="plg_type")
+        if len(kinds) > 1 and len(kinds) != len(ids):
+            raise InputError(path, f"{len(kinds)} plg_types for {len(ids)} plg_id(s): give one "
+                             f"type, or one per PLG separated by {PLG_SEPARATOR!r}",
+                             line=int(line), field="plg_type")
+
+
+def _check_people(df: pd.DataFrame, path: Path) -> None:
+    """A person_id and school_id in every row, and each person once (naming the first line)."""
     for col in ("person_id", "school_id"):
         empty = df[df[col] == ""]
         if len(empty):
             raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field=col)
     dup = df[df["person_id"].duplicated(keep="first")]
     if len(dup):
-        first = df.loc[df["person_id"] == dup["person_id"].iloc[0], "line"].iloc[0]
+        rows = df[df["person_id"] == dup["person_id"].iloc[0]]
+        hint = ("; someone working in two schools needs an id in each"
+                if rows["school_id"].nunique() > 1 else "")
         raise InputError(path, f"duplicate person_id {dup['person_id'].iloc[0]!r} "
-                         f"(first on line {first})", line=int(dup["line"].iloc[0]),
-                         field="person_id")
-    bad_type = df[~df["plg_type"].isin(PLG_TYPES)]
-    if len(bad_type):
-        raise InputError(path, f"unknown plg_type {bad_type['plg_type'].iloc[0]!r} (expected "
-                         "data_team, lesson_study or empty)", line=int(bad_type["line"].iloc[0]),
-                         field="plg_type")
+                         f"(first on line {rows['line'].iloc[0]}{hint})",
+                         line=int(dup["line"].iloc[0]), field="person_id")
+
+
+def read_staff(path: Path) -> pd.DataFrame:
+    df = _read_csv(path, STAFF_COLUMNS)
+    if df.empty:
+        raise InputError(path, "no staff rows below the header", line=2)
+    _check_people(df, path)
+    _check_plg_types(df, path)
     for col in ("years_in_education", "years_at_school"):
         df[col] = _to_float(df, col, path, lo=0)
     df["responded"] = _to_bool(df, "responded", path)
@@ -699,9 +739,15 @@ OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what the tool's output
 LEFTOVERS = re.compile(r"\..+\.(partial|old)-\d+.*|\.DS_Store")   # ours, and macOS's
 
 
-# what an output folder is, by the command that wrote it: `report` and `network` write (part
-# of) what `run` writes; an evaluation is another kind of result
-OUTPUT_KINDS = {"run": "run", "report": "run", "network": "run", "evaluate": "evaluation"}
+# what an output folder is, by the command that wrote it: `report` writes what `run` writes;
+# `network` only the network part of it; an evaluation is another kind of result
+OUTPUT_KINDS = {"run": "run", "report": "run", "network": "network", "evaluate": "evaluation"}
+# what each kind of output holds, to say what an --out of another kind would lose
+KIND_HOLDS = {"run": "coded segments, profiles and report", "network": "network files",
+              "evaluation": "coder evaluation files"}
+# the other kinds each kind may replace: a run writes all a network output holds, so nothing
+# is lost; a network output in a run's folder would lose the run's codes and profiles
+REPLACES = {"run": {"network"}}
 
 
 def _kind(command: object) -> str | None:
@@ -722,7 +768,9 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
     holds are such outputs (kept: :func:`_keep_nested_outputs`); an output folder inside an
     input folder (the cohort's); an earlier output with a file changed since its manifest
     was written (a correction by hand); and an earlier output of another ``kind`` (a
-    command of :data:`OUTPUT_KINDS`: an evaluation into a run's folder)."""
+    command of :data:`OUTPUT_KINDS`: an evaluation into a run's folder, a network into a
+    run's, which would lose its coded segments), unless the new kind writes all the earlier
+    one holds (:data:`REPLACES`: a run into a network's folder)."""
     out = Path(out)
     try:
         target = out.resolve()
@@ -760,11 +808,13 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
         raise InputError(out / "manifest.json", "is no readable manifest of an earlier "
                          "sleutelfiguren output, so nothing says which files here may be "
                          "replaced: give a new or empty folder")
-    earlier = _kind(manifest.get("command"))
-    if kind is not None and earlier is not None and OUTPUT_KINDS.get(kind) != earlier:
+    earlier, new = _kind(manifest.get("command")), OUTPUT_KINDS.get(kind)
+    if (new is not None and earlier is not None and new != earlier
+            and earlier not in REPLACES.get(new, ())):
         raise InputError(out, f"holds the result of another kind of command "
-                         f"({' '.join(map(str, manifest['command'][1:3]))} ...), which this "
-                         "one would replace whole: give another folder")
+                         f"({' '.join(map(str, manifest['command'][1:3]))} ...: "
+                         f"{KIND_HOLDS[earlier]}), which this one would replace with "
+                         f"{KIND_HOLDS[new]} only: choose another --out")
     changed = [name for name, digest in sorted(manifest["outputs"].items())
                if (out / name).is_file() and file_sha256(out / name) != digest]
     if changed:
@@ -1032,17 +1082,24 @@ def run_manifest_of(path: Path) -> dict | None:
 
 
 def read_features(path: Path, codebook) -> pd.DataFrame:
-    """A person-features CSV per the profile contract (DESIGN.md), numbers checked per cell."""
+    """A person-features CSV per the profile contract (DESIGN.md), checked per cell so that a
+    broken table is refused rather than profiled: ids given and each person once, numbers
+    finite and >= 0 (counts given and whole), n_activity_kinds at most the codebook's
+    sub-types."""
+    path = Path(path)
     counts = [f"n_{c}" for c in codebook.code_ids] + ["n_activity_kinds"]
     numeric = ["out_ties", "in_ties", "reciprocal_ties", "mean_strength", *counts]
-    df = _read_csv(Path(path), ["person_id", "school_id", *numeric])
+    df = _read_csv(path, ["person_id", "school_id", *numeric])
+    _check_people(df, path)
     for col in numeric:
-        df[col] = _to_float(df, col, Path(path), lo=0)
-        if col != "mean_strength":
-            missing = df[df[col].isna()]
-            if len(missing):
-                raise InputError(path, "empty value", line=int(missing["line"].iloc[0]),
-                                 field=col)
+        count = col != "mean_strength"   # may be missing: a survey without tie strengths
+        df[col] = _to_float(df, col, path, lo=0, required=count, whole=count)
+    kinds = len(codebook.subtype_ids)
+    bad = df[df["n_activity_kinds"] > kinds]
+    if len(bad):
+        raise InputError(path, f"{bad['n_activity_kinds'].iloc[0]:.0f} is more than the codebook's "
+                         f"{kinds} activity sub-types",
+                         line=int(bad["line"].iloc[0]), field="n_activity_kinds")
     bad = df[df["reciprocal_ties"] > df[["out_ties", "in_ties"]].min(axis=1)]
     if len(bad):
         raise InputError(path, "reciprocal_ties exceeds out_ties or in_ties",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from pipeline.io import InputError
+from pipeline.io import PLG_SEPARATOR, InputError
 
 __all__ = [
     "ISSUES",
@@ -53,6 +54,10 @@ __all__ = [
     "check_nominations",
     "nonrespondent_nominations",
     "symmetrize_nonrespondents",
+    "plg_memberships",
+    "first_lines",
+    "unknown_school_notes",
+    "plg_notes",
     "person_metrics",
     "school_metrics",
     "key_figures",
@@ -122,10 +127,22 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _lines_text(lines: np.ndarray) -> str:
+def _lines_text(lines: np.ndarray, limit: int | None = _MAX_LINES) -> str:
+    """Line numbers, sorted, as text: the first ``limit`` and ``...`` (None: all of them)."""
     lines = np.sort(np.asarray(lines, dtype=np.int64))
-    shown = ", ".join(str(x) for x in lines[:_MAX_LINES])
-    return shown + (", ..." if len(lines) > _MAX_LINES else "")
+    shown = ", ".join(str(x) for x in lines[:limit])
+    return shown + (", ..." if limit is not None and len(lines) > limit else "")
+
+
+def first_lines(lines: str, limit: int = _MAX_LINES) -> str:
+    """The first ``limit`` of a ``lines`` text of :func:`check_nominations` (for a warning:
+    ``data_quality.csv`` has them all).
+
+    >>> first_lines("2, 3, 4", 2)
+    '2, 3, ...'
+    """
+    parts = str(lines).split(", ")
+    return ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
 
 
 # ====================================================================== data quality
@@ -166,7 +183,8 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
         The nominations without the bad rows, same columns, index reset.
     quality : DataFrame
         ``school_id, issue, count, lines``: one row per school and issue found; ``lines``
-        lists the source line numbers (the first 10, then ``...``). Empty when all is well.
+        lists every source line number (:func:`first_lines` shortens it for a warning).
+        Empty when all is well.
 
     Examples
     --------
@@ -250,6 +268,32 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     return clean, quality
 
 
+def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
+    """Nomination rows under a ``school_id`` that ``staff`` does not have (dropped as
+    ``cross_school``), with the school it differs from only by letter case or spaces, if any.
+
+    >>> staff = pd.DataFrame({"school_id": ["Lyceum"]})
+    >>> noms = pd.DataFrame({"school_id": ["lyceum", "Lyceum", "x"], "line": [2, 3, 4]})
+    >>> like, other = unknown_school_notes(staff, noms)
+    >>> like  # doctest: +ELLIPSIS
+    "nominations.csv: school_id 'lyceum' (1 row, lines 2) is no school ...; 'Lyceum' is: ..."
+    >>> other
+    "nominations.csv: school_id 'x' (1 row, lines 4) is no school of staff.csv"
+    """
+    known = pd.unique(_text(staff["school_id"]))
+    folded = {re.sub(r"\s+", "", s).casefold(): s for s in known}
+    rows = nominations.assign(_school=_text(nominations["school_id"]))
+    rows = rows[~rows["_school"].isin(known)]
+    lines = (rows["line"] if "line" in rows.columns else pd.Series(rows.index + 2, rows.index))
+    notes = []
+    for school, grp in lines.groupby(rows["_school"], sort=True):
+        like = folded.get(re.sub(r"\s+", "", school).casefold())
+        notes.append(f"nominations.csv: school_id {school!r} ({len(grp)} row"
+                     f"{'s' if len(grp) > 1 else ''}, lines {_lines_text(grp.to_numpy())}) is no "
+                     "school of staff.csv" + (f"; {like!r} is: the same school?" if like else ""))
+    return notes
+
+
 def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -> pd.DataFrame:
     if len(issues) == 0:
         return pd.DataFrame({"school_id": pd.Series(dtype=object),
@@ -260,7 +304,7 @@ def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -
     rows = []
     for (school, code), grp in df.groupby(["school_id", "code"], sort=True):
         rows.append({"school_id": school, "issue": ISSUES[int(code)], "count": len(grp),
-                     "lines": _lines_text(grp["line"].to_numpy())})
+                     "lines": _lines_text(grp["line"].to_numpy(), limit=None)})
     out = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
     out["count"] = out["count"].astype(np.int64)
     return out
@@ -307,7 +351,9 @@ def symmetrize_nonrespondents(staff: pd.DataFrame, nominations: pd.DataFrame) ->
     reported by a respondent to a non-respondent is mutual (e.g. Huisman 2009, "Imputation
     of missing network data", *Journal of Social Structure* 10). The added arc gets the same
     strength and the same source ``line`` as the tie it mirrors; arcs already present are
-    not duplicated. Ties between two respondents are untouched.
+    not duplicated. Ties between two respondents are untouched. Column ``imputed`` says
+    which arcs were added (kept as it is when the nominations have one already, so a
+    completed network given again stays the same).
 
     Parameters
     ----------
@@ -319,20 +365,25 @@ def symmetrize_nonrespondents(staff: pd.DataFrame, nominations: pd.DataFrame) ->
     Returns
     -------
     DataFrame
-        The nominations followed by the added arcs, index reset.
+        The nominations followed by the added arcs, index reset, with ``imputed``.
 
     Examples
     --------
     >>> staff = pd.DataFrame({"person_id": ["a", "b"], "responded": [True, False]})
     >>> noms = pd.DataFrame({"school_id": ["s"], "ego": ["a"], "alter": ["b"],
     ...                      "strength": [3.0], "line": [2]})
-    >>> symmetrize_nonrespondents(staff, noms)[["ego", "alter", "strength"]].values.tolist()
-    [['a', 'b', 3.0], ['b', 'a', 3.0]]
+    >>> done = symmetrize_nonrespondents(staff, noms)
+    >>> done[["ego", "alter", "strength", "imputed"]].values.tolist()
+    [['a', 'b', 3.0, False], ['b', 'a', 3.0, True]]
+    >>> len(symmetrize_nonrespondents(staff, done))
+    2
     """
     _require(staff, ["person_id", "responded"], "staff")
     _require(nominations, ["ego", "alter"], "nominations")
     silent = _text(staff["person_id"])[~staff["responded"].to_numpy(dtype=bool)]
     noms = nominations.reset_index(drop=True)
+    if "imputed" not in noms.columns:
+        noms["imputed"] = False
     if len(silent) == 0 or noms.empty:
         return noms
     ego, alter = _text(noms["ego"]), _text(noms["alter"])
@@ -345,6 +396,7 @@ def symmetrize_nonrespondents(staff: pd.DataFrame, nominations: pd.DataFrame) ->
     new &= ~pd.Series(reverse_key).duplicated().to_numpy()  # and added once
     rev = noms.loc[to_silent].loc[new].copy()
     rev["ego"], rev["alter"] = rev["alter"].to_numpy(), rev["ego"].to_numpy()
+    rev["imputed"] = True
     return pd.concat([noms, rev], ignore_index=True)
 
 
@@ -361,7 +413,8 @@ class _Net:
     v: np.ndarray                # arc targets
     s: np.ndarray                # arc strengths (NaN = unknown)
     mutual: np.ndarray           # arc is reciprocated
-    plg: np.ndarray              # PLG code per person (-1 = none)
+    plg_keys: np.ndarray         # sorted person * n_plgs + PLG code, one per membership
+    n_plgs: int                  # number of distinct PLG ids
 
     @property
     def n(self) -> int:
@@ -408,8 +461,79 @@ def _index(staff: pd.DataFrame, nominations: pd.DataFrame) -> _Net:
     rev = v * n + u
     pos = np.minimum(np.searchsorted(key, rev), max(len(key) - 1, 0))
     mutual = key[pos] == rev if len(key) else np.zeros(0, dtype=bool)
+    person, plg = plg_memberships(st["plg_id"])
+    codes, uniques = pd.factorize(plg, sort=True)
+    k = max(len(uniques), 1)
     return _Net(staff=st, school=school, schools=schools, offsets=offsets, u=u, v=v,
-                s=strength, mutual=mutual, plg=_codes(_text(st["plg_id"])))
+                s=strength, mutual=mutual, plg_keys=np.sort(person * k + codes), n_plgs=k)
+
+
+def plg_memberships(plg_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, PLG id) per membership: a ``plg_id`` may name several PLGs separated by
+    :data:`PLG_SEPARATOR` (a team leader in two data teams); empty means none."""
+    ids = pd.Series(_text(plg_id))
+    parts = ids.str.split(PLG_SEPARATOR, regex=False).explode().str.strip()
+    parts = parts[parts != ""]
+    return parts.index.to_numpy(dtype=np.int64), parts.to_numpy(dtype=object)
+
+
+def plg_notes(staff: pd.DataFrame) -> list[str]:
+    """What to check in the PLG columns of ``staff.csv``: per school, PLG ids that differ only
+    in letter case or spaces (``DT1`` / ``dt1``: one PLG typed twice? They count as two, so
+    ties between their members count as boundary-spanning), and one PLG id given two types.
+
+    >>> staff = pd.DataFrame({"school_id": ["s"] * 3, "plg_id": ["DT1", "dt1", "dt1;ls1"],
+    ...                       "plg_type": ["", "lesson_study", "data_team;lesson_study"],
+    ...                       "line": [2, 3, 4]})
+    >>> case, kinds = plg_notes(staff)
+    >>> case  # doctest: +ELLIPSIS
+    "staff.csv: school s: plg_id 'DT1' (line 2) and 'dt1' (line 3) differ only in letter ..."
+    >>> kinds
+    "staff.csv: school s: plg_id 'dt1' has plg_type lesson_study (line 3) and data_team (line 4)"
+    """
+    _require(staff, ["school_id", "plg_id"], "staff")
+    person, plg = plg_memberships(staff["plg_id"])
+    if not len(plg):
+        return []
+    types = (pd.Series(_text(staff["plg_type"])).str.split(PLG_SEPARATOR, regex=False)
+             if "plg_type" in staff.columns else pd.Series([[""]] * len(staff)))
+    lines = (staff["line"].to_numpy() if "line" in staff.columns
+             else np.arange(2, len(staff) + 2))
+    nth = pd.Series(person).groupby(person).cumcount().to_numpy()
+    kind = [t[i].strip() if i < len(t) else (t[0].strip() if len(t) == 1 else "")
+            for t, i in zip(types.to_numpy()[person], nth, strict=True)]
+    m = pd.DataFrame({"school": _text(staff["school_id"])[person], "plg": plg,
+                      "key": [re.sub(r"\s+", "", p).casefold() for p in plg],
+                      "type": kind, "line": lines[person]})
+    notes = []
+    for (school, _), grp in m.groupby(["school", "key"], sort=True):
+        first = grp.drop_duplicates("plg")
+        if len(first) > 1:
+            shown = " and ".join(f"{r.plg!r} (line {r.line})" for r in first.itertuples())
+            notes.append(f"staff.csv: school {school}: plg_id {shown} differ only in letter "
+                         "case or spaces: one PLG? They count as different PLGs")
+    for (school, plg), grp in m[m["type"] != ""].groupby(["school", "plg"], sort=True):
+        first = grp.drop_duplicates("type")
+        if len(first) > 1:
+            shown = " and ".join(f"{r.type} (line {r.line})" for r in first.itertuples())
+            notes.append(f"staff.csv: school {school}: plg_id {plg!r} has plg_type {shown}")
+    return notes
+
+
+def _share_plg(net: _Net, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Whether each arc's two people share a PLG (boundary-spanning ties are the others)."""
+    k = net.n_plgs
+    member, code = net.plg_keys // k, net.plg_keys % k
+    first = np.searchsorted(member, np.arange(net.n + 1))
+    count = np.diff(first)[u]                       # memberships of each arc's ego
+    arc = np.repeat(np.arange(len(u)), count)
+    within = np.arange(len(arc)) - np.repeat(np.cumsum(count) - count, count)
+    candidate = v[arc] * k + code[np.repeat(first[u], count) + within]
+    pos = np.minimum(np.searchsorted(net.plg_keys, candidate), max(len(net.plg_keys) - 1, 0))
+    shared = np.zeros(len(u), dtype=bool)
+    if len(net.plg_keys):
+        shared[arc[net.plg_keys[pos] == candidate]] = True
+    return shared
 
 
 def _degrees(net: _Net, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -625,8 +749,8 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
           not counted. If the column is empty for everyone all counts are 0 and a note is
           added to ``result.attrs["notes"]``.
         - ``boundary_*``: the same degree measures on *boundary-spanning* ties only, i.e.
-          ties between two people who do not share a non-empty ``plg_id`` (van den
-          Boom-Muilenburg et al. 2022).
+          ties between two people who do not share a PLG (van den Boom-Muilenburg et al.
+          2022); a ``plg_id`` may name several, ``dt1;ls1`` (:func:`plg_memberships`).
 
         ``result.attrs["notes"]`` is a list of plain-English notes (possibly empty).
 
@@ -634,7 +758,9 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
     -----
     With ``config.symmetrize_nonrespondents`` every tie ego -> alter whose alter did not
     respond gets its reverse alter -> ego added first (same strength; see
-    :func:`symmetrize_nonrespondents`), and all measures use the completed network.
+    :func:`symmetrize_nonrespondents`), and all measures use the completed network. Give
+    :func:`school_metrics` and :func:`school_graph` that completed network too (``pipeline
+    run`` does), so that school and person figures describe one network.
     Without it non-respondents keep zero outgoing ties: they are counted from incoming
     ties only.
 
@@ -660,14 +786,13 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
                          f"{', '.join(map(str, staff.columns))}")
     notes: list[str] = []
     if symmetrize:
-        before = len(nominations)
         nominations = symmetrize_nonrespondents(staff, nominations)
-        notes.append(f"{len(nominations) - before} tie(s) to non-respondents were made "
-                     "mutual (symmetrize_nonrespondents)")
+        notes.append(f"{int(nominations['imputed'].sum())} tie(s) to non-respondents were "
+                     "made mutual (symmetrize_nonrespondents)")
     net = _index(staff, nominations)
     n = net.n
     alld = _degrees(net)
-    boundary = ~((net.plg[net.u] >= 0) & (net.plg[net.u] == net.plg[net.v]))
+    boundary = ~_share_plg(net, net.u, net.v)
     bd = _degrees(net, boundary)
     has_strength = bool((~np.isnan(net.s)).any())
 
@@ -728,8 +853,8 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
 
         - ``staff``, ``respondents``, ``response_rate`` (respondents / staff);
         - ``ties``: arcs; ``density`` = ties / (n(n-1)) (0 for n < 2);
-        - ``reciprocity`` = arcs that are reciprocated / arcs (0 without arcs), as
-          ``networkx.overall_reciprocity``;
+        - ``reciprocity`` = arcs that are reciprocated / arcs, as
+          ``networkx.overall_reciprocity`` (NaN without arcs: undefined, not 0);
         - ``mutual_dyads``, ``asymmetric_dyads``, ``null_dyads``: the MAN dyad census
           (Holland & Leinhardt 1970; Wasserman & Faust 1994, ch. 13), M + A + N = n(n-1)/2;
         - ``degree_centralisation``: Freeman (1979) centralisation of total degree
@@ -765,7 +890,7 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
     dsum = np.add.reduceat(deg, net.offsets[:-1]) if net.n else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(pairs > 0, ties / np.maximum(pairs, 1), 0.0)
-        recip = np.where(ties > 0, mutual_arcs / np.maximum(ties, 1), 0.0)
+        recip = np.where(ties > 0, mutual_arcs / np.maximum(ties, 1), np.nan)
         cmax = 2.0 * (sizes - 1) * (sizes - 2)
         central = np.where(sizes > 2, (sizes * dmax - dsum) / np.maximum(cmax, 1), 0.0)
     return pd.DataFrame({
@@ -938,7 +1063,9 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
     networkx.DiGraph
         Nodes = the school's staff (sorted by ``person_id``), attributes ``role``,
         ``plg_id``, ``plg_type``, ``responded`` and every metric column; edges ego -> alter
-        with attribute ``strength`` (NaN when not asked). ``G.graph["school_id"]`` is set.
+        with attribute ``strength`` (NaN when not asked), and ``imputed`` when the
+        nominations have that column (:func:`symmetrize_nonrespondents`).
+        ``G.graph["school_id"]`` is set.
 
     Examples
     --------
@@ -978,9 +1105,12 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
     nm = nominations.loc[_text(nominations["school_id"]) == school_id]
     strength = (pd.to_numeric(nm["strength"], errors="coerce").to_numpy(dtype=float)
                 if "strength" in nm.columns else np.full(len(nm), np.nan))
-    for e, a, s in zip(_text(nm["ego"]), _text(nm["alter"]), strength, strict=True):
+    imputed = (nm["imputed"].to_numpy(dtype=bool) if "imputed" in nm.columns else None)
+    for i, (e, a, s) in enumerate(zip(_text(nm["ego"]), _text(nm["alter"]), strength,
+                                      strict=True)):
         if e in G and a in G:
-            G.add_edge(e, a, strength=float(s))
+            G.add_edge(e, a, strength=float(s),
+                       **({"imputed": bool(imputed[i])} if imputed is not None else {}))
     return G
 
 

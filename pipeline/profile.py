@@ -14,7 +14,9 @@ Tables
 
 Profiles come from ``configs/profiles.yaml``: the first profile (in file order) whose criteria
 all hold; otherwise ``undetermined`` with the nearest profile named. Nothing forces a profile
-to exist in a school.
+to exist in a school. A criterion whose feature no key figure has a value for (no tie strengths
+in the survey: ``mean_strength`` empty) is left out of its profile, said in the reasons and in
+the table's ``attrs["notes"]``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ PROFILE_COLUMNS = ["person_id", "school_id", "profile", "reasons", "nearest_prof
                    "criteria_met", "stable", "unstable_when"]
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
        "==": operator.eq}
+# features a survey may not measure at all (a column empty for everyone), with the reason for
+# the note on a criterion left out; the counts of coded segments are always there (0: nothing
+# shared is evidence, and its criteria fail)
+OPTIONAL_FEATURES = {"mean_strength": " (no tie strengths in the survey?)"}
 
 
 def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind: int
@@ -135,9 +141,14 @@ def _holds(f: pd.DataFrame, crit: Criterion, vals: pd.Series, value: float | Non
     return (OPS[crit.op](vals, value) & vals.notna()).to_numpy()
 
 
+def _name(crit: Criterion) -> str:
+    """The criterion's feature as the reasons and notes name it."""
+    return crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
+
+
 def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series) -> list[str]:
     """The criterion's value per row, in words (for the reasons)."""
-    name = crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
+    name = _name(crit)
     if crit.rank_in_school is not None:
         rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
         n = f.groupby("school_id")["school_id"].transform("size")
@@ -153,52 +164,77 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
 
 
-def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
-          ) -> list[np.ndarray]:
-    """Per profile (config order) a rows x criteria matrix: which criteria hold."""
-    return [np.column_stack([_holds(f, crit, values[pi][ci], crit.value)
+def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
+               ) -> list[np.ndarray]:
+    """Per profile (config order), which criteria the data can decide: one on a feature the
+    survey did not measure (:data:`OPTIONAL_FEATURES`: no key figure has a value, as without
+    tie strengths) would fail for everybody and silently hand its profile to the next, so it
+    is left out instead. One key figure's missing value among others' is not this: that
+    criterion fails for it."""
+    return [np.array([f.empty or crit.feature not in OPTIONAL_FEATURES or v.notna().any()
+                      for crit, v in zip(prof.criteria, vs, strict=True)], dtype=bool)
+            for prof, vs in zip(cfg.profiles, values, strict=True)]
+
+
+def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
+          evaluable: list[np.ndarray]) -> list[np.ndarray]:
+    """Per profile (config order) a rows x criteria matrix: which criteria hold (a criterion
+    left out holds for everybody, so the profile is decided on its other criteria)."""
+    return [np.column_stack([_holds(f, crit, values[pi][ci], crit.value) if evaluable[pi][ci]
+                             else np.ones(len(f), dtype=bool)
                              for ci, crit in enumerate(prof.criteria)])
             .reshape(len(f), len(prof.criteria))
             for pi, prof in enumerate(cfg.profiles)]
 
 
-def _choose(held: list[np.ndarray], cfg: ProfilesConfig) -> tuple[np.ndarray, np.ndarray]:
+def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesConfig
+            ) -> tuple[np.ndarray, np.ndarray]:
     """The first profile (config order) whose criteria all hold, else ``undetermined``; and the
     nearest profile (the chosen one, or the one with the largest share of criteria holding,
-    the first on a tie)."""
+    the first on a tie). Only criteria the data can decide count; a profile with none left
+    is never chosen."""
     ids = np.array([p.id for p in cfg.profiles], dtype=object)
     chosen = np.full(held[0].shape[0], "undetermined", dtype=object)
-    for pid, h in reversed(list(zip(ids, held, strict=True))):
-        chosen[h.all(axis=1)] = pid
-    share = np.column_stack([h.mean(axis=1) for h in held])
+    for pid, h, ev in reversed(list(zip(ids, held, evaluable, strict=True))):
+        chosen[h.all(axis=1) & ev.any()] = pid
+    share = np.column_stack([h[:, ev].sum(axis=1) / max(ev.sum(), 1)
+                             for h, ev in zip(held, evaluable, strict=True)])
     nearest = np.where(chosen == "undetermined", ids[share.argmax(axis=1)], chosen)
     return chosen, nearest
 
 
 def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
-            held: list[np.ndarray]) -> tuple[list[str], list[str], list[str], list[str]]:
-    """Profile, nearest profile, criteria-met summary and reasons for every row."""
-    chosen, nearest = _choose(held, cfg)
+            held: list[np.ndarray], evaluable: list[np.ndarray]
+            ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Profile, nearest profile, criteria-met summary and reasons for every row (a criterion
+    left out is named as not evaluated, and not counted)."""
+    chosen, nearest = _choose(held, evaluable, cfg)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
-    phrases = [[_phrases(f, crit, values[pi][ci]) for ci, crit in enumerate(prof.criteria)]
+    phrases = [[_phrases(f, crit, values[pi][ci]) if evaluable[pi][ci]
+                else [f"not evaluated (no {_name(crit)} in the data)"] * len(f)
+                for ci, crit in enumerate(prof.criteria)]
                for pi, prof in enumerate(cfg.profiles)]
     met, reasons = [], []
     for i in range(len(f)):
         near = index[nearest[i]]
-        met.append(f"{held[near][i].sum()}/{held[near].shape[1]}")
+        n_met, n_used = held[near][i, evaluable[near]].sum(), evaluable[near].sum()
+        met.append(f"{n_met}/{n_used}")
         parts = []
         for pi, p in enumerate(cfg.profiles):
-            said = [f"{crit.why_in('en')}: {'holds' if held[pi][i, ci] else 'does not hold'}, "
-                    f"{phrases[pi][ci][i]}" for ci, crit in enumerate(p.criteria)]
+            ev = evaluable[pi]
+            said = [f"{crit.why_in('en')}: "
+                    + (f"{'holds' if held[pi][i, ci] else 'does not hold'}, " if ev[ci] else "")
+                    + phrases[pi][ci][i] for ci, crit in enumerate(p.criteria)]
             if p.id == chosen[i]:
-                parts.append(f"{p.id}: all {len(said)} criteria hold (" + "; ".join(said) + ")")
+                left_out = f", {(~ev).sum()} not evaluated" if not ev.all() else ""
+                parts.append(f"{p.id}: all {ev.sum()} criteria hold{left_out} ("
+                             + "; ".join(said) + ")")
                 break
             parts.append(f"not {p.id}: " + "; ".join(
-                ph for ci, ph in enumerate(said) if not held[pi][i, ci]))
+                ph for ci, ph in enumerate(said) if not (ev[ci] and held[pi][i, ci])))
         if chosen[i] == "undetermined":
             parts.append(f"undetermined: no profile's criteria all hold; nearest is "
-                         f"{nearest[i]} ({held[near][i].sum()} of {held[near].shape[1]} "
-                         "criteria)")
+                         f"{nearest[i]} ({n_met} of {n_used} criteria)")
         reasons.append(". ".join(parts))
     return chosen.tolist(), nearest.tolist(), met, reasons
 
@@ -210,22 +246,26 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     Every numeric threshold is moved by ``-cfg.sensitivity`` and ``+cfg.sensitivity`` (one at a
     time); a key figure whose profile changes under any of these is ``stable = False`` and
     ``unstable_when`` says which threshold moved where, and what the profile became.
+
+    A criterion whose feature no row has a value for is left out (:func:`_evaluable`); the
+    result's ``attrs["notes"]`` has a line per such criterion for the caller to warn with.
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
     values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
-    held = _held(f, cfg, values)
-    profiles, nearest, met, reasons = _decide(f, cfg, values, held)
+    evaluable = _evaluable(f, cfg, values)
+    held = _held(f, cfg, values, evaluable)
+    profiles, nearest, met, reasons = _decide(f, cfg, values, held, evaluable)
     chosen = np.array(profiles, dtype=object)
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
         for ci, crit in enumerate(prof.criteria):
-            if crit.value is None:
+            if crit.value is None or not evaluable[pi][ci]:   # a rank, or deciding nothing
                 continue
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
                 moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
                 moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved)  # one column
-                alt, _ = _choose(moved_held, cfg)
+                alt, _ = _choose(moved_held, evaluable, cfg)
                 for i in np.flatnonzero(alt != chosen):
                     unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
                                        f" -> {alt[i]}")
@@ -236,4 +276,10 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     out["criteria_met"] = met
     out["stable"] = [not u for u in unstable]
     out["unstable_when"] = ["; ".join(u) for u in unstable]
-    return out[PROFILE_COLUMNS]
+    out = out[PROFILE_COLUMNS]
+    out.attrs["notes"] = [
+        f"profiles: no key figure has a {_name(crit)}{OPTIONAL_FEATURES[crit.feature]}, so "
+        f"'{crit.why_in('en')}' ({prof.id}) is left out of that profile"
+        for prof, ev in zip(cfg.profiles, evaluable, strict=True)
+        for crit, used in zip(prof.criteria, ev, strict=True) if not used]
+    return out

@@ -52,7 +52,7 @@ from pipeline.io import (  # noqa: E402
     write_csv,
 )
 from pipeline.parallel import ordered_map  # noqa: E402
-from pipeline.sociogram import draw_sociogram, figure_bytes  # noqa: E402
+from pipeline.sociogram import LEGEND, draw_sociogram, figure_bytes  # noqa: E402
 
 __all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
            "parse_reasons", "parse_unstable", "in_language", "UI"]
@@ -116,6 +116,12 @@ UI: dict[str, dict[str, str]] = {
                              "wederkerige relatie. Sleutelfiguren zijn genummerd naar rang en "
                              "gekleurd naar profiel.",
         "legend": "Legenda",
+        "sociogram_one_way": "eenzijdige relatie",
+        "sociogram_reciprocal": "wederkerige relatie",
+        "sociogram_no_response": "vragenlijst niet ingevuld",
+        "sociogram_key_figure": "sleutelfiguur (genummerd naar rang)",
+        "sociogram_key_figure_no_profile": "sleutelfiguur, geen profiel",
+        "sociogram_no_staff": "geen medewerkers",
         "rank": "#",
         "person": "Persoon",
         "role": "Functie",
@@ -268,6 +274,7 @@ UI: dict[str, dict[str, str]] = {
                              "tie (A talks to B), a double-headed line a reciprocal tie. Key "
                              "figures are numbered by rank and coloured by profile.",
         "legend": "Legend",
+        **{f"sociogram_{key}": words for key, words in LEGEND.items()},
         "rank": "#",
         "person": "Person",
         "role": "Role",
@@ -395,21 +402,49 @@ REFERENCES = (
 
 
 # ----------------------------------------------------------------------------- writing
+_SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+_WINDOWS_RESERVED = re.compile(r"(?:CON|PRN|AUX|NUL|COM\d|LPT\d)(?:\..*)?", re.IGNORECASE)
+
+
+def school_file_stems(schools: list[str]) -> dict[str, str]:
+    """The name each school's files get (``graphs/<stem>.graphml``, ``figures/sociogram_<stem>
+    .png``): the school id itself where it is a safe file name on every system; else (a
+    ``/`` as in ``havo/vwo``, ``..``, spaces, a name Windows reserves, or two ids equal but
+    for letter case, which macOS and Windows would write to one file) the id with every
+    other character as ``_`` and the first 8 hex digits of its sha256, so that no file lands
+    outside its folder and none replaces another. The graph inside keeps the id.
+
+    >>> stems = school_file_stems(["sch01", "havo/vwo", "Mavo", "mavo"])
+    >>> stems["sch01"], stems["havo/vwo"], stems["Mavo"], stems["mavo"]
+    ('sch01', 'havo_vwo-c6f97722', 'Mavo-fdf23d30', 'mavo-1ad3257a')
+    """
+    folded = pd.Series([s.casefold() for s in schools]).value_counts()
+    stems = {}
+    for school in schools:
+        if (_SAFE_STEM.fullmatch(school) and not school.endswith(".")
+                and not _WINDOWS_RESERVED.fullmatch(school) and folded[school.casefold()] == 1):
+            stems[school] = school
+        else:
+            digest = hashlib.sha256(school.encode("utf-8")).hexdigest()[:8]
+            stems[school] = f"{re.sub(r'[^A-Za-z0-9_-]', '_', school)[:60]}-{digest}"
+    return stems
+
+
 def _school_files(stage: Path, schools: list[tuple], key_figures: pd.DataFrame,
                   profiles: dict | None, style: dict, reveal_names: bool) -> dict[str, str]:
     """GraphML + Pajek for each school of a chunk, and PNG + SVG where ``draw`` is set;
     returns school -> PNG as a data URI. Runs in a worker process (see :func:`_sociograms`)."""
     inline = {}
-    for school, staff, noms, metrics, draw in schools:
+    for school, stem, staff, noms, metrics, draw in schools:
         graph = network.school_graph(staff, noms, metrics, school, reveal_names=reveal_names)
-        atomic_write(stage / "graphs" / f"{school}.graphml", network.graphml_bytes(graph))
-        atomic_write(stage / "graphs" / f"{school}.net", network.pajek_text(graph))
+        atomic_write(stage / "graphs" / f"{stem}.graphml", network.graphml_bytes(graph))
+        atomic_write(stage / "graphs" / f"{stem}.net", network.pajek_text(graph))
         if not draw:
             continue  # see report.max_sociograms: a national cohort gets tables, not 1,000 plots
         fig = draw_sociogram(graph, key_figures, profiles=profiles, **style)
         png = figure_bytes(fig, "png")
-        atomic_write(stage / "figures" / f"sociogram_{school}.png", png)
-        atomic_write(stage / "figures" / f"sociogram_{school}.svg", figure_bytes(fig, "svg"))
+        atomic_write(stage / "figures" / f"sociogram_{stem}.png", png)
+        atomic_write(stage / "figures" / f"sociogram_{stem}.svg", figure_bytes(fig, "svg"))
         inline[school] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return inline
 
@@ -425,13 +460,15 @@ def _sociograms(stage: Path, net, cohort: Cohort, settings: Settings, profiles: 
     lang = settings.pipeline.language
     labels = {p.id: getattr(p.label, lang) for p in settings.profiles.profiles}
     labels["undetermined"] = getattr(settings.profiles.undetermined.label, lang)
-    style = {"seed": settings.pipeline.seed, "colors": colors, "labels": labels}
+    style = {"seed": settings.pipeline.seed, "colors": colors, "labels": labels,
+             "legend": {key: UI[lang][f"sociogram_{key}"] for key in LEGEND}}
     limit = settings.pipeline.report.max_sociograms
     staff_of = dict(tuple(cohort.staff.groupby("school_id", sort=False)))
     noms_of = dict(tuple(net.nominations.groupby("school_id", sort=False)))
     metrics_of = dict(tuple(net.metrics.groupby("school_id", sort=False)))
     kf_of = dict(tuple(net.key_figures.groupby("school_id", sort=False)))
-    work = [(school, staff_of.get(school, cohort.staff.iloc[:0]),
+    stems = school_file_stems(sorted(metrics_of))
+    work = [(school, stems[school], staff_of.get(school, cohort.staff.iloc[:0]),
              noms_of.get(school, net.nominations.iloc[:0]), metrics_of[school], i < limit)
             for i, school in enumerate(sorted(metrics_of))]
     chunks = _chunks(work, jobs)
@@ -725,6 +762,19 @@ _NL_WORDING = [
 _NL_WARNINGS = [
     (re.compile(r"key figure (.+?) has no transcripts: profile from network only"),
      r"sleutelfiguur \1 heeft geen transcripten: profiel alleen uit het netwerk"),
+    (re.compile(r"school (.+): no key figures \(no ties among its staff\), so no profiles"),
+     r"school \1: geen sleutelfiguren (geen relaties tussen de medewerkers), dus geen profielen"),
+    (re.compile(r"school (.+): no key figures \(nobody has (\S+) above 0 with tie_scope (\S+)\), "
+                r"so no profiles"),
+     r"school \1: geen sleutelfiguren (niemand heeft \2 boven 0 bij tie_scope \3), dus geen "
+     r"profielen"),
+    (re.compile(r"transcripts of (?:1 person who is not a key figure|(\d+) people who are not "
+                r"key figures) are coded but feed no profile: (.+?)(?: and (\d+) more)?$"),
+     lambda m: ("transcripten van "
+                + (f"{m[1]} personen die geen sleutelfiguur zijn" if m[1] else
+                   "1 persoon die geen sleutelfiguur is")
+                + f", zijn gecodeerd maar tellen in geen profiel mee: {m[2]}"
+                + (f" en nog {m[3]}" if m[3] else ""))),
     (re.compile(r"staff\.csv: school (.+?): (\d+) staff marked responded=false made (\d+) "
                 r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
                 r"responded"),
@@ -769,6 +819,22 @@ _NL_WARNINGS = [
                 r"counted in brokerage"),
      r"netwerk: \1 persoon/personen zonder '\2': paden via hen tellen niet mee voor "
      r"makelaarsrollen"),
+    (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
+                r"one PLG\? They count as different PLGs"),
+     r"staff.csv: school \1: plg_id \2 verschillen alleen in hoofdletters of spaties: één "
+     r"PLG? Ze tellen als verschillende PLG's"),
+    (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
+                r"staff\.csv(?:; (.+) is: the same school\?)?"),
+     lambda m: (f"nominations.csv: school_id {m[1]} ({m[2]} rij(en), regels {m[3]}) is geen "
+                "school van staff.csv" + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"profiles: no key figure has a (\S+)( \(no tie strengths in the survey\?\))?, "
+                r"so '(.+)' \((\S+)\) is left out of that profile"),
+     lambda m: (f"profielen: geen sleutelfiguur heeft een {m[1]}"
+                f"{' (geen relatiesterktes in de vragenlijst?)' if m[2] else ''}, dus '{m[3]}' "
+                f"({m[4]}) telt niet mee in dat profiel")),
+    (re.compile(r"staff\.csv: school (.+): plg_id (.+) has plg_type (.+)"),
+     lambda m: (f"staff.csv: school {m[1]}: plg_id {m[2]} heeft plg_type "
+                + m[3].replace(") and ", ") en ").replace("(line ", "(regel "))),
 ]
 
 
@@ -1033,7 +1099,7 @@ def _quality_rows(quality: pd.DataFrame, lang: str) -> list[dict]:
     for r in ranked.sort_values(["school_id", "_order"], kind="stable").to_dict("records"):
         rows.append({"school_id": r["school_id"], "issue": r["issue"],
                      "label": ISSUE_LABELS[lang].get(r["issue"], r["issue"]),
-                     "count": int(r["count"]), "lines": r["lines"]})
+                     "count": int(r["count"]), "lines": network.first_lines(r["lines"])})
     return rows
 
 

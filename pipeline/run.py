@@ -22,7 +22,7 @@ from pipeline.coding.assign import (
     make_coder,
     make_coder_in_worker,
 )
-from pipeline.config import SegmentConfig, Settings
+from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
@@ -31,6 +31,7 @@ from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes, transcript_of
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
+           "unprofiled_notes",
            "read_texts", "cohort_documents", "run_segments", "load_coder", "run_cohort",
            "report_cohort", "codes_provenance", "with_codes", "pseudonymiser_for"]
 
@@ -39,6 +40,10 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class NetworkResult:
+    """``nominations``: the clean nominations every table and graph of the run describes;
+    with ``symmetrize_nonrespondents`` the completed network (column ``imputed`` marks the
+    added arcs)."""
+
     nominations: pd.DataFrame
     quality: pd.DataFrame
     metrics: pd.DataFrame
@@ -64,11 +69,14 @@ class RunResult:
 
 def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
     cfg = settings.pipeline.network
-    nominations, quality = network.check_nominations(cohort.staff, cohort.nominations,
-                                                     cohort.meta, cfg.data_quality_policy)
+    observed, quality = network.check_nominations(cohort.staff, cohort.nominations,
+                                                  cohort.meta, cfg.data_quality_policy)
+    # one network for every figure: school metrics, graphs and key figures alike
+    nominations = (network.symmetrize_nonrespondents(cohort.staff, observed)
+                   if cfg.symmetrize_nonrespondents else observed)
     metrics = network.person_metrics(cohort.staff, nominations, cfg)
     schools = network.school_metrics(cohort.staff, nominations)
-    kf = network.key_figures(metrics, cfg, nominators=nominations["ego"].astype(str).unique())
+    kf = network.key_figures(metrics, cfg, nominators=observed["ego"].astype(str).unique())
     return NetworkResult(nominations, quality, metrics, schools, kf)
 
 
@@ -214,6 +222,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
             progress("coding segments", done[0], len(segments))
 
     coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
+    warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     return _profiled(settings, net, coded, coder.name, card, warnings)
 
 
@@ -232,6 +241,7 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
     coded = with_codes(segments, codes, codes_file, coder)
     if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
         coded["evidence"] = _pseudonymised(coded["evidence"], pseudonymiser_for(cohort))
+    warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     result = _profiled(settings, net, coded, coder, card, warnings)
     result.codes_file, result.coder_flags = Path(codes_file), tuple(coder_flags)
     return result
@@ -304,12 +314,18 @@ def _network_noted(cohort: Cohort, settings: Settings, warnings: list[str]) -> N
 
 def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     """What to check in the nominations: per school and kind, the rows dropped; what the
-    network stage noted (imputed ties, a brokerage attribute missing); and the nominations
-    kept although their sender is marked as not having responded."""
+    network stage noted (imputed ties, a brokerage attribute missing); PLG ids typed two
+    ways (:func:`network.plg_notes`); and the nominations kept although their sender is
+    marked as not having responded."""
     notes = [f"nominations.csv: school {row.school_id}: {row.count} {row.issue} dropped "
-             f"(lines {row.lines})" for row in net.quality.itertuples(index=False)]
+             f"(lines {network.first_lines(row.lines)})"
+             for row in net.quality.itertuples(index=False)]
     notes += [f"network: {note}" for note in net.metrics.attrs.get("notes", [])]
-    kept = network.nonrespondent_nominations(cohort.staff, net.nominations)
+    notes += network.plg_notes(cohort.staff)
+    notes += network.unknown_school_notes(cohort.staff, cohort.nominations)
+    noms = net.nominations
+    kept = network.nonrespondent_nominations(
+        cohort.staff, noms[~noms["imputed"]] if "imputed" in noms.columns else noms)
     notes += [f"staff.csv: school {row.school_id}: {row.people} staff marked responded=false "
               f"made {row.count} nomination(s) (nominations.csv lines {row.lines}), kept as "
               "ties: check their responded" for row in kept.itertuples()]
@@ -324,6 +340,7 @@ def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
                                settings.pipeline.network.tie_scope)
     warnings += untranscribed_notes(net.key_figures, coded)
     profiles = assign_profiles(features, settings.profiles, settings.codebook)
+    warnings += profiles.attrs.get("notes", [])
     return RunResult(net, coded, codes, features, profiles, coder, card, warnings)
 
 
@@ -331,3 +348,30 @@ def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame) -> list[
     """A warning per key figure with no coded segment: their profile rests on the network."""
     missing = sorted(set(key_figures["person_id"]) - set(coded["person_id"]))
     return [f"key figure {pid} has no transcripts: profile from network only" for pid in missing]
+
+
+LISTED_PEOPLE = 5   # person ids named in a note about several people; the rest are counted
+
+
+def unprofiled_notes(net: NetworkResult, coded: pd.DataFrame, config: NetworkConfig
+                     ) -> list[str]:
+    """What gets no profile although one may expect it (the converse of
+    :func:`untranscribed_notes`): a warning per school without key figures, saying why
+    (``config``: the measure they are chosen on), and one for the coded transcripts of
+    people who are not key figures (interviewees chosen from another network wave, say)."""
+    notes = []
+    for row in net.schools[~net.schools["school_id"].isin(net.key_figures["school_id"])
+                           ].itertuples(index=False):
+        why = ("no ties among its staff" if row.ties == 0 else
+               f"nobody has {config.key_figures.measure} above 0 with tie_scope "
+               f"{config.tie_scope}")
+        notes.append(f"school {row.school_id}: no key figures ({why}), so no profiles")
+    others = sorted(set(coded["person_id"].astype(str))
+                    - set(net.key_figures["person_id"].astype(str)))
+    if others:
+        who = ("1 person who is not a key figure" if len(others) == 1 else
+               f"{len(others)} people who are not key figures")
+        more = len(others) - LISTED_PEOPLE
+        listed = ", ".join(others[:LISTED_PEOPLE]) + (f" and {more} more" if more > 0 else "")
+        notes.append(f"transcripts of {who} are coded but feed no profile: {listed}")
+    return notes

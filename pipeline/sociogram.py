@@ -28,7 +28,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["draw_sociogram", "figure_bytes", "DEFAULT_SEED", "SVG_HASHSALT"]
+__all__ = ["draw_sociogram", "figure_bytes", "DEFAULT_SEED", "SVG_HASHSALT", "LEGEND"]
 
 DEFAULT_SEED = 20220103
 SVG_HASHSALT = "sleutelfiguren"
@@ -38,6 +38,10 @@ EDGE_COLOR = "#7f7f7f"
 # fallback colours for profiles without one in `colors` (colour-blind safe, Okabe-Ito)
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#000000")
+# the picture's own words, in English; the report gives them in its language (report.UI)
+LEGEND = {"one_way": "one-way tie", "reciprocal": "reciprocal tie",
+          "no_response": "did not respond", "key_figure": "key figure (numbered by rank)",
+          "key_figure_no_profile": "key figure, no profile", "no_staff": "no staff"}
 
 
 def _key_order(graph: nx.DiGraph, key_figures: Any) -> list[str]:
@@ -167,7 +171,7 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
                    profiles: Mapping[str, str] | None = None, seed: int = DEFAULT_SEED,
                    colors: Mapping[str, str] | None = None,
                    labels: Mapping[str, str] | None = None, title: str | None = None,
-                   size: float = 7.0) -> Figure:
+                   size: float = 7.0, legend: Mapping[str, str] | None = None) -> Figure:
     """Draw one school's network.
 
     Parameters
@@ -190,6 +194,9 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
         Default: ``"School <school_id>"``.
     size : float
         Figure width and height in inches.
+    legend : mapping, optional
+        The picture's words (keys of :data:`LEGEND`) in the report's language; those not
+        given stay English.
 
     Returns
     -------
@@ -201,6 +208,7 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
     profiles = dict(profiles or {})
     colors = dict(colors or {})
     labels = dict(labels or {})
+    words = {**LEGEND, **(legend or {})}
     used_profiles = sorted({profiles[p] for p in ranked if p in profiles})
     free = [c for c in PALETTE if c.lower() not in {str(v).lower() for v in colors.values()}]
     for i, prof in enumerate(p for p in used_profiles if p not in colors):
@@ -222,7 +230,7 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
     _spread(pos, ranked)
     nodes = sorted(graph.nodes, key=str)
     if not nodes:
-        ax.text(0.5, 0.5, "no staff", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, words["no_staff"], ha="center", va="center", transform=ax.transAxes)
         return fig
 
     def contacts(n: str) -> float:
@@ -262,15 +270,15 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
                 else "black", zorder=3)
 
     handles = [Line2D([], [], ls="", marker=r"$\longrightarrow$", markersize=22,
-                      color=EDGE_COLOR, label="one-way tie"),
+                      color=EDGE_COLOR, label=words["one_way"]),
                Line2D([], [], ls="", marker=r"$\longleftrightarrow$", markersize=22,
-                      color=EDGE_COLOR, label="reciprocal tie"),
+                      color=EDGE_COLOR, label=words["reciprocal"]),
                Line2D([], [], ls="", marker="o", mfc="white", mec="#555555",
-                      label="did not respond")]
+                      label=words["no_response"])]
     if any(p not in profiles for p in ranked):
         handles.append(Line2D([], [], ls="", marker="o", mfc=KEY_COLOR, mec="#333333",
-                              markersize=9, label="key figure (numbered by rank)"
-                              if not used_profiles else "key figure, no profile"))
+                              markersize=9, label=words["key_figure_no_profile"]
+                              if used_profiles else words["key_figure"]))
     for prof in used_profiles:
         handles.append(Line2D([], [], ls="", marker="o", mfc=colors[prof], mec="#333333",
                               markersize=9, label=labels.get(prof, prof)))

@@ -419,3 +419,38 @@ def test_an_out_that_is_a_link_loop_is_refused_in_one_line(tmp_path, capsys, mon
     (tmp_path / "b").symlink_to(tmp_path / "a")
     code, _, err = cli(["network", TINY, "--out", tmp_path / "a"], capsys, monkeypatch)
     assert code == 2 and "leads back to itself" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_network_does_not_replace_a_run(good, tmp_path, capsys, monkeypatch):
+    """`pipeline network --out` of a run's or a report's folder would replace its coded
+    segments, profiles and report with network files only: refused in one line saying so,
+    the folder as it was. A run or a report into a network's folder loses nothing (it writes
+    all the network wrote) and goes ahead, as do network into network, run into run, report
+    into a run's folder and run into a report's."""
+    from helpers import cli
+
+    def ok(*args) -> None:
+        code, _, err = cli(list(args), capsys, monkeypatch)
+        assert code == 0, err
+
+    def network_refused(folder: Path, written_by: str) -> None:
+        before = snapshot(tmp_path)
+        code, _, err = cli(["network", TINY, "--out", folder], capsys, monkeypatch)
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert (f"holds the result of another kind of command ({written_by} {TINY} ...: coded "
+                "segments, profiles and report), which this one would replace with network "
+                "files only: choose another --out") in err, err
+        assert snapshot(tmp_path) == before
+
+    net, run_out, codes = tmp_path / "net", tmp_path / "run", good / "segments.csv"
+    report = ["report", TINY, "--codes", codes, "--rules", "--jobs", "1", "--out"]
+    ok("network", TINY, "--out", net)
+    ok("network", TINY, "--out", net)
+    ok(*report, net)                      # report into a network's folder
+    network_refused(net, "report")
+    ok(*run_args(net))                    # run into a report's folder
+    assert (net / "segments.csv").is_file()
+    shutil.copytree(good, run_out)
+    ok(*run_args(run_out))                # run into a run's folder
+    network_refused(run_out, "run")
+    ok(*report, run_out)                  # report into a run's folder

@@ -246,3 +246,48 @@ def test_profile_command_reads_the_contract_features(run_out, tmp_path):
     assert result.exit_code == 0, result.output
     again = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert again["profile"].tolist() == read(out, "profiles.csv")["profile"].tolist()
+
+
+def test_what_feeds_no_profile_is_a_warning_on_one_line(tmp_path, capsys, monkeypatch):
+    """Nobody in sch02 nominated anyone: it has no key figures, and the interviews of its
+    sch02-p01 and sch02-p02 are coded but feed no profile. `run` and `report` say both, as
+    they say a key figure without transcripts: each warning one whole line on the console
+    (not wrapped at the terminal's width), in the manifest, and in Dutch in the report."""
+    import shutil
+    from pathlib import Path
+
+    from helpers import cli
+
+    cohort = tmp_path / "quiet"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    lines = (cohort / "nominations.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (cohort / "nominations.csv").write_text(
+        "".join(n for n in lines if not n.startswith("sch02,")), encoding="utf-8")
+    said = {"school sch02: no key figures (no ties among its staff), so no profiles":
+            "school sch02: geen sleutelfiguren (geen relaties tussen de medewerkers), dus geen "
+            "profielen",
+            "transcripts of 2 people who are not key figures are coded but feed no profile: "
+            "sch02-p01, sch02-p02":
+            "transcripten van 2 personen die geen sleutelfiguur zijn, zijn gecodeerd maar "
+            "tellen in geen profiel mee: sch02-p01, sch02-p02"}
+    run_out, report_out = tmp_path / "run", tmp_path / "report"
+    for args, out in ((["run", cohort, "--rules"], run_out),
+                      (["report", cohort, "--codes", run_out / "segments.csv", "--rules"],
+                       report_out)):
+        code, _, err = cli([*args, "--jobs", "1", "--out", out], capsys, monkeypatch)
+        assert code == 0, err
+        warnings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["warnings"]
+        html = (out / "report.html").read_text(encoding="utf-8")
+        for english, dutch in said.items():
+            assert f"warning: {english}" in err.splitlines(), err
+            assert english in warnings and dutch in html
+
+
+def test_a_warning_is_one_line_whatever_its_length(capsys):
+    """A long note, or one holding a line break (a quoted transcript line, say), is still
+    one `warning:` line on the console, as an error is."""
+    from pipeline.cli import warn
+
+    note = "transcripts/s1/p1.txt: prefix 'I\nR' " + "x" * 200
+    warn(note)
+    assert capsys.readouterr().err == f"warning: {' '.join(note.split())}\n"

@@ -195,3 +195,20 @@ def test_cli_exports(tmp_path, shared_datadir, schema, settings):
     assert set(e["annotator"]) == {"rules", "labels:gold"}
     assert e.loc[e["annotator"] == "labels:gold", "segment_id"].nunique() == 40
     assert set(e[settings.codebook.code_ids].stack().unique()) <= {0, 1}
+
+
+def test_ena_help_says_who_the_units_are(tmp_path, shared_datadir):
+    """The units of the ENA table are everyone with transcripts, not only the key figures
+    (s1-p2 of this cohort is none), and `export ena --help` says so."""
+    cohort = shared_datadir / "annotate" / "cohort"
+    r = runner.invoke(app, ["export", "ena", "--help"])
+    helptext = " ".join(r.output.replace("│", " ").split())
+    assert ("one row per coded segment of everyone with transcripts (key figure or not), "
+            "units = person_id") in helptext, helptext
+    ena, net = tmp_path / "e.csv", tmp_path / "net"
+    assert runner.invoke(app, ["export", "ena", str(cohort), "--out", str(ena),
+                               "--rules"]).exit_code == 0
+    assert runner.invoke(app, ["network", str(cohort), "--out", str(net)]).exit_code == 0
+    units = set(pd.read_csv(ena, encoding="utf-8-sig")["units"])
+    key_figures = set(pd.read_csv(net / "key_figures.csv")["person_id"])
+    assert "s1-p2" in units - key_figures

@@ -76,12 +76,29 @@ def test_check_nominations_clean_input_has_empty_quality(tiny):
     assert list(quality.columns) == network.QUALITY_COLUMNS
 
 
-def test_check_nominations_lists_first_ten_lines_then_dots(tiny):
+def test_check_nominations_lists_every_line_a_warning_the_first_ten(tiny):
     noms = pd.DataFrame({"school_id": "alpha", "ego": "a1", "alter": "a1",
-                         "strength": np.nan, "line": range(30, 42)})
+                         "strength": np.nan, "line": range(41, 29, -1)})
     _, quality = network.check_nominations(tiny.staff, noms, None)
     assert quality["count"].tolist() == [12]
-    assert quality["lines"].iloc[0] == "30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ..."
+    assert quality["lines"].iloc[0] == ", ".join(map(str, range(30, 42)))
+    assert (network.first_lines(quality["lines"].iloc[0])
+            == "30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ...")
+
+
+def test_data_quality_csv_names_every_dropped_line(shared_datadir, tmp_path, capsys,
+                                                   monkeypatch):
+    from helpers import cli
+
+    cohort = shared_datadir / "network" / "tiny"
+    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
+        f.write("alpha,a1,a1,\n" * 12)                    # lines 14-25: self-nominations
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    quality = pd.read_csv(tmp_path / "out" / "data_quality.csv", dtype=str)
+    assert quality["lines"].tolist() == [", ".join(map(str, range(14, 26)))]
+    assert ("school alpha: 12 self_nomination dropped (lines 14, 15, 16, 17, 18, 19, 20, 21, "
+            "22, 23, ...)") in " ".join(err.split())
 
 
 def test_check_nominations_without_scale_accepts_any_strength(tiny):
@@ -454,3 +471,96 @@ def test_graphml_bytes_escapes_markup_and_lowercases_booleans():
     assert H.graph["school_id"] == 's<1> & "co"'
     assert H.nodes['a"1'] == {"role": "docent & <mentor>", "responded": False, "x": 2}
     assert H.edges['a"1', "b'2"]["strength"] == 1.5
+
+
+def test_symmetrised_run_describes_one_network(shared_datadir, tmp_path, capsys, monkeypatch):
+    """With symmetrize_nonrespondents the school metrics, GraphML and Pajek files must show
+    the same completed network the person metrics and key figures were computed on."""
+    from helpers import cli, write_config
+
+    cfg = write_config(tmp_path, "symmetrize_nonrespondents: false",
+                       "symmetrize_nonrespondents: true")
+    out = tmp_path / "out"
+    code, _, err = cli(["network", shared_datadir / "network" / "tiny", "--out", out,
+                        "--config", cfg], capsys, monkeypatch)
+    assert code == 0, err
+    persons = pd.read_csv(out / "network_metrics.csv")
+    schools = pd.read_csv(out / "school_metrics.csv").set_index("school_id")
+    for school, m in persons.groupby("school_id"):
+        G = nx.read_graphml(out / "graphs" / f"{school}.graphml")
+        assert schools.loc[school, "ties"] == m["out_ties"].sum() == G.number_of_edges()
+        assert schools.loc[school, "mutual_dyads"] == m["reciprocal_ties"].sum() / 2
+        assert {n: d for n, d in G.out_degree()} == dict(zip(m.person_id, m.out_ties,
+                                                             strict=True))
+        arcs = (out / "graphs" / f"{school}.net").read_text().split("*Arcs")[1]
+        assert len(arcs.strip().splitlines()) == G.number_of_edges()
+    G = nx.read_graphml(out / "graphs" / "alpha.graphml")
+    assert sorted((a, b) for a, b, imp in G.edges(data="imputed") if imp) == [
+        ("a5", "a2"), ("a5", "a3")]
+    # the imputed arcs are not nominations by a non-respondent
+    assert "marked responded=false" not in err
+
+
+def test_a_person_in_two_plgs_shares_both(tmp_path):
+    """A team leader in two data teams (``dt1;ls1``): ties with members of either team are
+    within a PLG, not boundary-spanning."""
+    staff = pd.DataFrame({"person_id": ["p1", "p2", "p3", "p4"], "school_id": "s",
+                          "plg_id": ["dt1;ls1", "dt1", " ls1", ""], "responded": True,
+                          "role": ""})
+    noms = pd.DataFrame({"school_id": "s", "ego": ["p1", "p2", "p1", "p3", "p1", "p2"],
+                         "alter": ["p2", "p1", "p3", "p1", "p4", "p3"]})
+    m = network.person_metrics(staff, noms).set_index("person_id")
+    assert m["boundary_contacts"].to_dict() == {"p1": 1, "p2": 1, "p3": 1, "p4": 1}
+    assert m["contacts"].to_dict() == {"p1": 3, "p2": 2, "p3": 2, "p4": 1}
+
+
+def test_plg_ids_typed_two_ways_are_warned(shared_datadir, tmp_path, capsys, monkeypatch):
+    from helpers import cli
+
+    cohort = shared_datadir / "network" / "tiny"
+    staff = cohort / "staff.csv"
+    text = staff.read_text(encoding="utf-8")
+    staff.write_text(text.replace("a2,alpha,Bas,teacher,3,3,g1,", "a2,alpha,Bas,teacher,3,3,G1,")
+                     .replace("a3,alpha,Cor,leader,20,12,g2,lesson_study",
+                              "a3,alpha,Cor,leader,20,12,g2;g1,lesson_study;lesson_study"),
+                     encoding="utf-8")
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    err = " ".join(err.split())
+    assert ("staff.csv: school alpha: plg_id 'g1' (line 2) and 'G1' (line 3) differ only in "
+            "letter case or spaces: one PLG? They count as different PLGs") in err
+    assert ("staff.csv: school alpha: plg_id 'g1' has plg_type data_team (line 2) and "
+            "lesson_study (line 4)") in err
+    m = pd.read_csv(tmp_path / "out" / "network_metrics.csv").set_index("person_id")
+    # a3's contacts: a1 (now a fellow g1 member), a5 (g2) and a4 (no PLG)
+    assert (m.loc["a3", "contacts"], m.loc["a3", "boundary_contacts"]) == (3, 1)
+    staff.write_text(text.replace("g2,lesson_study", "g2,lesson_study;data_team"),
+                     encoding="utf-8")
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 2
+    assert err.strip() == (f"error: {staff}:4: field 'plg_type': 2 plg_types for 1 plg_id(s): "
+                           "give one type, or one per PLG separated by ';'")
+
+
+def test_a_school_id_in_other_letter_case_is_named(shared_datadir, tmp_path, capsys,
+                                                   monkeypatch):
+    """``Alpha`` for ``alpha`` in nominations.csv: the rows are dropped as cross-school, and
+    the warning says which school they probably meant."""
+    from helpers import cli
+
+    cohort = shared_datadir / "network" / "tiny"
+    noms = cohort / "nominations.csv"
+    noms.write_text(noms.read_text(encoding="utf-8").replace("alpha,a1,a3", "Alpha,a1,a3"),
+                    encoding="utf-8")
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    assert ("warning: nominations.csv: school_id 'Alpha' (1 row, lines 4) is no school of "
+            "staff.csv; 'alpha' is: the same school?") in err.splitlines()
+
+
+def test_reciprocity_of_a_school_without_ties_is_undefined():
+    staff = pd.DataFrame({"person_id": ["a", "b", "c", "d"], "school_id": ["s", "s", "t", "t"],
+                          "plg_id": "", "responded": True})
+    noms = pd.DataFrame({"school_id": ["s"], "ego": ["a"], "alter": ["b"]})
+    got = network.school_metrics(staff, noms).set_index("school_id")
+    assert got.loc["s", "reciprocity"] == 0.0 and math.isnan(got.loc["t", "reciprocity"])

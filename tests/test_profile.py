@@ -1,9 +1,12 @@
-"""Profiles: each profile, the undetermined case, ties between candidates, sensitivity."""
+"""Profiles: each profile, the undetermined case, ties between candidates, sensitivity, a
+criterion the data cannot decide, and the features tables ``pipeline profile`` refuses."""
 
 import pandas as pd
 import pytest
+from helpers import cli
 
-from pipeline.config import load_settings
+from pipeline import io
+from pipeline.config import Criterion, load_settings
 from pipeline.profile import assign_profiles, derive_features
 
 
@@ -94,8 +97,6 @@ def test_missing_contract_column_is_a_clear_error(features, settings):
 
 def test_criterion_why_as_one_text_or_per_language(features, settings):
     """``why`` may be one text (both languages) or {nl, en}; the reasons use the English."""
-    from pipeline.config import Criterion
-
     plain = Criterion(feature="out_share", op=">=", value=0.6, why="mostly outgoing ties")
     assert plain.why_in("nl") == plain.why_in("en") == "mostly outgoing ties"
     sender = next(p for p in settings.profiles.profiles if p.id == "sender")
@@ -108,3 +109,145 @@ def test_criterion_why_as_one_text_or_per_language(features, settings):
     same = assign_profiles(features, profiles, settings.codebook)
     pd.testing.assert_frame_equal(same, assign_profiles(features, settings.profiles,
                                                         settings.codebook))
+
+
+NO_STRENGTH_NOTE = ("profiles: no key figure has a mean_strength (no tie strengths in the "
+                    "survey?), so 'strongest ties in the school' (super_sharer) is left out of "
+                    "that profile")
+
+
+def with_profiles(settings, *first, change=None):
+    """``settings.profiles`` with the profiles ``first`` put before the configured ones and
+    ``change(criterion)`` applied to every criterion."""
+    profiles = [p.model_copy(update={"criteria": [change(c) if change else c
+                                                  for c in p.criteria]})
+                for p in settings.profiles.profiles]
+    return settings.profiles.model_copy(update={"profiles": [*first, *profiles]})
+
+
+def test_without_tie_strengths_a_super_sharer_is_decided_on_its_other_criteria(
+        settings, shared_datadir, tmp_path, capsys, monkeypatch):
+    # a survey without tie strengths: mean_strength empty for everybody (R writes NA)
+    table = pd.read_csv(shared_datadir / "profile" / "features.csv", dtype=str)
+    # near a super-sharer: 4 of its 6 criteria left hold (4 of 7 if "strongest" counted)
+    near = "a-near,A,10,10,2,,5,1,5,7,0,0,0,7,5".split(",")
+    table = pd.concat([table, pd.DataFrame([near], columns=table.columns)], ignore_index=True)
+    table["mean_strength"] = ["", "NA", "nan", "", "NA", ""]
+    table.to_csv(tmp_path / "features.csv", index=False)
+    code, _, err = cli(["profile", tmp_path / "features.csv", "--out", tmp_path / "p.csv"],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    assert f"warning: {NO_STRENGTH_NOTE}" in err.splitlines()
+    got = pd.read_csv(tmp_path / "p.csv").set_index("person_id")
+    row = got.loc["a-super"]
+    assert row["profile"] == "super_sharer" and row["criteria_met"] == "6/6"
+    assert row["stable"]
+    assert row["reasons"].startswith("super_sharer: all 6 criteria hold, 1 not evaluated (")
+    assert ("strongest ties in the school: not evaluated (no mean_strength in the data)"
+            in row["reasons"])
+    assert ("strongest ties in the school: not evaluated (no mean_strength in the data)"
+            in got.loc["a-advanced", "reasons"])   # named among super_sharer's, not failed
+    assert "does not hold, mean_strength" not in " ".join(got["reasons"])
+    # only the criteria evaluated count: 4/6 beats advanced_interactive's 3/5
+    assert got.loc["a-near", ["profile", "nearest_profile", "criteria_met"]].tolist() == [
+        "undetermined", "super_sharer", "4/6"]
+    assert "nearest is super_sharer (4 of 6 criteria)" in got.loc["a-near", "reasons"]
+    # what `pipeline profile` and a run warn with
+    read = io.read_features(tmp_path / "features.csv", settings.codebook)
+    assert assign_profiles(read, settings.profiles, settings.codebook).attrs["notes"] == [
+        NO_STRENGTH_NOTE]
+
+
+def test_one_missing_strength_among_others_fails_that_criterion(features, settings):
+    one = features.copy()
+    one.loc[one.person_id == "a-super", "mean_strength"] = float("nan")
+    out = assign_profiles(one, settings.profiles, settings.codebook)
+    assert out.attrs["notes"] == []
+    row = out.set_index("person_id").loc["a-super"]
+    assert row["profile"] != "super_sharer"
+    assert ("strongest ties in the school: does not hold, mean_strength = n/a (rank -"
+            in row["reasons"])
+
+
+def test_a_criterion_left_out_has_no_threshold_to_move(features, settings):
+    # an absolute criterion on mean_strength: with no strengths it is left out, so moving its
+    # threshold in the sensitivity check cannot make anybody unstable
+    def absolute(c):
+        return (Criterion(feature="mean_strength", op=">=", value=3.5, why=c.why)
+                if c.feature == "mean_strength" else c)
+
+    cfg = with_profiles(settings, change=absolute)
+    with_strength = assign_profiles(features, cfg, settings.codebook).set_index("person_id")
+    assert with_strength.loc["a-super", "profile"] == "super_sharer"
+    none = assign_profiles(features.assign(mean_strength=float("nan")), cfg, settings.codebook)
+    none = none.set_index("person_id")
+    assert none.loc["a-super", "profile"] == "super_sharer"
+    assert none["unstable_when"].eq(with_strength["unstable_when"]).all()
+    assert "mean_strength" not in " ".join(none["unstable_when"])
+
+
+def test_a_profile_with_every_criterion_left_out_is_never_chosen(features, settings):
+    only_strength = settings.profiles.profiles[0].model_copy(update={
+        "id": "strong", "criteria": [Criterion(feature="mean_strength", rank_in_school=1,
+                                               why="strongest ties")]})
+    cfg = with_profiles(settings, only_strength)
+    out = assign_profiles(features.assign(mean_strength=float("nan")), cfg, settings.codebook)
+    assert "strong" not in set(out["profile"]) | set(out["nearest_profile"])
+    assert out.attrs["notes"] == [
+        "profiles: no key figure has a mean_strength (no tie strengths in the survey?), so "
+        "'strongest ties' (strong) is left out of that profile", NO_STRENGTH_NOTE]
+
+
+HEADER = ("person_id,school_id,out_ties,in_ties,reciprocal_ties,mean_strength,n_focus,"
+          "n_outcomes,n_approach,n_benefits,n_organisational,n_knowledge_management,n_exchange,"
+          "n_capacity_building,n_activity_kinds")
+GOOD = "007,s1,10,12,8,4.5,5,6,7,8,1,3,5,7,5"
+
+
+@pytest.mark.parametrize(("rows", "where"), [
+    ([GOOD, "008,s1,5,2,1,3,3,1,4,0,0,6,1,0,1", GOOD.replace("10,12", "1,1", 1)],
+     ":4: field 'person_id': duplicate person_id '007' (first on line 2)"),
+    ([GOOD.replace("007", "", 1)], ":2: field 'person_id': empty value"),
+    ([GOOD, GOOD.replace("007,s1", "008,", 1)], ":3: field 'school_id': empty value"),
+    ([GOOD.replace(",5,6,7,", ",inf,6,7,", 1)], ":2: field 'n_focus': not a finite number: 'inf'"),
+    ([GOOD.replace("4.5", "-inf", 1)], ":2: field 'mean_strength': not a finite number: '-inf'"),
+    ([GOOD, GOOD.replace("007", "008").replace(",5,6,7,", ",2.7,6,7,", 1)],
+     ":3: field 'n_focus': a count must be a whole number, got '2.7'"),
+    ([GOOD.replace("10,12,8", "10,12.5,8", 1)],
+     ":2: field 'in_ties': a count must be a whole number, got '12.5'"),
+    ([GOOD[:-1] + "99"],
+     ":2: field 'n_activity_kinds': 99 is more than the codebook's 9 activity sub-types"),
+    ([GOOD.replace(",5,6,7,", ",NA,6,7,", 1)], ":2: field 'n_focus': missing value 'NA'"),
+    ([GOOD.replace("10,12", ",12", 1)], ":2: field 'out_ties': empty value"),
+])
+def test_profile_refuses_a_broken_features_table(rows, where, tmp_path, capsys, monkeypatch):
+    table = tmp_path / "features.csv"
+    table.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    code, _, err = cli(["profile", table, "--out", tmp_path / "p.csv"], capsys, monkeypatch)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"{table}{where}" in err, err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_profile_reads_whole_counts_and_r_missing_strength(tmp_path, capsys, monkeypatch):
+    table = tmp_path / "features.csv"
+    rows = [GOOD.replace(",5,6,7,", ",5.0,6,7,", 1),
+            "008,s1,5,2,1,NA,3,1,4,0,0,6,1,0,1", "009,s1,5,2,1,nan,3,1,4,0,0,6,1,0,1"]
+    table.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    code, _, err = cli(["profile", table, "--out", tmp_path / "p.csv"], capsys, monkeypatch)
+    assert code == 0, err
+    got = pd.read_csv(tmp_path / "p.csv", dtype={"person_id": str}).set_index("person_id")
+    assert got.loc["007", "profile"] == "super_sharer"   # the others' strengths are missing
+    assert "mean_strength = n/a" in got.loc["008", "reasons"]
+
+
+def test_key_figures_without_coded_segments_get_no_profile_from_the_network_alone(features,
+                                                                                    settings):
+    """No coded segment is evidence (nothing shared), unlike a survey without tie strengths:
+    the criteria on the codes fail, none is left out (which would make basic-interactives and
+    senders of the network alone)."""
+    counts = [c for c in features.columns if c.startswith("n_")]
+    out = assign_profiles(features.assign(**{c: 0 for c in counts}), settings.profiles,
+                          settings.codebook)
+    assert set(out["profile"]) == {"undetermined"}
+    assert out.attrs["notes"] == []

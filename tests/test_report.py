@@ -392,7 +392,16 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     from pipeline.coding.assign import codebook_note
 
     made.append(codebook_note({"name": "m", "codebook": {"version": "0.9"}}, settings.codebook))
-    assert len(made) == 9
+    made += network.plg_notes(pd.DataFrame({"school_id": "s", "plg_id": ["DT1", "dt1", "dt1"],
+                                            "plg_type": ["", "data_team", "lesson_study"],
+                                            "line": [2, 3, 4]}))
+    made += network.unknown_school_notes(pd.DataFrame({"school_id": ["Lyceum"]}),
+                                         pd.DataFrame({"school_id": ["lyceum", "x", "x"],
+                                                       "line": [2, 3, 4]}))
+    from test_profile import NO_STRENGTH_NOTE
+
+    made.append(NO_STRENGTH_NOTE)
+    assert len(made) == 14
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning
@@ -410,3 +419,38 @@ def test_the_network_warnings_of_the_tiny_run_are_dutch(tmp_path):
             "(nominations.csv regels 70, 71, 72), behouden als relaties: controleer de kolom "
             "responded") in warnings
     assert "has no transcripts" not in warnings and "staff marked" not in warnings
+
+
+def test_school_ids_that_are_no_safe_file_names_stay_inside_out(tmp_path, capsys, monkeypatch):
+    """``havo/vwo``, ``../x`` and ``Mavo``/``mavo``: every school's files land in the output
+    folder, one file per school, and the graph inside names the school as it is."""
+    import shutil
+
+    import networkx as nx
+    from helpers import cli
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(Path(__file__).parent / "data" / "network" / "tiny", cohort)
+    ids = {"alpha": "havo/vwo", "beta": "../../escaped"}
+    for name in ("staff.csv", "nominations.csv"):
+        lines = (cohort / name).read_text(encoding="utf-8").splitlines()
+        for old, new in ids.items():
+            lines = [ln.replace(f",{old},", f",{new},") if not ln.startswith(old)
+                     else new + ln[len(old):] for ln in lines]
+        (cohort / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (cohort / "staff.csv").write_text((cohort / "staff.csv").read_text(encoding="utf-8")
+                                      + "c1,Mavo,Gijs,teacher,1,1,,,true,x\n"
+                                      "c2,mavo,Hans,teacher,1,1,,,true,x\n", encoding="utf-8")
+    out = tmp_path / "deep" / "out"
+    code, _, err = cli(["network", cohort, "--out", out], capsys, monkeypatch)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort", "deep"]
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
+    graphs = sorted(p.name for p in (out / "graphs").iterdir())
+    assert len(graphs) == 8 and all(p.suffix in (".graphml", ".net")
+                                    for p in (out / "graphs").iterdir())
+    assert len({g.casefold() for g in graphs}) == 8
+    named = {nx.read_graphml(p).graph["school_id"] for p in (out / "graphs").glob("*.graphml")}
+    assert named == {"havo/vwo", "../../escaped", "Mavo", "mavo"}
+    assert len(list((out / "figures").glob("sociogram_*.png"))) == 4
+    assert not [p for p in (out / "figures").rglob("*") if p.is_dir()]

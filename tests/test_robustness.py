@@ -26,6 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import cli, write_config  # noqa: E402
 
@@ -100,6 +101,12 @@ CASES = [
     Case("staff_duplicate_person",
          [R("staff.csv", "sch01-p03,sch01,Samira", "sch01-p02,sch01,Samira")],
          ["staff.csv:4", "field 'person_id'", "duplicate person_id 'sch01-p02'"]),
+    Case("staff_person_in_two_schools",
+         [R("staff.csv", "sch01-p03,sch01,Samira", "sch02-p02,sch01,Samira")],
+         ["staff.csv:", "field 'person_id'", "duplicate person_id 'sch02-p02'",
+          "someone working in two schools needs an id in each"]),
+    Case("nominations_strength_infinite", [R("nominations.csv", NOM_LINE2, NOM2 + "inf")],
+         ["nominations.csv:2", "field 'strength'", "not a finite number: 'inf'"]),
     Case("staff_responded_not_boolean", [R("staff.csv", STAFF_LINE4, STAFF4 + "misschien")],
          ["staff.csv:4", "field 'responded'", "expected true/false, got 'misschien'"]),
     Case("staff_responded_markup", [R("staff.csv", STAFF_LINE4, STAFF4 + "[/b]")],
@@ -492,8 +499,11 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     root = tmp_path / "cohort"
     shutil.copytree(TINY, root)
     staff = (root / "staff.csv").read_text(encoding="utf-8")
+    n_true = staff.count(",true,")
+    staff = staff.replace(",true,", ",WAAR,", 1).replace(",false,", ",ONWAAR,", 1)
     (root / "staff.csv").write_text(staff.replace(",", ";"), encoding="utf-8")
-    noms = (root / "nominations.csv").read_text(encoding="utf-8").splitlines()
+    noms = (root / "nominations.csv").read_text(encoding="utf-8").replace(NOM_LINE2, NOM2 + "NA")
+    noms = noms.splitlines()                                   # R's write.csv: NA for missing
     (root / "nominations.csv").write_text("".join(f"{ln},,\n" for ln in noms), encoding="utf-8")
     t1 = root / "transcripts/sch01/sch01-p02_interview_1.txt"
     text = t1.read_text(encoding="utf-8")
@@ -504,6 +514,8 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
         (root / "transcripts" / "sch01" / litter).write_bytes(b"\x00\x01")
     data = io.load_cohort(root)
     assert len(data.staff) == 24 and len(data.nominations) == 71
+    assert data.staff["responded"].sum() == n_true     # Dutch Excel's WAAR / ONWAAR read
+    assert np.isnan(data.nominations["strength"].iloc[0])
     assert len(data.transcripts) == 6   # what file managers leave is no transcript
     assert io.read_transcript(t1) == text
     assert io.read_transcript(t2).endswith("Café-overleg.\n")
@@ -608,7 +620,7 @@ def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
     """A researcher's notes, a screenshot of the report and a script's results saved in a
     run's folder are not the run's to replace: a rerun keeps them as they were (and does not
     list them as its outputs), while what the earlier run wrote and the new one does not
-    (a run's segments.csv, rerun as the network stage alone) goes."""
+    (its .qdpx, rerun with a lower report.max_qdpx_schools) goes."""
     out = tmp_path / "out"
     assert cli(["run", TINY, "--out", out, "--rules"], capsys, monkeypatch)[0] == 0
     (out / "notes.txt").write_text("sch02 looks odd\n", encoding="utf-8")
@@ -620,11 +632,14 @@ def test_rerun_keeps_the_files_it_did_not_write(tmp_path, capsys, monkeypatch):
     mine = {k: v for k, v in snapshot(out).items()
             if k.startswith(("notes", "figures/report", "nb_weighting"))}
     assert len(mine) == 3
-    code, _, err = cli(["network", TINY, "--out", out], capsys, monkeypatch)
+    assert (out / "tiny_cohort.qdpx").is_file()
+    fewer = write_config(tmp_path, "max_qdpx_schools: 100", "max_qdpx_schools: 1")
+    code, _, err = cli(["run", TINY, "--out", out, "--rules", "--config", fewer], capsys,
+                       monkeypatch)
     assert code == 0, err
     assert {k: v for k, v in snapshot(out).items() if k in mine} == mine
     assert (out / "latest").is_symlink() and (out / "latest").readlink() == Path("key_figures.csv")
-    assert not (out / "segments.csv").exists() and (out / "interviews" / "round2").is_dir()
+    assert not (out / "tiny_cohort.qdpx").exists() and (out / "interviews" / "round2").is_dir()
     listed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
     assert not set(mine) & set(listed) and "latest" not in listed
 

@@ -1,5 +1,6 @@
 """The wiring of `pipeline/run.py` that is logic of its own: joining a coded table to the
-cohort's segments (`with_codes`) and saying which coder made it (`codes_provenance`)."""
+cohort's segments (`with_codes`), saying which coder made it (`codes_provenance`) and what
+feeds no profile (`unprofiled_notes`)."""
 
 from pathlib import Path
 
@@ -7,7 +8,13 @@ import pandas as pd
 import pytest
 
 from pipeline.io import InputError
-from pipeline.run import codes_provenance, with_codes
+from pipeline.run import (
+    LISTED_PEOPLE,
+    NetworkResult,
+    codes_provenance,
+    unprofiled_notes,
+    with_codes,
+)
 
 CODES_FILE = Path("coded.csv")
 
@@ -60,3 +67,50 @@ def test_provenance_from_the_model_named_the_run_or_nowhere():
         "rules", {"name": "rules"}, [])
     with pytest.raises(InputError, match="coded by rules, not by the coder named"):
         codes_provenance(codes(("d@0-5", "", "rules")), CODES_FILE, None, card)
+
+
+def network_of(staff: list[tuple], ties: list[tuple], config) -> NetworkResult:
+    """The network stage's tables for ``staff`` (person, school, plg) and ``ties`` (ego,
+    alter, in the ego's school)."""
+    from pipeline import network
+
+    st = pd.DataFrame(staff, columns=["person_id", "school_id", "plg_id"]).assign(
+        responded=True, role="teacher")
+    school = dict(zip(st["person_id"], st["school_id"], strict=True))
+    noms = pd.DataFrame({"school_id": [school[e] for e, _ in ties], "ego": [e for e, _ in ties],
+                         "alter": [a for _, a in ties], "strength": float("nan"),
+                         "line": range(2, 2 + len(ties))})
+    metrics = network.person_metrics(st, noms, config)
+    return NetworkResult(noms, pd.DataFrame(), metrics, network.school_metrics(st, noms),
+                         network.key_figures(metrics, config))
+
+
+def test_what_feeds_no_profile_says_why(settings):
+    """A school without key figures is named with the reason: no ties at all (s2), or ties
+    but none the measure counts (s1: all within one PLG, chosen on boundary ties); coded
+    transcripts of people who are no key figure are counted and the first few named. Each
+    note reads Dutch in a Dutch report."""
+    from pipeline.report import warning_in_language
+
+    config = settings.pipeline.network.model_copy(update={"tie_scope": "boundary"})
+    net = network_of([("a", "s1", "dt1"), ("b", "s1", "dt1"), ("c", "s2", ""), ("d", "s2", ""),
+                      ("e", "s3", "dt1"), ("f", "s3", "ls1")],
+                     [("a", "b"), ("b", "a"), ("e", "f")], config)
+    assert net.key_figures["person_id"].tolist() == ["e", "f"]
+    measure = config.key_figures.measure
+    others = [f"x{i}" for i in range(LISTED_PEOPLE + 2)]
+    notes = unprofiled_notes(net, pd.DataFrame({"person_id": ["e", "c", *others]}), config)
+    assert notes == [
+        f"school s1: no key figures (nobody has {measure} above 0 with tie_scope boundary), "
+        "so no profiles",
+        "school s2: no key figures (no ties among its staff), so no profiles",
+        f"transcripts of {len(others) + 1} people who are not key figures are coded but feed "
+        f"no profile: {', '.join(['c', *others][:LISTED_PEOPLE])} and 3 more"]
+    one = unprofiled_notes(net, pd.DataFrame({"person_id": ["c", "e"]}), config)[-1]
+    assert one == ("transcripts of 1 person who is not a key figure are coded but feed no "
+                   "profile: c")
+    for note in [*notes, one]:
+        dutch = warning_in_language(note, "nl")
+        assert dutch != note and not {"figure", "figures", "more", "nobody"} & set(dutch.split())
+    assert warning_in_language(notes[-1], "nl").endswith(" en nog 3")
+    assert unprofiled_notes(net, pd.DataFrame({"person_id": ["e", "f"]}), config)[2:] == []

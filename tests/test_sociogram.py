@@ -61,6 +61,41 @@ def test_profiles_colour_key_figures_and_label_legend(alpha):
     assert any(abs(f[0] - 0x12 / 255) < 1e-6 and abs(f[2] - 0x56 / 255) < 1e-6 for f in faces)
 
 
+@pytest.mark.parametrize("language, words", [
+    ("nl", ["eenzijdige relatie", "wederkerige relatie", "vragenlijst niet ingevuld",
+            "sleutelfiguur (genummerd naar rang)"]),
+    ("en", ["one-way tie", "reciprocal tie", "did not respond",
+            "key figure (numbered by rank)"])])
+def test_the_legend_speaks_the_report_language(language, words, tmp_path, capsys,
+                                               monkeypatch):
+    """`pipeline network`'s sociograms (and so the report's) have their legend in
+    ``language`` of pipeline.yaml, as the report around them: Dutch by default."""
+    from helpers import REPO, cli, write_config
+
+    from pipeline import report
+
+    legends = []
+
+    def draw(*args, **kwargs):
+        fig = sociogram.draw_sociogram(*args, **kwargs)
+        legends.append([t.get_text() for t in fig.legends[0].get_texts()])
+        return fig
+
+    monkeypatch.setattr(report, "draw_sociogram", draw)
+    config = write_config(tmp_path, "language: nl", f"language: {language}")
+    code, _, err = cli(["network", REPO / "tests" / "data" / "tiny_cohort", "--out",
+                        tmp_path / "out", "--config", config, "--jobs", "1"], capsys, monkeypatch)
+    assert code == 0, err
+    assert legends == [words, words]   # two schools, no profiles yet
+
+
+def test_legend_words_can_be_given(alpha):
+    G, kf = alpha
+    fig = sociogram.draw_sociogram(G, kf, legend={"one_way": "eenzijdig"})
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["eenzijdig", sociogram.LEGEND["reciprocal"]]
+
+
 def test_same_bytes_every_run(alpha):
     G, kf = alpha
     for fmt in ("png", "svg"):

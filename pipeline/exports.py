@@ -27,7 +27,7 @@ Tables:
 ``code matrix``  one row per segment and annotator: segment_id, school_id, person_id,
                  source, doc, annotator, then one 0/1 column per code and sub-type (empty
                  where a human annotator gave no label for that code)
-``ENA``          one row per segment in document order: units (the key figure), conversation
+``ENA``          one row per segment in document order: units (the person), conversation
                  (the transcript), school_id, person_id, source, segment_id, annotator, one
                  0/1 column per code, text
 """
@@ -441,7 +441,8 @@ def ena_table(coded: pd.DataFrame, codebook: Codebook, coder: str,
               reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ENA input table (webENA / rENA): one row per segment in document order.
 
-    ``units`` is the key figure (person id), ``conversation`` the transcript (document stem);
+    ``units`` is the person (person id: everyone with a transcript, key figure or not),
+    ``conversation`` the transcript (document stem);
     codes are 0/1 columns, one per code of both families. With ``reference`` (resolved human
     labels: ``segment_id, code, value[, source]``), segments that have human labels for
     every code take them instead of the machine coder's, and ``annotator`` says which.

@@ -503,20 +503,21 @@ def plg_notes(staff: pd.DataFrame) -> list[str]:
     kind = [t[i].strip() if i < len(t) else (t[0].strip() if len(t) == 1 else "")
             for t, i in zip(types.to_numpy()[person], nth, strict=True)]
     m = pd.DataFrame({"school": _text(staff["school_id"])[person], "plg": plg,
-                      "key": [re.sub(r"\s+", "", p).casefold() for p in plg],
+                      "key": pd.Series(plg).str.replace(r"\s+", "", regex=True).str.casefold(),
                       "type": kind, "line": lines[person]})
     notes = []
-    for (school, _), grp in m.groupby(["school", "key"], sort=True):
-        first = grp.drop_duplicates("plg")
-        if len(first) > 1:
-            shown = " and ".join(f"{r.plg!r} (line {r.line})" for r in first.itertuples())
-            notes.append(f"staff.csv: school {school}: plg_id {shown} differ only in letter "
-                         "case or spaces: one PLG? They count as different PLGs")
-    for (school, plg), grp in m[m["type"] != ""].groupby(["school", "plg"], sort=True):
-        first = grp.drop_duplicates("type")
-        if len(first) > 1:
-            shown = " and ".join(f"{r.type} (line {r.line})" for r in first.itertuples())
-            notes.append(f"staff.csv: school {school}: plg_id {plg!r} has plg_type {shown}")
+    # first spelling of each PLG id; only the few (school, id) with two are looked at closer
+    spellings = m.drop_duplicates(["school", "key", "plg"])
+    for (school, _), grp in spellings[spellings.duplicated(["school", "key"], keep=False)
+                                      ].groupby(["school", "key"], sort=True):
+        shown = " and ".join(f"{r.plg!r} (line {r.line})" for r in grp.itertuples())
+        notes.append(f"staff.csv: school {school}: plg_id {shown} differ only in letter "
+                     "case or spaces: one PLG? They count as different PLGs")
+    kinds = m[m["type"] != ""].drop_duplicates(["school", "plg", "type"])
+    for (school, plg), grp in kinds[kinds.duplicated(["school", "plg"], keep=False)
+                                    ].groupby(["school", "plg"], sort=True):
+        shown = " and ".join(f"{r.type} (line {r.line})" for r in grp.itertuples())
+        notes.append(f"staff.csv: school {school}: plg_id {plg!r} has plg_type {shown}")
     return notes
 
 

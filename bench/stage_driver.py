@@ -310,11 +310,13 @@ class Stages:
         from datetime import UTC, datetime
 
         from pipeline import io, report
-        from pipeline.run import RunResult, network_notes, untranscribed_notes
+        from pipeline.run import RunResult, network_notes, unprofiled_notes, untranscribed_notes
 
         started = datetime.now(UTC)
         warnings = (network_notes(self.cohort, self.net)
-                    + untranscribed_notes(self.net.key_figures, self.coded))
+                    + unprofiled_notes(self.net, self.coded, self.settings.pipeline.network)
+                    + untranscribed_notes(self.net.key_figures, self.coded)
+                    + self.profiles.attrs.get("notes", []))
         result = RunResult(self.net, self.coded, self.codes, self.features, self.profiles,
                            self.coder_name, self.card, warnings)
         s = self.settings

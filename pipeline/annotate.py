@@ -9,7 +9,8 @@ so the full history stays. Every ``labels/*.csv`` of the cohort is imported once
 changed in it, or a row removed from it (or the whole file), changes or withdraws that label
 (a row with value ``''``; :meth:`LabelStore.sync_gold_files`). A code renamed in the codebook
 is followed by ``annotate rename-code`` (:meth:`LabelStore.rename_code`): the labels under the
-old name are stored anew under the new one and withdrawn under the old.
+old name are stored anew under the new one and withdrawn under the old; one removed from it by
+``annotate retire-code`` (:meth:`LabelStore.retire_code`): its labels are withdrawn.
 
 =============  ===============================================================
 id             row number (insertion order)
@@ -150,9 +151,9 @@ NONE_LABEL = "none"
 FORMATS = ("csv", "labelstudio", "doccano")
 STRATEGIES = ("uncertain", "disagreement", "random")
 SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")
-TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t"}
+TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t", "waar"}   # WAAR: Dutch Excel
 REVIEWED_MARKS = {"v", "V", "✓", "✔", "☑", "√"}   # ticks, besides the spellings of TRUE
-FALSE = {"0", "0.0", "false", "no", "nee", "n", "f"}
+FALSE = {"0", "0.0", "false", "no", "nee", "n", "f", "onwaar"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
                 "context", "text", "suggestion", "strategy", "priority", "reason", "notes",
@@ -256,7 +257,7 @@ def _append(con: sqlite3.Connection, current: dict[tuple[str, str, str], tuple[s
     return added, unchanged
 
 
-def _binary(value: object) -> str | None:
+def binary_label(value: object) -> str | None:
     """'1' / '0' for the accepted spellings of a binary label, else ``None``."""
     s = str(value).strip().lower()
     if s in TRUE:
@@ -282,9 +283,8 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
         if not str(row.segment_id).strip():
             raise InputError(file, "empty segment id", line=line, field="segment_id")
         if row.code not in ok:
-            raise InputError(file, f"unknown code {row.code!r} (not in the codebook)",
-                             line=line, field="code")
-        v = _binary(row.value)
+            raise InputError(file, unknown_code(row.code), line=line, field="code")
+        v = binary_label(row.value)
         if v is None:
             raise InputError(file, f"value must be 0 or 1, got {row.value!r}", line=line,
                              field="value")
@@ -296,6 +296,14 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
         values.append(v)
         times.append(t or "")
     return out.assign(value=values, time=times)
+
+
+def unknown_code(code: str, *, in_store: bool = False) -> str:
+    """The message for a label of a code the codebook does not have; in the label store it
+    says how to bring the store in step with a codebook changed since."""
+    hint = ("; renamed there? `pipeline annotate rename-code COHORT OLD NEW`; removed? "
+            "`pipeline annotate retire-code COHORT OLD`" if in_store else "")
+    return f"unknown code {code!r} (not in the codebook{hint})"
 
 
 # ====================================================================== the store
@@ -422,6 +430,16 @@ class LabelStore:
         return {"rows": len(rows), "added": added, "unchanged": unchanged,
                 "withdrawn": withdrawn}
 
+    def check_codes(self, known: list[str]) -> None:
+        """Refuse a store whose current labels name a code or sub-type the codebook does not
+        have (renamed or removed since they were made), naming its first row: train,
+        evaluate, agreement and the exports would each count them differently."""
+        row = self._query("SELECT id, code FROM current_labels WHERE value != '' AND code NOT "
+                          f"IN ({','.join('?' * len(known))}) ORDER BY id LIMIT 1", tuple(known))
+        if len(row):
+            raise InputError(self.path, unknown_code(str(row["code"].iloc[0]), in_store=True),
+                             line=int(row["id"].iloc[0]), field="code")
+
     # ------------------------------------------------------------ writing
     def add(self, labels: pd.DataFrame, source: str) -> dict:
         """Append labels (``segment_id, code, value, annotator`` and optionally ``time``).
@@ -460,9 +478,20 @@ class LabelStore:
         under the old one (stamped now); the history keeps both. Labels from gold files follow
         their files (:meth:`sync_gold_files`), so they are left alone. Nothing is stored when
         a new name is not in ``known`` (``ValueError`` naming it). Idempotent: a second call
-        finds nothing under ``old``. Returns ``{"renamed", "annotators"}``."""
+        finds nothing under ``old``. Returns ``{"labels", "annotators"}``."""
+        return self._relabel(old, new, known)
+
+    def retire_code(self, old: str) -> dict:
+        """Follow a code (or sub-type) removed from the codebook: its current labels from
+        imports and adjudications, and those of its sub-types, are withdrawn (stamped now; the
+        history keeps them). Returns ``{"labels", "annotators"}``, as :meth:`rename_code`."""
+        return self._relabel(old, None, [])
+
+    def _relabel(self, old: str, new: str | None, known: list[str]) -> dict:
+        """Withdraw the current non-gold labels of ``old`` and its sub-types, stored anew under
+        ``new`` (its sub-types ``new.x``) unless ``new`` is None."""
         def renamed(code: str) -> str:
-            return new + code[len(old):]
+            return f"{new}{code[len(old):]}"
 
         with self._transaction() as con:
             rows = con.execute(
@@ -471,20 +500,19 @@ class LabelStore:
                 "AND (code = ? OR substr(code, 1, ?) = ?)",
                 (old, len(old) + 1, old + ".")).fetchall()
             missing = sorted({renamed(code) for _, code, *_ in rows} - set(known))
-            if missing:
+            if new is not None and missing:
                 raise ValueError(f"{', '.join(map(repr, missing))} not in the codebook: "
                                  f"rename the sub-types of {old!r} there too")
             current = {(seg, code, ann): (value, t) for seg, code, ann, value, t in
                        con.execute("SELECT segment_id, code, annotator, value, time "
                                    "FROM current_labels")}
-            source = f"rename {old} -> {new}"
-            moved = [(seg, renamed(code), value, ann, t, source)
-                     for seg, code, ann, value, t in rows]
-            gone = [(seg, code, WITHDRAWN, ann, None, source) for seg, code, ann, _, _ in rows]
-            _append(con, current, moved, _now())
-            _append(con, current, gone, _now())
-        return {"renamed": len(rows),
-                "annotators": len({ann for _, _, ann, _, _ in rows})}
+            source = f"rename {old} -> {new}" if new is not None else f"retire {old}"
+            if new is not None:
+                _append(con, current, [(seg, renamed(code), value, ann, t, source)
+                                       for seg, code, ann, value, t in rows], _now())
+            _append(con, current, [(seg, code, WITHDRAWN, ann, None, source)
+                                   for seg, code, ann, _, _ in rows], _now())
+        return {"labels": len(rows), "annotators": len({ann for _, _, ann, _, _ in rows})}
 
     def adjudicate(self, segment_id: str, code: str, value: str, by: str,
                    time: str | None = None) -> dict:
@@ -1021,7 +1049,7 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
                 raise InputError(file, "empty segment id", line=line, field="segment_id")
             chosen = set()
             for c, v in filled.items():
-                b = _binary(v)
+                b = binary_label(v)
                 if b is None:
                     raise InputError(file, f"expected 0 or 1, got {v!r}", line=line, field=c)
                 if b == "1":
@@ -1044,7 +1072,7 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
 def _reviewed(mark: str, file: Path, line: int) -> bool:
     """A prefilled row's ``reviewed`` cell: marked (``x``, ``1``, ``ja``, ``✓``), or empty or
     ``0``/``nee`` (not reviewed); anything else is refused, not taken for either."""
-    b = _binary(mark) if mark.strip() not in REVIEWED_MARKS else "1"
+    b = binary_label(mark) if mark.strip() not in REVIEWED_MARKS else "1"
     if b is None and mark.strip():
         raise InputError(file, f"expected x, 1, ja or a tick (reviewed), or empty or 0 (not "
                          f"reviewed), got {mark.strip()!r}", line=line, field="reviewed")
@@ -1185,8 +1213,7 @@ def _parse_doccano(text: str, file: Path, names: list[str]) -> tuple[pd.DataFram
             if lab == NONE_LABEL:
                 continue
             if lab not in known:
-                raise InputError(file, f"unknown code {lab!r} (not in the codebook)",
-                                 line=line, field="label")
+                raise InputError(file, unknown_code(lab), line=line, field="label")
             chosen.add(lab)
         named = [(key, str(v).strip()) for key, v in (("annotator", obj.get("annotator")),
                                                       ("meta.annotator", meta.get("annotator")),

@@ -236,7 +236,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     # it up; the coding workers are forked afterwards and start with both
     with collector_paused() as loaded:
         with aside(io.read_segments_file, infile) as reading:
-            from pipeline.coding.assign import codebook_note, contract_csv
+            from pipeline.coding.assign import contract_csv, model_notes
             from pipeline.run import load_coder
 
             coder, card = load_coder(settings, model, rules=rules)
@@ -253,7 +253,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
         with bar:   # each worker codes and formats its chunks; the text is written as it comes
             io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
                                               progress=tick, inherit=True))
-    warn(*filter(None, [codebook_note(card, settings.codebook)]))
+    warn(*model_notes(card, settings.codebook, settings.pipeline.coding.min_positives))
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
 
 
@@ -312,7 +312,8 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
 
 from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402
 
-app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate.")
+app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate, "
+              "rename-code, retire-code.")
 app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qdc, matrix, ena.")
 app.command("agreement")(agreement)
 

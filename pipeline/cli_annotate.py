@@ -10,6 +10,7 @@ Examples::
     pipeline annotate adjudicate data/demo
     pipeline annotate adjudicate data/demo --segment ID --code focus --value 1 --by carla
     pipeline annotate rename-code data/demo benefits opbrengsten
+    pipeline annotate retire-code data/demo knowledge_management.product
     pipeline agreement data/demo --out out/agreement --model models/default
     pipeline export qdpx data/demo --out out/demo.qdpx
     pipeline export qdc data/demo --out out/codebook.qdc
@@ -32,7 +33,8 @@ from pipeline.config import Settings, load_settings
 __all__ = ["annotate_app", "export_app", "agreement"]
 
 annotate_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                           help="Annotation tasks: export, import, adjudicate, rename-code.")
+                           help="Annotation tasks: export, import, adjudicate, rename-code, "
+                                "retire-code.")
 export_app = typer.Typer(no_args_is_help=True, add_completion=False,
                          help="Exports for other tools: qdpx, qdc, matrix, ena.")
 
@@ -67,10 +69,15 @@ def _names(settings: Settings) -> list[str]:
     return settings.codebook.code_ids + settings.codebook.subtype_ids
 
 
-def _store(cohort: Path, settings: Settings):
+def _store(cohort: Path, settings: Settings, *, check: bool = True):
+    """The cohort's label store, in step with its gold files; refused while it holds labels
+    of codes the codebook has no more (``check``: not for the commands that fix that)."""
     from pipeline.annotate import LabelStore
 
-    return LabelStore.for_cohort(cohort, _names(settings))
+    store = LabelStore.for_cohort(cohort, _names(settings))
+    if check:
+        store.check_codes(_names(settings))
+    return store
 
 
 def _refuse_filled(path: Path, names: list[str], fmt: str | None, store) -> None:
@@ -241,7 +248,7 @@ def adjudicate(
                                                  "disagreements to this CSV")] = None,
         config: ConfigOpt = None) -> None:
     """List disagreements, or record an adjudicated label (annotator adjudicator:<name>)."""
-    from pipeline.annotate import _binary
+    from pipeline.annotate import binary_label
 
     settings = load_settings(config)
     if out is not None:
@@ -254,7 +261,7 @@ def adjudicate(
         if code not in _names(settings):
             raise io.InputError(cohort, f"unknown code {code!r} (not in the codebook)",
                                 field="code")
-        v = _binary(value)
+        v = binary_label(value)
         if v is None:
             raise io.InputError(cohort, f"value must be 0 or 1, got {value!r}", field="value")
         if not by.strip():
@@ -278,6 +285,37 @@ def adjudicate(
         typer.echo(f"{rec['segment_id']}\t{rec['code']}\t{rec['values']}{mark}")
 
 
+def _relabel_store(cohort: Path, old: str, new: str | None, settings: Settings):
+    """The cohort's label store, once ``old`` has gone from the codebook and from
+    ``labels/*.csv`` (their rows are the team's to edit; the store follows them); None (said)
+    without a store. ``new``: the code's new id, which the codebook must have."""
+    from pipeline.annotate import STORE_NAME
+
+    codebook = settings.resolve(settings.pipeline.codebook)
+    done = "rename it there" if new is not None else "remove it there"
+    if old in _names(settings):
+        raise io.InputError(codebook, f"{old!r} is still in the codebook: {done} first",
+                            field="id")
+    if new is not None and new not in _names(settings):
+        raise io.InputError(codebook, f"{new!r} is not in the codebook (codes: "
+                            f"{', '.join(settings.codebook.code_ids)})", field="id")
+    fix = f"replace it by {new!r}" if new is not None else "remove those rows"
+    for gold in sorted((Path(cohort) / "labels").glob("*.csv")):
+        labels = io.read_labels(gold)
+        hits = labels[(labels["code"] == old) | labels["code"].str.startswith(old + ".")]
+        if len(hits):
+            more = f" (and {len(hits) - 1} more line(s))" if len(hits) > 1 else ""
+            raise io.InputError(gold, f"still names {old!r}{more}: {fix} there first (the "
+                                "label store follows labels/*.csv); nothing changed",
+                                line=int(hits["line"].iloc[0]), field="code")
+    if not (Path(cohort) / "labels" / STORE_NAME).is_file():
+        io.load_cohort(cohort)   # a cohort folder after all?
+        typer.echo(f"no label store in {Path(cohort) / 'labels'}: its labels/*.csv are all its "
+                   "labels, nothing to change")
+        return None
+    return _store(cohort, settings, check=False)
+
+
 @annotate_app.command("rename-code")
 def rename_code(
         cohort: CohortArg,
@@ -286,40 +324,39 @@ def rename_code(
         config: ConfigOpt = None) -> None:
     """Follow a code renamed in the codebook: the label store's labels of OLD (imports,
     adjudications, sub-types OLD.x too) become labels of NEW; the history keeps both."""
-    from pipeline.annotate import STORE_NAME
-
     settings = load_settings(config)
-    names = _names(settings)
-    codebook = settings.resolve(settings.pipeline.codebook)
-    if old in names:
-        raise io.InputError(codebook, f"{old!r} is still in the codebook: rename it there "
-                            "first", field="id")
-    if new not in names:
-        raise io.InputError(codebook, f"{new!r} is not in the codebook (codes: "
-                            f"{', '.join(settings.codebook.code_ids)})", field="id")
-    for gold in sorted((Path(cohort) / "labels").glob("*.csv")):
-        labels = io.read_labels(gold)
-        hits = labels[(labels["code"] == old) | labels["code"].str.startswith(old + ".")]
-        if len(hits):
-            more = f" (and {len(hits) - 1} more line(s))" if len(hits) > 1 else ""
-            raise io.InputError(gold, f"still names {old!r}{more}: replace it by {new!r} "
-                                "there first (the label store follows labels/*.csv); nothing "
-                                "renamed", line=int(hits["line"].iloc[0]), field="code")
-    if not (Path(cohort) / "labels" / STORE_NAME).is_file():
-        io.load_cohort(cohort)   # a cohort folder after all?
-        typer.echo(f"no label store in {Path(cohort) / 'labels'}: its labels/*.csv are all its "
-                   "labels, nothing to rename")
+    store = _relabel_store(cohort, old, new, settings)
+    if store is None:
         return
-    store = _store(cohort, settings)
     try:
-        counts = store.rename_code(old, new, names)
+        counts = store.rename_code(old, new, _names(settings))
     except ValueError as e:
-        raise io.InputError(codebook, str(e)) from None
-    if not counts["renamed"]:
+        raise io.InputError(settings.resolve(settings.pipeline.codebook), str(e)) from None
+    if not counts["labels"]:
         typer.echo(f"no current label of {old!r} in {store.path}: nothing to rename")
         return
-    typer.echo(f"{counts['renamed']} label(s) of {counts['annotators']} annotator(s) renamed "
+    typer.echo(f"{counts['labels']} label(s) of {counts['annotators']} annotator(s) renamed "
                f"{old} -> {new} (the history keeps the old ones) -> {store.path}")
+
+
+@annotate_app.command("retire-code")
+def retire_code(
+        cohort: CohortArg,
+        old: Annotated[str, typer.Argument(help="the id of the code (or code.subtype) "
+                                                "removed from the codebook")],
+        config: ConfigOpt = None) -> None:
+    """Follow a code removed from the codebook: the label store's labels of OLD (imports,
+    adjudications, sub-types OLD.x too) are withdrawn; the history keeps them."""
+    settings = load_settings(config)
+    store = _relabel_store(cohort, old, None, settings)
+    if store is None:
+        return
+    counts = store.retire_code(old)
+    if not counts["labels"]:
+        typer.echo(f"no current label of {old!r} in {store.path}: nothing to retire")
+        return
+    typer.echo(f"{counts['labels']} label(s) of {counts['annotators']} annotator(s) of {old} "
+               f"withdrawn (the history keeps them) -> {store.path}")
 
 
 # ====================================================================== agreement
@@ -335,7 +372,9 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
     if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         if not labels.is_file():
             raise io.InputError(labels, "label store not found")
-        return LabelStore(labels).current(), None
+        store = LabelStore(labels)
+        store.check_codes(_names(settings))
+        return store.current(), None
     if labels.suffix.lower() == ".csv":
         return io.read_labels(labels), None
     raise io.InputError(labels, "expected a cohort folder, a store.sqlite or a labels CSV")

@@ -1,16 +1,27 @@
 """Typed configuration: ``configs/*.yaml`` validated once, at the edge, into pydantic objects.
 
-Every error names the file and the key (``configs/pipeline.yaml: network.key_figures.k: ...``)
-so a user editing a config never meets a traceback.
+Every error is one line naming the file, the line and the key, in the form of the project's
+other input errors, so a user editing a config never meets a traceback::
+
+    configs/codebook.yaml:17: field 'families[knowledge_types].codes[focus].color': ...
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ConfigError",
@@ -28,11 +39,45 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "pipeline.yaml"
+#: the code families, each an output column of the coding contract (DESIGN.md): a codebook has
+#: exactly these
 FAMILIES = ("knowledge_types", "activities")
+#: the family whose codes may have sub-types: sub-types are activity kinds (CODEBOOK.md),
+#: counted in ``n_activity_kinds``
+SUBTYPE_FAMILY = "activities"
+#: code and sub-type ids: they become column names (``p_<id>``, ``n_<id>``, a task CSV's
+#: column) and are joined with ``;`` (code lists) and ``.`` (``<code>.<subtype>``)
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: counts of the features table besides ``n_<code>`` (profile.py): a code with one of these
+#: ids would give a second column of the same name
+DERIVED_COUNTS = ("segments", "activity_kinds", "activity_categories")
+#: prefixes of a code's own columns in a task CSV (``p_<code>`` score, ``s_<code>``
+#: suggestion): a code id with one of them could be another code's column
+CODE_COLUMN_PREFIXES = ("p_", "s_")
+#: the columns written or read beside code columns: annotate.META_COLUMNS (task CSVs),
+#: segment.SEGMENT_COLUMNS, io.LABEL_COLUMNS and the label store's, ``pipeline code``'s
+#: input (id, text, line) and output (coding.assign: the family columns, evidence, coder).
+#: Listed here because those modules import pandas or spaCy and this one must stay light
+#: (tests/test_config.py checks that it covers theirs).
+TABLE_COLUMNS = frozenset({
+    "segment_id", "school_id", "person_id", "source", "doc", "annotator", "time", "context",
+    "text", "suggestion", "strategy", "priority", "reason", "notes", "note", "comment",
+    "comments", "line", "reviewed", "opmerking", "opmerkingen", "toelichting", "notitie",
+    "turn", "part", "speaker", "start", "end", "id", "code", "value", "import_hash",
+    "knowledge_types", "activities", "activity_subtypes", "evidence", "coder"})
 
 
 class ConfigError(ValueError):
-    """A configuration file is missing, unreadable or invalid (message names file and key)."""
+    """A configuration file is missing, unreadable or invalid (one line: file, line, key)."""
+
+
+class _At(ValueError):
+    """A check's error at ``loc`` below the validated object (pydantic only knows the
+    object), so the message can name the offending key and its line."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -45,21 +90,71 @@ class Label(_Strict):
 
 
 # ---------------------------------------------------------------- codebook
+def _check_id(v: str) -> str:
+    if not re.fullmatch(ID_PATTERN, v):
+        raise ValueError(f"id {v!r} does not match {ID_PATTERN} (lowercase letters, digits and "
+                         "_, starting with a letter: ids become column names, ';' separates "
+                         "codes and '.' a code from its sub-type)")
+    return v
+
+
+def _check_code_id(v: str) -> str:
+    """A sub-type's id is only ever written ``<code>.<subtype>``; a code's own id is a column
+    name by itself, so it must not be one the pipeline has already."""
+    _check_id(v)
+    if v in DERIVED_COUNTS:
+        raise ValueError(f"id {v!r} is reserved: the pipeline derives a count n_{v} itself")
+    if v in TABLE_COLUMNS:
+        raise ValueError(f"id {v!r} is reserved: the pipeline's tables (task files, segments, "
+                         "labels) have a column of that name beside the code columns")
+    if v.startswith(CODE_COLUMN_PREFIXES):
+        raise ValueError(f"id {v!r} starts with {v[:2]!r}: task files name a code's score "
+                         f"and suggestion columns {' and '.join(CODE_COLUMN_PREFIXES)}<code>")
+    return v
+
+
+# characters of regular expressions and other tools' wildcards: the rule coder matches words
+# (and a trailing * on a word), so a pattern holding one would silently match nothing
+PATTERN_SYNTAX = re.compile(r"[?()\[\]{}|+\\^$]|\.\*")
+
+
+def _check_pattern(v: str) -> str:
+    """A word or phrase, each word with a letter or digit; ``*`` only at a word's end (any
+    word starting so: ``leerling*``)."""
+    if not any(ch.isalnum() for ch in v):
+        raise ValueError(f"pattern {v!r} has no letter or digit: write a word or phrase")
+    if PATTERN_SYNTAX.search(v):
+        raise ValueError(f"pattern {v!r}: patterns are words, not regular expressions or "
+                         "wildcards (only a trailing * on a word: leerling*); list the forms "
+                         "as separate patterns")
+    for word in v.split():
+        stem = word.rstrip("*")
+        if "*" in stem or (stem != word and not any(ch.isalnum() for ch in stem)):
+            raise ValueError(f"pattern {v!r}: {word!r} is no word (a * only at the end of "
+                             "a word with letters: leerling*)")
+    return v
+
+
+SubtypeId = Annotated[str, AfterValidator(_check_id)]
+CodeId = Annotated[str, AfterValidator(_check_code_id)]
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
 class Subtype(_Strict):
-    id: str
+    id: SubtypeId
     label: Label
-    patterns: list[str] = Field(default_factory=list)
+    patterns: list[Pattern] = Field(default_factory=list)
 
 
 class Code(_Strict):
-    id: str
+    id: CodeId
     label: Label
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     definition: str
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
-    patterns: list[str] = Field(default_factory=list)
+    patterns: list[Pattern] = Field(default_factory=list)
     subtypes: list[Subtype] = Field(default_factory=list)
     family: str = ""
 
@@ -69,6 +164,31 @@ class Family(_Strict):
     label: Label
     definition: str
     codes: list[Code]
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in FAMILIES:
+            raise ValueError(f"unknown family {v!r}: a codebook has exactly the families "
+                             f"{' and '.join(FAMILIES)} (the coding contract's output columns "
+                             "are named after them)")
+        return v
+
+    @field_validator("codes")
+    @classmethod
+    def _not_empty(cls, v: list[Code]) -> list[Code]:
+        if not v:
+            raise ValueError("a family needs at least one code")
+        return v
+
+    @model_validator(mode="after")
+    def _subtypes_are_activities(self) -> Family:
+        for j, code in enumerate(self.codes):
+            if code.subtypes and self.id != SUBTYPE_FAMILY:
+                raise _At(("codes", j, "subtypes"),
+                          f"code {code.id!r} of family {self.id} has sub-types: only codes of "
+                          f"{SUBTYPE_FAMILY} may (sub-types are activity kinds)")
+        return self
 
 
 class Codebook(_Strict):
@@ -86,16 +206,36 @@ class Codebook(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _each_family_once(self) -> Codebook:
+        ids = [f.id for f in self.families]
+        for i, fam in enumerate(ids):
+            if fam in ids[:i]:
+                raise _At(("families", i, "id"), f"family {fam!r} given twice: a codebook has "
+                          f"exactly the families {' and '.join(FAMILIES)}, each once")
+        missing = [f for f in FAMILIES if f not in ids]
+        if missing:
+            raise _At(("families",), f"missing family {missing[0]!r}: a codebook has exactly "
+                      f"the families {' and '.join(FAMILIES)} (the coding contract's output "
+                      "columns are named after them)")
+        return self
+
+    @model_validator(mode="after")
     def _unique_ids(self) -> Codebook:
-        seen: set[str] = set()
-        for fam in self.families:
-            for code in fam.codes:
+        seen: dict[str, str] = {}
+        for i, fam in enumerate(self.families):
+            for j, code in enumerate(fam.codes):
                 if code.id in seen:
-                    raise ValueError(f"duplicate code id {code.id!r}")
-                seen.add(code.id)
-                subs = [s.id for s in code.subtypes]
-                if len(set(subs)) != len(subs):
-                    raise ValueError(f"duplicate subtype id under {code.id!r}")
+                    raise _At(("families", i, "codes", j, "id"),
+                              f"duplicate code id {code.id!r} in family {fam.id} (first in "
+                              f"family {seen[code.id]})")
+                seen[code.id] = fam.id
+                subs: set[str] = set()
+                for k, sub in enumerate(code.subtypes):
+                    if sub.id in subs:
+                        raise _At(("families", i, "codes", j, "subtypes", k, "id"),
+                                  f"duplicate sub-type id {sub.id!r} under code {code.id!r} "
+                                  f"of family {fam.id}")
+                    subs.add(sub.id)
         return self
 
     @property
@@ -205,6 +345,7 @@ class CodingConfig(_Strict):
     model: str
     evidence_terms: int = Field(ge=0, le=50)
     min_segments_per_kind: int = Field(ge=1)
+    min_positives: int = Field(default=10, ge=1)
 
 
 class TrainingConfig(_Strict):
@@ -286,60 +427,110 @@ def config_relative(config_path: Path, relative: str) -> Path:
     return next((place for place in places if place.exists()), project / p)
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> tuple[dict, yaml.Node]:
+    """The file's data and its node tree (which knows each key's line)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config ({e})") from None
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
+        where = f"{mark.line + 1}:" if mark else ""
         raise ConfigError(f"{path}:{where} invalid YAML ({getattr(e, 'problem', e)})") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
+        line = root.start_mark.line + 1 if root is not None else 1
+        raise ConfigError(f"{path}:{line}: expected a mapping at the top level")
+    return data, root
 
 
-def _validate(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
+def _locate(root: yaml.Node, loc: tuple[str | int, ...]) -> tuple[int, str]:
+    """The line of the deepest node on ``loc`` that the file has, and ``loc`` as a key to
+    read: a list item by its ``id`` where it has one (``families[activities].codes[exchange]
+    .color``), else by its index (``criteria[2]``)."""
+    node, line, key, steps = root, root.start_mark.line + 1, "", 0
+    for step in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == str(step)), None)
+            if pair is None:
+                break
+            line, node, key = pair[0].start_mark.line + 1, pair[1], f"{key}.{step}"
+        elif (isinstance(node, yaml.SequenceNode) and isinstance(step, int)
+              and 0 <= step < len(node.value)):
+            node = node.value[step]
+            line, key = node.start_mark.line + 1, f"{key}[{_item_name(node, step)}]"
+        else:
+            break
+        steps += 1
+    for step in loc[steps:]:
+        key += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return line, key.removeprefix(".")
+
+
+def _item_name(node: yaml.Node, index: int) -> str | int:
+    """A list item's ``id`` when it has a usable one, else its index."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "id" and isinstance(v, yaml.ScalarNode) and v.value.strip():
+                return v.value
+    return index
+
+
+def _error(path: Path, root: yaml.Node, loc: tuple[str | int, ...], message: str) -> ConfigError:
+    """One line, as :class:`pipeline.io.InputError` writes them: ``file:line: field 'key':
+    message``."""
+    line, key = _locate(root, loc)
+    field = f" field '{key}':" if key else ""
+    return ConfigError(f"{path}:{line}:{field} {message}")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(model: type[M], path: Path) -> tuple[M, yaml.Node]:
+    data, root = _read_yaml(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), root
     except ValidationError as e:
         err = e.errors()[0]
-        err["msg"] = err["msg"].removeprefix("Value error, ")   # pydantic's, for our own checks
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")   # pydantic's, for our own checks
+        below = err.get("ctx", {}).get("error")
+        loc = (*err["loc"], *below.loc) if isinstance(below, _At) else err["loc"]
         more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise ConfigError(f"{path}: key {key}: {err['msg']}{more}") from None
+        raise _error(path, root, loc, f"{msg}{more}") from None
 
 
 def load_codebook(path: Path) -> Codebook:
-    return _validate(Codebook, _read_yaml(path), path)  # type: ignore[return-value]
+    return _load(Codebook, path)[0]
 
 
 def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfig:
-    cfg: ProfilesConfig = _validate(ProfilesConfig, _read_yaml(path), path)  # type: ignore[assignment]
+    cfg, root = _load(ProfilesConfig, path)
     if codebook is not None:
         known = set(codebook.code_ids)
-        counts = ({f"n_{c}" for c in [*known, *codebook.subtype_ids]}
-                  | {"n_activity_kinds", "n_activity_categories", "n_segments"})
+        counts = {f"n_{c}" for c in [*known, *codebook.subtype_ids, *DERIVED_COUNTS]}
         for i, p in enumerate(cfg.profiles):
             for j, c in enumerate(p.criteria):
-                bad = [x for x in (c.codes or []) if x not in known]
-                if bad:
-                    raise ConfigError(
-                        f"{path}: key profiles.{i}.criteria.{j}.codes: unknown code {bad[0]!r}")
+                for k, x in enumerate(c.codes or []):
+                    if x not in known:
+                        raise _error(path, root, ("profiles", i, "criteria", j, "codes", k),
+                                     f"unknown code {x!r}")
                 if c.feature.startswith("n_") and c.feature not in counts:
-                    raise ConfigError(
-                        f"{path}: key profiles.{i}.criteria.{j}.feature: {c.feature!r} counts "
-                        f"a code the codebook does not have ({', '.join(sorted(known))})")
+                    raise _error(path, root, ("profiles", i, "criteria", j, "feature"),
+                                 f"{c.feature!r} counts a code the codebook does not have "
+                                 f"({', '.join(sorted(known))})")
     return cfg
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
-    return _validate(PipelineConfig, _read_yaml(path), path)  # type: ignore[return-value]
+    return _load(PipelineConfig, path)[0]
 
 
 def load_settings(path: Path | None = None) -> Settings:

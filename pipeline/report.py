@@ -827,6 +827,11 @@ _NL_WARNINGS = [
                 r"staff\.csv(?:; (.+) is: the same school\?)?"),
      lambda m: (f"nominations.csv: school_id {m[1]} ({m[2]} rij(en), regels {m[3]}) is geen "
                 "school van staff.csv" + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) positive labels "
+                r"\(coding\.min_positives\): do not rely on those codes; label more segments "
+                r"and retrain"),
+     r"model \1 leerde \2 van minder dan \3 positieve labels (coding.min_positives): vertrouw "
+     r"niet op die codes; label meer fragmenten en train opnieuw"),
     (re.compile(r"profiles: no key figure has a (\S+)( \(no tie strengths in the survey\?\))?, "
                 r"so '(.+)' \((\S+)\) is left out of that profile"),
      lambda m: (f"profielen: geen sleutelfiguur heeft een {m[1]}"

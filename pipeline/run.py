@@ -18,9 +18,9 @@ from pipeline import network
 from pipeline.coding.assign import (
     Coder,
     code_segments,
-    codebook_note,
     make_coder,
     make_coder_in_worker,
+    model_notes,
 )
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
@@ -211,7 +211,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
     warnings: list[str] = []
     net = _network_noted(cohort, settings, warnings)
     coder, card = load_coder(settings, model_dir, rules=rules)  # a bad --model fails early
-    warnings += filter(None, [codebook_note(card, settings.codebook)])
+    warnings += model_notes(card, settings.codebook, settings.pipeline.coding.min_positives)
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
                             progress=progress, notes=warnings)
     done = [0]

@@ -251,7 +251,7 @@ def test_rename_code_moves_current_labels_and_keeps_the_history(tmp_path):
     with pytest.raises(ValueError, match="'uitwisseling.input' not in the codebook"):
         store.rename_code("exchange", "uitwisseling", known[:3])
     assert len(store.history()) == 6                      # refused: nothing stored
-    assert store.rename_code("exchange", "uitwisseling", known) == {"renamed": 3,
+    assert store.rename_code("exchange", "uitwisseling", known) == {"labels": 3,
                                                                     "annotators": 3}
     cur = store.current()
     assert sorted(map(tuple, cur[["code", "annotator", "value", "time"]].values.tolist())) == [
@@ -264,8 +264,11 @@ def test_rename_code_moves_current_labels_and_keeps_the_history(tmp_path):
     hist = store.history()
     assert len(hist) == 6 + 3 + 3                         # moved and withdrawn, none deleted
     assert (hist.loc[hist["source"] == "rename exchange -> uitwisseling", "value"] == "").sum() == 3
-    assert store.rename_code("exchange", "uitwisseling", known) == {"renamed": 0,
+    assert store.rename_code("exchange", "uitwisseling", known) == {"labels": 0,
                                                                     "annotators": 0}
+    assert store.retire_code("exchange_rate") == {"labels": 1, "annotators": 1}
+    assert "exchange_rate" not in set(store.current()["code"])
+    assert store.retire_code("exchange_rate") == {"labels": 0, "annotators": 0}
 
 
 WORKER = """
@@ -796,9 +799,16 @@ def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path
     gold = cohort / "labels" / "gold.csv"
     assert err == (f"error: {gold}:5: field 'code': still names 'benefits' (and 39 more "
                    "line(s)): replace it by 'opbrengsten' there first (the label store follows "
-                   "labels/*.csv); nothing renamed"), err
+                   "labels/*.csv); nothing changed"), err
     assert snapshot(cohort) == before
     assert "opbrengst" in refused([*args[:-1], "opbrengst", *config], capsys, monkeypatch)
+    # until then the store's old labels are refused alike wherever they would be counted
+    for command in (["agreement", cohort, "--out", tmp_path / "agr"],
+                    ["export", "matrix", cohort, "--out", tmp_path / "m.csv", "--rules"],
+                    ["annotate", "adjudicate", cohort]):
+        err = refused([*command, *config], capsys, monkeypatch)
+        assert "field 'code': unknown code 'benefits' (not in the codebook; renamed there? " \
+               "`pipeline annotate rename-code COHORT OLD NEW`" in err, err
 
     gold.write_text(gold.read_text(encoding="utf-8").replace(",benefits,", ",opbrengsten,"),
                     encoding="utf-8")
@@ -825,7 +835,52 @@ def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
                            "file": [str(store)], "line": [7]})
     with pytest.raises(InputError, match=r"store.sqlite:7: field 'code': unknown code "
                                          r"'benefit' \(not in the codebook; renamed there\? "
-                                         r"`pipeline annotate rename-code COHORT OLD NEW`\)"):
+                                         r"`pipeline annotate rename-code COHORT OLD NEW`; "
+                                         r"removed\? `pipeline annotate retire-code COHORT "
+                                         r"OLD`\)"):
         validate_labels(labels, names)
     with pytest.raises(InputError, match=r"\(not in the codebook\)$"):
         validate_labels(labels.assign(file=str(tmp_path / "gold.csv")), names)
+
+
+def test_cli_retire_code_follows_a_subtype_removed_from_the_codebook(cohort, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A team drops the sub-type ``knowledge_management.product``: train refused the store's
+    labels of it (no code of the codebook) and nothing could retire them."""
+    from helpers import REPO
+
+    anna = tmp_path / "anna.csv"
+    assert cli(export_args(cohort, anna, "csv", "--annotator", "anna"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(anna)
+    table[["focus", "knowledge_management", "knowledge_management.product"]] = "1"
+    table.to_csv(anna, index=False)
+    assert cli(["annotate", "import", anna, "--cohort", cohort], capsys, monkeypatch)[0] == 0
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    product = ("          - id: product\n            label: {nl: product, en: product}\n"
+               "            patterns: [flyer, poster, infographic, folder, filmpje, kaart, "
+               "placemat]\n")
+    for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml"):
+        text = (REPO / "configs" / name).read_text(encoding="utf-8")
+        assert name != "codebook.yaml" or product in text
+        (cfg / name).write_text(text.replace(product, ""), encoding="utf-8")
+    args = ["annotate", "retire-code", cohort, "knowledge_management.product",
+            "--config", cfg / "pipeline.yaml"]
+    gold = cohort / "labels" / "gold.csv"
+    err = refused(args, capsys, monkeypatch)
+    assert err == (f"error: {gold}:12: field 'code': still names 'knowledge_management.product' "
+                   "(and 39 more line(s)): remove those rows there first (the label store "
+                   "follows labels/*.csv); nothing changed"), err
+    gold.write_text("".join(ln for ln in gold.read_text(encoding="utf-8").splitlines(True)
+                            if ",knowledge_management.product," not in ln), encoding="utf-8")
+    code, out, _ = cli(args, capsys, monkeypatch)
+    assert code == 0 and out.startswith("3 label(s) of 1 annotator(s) of "
+                                        "knowledge_management.product withdrawn"), out
+    settings = load_settings(cfg / "pipeline.yaml")
+    store = an.LabelStore.for_cohort(cohort, settings.codebook.code_ids
+                                     + settings.codebook.subtype_ids)
+    cur = store.current()
+    assert "knowledge_management.product" not in set(cur["code"])
+    assert (cur["code"] == "knowledge_management").sum() > 0          # the code itself stays
+    assert "still in the codebook" in refused(args[:-2], capsys, monkeypatch)

@@ -184,6 +184,33 @@ def test_a_model_of_another_codebook_version_is_named(shared_datadir, tmp_path, 
         assert code_ == 2 and "give --model or --rules, not both" in err, err
 
 
+def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_path, capsys,
+                                                           monkeypatch):
+    """A model whose card says it saw 0 or 3 positives of a code (labels for a few codes
+    only, a small first round) codes without a word otherwise; the shipped model, which saw
+    19 or more of each, gets no such warning."""
+    import json
+    import shutil
+
+    from helpers import cli as run_cli
+
+    segments = shared_datadir / "coding" / "to_code.csv"
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "x.csv"], capsys,
+                            monkeypatch)
+    assert code_ == 0 and "positive labels" not in err, err
+    folder = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", folder)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card["training_data"]["positives"].update({"benefits": 0, "exchange.input": 3})
+    (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "y.csv", "--model", folder],
+                            capsys, monkeypatch)
+    assert code_ == 0, err
+    assert ("warning: model sklearn_tfidf_lr learned benefits (0), exchange.input (3) from "
+            "fewer than 10 positive labels (coding.min_positives): do not rely on those codes; "
+            "label more segments and retrain") in err.splitlines(), err
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 1000])
 def test_contract_csv_chunks_join_into_the_contract_table(shared_datadir, coding_model_dirs,
                                                          settings, chunk):

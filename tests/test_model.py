@@ -129,6 +129,33 @@ def test_label_notes_name_what_the_labels_leave_out():
     assert label_notes(complete, [], ["focus", "benefits"]) == []
 
 
+def test_an_even_split_of_annotators_is_no_majority():
+    """Anna says 1, Ben 0: there is no majority. The label counts as 0 (the model has one
+    label per segment and code), named as a tie with its count so that it gets adjudicated;
+    and a code with too few positives to learn is named too."""
+    import pandas as pd
+
+    from pipeline.coding.train import label_notes, resolve_labels
+
+    labels = pd.DataFrame(
+        [("a@0-5", "focus", 1, "anna"), ("a@0-5", "focus", 0, "ben"),
+         ("b@0-5", "focus", 1, "anna"), ("b@0-5", "focus", 1, "ben"),
+         ("b@0-5", "benefits", 1, "anna"), ("b@0-5", "benefits", 0, "ben"),
+         ("c@0-5", "focus", 1, "anna"), ("c@0-5", "focus", 1, "ben"), ("c@0-5", "focus", 0, "cor")],
+        columns=["segment_id", "code", "value", "annotator"]).assign(time="")
+    resolved = resolve_labels(labels)
+    got = {(r.segment_id, r.code): (r.value, r.source) for r in resolved.itertuples()}
+    assert got == {("a@0-5", "focus"): (0, "tie"), ("b@0-5", "focus"): (1, "majority"),
+                   ("b@0-5", "benefits"): (0, "tie"), ("c@0-5", "focus"): (1, "majority")}
+    notes = label_notes(resolved, [], ["focus", "benefits"], {"focus": 2, "benefits": 0}, 2)
+    assert notes[-2:] == [
+        "labels: annotators are split evenly on 2 label(s) (benefits 1, focus 1): counted as 0 "
+        "until adjudicated (`pipeline annotate adjudicate`)",
+        "labels: fewer than 2 positive labels (coding.min_positives) for benefits (0): the "
+        "model cannot learn those reliably; label more segments (`pipeline annotate export "
+        "--strategy uncertain`)"]
+
+
 # ---------------------------------------------------------------- thresholds
 def test_best_threshold_by_hand():
     y = np.array([1, 1, 0, 0])

@@ -389,7 +389,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     staff.loc[0, "role"] = "teacher"
     made += [f"network: {note}" for note in
              network.person_metrics(staff, noms, cfg).attrs["notes"][1:]]
-    from pipeline.coding.assign import codebook_note
+    from pipeline.coding.assign import codebook_note, model_notes
 
     made.append(codebook_note({"name": "m", "codebook": {"version": "0.9"}}, settings.codebook))
     made += network.plg_notes(pd.DataFrame({"school_id": "s", "plg_id": ["DT1", "dt1", "dt1"],
@@ -401,7 +401,9 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     from test_profile import NO_STRENGTH_NOTE
 
     made.append(NO_STRENGTH_NOTE)
-    assert len(made) == 14
+    made += model_notes({"name": "m", "training_data": {"positives": {"focus": 2}}},
+                        settings.codebook, 10)
+    assert len(made) == 15
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

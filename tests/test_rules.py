@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pipeline.coding.assign import code_segments, rule_coder
-from pipeline.coding.rules import RuleCoder
+from pipeline.coding.rules import RuleCoder, inflections
 from pipeline.nlp import lemmatiser
 
 
@@ -55,3 +55,78 @@ def test_rule_coder_through_code_segments(rules, codebook):
     assert "approach: hypothesen" in coded.loc[0, "evidence"]
     assert coded.loc[1, ["knowledge_types", "activities", "evidence"]].tolist() == ["", "", ""]
     assert coded["coder"].eq("rules").all()
+
+
+def _coder(codebook, nlp, patterns: list[str]) -> RuleCoder:
+    """A rule coder whose only patterns are ``patterns``, under the code ``focus``."""
+    families = [f.model_copy(update={"codes": [
+        c.model_copy(update={"patterns": patterns if c.id == "focus" else [], "subtypes": []})
+        for c in f.codes]}) for f in codebook.families]
+    return RuleCoder(codebook.model_copy(update={"families": families}), nlp)
+
+
+@pytest.mark.parametrize(("word", "form"), [
+    ("datateam", "datateams"), ("thema", "thema's"), ("ronde", "ronden"),
+    ("idee", "ideeën"),                                        # plurals -s, -'s, -n, -ën
+    ("les", "lessen"), ("verslag", "verslagen"),               # short vowel: either spelling
+    ("jaar", "jaren"), ("brief", "brieven"), ("huis", "huizen"), ("kaas", "kazen"),
+    ("gemiddeld", "gemiddelde"), ("groot", "grote"),           # adjective -e
+    ("klassengesprek", "klassengesprekje"), ("stoel", "stoeltje"),
+    ("leerlingenpanel", "leerlingenpanelletje"), ("probleem", "probleempje"),
+    ("koning", "koninkje"), ("thema", "themaatje"), ("workshop", "workshopjes"),
+])
+def test_inflections_follow_dutch_spelling(word, form):
+    assert form in inflections(word)
+    assert word not in inflections(word)
+
+
+@pytest.mark.parametrize(("text", "label", "word"), [
+    # words the lookup table does not know: the demo transcripts' most frequent misses
+    ("Dat heb ik echt van de datateams meegekregen.", "approach", "datateams"),
+    ("Het gemiddelde ging omhoog.", "outcomes", "gemiddelde"),
+    ("We maakten observatieformulieren.", "approach", "observatieformulieren"),
+    ("De verslagen staan op het intranet.", "knowledge_management", "verslagen"),
+    ("We bespraken de lesontwerpen.", "approach", "lesontwerpen"),
+    ("Welke onderwerpen kiezen we?", "focus", "onderwerpen"),
+])
+def test_shipped_patterns_match_inflections_the_table_lacks(rules, text, label, word):
+    assert lemmatiser().lemma(word) == word               # unknown to the table, or its own
+    scores, evidence = rules.score([text])
+    assert scores.loc[0, label] >= rules.threshold
+    assert word in evidence[0][label]
+
+
+def test_a_new_codes_patterns_match_plurals_and_diminutives(codebook, nl_pipeline):
+    coder = _coder(codebook, nl_pipeline, ["leerlingenpanel", "klassengesprek"])
+    texts = ["Leerlingenpanels waren nuttig.", "De klassengesprekken gingen goed.",
+             "Het klassengesprekje ging goed.", "Een leerlingenpanelletje.", "Een panel."]
+    scores, evidence = coder.score(texts)
+    assert [e.get("focus") for e in evidence] == [
+        ["leerlingenpanels"], ["klassengesprekken"], ["klassengesprekje"],
+        ["leerlingenpanelletje"], None]
+
+
+def test_forms_the_table_gives_to_another_word_are_left_out(codebook, nl_pipeline):
+    # "panelen" is the plural of "paneel" in the lookup table; "panels" is unknown to it
+    assert lemmatiser().lemma("panelen") == "paneel"
+    assert "panelen" in inflections("panel")
+    _, evidence = _coder(codebook, nl_pipeline, ["panel"]).score(["De panelen.", "De panels."])
+    assert evidence == [{}, {"focus": ["panels"]}]
+
+
+def test_a_form_that_is_a_lemma_of_its_own_matches_only_as_written(codebook, nl_pipeline):
+    # "stappen" (also the verb 'to step') is added as a form of "stap", but the verb's own
+    # inflections ("stapte") are not
+    assert lemmatiser().lemma("stapte") == "stappen"
+    _, evidence = _coder(codebook, nl_pipeline, ["stap"]).score(["De stappen.", "Hij stapte."])
+    assert evidence == [{"focus": ["stappen"]}, {}]
+
+
+def test_trailing_wildcard_matches_words_starting_with_it(codebook, nl_pipeline):
+    coder = _coder(codebook, nl_pipeline, ["leerling*", "mening van ouder*"])
+    texts = ["Leerlingen en een leerlingenpanel.", "Een medeleerling.",
+             "De mening van ouders telt.", "De mening van de ouders.", "Het leerling* woord."]
+    scores, evidence = coder.score(texts)
+    assert [e.get("focus") for e in evidence] == [
+        ["leerlingen", "leerlingenpanel"], None, ["mening van ouders"], None, ["leerling"]]
+    assert scores.loc[0, "focus"] == pytest.approx(0.75)

@@ -18,14 +18,14 @@ import pandas as pd
 
 from pipeline.coding.rules import RuleCoder
 from pipeline.coding.scoring import CARD_FILE, Scorer, load_scorer, read_card
-from pipeline.config import Codebook
+from pipeline.config import FAMILIES, Codebook
 from pipeline.io import InputError, csv_text
 from pipeline.nlp import context_batch, make_nlp, token_batch
 from pipeline.parallel import can_fork, ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
-           "CODED_COLUMNS"]
+           "codebook_note", "model_notes", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -163,9 +163,8 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
                 if lab in scores.columns}
     out = segments.copy()
-    for family, column in (("knowledge_types", "knowledge_types"), ("activities", "activities")):
-        codes = codebook.family_codes(family)
-        out[column] = _join(codes, assigned, len(out))
+    for family in FAMILIES:   # the codebook has exactly these (config.Codebook checks)
+        out[family] = _join(codebook.family_codes(family), assigned, len(out))
     subs = codebook.subtype_ids
     parent_ok = {s: assigned.get(s.split(".")[0], np.zeros(len(out), bool)) for s in subs}
     sub_assigned = {s: assigned.get(s, np.zeros(len(out), bool)) & parent_ok[s] for s in subs}
@@ -264,6 +263,21 @@ def codebook_note(card: dict, codebook: Codebook) -> str | None:
     return (f"model {card.get('name', 'model')} was trained with codebook version {made}, this "
             f"run uses version {codebook.version}: if what a code means has changed, retrain "
             "it on labels made with this version")
+
+
+def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]:
+    """What to know of a model before trusting its codes: :func:`codebook_note`, and the codes
+    and sub-types it learned from fewer than ``min_positives`` positive labels (its card's
+    ``positives``): such a code is assigned rarely, or by chance."""
+    notes = list(filter(None, [codebook_note(card, codebook)]))
+    positives = (card.get("training_data") or {}).get("positives") or {}
+    thin = {code: n for code, n in positives.items() if n < min_positives}
+    if thin:
+        listed = ", ".join(f"{code} ({n})" for code, n in thin.items())
+        notes.append(f"model {card.get('name', 'model')} learned {listed} from fewer than "
+                     f"{min_positives} positive labels (coding.min_positives): do not rely "
+                     "on those codes; label more segments and retrain")
+    return notes
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

@@ -25,29 +25,31 @@ from pipeline.segment import transcript_of
 __all__ = ["cohort_folder", "cohort_labels", "resolve_labels", "label_notes",
            "labelled_segments", "make_model", "train_default"]
 
-POSITIVE = {"1", "1.0", "true", "True", "yes"}
-NEGATIVE = {"0", "0.0", "false", "False", "no"}
-
 
 def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
-    """Refuse unknown codes and non-binary values, naming the file and line."""
+    """Refuse unknown codes and non-binary values, naming the file and line; values as 0/1
+    (every spelling an annotation import accepts: 1/0, ja/nee, WAAR/ONWAAR, ...)."""
+    from pipeline.annotate import STORE_NAME, binary_label, unknown_code
+
     ok = set(known)
+    values = []
     for row in labels.itertuples(index=False):
         if row.code not in ok:
-            from pipeline.annotate import STORE_NAME
-
-            hint = ("; renamed there? `pipeline annotate rename-code COHORT OLD NEW`"
-                    if Path(row.file).name == STORE_NAME else "")
-            raise InputError(row.file, f"unknown code {row.code!r} (not in the codebook{hint})",
+            raise InputError(row.file, unknown_code(row.code,
+                                                    in_store=Path(row.file).name == STORE_NAME),
                              line=int(row.line), field="code")
-        if str(row.value) not in POSITIVE | NEGATIVE:
+        value = binary_label(row.value)
+        if value is None:
             raise InputError(row.file, f"value must be 0 or 1, got {row.value!r}",
                              line=int(row.line), field="value")
-    return labels.assign(value=labels["value"].astype(str).isin(POSITIVE).astype("int64"))
+        values.append(int(value))
+    return labels.assign(value=np.array(values, dtype="int64"))
 
 
 def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """One label per (segment_id, code): adjudicated > gold > annotators' majority."""
+    """One label per (segment_id, code): adjudicated > gold > annotators' majority. Where
+    the annotators are split evenly there is no majority: the label is 0 with source ``tie``
+    (:func:`label_notes` says how many, to adjudicate)."""
     if labels.empty:
         return pd.DataFrame(columns=["segment_id", "code", "value", "source"])
     lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)))
@@ -60,8 +62,10 @@ def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
     best = latest[latest["kind"] == top]
     agg = best.groupby(["segment_id", "code"], sort=True).agg(
         value=("value", "mean"), kind=("kind", "first"), n=("value", "size")).reset_index()
+    tie = (agg["kind"] == 2) & (agg["value"] == 0.5)
     agg["value"] = (agg["value"] > 0.5).astype("int64")
     agg["source"] = agg["kind"].map({0: "adjudicated", 1: "gold", 2: "majority"})
+    agg.loc[tie, "source"] = "tie"   # annotators split evenly: no majority, counted as 0
     return agg[["segment_id", "code", "value", "source"]]
 
 
@@ -84,11 +88,14 @@ def cohort_labels(cohort: Cohort, settings: Settings
             store.path)
 
 
-def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str]) -> list[str]:
+def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str],
+                positives: dict[str, int] | None = None, min_positives: int = 1) -> list[str]:
     """What whoever trains or evaluates should know of the labels: those left out because
-    their segment is no longer there, and codes that some labelled segments have no label
-    for (a code added to the codebook later: the model then learns 0 there). Sub-types are
-    not counted: listing only the ones that apply is the usual way to label them."""
+    their segment is no longer there, codes that some labelled segments have no label
+    for (a code added to the codebook later: the model then learns 0 there; sub-types are
+    not counted: listing only the ones that apply is the usual way to label them), labels on
+    which the annotators are split evenly (counted as 0 until adjudicated), and codes with
+    fewer than ``min_positives`` positive labels (``positives``: per code and sub-type)."""
     notes = []
     if orphans:
         per = pd.Series(list(map(transcript_of, orphans))).value_counts().sort_index()
@@ -105,6 +112,19 @@ def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str]) ->
         if missing:
             notes.append(f"labels: {missing} of the {n} labelled segments have no label for "
                          f"{code!r}: counted as 0 there")
+    ties = (matched.loc[matched["source"] == "tie", "code"].value_counts().sort_index()
+            if "source" in matched.columns else pd.Series(dtype="int64"))
+    if len(ties):
+        notes.append(f"labels: annotators are split evenly on {int(ties.sum())} label(s) ("
+                     + ", ".join(f"{code} {n}" for code, n in ties.items())
+                     + "): counted as 0 until adjudicated (`pipeline annotate adjudicate`)")
+    thin = {code: n for code, n in (positives or {}).items() if n < min_positives}
+    if thin:
+        listed = ", ".join(f"{code} ({n})" for code, n in thin.items())
+        notes.append(f"labels: fewer than {min_positives} positive labels "
+                     f"(coding.min_positives) for {listed}: the model cannot learn those "
+                     "reliably; label more segments (`pipeline annotate export --strategy "
+                     "uncertain`)")
     return notes
 
 
@@ -142,11 +162,13 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
                 "transcripts renamed since?")
         raise InputError(cohort.root / "labels", f"no label of {', '.join(files) or 'labels/'} "
                          f"matches a segment of the transcripts, e.g. {orphans[0]!r} ({hint})")
-    if notes is not None:
-        notes += label_notes(resolved, orphans, settings.codebook.code_ids)
     ids = sorted(set(resolved["segment_id"]) & known)
     seg = segments.set_index("segment_id").loc[ids].reset_index()
     Y = label_matrix(ids, resolved, names)
+    positives = {n: int(Y[:, j].sum()) for j, n in enumerate(names)}
+    if notes is not None:
+        notes += label_notes(resolved, orphans, settings.codebook.code_ids, positives,
+                             settings.pipeline.coding.min_positives)
     summary = {
         "segments": len(ids),
         "label_rows": len(raw),
@@ -154,7 +176,7 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
         "sources": resolved["source"].value_counts().sort_index().to_dict(),
         "annotators": sorted(map(str, raw["annotator"].unique())),
         "files": sorted({Path(f).name for f in raw.get("file", pd.Series(dtype=str)).dropna()}),
-        "positives": {n: int(Y[:, j].sum()) for j, n in enumerate(names)},
+        "positives": positives,
         "no_code": int((Y[:, :len(settings.codebook.code_ids)].sum(axis=1) == 0).sum()),
     }
     digest = hashlib.sha256()

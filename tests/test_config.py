@@ -1,0 +1,281 @@
+"""Tests for pipeline/config.py: what a codebook may hold, and config errors that name file,
+line and key.
+
+Most cases edit the small codebook ``tests/data/config/codebook.yaml`` (its line numbers are
+part of the expectations); the repository's own configs must keep loading unchanged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import (
+    DERIVED_COUNTS,
+    ID_PATTERN,
+    TABLE_COLUMNS,
+    ConfigError,
+    load_codebook,
+    load_pipeline_config,
+    load_profiles,
+    load_settings,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CODEBOOK = REPO / "tests" / "data" / "config" / "codebook.yaml"
+TEXT = CODEBOOK.read_text(encoding="utf-8")
+EXCHANGE = "families[activities].codes[exchange]"
+
+
+def edited(tmp_path: Path, old: str, new: str, text: str = TEXT,
+           name: str = "codebook.yaml") -> Path:
+    """A copy of ``text`` in ``tmp_path`` with ``old`` (which must be there) replaced."""
+    assert old in text, old
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def error(path: Path, load=load_codebook) -> str:
+    """The one-line message ``load`` refuses ``path`` with."""
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    message = str(e.value)
+    assert "\n" not in message, message
+    return message
+
+
+def test_shipped_configs_and_fixture_load():
+    settings = load_settings()
+    assert settings.codebook.family_codes("activities")
+    codebook = load_codebook(CODEBOOK)
+    assert codebook.code_ids == ["focus", "outcomes", "exchange"]
+    assert codebook.subtype_ids == ["exchange.input", "exchange.support"]
+
+
+def test_config_stays_light():
+    """The reserved column names are kept in config.py, not imported from the modules that
+    define their tables, because those import pandas and spaCy."""
+    code = "import sys, pipeline.config; print(sorted({'pandas', 'spacy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"
+
+
+def test_reserved_columns_cover_the_tables():
+    """TABLE_COLUMNS is a copy: it must keep covering the columns the tables define."""
+    import pandas as pd
+
+    from pipeline.annotate import META_COLUMNS, TASK_COLUMNS
+    from pipeline.coding.assign import CODED_COLUMNS
+    from pipeline.io import LABEL_COLUMNS
+    from pipeline.profile import person_codes
+    from pipeline.segment import SEGMENT_COLUMNS
+
+    tables = {*META_COLUMNS, *TASK_COLUMNS, *SEGMENT_COLUMNS, *LABEL_COLUMNS, *CODED_COLUMNS,
+              "evidence", "coder"}
+    assert tables <= TABLE_COLUMNS, sorted(tables - TABLE_COLUMNS)
+    codebook = load_codebook(CODEBOOK)
+    own = {f"n_{c}" for c in [*codebook.code_ids, *codebook.subtype_ids]}
+    derived = {c for c in person_codes(pd.DataFrame(), codebook, 1).columns
+               if c.startswith("n_")} - own
+    assert derived <= {f"n_{d}" for d in DERIVED_COUNTS}, derived
+
+
+# ---------------------------------------------------------------- families
+@pytest.mark.parametrize("old, new, line, field, says", [
+    ("  - id: knowledge_types\n", "  - id: kennistypen\n", 7, "families[kennistypen].id",
+     "unknown family 'kennistypen'"),
+    ("  - id: knowledge_types\n", "  - id: activities\n", 21, "families[activities].id",
+     "family 'activities' given twice"),
+    (TEXT[TEXT.index("  - id: activities\n"):], "", 6, "families",
+     "missing family 'activities'"),
+])
+def test_families_are_the_contracts(tmp_path, old, new, line, field, says):
+    """The output columns are named after knowledge_types and activities (assign.py): a
+    renamed, doubled or missing family would code nothing, without a word."""
+    message = error(edited(tmp_path, old, new))
+    assert message.startswith(f"{tmp_path / 'codebook.yaml'}:{line}: field '{field}': {says}")
+    assert "knowledge_types and activities" in message
+    assert "output columns" in message or "each once" in message
+
+
+def test_a_third_family_is_refused(tmp_path):
+    third = ("  - id: leiderschap\n    label: {nl: Leiderschap, en: Leadership}\n"
+             "    definition: Steering.\n    codes:\n      - id: sturing\n"
+             "        label: {nl: Sturing, en: Steering}\n        color: \"#111111\"\n"
+             "        definition: Steering.\n        patterns: [sturen]\n")
+    message = error(edited(tmp_path, "  - id: activities\n", third + "  - id: activities\n"))
+    assert ":21: field 'families[leiderschap].id': unknown family 'leiderschap'" in message
+
+
+def test_a_family_without_codes_is_refused(tmp_path):
+    block = TEXT[TEXT.index("      - id: exchange\n"):]
+    message = error(edited(tmp_path, "    codes:\n" + block, "    codes: []\n"))
+    assert message.endswith(":24: field 'families[activities].codes': a family needs at "
+                            "least one code"), message
+
+
+# ---------------------------------------------------------------- ids
+@pytest.mark.parametrize("bad", ['""', "student voice", "StudentVoice", "leerling_één",
+                                 "student.voice", "student;voice", "student-voice", "'1'",
+                                 "_voice", "2voice"])
+def test_code_ids_follow_one_rule(tmp_path, bad):
+    message = error(edited(tmp_path, "      - id: outcomes\n", f"      - id: {bad}\n"))
+    assert ":16: field 'families[knowledge_types].codes[" in message
+    written = bad.strip("\"'")
+    assert f"].id': id {written!r} does not match {ID_PATTERN}" in message
+
+
+@pytest.mark.parametrize("bad", ['""', "Oral", "pro.duct", "in put", "in;put"])
+def test_subtype_ids_follow_the_same_rule(tmp_path, bad):
+    message = error(edited(tmp_path, "          - id: input\n", f"          - id: {bad}\n"))
+    assert f":31: field '{EXCHANGE}.subtypes[" in message
+    assert f"does not match {ID_PATTERN}" in message
+
+
+@pytest.mark.parametrize("reserved", sorted(TABLE_COLUMNS | set(DERIVED_COUNTS)))
+def test_code_ids_may_not_be_column_names(tmp_path, reserved):
+    """A code named ``text`` blanked the task file's text; ``segments`` crashed on the
+    second ``n_segments`` column."""
+    message = error(edited(tmp_path, "      - id: outcomes\n", f"      - id: {reserved}\n"))
+    assert f":16: field 'families[knowledge_types].codes[{reserved}].id': id {reserved!r} " \
+           "is reserved" in message
+
+
+@pytest.mark.parametrize("prefixed", ["p_focus", "s_focus"])
+def test_code_ids_may_not_look_like_a_codes_task_column(tmp_path, prefixed):
+    message = error(edited(tmp_path, "      - id: outcomes\n", f"      - id: {prefixed}\n"))
+    assert f"id {prefixed!r} starts with {prefixed[:2]!r}" in message
+
+
+def test_good_ids_load(tmp_path):
+    """The rule allows digits and underscores; a sub-type may share a name with a column,
+    as it is only ever written ``<code>.<subtype>``."""
+    path = edited(tmp_path, "      - id: outcomes\n", "      - id: student_voice2\n",
+                  TEXT.replace("          - id: support\n", "          - id: text\n"))
+    codebook = load_codebook(path)
+    assert "student_voice2" in codebook.code_ids
+    assert "exchange.text" in codebook.subtype_ids
+
+
+def test_duplicate_code_names_both_families_and_the_second_line(tmp_path):
+    message = error(edited(tmp_path, "      - id: exchange\n", "      - id: focus\n"))
+    assert message == (f"{tmp_path / 'codebook.yaml'}:25: field 'families[activities]"
+                       ".codes[focus].id': duplicate code id 'focus' in family activities "
+                       "(first in family knowledge_types)")
+
+
+def test_duplicate_subtype_names_code_and_the_second_line(tmp_path):
+    message = error(edited(tmp_path, "          - id: support\n", "          - id: input\n"))
+    assert message.endswith(f":34: field '{EXCHANGE}.subtypes[input].id': duplicate sub-type "
+                            "id 'input' under code 'exchange' of family activities"), message
+
+
+# ---------------------------------------------------------------- sub-types
+def test_subtypes_only_under_activities(tmp_path):
+    """Sub-types are activity kinds: one under a knowledge type raised n_activity_kinds."""
+    sub = ("        subtypes:\n          - id: panel\n"
+           "            label: {nl: Panel, en: Panel}\n")
+    message = error(edited(tmp_path, "        patterns: [resultaat]\n",
+                           "        patterns: [resultaat]\n" + sub))
+    assert message.endswith(":21: field 'families[knowledge_types].codes[outcomes].subtypes': "
+                            "code 'outcomes' of family knowledge_types has sub-types: only "
+                            "codes of activities may (sub-types are activity kinds)"), message
+
+
+# ---------------------------------------------------------------- patterns
+@pytest.mark.parametrize("bad", ["''", "'...'", "' '", "'-'"])
+def test_patterns_need_a_letter_or_digit(tmp_path, bad):
+    """'...' coded segments with evidence '...'."""
+    message = error(edited(tmp_path, "[probleem, thema]", f"[probleem, {bad}]"))
+    assert ":15: field 'families[knowledge_types].codes[focus].patterns[1]': pattern " in message
+    assert "has no letter or digit" in message
+    message = error(edited(tmp_path, "[vragen]", f"[{bad}]"))
+    assert f":33: field '{EXCHANGE}.subtypes[input].patterns[0]'" in message
+
+
+def test_patterns_with_a_word_load_and_none_is_fine(tmp_path):
+    """Wildcards are the rule coder's business; a code without patterns can be learned."""
+    path = edited(tmp_path, "[probleem, thema]", "[leerling*, '3e klas', a.b]",
+                  TEXT.replace("        patterns: [resultaat]\n", ""))
+    codebook = load_codebook(path)
+    assert codebook.code("focus").patterns == ["leerling*", "3e klas", "a.b"]
+    assert codebook.code("outcomes").patterns == []
+
+
+# ---------------------------------------------------------------- where an error is
+@pytest.mark.parametrize("old, new, expected", [
+    ('color: "#1b9e77"', "color: groen",
+     ":13: field 'families[knowledge_types].codes[focus].color': String should match"),
+    ("{nl: Focus, en: Focus}", "{nl: Focus}",
+     ":12: field 'families[knowledge_types].codes[focus].label.en': Field required"),
+    ("[probleem, thema]", "[probleem, null]",
+     ":15: field 'families[knowledge_types].codes[focus].patterns[1]': Input should be a "
+     "valid string"),
+    ("[vertellen]", "vertellen",
+     f":29: field '{EXCHANGE}.patterns': Input should be a valid list"),
+    ("name: test codebook\n", "name: test codebook\nnaam: x\n",
+     ":5: field 'naam': Extra inputs are not permitted"),
+    ('version: "1.0"\n', "",
+     ":3: field 'version': Field required"),
+])
+def test_schema_errors_name_file_line_and_key(tmp_path, old, new, expected):
+    message = error(edited(tmp_path, old, new))
+    assert message.startswith(f"{tmp_path / 'codebook.yaml'}{expected}"), message
+
+
+def test_yaml_errors_name_the_line(tmp_path):
+    message = error(edited(tmp_path, "[probleem, thema]", "[probleem, thema]]"))
+    assert message.startswith(f"{tmp_path / 'codebook.yaml'}:15: invalid YAML ("), message
+
+
+@pytest.mark.parametrize("text, line", [("", 1), ("\n\n- a\n- b\n", 3)])
+def test_not_a_mapping_names_the_line(tmp_path, text, line):
+    path = tmp_path / "codebook.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert error(path) == f"{path}:{line}: expected a mapping at the top level"
+
+
+def test_pipeline_config_errors_name_the_line(tmp_path):
+    text = (REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    path = edited(tmp_path, "    k: ", "    k: 0  #", text, name="pipeline.yaml")
+    line = next(i for i, ln in enumerate(path.read_text().splitlines(), 1) if "k: 0" in ln)
+    message = error(path, load_pipeline_config)
+    assert message.startswith(f"{path}:{line}: field 'network.key_figures.k': "), message
+
+
+def test_profile_errors_name_the_line(tmp_path):
+    codebook = load_settings().codebook
+    text = (REPO / "configs" / "profiles.yaml").read_text(encoding="utf-8")
+    feature = edited(tmp_path, "feature: n_focus,", "feature: n_fokus,", text,
+                     name="profiles.yaml")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "feature: n_focus," in ln)
+    message = error(feature, lambda p: load_profiles(p, codebook))
+    assert message.startswith(f"{feature}:{line}: field 'profiles[") and \
+        ".criteria[2].feature': 'n_fokus' counts a code" in message, message
+    codes = "share_of, codes: ["
+    code = edited(tmp_path, codes, codes + "fokus, ", text, name="profiles.yaml")
+    line = text[:text.index(codes)].count("\n") + 1
+    message = error(code, lambda p: load_profiles(p, codebook))
+    assert message.startswith(f"{code}:{line}: field 'profiles[") and \
+        "unknown code 'fokus'" in message, message
+
+
+@pytest.mark.parametrize("pattern, ok", [
+    ("leerling*", True), ("mening van ouder*", True), ("e-mail", True), ("ouders & school", True),
+    ("leerling(en)?", False), ("leerling.*", False), ("a|b", False), ("leer*ling", False),
+    ("*panel", False), ("mening *", False)])
+def test_patterns_are_words_with_at_most_a_trailing_star(pattern, ok):
+    """The rule coder matches words, and a word ending in * as a prefix: a regular expression
+    or another tool's wildcard would match nothing, silently."""
+    from pipeline.config import _check_pattern
+
+    if ok:
+        assert _check_pattern(pattern) == pattern
+    else:
+        with pytest.raises(ValueError, match="pattern"):
+            _check_pattern(pattern)

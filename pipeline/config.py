@@ -240,8 +240,10 @@ class Codebook(_Strict):
 
     @property
     def codes(self) -> list[Code]:
-        """All codes, knowledge types first, each with its ``family`` filled in."""
-        return [c.model_copy(update={"family": f.id}) for f in self.families for c in f.codes]
+        """All codes, knowledge types first (whatever the file's order), each with its
+        ``family`` filled in."""
+        order = sorted(self.families, key=lambda f: FAMILIES.index(f.id))
+        return [c.model_copy(update={"family": f.id}) for f in order for c in f.codes]
 
     @property
     def code_ids(self) -> list[str]:
@@ -448,7 +450,25 @@ def _read_yaml(path: Path) -> tuple[dict, yaml.Node]:
     if not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else 1
         raise ConfigError(f"{path}:{line}: expected a mapping at the top level")
+    _refuse_repeated_keys(root, path)
     return data, root
+
+
+def _refuse_repeated_keys(node: yaml.Node, path: Path) -> None:
+    """A key twice in one mapping (two ``patterns:`` under a code): YAML keeps the last one
+    without a word, so the first one's setting would be lost."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                raise ConfigError(f"{path}:{line}: field '{name}': given twice in one mapping "
+                                  f"(first on line {seen[name]}); YAML would keep only this one")
+            seen[name] = line
+            _refuse_repeated_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_repeated_keys(item, path)
 
 
 def _locate(root: yaml.Node, loc: tuple[str | int, ...]) -> tuple[int, str]:

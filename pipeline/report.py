@@ -832,6 +832,10 @@ _NL_WARNINGS = [
                 r"and retrain"),
      r"model \1 leerde \2 van minder dan \3 positieve labels (coding.min_positives): vertrouw "
      r"niet op die codes; label meer fragmenten en train opnieuw"),
+    (re.compile(r"model (\S+) also knows (.+), which the codebook has no more: its other codes "
+                r"were learned beside them; retrain it on labels of this codebook"),
+     r"model \1 kent ook \2, die het codeboek niet meer heeft: de andere codes zijn ernaast "
+     r"geleerd; train het opnieuw op labels van dit codeboek"),
     (re.compile(r"profiles: no key figure has a (\S+)( \(no tie strengths in the survey\?\))?, "
                 r"so '(.+)' \((\S+)\) is left out of that profile"),
      lambda m: (f"profielen: geen sleutelfiguur heeft een {m[1]}"

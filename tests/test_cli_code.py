@@ -187,8 +187,8 @@ def test_a_model_of_another_codebook_version_is_named(shared_datadir, tmp_path, 
 def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_path, capsys,
                                                            monkeypatch):
     """A model whose card says it saw 0 or 3 positives of a code (labels for a few codes
-    only, a small first round) codes without a word otherwise; the shipped model, which saw
-    19 or more of each, gets no such warning."""
+    only, a small first round), or that knows a code the codebook dropped, coded without a
+    word; the shipped model, which saw 19 or more of each, gets no such warning."""
     import json
     import shutil
 
@@ -202,6 +202,7 @@ def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_
     shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", folder)
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
     card["training_data"]["positives"].update({"benefits": 0, "exchange.input": 3})
+    card["labels"].append("reflection")      # a code the codebook has dropped since
     (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
     code_, _, err = run_cli(["code", segments, "--out", tmp_path / "y.csv", "--model", folder],
                             capsys, monkeypatch)
@@ -209,6 +210,9 @@ def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_
     assert ("warning: model sklearn_tfidf_lr learned benefits (0), exchange.input (3) from "
             "fewer than 10 positive labels (coding.min_positives): do not rely on those codes; "
             "label more segments and retrain") in err.splitlines(), err
+    assert ("warning: model sklearn_tfidf_lr also knows reflection, which the codebook has no "
+            "more: its other codes were learned beside them; retrain it on labels of this "
+            "codebook") in err.splitlines(), err
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 1000])

@@ -279,3 +279,22 @@ def test_patterns_are_words_with_at_most_a_trailing_star(pattern, ok):
     else:
         with pytest.raises(ValueError, match="pattern"):
             _check_pattern(pattern)
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    """Two ``patterns:`` under one code: YAML keeps the last without a word."""
+    twice = "        patterns: [dubbel]\n        patterns: ["
+    path = edited(tmp_path, "        patterns: [", twice)
+    message = error(path)
+    line = TEXT[:TEXT.index("        patterns: [")].count("\n") + 2
+    assert message == (f"{path}:{line}: field 'patterns': given twice in one mapping (first on "
+                       f"line {line - 1}); YAML would keep only this one")
+
+
+def test_knowledge_types_come_first_whatever_the_file_order(tmp_path):
+    blocks = TEXT.index("  - id: activities\n")
+    start = TEXT.index("  - id: knowledge_types\n")
+    swapped = TEXT[:start] + TEXT[blocks:] + TEXT[start:blocks]
+    path = tmp_path / "codebook.yaml"
+    path.write_text(swapped, encoding="utf-8")
+    assert load_codebook(path).code_ids == ["focus", "outcomes", "exchange"]

@@ -401,9 +401,9 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     from test_profile import NO_STRENGTH_NOTE
 
     made.append(NO_STRENGTH_NOTE)
-    made += model_notes({"name": "m", "training_data": {"positives": {"focus": 2}}},
-                        settings.codebook, 10)
-    assert len(made) == 15
+    made += model_notes({"name": "m", "labels": ["reflection"],
+                         "training_data": {"positives": {"focus": 2}}}, settings.codebook, 10)
+    assert len(made) == 16
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

@@ -266,10 +266,17 @@ def codebook_note(card: dict, codebook: Codebook) -> str | None:
 
 
 def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]:
-    """What to know of a model before trusting its codes: :func:`codebook_note`, and the codes
-    and sub-types it learned from fewer than ``min_positives`` positive labels (its card's
-    ``positives``): such a code is assigned rarely, or by chance."""
+    """What to know of a model before trusting its codes: :func:`codebook_note`, codes it knows
+    that the codebook dropped since, and the codes and sub-types it learned from fewer than
+    ``min_positives`` positive labels (its card's ``positives``): such a code is assigned
+    rarely, or by chance."""
     notes = list(filter(None, [codebook_note(card, codebook)]))
+    dropped = [c for c in card.get("labels") or [] if c not in codebook.code_ids
+               and c not in codebook.subtype_ids]
+    if dropped:
+        notes.append(f"model {card.get('name', 'model')} also knows {', '.join(dropped)}, "
+                     "which the codebook has no more: its other codes were learned beside "
+                     "them; retrain it on labels of this codebook")
     positives = (card.get("training_data") or {}).get("positives") or {}
     thin = {code: n for code, n in positives.items() if n < min_positives}
     if thin:

@@ -154,7 +154,9 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
         header.pop()
     blank = [i + 1 for i, h in enumerate(header) if not h]
     if blank:
-        raise InputError(path, f"column {blank[0]} of the header has no name", line=1)
+        hint = (" (row names of R's write.csv? write with row.names = FALSE)"
+                if blank == [1] else "")
+        raise InputError(path, f"column {blank[0]} of the header has no name{hint}", line=1)
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(missing)}; found: "

@@ -243,6 +243,12 @@ CASES = [
     Case("features_negative",
          [("input", "features.csv", FEATURES_CSV.replace(",12,10,", ",-12,10,"))],
          ["features.csv:2", "field 'out_ties'", "must be >= 0"], command="profile"),
+    Case("features_with_r_row_names",     # R's write.csv without row.names = FALSE
+         [("input", "features.csv", '""' + "".join(f",{line}\n" if i == 0 else f"{i},{line}\n"
+                                                  for i, line in enumerate(
+                                                      FEATURES_CSV.splitlines())))],
+         ["features.csv:1", "column 1 of the header has no name (row names of R's write.csv? "
+          "write with row.names = FALSE)"], command="profile"),
     # the folders themselves
     Case("cohort_not_found", [("delete_cohort",)], ["cohort folder not found"]),
     Case("model_not_found", [], ["model.skops", "model file not found"], command="run_model"),

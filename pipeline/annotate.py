@@ -116,6 +116,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import ADJUDICATOR, Cohort, InputError, _decode, file_sha256, read_labels
+from pipeline.io import FALSE as io_FALSE
+from pipeline.io import TRUE as io_TRUE
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -151,9 +153,9 @@ NONE_LABEL = "none"
 FORMATS = ("csv", "labelstudio", "doccano")
 STRATEGIES = ("uncertain", "disagreement", "random")
 SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")
-TRUE = {"1", "1.0", "true", "yes", "ja", "y", "x", "t", "waar"}   # WAAR: Dutch Excel
+TRUE = io_TRUE | {"1.0", "x"}      # as for staff.csv's responded, and a cross in a task file
 REVIEWED_MARKS = {"v", "V", "✓", "✔", "☑", "√"}   # ticks, besides the spellings of TRUE
-FALSE = {"0", "0.0", "false", "no", "nee", "n", "f", "onwaar"}
+FALSE = io_FALSE | {"0.0"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
                 "context", "text", "suggestion", "strategy", "priority", "reason", "notes",
@@ -508,8 +510,12 @@ class LabelStore:
                                    "FROM current_labels")}
             source = f"rename {old} -> {new}" if new is not None else f"retire {old}"
             if new is not None:
-                _append(con, current, [(seg, renamed(code), value, ann, t, source)
-                                       for seg, code, ann, value, t in rows], _now())
+                # a label keeps its time, unless the new name's label was withdrawn (renamed
+                # away before: A -> B -> A): then it comes after that withdrawal
+                _append(con, current, [
+                    (seg, renamed(code), value, ann,
+                     None if current.get((seg, renamed(code), ann), ("x",))[0] == WITHDRAWN
+                     else t, source) for seg, code, ann, value, t in rows], _now())
             _append(con, current, [(seg, code, WITHDRAWN, ann, None, source)
                                    for seg, code, ann, _, _ in rows], _now())
         return {"labels": len(rows), "annotators": len({ann for _, _, ann, _, _ in rows})}

@@ -787,7 +787,8 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
                          f"{', '.join(map(str, staff.columns))}")
     notes: list[str] = []
     if symmetrize:
-        nominations = symmetrize_nonrespondents(staff, nominations)
+        if "imputed" not in nominations.columns:   # not completed yet (pipeline run does it)
+            nominations = symmetrize_nonrespondents(staff, nominations)
         notes.append(f"{int(nominations['imputed'].sum())} tie(s) to non-respondents were "
                      "made mutual (symmetrize_nonrespondents)")
     net = _index(staff, nominations)
@@ -797,8 +798,14 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
     bd = _degrees(net, boundary)
     has_strength = bool((~np.isnan(net.s)).any())
 
-    groups = _codes(_text(net.staff[attribute]))
+    values = _text(net.staff[attribute])
+    groups = _codes(values)
     do_brokerage = bool((groups >= 0).any())
+    several = int(pd.Series(values).str.contains(PLG_SEPARATOR, regex=False).sum())
+    if several:
+        notes.append(f"{several} person(s) have several values in {attribute!r} (such as "
+                     f"'dt1{PLG_SEPARATOR}ls1'): in brokerage each such combination is a group "
+                     "of its own")
     if not do_brokerage:
         notes.append(f"brokerage columns are 0: staff column {attribute!r} is empty for "
                      "everyone")

@@ -667,19 +667,23 @@ def _human_size(n: int) -> str:
 # ----------------------------------------------------------------------------- reasons
 _REASON_PART = re.compile(r"\.\s+(?=(?:not\s+)?[A-Za-z0-9_\-]+:\s)")
 _NOT_PART = re.compile(r"^not (?P<pid>[A-Za-z0-9_\-]+): (?P<body>.*)$", re.S)
-_CHOSEN_PART = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+): all (?P<n>\d+) criteria hold "
-                          r"\((?P<body>.*)\)$", re.S)
+_CHOSEN_PART = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+): all (?P<n>\d+) criteria hold"
+                          r"(?:, \d+ not evaluated)? \((?P<body>.*)\)$", re.S)
 _UNDET_PART = re.compile(r"^undetermined: (?P<body>.*)$", re.S)
-_PHRASE = re.compile(r"^(?P<why>.*?): (?P<mark>holds|does not hold), (?P<detail>.*)$", re.S)
+_PHRASE = re.compile(r"^(?P<why>.*?): (?:(?P<mark>holds|does not hold), (?P<detail>.*)"
+                     r"|(?P<absent>not evaluated \(.*\)))$", re.S)
 
 
 def _phrases(body: str) -> list[dict] | None:
+    """The criteria of a block; ``holds`` is None for one left out (no data to decide it:
+    pipeline/profile.py)."""
     out = []
     for phrase in body.split("; "):
         m = _PHRASE.match(phrase.strip())
         if not m:
             return None
-        out.append({"why": m["why"], "holds": m["mark"] == "holds", "detail": m["detail"]})
+        out.append({"why": m["why"], "holds": None if m["absent"] else m["mark"] == "holds",
+                    "detail": m["absent"] or m["detail"]})
     return out
 
 
@@ -754,6 +758,8 @@ _NL_WORDING = [
      "geen respondent volgens staff.csv, maar nomineerde wel collega's (als relaties "
      "behouden: controleer responded in staff.csv)"),
     (re.compile(r"\bno strength\b"), "geen sterkte"),
+    (re.compile(r"^not evaluated \(no (\S+) in the data\)$"),
+     r"niet beoordeeld (geen \1 in de gegevens)"),
 ]
 
 
@@ -815,14 +821,20 @@ _NL_WARNINGS = [
      r"(symmetrize_nonrespondents)"),
     (re.compile(r"network: brokerage columns are 0: staff column '(.+)' is empty for everyone"),
      r"netwerk: de makelaarskolommen zijn 0: de kolom '\1' van staff.csv is voor iedereen leeg"),
+    (re.compile(r"network: (\d+) person\(s\) have several values in '(.+)' \(such as '(.+)'\): "
+                r"in brokerage each such combination is a group of its own"),
+     r"netwerk: \1 persoon/personen met meerdere waarden in '\2' (zoals '\3'): bij de "
+     r"makelaarsrollen is elke combinatie een eigen groep"),
     (re.compile(r"network: (\d+) person\(s\) have no '(.+)': two-paths through them are not "
                 r"counted in brokerage"),
      r"netwerk: \1 persoon/personen zonder '\2': paden via hen tellen niet mee voor "
      r"makelaarsrollen"),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
                 r"one PLG\? They count as different PLGs"),
-     r"staff.csv: school \1: plg_id \2 verschillen alleen in hoofdletters of spaties: één "
-     r"PLG? Ze tellen als verschillende PLG's"),
+     lambda m: (f"staff.csv: school {m[1]}: plg_id "
+                + m[2].replace(") and ", ") en ").replace("(line ", "(regel ")
+                + " verschillen alleen in hoofdletters of spaties: één PLG? Ze tellen als "
+                  "verschillende PLG's")),
     (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
                 r"staff\.csv(?:; (.+) is: the same school\?)?"),
      lambda m: (f"nominations.csv: school_id {m[1]} ({m[2]} rij(en), regels {m[3]}) is geen "
@@ -845,6 +857,10 @@ _NL_WARNINGS = [
      lambda m: (f"staff.csv: school {m[1]}: plg_id {m[2]} heeft plg_type "
                 + m[3].replace(") and ", ") en ").replace("(line ", "(regel "))),
 ]
+
+
+# run.network_notes' line per school and kind of dropped nomination (the report's table)
+_DROPPED_NOTE = re.compile(r"nominations\.csv: school .+: \d+ \S+ dropped \(lines ")
 
 
 def warning_in_language(text: str, lang: str) -> str:
@@ -1305,8 +1321,7 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
                       for p in all_profiles]
 
     # the dropped nominations are shown as a table; the other warnings as a list
-    other_warnings = [w for w in result.warnings
-                      if not str(w).startswith("nominations.csv: school")]
+    other_warnings = [w for w in result.warnings if not _DROPPED_NOTE.match(str(w))]
     n_noms = len(cohort.nominations)
     n_dropped = sum(q["count"] for q in quality)
     return {

@@ -266,6 +266,14 @@ def test_rename_code_moves_current_labels_and_keeps_the_history(tmp_path):
     assert (hist.loc[hist["source"] == "rename exchange -> uitwisseling", "value"] == "").sum() == 3
     assert store.rename_code("exchange", "uitwisseling", known) == {"labels": 0,
                                                                     "annotators": 0}
+    back = store.rename_code("uitwisseling", "exchange", ["exchange", "exchange.input"])
+    assert back == {"labels": 3, "annotators": 3}          # a codebook change undone
+    cur = store.current()
+    assert sorted(map(tuple, cur.loc[cur["code"].str.startswith(("exchange", "uitwisseling")),
+                                     ["code", "annotator", "value"]].values.tolist())) == [
+        ("exchange", "adjudicator:carla", "1"), ("exchange", "alice", "0"),
+        ("exchange.input", "bob", "1"), ("exchange_rate", "bob", "1")]
+    assert store.adjudicated()["code"].tolist() == ["exchange"]
     assert store.retire_code("exchange_rate") == {"labels": 1, "annotators": 1}
     assert "exchange_rate" not in set(store.current()["code"])
     assert store.retire_code("exchange_rate") == {"labels": 0, "annotators": 0}

@@ -564,3 +564,24 @@ def test_reciprocity_of_a_school_without_ties_is_undefined():
     noms = pd.DataFrame({"school_id": ["s"], "ego": ["a"], "alter": ["b"]})
     got = network.school_metrics(staff, noms).set_index("school_id")
     assert got.loc["s", "reciprocity"] == 0.0 and math.isnan(got.loc["t", "reciprocity"])
+
+
+def test_brokerage_says_a_cell_with_several_values_is_a_group_of_its_own():
+    staff = pd.DataFrame({"person_id": ["a", "b", "c"], "school_id": "s",
+                          "plg_id": ["dt1", "dt1;ls1", "dt1"], "responded": True})
+    noms = pd.DataFrame({"school_id": "s", "ego": ["a", "b"], "alter": ["b", "c"]})
+    m = network.person_metrics(staff, noms, config(brokerage_attribute="plg_id"))
+    assert ("1 person(s) have several values in 'plg_id' (such as 'dt1;ls1'): in brokerage "
+            "each such combination is a group of its own") in m.attrs["notes"]
+    assert m.set_index("person_id").loc["b", "brokerage_consultant"] == 1
+    by_role = network.person_metrics(staff.assign(role="teacher"), noms, config())
+    assert not any("several values" in note for note in by_role.attrs["notes"])
+
+
+def test_a_completed_network_is_not_symmetrised_again(tiny):
+    done = network.symmetrize_nonrespondents(tiny.staff, tiny.nominations)
+    cfg = config(symmetrize_nonrespondents=True)
+    again = network.person_metrics(tiny.staff, done, cfg)
+    assert again.equals(network.person_metrics(tiny.staff, tiny.nominations, cfg))
+    assert again.attrs["notes"] == network.person_metrics(tiny.staff, tiny.nominations,
+                                                          cfg).attrs["notes"]

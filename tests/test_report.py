@@ -403,7 +403,11 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
     made.append(NO_STRENGTH_NOTE)
     made += model_notes({"name": "m", "labels": ["reflection"],
                          "training_data": {"positives": {"focus": 2}}}, settings.codebook, 10)
-    assert len(made) == 16
+    several = staff.assign(plg_id=["dt1;ls1", "dt1", ""])
+    made += [f"network: {note}" for note in network.person_metrics(
+        several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
+        if "several values" in note]
+    assert len(made) == 17
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning
@@ -456,3 +460,58 @@ def test_school_ids_that_are_no_safe_file_names_stay_inside_out(tmp_path, capsys
     assert named == {"havo/vwo", "../../escaped", "Mavo", "mavo"}
     assert len(list((out / "figures").glob("sociogram_*.png"))) == 4
     assert not [p for p in (out / "figures").rglob("*") if p.is_dir()]
+
+
+def test_a_survey_without_tie_strengths_reads_as_criteria_in_the_report(tmp_path, capsys,
+                                                                        monkeypatch):
+    """No strengths: "strongest ties" is left out of super_sharer. The report's profile cards
+    must still show the criteria as marks (that one as not evaluated, in Dutch), not fall
+    back to the English reasons text."""
+    import shutil
+
+    from helpers import cli
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    meta = (cohort / "cohort.yaml").read_text(encoding="utf-8")
+    (cohort / "cohort.yaml").write_text(meta.split("tie_strength:")[0] + "tie_strength: null\n",
+                                        encoding="utf-8")
+    noms = (cohort / "nominations.csv").read_text(encoding="utf-8").splitlines()
+    (cohort / "nominations.csv").write_text(
+        "".join(ln.rsplit(",", 1)[0] + "\n" for ln in noms), encoding="utf-8")
+    code, _, err = cli(["run", cohort, "--out", tmp_path / "out", "--rules", "--jobs", "1"],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    assert "profiles: no key figure has a mean_strength" in err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "not evaluated (" not in html and "criteria hold" not in html
+    skipped = re.findall(r'<li class="skip"><span class="mark">&ndash;</span>([^<]*)'
+                         r'<span class="detail">\(([^<]*)\)', html)
+    assert skipped and all(detail == "niet beoordeeld (geen mean_strength in de gegevens)"
+                           for _, detail in skipped), skipped
+    assert all(why.strip() == "sterkste relaties in de school" for why, _ in skipped)
+
+
+def test_notes_on_school_and_plg_ids_reach_the_report_in_dutch(tmp_path):
+    import shutil
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    noms = cohort / "nominations.csv"
+    noms.write_text(noms.read_text(encoding="utf-8").replace(
+        "sch01,sch01-p01,sch01-p03,", "SCH01,sch01-p01,sch01-p03,", 1), encoding="utf-8")
+    staff = cohort / "staff.csv"
+    staff.write_text(staff.read_text(encoding="utf-8").replace(
+        "sch01-p03,sch01,Samira el Idrissi,teacher,8,5,sch01-ls1,",
+        "sch01-p03,sch01,Samira el Idrissi,teacher,8,5,SCH01-LS1,", 1), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    warnings = " ".join(section((out / "report.html").read_text(encoding="utf-8"),
+                                "data-quality").split())
+    assert ("nominations.csv: school_id &#39;SCH01&#39; (1 rij(en), regels 3) is geen school "
+            "van staff.csv; &#39;sch01&#39; wel: dezelfde school?") in warnings, warnings
+    assert ("plg_id &#39;SCH01-LS1&#39; (regel 4) en &#39;sch01-ls1&#39; (regel "
+            in warnings and "verschillen alleen in hoofdletters" in warnings
+            and "(line" not in warnings), warnings
+    assert "cross_school dropped" not in warnings          # dropped rows: the table only

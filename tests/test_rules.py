@@ -130,3 +130,11 @@ def test_trailing_wildcard_matches_words_starting_with_it(codebook, nl_pipeline)
     assert [e.get("focus") for e in evidence] == [
         ["leerlingen", "leerlingenpanel"], None, ["mening van ouders"], None, ["leerling"]]
     assert scores.loc[0, "focus"] == pytest.approx(0.75)
+
+
+def test_a_one_letter_pattern_has_no_inflections_and_still_matches(codebook, nl_pipeline):
+    """``x`` (an abbreviation) crashed the coder: the spelling rules read the letters before
+    the last one."""
+    assert inflections("x") == set()
+    _, evidence = _coder(codebook, nl_pipeline, ["x"]).score(["Stap x van het plan."])
+    assert evidence == [{"focus": ["x"]}]

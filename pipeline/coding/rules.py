@@ -95,7 +95,10 @@ def inflections(word: str) -> set[str]:
     """The regular Dutch inflected forms of a lower-case ``word``: plural -en/-s/-'s, adjective
     -e and diminutives with their plural. Without knowing the word class or the stress, the
     spelling rules give every candidate they allow; forms that are no words cost nothing,
-    forms that are other words are left out by the caller (the lookup table knows them)."""
+    forms that are other words are left out by the caller (the lookup table knows them). A
+    word of one letter has none (its spelling rules need the letters before the last)."""
+    if len(word) < 2:
+        return set()
     last = word[-1]
     if last in VOWELS:
         found = {word + ("'s" if last in APOSTROPHE_S else "s")}

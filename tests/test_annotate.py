@@ -777,12 +777,34 @@ def test_export_edit_import_train_changes_the_model_card(cohort, tmp_path, names
     assert np.all(store.history()["id"].diff().dropna() == 1)
 
 
+def configs_edited(tmp_path: Path, edits: dict[str, str]) -> Path:
+    """A copy of the repository's pipeline, codebook and profiles configs in ``tmp_path/cfg``
+    with each ``old: new`` of ``edits`` applied (each ``old`` found in some file)."""
+    from helpers import REPO
+
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    texts = {name: (REPO / "configs" / name).read_text(encoding="utf-8")
+             for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml")}
+    for old, new in edits.items():
+        assert any(old in text for text in texts.values()), old
+        texts = {name: text.replace(old, new) for name, text in texts.items()}
+    for name, text in texts.items():
+        (cfg / name).write_text(text, encoding="utf-8")
+    return cfg
+
+
+def store_under(cohort: Path, cfg: Path) -> an.LabelStore:
+    """The cohort's label store, synced under the codebook of ``cfg``."""
+    settings = load_settings(cfg / "pipeline.yaml")
+    return an.LabelStore.for_cohort(cohort, settings.codebook.code_ids
+                                    + settings.codebook.subtype_ids)
+
+
 def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path, capsys,
                                                                monkeypatch):
     """A team renames ``benefits`` to ``opbrengsten``: the labels already made must follow,
     gold files by hand first (they are the team's own files), the store by the command."""
-    from helpers import REPO
-
     anna = tmp_path / "anna.csv"
     assert cli(export_args(cohort, anna, "csv", "--annotator", "anna"), capsys,
                monkeypatch)[0] == 0
@@ -790,12 +812,8 @@ def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path
     table[[c for c in table.columns if c in an.FALSE or c in {"focus", "benefits"}]] = "1"
     table.to_csv(anna, index=False)
     assert cli(["annotate", "import", anna, "--cohort", cohort], capsys, monkeypatch)[0] == 0
-    cfg = tmp_path / "cfg"
-    cfg.mkdir()
-    for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml"):
-        text = (REPO / "configs" / name).read_text(encoding="utf-8")
-        (cfg / name).write_text(text.replace("- id: benefits", "- id: opbrengsten")
-                                .replace("n_benefits", "n_opbrengsten"), encoding="utf-8")
+    cfg = configs_edited(tmp_path, {"- id: benefits": "- id: opbrengsten",
+                                    "n_benefits": "n_opbrengsten"})
     args = ["annotate", "rename-code", cohort, "benefits", "opbrengsten"]
     config = ["--config", cfg / "pipeline.yaml"]
 
@@ -823,10 +841,7 @@ def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path
     code, out, _ = cli([*args, *config], capsys, monkeypatch)
     assert code == 0 and out.startswith("3 label(s) of 1 annotator(s) renamed benefits -> "
                                         "opbrengsten"), out
-    settings = load_settings(cfg / "pipeline.yaml")
-    store = an.LabelStore.for_cohort(cohort, settings.codebook.code_ids
-                                     + settings.codebook.subtype_ids)
-    cur = store.current()
+    cur = store_under(cohort, cfg).current()
     assert "benefits" not in set(cur["code"])
     moved = cur[(cur["code"] == "opbrengsten") & (cur["annotator"] == "anna")]
     assert moved["value"].tolist() == ["1", "1", "1"]
@@ -855,8 +870,6 @@ def test_cli_retire_code_follows_a_subtype_removed_from_the_codebook(cohort, tmp
                                                                    monkeypatch):
     """A team drops the sub-type ``knowledge_management.product``: train refused the store's
     labels of it (no code of the codebook) and nothing could retire them."""
-    from helpers import REPO
-
     anna = tmp_path / "anna.csv"
     assert cli(export_args(cohort, anna, "csv", "--annotator", "anna"), capsys,
                monkeypatch)[0] == 0
@@ -864,15 +877,10 @@ def test_cli_retire_code_follows_a_subtype_removed_from_the_codebook(cohort, tmp
     table[["focus", "knowledge_management", "knowledge_management.product"]] = "1"
     table.to_csv(anna, index=False)
     assert cli(["annotate", "import", anna, "--cohort", cohort], capsys, monkeypatch)[0] == 0
-    cfg = tmp_path / "cfg"
-    cfg.mkdir()
     product = ("          - id: product\n            label: {nl: product, en: product}\n"
                "            patterns: [flyer, poster, infographic, folder, filmpje, kaart, "
                "placemat]\n")
-    for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml"):
-        text = (REPO / "configs" / name).read_text(encoding="utf-8")
-        assert name != "codebook.yaml" or product in text
-        (cfg / name).write_text(text.replace(product, ""), encoding="utf-8")
+    cfg = configs_edited(tmp_path, {product: ""})
     args = ["annotate", "retire-code", cohort, "knowledge_management.product",
             "--config", cfg / "pipeline.yaml"]
     gold = cohort / "labels" / "gold.csv"
@@ -885,10 +893,7 @@ def test_cli_retire_code_follows_a_subtype_removed_from_the_codebook(cohort, tmp
     code, out, _ = cli(args, capsys, monkeypatch)
     assert code == 0 and out.startswith("3 label(s) of 1 annotator(s) of "
                                         "knowledge_management.product withdrawn"), out
-    settings = load_settings(cfg / "pipeline.yaml")
-    store = an.LabelStore.for_cohort(cohort, settings.codebook.code_ids
-                                     + settings.codebook.subtype_ids)
-    cur = store.current()
+    cur = store_under(cohort, cfg).current()
     assert "knowledge_management.product" not in set(cur["code"])
     assert (cur["code"] == "knowledge_management").sum() > 0          # the code itself stays
     assert "still in the codebook" in refused(args[:-2], capsys, monkeypatch)

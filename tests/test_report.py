@@ -325,6 +325,8 @@ def test_model_quality_table_from_model_card(result):
     assert part.count("<tr>") + part.count('<tr class="summary">') >= 2 * 1 + 8 + 4
     assert "0.81" in part and "macrogemiddelde" in part and "microgemiddelde" in part
     assert "Kennismanagement" in part and "Benadering (proces)" in part
+    # the positives are whichever labels counted (gold, adjudicated or a majority)
+    assert "Positief (labels)" in part and "(gold)" not in part
     assert "--rules" not in section(html, "reproduce")
     # a model trained without evaluation: say so, claim no method
     card["evaluation"]["scores"] = []

@@ -118,6 +118,7 @@ UI: dict[str, dict[str, str]] = {
         "legend": "Legenda",
         "sociogram_one_way": "eenzijdige relatie",
         "sociogram_reciprocal": "wederkerige relatie",
+        "sociogram_imputed": "wederkerig gemaakt (vragenlijst niet ingevuld)",
         "sociogram_no_response": "vragenlijst niet ingevuld",
         "sociogram_key_figure": "sleutelfiguur (genummerd naar rang)",
         "sociogram_key_figure_no_profile": "sleutelfiguur, geen profiel",

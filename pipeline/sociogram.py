@@ -40,6 +40,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#000000")
 # the picture's own words, in English; the report gives them in its language (report.UI)
 LEGEND = {"one_way": "one-way tie", "reciprocal": "reciprocal tie",
+          "imputed": "made mutual (did not respond)",
           "no_response": "did not respond", "key_figure": "key figure (numbered by rank)",
           "key_figure_no_profile": "key figure, no profile", "no_staff": "no staff"}
 
@@ -114,7 +115,8 @@ def _layout(graph: nx.DiGraph, seed: int) -> dict[str, np.ndarray]:
 
 
 def _draw_ties(ax: Any, graph: nx.DiGraph, pos: dict, area: dict, rank_of: dict) -> None:
-    """One-way arcs as arrows, reciprocal pairs as one double-headed line.
+    """One-way arcs as arrows, reciprocal pairs as one double-headed line; a pair with an arc
+    added by ``symmetrize_nonrespondents`` (edge attribute ``imputed``) dashed.
 
     Drawn as two line collections plus one collection of arrowhead triangles, computed in
     data coordinates (lines stop at the node's rim), which renders far faster than one
@@ -130,6 +132,7 @@ def _draw_ties(ax: Any, graph: nx.DiGraph, pos: dict, area: dict, rank_of: dict)
     head_len, head_w = 6.0 * per_pt, 4.0 * per_pt
     lines: dict[bool, list] = {False: [], True: []}
     strong: dict[bool, list] = {False: [], True: []}
+    dashed: dict[bool, list] = {False: [], True: []}   # a pair with an imputed arc
     heads = []
     seen: set[tuple[str, str]] = set()
     for a, b in sorted(graph.edges, key=lambda e: (str(e[0]), str(e[1]))):
@@ -148,6 +151,8 @@ def _draw_ties(ax: Any, graph: nx.DiGraph, pos: dict, area: dict, rank_of: dict)
         start, end = pa + u * ra, pb - u * rb
         lines[mutual].append((start, end))
         strong[mutual].append(a in rank_of or b in rank_of)
+        dashed[mutual].append(bool(graph.edges[a, b].get("imputed"))
+                              or (mutual and bool(graph.edges[b, a].get("imputed"))))
         perp = np.array([-u[1], u[0]]) * head_w / 2
         for tip, back in ((end, -u),) + (((start, u),) if mutual else ()):
             base = tip + back * head_len
@@ -157,7 +162,8 @@ def _draw_ties(ax: Any, graph: nx.DiGraph, pos: dict, area: dict, rank_of: dict)
             continue
         alpha = [0.75 if s else 0.4 for s in strong[mutual]]
         colors = [matplotlib.colors.to_rgba(EDGE_COLOR, al) for al in alpha]
-        lc = LineCollection(segs, colors=colors, linewidths=1.1 if mutual else 0.7, zorder=1)
+        lc = LineCollection(segs, colors=colors, linewidths=1.1 if mutual else 0.7, zorder=1,
+                            linestyles=[(0, (3, 2)) if d else "solid" for d in dashed[mutual]])
         lc.set_gid("reciprocal_ties" if mutual else "one_way_ties")
         ax.add_collection(lc)
     if heads:
@@ -275,6 +281,9 @@ def draw_sociogram(graph: nx.DiGraph, key_figures: Any = None,
                       color=EDGE_COLOR, label=words["reciprocal"]),
                Line2D([], [], ls="", marker="o", mfc="white", mec="#555555",
                       label=words["no_response"])]
+    if any(imputed for _, _, imputed in graph.edges(data="imputed")):
+        handles.insert(2, Line2D([], [], ls=(0, (3, 2)), lw=1.1, color=EDGE_COLOR,
+                                 label=words["imputed"]))
     if any(p not in profiles for p in ranked):
         handles.append(Line2D([], [], ls="", marker="o", mfc=KEY_COLOR, mec="#333333",
                               markersize=9, label=words["key_figure_no_profile"]

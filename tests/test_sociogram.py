@@ -123,3 +123,19 @@ def test_bad_colour_and_format_raise(alpha):
 
 def test_module_doctests_pass():
     assert doctest.testmod(sociogram).failed == 0
+
+
+def test_ties_made_mutual_are_dashed_and_named_in_the_legend(alpha):
+    """With symmetrize_nonrespondents a non-respondent's arcs are imputed: drawn like the
+    nominations they mirror they would pass for answers."""
+    G, kf = alpha
+    plain = sociogram.draw_sociogram(G, kf)
+    assert sociogram.LEGEND["imputed"] not in [t.get_text() for t in plain.legends[0].texts]
+    a, b = next((a, b) for a, b in G.edges if not G.has_edge(b, a))
+    H = G.copy()
+    H.add_edge(b, a, strength=float("nan"), imputed=True)
+    fig = sociogram.draw_sociogram(H, kf)
+    assert sociogram.LEGEND["imputed"] in [t.get_text() for t in fig.legends[0].texts]
+    reciprocal = next(c for c in fig.axes[0].collections if c.get_gid() == "reciprocal_ties")
+    dashes = [dash for _, dash in reciprocal.get_linestyles()]
+    assert sum(dash is not None for dash in dashes) == 1, dashes       # the one made mutual

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -268,6 +267,12 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     return clean, quality
 
 
+def _loose(ids: pd.Series) -> pd.Series:
+    """Ids as typed but for letter case and spaces (``DT1``, ``dt 1`` -> ``dt1``): to tell
+    an id typed two ways from two ids."""
+    return ids.str.replace(r"\s+", "", regex=True).str.casefold()
+
+
 def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
     """Nomination rows under a ``school_id`` that ``staff`` does not have (dropped as
     ``cross_school``), with the school it differs from only by letter case or spaces, if any.
@@ -281,13 +286,13 @@ def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list
     "nominations.csv: school_id 'x' (1 row, lines 4) is no school of staff.csv"
     """
     known = pd.unique(_text(staff["school_id"]))
-    folded = {re.sub(r"\s+", "", s).casefold(): s for s in known}
+    folded = dict(zip(_loose(pd.Series(known)), known, strict=True))
     rows = nominations.assign(_school=_text(nominations["school_id"]))
     rows = rows[~rows["_school"].isin(known)]
     lines = (rows["line"] if "line" in rows.columns else pd.Series(rows.index + 2, rows.index))
     notes = []
     for school, grp in lines.groupby(rows["_school"], sort=True):
-        like = folded.get(re.sub(r"\s+", "", school).casefold())
+        like = folded.get(_loose(pd.Series([school])).iloc[0])
         notes.append(f"nominations.csv: school_id {school!r} ({len(grp)} row"
                      f"{'s' if len(grp) > 1 else ''}, lines {_lines_text(grp.to_numpy())}) is no "
                      "school of staff.csv" + (f"; {like!r} is: the same school?" if like else ""))
@@ -503,7 +508,7 @@ def plg_notes(staff: pd.DataFrame) -> list[str]:
     kind = [t[i].strip() if i < len(t) else (t[0].strip() if len(t) == 1 else "")
             for t, i in zip(types.to_numpy()[person], nth, strict=True)]
     m = pd.DataFrame({"school": _text(staff["school_id"])[person], "plg": plg,
-                      "key": pd.Series(plg).str.replace(r"\s+", "", regex=True).str.casefold(),
+                      "key": _loose(pd.Series(plg)),
                       "type": kind, "line": lines[person]})
     notes = []
     # first spelling of each PLG id; only the few (school, id) with two are looked at closer

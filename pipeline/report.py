@@ -764,6 +764,11 @@ _NL_WORDING = [
 ]
 
 
+def _nl_line_list(text: str) -> str:
+    """``'a' (line 2) and 'b' (line 3)`` of a warning in Dutch."""
+    return text.replace(") and ", ") en ").replace("(line ", "(regel ")
+
+
 # the run's warnings (English on the command line and in the manifest) for a Dutch report;
 # a warning matching none stays English
 _NL_WARNINGS = [
@@ -833,7 +838,7 @@ _NL_WARNINGS = [
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
                 r"one PLG\? They count as different PLGs"),
      lambda m: (f"staff.csv: school {m[1]}: plg_id "
-                + m[2].replace(") and ", ") en ").replace("(line ", "(regel ")
+                + _nl_line_list(m[2])
                 + " verschillen alleen in hoofdletters of spaties: één PLG? Ze tellen als "
                   "verschillende PLG's")),
     (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
@@ -856,7 +861,7 @@ _NL_WARNINGS = [
                 f"({m[4]}) telt niet mee in dat profiel")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) has plg_type (.+)"),
      lambda m: (f"staff.csv: school {m[1]}: plg_id {m[2]} heeft plg_type "
-                + m[3].replace(") and ", ") en ").replace("(line ", "(regel "))),
+                + _nl_line_list(m[3]))),
 ]
 
 

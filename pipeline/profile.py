@@ -14,9 +14,9 @@ Tables
 
 Profiles come from ``configs/profiles.yaml``: the first profile (in file order) whose criteria
 all hold; otherwise ``undetermined`` with the nearest profile named. Nothing forces a profile
-to exist in a school. A criterion whose feature no key figure has a value for (no tie strengths
-in the survey: ``mean_strength`` empty) is left out of its profile, said in the reasons and in
-the table's ``attrs["notes"]``.
+to exist in a school. A criterion whose feature no key figure of a school has a value for (no tie
+strengths in that school's survey: ``mean_strength`` empty) is left out of its profile for that
+school's key figures, said in the reasons and in the table's ``attrs["notes"]``.
 """
 
 from __future__ import annotations
@@ -166,24 +166,31 @@ def _fmt(x: float) -> str:
 
 def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
                ) -> list[np.ndarray]:
-    """Per profile (config order), which criteria the data can decide: one on a feature the
-    survey did not measure (:data:`OPTIONAL_FEATURES`: no key figure has a value, as without
-    tie strengths) would fail for everybody and silently hand its profile to the next, so it
-    is left out instead. One key figure's missing value among others' is not this: that
+    """Per profile (config order) a rows x criteria matrix: which criteria the data can decide
+    for that row. One on a feature a school's survey did not measure
+    (:data:`OPTIONAL_FEATURES`: no key figure of the school has a value, as without tie
+    strengths) would fail for all of them and silently hand its profile to the next, so it is
+    left out there instead. One key figure's missing value among others' is not this: that
     criterion fails for it."""
-    return [np.array([f.empty or crit.feature not in OPTIONAL_FEATURES or v.notna().any()
-                      for crit, v in zip(prof.criteria, vs, strict=True)], dtype=bool)
+    return [np.column_stack([_measured_in_school(f, v) if crit.feature in OPTIONAL_FEATURES
+                             else np.ones(len(f), dtype=bool)
+                             for crit, v in zip(prof.criteria, vs, strict=True)])
+            .reshape(len(f), len(prof.criteria))
             for prof, vs in zip(cfg.profiles, values, strict=True)]
+
+
+def _measured_in_school(f: pd.DataFrame, vals: pd.Series) -> np.ndarray:
+    """Per row: whether any key figure of its school has a value."""
+    return vals.notna().groupby(f["school_id"]).transform("any").to_numpy(dtype=bool)
 
 
 def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
           evaluable: list[np.ndarray]) -> list[np.ndarray]:
     """Per profile (config order) a rows x criteria matrix: which criteria hold (a criterion
     left out holds for everybody, so the profile is decided on its other criteria)."""
-    return [np.column_stack([_holds(f, crit, values[pi][ci], crit.value) if evaluable[pi][ci]
-                             else np.ones(len(f), dtype=bool)
+    return [np.column_stack([_holds(f, crit, values[pi][ci], crit.value)
                              for ci, crit in enumerate(prof.criteria)])
-            .reshape(len(f), len(prof.criteria))
+            .reshape(len(f), len(prof.criteria)) | ~evaluable[pi]
             for pi, prof in enumerate(cfg.profiles)]
 
 
@@ -196,8 +203,8 @@ def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesCo
     ids = np.array([p.id for p in cfg.profiles], dtype=object)
     chosen = np.full(held[0].shape[0], "undetermined", dtype=object)
     for pid, h, ev in reversed(list(zip(ids, held, evaluable, strict=True))):
-        chosen[h.all(axis=1) & ev.any()] = pid
-    share = np.column_stack([h[:, ev].sum(axis=1) / max(ev.sum(), 1)
+        chosen[h.all(axis=1) & ev.any(axis=1)] = pid
+    share = np.column_stack([(h & ev).sum(axis=1) / np.maximum(ev.sum(axis=1), 1)
                              for h, ev in zip(held, evaluable, strict=True)])
     nearest = np.where(chosen == "undetermined", ids[share.argmax(axis=1)], chosen)
     return chosen, nearest
@@ -210,18 +217,18 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
     left out is named as not evaluated, and not counted)."""
     chosen, nearest = _choose(held, evaluable, cfg)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
-    phrases = [[_phrases(f, crit, values[pi][ci]) if evaluable[pi][ci]
-                else [f"not evaluated (no {_name(crit)} in the data)"] * len(f)
+    phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci]),
+                         f"not evaluated (no {_name(crit)} in the data)")
                 for ci, crit in enumerate(prof.criteria)]
                for pi, prof in enumerate(cfg.profiles)]
     met, reasons = [], []
     for i in range(len(f)):
         near = index[nearest[i]]
-        n_met, n_used = held[near][i, evaluable[near]].sum(), evaluable[near].sum()
+        n_met, n_used = held[near][i, evaluable[near][i]].sum(), evaluable[near][i].sum()
         met.append(f"{n_met}/{n_used}")
         parts = []
         for pi, p in enumerate(cfg.profiles):
-            ev = evaluable[pi]
+            ev = evaluable[pi][i]
             said = [f"{crit.why_in('en')}: "
                     + (f"{'holds' if held[pi][i, ci] else 'does not hold'}, " if ev[ci] else "")
                     + phrases[pi][ci][i] for ci, crit in enumerate(p.criteria)]
@@ -247,8 +254,9 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     time); a key figure whose profile changes under any of these is ``stable = False`` and
     ``unstable_when`` says which threshold moved where, and what the profile became.
 
-    A criterion whose feature no row has a value for is left out (:func:`_evaluable`); the
-    result's ``attrs["notes"]`` has a line per such criterion for the caller to warn with.
+    A criterion whose feature no row of a school has a value for is left out there
+    (:func:`_evaluable`); the result's ``attrs["notes"]`` has a line per such criterion, naming
+    the schools unless it is all of them, for the caller to warn with.
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
     values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
@@ -259,12 +267,13 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
         for ci, crit in enumerate(prof.criteria):
-            if crit.value is None or not evaluable[pi][ci]:   # a rank, or deciding nothing
+            used = evaluable[pi][:, ci]
+            if crit.value is None or not used.any():   # a rank, or deciding nothing
                 continue
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
                 moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
-                moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved)  # one column
+                moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved) | ~used
                 alt, _ = _choose(moved_held, evaluable, cfg)
                 for i in np.flatnonzero(alt != chosen):
                     unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
@@ -277,9 +286,18 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     out["stable"] = [not u for u in unstable]
     out["unstable_when"] = ["; ".join(u) for u in unstable]
     out = out[PROFILE_COLUMNS]
-    out.attrs["notes"] = [
-        f"profiles: no key figure has a {_name(crit)}{OPTIONAL_FEATURES[crit.feature]}, so "
-        f"'{crit.why_in('en')}' ({prof.id}) is left out of that profile"
-        for prof, ev in zip(cfg.profiles, evaluable, strict=True)
-        for crit, used in zip(prof.criteria, ev, strict=True) if not used]
+    out.attrs["notes"] = [_left_out_note(f, prof.id, crit, ~ev[:, ci])
+                          for prof, ev in zip(cfg.profiles, evaluable, strict=True)
+                          for ci, crit in enumerate(prof.criteria) if not ev[:, ci].all()]
     return out
+
+
+def _left_out_note(f: pd.DataFrame, profile: str, crit: Criterion, left_out: np.ndarray
+                   ) -> str:
+    """The warning for a criterion left out: for the whole table, or for the schools named."""
+    schools = sorted(map(str, f.loc[left_out, "school_id"].unique()))
+    where = ("no key figure" if left_out.all() else
+             f"no key figure of school{'s' if len(schools) > 1 else ''} {', '.join(schools)}")
+    there = "" if left_out.all() else " there"
+    return (f"profiles: {where} has a {_name(crit)}{OPTIONAL_FEATURES[crit.feature]}, so "
+            f"'{crit.why_in('en')}' ({profile}) is left out of that profile{there}")

@@ -854,11 +854,13 @@ _NL_WARNINGS = [
                 r"were learned beside them; retrain it on labels of this codebook"),
      r"model \1 kent ook \2, die het codeboek niet meer heeft: de andere codes zijn ernaast "
      r"geleerd; train het opnieuw op labels van dit codeboek"),
-    (re.compile(r"profiles: no key figure has a (\S+)( \(no tie strengths in the survey\?\))?, "
-                r"so '(.+)' \((\S+)\) is left out of that profile"),
-     lambda m: (f"profielen: geen sleutelfiguur heeft een {m[1]}"
-                f"{' (geen relatiesterktes in de vragenlijst?)' if m[2] else ''}, dus '{m[3]}' "
-                f"({m[4]}) telt niet mee in dat profiel")),
+    (re.compile(r"profiles: no key figure(?: of school(s?) (.+))? has a (\S+)"
+                r"( \(no tie strengths in the survey\?\))?, so '(.+)' \((\S+)\) is left out of "
+                r"that profile( there)?"),
+     lambda m: (f"profielen: geen sleutelfiguur"
+                f"{(' van de scholen ' if m[1] else ' van school ') + m[2] if m[2] else ''} heeft "
+                f"een {m[3]}{' (geen relatiesterktes in de vragenlijst?)' if m[4] else ''}, dus "
+                f"'{m[5]}' ({m[6]}) telt{' daar' if m[7] else ''} niet mee in dat profiel")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) has plg_type (.+)"),
      lambda m: (f"staff.csv: school {m[1]}: plg_id {m[2]} heeft plg_type "
                 + _nl_line_list(m[3]))),

@@ -158,6 +158,34 @@ def test_without_tie_strengths_a_super_sharer_is_decided_on_its_other_criteria(
         NO_STRENGTH_NOTE]
 
 
+def test_a_school_without_tie_strengths_in_a_cohort_with_them_is_decided_without_them(
+        features, settings, tmp_path, capsys, monkeypatch):
+    # school C's survey asked no tie strengths; A's did: only C's key figures go without
+    # "strongest ties", and the warning names C
+    c = features[features.person_id.isin(["a-super", "a-advanced"])].assign(
+        person_id=["c-super", "c-advanced"], school_id="C", mean_strength=float("nan"))
+    table = pd.concat([features, c], ignore_index=True)
+    table.to_csv(tmp_path / "features.csv", index=False)
+    code, _, err = cli(["profile", tmp_path / "features.csv", "--out", tmp_path / "p.csv"],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    note = ("profiles: no key figure of school C has a mean_strength (no tie strengths in the "
+            "survey?), so 'strongest ties in the school' (super_sharer) is left out of that "
+            "profile there")
+    assert f"warning: {note}" in err.splitlines()
+    got = pd.read_csv(tmp_path / "p.csv").set_index("person_id")
+    assert got.loc["c-super", ["profile", "criteria_met"]].tolist() == ["super_sharer", "6/6"]
+    assert got.loc["c-super", "reasons"].startswith(
+        "super_sharer: all 6 criteria hold, 1 not evaluated (")
+    # school A is decided as before, on all seven
+    alone = profiles_of(features, settings)
+    assert got.loc["a-super", ["profile", "criteria_met"]].tolist() == ["super_sharer", "7/7"]
+    for person in features.person_id:
+        assert got.loc[person, "reasons"] == alone.loc[person, "reasons"]
+    assert "not evaluated" not in got.loc["a-super", "reasons"]
+    read = io.read_features(tmp_path / "features.csv", settings.codebook)
+    assert assign_profiles(read, settings.profiles, settings.codebook).attrs["notes"] == [note]
+
 def test_one_missing_strength_among_others_fails_that_criterion(features, settings):
     one = features.copy()
     one.loc[one.person_id == "a-super", "mean_strength"] = float("nan")

@@ -364,7 +364,7 @@ def test_evidence_candidates_keep_what_the_cards_show(result):
                                  "nl"))
 
 
-def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
+def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadir):
     """Each kind of warning a run can show in the report, made by the code that makes it, has
     a Dutch wording (a reworded warning without one would turn up English again)."""
     from pipeline.run import codes_provenance
@@ -402,14 +402,19 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings):
                                                        "line": [2, 3, 4]}))
     from test_profile import NO_STRENGTH_NOTE
 
+    from pipeline.profile import assign_profiles
+
     made.append(NO_STRENGTH_NOTE)
+    features = pd.read_csv(shared_datadir / "profile" / "features.csv")
+    features.loc[features.school_id == "B", "mean_strength"] = float("nan")
+    made += assign_profiles(features, settings.profiles, settings.codebook).attrs["notes"]
     made += model_notes({"name": "m", "labels": ["reflection"],
                          "training_data": {"positives": {"focus": 2}}}, settings.codebook, 10)
     several = staff.assign(plg_id=["dt1;ls1", "dt1", ""])
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 17
+    assert len(made) == 18
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

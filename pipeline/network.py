@@ -865,7 +865,7 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
         One row per school (sorted), columns :data:`SCHOOL_COLUMNS`:
 
         - ``staff``, ``respondents``, ``response_rate`` (respondents / staff);
-        - ``ties``: arcs; ``density`` = ties / (n(n-1)) (0 for n < 2);
+        - ``ties``: arcs; ``density`` = ties / (n(n-1)) (NaN for n < 2: no pair to tie);
         - ``reciprocity`` = arcs that are reciprocated / arcs, as
           ``networkx.overall_reciprocity`` (NaN without arcs: undefined, not 0);
         - ``mutual_dyads``, ``asymmetric_dyads``, ``null_dyads``: the MAN dyad census
@@ -874,8 +874,8 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
           d_i = in_i + out_i in the directed graph:
           ``sum_i (max_j d_j - d_i) / (2 (n-1) (n-2))``. The denominator is the largest
           possible sum, reached by a star whose centre is tied both ways to everyone
-          (centre 2(n-1), others 2). 0 for n < 3; 1 for that star, 0 when all degrees are
-          equal.
+          (centre 2(n-1), others 2). NaN for n < 3 (no star to compare with: undefined,
+          not 0); 1 for that star, 0 when all degrees are equal.
 
     Examples
     --------
@@ -902,10 +902,10 @@ def school_metrics(staff: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFra
     dmax = np.maximum.reduceat(deg, net.offsets[:-1]) if net.n else np.zeros(0)
     dsum = np.add.reduceat(deg, net.offsets[:-1]) if net.n else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        density = np.where(pairs > 0, ties / np.maximum(pairs, 1), 0.0)
+        density = np.where(pairs > 0, ties / np.maximum(pairs, 1), np.nan)
         recip = np.where(ties > 0, mutual_arcs / np.maximum(ties, 1), np.nan)
         cmax = 2.0 * (sizes - 1) * (sizes - 2)
-        central = np.where(sizes > 2, (sizes * dmax - dsum) / np.maximum(cmax, 1), 0.0)
+        central = np.where(sizes > 2, (sizes * dmax - dsum) / np.maximum(cmax, 1), np.nan)
     return pd.DataFrame({
         "school_id": net.schools.astype(object), "staff": sizes, "respondents": respondents,
         "response_rate": respondents / np.maximum(sizes, 1), "ties": ties,

@@ -314,6 +314,19 @@ def test_school_metrics_centralisation_extremes():
         assert got == pytest.approx(expected)
 
 
+
+def test_school_metrics_undefined_for_tiny_schools_are_nan_not_zero():
+    # one person has no pair to tie (density); two have no star to compare with
+    # (centralisation): 0 would read as "no ties" or "perfectly equal"
+    staff = pd.DataFrame({"person_id": ["a", "b1", "b2", "c1", "c2", "c3"],
+                          "school_id": ["a", "b", "b", "c", "c", "c"], "plg_id": "",
+                          "responded": True})
+    noms = pd.DataFrame({"school_id": ["b", "c"], "ego": ["b1", "c1"], "alter": ["b2", "c2"]})
+    got = network.school_metrics(staff, noms).set_index("school_id")
+    assert got["density"].isna().tolist() == [True, False, False]
+    assert got.loc["b", "density"] == 0.5
+    assert got["degree_centralisation"].isna().tolist() == [True, True, False]
+
 def test_school_metrics_missing_column_raises(tiny):
     with pytest.raises(ValueError, match="alter"):
         network.school_metrics(tiny.staff, tiny.nominations.drop(columns="alter"))

@@ -157,8 +157,10 @@ def evaluate(
                     if default and NAMES["rules"] in fit_predicts else None)
     summary_lines = [
         f"Cohort `{data.meta.name}`: {summary['segments']} labelled segments from "
-        f"{n_schools} schools ({', '.join(sorted(set(groups)))}); labels "
-        f"{summary['sources']}{' (the label store)' if store else ''}; "
+        f"{n_schools} schools ({', '.join(sorted(set(groups)))}); their decisions per "
+        f"segment and code come from "
+        f"{', '.join(f'{n} {source}' for source, n in summary['sources'].items())} labels"
+        f"{' (the label store)' if store else ''}; "
         f"{summary['no_code']} segments carry no code.",
         *(f"Note: {note}." for note in notes),
         "Leave-one-school-out: each coder is trained (and its thresholds tuned) on the other "

@@ -208,6 +208,9 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     assert set(curve["fraction"]) == {0.5, 1.0} and set(curve["coder"]) == {"sklearn_tfidf_lr"}
     md = (out / "evaluation.md").read_text(encoding="utf-8")
     assert "## Targets" in md and "learning_curve.png" in md
+    gold = pd.read_csv(shared_datadir / "tiny_cohort" / "labels" / "gold.csv")
+    assert (f"their decisions per segment and code come from {len(gold)} gold labels; "
+            in md)
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "macro-F1" in result.output
     assert "Agreement between the human coders" not in md   # one coder: nothing to compare

@@ -241,7 +241,9 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
 
             coder, card = load_coder(settings, model, rules=rules)
             coder.warm()
-            segments = reading.result().drop(columns=["line"])
+            segments = reading.result()
+            notes = io.segments_file_notes(segments, infile)
+            segments = segments.drop(columns=["line"])
         loaded()
         bar, update = _progress()
         done = [0]
@@ -253,7 +255,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
         with bar:   # each worker codes and formats its chunks; the text is written as it comes
             io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
                                               progress=tick, inherit=True))
-    warn(*model_notes(card, settings.codebook, settings.pipeline.coding.min_positives))
+    warn(*notes, *model_notes(card, settings.codebook, settings.pipeline.coding.min_positives))
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
 
 
@@ -273,7 +275,9 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
         raise io.InputError(features, str(e)) from None
     io.write_csv(profiles, out)
     warn(*profiles.attrs.get("notes", []))
-    typer.echo(f"{len(profiles)} profiles {profiles['profile'].value_counts().to_dict()} -> {out}")
+    counts = profiles["profile"].value_counts()
+    typer.echo(f"{len(profiles)} profiles ({', '.join(f'{n} {p}' for p, n in counts.items())})"
+               f" -> {out}")
 
 
 @app.command()

@@ -69,6 +69,8 @@ LABEL_COLUMNS = ["segment_id", "code", "value", "annotator"]
 PLG_TYPES = {"", "data_team", "lesson_study"}
 #: between the PLGs of one person in ``plg_id`` (and their types in ``plg_type``)
 PLG_SEPARATOR = ";"
+#: line numbers a warning names at most (a table such as data_quality.csv has them all)
+MAX_LINES_SHOWN = 10
 TRANSCRIPT_NAME = re.compile(
     r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # a segment may be a long text
@@ -564,6 +566,36 @@ def read_segments_file(path: Path) -> pd.DataFrame:
     df["id"] = pd.Series([str(v) for v in df["id"]], index=df.index, dtype=object)
     df["text"] = pd.Series([str(v) for v in df["text"]], index=df.index, dtype=object)
     return df
+
+
+def segments_file_notes(segments: pd.DataFrame, path: Path) -> list[str]:
+    """What to know of a file of segments (:func:`read_segments_file`) before relying on its
+    codes: rows without text (coded, but nothing in them can carry a code) and ids on several
+    rows (each row is coded, in order; a join on ``id`` matches all of them)."""
+    notes = []
+    blank = segments.loc[segments["text"].str.strip() == "", "line"]
+    if len(blank):
+        notes.append(f"{path}: {len(blank)} row(s) with empty text "
+                     f"({_lines(blank)}): coded as an empty segment, so their codes and "
+                     "probabilities mean nothing")
+    shared = segments[segments["id"].duplicated(keep=False)]
+    if len(shared):
+        first = shared["id"].iloc[0]
+        notes.append(f"{path}: {shared['id'].nunique()} id(s) on several rows, such as "
+                     f"'{first}' ({_lines(shared.loc[shared['id'] == first, 'line'])}): each "
+                     "row is coded, and a join on id matches all of them")
+    return notes
+
+
+def line_list(lines: Iterable[int], limit: int | None = MAX_LINES_SHOWN) -> str:
+    """Line numbers, sorted, as text: the first ``limit`` and ``...`` (None: all of them)."""
+    lines = np.sort(np.asarray(list(lines), dtype=np.int64))
+    shown = ", ".join(str(x) for x in lines[:limit])
+    return shown + (", ..." if limit is not None and len(lines) > limit else "")
+
+
+def _lines(lines: pd.Series) -> str:
+    return f"line{'s' if len(lines) > 1 else ''} {line_list(lines)}"
 
 
 def _with_segment_ids(df: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -42,7 +42,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from pipeline.io import PLG_SEPARATOR, InputError
+from pipeline.io import MAX_LINES_SHOWN, PLG_SEPARATOR, InputError, line_list
 
 __all__ = [
     "ISSUES",
@@ -96,7 +96,6 @@ BROKERAGE_ROLES = ("coordinator", "gatekeeper", "representative", "consultant", 
 _STAFF_REQUIRED = ["person_id", "school_id", "plg_id", "responded"]
 _NOMINATION_REQUIRED = ["school_id", "ego", "alter", "strength"]
 _NOMINATIONS_FILE = "nominations.csv"
-_MAX_LINES = 10
 _PAGERANK_ALPHA = 0.85
 # dense batches: at most this many adjacency entries (B * P * P) per batch
 _BATCH_ENTRIES = 2_000_000
@@ -126,14 +125,7 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _lines_text(lines: np.ndarray, limit: int | None = _MAX_LINES) -> str:
-    """Line numbers, sorted, as text: the first ``limit`` and ``...`` (None: all of them)."""
-    lines = np.sort(np.asarray(lines, dtype=np.int64))
-    shown = ", ".join(str(x) for x in lines[:limit])
-    return shown + (", ..." if limit is not None and len(lines) > limit else "")
-
-
-def first_lines(lines: str, limit: int = _MAX_LINES) -> str:
+def first_lines(lines: str, limit: int = MAX_LINES_SHOWN) -> str:
     """The first ``limit`` of a ``lines`` text of :func:`check_nominations` (for a warning:
     ``data_quality.csv`` has them all).
 
@@ -294,7 +286,7 @@ def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list
     for school, grp in lines.groupby(rows["_school"], sort=True):
         like = folded.get(_loose(pd.Series([school])).iloc[0])
         notes.append(f"nominations.csv: school_id {school!r} ({len(grp)} row"
-                     f"{'s' if len(grp) > 1 else ''}, lines {_lines_text(grp.to_numpy())}) is no "
+                     f"{'s' if len(grp) > 1 else ''}, lines {line_list(grp.to_numpy())}) is no "
                      "school of staff.csv" + (f"; {like!r} is: the same school?" if like else ""))
     return notes
 
@@ -309,7 +301,7 @@ def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -
     rows = []
     for (school, code), grp in df.groupby(["school_id", "code"], sort=True):
         rows.append({"school_id": school, "issue": ISSUES[int(code)], "count": len(grp),
-                     "lines": _lines_text(grp["line"].to_numpy(), limit=None)})
+                     "lines": line_list(grp["line"].to_numpy(), limit=None)})
     out = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
     out["count"] = out["count"].astype(np.int64)
     return out
@@ -343,7 +335,7 @@ def nonrespondent_nominations(staff: pd.DataFrame, nominations: pd.DataFrame) ->
     # (1M nominations x 10k non-respondents at 1,000 schools: minutes)
     by = noms.assign(line=lines).loc[pd.Series(_text(noms["ego"])).isin(silent).to_numpy()]
     rows = [{"school_id": school, "people": grp["ego"].nunique(), "count": len(grp),
-             "lines": _lines_text(grp["line"].to_numpy())}
+             "lines": line_list(grp["line"].to_numpy())}
             for school, grp in by.groupby("school_id", sort=True)]
     return pd.DataFrame(rows, columns=["school_id", "people", "count", "lines"])
 

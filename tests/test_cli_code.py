@@ -231,3 +231,26 @@ def test_contract_csv_chunks_join_into_the_contract_table(shared_datadir, coding
                                         settings.codebook))
         assert "".join(contract_csv(table, coder, settings.codebook, chunk=chunk)) == whole
     assert whole.count("\n") == 1 and whole.startswith("id,knowledge_types,activities,p_")
+
+
+def test_empty_texts_and_shared_ids_are_coded_and_named(shared_datadir, tmp_path, capsys,
+                                                        monkeypatch):
+    """One row out per row in (the contract), but a row without text, and an id on several
+    rows (a join on id would match them all), are warned about with their lines."""
+    from helpers import cli as run_cli
+
+    rows = pd.read_csv(shared_datadir / "coding" / "to_code.csv", dtype=str,
+                       keep_default_na=False)
+    rows.loc[1, "text"] = "  "
+    rows.loc[3, "id"] = rows.loc[0, "id"]
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    code_, _, err = run_cli(["code", tmp_path / "in.csv", "--out", tmp_path / "out.csv",
+                             "--rules"], capsys, monkeypatch)
+    assert code_ == 0, err
+    assert read_out(tmp_path / "out.csv")["id"].tolist() == rows["id"].tolist()
+    lines = err.splitlines()
+    assert (f"warning: {tmp_path / 'in.csv'}: 1 row(s) with empty text (line 3): coded as an "
+            "empty segment, so their codes and probabilities mean nothing") in lines
+    assert (f"warning: {tmp_path / 'in.csv'}: 1 id(s) on several rows, such as "
+            f"'{rows.loc[0, 'id']}' (lines 2, 5): each row is coded, and a join on id matches "
+            "all of them") in lines

@@ -166,9 +166,12 @@ def test_a_school_without_tie_strengths_in_a_cohort_with_them_is_decided_without
         person_id=["c-super", "c-advanced"], school_id="C", mean_strength=float("nan"))
     table = pd.concat([features, c], ignore_index=True)
     table.to_csv(tmp_path / "features.csv", index=False)
-    code, _, err = cli(["profile", tmp_path / "features.csv", "--out", tmp_path / "p.csv"],
-                       capsys, monkeypatch)
+    code, out, err = cli(["profile", tmp_path / "features.csv", "--out", tmp_path / "p.csv"],
+                         capsys, monkeypatch)
     assert code == 0, err
+    assert out.strip() == ("7 profiles (2 super_sharer, 2 advanced_interactive, "
+                           "1 basic_interactive, 1 sender, 1 undetermined) -> "
+                           f"{tmp_path / 'p.csv'}")
     note = ("profiles: no key figure of school C has a mean_strength (no tie strengths in the "
             "survey?), so 'strongest ties in the school' (super_sharer) is left out of that "
             "profile there")

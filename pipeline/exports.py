@@ -8,10 +8,13 @@ QualCoder import it):
   per transcript, referenced as ``plainTextPath="internal://<guid>.txt"``. The texts are the
   pseudonymised transcripts (``run.pseudonymiser_for``): segment offsets refer to the
   original text and are moved onto the pseudonymised one with ``Pseudonymiser.map_offset``.
-- One ``PlainTextSelection`` per coded segment, ``startPosition`` inclusive and
+- One ``PlainTextSelection`` per coded segment and coder, ``startPosition`` inclusive and
   ``endPosition`` exclusive, in Unicode code points (Python string indices), with one
-  ``Coding`` per code and coder; ``Coding/@creatingUser`` says who coded: the machine coder
-  and every human annotator of the label store are ``User`` elements.
+  ``Coding`` per code; the selection's and the codings' ``creatingUser`` say who coded (the
+  machine coder and every human annotator of the label store are ``User`` elements), its
+  ``creationDateTime`` when: the earliest time of its codings, or ``UNKNOWN_TIME`` for the
+  machine coder's (QualCoder reads owner and date from the selection, and stops on a
+  selection without a date).
 - The codebook: each family is a non-codable parent code (``isCodable="false"``) holding its
   codes, each code holds its sub-types; colours ``#rrggbb`` from the codebook (a sub-type
   takes its code's colour). Code names are the code ids (``exchange.input`` for sub-types),
@@ -19,7 +22,7 @@ QualCoder import it):
 - Key figures are ``Case`` elements (name: person id) with their profile and network
   metrics as ``VariableValue`` and a ``SourceRef`` to each of their transcripts.
 - Every GUID is a uuid5 of a stable name (``code/focus``, ``source/<doc>``,
-  ``selection/<segment id>``, ...) and the zip entries carry a fixed timestamp, so the same
+  ``selection/<segment id>/<user>``, ...) and the zip entries carry a fixed timestamp, so the same
   inputs give the same bytes.
 
 Tables:
@@ -35,9 +38,11 @@ Tables:
 from __future__ import annotations
 
 import io as _io
+import itertools
 import uuid
 import zipfile
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -68,6 +73,9 @@ NS_CODEBOOK = "urn:QDA-XML:codebook:1.0"
 #: the root of every uuid5 in these exports (a fixed, arbitrary namespace)
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:sleutelfiguren:refi-qda")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: creationDateTime of a selection whose codings carry no time (the machine coder's): the
+#: zip entries' fixed epoch, so the same inputs give the same bytes
+UNKNOWN_TIME = "1980-01-01T00:00:00Z"
 DOCUMENT_COLUMNS = ["doc", "stem", "school_id", "person_id", "source", "text"]
 CODING_COLUMNS = ["segment_id", "code", "user", "time"]
 
@@ -215,7 +223,8 @@ def _value_text(kind: str, v: object) -> str | None:
         x = float(v)
         if not np.isfinite(x):
             return None
-        return np.format_float_positional(round(x, 6), trim="-")
+        # every digit of the tables' value (xsd:decimal: no exponent), so it can be traced
+        return np.format_float_positional(x, trim="-")
     return str(v)
 
 
@@ -299,20 +308,23 @@ def build_qdpx(*, name: str, codebook: Codebook, documents: pd.DataFrame,
             f"{doc['source']} of {doc['person_id']}, school {doc['school_id']} "
             f"({doc['doc']})")
         files[f"sources/{g}.txt"] = doc["text"].encode("utf-8")
-        pts, seg = None, None
-        for rec in by_stem.get(doc["stem"], []):
-            if rec["segment_id"] != seg:
-                seg = rec["segment_id"]
-                pts = etree.SubElement(ts, q + "PlainTextSelection",
-                                       guid=guid("selection", seg), name=seg,
-                                       startPosition=str(int(rec["start"])),
-                                       endPosition=str(int(rec["end"])))
-            cattrs = {"guid": guid("coding", seg, rec["code"], rec["user"]),
-                      "creatingUser": user_guid[rec["user"]]}
-            if rec.get("time"):
-                cattrs["creationDateTime"] = rec["time"]
-            coding = etree.SubElement(pts, q + "Coding", **cattrs)
-            etree.SubElement(coding, q + "CodeRef", targetGUID=guid("code", rec["code"]))
+        recs = by_stem.get(doc["stem"], [])
+        for (seg, user), group in itertools.groupby(recs, key=itemgetter("segment_id", "user")):
+            group = list(group)
+            times = [r["time"] for r in group if r.get("time")]
+            pts = etree.SubElement(ts, q + "PlainTextSelection",
+                                   guid=guid("selection", seg, user), name=seg,
+                                   startPosition=str(int(group[0]["start"])),
+                                   endPosition=str(int(group[0]["end"])),
+                                   creatingUser=user_guid[user],
+                                   creationDateTime=min(times, default=UNKNOWN_TIME))
+            for rec in group:
+                cattrs = {"guid": guid("coding", seg, rec["code"], user),
+                          "creatingUser": user_guid[user]}
+                if rec.get("time"):
+                    cattrs["creationDateTime"] = rec["time"]
+                coding = etree.SubElement(pts, q + "Coding", **cattrs)
+                etree.SubElement(coding, q + "CodeRef", targetGUID=guid("code", rec["code"]))
     if description:
         etree.SubElement(root, q + "Description").text = description
 

@@ -5,6 +5,7 @@ matrix and the ENA table. Fixture: tests/data/annotate/cohort (see test_annotate
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -58,15 +59,16 @@ def gold(data):
     return data.labels.assign(time="2024-01-15T10:00:00.000+00:00")
 
 
-def build(settings, coded, documents, gold, **kw):
+def build(settings, coded, documents, gold, cases=None, **kw):
     docs, shifts = documents
     codings = pd.concat([ex.machine_codings(coded, "rules"), ex.human_codings(gold)],
                         ignore_index=True)
     located, dropped = ex.locate_codings(codings, docs, shifts)
     assert dropped == 0
-    cases = pd.DataFrame({"person_id": ["s1-p1", "s2-p1"], "school_id": ["s1", "s2"],
-                          "profile": ["sender", "super_sharer"], "out_ties": [3, 1],
-                          "betweenness": [0.25, float("nan")]})
+    if cases is None:
+        cases = pd.DataFrame({"person_id": ["s1-p1", "s2-p1"], "school_id": ["s1", "s2"],
+                              "profile": ["sender", "super_sharer"], "out_ties": [3, 1],
+                              "betweenness": [0.25, float("nan")]})
     return ex.build_qdpx(name="fixture", codebook=settings.codebook, documents=docs,
                          codings=located, users=["rules", "gold"], cases=cases, **kw), located
 
@@ -130,6 +132,74 @@ def test_qdpx_bytes_are_deterministic(settings, coded, documents, gold):
     assert a == b
     for info in zipfile.ZipFile(io.BytesIO(a)).infolist():
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
+
+
+def test_qdpx_selections_name_their_coder_and_time(settings, coded, documents, gold):
+    """QualCoder's importer takes a coding's owner and date from its PlainTextSelection (and
+    stops on a selection without creationDateTime): each selection is one coder's, with the
+    time of its codings, or the fixed epoch for the machine coder's (no time known)."""
+    payload, located = build(settings, coded, documents, gold)
+    root = etree.fromstring(ex.read_qdpx(payload)["xml"])
+    users = {u.get("guid"): u.get("name") for u in root.iter(f"{{{ex.NS_PROJECT}}}User")}
+    codes = {c.get("guid"): c.get("name") for c in root.iter(f"{{{ex.NS_PROJECT}}}Code")}
+    seen, times = set(), {}
+    for sel in root.iter(f"{{{ex.NS_PROJECT}}}PlainTextSelection"):
+        owner = users[sel.get("creatingUser")]            # as QualCoder reads it
+        times.setdefault(owner, set()).add(sel.get("creationDateTime"))
+        for coding in sel.iter(f"{{{ex.NS_PROJECT}}}Coding"):
+            assert users[coding.get("creatingUser")] == owner
+            seen.add((sel.get("name"), codes[coding[0].get("targetGUID")], owner))
+    assert seen == set(zip(located["segment_id"], located["code"], located["user"],
+                           strict=True))
+    assert times == {"rules": {"1980-01-01T00:00:00Z"},
+                     "gold": {"2024-01-15T10:00:00.000+00:00"}}
+
+
+def test_qdpx_float_variables_keep_the_table_value(settings, coded, documents, gold,
+                                                   shared_datadir):
+    """A case variable says what network_metrics.csv says: a small betweenness is not
+    rounded to 0 and a PageRank keeps its digits."""
+    cases = pd.read_csv(shared_datadir / "exports" / "cases_metrics.csv")
+    payload, _ = build(settings, coded, documents, gold, cases=cases)
+    back = ex.read_qdpx(payload)["cases"]
+    assert back["s1-p1"]["betweenness"] == "0.00000032"
+    assert float(back["s1-p1"]["pagerank"]) == 0.05897957457081729
+    assert back["s2-p1"]["pagerank"] == "0.0011" and "betweenness" not in back["s2-p1"]
+    assert back["s1-p1"]["out_ties"] == "3"
+
+
+def test_qdpx_offsets_hold_for_crlf_bom_emoji_and_cp1252(tmp_path, shared_datadir):
+    """Transcripts saved on Windows (BOM + CRLF, or Windows-1252) or holding characters
+    outside the BMP: every selection still spans its segment's text in the shipped UTF-8
+    source (no BOM, no CR), counted in characters."""
+    cohort = tmp_path / "cohort"
+    shutil.copytree(shared_datadir / "annotate" / "cohort", cohort,
+                    ignore=shutil.ignore_patterns("labels"))
+    tr = cohort / "transcripts"
+    crlf, emoji, ansi = (tr / "s1" / "s1-p1_interview_1.txt",
+                         tr / "s1" / "s1-p3_interview_1.txt",
+                         tr / "s2" / "s2-p1_interview_1.txt")
+    crlf.write_bytes(b"\xef\xbb\xbf" + crlf.read_bytes().replace(b"\n", b"\r\n"))
+    emoji.write_text(emoji.read_text("utf-8").replace("R: ", "R: \U0001f600 "), "utf-8")
+    ansi.write_bytes(ansi.read_text("utf-8").replace("R: ", "R: \u2018\u00e9chte\u2019 ")
+                     .encode("cp1252"))
+    out = tmp_path / "c.qdpx"
+    r = runner.invoke(app, ["export", "qdpx", str(cohort), "--out", str(out), "--rules"])
+    assert r.exit_code == 0, r.output
+    with zipfile.ZipFile(out) as zf:
+        raw = [zf.read(n) for n in zf.namelist() if n.startswith("sources/")]
+    assert not any(b.startswith(b"\xef\xbb\xbf") or b"\r" in b for b in raw)
+    back = ex.read_qdpx(out.read_bytes())
+    assert "\U0001f600" in back["sources"]["s1-p3_interview_1"]
+    assert "\u2018\u00e9chte\u2019" in back["sources"]["s2-p1_interview_1"]
+    segments = tmp_path / "segments.csv"
+    assert runner.invoke(app, ["segment", str(cohort), "--out", str(segments)]).exit_code == 0
+    text = dict(pd.read_csv(segments, dtype=str, keep_default_na=False)
+                .set_index("segment_id")["text"])
+    sel = back["selections"].drop_duplicates(["segment"])
+    assert set(sel["source"]) >= {"s1-p1_interview_1", "s1-p3_interview_1", "s2-p1_interview_1"}
+    for row in sel.itertuples():
+        assert back["sources"][row.source][row.start:row.end] == text[row.segment]
 
 
 def test_qdpx_refuses_unknown_users_and_codes(settings, documents):

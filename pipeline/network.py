@@ -1068,8 +1068,10 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
     networkx.DiGraph
         Nodes = the school's staff (sorted by ``person_id``), attributes ``role``,
         ``plg_id``, ``plg_type``, ``responded`` and every metric column; edges ego -> alter
-        with attribute ``strength`` (NaN when not asked), and ``imputed`` when the
-        nominations have that column (:func:`symmetrize_nonrespondents`).
+        with attribute ``strength`` (NaN when not asked), the same as ``weight`` where known
+        (the name Gephi's GraphML import and networkx take an edge's weight from; without it
+        Gephi weighs every tie 1), and ``imputed`` when the nominations have that column
+        (:func:`symmetrize_nonrespondents`).
         ``G.graph["school_id"]`` is set.
 
     Examples
@@ -1114,7 +1116,7 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
     for i, (e, a, s) in enumerate(zip(_text(nm["ego"]), _text(nm["alter"]), strength,
                                       strict=True)):
         if e in G and a in G:
-            G.add_edge(e, a, strength=float(s),
+            G.add_edge(e, a, strength=float(s), **({"weight": float(s)} if s == s else {}),
                        **({"imputed": bool(imputed[i])} if imputed is not None else {}))
     return G
 

@@ -434,6 +434,12 @@ def test_graphml_bytes_roundtrip_without_missing_values(tiny, metrics):
     H = nx.read_graphml(io.BytesIO(data))
     assert sorted(H.nodes) == ["b1", "b2", "b3", "b4"] and H.number_of_edges() == 4
     assert "strength" not in H.edges["b1", "b2"]                  # not asked in beta
+    assert "weight" not in H.edges["b1", "b2"]                    # Gephi: weight 1
+    alpha = nx.read_graphml(io.BytesIO(network.graphml_bytes(
+        network.school_graph(tiny.staff, tiny.nominations, metrics, "alpha"))))
+    assert alpha.number_of_edges() == 8
+    for a, b, attrs in alpha.edges(data=True):                    # what Gephi weighs ties by
+        assert attrs["weight"] == attrs["strength"], (a, b)
     assert "mean_strength" not in H.nodes["b1"]
     assert H.nodes["b2"]["betweenness"] == pytest.approx(0.5 / 6)
     assert H.nodes["b1"]["responded"] is True and H.nodes["b1"]["out_ties"] == 2

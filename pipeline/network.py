@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -1049,7 +1049,9 @@ def _tie_note(recs: list[dict], i: int, prefix: str) -> str:
 
 # ====================================================================== graphs and exports
 def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.DataFrame,
-                 school_id: str, reveal_names: bool = False) -> nx.DiGraph:
+                 school_id: str, reveal_names: bool = False,
+                 key_figures: pd.DataFrame | None = None,
+                 profiles: Mapping[str, str] | None = None) -> nx.DiGraph:
     """One school as a directed graph, metrics attached.
 
     Parameters
@@ -1062,6 +1064,11 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
         Which school.
     reveal_names : bool
         Add the ``name`` attribute (off by default: graphs are shared without names).
+    key_figures : DataFrame, optional
+        Output of :func:`key_figures`: every node gets ``key_figure`` (bool), a key figure
+        also its ``key_figure_rank``, so Gephi can colour and filter by them.
+    profiles : mapping person_id -> profile, optional
+        A key figure's profile, as node attribute ``profile``.
 
     Returns
     -------
@@ -1096,6 +1103,10 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
     mine = metrics.loc[np.isin(_text(metrics["person_id"]), _text(st["person_id"]))]
     metric_cols = [c for c in metrics.columns if c not in ("person_id",)]
     metric_of = {str(rec.pop("person_id")): rec for rec in mine.to_dict("records")}
+    rank_of: dict[str, int] = {}
+    if key_figures is not None:
+        kf = key_figures.loc[_text(key_figures["school_id"]) == school_id]
+        rank_of = dict(zip(_text(kf["person_id"]), map(int, kf["rank"]), strict=True))
     G = nx.DiGraph(school_id=school_id)
     for rec in st.to_dict("records"):
         pid = str(rec["person_id"]).strip()
@@ -1108,6 +1119,12 @@ def school_graph(staff: pd.DataFrame, nominations: pd.DataFrame, metrics: pd.Dat
             attrs["name"] = "" if pd.isna(rec["name"]) else str(rec["name"])
         if pid in metric_of:
             attrs.update((col, _py(metric_of[pid][col])) for col in metric_cols)
+        if key_figures is not None:
+            attrs["key_figure"] = pid in rank_of
+            if pid in rank_of:
+                attrs["key_figure_rank"] = rank_of[pid]
+                if profiles and pid in profiles:
+                    attrs["profile"] = str(profiles[pid])
         G.add_node(pid, **attrs)
     nm = nominations.loc[_text(nominations["school_id"]) == school_id]
     strength = (pd.to_numeric(nm["strength"], errors="coerce").to_numpy(dtype=float)

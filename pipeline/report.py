@@ -437,7 +437,8 @@ def _school_files(stage: Path, schools: list[tuple], key_figures: pd.DataFrame,
     returns school -> PNG as a data URI. Runs in a worker process (see :func:`_sociograms`)."""
     inline = {}
     for school, stem, staff, noms, metrics, draw in schools:
-        graph = network.school_graph(staff, noms, metrics, school, reveal_names=reveal_names)
+        graph = network.school_graph(staff, noms, metrics, school, reveal_names=reveal_names,
+                                     key_figures=key_figures, profiles=profiles)
         atomic_write(stage / "graphs" / f"{stem}.graphml", network.graphml_bytes(graph))
         atomic_write(stage / "graphs" / f"{stem}.net", network.pajek_text(graph))
         if not draw:

@@ -41,6 +41,24 @@ def test_every_output_is_written(run_out):
     assert len(list((out / "graphs").glob("*.graphml"))) == 2
 
 
+
+def test_graphml_marks_the_key_figures_and_their_profiles(run_out):
+    """Gephi colours and filters by node attributes: each node says whether it is a key
+    figure; a key figure also its rank and profile, as key_figures.csv and profiles.csv."""
+    import networkx as nx
+
+    _, out, _ = run_out
+    kf = read(out, "key_figures.csv")
+    profiles = dict(read(out, "profiles.csv")[["person_id", "profile"]].itertuples(index=False))
+    for school, rows in kf.groupby("school_id"):
+        G = nx.read_graphml(out / "graphs" / f"{school}.graphml")
+        marked = {n: d for n, d in G.nodes(data=True) if d["key_figure"]}
+        assert {n: d["key_figure_rank"] for n, d in marked.items()} == dict(
+            zip(rows.person_id, rows["rank"], strict=True))
+        assert {n: d["profile"] for n, d in marked.items()} == {
+            p: profiles[p] for p in rows.person_id}
+        assert not any("profile" in d for n, d in G.nodes(data=True) if n not in marked)
+
 def test_nominations_of_a_nonrespondent_are_a_warning(run_out):
     """tiny_cohort's sch02-p11 is marked responded=false in staff.csv yet nominated three
     colleagues (nominations.csv lines 70-72): kept as ties, and the run says so."""

@@ -810,6 +810,10 @@ _NL_WARNINGS = [
      r"\1: \2 worden allemaal als respondent gelezen: controleer wie er spreekt (van twee "
      r"sprekersnamen is die met de naam van de personeelslijst de respondent, de ander de "
      r"interviewer)"),
+    (re.compile(r"(.+): line (\d+): '(.+)' looks like a speaker but starts only this "
+                r"paragraph, so it is part of the previous turn: check who speaks"),
+     r"\1: regel \2: '\3' lijkt een spreker maar begint alleen deze alinea, dus die hoort bij "
+     r"de beurt ervoor: controleer wie er spreekt"),
     (re.compile(r"(.+): (?:its coder column says (.+), but it is not as a run wrote it|it has no "
                 r"coder column), so the report shows no model evaluation \(--model or --rules "
                 r"names the coder that made these codes\)"),

@@ -40,14 +40,24 @@ __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_notes", "segment_d
 
 SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "turn", "part",
                    "speaker", "start", "end", "text", "context"]
-PARAGRAPH = re.compile(r"[^\n]+")
+# a paragraph ends at any line break: also Word's manual line break (\v) and page break (\f)
+# and Unicode's line and paragraph separators, so a turn after one is never glued to the last
+PARAGRAPH = re.compile(r"[^\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+SPACE = r"(?:[^\S\n]|[\u200b\u2060\ufeff])"   # also no-break and invisible (zero-width, BOM)
+STAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
-# ("[00:01:10] R:", "00:01 R:") and with a number or initials ("R1:", "I (AB):")
-PREFIX = re.compile(r"[ \t]*(?:\[[\d:.,]+\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?"
-                    r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)(?:[ \t]*\([^()\n]{0,30}\))?"
-                    r"[ \t]*:[ \t]*(?=\S)")
+# ("[00:01:10] R:", "(00:01) R:", "00:01 - R:"), with one after it ("R [00:01:10]:", "R 00:01:",
+# "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
+# the turn starts on the next one
+PREFIX = re.compile(rf"{SPACE}*(?:[\[(][\d:.,]+[\])]{SPACE}*|{STAMP}{SPACE}+)?(?:[-–—]{SPACE}*)?"
+                    r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
+                    rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{STAMP}))?"
+                    rf"{SPACE}*:(?:{SPACE}*[\[(]{STAMP}[\])])?{SPACE}*(?=\S|$)")
+STAMP_ONLY = re.compile(rf"{SPACE}*[\[(]?{STAMP}[\])]?{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
-NAME_WORD = re.compile(r"^([A-ZÀ-Ý][\w'’.\-]*|van|de|den|der|el|ter|ten|te|la|le|du|da|'t)$")
+NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
+PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la", "le", "du",
+                       "da", "'t"})
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,8 @@ class Turn:
 
 def _looks_like_name(prefix: str) -> bool:
     words = prefix.split()
-    return 1 <= len(words) <= 4 and words[0][0].isupper() and all(NAME_WORD.match(w) for w in words)
+    return 1 <= len(words) <= 4 and words[0][0].isupper() and all(
+        w in PARTICLES or (w[0].isupper() and NAME_WORD.fullmatch(w)) for w in words)
 
 
 def _paragraphs(text: str) -> list[tuple[int, int, int]]:
@@ -123,8 +134,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
-    previous speaker (``header`` before the first). Observation logs: every paragraph is a
-    note.
+    previous speaker (``header`` before the first), one with only a time stamp is no turn.
+    Observation logs: every paragraph is a note.
     """
     paras = _paragraphs(text)
     if source == "observation":
@@ -135,6 +146,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
         start = s
         if m and (known := roles.get(speaker)):
             role, start = known, m.end()
+        elif STAMP_ONLY.match(text, s, e):
+            continue
         if (t := _strip(i, role, text, start, e)) is not None:
             turns.append(t)
     return turns
@@ -144,11 +157,12 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                   respondent_name: str = "") -> list[str]:
     """What a researcher should check in an interview's speakers, in words: no respondent turn
     recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
-    (its paragraphs continue the previous turn), several names all taken as the
+    (its paragraphs continue the previous turn), a full name that starts only one paragraph
+    (a third speaker's words would be the previous speaker's), several names all taken as the
     respondent."""
     if source == "observation":
         return []
-    _, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
+    found, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
     notes = []
     if "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
@@ -162,6 +176,10 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "
                      "respondent and the other the interviewer)")
+    notes += [f"line {text.count(chr(10), 0, s) + 1}: '{key}' looks like a speaker but starts "
+              "only this paragraph, so it is part of the previous turn: check who speaks"
+              for _, s, _, _, key in found if key and key not in roles and key not in unknown
+              and len(key.split()) > 1 and _looks_like_name(key)]
     return notes
 
 
@@ -175,14 +193,16 @@ def _strip(index: int, role: str, text: str, start: int, end: int) -> Turn | Non
 
 def _sentence_groups(text: str, start: int, end: int, max_chars: int,
                      nlp: Language) -> list[tuple[int, int]]:
-    """Greedy groups of whole sentences of at most ``max_chars`` (a longer sentence alone)."""
+    """Greedy groups of whole sentences of at most ``max_chars``; a longer sentence is cut
+    between words (:func:`_word_pieces`)."""
     if end - start <= max_chars:
         return [(start, end)]
     doc = nlp(text[start:end])
     groups: list[tuple[int, int]] = []
     g_start = g_end = None
-    for sent in doc.sents:
-        s, e = start + sent.start_char, start + sent.end_char
+    spans = (piece for sent in doc.sents for piece in
+             _word_pieces(text, start + sent.start_char, start + sent.end_char, max_chars))
+    for s, e in spans:
         if g_start is None:
             g_start, g_end = s, e
         elif e - g_start <= max_chars:
@@ -193,6 +213,18 @@ def _sentence_groups(text: str, start: int, end: int, max_chars: int,
     if g_start is not None:
         groups.append((g_start, g_end))
     return [(s, e) for s, e in (_trim(text, s, e) for s, e in groups) if e > s]
+
+
+def _word_pieces(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
+    """A sentence in pieces of at most ``max_chars``, each cut at the last space that fits:
+    speech transcribed without punctuation is one "sentence" that would otherwise be one
+    segment of any length (a word longer than ``max_chars`` is cut inside)."""
+    pieces = []
+    while e - s > max_chars:
+        cut = next((i for i in range(s + max_chars, s, -1) if text[i].isspace()), s + max_chars)
+        pieces.append((s, cut))
+        s = cut
+    return pieces + [(s, e)]
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:

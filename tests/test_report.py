@@ -375,7 +375,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made = [f"transcripts/s1/p1_interview_1.txt: {note}" for note in (
         speaker_notes("I: Wat doet het team?\nI: En jij?\n", "interview", seg)
         + speaker_notes("I: Wat?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n", "interview", seg)
-        + speaker_notes(names, "interview", seg, "Bram Visser"))]
+        + speaker_notes(names, "interview", seg, "Bram Visser")
+        + speaker_notes("I: Wat?\nR: Data.\nPeter Bos: En ik?\n", "interview", seg))]
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]
@@ -414,7 +415,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 18
+    assert len(made) == 19
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

@@ -84,6 +84,13 @@ def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
     ("I1:", "R1:"),                          # numbered speakers
     ("I 2:", "R 2:"),
     ("Interviewer (AB):", "Respondent (LdJ):"),   # initials in brackets
+    ("(00:00:05) I:", "(00:00:09) R:"),      # the stamp in parentheses,
+    ("00:00:05 - I:", "00:00:09 - R:"),      # with a dash,
+    ("I [00:00:05]:", "R [00:00:09]:"),      # after the speaker,
+    ("I 00:00:05:", "R 00:00:09:"),
+    ("I: [00:00:05]", "R: [00:00:09]"),      # or after the colon
+    ("I:\u00a0", "R\u00a0:"),                # a no-break space (Word)
+    ("\ufeffI:", "\u200bR:"),                # a BOM of a pasted file, a zero-width space
 ])
 def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent, seg_config,
                                                         nl_pipeline):
@@ -95,6 +102,49 @@ def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent,
     assert segs["context"].tolist() == ["Wat is het probleem?", "En verder?"]
     check_offsets(segs, text)
     assert speaker_notes(text, "interview", seg_config) == []
+
+
+def test_speaker_label_on_its_own_line(shared_datadir, seg_config, nl_pipeline):
+    """A label alone on its line (Word, transcription services) starts the turn of the
+    next lines: the answers used to be headers, or the interviewer's where a label followed
+    a question. An empty turn ("Şeyma Kaya:" then "Interviewer:") is no segment, and a
+    line with only a time stamp is no turn."""
+    text = read_transcript(shared_datadir / "segment" / "interview_labels_own_line.txt")
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Şeyma Kaya")
+    assert segs["text"].tolist() == ["Ik zet het in de nieuwsbrief.",
+                                     "En ik vertel het in de sectievergadering.",
+                                     "(lacht) Nee, dat was het."]
+    assert segs["context"].tolist() == ["Hoe deel je wat het datateam vindt?"] * 2 + [
+        "Nog iets?"]
+    check_offsets(segs, text)
+    roles = [(t.role, text[t.start:t.end]) for t in parse_turns(text, "interview", seg_config,
+                                                                "Şeyma Kaya")]
+    assert ("interviewer", "Dat was het?") in roles and ("interviewer", "Nog iets?") in roles
+    assert not any("00:0" in said for _, said in roles)
+    assert speaker_notes(text, "interview", seg_config, "Şeyma Kaya") == []
+
+
+@pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])
+def test_speaker_names_with_any_capital(name, seg_config):
+    """A name is recognised whatever its capital (Ş, Ł, Ž were not, and nothing of the
+    interview was coded)."""
+    text = (f"Interviewer: Wat deel je?\n{name}: De data.\nInterviewer: Met wie?\n"
+            f"{name}: De sectie.\n")
+    roles = [t.role for t in parse_turns(text, "interview", seg_config, name)]
+    assert roles == ["interviewer", "respondent"] * 2
+
+
+@pytest.mark.parametrize("brk", ["\v", "\f", "\u2028", "\u2029"])
+def test_every_line_break_ends_a_turn(brk, seg_config, nl_pipeline):
+    """Word's manual line break (\\v) and page break (\\f) and the Unicode separators end a
+    paragraph: the answer after one was glued to the question and never coded."""
+    text = f"I: Wat deel je?{brk}R: De toetsanalyse.{brk}I: Met wie?{brk}R: Met de sectie."
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["De toetsanalyse.", "Met de sectie."]
+    assert segs["context"].tolist() == ["Wat deel je?", "Met wie?"]
+    check_offsets(segs, text)
 
 
 def test_numbered_words_in_an_answer_are_no_speaker(seg_config):
@@ -144,6 +194,16 @@ def test_of_two_speakers_sharing_a_first_name_the_closer_match_is_the_respondent
     assert speaker_notes(text, "interview", seg_config, "Jan Smit")
 
 
+def test_a_full_name_starting_one_paragraph_gets_a_note(seg_config):
+    """A third speaker who speaks once (a second interviewer) is no speaker, so the words are
+    the previous speaker's: a note names the line instead of letting that pass silently."""
+    text = NAMES.replace("Anouk:", "Anouk Smit:").replace("Jeroen:", "Jeroen de Vries:")
+    assert speaker_notes(text, "interview", seg_config, "Jeroen de Vries") == []
+    text += "Peter Bos: Mag ik ook iets vragen?\nBijvoorbeeld: de toetsen.\n"
+    [note] = speaker_notes(text, "interview", seg_config, "Jeroen de Vries")
+    assert note.startswith("line 5: 'Peter Bos' looks like a speaker")
+
+
 def test_speaker_notes_say_what_was_not_recognised(seg_config):
     only_questions = "I: Wat doet het team?\nI: En jij?\n"
     [note] = speaker_notes(only_questions, "interview", seg_config)
@@ -183,6 +243,19 @@ def test_long_turns_split_into_sentence_groups(seg_config, nl_pipeline):
     # sentence groups: every group starts at a sentence start and together they cover the turn
     assert all(t.startswith("Dit is zin nummer") for t in segs["text"])
     assert " ".join(segs["text"]) == " ".join(sentences)
+    check_offsets(segs, text)
+
+
+def test_long_turn_without_punctuation_is_cut_between_words(seg_config, nl_pipeline):
+    """Speech transcribed without punctuation is one "sentence": it is cut between words
+    into segments of at most max_chars, not kept as one segment of any length."""
+    cfg = seg_config.model_copy(update={"max_chars": 120})
+    answer = " ".join(["en toen hebben we met de sectie over de toetsdata gepraat"] * 12)
+    text = f"I: Vertel eens.\nR: {answer}\n"
+    segs = segment(text, seg_config, nl_pipeline, config=cfg)
+    assert len(segs) > 1 and (segs["end"] - segs["start"]).max() <= 120
+    assert " ".join(segs["text"]) == answer   # every word once, none cut in two
+    assert segs["part"].tolist() == list(range(len(segs)))
     check_offsets(segs, text)
 
 
@@ -268,6 +341,26 @@ def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):
                                 "[00:01:15] R: De toetsanalyse.", "Per klas."]
     segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
     assert segs["text"].tolist() == ["De toetsanalyse.", "Per klas."]
+
+
+def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pipeline):
+    """A bold "R:" followed by a manual line break (Shift+Enter) is a label on its own line:
+    the answer is the respondent's, not glued to the interviewer's question."""
+    import docx
+
+    document = docx.Document()
+    for label, said in [("I:", "Wat deel je?"), ("R:", "De toetsanalyse.")]:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(label).bold = True
+        paragraph.add_run().add_break()
+        paragraph.add_run(said)
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["De toetsanalyse."]
+    assert segs["context"].tolist() == ["Wat deel je?"]
+    check_offsets(segs, text)
 
 
 def test_empty_transcript_is_refused(tmp_path):

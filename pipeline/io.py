@@ -209,14 +209,17 @@ def _line_of(raw: bytes, pos: int) -> int:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; binary files and
-    files mixing UTF-8 with another encoding are refused (naming the first bad line)."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM, or without as Latin text shows),
+    else Windows-1252; binary files and files mixing UTF-8 with another encoding are
+    refused (naming the first bad line)."""
     for magic, what in MAGIC:
         if raw.startswith(magic):
             raise InputError(path, f"this is {what}, expected text (UTF-8 or Windows-1252)")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    utf16 = ("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+             else _utf16_without_bom(raw) if b"\x00" in raw else None)
+    if utf16:
         try:
-            text = raw.decode("utf-16")
+            text = raw.decode(utf16)
         except UnicodeDecodeError as e:
             raise InputError(path, f"cannot decode as UTF-16 (byte {e.start})") from None
     else:
@@ -246,6 +249,21 @@ def _decode(raw: bytes, path: Path) -> str:
         raise InputError(path, f"binary file ({len(controls)} control characters), expected "
                          "text (UTF-8 or Windows-1252)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """``utf-16-le`` or ``-be`` for text saved as UTF-16 without its byte-order mark (by some
+    transcription tools): Latin text then has a NUL as every second byte, on one side only;
+    a binary file has them anywhere."""
+    head = raw[:4096]
+    if len(raw) % 2 or len(head) < 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd > len(head) // 4 and even == 0:
+        return "utf-16-le"
+    if even > len(head) // 4 and odd == 0:
+        return "utf-16-be"
+    return None
 
 
 # how a missing number is written: empty, R's write.csv NA, pandas' NaN (any case)
@@ -506,7 +524,7 @@ def _docx_lines(container) -> Iterator[str]:
 
     for block in container.iter_inner_content():
         if not isinstance(block, Table):
-            yield block.text
+            yield _paragraph_text(block)
             continue
         for row in block.rows:
             cells, seen = [], []
@@ -518,6 +536,32 @@ def _docx_lines(container) -> Iterator[str]:
             *lead, last = cells or [""]
             lead = [c.rstrip(":").strip() for c in lead]
             yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"   # WordprocessingML
+_TRACKED = (f"{_W}ins", f"{_W}moveTo")   # a tracked insertion, and moved text's new place
+
+
+def _paragraph_text(paragraph) -> str:
+    """A paragraph's text as Word shows it with its tracked changes accepted: python-docx's
+    ``text`` leaves out the runs of a tracked insertion (``w:ins``, ``w:moveTo``), so words a
+    transcriber added with track changes on would be lost; deleted and moved-away text
+    (``w:del``, ``w:moveFrom``) stays out."""
+    element = paragraph._p
+    if not any(element.iter(*_TRACKED)):
+        return paragraph.text
+    from docx.text.hyperlink import Hyperlink
+    from docx.text.run import Run
+
+    def parts(parent) -> Iterator[str]:
+        for child in parent:
+            if child.tag == f"{_W}r":
+                yield Run(child, paragraph).text
+            elif child.tag == f"{_W}hyperlink":
+                yield Hyperlink(child, paragraph).text
+            elif child.tag in _TRACKED:
+                yield from parts(child)
+    return "".join(parts(element))
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:

@@ -31,6 +31,10 @@ import pytest
 from helpers import cli, write_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# the line of super_sharer's n_focus criterion in configs/profiles.yaml (the error names it)
+FIRST_N_FOCUS = next(i for i, line in enumerate(
+    (REPO / "configs" / "profiles.yaml").read_text(encoding="utf-8").splitlines(), 1)
+    if "feature: n_focus" in line)
 TINY = REPO / "tests" / "data" / "tiny_cohort"
 BAD = REPO / "tests" / "data" / "bad"
 PIPELINE = REPO / ".venv" / "bin" / "pipeline"
@@ -220,7 +224,8 @@ CASES = [
           "duplicate code id 'benefits'"]),
     Case("codebook_renamed_code_left_in_profiles",
          [("codebook", "      - id: focus\n", "      - id: focus_area\n")],
-         ["profiles.yaml:30: field 'profiles[super_sharer].criteria[2].feature'", "'n_focus'"]),
+         [f"profiles.yaml:{FIRST_N_FOCUS}: field 'profiles[super_sharer].criteria[2].feature'",
+          "'n_focus'"]),
     # pipeline code
     Case("segments_without_text", [("input", "segments.csv", "id,tekst\ns1,Hallo\n")],
          ["segments.csv:1", "field 'text'", "missing column"], command="code"),

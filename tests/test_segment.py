@@ -264,7 +264,9 @@ TEXT = ("I: Wat is het probleem?\n"
         "R: Het verzuim is hoog, zeker in de brugklas – echt één probleem.\n")
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+# Word's "Unicode text" is UTF-16 with a BOM; some transcription tools leave the BOM out
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le",
+                                      "utf-16-be"])
 def test_read_transcript_encodings(tmp_path, encoding, seg_config, nl_pipeline):
     path = tmp_path / "p1_interview_1.txt"
     path.write_bytes(TEXT.replace("\n", "\r\n").encode(encoding))
@@ -293,6 +295,34 @@ def test_read_transcript_docx(tmp_path, seg_config, nl_pipeline):
     assert segs["text"].tolist() == ["Via de nieuwsbrief en in de teamvergadering.",
                                      "En soms op een poster."]
     check_offsets(segs, text)
+
+
+def test_read_transcript_docx_keeps_tracked_insertions(tmp_path):
+    """Words a transcriber added with track changes on are text (python-docx's paragraph
+    text drops them); deleted words are not."""
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def tracked(kind: str, text: str):
+        change, run, t = (OxmlElement(f"w:{kind}"), OxmlElement("w:r"),
+                          OxmlElement("w:delText" if kind == "del" else "w:t"))
+        change.set(qn("w:id"), "1")
+        change.set(qn("w:author"), "transcriber")
+        t.text = text
+        run.append(t)
+        change.append(run)
+        return change
+
+    document = docx.Document()
+    document.add_paragraph("I: Wat bespreken jullie?")
+    paragraph = document.add_paragraph("R: Wij bespreken ")
+    paragraph._p.append(tracked("ins", "de toetsdata "))
+    paragraph._p.append(tracked("del", "het rooster "))
+    paragraph.add_run("met de sectie.")
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    assert read_transcript(path).split("\n")[1] == "R: Wij bespreken de toetsdata met de sectie."
 
 
 def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):

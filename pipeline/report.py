@@ -53,6 +53,7 @@ from pipeline.io import (  # noqa: E402
 )
 from pipeline.parallel import ordered_map  # noqa: E402
 from pipeline.sociogram import LEGEND, draw_sociogram, figure_bytes  # noqa: E402
+from pipeline.variables import variable_table  # noqa: E402
 
 __all__ = ["write_network", "write_run", "render_html", "report_context", "reproduce_info",
            "parse_reasons", "parse_unstable", "in_language", "UI"]
@@ -502,13 +503,24 @@ def write_network(stage: Path, net, cohort: Cohort, settings: Settings, *,
                   reveal_names: bool = False, profiles: dict | None = None,
                   jobs: int = 1, progress: Callable[[str, int, int], None] | None = None
                   ) -> dict[str, str]:
-    """network_metrics.csv, school_metrics.csv, key_figures.csv, data_quality.csv, figures,
-    graphs."""
-    write_csv(net.metrics, stage / "network_metrics.csv")
-    write_csv(net.schools, stage / "school_metrics.csv")
-    write_csv(net.key_figures, stage / "key_figures.csv")
-    write_csv(net.quality, stage / "data_quality.csv")
+    """network_metrics.csv, school_metrics.csv, key_figures.csv, data_quality.csv, their
+    variables.csv, figures, graphs."""
+    _write_tables(stage, _network_tables(net), settings)
     return _sociograms(stage, net, cohort, settings, profiles, reveal_names, jobs, progress)
+
+
+def _network_tables(net) -> dict[str, pd.DataFrame]:
+    """The network stage's tables by file name (``pipeline network`` writes only these)."""
+    return {"network_metrics.csv": net.metrics, "school_metrics.csv": net.schools,
+            "key_figures.csv": net.key_figures, "data_quality.csv": net.quality}
+
+
+def _write_tables(stage: Path, tables: dict[str, pd.DataFrame], settings: Settings) -> None:
+    """``tables`` (file name -> table) and their data dictionary, ``variables.csv``."""
+    for name, table in tables.items():
+        write_csv(table, stage / name)
+    write_csv(variable_table(tables, settings.codebook, settings.profiles),
+              stage / "variables.csv")
 
 
 QDPX_METRICS = ("out_ties", "in_ties", "reciprocal_ties", "contacts", "mean_strength",
@@ -553,12 +565,12 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
     REFI-QDA project ``<cohort folder>.qdpx`` included up to ``report.max_qdpx_schools``;
     what it left out, in words."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
-    figures = write_network(stage, result.network, cohort, settings, reveal_names=reveal_names,
-                            profiles=profiles, jobs=jobs, progress=progress)
-    write_csv(result.segments, stage / "segments.csv")
-    write_csv(result.person_codes, stage / "person_codes.csv")
-    write_csv(result.features, stage / "person_features.csv")
-    write_csv(result.profiles, stage / "profiles.csv")
+    _write_tables(stage, {**_network_tables(result.network), "segments.csv": result.segments,
+                         "person_codes.csv": result.person_codes,
+                         "person_features.csv": result.features,
+                         "profiles.csv": result.profiles}, settings)
+    figures = _sociograms(stage, result.network, cohort, settings, profiles, reveal_names, jobs,
+                          progress)
     reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,

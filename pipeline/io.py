@@ -468,6 +468,10 @@ def load_cohort(root: Path | str) -> Cohort:
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "cohort folder not found")
+    if not (root / "cohort.yaml").exists():
+        raise InputError(root, "is no cohort folder: it has no cohort.yaml (a cohort folder "
+                         "holds cohort.yaml, staff.csv, nominations.csv and transcripts/; "
+                         "README.md, 'Your own cohort', shows how to make one)")
     meta = read_meta(root / "cohort.yaml")
     staff = read_staff(root / "staff.csv")
     nominations = read_nominations(root / "nominations.csv")

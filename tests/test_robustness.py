@@ -96,7 +96,8 @@ CASES = [
          ["cohort.yaml", "field 'tie_strength'", "min must be below max"]),
     Case("yaml_scale_not_number", [R("cohort.yaml", "max: 5", "max: vijf")],
          ["cohort.yaml", "field 'tie_strength'", "numbers"]),
-    Case("yaml_missing", [("delete", "cohort.yaml")], ["cohort.yaml", "file not found"]),
+    Case("yaml_missing", [("delete", "cohort.yaml")],
+         ["is no cohort folder: it has no cohort.yaml", "'Your own cohort'"]),
     # staff.csv
     Case("staff_missing_column", [R("staff.csv", ",responded,", ",antwoord,")],
          ["staff.csv:1", "field 'responded'", "missing column"]),

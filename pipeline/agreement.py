@@ -48,6 +48,7 @@ __all__ = [
     "current_labels",
     "reference_labels",
     "annotator_overlap",
+    "spelling_variants",
     "percent_agreement",
     "krippendorff_alpha",
     "pairwise_kappa",
@@ -125,6 +126,21 @@ def annotator_overlap(labels: pd.DataFrame) -> tuple[int, int]:
     per = cur.groupby(["segment_id", "code"])["annotator"].nunique()
     shared = per[per >= 2].index.get_level_values("segment_id").nunique()
     return int(cur["annotator"].nunique()), int(shared)
+
+
+def spelling_variants(labels: pd.DataFrame) -> list[list[str]]:
+    """Groups of annotator names that differ only in letter case or spaces: counted apart
+    here (one person would agree with herself and vote twice), so the caller says so.
+
+    >>> spelling_variants(pd.DataFrame({"annotator": ["Anna", "anna ", "bob", "ANNA"]}))
+    [['ANNA', 'Anna', 'anna']]
+    """
+    from pipeline.annotate import name_key
+
+    groups: dict[str, set[str]] = {}
+    for name in labels["annotator"].astype(str).str.strip().unique():
+        groups.setdefault(name_key(name), set()).add(name)
+    return [sorted(g) for _, g in sorted(groups.items()) if len(g) > 1]
 
 
 def _matrix(cur: pd.DataFrame, unit: list[str]) -> tuple[np.ndarray, list[str], list]:

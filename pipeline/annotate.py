@@ -77,9 +77,16 @@ Nothing is stored unless the whole file passes; each refusal names the file, lin
                   A file naming someone other than ``--annotator`` is refused (a copy of
                   Anna's file imported by Bob would store his labels as hers, replacing
                   them): clear the column, or leave out ``--annotator``. Label Studio names
-                  users by internal id (``completed_by``), so there ``--annotator`` names the
-                  person (see :func:`parse_annotations`); the task's ``data.annotator`` is
-                  whom the tasks were made for, not who labelled, and is not read.
+                  users by internal id (``completed_by``: an id, or id and e-mail), nobody's
+                  name elsewhere, so each user is named by ``--map-annotator ID=NAME`` (the
+                  id or the e-mail), or, the file's only user, by ``--annotator``; a user
+                  left unnamed is refused, as is a ``--map-annotator`` the file does not
+                  name. The task's ``data.annotator`` is whom the tasks were made for, not
+                  who labelled, and is not read. ``--map-annotator`` renames any name a file
+                  gives (``Anna K.=anna``).
+names             compared ignoring letter case and spaces (``'Anna '`` is ``anna``): one
+                  person is one annotator, spelled as the store first did (said in a note).
+                  Names that differ otherwise are different people: map them explicitly.
 repeats           the same segment, code, annotator and time twice with different values is
                   refused (naming both lines: which one is meant?); an identical repeat is
                   skipped and counted. Different times are history: the later one counts.
@@ -142,6 +149,8 @@ __all__ = [
     "doccano_tasks",
     "doccano_label_types",
     "parse_annotations",
+    "name_key",
+    "respell",
     "unimported_segments_in",
     "unmatched_segments",
     "ADJUDICATOR",
@@ -578,6 +587,12 @@ class LabelStore:
                                "'' AND annotator NOT LIKE 'adjudicator:%' LIMIT 1",
                                (segment_id,)).empty
 
+    def annotators(self) -> list[str]:
+        """Every name labels were ever stored under, the first stored first: the spellings an
+        import matches its names to (:func:`parse_annotations`)."""
+        return self._query("SELECT annotator FROM labels GROUP BY annotator "
+                           "ORDER BY MIN(id)")["annotator"].tolist()
+
     def labelled_segments(self, *, include_gold: bool = True) -> set[str]:
         """Segment ids with a current label (of anyone but adjudicators); without gold-file
         labels when ``include_gold`` is false."""
@@ -853,26 +868,30 @@ UNIT = {"csv": "line", "labelstudio": "task", "doccano": "line"}
 
 
 def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
-                      annotator: str | None = None, fmt: str | None = None
+                      annotator: str | None = None, fmt: str | None = None,
+                      annotator_map: dict[str, str] | None = None
                       ) -> tuple[pd.DataFrame, dict]:
     """Labels from an annotated task file (any of :data:`FORMATS`, or a labels-table CSV).
 
     ``fmt`` defaults to the extension: ``.csv`` -> csv, ``.json`` -> labelstudio, ``.jsonl``
     -> doccano. Returns the labels (``segment_id, code, value, annotator, time, line``;
     values ``'0'``/``'1'``, times normalised or empty) and counts ``rows_read`` (rows or
-    tasks in the file), ``segments_labelled``, ``not_labelled`` and ``repeats`` (identical
-    repeats skipped).
+    tasks in the file), ``segments_labelled``, ``not_labelled``, ``repeats`` (identical
+    repeats skipped) and ``respelled`` (name in the file -> name stored).
 
-    Annotator: a CSV ``annotator`` cell or a doccano ``annotator`` key names who labelled;
-    ``annotator`` fills the rest, and a file naming someone else is refused (see the module
-    docstring). Label Studio's ``completed_by`` is an internal user id, so ``annotator``
-    names the person (``<annotator>:<id>`` when the file holds several users); without it the
-    annotator is ``labelstudio:<email or id>``.
+    Annotator: a CSV ``annotator`` cell or a doccano ``annotator`` key names who labelled,
+    ``annotator_map`` (name in the file -> name to store) renames, ``annotator`` fills the
+    rest, and a file naming someone else is refused; Label Studio's users (``completed_by``,
+    an internal id) must each be mapped, or be the file's only user, named by ``annotator``
+    (:func:`_name_annotators`). Names that differ only in case and spaces (:func:`name_key`)
+    are one annotator, spelled as ``annotator``, else as the file first does (the store's
+    spelling: :func:`respell`).
     """
     file = Path(file)
     fmt = _format(file, fmt)
-    labels, stats = _read_tasks(data, file, names, fmt, annotator)
-    labels = _name_annotators(labels, annotator, file, fmt)
+    labels, stats = _read_tasks(data, file, names, fmt)
+    labels = _name_annotators(labels, annotator, annotator_map or {}, file, fmt)
+    labels, stats["respelled"] = respell(labels, [_spaced(annotator)] if annotator else [])
     labels, stats["repeats"] = _skip_repeats(labels, file, fmt)
     stats["segments_labelled"] = _n_labelled(labels)
     return labels[[*LABEL_COLUMNS, "line"]].reset_index(drop=True), stats
@@ -881,20 +900,28 @@ def parse_annotations(data: bytes, file: Path | str, names: list[str], *,
 def unimported_segments_in(data: bytes, file: Path | str, names: list[str],
                            fmt: str | None = None, store: LabelStore | None = None) -> int:
     """How many segments a task file holds labels for, whoever labelled them, that are not
-    in ``store`` yet (each label current there for its annotator), and how many prefilled
-    rows it has changed but not marked reviewed: what ``annotate export`` must not write
-    over. ``InputError`` for a file that is no task file of ``fmt`` (default: from the
-    extension)."""
+    in ``store`` yet, and how many prefilled rows it has changed but not marked reviewed:
+    what ``annotate export`` must not write over. A label is in the store when it is the
+    current label there of the annotator the file names (:func:`name_key`), or, where the
+    file names nobody or a Label Studio user (named on import), of any annotator but gold
+    files and adjudicators. ``InputError`` for a file that is no task file of ``fmt``
+    (default: from the extension)."""
     file = Path(file)
     fmt = _format(file, fmt)
-    labels, stats = _read_tasks(data, file, names, fmt, None)
+    labels, stats = _read_tasks(data, file, names, fmt)
     if store is not None and len(labels):
         cur = store.current()
-        stored = set(zip(cur["segment_id"], cur["code"], cur["annotator"], cur["value"],
-                         strict=True))
-        labels = labels[[key not in stored for key in zip(
-            labels["segment_id"], labels["code"], labels["annotator"], labels["value"],
-            strict=True)]]
+        cur = cur[~cur["source"].str.startswith("gold file ")
+                  & ~cur["annotator"].str.startswith(ADJUDICATOR)]
+        by_anyone = set(zip(cur["segment_id"], cur["code"], cur["value"], strict=True))
+        by_name = {(*key, name_key(a)) for *key, a in zip(
+            cur["segment_id"], cur["code"], cur["value"], cur["annotator"], strict=True)}
+        named = labels["named_in"].ne("") & (fmt != "labelstudio")
+        labels = labels[[(seg, code, value, name_key(a)) not in by_name if n
+                         else (seg, code, value) not in by_anyone
+                         for seg, code, value, a, n in zip(
+                             labels["segment_id"], labels["code"], labels["value"],
+                             labels["annotator"], named, strict=True)]]
     return _n_labelled(labels) + stats.get("edited_not_reviewed", 0)
 
 
@@ -910,42 +937,106 @@ def _format(file: Path, fmt: str | None) -> str:
     return fmt
 
 
-def _read_tasks(data: bytes, file: Path, names: list[str], fmt: str, annotator: str | None
+def _read_tasks(data: bytes, file: Path, names: list[str], fmt: str
                 ) -> tuple[pd.DataFrame, dict]:
     """The labels as the file gives them: ``annotator`` is the name the file gives ('' for
-    none; Label Studio's are made from ``annotator``), ``named_in`` the field that gives it,
-    ``field`` the field that holds the value. Counts ``rows_read`` and ``not_labelled``."""
+    none; a Label Studio user id), ``also`` another name of it (the user's e-mail),
+    ``named_in`` the field that gives it, ``field`` the field that holds the value. Counts
+    ``rows_read`` and ``not_labelled``."""
     text = _decode(data, file)
-    if fmt == "labelstudio":
-        return _parse_labelstudio(text, file, names, annotator)
-    return (_parse_csv if fmt == "csv" else _parse_doccano)(text, file, names)
+    parse = {"csv": _parse_csv, "labelstudio": _parse_labelstudio, "doccano": _parse_doccano}
+    return parse[fmt](text, file, names)
 
 
 def _n_labelled(labels: pd.DataFrame) -> int:
-    return len(labels[["segment_id", "annotator"]].drop_duplicates())
+    """Segments labelled, however many annotators each (a count of tasks, as the file has)."""
+    return int(labels["segment_id"].nunique())
 
 
-def _name_annotators(labels: pd.DataFrame, annotator: str | None, file: Path, fmt: str
-                     ) -> pd.DataFrame:
-    """Who labelled each row: the name the file gives, else ``annotator``. A file naming
-    someone other than ``annotator`` is refused: stored under the file's name, one person's
-    labels would silently replace another's."""
-    given = (annotator or "").strip()
-    where = "column" if fmt == "csv" else "key"
-    if given:
-        other = labels[(labels["named_in"] != "") & (labels["annotator"] != given)]
+def name_key(name: object) -> str:
+    """An annotator's name as compared: letter case and spaces tell no people apart.
+
+    >>> name_key(" Anna  de Vries") == name_key("anna de vries")
+    True
+    """
+    return _spaced(name).casefold()
+
+
+def _spaced(name: object) -> str:
+    """A name as stored: no spaces around it, one between its words."""
+    return " ".join(str(name).split())
+
+
+def _name_annotators(labels: pd.DataFrame, annotator: str | None, annotator_map: dict[str, str],
+                     file: Path, fmt: str) -> pd.DataFrame:
+    """Who labelled each row: the name the file gives, renamed by ``annotator_map`` (keys
+    matched by :func:`name_key`, a Label Studio user by id or e-mail), else ``annotator``.
+    Refused: a file naming someone other than ``annotator`` (stored under the file's name, one
+    person's labels would silently replace another's); a map key the file does not name (a
+    typo would leave someone misnamed); a Label Studio user not mapped, unless the file's only
+    one and ``annotator`` is given (an id is nobody's name: stored as such, one person was
+    another annotator in each format)."""
+    given = _spaced(annotator or "")
+    named = labels["named_in"] != ""
+    users = dict.fromkeys(f"{a} ({e})" if e else a for a, e in
+                          zip(labels.loc[named, "annotator"], labels.loc[named, "also"],
+                              strict=True))
+    in_file = {name_key(n) for n in pd.concat([labels.loc[named, "annotator"],
+                                               labels.loc[named, "also"]])}
+    mapping = {}
+    for old, new in annotator_map.items():
+        if name_key(old) not in in_file - {""}:
+            raise InputError(file, f"{old.strip()}={new.strip()}: this file names no "
+                             f"annotator {old.strip()!r} (it names "
+                             f"{', '.join(users) or 'none'})", field="--map-annotator")
+        mapping[name_key(old)] = _spaced(new)
+    mapped = pd.Series([(mapping.get(name_key(a)) or mapping.get(name_key(e))) if n else None
+                        for a, e, n in zip(labels["annotator"], labels["also"], named,
+                                           strict=True)], index=labels.index, dtype=object)
+    names = labels["annotator"].where(mapped.isna(), mapped)
+    if fmt == "labelstudio":
+        ids = named & mapped.isna()
+        if ids.any() and not (given and len(users) == 1):
+            row = labels[ids].iloc[0]
+            user = f"{row.annotator} ({row.also})" if row.also else row.annotator
+            hint = "; --annotator names the only user of a file" if given else ""
+            raise InputError(file, f"Label Studio user {user} has no name: give "
+                             f"--map-annotator {row.annotator}=NAME for each user (this file "
+                             f"has {', '.join(users)}){hint}", line=int(row.line),
+                             field=row.named_in)
+        names = names.mask(ids, given)
+    elif given:
+        where = "column" if fmt == "csv" else "key"
+        other = labels[named & (names.map(name_key) != name_key(given))]
         if len(other):
             row = other.iloc[0]
-            raise InputError(file, f"names {row.annotator!r}, not --annotator {given!r}: "
-                             f"clear the {row.named_in} {where} to store the labels as "
-                             f"{given!r}, or leave out --annotator to store them as named",
+            raise InputError(file, f"names {names[other.index[0]]!r}, not --annotator "
+                             f"{given!r}: clear the {row.named_in} {where} to store the labels "
+                             f"as {given!r}, or leave out --annotator to store them as named",
                              line=int(row.line), field=row.named_in)
-    unnamed = labels["annotator"] == ""
+    unnamed = names == ""
     if unnamed.any() and not given:
+        where = "column" if fmt == "csv" else "key"
         raise InputError(file, f"no annotator: fill the annotator {where} or give "
                          "--annotator", line=int(labels.loc[unnamed, "line"].iloc[0]),
                          field="annotator")
-    return labels.assign(annotator=labels["annotator"].mask(unnamed, given))
+    return labels.assign(annotator=names.mask(unnamed, given))
+
+
+def respell(labels: pd.DataFrame, known: list[str] | tuple = ()) -> tuple[pd.DataFrame, dict]:
+    """One spelling per annotator (:func:`name_key`): the first of ``known`` (the store's,
+    :meth:`LabelStore.annotators`), else the labels' first. Returns the labels and what was
+    respelled (old -> new).
+
+    >>> respell(pd.DataFrame({"annotator": ["Anna", "anna ", "bob"]}), ["ANNA"])[1]
+    {'Anna': 'ANNA', 'anna ': 'ANNA'}
+    """
+    spelling: dict[str, str] = {}
+    for name in [*known, *labels["annotator"].unique()]:
+        spelling.setdefault(name_key(name), name)
+    changed = {a: spelling[name_key(a)] for a in labels["annotator"].unique()
+               if spelling[name_key(a)] != a}
+    return labels.assign(annotator=labels["annotator"].replace(changed)), changed
 
 
 def _skip_repeats(labels: pd.DataFrame, file: Path, fmt: str) -> tuple[pd.DataFrame, int]:
@@ -994,15 +1085,17 @@ def unmatched_segments(labels: pd.DataFrame, file: Path | str, cohort: Cohort,
 
 
 def _expand(segment_id: str, chosen: set[str], names: list[str], annotator: str, time: str,
-            line: int, *, named_in: str = "", field: str | None = None) -> list[dict]:
-    """One label per name; ``field`` defaults to the name (a CSV column per code)."""
+            line: int, *, named_in: str = "", field: str | None = None, also: str = ""
+            ) -> list[dict]:
+    """One label per name; ``field`` defaults to the name (a CSV column per code); ``also``:
+    another name of the annotator (a Label Studio user's e-mail)."""
     return [{"segment_id": segment_id, "code": n, "value": "1" if n in chosen else "0",
              "annotator": annotator, "time": time, "line": line, "named_in": named_in,
-             "field": field or n} for n in names]
+             "field": field or n, "also": also} for n in names]
 
 
 def _labels_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "line", "named_in", "field"])
+    return pd.DataFrame(rows, columns=[*LABEL_COLUMNS, "line", "named_in", "field", "also"])
 
 
 def _time(value: object, file: Path, line: int, field: str) -> str:
@@ -1099,19 +1192,20 @@ def _parse_long_csv(reader, header: list[str], file: Path, names: list[str]
                      "annotator": ann,
                      "time": cells[col["time"]].strip() if "time" in col else "",
                      "line": reader.line_num, "named_in": "annotator" if ann else "",
-                     "field": "value"})
+                     "field": "value", "also": ""})
     df = check_labels(_labels_frame(recs), names, file)
     return df, {"rows_read": len(recs), "not_labelled": 0}
 
 
-def _ls_user(completed_by: object) -> str:
+def _ls_user(completed_by: object) -> tuple[str, str]:
+    """A Label Studio user as (id, e-mail): exports give the id, some the e-mail too."""
     if isinstance(completed_by, dict):
-        return str(completed_by.get("email") or completed_by.get("id") or "")
-    return "" if completed_by is None else str(completed_by)
+        uid, email = (str(completed_by.get(k) or "").strip() for k in ("id", "email"))
+        return (uid, email) if uid else (email, "")
+    return ("" if completed_by is None else str(completed_by).strip()), ""
 
 
-def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str | None
-                       ) -> tuple[pd.DataFrame, dict]:
+def _parse_labelstudio(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, dict]:
     try:
         items = json.loads(text)
     except json.JSONDecodeError as e:
@@ -1121,19 +1215,6 @@ def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str |
     if not isinstance(items, list):
         raise InputError(file, "expected a JSON list of Label Studio tasks")
     known = set(names)
-    users = set()
-    for item in items:
-        if isinstance(item, dict):
-            for a in item.get("annotations") or item.get("completions") or []:
-                if isinstance(a, dict):
-                    users.add(_ls_user(a.get("completed_by")))
-            if "data" not in item and "annotator" in item:
-                users.add(_ls_user(item.get("annotator")))
-
-    def who(user: str) -> str:
-        if annotator:
-            return f"{annotator}:{user}" if len(users) > 1 and user else annotator
-        return f"labelstudio:{user or 'unknown'}"
 
     def chosen_of(choices: list, task: int) -> set[str]:
         out = set()
@@ -1164,8 +1245,9 @@ def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str |
             if isinstance(value, str):
                 value = [value]
             t = _time(item.get("updated_at") or item.get("created_at"), file, k, "updated_at")
-            rows += _expand(seg, chosen_of(value, k), names,
-                            who(_ls_user(item.get("annotator"))), t, k, field="codes")
+            user, email = _ls_user(item.get("annotator"))
+            rows += _expand(seg, chosen_of(value, k), names, user, t, k, field="codes",
+                            named_in="annotator" if user else "", also=email)
             continue
         data = item.get("data") or {}
         seg = str(data.get("segment_id") or "").strip()
@@ -1183,8 +1265,9 @@ def _parse_labelstudio(text: str, file: Path, names: list[str], annotator: str |
                 if isinstance(r, dict) and r.get("type", "choices") == "choices":
                     choices += list((r.get("value") or {}).get("choices") or [])
             t = _time(a.get("updated_at") or a.get("created_at"), file, k, "updated_at")
-            rows += _expand(seg, chosen_of(choices, k), names,
-                            who(_ls_user(a.get("completed_by"))), t, k, field="choices")
+            user, email = _ls_user(a.get("completed_by"))
+            rows += _expand(seg, chosen_of(choices, k), names, user, t, k, field="choices",
+                            named_in="completed_by" if user else "", also=email)
     return _labels_frame(rows), {"rows_read": len(items), "not_labelled": skipped}
 
 

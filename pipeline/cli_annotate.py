@@ -199,7 +199,11 @@ def import_labels(
                                              "Studio) or .jsonl (doccano)")],
         annotator: Annotated[str | None, typer.Option(
             "--annotator", help="who labelled: fills rows without an annotator (a file that "
-            "names another is refused); names the Label Studio user")] = None,
+            "names another is refused); names a Label Studio file's only user")] = None,
+        map_annotator: Annotated[list[str] | None, typer.Option(
+            "--map-annotator", metavar="FROM=NAME", help="store the labels of the annotator "
+            "the file calls FROM (a name, or a Label Studio user's id or e-mail) as NAME; "
+            "repeat per annotator")] = None,
         cohort: Annotated[Path | None, typer.Option(
             "--cohort", help="cohort folder whose label store receives the labels (default: "
             "the cohort folder the file lies in)")] = None,
@@ -207,28 +211,48 @@ def import_labels(
                                                    "extension")] = None,
         config: ConfigOpt = None) -> None:
     """Read annotated tasks back into the cohort's label store (idempotent)."""
-    from pipeline.annotate import parse_annotations, unmatched_segments
+    from pipeline.annotate import parse_annotations, respell, unmatched_segments
 
     settings = load_settings(config)
     if cohort is None:
         cohort = _find_cohort(file)
         if cohort is None:
             raise io.InputError(file, "not inside a cohort folder: give --cohort")
-    data = file.read_bytes() if file.is_file() else None
-    if data is None:
+    payload = file.read_bytes() if file.is_file() else None
+    if payload is None:
         raise io.InputError(file, "file not found")
-    labels, stats = parse_annotations(data, file, _names(settings), annotator=annotator,
-                                      fmt=fmt.value if fmt else None)
+    mapping = {}
+    for pair in map_annotator or []:
+        old, _, new = pair.partition("=")
+        if not old.strip() or not new.strip():
+            raise io.InputError(file, f"{pair!r}: expected FROM=NAME (as the file names the "
+                                "annotator = the name to store)",
+                                field="--map-annotator")
+        mapping[old] = new
+    labels, stats = parse_annotations(payload, file, _names(settings), annotator=annotator,
+                                      fmt=fmt.value if fmt else None, annotator_map=mapping)
     unmatched = unmatched_segments(labels, file, io.load_cohort(cohort), settings)
     store = _store(cohort, settings)
+    labels, to_store = respell(labels, store.annotators())
     counts = store.add(labels, f"import {file.name} ({fmt.value if fmt else file.suffix})")
     skipped = f", {stats['repeats']} identical repeat(s) skipped" if stats["repeats"] else ""
     if stats.get("not_reviewed"):
         skipped += (f", {stats['not_reviewed']} prefilled row(s) not marked in the reviewed "
                     "column (skipped)")
+    per = labels.groupby("annotator")["segment_id"].nunique()   # whom the labels went to
+    by = ", ".join(f"{a} ({n})" if len(per) > 1 else a for a, n in per.items())
+    by = f" by {by}" if by else ""
     typer.echo(f"{stats['rows_read']} rows read, {stats['segments_labelled']} labelled "
-               f"segment(s), {stats['not_labelled']} not labelled{skipped}: {counts['added']} "
-               f"labels added, {counts['unchanged']} unchanged -> {store.path}")
+               f"segment(s){by}, {stats['not_labelled']} not labelled{skipped}: "
+               f"{counts['added']} labels added, {counts['unchanged']} unchanged -> {store.path}")
+    respelled: dict[str, list[str]] = {}
+    in_file = {old: to_store.get(new, new) for old, new in stats["respelled"].items()}
+    for old, new in {**to_store, **in_file}.items():
+        if old != new:
+            respelled.setdefault(new, []).append(repr(old))
+    for new, olds in respelled.items():
+        typer.echo(f"note: {', '.join(sorted(olds))} stored as {new!r} (annotator names are "
+                   "matched ignoring case and spaces)", err=True)
     if unmatched:
         more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
         typer.echo(f"warning: {len(unmatched)} labelled segment(s) match no segment of their "
@@ -367,7 +391,7 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
 
     if labels.is_dir():
         if not (labels / "labels" / STORE_NAME).is_file():
-            return io.load_cohort(labels).labels, labels
+            return _codebook_values(io.load_cohort(labels).labels, labels, settings), labels
         return _store(labels, settings).current(), labels
     if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         if not labels.is_file():
@@ -376,8 +400,28 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
         store.check_codes(_names(settings))
         return store.current(), None
     if labels.suffix.lower() == ".csv":
-        return io.read_labels(labels), None
+        return _codebook_values(io.read_labels(labels), labels, settings), None
     raise io.InputError(labels, "expected a cohort folder, a store.sqlite or a labels CSV")
+
+
+def _codebook_values(table: pd.DataFrame, path: Path, settings: Settings) -> pd.DataFrame:
+    """A labels table (with ``line``, and ``file`` where not ``path``) whose values of the
+    codebook's codes are read as ``train`` reads them (``1.0``, as pandas writes a column with
+    a gap, or ``ja`` is ``1``; anything else refused): spelt otherwise they were other
+    categories, disagreeing with ``1``. Other codes are nominal (any category but empty)."""
+    from pipeline.annotate import binary_label
+
+    known, values = set(_names(settings)), []
+    files = table["file"] if "file" in table.columns else [path] * len(table)
+    for code, value, line, file in zip(table["code"], table["value"], table["line"], files,
+                                       strict=True):
+        v = binary_label(value) if code in known else value.strip() or None
+        if v is None:
+            raise io.InputError(file, f"value must be 0 or 1, got {value!r}" if value.strip()
+                                else "empty value (a label not given: leave its row out)",
+                                line=int(line), field="value")
+        values.append(v)
+    return table.assign(value=values)
 
 
 def _read_predictions(path: Path, settings: Settings) -> pd.DataFrame:
@@ -387,7 +431,7 @@ def _read_predictions(path: Path, settings: Settings) -> pd.DataFrame:
 
     head = io._read_csv(path, [])
     if {"segment_id", "code", "value"} <= set(head.columns):
-        return head[["segment_id", "code", "value"]]
+        return _codebook_values(head, path, settings)[["segment_id", "code", "value"]]
     idcol = "segment_id" if "segment_id" in head.columns else "id"
     if idcol not in head.columns or "knowledge_types" not in head.columns:
         raise io.InputError(path, "expected segment_id, code, value or a coded segments "
@@ -444,6 +488,10 @@ def agreement(labels: Annotated[Path, typer.Argument(
     if table.empty:
         raise io.InputError(labels, "no labels found")
     annotators, shared = ag.annotator_overlap(table)
+    for names in ag.spelling_variants(table):
+        typer.echo(f"warning: annotators {', '.join(map(repr, names))} differ only in letter "
+                   "case or spaces and are counted apart: write them alike in the labels to "
+                   "count them as one", err=True)
     between = (f"agreement needs two or more annotators on the same segments: {annotators} "
                f"annotator{'s' if annotators != 1 else ''}, {shared} segments labelled by two "
                "or more")

@@ -201,3 +201,46 @@ def test_cli_one_annotator_against_the_model(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert "nan" not in out and "1 annotator, 0 segments labelled by two or more" in out
     assert "model kappa 0.500 on 20 units" in out
+
+
+def test_cli_warns_of_annotators_that_differ_only_in_spelling(tmp_path, capsys, monkeypatch):
+    """A labels table made by hand, where Anna is 'Anna' on some rows and 'anna ' on others:
+    counted as two annotators, said in one line (the name they would have in the store)."""
+    table = tmp_path / "labels.csv"
+    labels([[f"s{i}", "focus", str(i % 2), who, ""] for i in range(6)
+            for who in (("Anna" if i < 3 else "anna "), "bob")]).to_csv(table, index=False)
+    code, out, err = cli(["agreement", table, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "3 annotators" in out
+    assert err == ("warning: annotators 'Anna', 'anna' differ only in letter case or spaces "
+                   "and are counted apart: write them alike in the labels to count them as "
+                   "one\n"), err
+
+
+def test_cli_reads_codebook_values_as_train_does(tmp_path, capsys, monkeypatch):
+    """b's labels come from pandas, which writes a column with a gap as 1.0/0.0: that was
+    another category than a's 1/0, so a and b disagreed on every segment (kappa 0). An empty
+    value was a category too; now it is refused, naming its line."""
+    table = tmp_path / "labels.csv"
+    rows = [[f"s{i}", "focus", str(i % 2), "a", ""] for i in range(6)]
+    rows += [[f"s{i}", "focus", f"{i % 2}.0", "b", ""] for i in range(6)]
+    labels(rows).to_csv(table, index=False)
+    code, out, err = cli(["agreement", table, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "alpha 1.000, mean kappa 1.000, agreement 1.000" in out, out
+    labels([*rows[:-1], ["s5", "focus", "", "b", ""]]).to_csv(table, index=False)
+    code, _, err = cli(["agreement", table, "--out", tmp_path / "agr2"], capsys, monkeypatch)
+    assert code == 2 and err.startswith(f"error: {table}:13: field 'value': "), err
+    assert not (tmp_path / "agr2").exists()
+
+
+def test_cli_reads_a_cohorts_gold_files_as_train_does(shared_datadir, tmp_path, capsys,
+                                                      monkeypatch):
+    """The same through a cohort folder without a label store (its labels/*.csv)."""
+    cohort = shared_datadir / "annotate" / "cohort"
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str)
+    gold.assign(annotator="b", value=gold["value"] + ".0").to_csv(
+        cohort / "labels" / "second.csv", index=False)
+    code, out, err = cli(["agreement", cohort, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "2 annotators: alpha 1.000, mean kappa 1.000, agreement 1.000" in out, out

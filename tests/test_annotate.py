@@ -420,7 +420,7 @@ def test_unlabelled_rows_are_skipped_not_zeroed(segments, rule_scores, rules, na
     labels, stats = an.parse_annotations(table.to_csv(index=False).encode(), "t.csv", names,
                                          annotator="bob")
     assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1, "repeats": 0,
-                     "not_reviewed": 0, "edited_not_reviewed": 0}
+                     "not_reviewed": 0, "edited_not_reviewed": 0, "respelled": {}}
     assert labels.loc[labels["value"] == "1", "code"].tolist() == ["focus"]
     ls = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
     _, stats = an.parse_annotations(json.dumps(ls).encode(), "t.json", names, annotator="bob")
@@ -462,13 +462,43 @@ def test_labelstudio_users_and_cancelled_annotations(names):
          "result": [{"type": "choices", "value": {"choices": []}}]},
         {"completed_by": 3, "was_cancelled": True, "result": []}]}]
     payload = json.dumps(items).encode()
-    labels, _ = an.parse_annotations(payload, "e.json", names)
-    assert sorted(set(labels["annotator"])) == ["labelstudio:1", "labelstudio:bob@school.nl"]
-    labels, _ = an.parse_annotations(payload, "e.json", names, annotator="team")
-    assert sorted(set(labels["annotator"])) == ["team:1", "team:bob@school.nl"]
-    first = labels[labels["annotator"] == "team:1"]
+    labels, _ = an.parse_annotations(payload, "e.json", names,
+                                     annotator_map={"1": "anna", "BOB@school.nl ": "bob"})
+    assert sorted(set(labels["annotator"])) == ["anna", "bob"]
+    first = labels[labels["annotator"] == "anna"]
     assert first.loc[first["value"] == "1", "code"].tolist() == ["focus"]
     assert set(first["time"]) == {"2024-05-01T10:00:00.000+00:00"}
+    same, _ = an.parse_annotations(payload, "e.json", names, annotator_map={"1": "anna",
+                                                                           "2": "bob"})
+    assert same.equals(labels)                          # by id or by e-mail alike
+
+
+@pytest.mark.parametrize("how, fragment", [
+    ({}, "Label Studio user 1 has no name: give --map-annotator 1=NAME for each user "
+         "(this file has 1, 2 (bob@school.nl))"),
+    ({"annotator": "team"}, "Label Studio user 1 has no name: give --map-annotator 1=NAME "
+                            "for each user (this file has 1, 2 (bob@school.nl)); --annotator "
+                            "names the only user of a file"),
+    ({"annotator_map": {"1": "anna"}}, "Label Studio user 2 (bob@school.nl) has no name"),
+    ({"annotator_map": {"1": "anna", "2": "bob", "3": "carla"}},
+     "field '--map-annotator': 3=carla: this file names no annotator '3' (it names 1, 2 "
+     "(bob@school.nl))"),
+])
+def test_labelstudio_users_must_be_named(how, fragment, names):
+    """Label Studio names users by internal id: stored as ``labelstudio:1``, or as
+    ``team:1`` and ``team:2`` under --annotator, the same person was another annotator in
+    each format (and --annotator anna named Bob's annotations ``anna:2``)."""
+    items = [{"data": {"segment_id": "d@0-5"}, "annotations": [
+        {"completed_by": 1, "result": [{"type": "choices", "value": {"choices": ["focus"]}}]},
+        {"completed_by": {"id": 2, "email": "bob@school.nl"}, "result": []}]}]
+    with pytest.raises(InputError) as e:
+        an.parse_annotations(json.dumps(items).encode(), "e.json", names, **how)
+    assert fragment in str(e.value), str(e.value)
+    one, _ = an.parse_annotations(json.dumps(items[:1] and [
+        {**items[0], "annotations": items[0]["annotations"][1:]}]).encode(), "e.json", names,
+        annotator="bob")
+    assert set(one["annotator"]) == {"bob"}              # the one user of the file
+    assert an.unimported_segments_in(json.dumps(items).encode(), "e.json", names) == 1
 
 
 # ---------------------------------------------------------------- the CLI
@@ -508,7 +538,7 @@ def test_cli_prefilled_rows_count_once_reviewed(cohort, tmp_path):
     table["opmerking"] = "twijfel"   # a Dutch comment column is a comment, not a code
     table.to_csv(out, index=False)
     said = invoke(["annotate", "import", out, "--cohort", cohort])
-    assert "2 labelled segment(s), 2 not labelled" in said
+    assert "2 labelled segment(s) by alice, 2 not labelled" in said
     assert "2 prefilled row(s) not marked in the reviewed column" in said
     table.loc[1, "reviewed"] = "misschien"   # neither: refused, not guessed
     table.to_csv(out, index=False)
@@ -625,6 +655,57 @@ def test_doccano_annotator_key_follows_the_same_rule(names):
     assert set(labels["annotator"]) == {"anna"}
 
 
+def test_one_annotator_in_label_studio_and_csv_is_one_annotator(cohort, tmp_path, capsys,
+                                                                 monkeypatch, names):
+    """Anna labels in Label Studio (user 1) and in Excel, where she types 'Anna ' in the
+    annotator column; Bob in Label Studio (user 2). Three people (with gold), not five:
+    otherwise Anna agrees perfectly with herself and her two votes outweigh Bob's."""
+    tasks = tmp_path / "tasks.json"
+    assert cli(export_args(cohort, tasks, "labelstudio"), capsys, monkeypatch)[0] == 0
+    items = json.loads(tasks.read_text(encoding="utf-8"))
+    for k, item in enumerate(items):
+        item["annotations"] = [
+            {"completed_by": {"id": user, "email": f"{who}@school.nl"},
+             "updated_at": f"2024-05-0{user}T10:00:00Z", "result": [
+                 {"type": "choices", "from_name": "codes", "to_name": "text",
+                  "value": {"choices": choices}}]}
+            for user, who, choices in ((1, "anna", ["focus"]), (2, "bob", ["focus"] if k
+                                                                  else ["approach"]))]
+    tasks.write_text(json.dumps(items), encoding="utf-8")
+    before = snapshot(cohort)
+    err = refused(["annotate", "import", tasks, "--cohort", cohort], capsys, monkeypatch)
+    assert err.startswith(f"error: {tasks}:1: field 'completed_by': Label Studio user 1 "
+                          "(anna@school.nl) has no name: give --map-annotator 1=NAME"), err
+    assert snapshot(cohort) == before
+    code, out, err = cli(["annotate", "import", tasks, "--cohort", cohort, "--map-annotator",
+                          "1=anna", "--map-annotator", "bob@school.nl=bob"], capsys, monkeypatch)
+    assert code == 0, err
+    assert out.startswith("3 rows read, 3 labelled segment(s) by anna (3), bob (3), 0 not "
+                          "labelled"), out
+    sheet = tmp_path / "anna.csv"
+    assert cli(export_args(cohort, sheet, "csv", "--annotator", "anna"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(sheet)
+    table[[n for n in names]] = "0"
+    table["focus"] = "1"
+    table["annotator"] = ["Anna ", "anna", "ANNA"]
+    table.to_csv(sheet, index=False)
+    code, out, err = cli(["annotate", "import", sheet, "--cohort", cohort, "--annotator",
+                          "anna"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "3 labelled segment(s) by anna," in out, out
+    assert err == ("note: 'ANNA', 'Anna' stored as 'anna' (annotator names are matched "
+                   "ignoring case and spaces)\n"), err
+    code, out, err = cli(["annotate", "import", sheet, "--cohort", cohort, "--annotator",
+                          "ANNA"], capsys, monkeypatch)
+    assert code == 0 and "0 labels added" in out, err
+    assert err.startswith("note: 'ANNA', 'Anna' stored as 'anna' "), err
+    cur = an.LabelStore.for_cohort(cohort, names).current()
+    assert set(cur["annotator"]) == {"anna", "bob", "gold"}
+    code, out, err = cli(["agreement", cohort, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0 and "3 annotators" in out, out + err
+
+
 def fill_first_task(fmt: str, path: Path) -> None:
     """The annotator's work: the first task marked ``focus``."""
     if fmt == "csv":
@@ -656,6 +737,21 @@ def test_cli_export_does_not_overwrite_a_filled_task_file(fmt, cohort, tmp_path,
     assert err == (f"error: {out}: holds 1 labelled segment(s) not in the label store yet: "
                    "import it first (`pipeline annotate import`) or choose another --out")
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt, named", [("csv", ["--annotator", "bob"]),
+                                       ("labelstudio", ["--map-annotator", "1=bob"])])
+def test_cli_export_replaces_a_task_file_once_imported(fmt, named, cohort, tmp_path, capsys,
+                                                       monkeypatch):
+    """A task file naming nobody (exported without --annotator) or a Label Studio user id is
+    stored under the name given on import: export said "import it first" over and over."""
+    out = tmp_path / f"tasks.{EXT[fmt]}"
+    assert cli(export_args(cohort, out, fmt), capsys, monkeypatch)[0] == 0
+    fill_first_task(fmt, out)
+    assert cli(["annotate", "import", out, "--cohort", cohort, *named], capsys,
+               monkeypatch)[0] == 0
+    code, _, err = cli(export_args(cohort, out, fmt), capsys, monkeypatch)
+    assert code == 0, err
 
 
 def test_cli_export_does_not_overwrite_a_filled_file_where_its_side_file_goes(

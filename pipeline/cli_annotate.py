@@ -253,12 +253,17 @@ def import_labels(
     for new, olds in respelled.items():
         typer.echo(f"note: {', '.join(sorted(olds))} stored as {new!r} (annotator names are "
                    "matched ignoring case and spaces)", err=True)
+    _warn_unmatched(unmatched, "stored, but train and evaluate leave them out")
+
+
+def _warn_unmatched(unmatched: list[str], fate: str) -> None:
+    """Say which labelled segments are no segment of their transcript now, and what became
+    of their labels (``fate``)."""
     if unmatched:
         more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
         typer.echo(f"warning: {len(unmatched)} labelled segment(s) match no segment of their "
                    "transcript now (edited since the export, or other segment settings?): "
-                   f"{', '.join(unmatched[:5])}{more}; stored, but train and evaluate leave "
-                   "them out", err=True)
+                   f"{', '.join(unmatched[:5])}{more}; {fate}", err=True)
 
 
 @annotate_app.command("adjudicate")
@@ -598,7 +603,7 @@ def export_matrix(cohort: CohortArg,
                   ) -> None:
     """Segment x code 0/1 matrix, one row per segment and annotator (machine and human)."""
     from pipeline.exports import code_matrix
-    from pipeline.run import cohort_documents
+    from pipeline.run import cohort_documents, run_segments
 
     settings = load_settings(config)
     if machine:
@@ -612,6 +617,9 @@ def export_matrix(cohort: CohortArg,
     io.write_csv(mat, out, bom=True)
     typer.echo(f"{len(mat)} rows ({mat['segment_id'].nunique()} segments, "
                f"{mat['annotator'].nunique()} annotators) -> {out}")
+    segments = coded if coded is not None else run_segments(data, settings)
+    _warn_unmatched(sorted(set(current["segment_id"]) - set(segments["segment_id"])),
+                    "their rows are in the matrix, but they are no segment a coder sees now")
 
 
 @export_app.command("ena")

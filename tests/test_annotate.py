@@ -817,6 +817,15 @@ def test_cli_import_refuses_ids_of_no_transcript_and_warns_of_stale_ones(cohort,
     assert code == 0 and "2 labels added" in out
     assert err.startswith("warning: 1 labelled segment(s) match no segment of their "
                           "transcript") and "s1-p1_interview_1@1-2" in err, err
+    # the matrix keeps the stale label's row, and says so, with or without the machine's rows
+    for machine in ("--rules", "--no-machine"):
+        code, _, err = cli(["export", "matrix", cohort, "--out", tmp_path / "m.csv", machine],
+                           capsys, monkeypatch)
+        assert code == 0 and err.startswith("warning: 1 labelled segment(s) match no segment "
+                                            "of their transcript"), err
+        assert "s1-p1_interview_1@1-2" in err and "their rows are in the matrix" in err
+        matrix = pd.read_csv(tmp_path / "m.csv", encoding="utf-8-sig", dtype=str)
+        assert "s1-p1_interview_1@1-2" in set(matrix["segment_id"])
 
 
 @pytest.mark.parametrize("text, line, field", [

@@ -268,6 +268,22 @@ def _append(con: sqlite3.Connection, current: dict[tuple[str, str, str], tuple[s
     return added, unchanged
 
 
+def _move(con: sqlite3.Connection, rows: list[tuple], source: str) -> None:
+    """Move current labels ``(segment_id, code, annotator, new code, new annotator, value,
+    time)``: each is withdrawn (stamped now) and, unless its new code is None, stored anew
+    there with its value and time, or now if the label there was withdrawn (moved away
+    before: A -> B -> A), so that it counts."""
+    current = {(seg, code, ann): (value, t) for seg, code, ann, value, t in
+               con.execute("SELECT segment_id, code, annotator, value, time "
+                           "FROM current_labels")}
+    _append(con, current, [
+        (seg, code, value, ann, None if current.get((seg, code, ann), ("x",))[0] == WITHDRAWN
+         else t, source)
+        for seg, _, _, code, ann, value, t in rows if code is not None], _now())
+    _append(con, current, [(seg, code, WITHDRAWN, ann, None, source)
+                           for seg, code, ann, *_ in rows], _now())
+
+
 def binary_label(value: object) -> str | None:
     """'1' / '0' for the accepted spellings of a binary label, else ``None``."""
     s = str(value).strip().lower()
@@ -514,20 +530,26 @@ class LabelStore:
             if new is not None and missing:
                 raise ValueError(f"{', '.join(map(repr, missing))} not in the codebook: "
                                  f"rename the sub-types of {old!r} there too")
-            current = {(seg, code, ann): (value, t) for seg, code, ann, value, t in
-                       con.execute("SELECT segment_id, code, annotator, value, time "
-                                   "FROM current_labels")}
-            source = f"rename {old} -> {new}" if new is not None else f"retire {old}"
-            if new is not None:
-                # a label keeps its time, unless the new name's label was withdrawn (renamed
-                # away before: A -> B -> A): then it comes after that withdrawal
-                _append(con, current, [
-                    (seg, renamed(code), value, ann,
-                     None if current.get((seg, renamed(code), ann), ("x",))[0] == WITHDRAWN
-                     else t, source) for seg, code, ann, value, t in rows], _now())
-            _append(con, current, [(seg, code, WITHDRAWN, ann, None, source)
-                                   for seg, code, ann, _, _ in rows], _now())
+            _move(con, [(seg, code, ann, None if new is None else renamed(code), ann, value, t)
+                       for seg, code, ann, value, t in rows],
+                  f"rename {old} -> {new}" if new is not None else f"retire {old}")
         return {"labels": len(rows), "annotators": len({ann for _, _, ann, _, _ in rows})}
+
+    def rename_annotator(self, old: str, new: str) -> dict:
+        """One person stored under two names (a Label Studio user id of an older import, a
+        misspelt name) becomes one annotator: the current labels of ``old`` from imports are
+        stored anew under ``new``, with their value and time, and withdrawn under ``old``
+        (stamped now); the history keeps both. Where ``new`` has a label of the same segment
+        and code, the later one counts, as between two imports. Gold files' labels follow
+        their files and adjudications their adjudicator, so they are left alone. Idempotent.
+        Returns ``{"labels", "segments"}``."""
+        with self._transaction() as con:
+            rows = con.execute(
+                "SELECT segment_id, code, value, time FROM current_labels WHERE annotator = ? "
+                "AND value != '' AND source NOT LIKE 'gold file %'", (old,)).fetchall()
+            _move(con, [(seg, code, old, code, new, value, t) for seg, code, value, t in rows],
+                  f"rename annotator {old} -> {new}")
+        return {"labels": len(rows), "segments": len({seg for seg, *_ in rows})}
 
     def adjudicate(self, segment_id: str, code: str, value: str, by: str,
                    time: str | None = None) -> dict:

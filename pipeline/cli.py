@@ -317,7 +317,7 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
 from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402
 
 app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate, "
-              "rename-code, retire-code.")
+              "rename-code, retire-code, rename-annotator.")
 app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qdc, matrix, ena.")
 app.command("agreement")(agreement)
 

@@ -368,6 +368,31 @@ def rename_code(
                f"{old} -> {new} (the history keeps the old ones) -> {store.path}")
 
 
+@annotate_app.command("rename-annotator")
+def rename_annotator(
+        cohort: CohortArg,
+        old: Annotated[str, typer.Argument(help="the name the store has the labels under")],
+        new: Annotated[str, typer.Argument(help="the annotator's name")],
+        config: ConfigOpt = None) -> None:
+    """One person under two names in the label store (a Label Studio user id of an older
+    import, a misspelling): the labels of OLD become NEW's; the history keeps both."""
+    from pipeline.annotate import ADJUDICATOR
+
+    settings = load_settings(config)
+    store = _store(cohort, settings)
+    old, new = old.strip(), " ".join(new.split())
+    known = store.annotators()
+    if old not in known:
+        raise io.InputError(store.path, f"no annotator {old!r} in the label store (it has "
+                            f"{', '.join(map(repr, known)) or 'none'})", field="OLD")
+    if new == old or old.startswith(ADJUDICATOR) != new.startswith(ADJUDICATOR) or not new:
+        raise io.InputError(store.path, f"{new!r} cannot replace {old!r}: give another name "
+                            f"(an adjudicator stays one: {ADJUDICATOR}NAME)", field="NEW")
+    counts = store.rename_annotator(old, new)
+    typer.echo(f"{counts['labels']} label(s) of {counts['segments']} segment(s) moved from "
+               f"{old!r} to {new!r} (the history keeps the old ones) -> {store.path}")
+
+
 @annotate_app.command("retire-code")
 def retire_code(
         cohort: CohortArg,

@@ -279,6 +279,32 @@ def test_rename_code_moves_current_labels_and_keeps_the_history(tmp_path):
     assert store.retire_code("exchange_rate") == {"labels": 0, "annotators": 0}
 
 
+
+def test_rename_annotator_makes_one_person_one_annotator(tmp_path):
+    """``labelstudio:1`` (an older import) is anna: her labels move, the later of two labels
+    of one segment and code counts, gold and adjudications stay, the history keeps all."""
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    store.add(labels_df([["d@0-5", "focus", "1", "labelstudio:1", "2024-01-01T10:00:00Z"],
+                         ["d@0-5", "approach", "0", "labelstudio:1", "2024-01-03T10:00:00Z"],
+                         ["e@0-5", "focus", "0", "labelstudio:1", "2024-01-01T10:00:00Z"],
+                         ["d@0-5", "approach", "1", "anna", "2024-01-02T10:00:00Z"],
+                         ["e@0-5", "focus", "1", "anna", "2024-01-02T10:00:00Z"],
+                         ["d@0-5", "focus", "0", "bob", "2024-01-01T10:00:00Z"]]), "import")
+    store.adjudicate("d@0-5", "focus", "1", "carla", "2024-01-04T10:00:00Z")
+    assert store.rename_annotator("labelstudio:1", "anna") == {"labels": 3, "segments": 2}
+    cur = store.current()
+    assert sorted(map(tuple, cur[["segment_id", "code", "annotator", "value"]].values)) == [
+        ("d@0-5", "approach", "anna", "0"),       # hers of Jan 3 is later than anna's Jan 2
+        ("d@0-5", "focus", "adjudicator:carla", "1"),
+        ("d@0-5", "focus", "anna", "1"),
+        ("d@0-5", "focus", "bob", "0"),
+        ("e@0-5", "focus", "anna", "1")]          # anna's Jan 2 is later than hers of Jan 1
+    assert len(store.history()) == 7 + 3 + 3
+    assert store.rename_annotator("labelstudio:1", "anna") == {"labels": 0, "segments": 0}
+    assert store.rename_annotator("anna", "labelstudio:1")["labels"] == 3   # undone: A-B-A
+    back = store.current()
+    assert set(back["annotator"]) == {"labelstudio:1", "bob", "adjudicator:carla"}
+
 WORKER = """
 import json, sys
 import pandas as pd
@@ -954,6 +980,32 @@ def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path
     code, out, _ = cli([*args, *config], capsys, monkeypatch)
     assert code == 0 and "nothing to rename" in out
 
+
+
+def test_cli_rename_annotator(cohort, tmp_path, capsys, monkeypatch, names):
+    anna = tmp_path / "anna.csv"
+    assert cli(export_args(cohort, anna, "csv", "--annotator", "Anna K"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(anna)
+    table[[c for c in table.columns if c in {"focus", "benefits"}]] = "1"
+    table.to_csv(anna, index=False)
+    assert cli(["annotate", "import", anna, "--cohort", cohort], capsys, monkeypatch)[0] == 0
+    before = snapshot(cohort)
+    err = refused(["annotate", "rename-annotator", cohort, "anna k", "anna"], capsys,
+                  monkeypatch)
+    assert "field 'OLD': no annotator 'anna k' in the label store (it has " in err, err
+    for new in ("Anna K", "adjudicator:anna"):
+        err = refused(["annotate", "rename-annotator", cohort, "Anna K", new], capsys,
+                      monkeypatch)
+        assert f"field 'NEW': '{new}' cannot replace 'Anna K'" in err, err
+    assert snapshot(cohort) == before
+    code, out, _ = cli(["annotate", "rename-annotator", cohort, "Anna K", "anna"], capsys,
+                       monkeypatch)
+    assert code == 0 and out.startswith(f"{3 * len(names)} label(s) of 3 segment(s) moved "
+                                        "from 'Anna K' to 'anna'"), out
+    cur = an.LabelStore.for_cohort(cohort, names).current()
+    assert "Anna K" not in set(cur["annotator"])
+    assert cur.loc[cur["annotator"] == "anna", "value"].tolist().count("1") == 6
 
 def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
     from pipeline.coding.train import validate_labels

@@ -43,7 +43,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape  # noqa: E402
 
 from pipeline import network  # noqa: E402
-from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Settings  # noqa: E402
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Criterion, Settings  # noqa: E402
 from pipeline.io import (  # noqa: E402
     Cohort,
     atomic_write,
@@ -86,6 +86,10 @@ UI: dict[str, dict[str, str]] = {
         "transcripts": "Transcripten",
         "segments": "Gecodeerde fragmenten",
         "key_figures": "Sleutelfiguren",
+        "one_school": "school",
+        "one_staff": "medewerker",
+        "one_respondent": "respondent",
+        "one_key_figure": "sleutelfiguur",
         "coder": "Codeerder",
         "coder_rules": "regelgebaseerde codeerder (de woordenlijsten van het codeboek); "
                        "geen getraind model",
@@ -97,7 +101,8 @@ UI: dict[str, dict[str, str]] = {
                         "`--rules`) om die te tonen.",
         "profiles": "Profielen",
         "selection": "Selectie",
-        "selection_text": "per school de {k} medewerkers met de meeste {measure}",
+        "selection_text": "per school de {k} met de meeste {measure}",
+        "staff_members": "medewerkers",
         "data_quality": "Datakwaliteit",
         "dq_none": "Geen problemen gevonden in de nominaties: alle nominaties zijn gebruikt.",
         "dq_intro": "Nominaties die niet gebruikt konden worden (regelnummers in "
@@ -105,6 +110,7 @@ UI: dict[str, dict[str, str]] = {
         "issue": "Probleem",
         "count": "Aantal",
         "lines": "Regels",
+        "one_line": "regel",
         "warnings": "Waarschuwingen van de run",
         "no_warnings": "Geen waarschuwingen.",
         "school": "School",
@@ -160,6 +166,9 @@ UI: dict[str, dict[str, str]] = {
         "evidence": "Sterkste fragmenten per codefamilie",
         "no_segments": "Geen gecodeerde fragmenten in deze familie.",
         "no_transcripts": "Geen transcripten: het profiel steunt alleen op het netwerk.",
+        "non_respondent_note": "Heeft de vragenlijst niet ingevuld (staff.csv): de eigen "
+                               "nominaties ontbreken, dus uitgaande en wederkerige relaties, "
+                               "en de criteria daarop, zijn onvolledig.",
         "question": "Vraag",
         "previous_note": "Vorige notitie",
         "evidence_words": "Signaalwoorden",
@@ -176,6 +185,12 @@ UI: dict[str, dict[str, str]] = {
         "loso": "leave-one-school-out kruisvalidatie: het model wordt steeds getraind op "
                 "alle scholen op één na en getest op de weggelaten school. De scores zijn "
                 "dus scores op scholen die het model niet heeft gezien.",
+        "measured_elsewhere": "De scores zijn gemeten op het trainingscohort {training}, niet "
+                              "op dit cohort ({cohort}): hoe goed het model de fragmenten van "
+                              "dit cohort codeert, is niet gemeten.",
+        "measured_here": "Het model is getraind op fragmenten van dit cohort ({training}): "
+                         "voor die fragmenten zijn de codes in dit rapport geen voorspellingen "
+                         "op onbekende tekst en waarschijnlijk beter dan deze scores.",
         "rules_note": "Deze run gebruikte de regelgebaseerde codeerder (pipeline run --rules): "
                       "codes komen uit de woordenlijsten van het codeboek, niet uit een op "
                       "menselijke codering getraind model. Er zijn geen kwaliteitsscores; "
@@ -197,7 +212,7 @@ UI: dict[str, dict[str, str]] = {
         "kappa": "Kappa (Cohen)",
         "macro": "macrogemiddelde",
         "micro": "microgemiddelde",
-        "kappa_note": "Kappa: 0,41-0,60 matig, 0,61-0,80 substantieel, >0,80 bijna perfect "
+        "kappa_note": "Kappa: 0.41-0.60 matig, 0.61-0.80 substantieel, >0.80 bijna perfect "
                       "(Landis & Koch, 1977).",
         "reproduce": "Citeren en reproduceren",
         "cite": "Citeren",
@@ -247,6 +262,10 @@ UI: dict[str, dict[str, str]] = {
         "transcripts": "Transcripts",
         "segments": "Coded segments",
         "key_figures": "Key figures",
+        "one_school": "school",
+        "one_staff": "staff member",
+        "one_respondent": "respondent",
+        "one_key_figure": "key figure",
         "coder": "Coder",
         "coder_rules": "rule-based coder (the codebook's word lists); no trained model",
         "coder_model": "trained model",
@@ -257,7 +276,8 @@ UI: dict[str, dict[str, str]] = {
                         "`--rules`) to show it.",
         "profiles": "Profiles",
         "selection": "Selection",
-        "selection_text": "per school the {k} staff members with the most {measure}",
+        "selection_text": "per school the {k} with the most {measure}",
+        "staff_members": "staff members",
         "data_quality": "Data quality",
         "dq_none": "No problems found in the nominations: every nomination was used.",
         "dq_intro": "Nominations that could not be used (line numbers in nominations.csv). "
@@ -265,6 +285,7 @@ UI: dict[str, dict[str, str]] = {
         "issue": "Issue",
         "count": "Count",
         "lines": "Lines",
+        "one_line": "line",
         "warnings": "Run warnings",
         "no_warnings": "No warnings.",
         "school": "School",
@@ -312,6 +333,9 @@ UI: dict[str, dict[str, str]] = {
         "evidence": "Strongest segments per code family",
         "no_segments": "No coded segments in this family.",
         "no_transcripts": "No transcripts: the profile rests on the network only.",
+        "non_respondent_note": "Did not answer the questionnaire (staff.csv): their own "
+                               "nominations are missing, so outgoing and reciprocal ties, and "
+                               "the criteria on them, are incomplete.",
         "question": "Question",
         "previous_note": "Previous note",
         "evidence_words": "Evidence words",
@@ -328,6 +352,12 @@ UI: dict[str, dict[str, str]] = {
         "loso": "leave-one-school-out cross-validation: the model is trained on all schools "
                 "but one and tested on the school left out, for every school. The scores are "
                 "therefore scores on schools the model has not seen.",
+        "measured_elsewhere": "The scores were measured on the training cohort {training}, not "
+                              "on this cohort ({cohort}): how well the model codes this "
+                              "cohort's segments has not been measured.",
+        "measured_here": "The model was trained on segments of this cohort ({training}): for "
+                         "those segments the codes in this report are no predictions on unseen "
+                         "text, and likely better than these scores.",
         "rules_note": "This run used the rule-based coder (pipeline run --rules): codes come "
                       "from the codebook's word lists, not from a model trained on human "
                       "coding. There are no quality scores; read the codes as indicative.",
@@ -384,6 +414,11 @@ ISSUE_LABELS = {
     "en": {"unknown_person": "unknown person", "self_nomination": "self-nomination",
            "cross_school": "across schools", "strength_off_scale": "strength off the scale",
            "duplicate": "duplicate"},
+}
+
+PLG_TYPE_LABELS = {
+    "nl": {"data_team": "datateam", "lesson_study": "lesson study"},
+    "en": {"data_team": "data team", "lesson_study": "lesson study"},
 }
 
 MEASURE_LABELS = {
@@ -612,6 +647,11 @@ def _num(x: Any, digits: int = 2, dash: str = "–") -> str:
     return f"{f:.{digits}f}"
 
 
+def _n_of(n: Any, one: str, many: str) -> str:
+    """``n`` with the word for one or for more (a report of one school says "1 school")."""
+    return f"{_num(n)} {one if _num(n) == '1' else many}"
+
+
 def _text_color(hex_color: str) -> str:
     """Black or white, whichever reads better on ``hex_color``."""
     r, g, b = (int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5))
@@ -751,7 +791,8 @@ _NL_MEASURES = {"boundary contacts": "grensoverschrijdende contacten",
                 "reciprocal ties": "wederkerige relaties"}
 _NL_WORDING = [
     (re.compile(r"\(rank (\S+) of (\d+) key figures in the school, needs rank <= (\d+)\)"),
-     r"(rang \1 van \2 sleutelfiguren in de school, nodig: rang <= \3)"),
+     lambda m: f"(rang {m[1]} van {_nl_n(m[2], 'sleutelfiguur', 'sleutelfiguren')} in de "
+               f"school, nodig: rang <= {m[3]})"),
     (re.compile(r"\(needs (\S+) (\S+)\)"), r"(nodig: \1 \2)"),
     (re.compile(r"^share of "), "aandeel "),
     (re.compile(r"= n/a\b"), "= n.v.t."),
@@ -775,6 +816,11 @@ _NL_WORDING = [
     (re.compile(r"^not evaluated \(no (\S+) in the data\)$"),
      r"niet beoordeeld (geen \1 in de gegevens)"),
 ]
+
+
+def _nl_n(n: str, one: str, many: str) -> str:
+    """A count of a warning or reason with the Dutch word for one or for more."""
+    return f"{n} {one if n == '1' else many}"
 
 
 def _nl_line_list(text: str) -> str:
@@ -803,11 +849,11 @@ _NL_WARNINGS = [
     (re.compile(r"staff\.csv: school (.+?): (\d+) staff marked responded=false made (\d+) "
                 r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
                 r"responded"),
-     lambda m: (f"staff.csv: school {m[1]}: {m[2]} "
-                f"{'medewerker' if m[2] == '1' else 'medewerkers'} met responded=false "
-                f"{'gaf' if m[2] == '1' else 'gaven'} {m[3]} "
-                f"{'nominatie' if m[3] == '1' else 'nominaties'} (nominations.csv regels "
-                f"{m[4]}), behouden als relaties: controleer de kolom responded")),
+     lambda m: (f"staff.csv: school {m[1]}: {_nl_n(m[2], 'medewerker', 'medewerkers')} met "
+                f"responded=false {'gaf' if m[2] == '1' else 'gaven'} "
+                f"{_nl_n(m[3], 'nominatie', 'nominaties')} (nominations.csv "
+                f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
+                "controleer de kolom responded")),
     (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
                 r"seen: (.*)\)"),
      lambda m: (f"{m[1]}: geen beurt van de respondent herkend, dus er is niets van gecodeerd "
@@ -840,18 +886,19 @@ _NL_WARNINGS = [
      r"betekenis van een code veranderd is, train het dan opnieuw op labels van deze versie"),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
-     r"netwerk: \1 relatie(s) met niet-respondenten wederkerig gemaakt "
-     r"(symmetrize_nonrespondents)"),
+     lambda m: (f"netwerk: {_nl_n(m[1], 'relatie', 'relaties')} met niet-respondenten "
+                "wederkerig gemaakt (symmetrize_nonrespondents)")),
     (re.compile(r"network: brokerage columns are 0: staff column '(.+)' is empty for everyone"),
      r"netwerk: de makelaarskolommen zijn 0: de kolom '\1' van staff.csv is voor iedereen leeg"),
     (re.compile(r"network: (\d+) person\(s\) have several values in '(.+)' \(such as '(.+)'\): "
                 r"in brokerage each such combination is a group of its own"),
-     r"netwerk: \1 persoon/personen met meerdere waarden in '\2' (zoals '\3'): bij de "
-     r"makelaarsrollen is elke combinatie een eigen groep"),
+     lambda m: (f"netwerk: {_nl_n(m[1], 'persoon', 'personen')} met meerdere waarden in "
+                f"'{m[2]}' (zoals '{m[3]}'): bij de makelaarsrollen is elke combinatie een "
+                "eigen groep")),
     (re.compile(r"network: (\d+) person\(s\) have no '(.+)': two-paths through them are not "
                 r"counted in brokerage"),
-     r"netwerk: \1 persoon/personen zonder '\2': paden via hen tellen niet mee voor "
-     r"makelaarsrollen"),
+     lambda m: (f"netwerk: {_nl_n(m[1], 'persoon', 'personen')} zonder '{m[2]}': paden via "
+                "hen tellen niet mee voor makelaarsrollen")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
                 r"one PLG\? They count as different PLGs"),
      lambda m: (f"staff.csv: school {m[1]}: plg_id "
@@ -860,8 +907,9 @@ _NL_WARNINGS = [
                   "verschillende PLG's")),
     (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
                 r"staff\.csv(?:; (.+) is: the same school\?)?"),
-     lambda m: (f"nominations.csv: school_id {m[1]} ({m[2]} rij(en), regels {m[3]}) is geen "
-                "school van staff.csv" + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+     lambda m: (f"nominations.csv: school_id {m[1]} ({_nl_n(m[2], 'rij', 'rijen')}, "
+                f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
+                + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
     (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) positive labels "
                 r"\(coding\.min_positives\): do not rely on those codes; label more segments "
                 r"and retrain"),
@@ -918,15 +966,46 @@ def in_language(text: str, lang: str) -> str:
     return text
 
 
-def _criteria_in_language(blocks: list[dict], settings: Settings, lang: str) -> None:
+def _criteria_for_card(blocks: list[dict], features: pd.Series | None, settings: Settings,
+                       lang: str) -> None:
     """Each parsed criterion's ``why`` as the profile config words it in ``lang`` (the reasons
-    hold the English), its detail by :func:`in_language`."""
-    whys = {(p.id, c.why_in("en")): c.why_in(lang) for p in settings.profiles.profiles
-            for c in p.criteria}
+    hold the English), its detail by :func:`in_language`, a share with its base."""
+    crits = {(p.id, c.why_in("en")): c for p in settings.profiles.profiles for c in p.criteria}
     for b in blocks:
         for c in b["criteria"]:
-            c["why"] = whys.get((b["profile"], c["why"]), c["why"])
+            crit = crits.get((b["profile"], c["why"]))
+            if crit is not None:
+                c["why"] = crit.why_in(lang)
+                c["detail"] = _share_base(c["detail"], crit, features, settings)
             c["detail"] = in_language(c["detail"], lang)
+
+
+def _share_base(detail: str, crit: Criterion, features: pd.Series | None,
+                settings: Settings) -> str:
+    """``share of exchange = 0.86 ...`` as ``... = 18/21 = 0.86 ...``: a share of 1 of 1
+    coded segments should not read as a strong pattern (the counts are person_features.csv's,
+    the base the codes' family, as in pipeline/profile.py)."""
+    if crit.feature != "share_of" or not crit.codes or features is None:
+        return detail
+    family = next(f for f in settings.codebook.families
+                  if crit.codes[0] in [c.id for c in f.codes])
+    n = {c.id: _get(features, f"n_{c.id}") for c in family.codes}
+    if any(v is None for v in n.values()):
+        return detail
+    part = sum(int(n[code]) for code in crit.codes)
+    return detail.replace(" = ", f" = {part}/{sum(int(v) for v in n.values())} = ", 1)
+
+
+def _criterion_names(text: str, settings: Settings, lang: str) -> str:
+    """A warning's ``'criterion' (profile)`` as the cards name them (the run's warnings say
+    them in the English of profiles.csv)."""
+    if lang == "en":
+        return text
+    for p in settings.profiles.profiles:
+        for c in p.criteria:
+            text = text.replace(f"'{c.why_in('en')}' ({p.id})",
+                                f"'{c.why_in(lang)}' ({settings.profiles.label(p.id, lang)})")
+    return text
 
 
 _UNSTABLE = re.compile(r"^(?P<pid>[A-Za-z0-9_\-]+)\.(?P<rule>.+?) -> (?P<to>[A-Za-z0-9_\-]+)$")
@@ -1153,7 +1232,8 @@ def _quality_rows(quality: pd.DataFrame, lang: str) -> list[dict]:
     return rows
 
 
-def _model_section(result, settings: Settings, lang: str) -> dict:
+def _model_section(result, settings: Settings, lang: str, cohort_name: str) -> dict:
+    """The model card's evaluation, and what it was measured on: the training cohort."""
     card = result.model_card or {}
     rules = result.coder == "rules" or card.get("name") == "rules"
     evaluation = card.get("evaluation") or {}
@@ -1186,8 +1266,10 @@ def _model_section(result, settings: Settings, lang: str) -> dict:
         "name": card.get("name", result.coder),
         "backend": card.get("backend", ""),
         "method": evaluation.get("method", ""),
+        "loso": evaluation.get("method", "").startswith("leave-one-school-out"),
         "families": families,
         "training_cohort": training.get("cohort", ""),
+        "same_cohort": training.get("cohort") == cohort_name,
         "training_segments": training.get("segments", ""),
         "training_sha256": training.get("sha256", ""),
         "codebook_version": (card.get("codebook") or {}).get("version", ""),
@@ -1252,12 +1334,13 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
     blocks = parse_reasons(reasons_text)
     for b in blocks or []:
         b["profile_info"] = _profile_info(settings, b["profile"], lang)
-    _criteria_in_language(blocks or [], settings, lang)
+    _criteria_for_card(blocks or [], ft, settings, lang)
     nearest = str(_get(pr, "nearest_profile") or "")
     out_t, in_t, rec_t = (_get(ft, c) for c in ("out_ties", "in_ties", "reciprocal_ties"))
     contacts = (None if any(x is None for x in (out_t, in_t, rec_t))
                 else float(out_t) + float(in_t) - float(rec_t))
-    plg_id, plg_type = str(_get(st, "plg_id") or ""), str(_get(st, "plg_type") or "")
+    plg_id = str(_get(st, "plg_id") or "")
+    kinds = [t.strip() for t in str(_get(st, "plg_type") or "").split(";") if t.strip()]
     return {
         "school_id": str(r["school_id"]),
         "rank": int(r["rank"]),
@@ -1267,8 +1350,8 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
         "role": str(_get(st, "role") or ""),
         "years_in_education": _num(_get(st, "years_in_education"), 1),
         "years_at_school": _num(_get(st, "years_at_school"), 1),
-        "plg": (f"{plg_id} ({plg_type.replace('_', ' ')})" if plg_id and plg_type
-                else plg_id or UI[lang]["dash"]),
+        "plg": (f"{plg_id} ({';'.join(PLG_TYPE_LABELS[lang].get(t, t) for t in kinds)})"
+                if plg_id and kinds else plg_id or UI[lang]["dash"]),
         "responded": bool(r.get("responded", True)),
         "selected_reason": in_language(str(r.get("reason", "")), lang),
         "contacts": _num(contacts),
@@ -1366,18 +1449,19 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
             "key_figures": len(key_figs),
         },
         "selection": ui["selection_text"].format(
-            k=cfg.key_figures.k, measure=MEASURE_LABELS[lang].get(cfg.key_figures.measure,
-                                                                  cfg.key_figures.measure)),
+            k=_n_of(cfg.key_figures.k, ui["one_staff"], ui["staff_members"]),
+            measure=MEASURE_LABELS[lang].get(cfg.key_figures.measure, cfg.key_figures.measure)),
         "scope_note": ui["scope_boundary"] if cfg.tie_scope == "boundary" else ui["scope_all"],
         "sensitivity_pct": f"{settings.profiles.sensitivity * 100:.0f}%",
         "profile_counts": profile_counts,
         "quality": quality,
         "dropped": dropped,
-        "warnings": [warning_in_language(str(w), lang) for w in other_warnings],
+        "warnings": [_criterion_names(warning_in_language(str(w), lang), settings, lang)
+                     for w in other_warnings],
         "schools": schools,
         "key_figures": key_figs,
         "heatmaps": _heatmaps(key_figs, result.person_codes, settings, lang),
-        "model": _model_section(result, settings, lang),
+        "model": _model_section(result, settings, lang, cohort.meta.name),
         "coder": result.coder,
         "reveal_names": reveal_names,
         "reproduce": reproduce,
@@ -1391,6 +1475,7 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters["num"] = _num
+    env.filters["n_of"] = _n_of
     return env
 
 

@@ -517,9 +517,132 @@ def test_notes_on_school_and_plg_ids_reach_the_report_in_dutch(tmp_path):
     assert result.exit_code == 0, result.output
     warnings = " ".join(section((out / "report.html").read_text(encoding="utf-8"),
                                 "data-quality").split())
-    assert ("nominations.csv: school_id &#39;SCH01&#39; (1 rij(en), regels 3) is geen school "
+    assert ("nominations.csv: school_id &#39;SCH01&#39; (1 rij, regel 3) is geen school "
             "van staff.csv; &#39;sch01&#39; wel: dezelfde school?") in warnings, warnings
     assert ("plg_id &#39;SCH01-LS1&#39; (regel 4) en &#39;sch01-ls1&#39; (regel "
             in warnings and "verschillen alleen in hoofdletters" in warnings
             and "(line" not in warnings), warnings
     assert "cross_school dropped" not in warnings          # dropped rows: the table only
+
+
+# ------------------------------------------------------------------ what a reader reads
+def _text(html: str) -> str:
+    """The report's words, tags dropped and spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_a_left_out_criterion_is_named_in_dutch_in_the_warnings(result):
+    """The warning that a criterion was left out names it and its profile as the cards do,
+    not in the English of profiles.csv."""
+    from test_profile import NO_STRENGTH_NOTE
+
+    res, cohort, settings = result
+    html = report.render_html(dataclasses.replace(res, warnings=[NO_STRENGTH_NOTE]), cohort,
+                              settings, {})
+    warnings = section(html, "data-quality")
+    assert "&#39;sterkste relaties in de school&#39; (superdeler)" in warnings, warnings
+    assert "strongest ties" not in warnings and "super_sharer" not in warnings
+
+
+def test_plg_types_read_dutch_in_a_dutch_report(nl, en):
+    _, html = nl
+    row = next(r for r in rows(html, "kf-row") if r["attrs"]["data-person"] == "n01")
+    assert "PLG g1 (datateam)" in row["cells"][1], row
+    assert "data team" not in html and "lesson study)" in html
+    assert "PLG g1 (data team)" in en[1]
+
+
+def test_counts_of_one_read_singular(result):
+    """A cohort of one school, a school with one respondent, one key figure: the words
+    follow the number (Dutch and English)."""
+    res, cohort, settings = result
+    net = res.network
+    one = dataclasses.replace(res, network=dataclasses.replace(
+        net, schools=net.schools[net.schools["school_id"] == "noord"].assign(respondents=1),
+        key_figures=net.key_figures.iloc[:1]))
+    network = settings.pipeline.network
+    one_each = network.model_copy(update={"key_figures": network.key_figures.model_copy(
+        update={"k": 1})})
+    for lang, words in (("nl", ["1 school &middot;", "1 sleutelfiguur", "(1 respondent,",
+                                "per school de 1 medewerker met"]),
+                        ("en", ["1 school &middot;", "1 key figure", "(1 respondent,",
+                                "per school the 1 staff member with"])):
+        lang_settings = settings.model_copy(update={"pipeline": settings.pipeline.model_copy(
+            update={"language": lang, "network": one_each})})
+        text = _text(report.render_html(one, cohort, lang_settings, {}))
+        for w in words:
+            assert w in text, (lang, w)
+        for plural in ("1 scholen", "1 schools", "1 sleutelfiguren", "1 key figures",
+                       "1 respondenten", "1 respondents"):
+            assert plural not in text, (lang, plural)
+    school = section(report.render_html(res, cohort, settings, {}), "school-noord")
+    assert "1 &times; onbekende persoon (regel 26)" in school
+    assert report.in_language("x = 2 (rank 1 of 1 key figures in the school, needs rank "
+                              "<= 1)", "nl") == ("x = 2 (rang 1 van 1 sleutelfiguur in de "
+                                                 "school, nodig: rang <= 1)")
+    for english, dutch in (
+            ("network: 1 tie(s) to non-respondents were made mutual (symmetrize_nonrespondents)",
+             "netwerk: 1 relatie met niet-respondenten wederkerig gemaakt"),
+            ("network: 3 tie(s) to non-respondents were made mutual (symmetrize_nonrespondents)",
+             "netwerk: 3 relaties met niet-respondenten wederkerig gemaakt"),
+            ("network: 1 person(s) have no 'role': two-paths through them are not counted in "
+             "brokerage", "netwerk: 1 persoon zonder 'role'"),
+            ("nominations.csv: school_id 'x' (2 rows, lines 3, 4) is no school of staff.csv",
+             "(2 rijen, regels 3, 4)"),
+            ("nominations.csv: school_id 'x' (1 row, lines 3) is no school of staff.csv",
+             "(1 rij, regel 3)")):
+        assert dutch in report.warning_in_language(english, "nl"), english
+
+
+def test_model_scores_say_what_they_were_measured_on(result):
+    """Scores of the model card are of its training cohort: the report names it, says when
+    that is not the cohort of the report, and says nothing of it in English."""
+    res, cohort, settings = result
+    scores = [{"family": "knowledge_types", "code": "focus", "n_positive": 40,
+               "precision": 0.8, "recall": 0.75, "f1": 0.77, "kappa": 0.7}]
+    card = {"name": "m", "training_data": {"cohort": "demo", "segments": 900},
+            "evaluation": {"method": "leave-one-school-out cross-validation on the training "
+                                     "cohort", "scores": scores}}
+    html = report.render_html(dataclasses.replace(res, coder="m", model_card=card), cohort,
+                              settings, {})
+    part = _text(section(html, "model-quality"))
+    assert "op het trainingscohort demo" in part, part
+    assert "niet op dit cohort (report-fixture)" in part, part
+    assert "cross-validation" not in part
+    assert not re.search(r"\d,\d", part), part     # decimals as in the tables and CSVs
+    same = dataclasses.replace(res, coder="m", model_card={
+        **card, "training_data": {"cohort": "report-fixture", "segments": 30}})
+    part = _text(section(report.render_html(same, cohort, settings, {}), "model-quality"))
+    assert "niet op dit cohort" not in part and "getraind op fragmenten van dit cohort" in part
+
+
+def test_a_share_criterion_shows_its_base(nl):
+    """"mainly exchange" is a share of the coded activities: the card shows of how many, so
+    that 1 of 1 does not read as a strong pattern."""
+    out, html = nl
+    feats = pd.read_csv(out / "person_features.csv").set_index("person_id")
+    f = feats.loc["n05"]
+    acts = int(f.n_knowledge_management + f.n_exchange + f.n_capacity_building)
+    c = card(html, "kf-noord-3")
+    assert f"aandeel exchange = {int(f.n_exchange)}/{acts} = " in c, c
+
+
+def test_a_non_respondent_key_figure_card_says_its_ties_are_partly_unknown(result):
+    res, cohort, settings = result
+    kf = res.network.key_figures.copy()
+    kf.loc[kf.index[0], "responded"] = False
+    html = report.render_html(dataclasses.replace(res, network=dataclasses.replace(
+        res.network, key_figures=kf)), cohort, settings, {})
+    first = kf.iloc[0]
+    assert "vragenlijst niet ingevuld" in card(html, f"kf-{first.school_id}-{first['rank']}")
+    second = kf.iloc[1]
+    assert "vragenlijst niet ingevuld" not in card(html,
+                                                   f"kf-{second.school_id}-{second['rank']}")
+
+
+def test_evidence_codes_and_source_are_separate_words(nl):
+    _, html = nl
+    meta = re.findall(r'<div class="evmeta">(.*?)</div>', html, re.S)
+    words = [" ".join(re.sub(r"<[^>]+>", "", m).split()) for m in meta]  # as copied
+    assert words and all(re.search(r"\d (interview|observatie) &middot;", w)
+                         for w in words), words[:2]

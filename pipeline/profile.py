@@ -16,7 +16,9 @@ Profiles come from ``configs/profiles.yaml``: the first profile (in file order) 
 all hold; otherwise ``undetermined`` with the nearest profile named. Nothing forces a profile
 to exist in a school. A criterion whose feature no key figure of a school has a value for (no tie
 strengths in that school's survey: ``mean_strength`` empty) is left out of its profile for that
-school's key figures, said in the reasons and in the table's ``attrs["notes"]``.
+school's key figures, said in the reasons and in the table's ``attrs["notes"]``. A key figure
+without transcripts (``n_segments`` 0) gets no profile: what they share is unknown, so the
+criteria on codes are not evaluated and the nearest profile follows from the network.
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
        "==": operator.eq}
 # features a survey may not measure at all (a column empty for everyone), with the reason for
 # the note on a criterion left out; the counts of coded segments are always there (0: nothing
-# shared is evidence, and its criteria fail)
+# shared is evidence, and its criteria fail), but for a key figure without transcripts
 OPTIONAL_FEATURES = {"mean_strength": " (no tie strengths in the survey?)"}
+# the features of network position (the survey's and derive_features'); every other feature
+# counts codes, unknown for a key figure without transcripts (n_segments 0)
+NETWORK_FEATURES = frozenset({*FEATURE_COLUMNS[2:], "contacts", "reciprocity_ratio",
+                              "out_share"})
 
 
 def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind: int
@@ -164,16 +170,18 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
 
 
-def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
-               ) -> list[np.ndarray]:
+def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
+               coded: np.ndarray) -> list[np.ndarray]:
     """Per profile (config order) a rows x criteria matrix: which criteria the data can decide
     for that row. One on a feature a school's survey did not measure
     (:data:`OPTIONAL_FEATURES`: no key figure of the school has a value, as without tie
     strengths) would fail for all of them and silently hand its profile to the next, so it is
     left out there instead. One key figure's missing value among others' is not this: that
-    criterion fails for it."""
+    criterion fails for it. One on codes is left out for a key figure without transcripts
+    (``coded`` false): what they share is unknown, not nothing."""
     return [np.column_stack([_measured_in_school(f, v) if crit.feature in OPTIONAL_FEATURES
                              else np.ones(len(f), dtype=bool)
+                             if crit.feature in NETWORK_FEATURES else coded
                              for crit, v in zip(prof.criteria, vs, strict=True)])
             .reshape(len(f), len(prof.criteria))
             for prof, vs in zip(cfg.profiles, values, strict=True)]
@@ -182,6 +190,15 @@ def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series
 def _measured_in_school(f: pd.DataFrame, vals: pd.Series) -> np.ndarray:
     """Per row: whether any key figure of its school has a value."""
     return vals.notna().groupby(f["school_id"]).transform("any").to_numpy(dtype=bool)
+
+
+def _coded(f: pd.DataFrame) -> np.ndarray:
+    """Per row: whether its codes are known. A key figure without transcripts (``n_segments``
+    0, where the table has it) shared nothing we know of; a table without the column (the
+    profile contract's) counts as coded."""
+    if "n_segments" not in f.columns:
+        return np.ones(len(f), dtype=bool)
+    return (pd.to_numeric(f["n_segments"], errors="coerce") != 0).to_numpy(dtype=bool)
 
 
 def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
@@ -194,16 +211,17 @@ def _held(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
             for pi, prof in enumerate(cfg.profiles)]
 
 
-def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesConfig
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesConfig,
+            coded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first profile (config order) whose criteria all hold, else ``undetermined``; and the
     nearest profile (the chosen one, or the one with the largest share of criteria holding,
     the first on a tie). Only criteria the data can decide count; a profile with none left
-    is never chosen."""
+    is never chosen, and nor is any for a key figure whose codes are unknown (``coded``
+    false): a profile says what and how someone shares."""
     ids = np.array([p.id for p in cfg.profiles], dtype=object)
     chosen = np.full(held[0].shape[0], "undetermined", dtype=object)
     for pid, h, ev in reversed(list(zip(ids, held, evaluable, strict=True))):
-        chosen[h.all(axis=1) & ev.any(axis=1)] = pid
+        chosen[h.all(axis=1) & ev.any(axis=1) & coded] = pid
     share = np.column_stack([(h & ev).sum(axis=1) / np.maximum(ev.sum(axis=1), 1)
                              for h, ev in zip(held, evaluable, strict=True)])
     nearest = np.where(chosen == "undetermined", ids[share.argmax(axis=1)], chosen)
@@ -211,14 +229,16 @@ def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesCo
 
 
 def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
-            held: list[np.ndarray], evaluable: list[np.ndarray]
+            held: list[np.ndarray], evaluable: list[np.ndarray], coded: np.ndarray
             ) -> tuple[list[str], list[str], list[str], list[str]]:
     """Profile, nearest profile, criteria-met summary and reasons for every row (a criterion
     left out is named as not evaluated, and not counted)."""
-    chosen, nearest = _choose(held, evaluable, cfg)
+    chosen, nearest = _choose(held, evaluable, cfg, coded)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
     phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci]),
-                         f"not evaluated (no {_name(crit)} in the data)")
+                         f"not evaluated (no {_name(crit)} in the data)"
+                         if crit.feature in NETWORK_FEATURES
+                         else "not evaluated (no transcripts)")
                 for ci, crit in enumerate(prof.criteria)]
                for pi, prof in enumerate(cfg.profiles)]
     met, reasons = [], []
@@ -240,8 +260,10 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
             parts.append(f"not {p.id}: " + "; ".join(
                 ph for ci, ph in enumerate(said) if not (ev[ci] and held[pi][i, ci])))
         if chosen[i] == "undetermined":
-            parts.append(f"undetermined: no profile's criteria all hold; nearest is "
-                         f"{nearest[i]} ({n_met} of {n_used} criteria)")
+            why = ("no profile's criteria all hold" if coded[i] else "no transcripts, so what "
+                   "this key figure shares is unknown")
+            parts.append(f"undetermined: {why}; nearest is {nearest[i]} ({n_met} of {n_used} "
+                         "criteria)")
         reasons.append(". ".join(parts))
     return chosen.tolist(), nearest.tolist(), met, reasons
 
@@ -260,9 +282,10 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
     values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
-    evaluable = _evaluable(f, cfg, values)
+    coded = _coded(f)
+    evaluable = _evaluable(f, cfg, values, coded)
     held = _held(f, cfg, values, evaluable)
-    profiles, nearest, met, reasons = _decide(f, cfg, values, held, evaluable)
+    profiles, nearest, met, reasons = _decide(f, cfg, values, held, evaluable, coded)
     chosen = np.array(profiles, dtype=object)
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
@@ -274,7 +297,7 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
                 moved = crit.value * (1 + sign * cfg.sensitivity)
                 moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
                 moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved) | ~used
-                alt, _ = _choose(moved_held, evaluable, cfg)
+                alt, _ = _choose(moved_held, evaluable, cfg, coded)
                 for i in np.flatnonzero(alt != chosen):
                     unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
                                        f" -> {alt[i]}")
@@ -286,9 +309,11 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     out["stable"] = [not u for u in unstable]
     out["unstable_when"] = ["; ".join(u) for u in unstable]
     out = out[PROFILE_COLUMNS]
-    out.attrs["notes"] = [_left_out_note(f, prof.id, crit, ~ev[:, ci])
-                          for prof, ev in zip(cfg.profiles, evaluable, strict=True)
-                          for ci, crit in enumerate(prof.criteria) if not ev[:, ci].all()]
+    out.attrs["notes"] = [_left_out_note(f, prof.id, crit, ~measured)
+                          for pi, prof in enumerate(cfg.profiles)
+                          for ci, crit in enumerate(prof.criteria)
+                          if crit.feature in OPTIONAL_FEATURES
+                          and not (measured := _measured_in_school(f, values[pi][ci])).all()]
     return out
 
 

@@ -165,7 +165,8 @@ UI: dict[str, dict[str, str]] = {
         "selected": "Geselecteerd als sleutelfiguur",
         "evidence": "Sterkste fragmenten per codefamilie",
         "no_segments": "Geen gecodeerde fragmenten in deze familie.",
-        "no_transcripts": "Geen transcripten: het profiel steunt alleen op het netwerk.",
+        "no_transcripts": "Geen transcripten: wat deze sleutelfiguur deelt is onbekend, dus "
+                          "geen profiel; het dichtstbijzijnde volgt alleen uit het netwerk.",
         "non_respondent_note": "Heeft de vragenlijst niet ingevuld (staff.csv): de eigen "
                                "nominaties ontbreken, dus uitgaande en wederkerige relaties, "
                                "en de criteria daarop, zijn onvolledig.",
@@ -332,7 +333,8 @@ UI: dict[str, dict[str, str]] = {
         "selected": "Selected as key figure",
         "evidence": "Strongest segments per code family",
         "no_segments": "No coded segments in this family.",
-        "no_transcripts": "No transcripts: the profile rests on the network only.",
+        "no_transcripts": "No transcripts: what this key figure shares is unknown, so no "
+                          "profile; the nearest one follows from the network only.",
         "non_respondent_note": "Did not answer the questionnaire (staff.csv): their own "
                                "nominations are missing, so outgoing and reciprocal ties, and "
                                "the criteria on them, are incomplete.",
@@ -815,6 +817,7 @@ _NL_WORDING = [
     (re.compile(r"\bno strength\b"), "geen sterkte"),
     (re.compile(r"^not evaluated \(no (\S+) in the data\)$"),
      r"niet beoordeeld (geen \1 in de gegevens)"),
+    (re.compile(r"^not evaluated \(no transcripts\)$"), "niet beoordeeld (geen transcripten)"),
 ]
 
 
@@ -831,8 +834,10 @@ def _nl_line_list(text: str) -> str:
 # the run's warnings (English on the command line and in the manifest) for a Dutch report;
 # a warning matching none stays English
 _NL_WARNINGS = [
-    (re.compile(r"key figure (.+?) has no transcripts: profile from network only"),
-     r"sleutelfiguur \1 heeft geen transcripten: profiel alleen uit het netwerk"),
+    (re.compile(r"key figure (.+?) has no transcripts: what they share is unknown, so no "
+                r"profile \(undetermined, the nearest from the network only\)"),
+     r"sleutelfiguur \1 heeft geen transcripten: wat die deelt is onbekend, dus geen profiel "
+     r"(onbepaald, het dichtstbijzijnde alleen uit het netwerk)"),
     (re.compile(r"school (.+): no key figures \(no ties among its staff\), so no profiles"),
      r"school \1: geen sleutelfiguren (geen relaties tussen de medewerkers), dus geen profielen"),
     (re.compile(r"school (.+): no key figures \(nobody has (\S+) above 0 with tie_scope (\S+)\), "
@@ -939,9 +944,10 @@ _DROPPED_NOTE = re.compile(r"nominations\.csv: school .+: \d+ \S+ dropped \(line
 def warning_in_language(text: str, lang: str) -> str:
     """A run warning in the report's language (:data:`_NL_WARNINGS`; else as it is).
 
-    >>> warning_in_language("key figure s1-p4 has no transcripts: profile from network only",
-    ...                     "nl")
-    'sleutelfiguur s1-p4 heeft geen transcripten: profiel alleen uit het netwerk'
+    >>> warning_in_language("key figure s1-p4 has no transcripts: what they share is unknown, "
+    ...                     "so no profile (undetermined, the nearest from the network only)",
+    ...                     "nl")  # doctest: +ELLIPSIS
+    'sleutelfiguur s1-p4 heeft geen transcripten: wat die deelt is onbekend, dus geen ...'
     """
     if lang != "nl":
         return text

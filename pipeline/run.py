@@ -345,9 +345,11 @@ def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
 
 
 def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame) -> list[str]:
-    """A warning per key figure with no coded segment: their profile rests on the network."""
+    """A warning per key figure with no coded segment: what they share is unknown, so they get
+    no profile (pipeline/profile.py)."""
     missing = sorted(set(key_figures["person_id"]) - set(coded["person_id"]))
-    return [f"key figure {pid} has no transcripts: profile from network only" for pid in missing]
+    return [f"key figure {pid} has no transcripts: what they share is unknown, so no profile "
+            "(undetermined, the nearest from the network only)" for pid in missing]
 
 
 LISTED_PEOPLE = 5   # person ids named in a note about several people; the rest are counted

@@ -258,14 +258,16 @@ def _profiles(profiles: ProfilesConfig) -> dict[str, Variable]:
     return {
         "person_id": PERSON, "school_id": SCHOOL,
         "profile": ("text", "/".join([*ids, "undetermined"]), "The first profile of "
-                    "profiles.yaml whose criteria all hold, undetermined when none does."),
+                    "profiles.yaml whose criteria all hold; undetermined when none does, or "
+                    "when the key figure has no transcripts (what they share is unknown)."),
         "reasons": ("text", "", "In words, per profile tried, which criteria held and which "
                     "did not, with the values compared."),
         "nearest_profile": ("text", "/".join(ids), "The profile assigned or, for undetermined, "
                             "the one with the largest share of its criteria holding."),
         "criteria_met": ("text", "held/evaluated, e.g. 3/5", "Criteria of nearest_profile that "
                          "hold, out of those evaluated (one on a feature the school did not "
-                         "measure, such as mean_strength without strengths, is not)."),
+                         "measure, such as mean_strength without strengths, or on codes of a "
+                         "key figure without transcripts, is not)."),
         "stable": ("boolean", BOOL, f"False when moving any one numeric threshold by "
                    f"{profiles.sensitivity * 100:g}% (profiles.yaml sensitivity), down or up, "
                    "changes the profile."),

@@ -189,6 +189,29 @@ def test_a_school_without_tie_strengths_in_a_cohort_with_them_is_decided_without
     read = io.read_features(tmp_path / "features.csv", settings.codebook)
     assert assign_profiles(read, settings.profiles, settings.codebook).attrs["notes"] == [note]
 
+
+def test_a_key_figure_without_transcripts_gets_no_profile(features, settings):
+    """What someone without transcripts shares is unknown, not nothing: the criteria on codes
+    are not evaluated (instead of failing on counts of 0), no profile is given, and the
+    nearest follows from the network criteria alone."""
+    silent = features.assign(n_segments=20)
+    silent.loc[silent.person_id == "a-super", "n_segments"] = 0
+    out = assign_profiles(silent, settings.profiles, settings.codebook).set_index("person_id")
+    row = out.loc["a-super"]
+    assert row[["profile", "nearest_profile", "criteria_met"]].tolist() == [
+        "undetermined", "super_sharer", "2/2"]        # most reciprocal ties, strongest ties
+    assert "shares the focus: not evaluated (no transcripts)" in row["reasons"]
+    assert row["reasons"].endswith("undetermined: no transcripts, so what this key figure "
+                                   "shares is unknown; nearest is super_sharer (2 of 2 "
+                                   "criteria)")
+    assert out.attrs["notes"] == []
+    others = assign_profiles(features, settings.profiles, settings.codebook)
+    assert (out.drop(index="a-super")["profile"].tolist()
+            == others.set_index("person_id").drop(index="a-super")["profile"].tolist())
+    # zero codes with transcripts are evidence of sharing nothing: those criteria fail
+    coded = assign_profiles(silent.assign(n_segments=1), settings.profiles, settings.codebook)
+    assert "not evaluated" not in " ".join(coded["reasons"])
+
 def test_one_missing_strength_among_others_fails_that_criterion(features, settings):
     one = features.copy()
     one.loc[one.person_id == "a-super", "mean_strength"] = float("nan")

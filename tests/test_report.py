@@ -186,7 +186,9 @@ def test_profile_cards_reasons_and_evidence(nl):
                 label = settings.profiles.label(b["profile"], "nl")
                 assert f"Waarom niet {label}" in c
         marks = c.count("&#10003;") + c.count("&#10007;")
-        assert marks == sum(len(b["criteria"]) for b in blocks)
+        crits = [x for b in blocks for x in b["criteria"]]
+        assert marks == sum(x["holds"] is not None for x in crits)
+        assert c.count('<li class="skip">') == sum(x["holds"] is None for x in crits)
         # the 3 strongest segments per family, in order of probability
         mine = segments[segments["person_id"] == r.person_id]
         for fam in settings.codebook.families:
@@ -495,9 +497,12 @@ def test_a_survey_without_tie_strengths_reads_as_criteria_in_the_report(tmp_path
     assert "not evaluated (" not in html and "criteria hold" not in html
     skipped = re.findall(r'<li class="skip"><span class="mark">&ndash;</span>([^<]*)'
                          r'<span class="detail">\(([^<]*)\)', html)
-    assert skipped and all(detail == "niet beoordeeld (geen mean_strength in de gegevens)"
-                           for _, detail in skipped), skipped
-    assert all(why.strip() == "sterkste relaties in de school" for why, _ in skipped)
+    # (and, for the key figure without transcripts, the criteria on codes)
+    assert {detail for _, detail in skipped} == {
+        "niet beoordeeld (geen mean_strength in de gegevens)",
+        "niet beoordeeld (geen transcripten)"}, skipped
+    assert {why.strip() for why, detail in skipped if "mean_strength" in detail} == {
+        "sterkste relaties in de school"}
 
 
 def test_notes_on_school_and_plg_ids_reach_the_report_in_dutch(tmp_path):

@@ -278,7 +278,8 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
 
     A criterion whose feature no row of a school has a value for is left out there
     (:func:`_evaluable`); the result's ``attrs["notes"]`` has a line per such criterion, naming
-    the schools unless it is all of them, for the caller to warn with.
+    the schools unless it is all of them, for the caller to warn with. A row without
+    transcripts (``n_segments`` 0) gets no profile (:func:`_choose`).
     """
     f = derive_features(features, codebook, cfg.min_segments_for_category).reset_index(drop=True)
     values = [[_values(f, crit, codebook) for crit in prof.criteria] for prof in cfg.profiles]
@@ -309,20 +310,26 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     out["stable"] = [not u for u in unstable]
     out["unstable_when"] = ["; ".join(u) for u in unstable]
     out = out[PROFILE_COLUMNS]
-    out.attrs["notes"] = [_left_out_note(f, prof.id, crit, ~measured)
-                          for pi, prof in enumerate(cfg.profiles)
-                          for ci, crit in enumerate(prof.criteria)
-                          if crit.feature in OPTIONAL_FEATURES
-                          and not (measured := _measured_in_school(f, values[pi][ci])).all()]
+    out.attrs["notes"] = _left_out_notes(f, cfg, values)
     return out
 
 
-def _left_out_note(f: pd.DataFrame, profile: str, crit: Criterion, left_out: np.ndarray
-                   ) -> str:
-    """The warning for a criterion left out: for the whole table, or for the schools named."""
-    schools = sorted(map(str, f.loc[left_out, "school_id"].unique()))
-    where = ("no key figure" if left_out.all() else
-             f"no key figure of school{'s' if len(schools) > 1 else ''} {', '.join(schools)}")
-    there = "" if left_out.all() else " there"
-    return (f"profiles: {where} has a {_name(crit)}{OPTIONAL_FEATURES[crit.feature]}, so "
-            f"'{crit.why_in('en')}' ({profile}) is left out of that profile{there}")
+def _left_out_notes(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
+                    ) -> list[str]:
+    """A warning per criterion on a feature some school's survey did not measure
+    (:data:`OPTIONAL_FEATURES`), left out there: for the whole table, or for the schools
+    named. (A key figure without transcripts has a warning of its own: pipeline/run.py.)"""
+    notes = []
+    for prof, vals in zip(cfg.profiles, values, strict=True):
+        for crit, v in zip(prof.criteria, vals, strict=True):
+            left_out = ~_measured_in_school(f, v)
+            if crit.feature not in OPTIONAL_FEATURES or not left_out.any():
+                continue
+            schools = sorted(map(str, f.loc[left_out, "school_id"].unique()))
+            where, there = ("no key figure", "") if left_out.all() else (
+                f"no key figure of school{'s' if len(schools) > 1 else ''} "
+                f"{', '.join(schools)}", " there")
+            notes.append(f"profiles: {where} has a {_name(crit)}"
+                         f"{OPTIONAL_FEATURES[crit.feature]}, so '{crit.why_in('en')}' "
+                         f"({prof.id}) is left out of that profile{there}")
+    return notes

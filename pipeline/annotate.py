@@ -610,10 +610,14 @@ class LabelStore:
                                (segment_id,)).empty
 
     def annotators(self) -> list[str]:
-        """Every name labels were ever stored under, the first stored first: the spellings an
-        import matches its names to (:func:`parse_annotations`)."""
-        return self._query("SELECT annotator FROM labels GROUP BY annotator "
-                           "ORDER BY MIN(id)")["annotator"].tolist()
+        """Every name labels were ever stored under: first those with a current label (the
+        spellings in use), then those whose labels were all moved away or withdrawn, each
+        in the order first stored. The spellings an import matches its names to
+        (:func:`respell`): after ``rename-annotator Anna anna``, ``anna``."""
+        return self._query(
+            "SELECT annotator FROM labels GROUP BY annotator ORDER BY annotator NOT IN "
+            "(SELECT annotator FROM current_labels WHERE value != ''), MIN(id)"
+        )["annotator"].tolist()
 
     def labelled_segments(self, *, include_gold: bool = True) -> set[str]:
         """Segment ids with a current label (of anyone but adjudicators); without gold-file
@@ -924,10 +928,11 @@ def unimported_segments_in(data: bytes, file: Path | str, names: list[str],
     """How many segments a task file holds labels for, whoever labelled them, that are not
     in ``store`` yet, and how many prefilled rows it has changed but not marked reviewed:
     what ``annotate export`` must not write over. A label is in the store when it is the
-    current label there of the annotator the file names (:func:`name_key`), or, where the
-    file names nobody or a Label Studio user (named on import), of any annotator but gold
-    files and adjudicators. ``InputError`` for a file that is no task file of ``fmt``
-    (default: from the extension)."""
+    current label there of the annotator the file names (:func:`name_key`) or stored by an
+    import of this file (under a name ``--map-annotator`` gave), or, where the file names
+    nobody or a Label Studio user (named on import), of any annotator but gold files and
+    adjudicators. ``InputError`` for a file that is no task file of ``fmt`` (default: from
+    the extension)."""
     file = Path(file)
     fmt = _format(file, fmt)
     labels, stats = _read_tasks(data, file, names, fmt)
@@ -938,8 +943,12 @@ def unimported_segments_in(data: bytes, file: Path | str, names: list[str],
         by_anyone = set(zip(cur["segment_id"], cur["code"], cur["value"], strict=True))
         by_name = {(*key, name_key(a)) for *key, a in zip(
             cur["segment_id"], cur["code"], cur["value"], cur["annotator"], strict=True)}
+        # the source `annotate import` gives the labels it stores (pipeline/cli_annotate.py)
+        here = cur[cur["source"].str.startswith(f"import {file.name} (")]
+        by_this_file = set(zip(here["segment_id"], here["code"], here["value"], strict=True))
         named = labels["named_in"].ne("") & (fmt != "labelstudio")
-        labels = labels[[(seg, code, value, name_key(a)) not in by_name if n
+        labels = labels[[(seg, code, value, name_key(a)) not in by_name
+                         and (seg, code, value) not in by_this_file if n
                          else (seg, code, value) not in by_anyone
                          for seg, code, value, a, n in zip(
                              labels["segment_id"], labels["code"], labels["value"],

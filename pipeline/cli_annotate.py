@@ -376,21 +376,27 @@ def rename_annotator(
         config: ConfigOpt = None) -> None:
     """One person under two names in the label store (a Label Studio user id of an older
     import, a misspelling): the labels of OLD become NEW's; the history keeps both."""
-    from pipeline.annotate import ADJUDICATOR
+    from pipeline.annotate import ADJUDICATOR, respell
 
     settings = load_settings(config)
     store = _store(cohort, settings)
-    old, new = old.strip(), " ".join(new.split())
+    old, given = old.strip(), " ".join(new.split())
     known = store.annotators()
     if old not in known:
         raise io.InputError(store.path, f"no annotator {old!r} in the label store (it has "
                             f"{', '.join(map(repr, known)) or 'none'})", field="OLD")
+    # spelled as the store spells that person, as an import of the name would be
+    new = respell(pd.DataFrame({"annotator": [given]}),
+                  [a for a in known if a != old])[0]["annotator"].iloc[0]
     if new == old or old.startswith(ADJUDICATOR) != new.startswith(ADJUDICATOR) or not new:
         raise io.InputError(store.path, f"{new!r} cannot replace {old!r}: give another name "
                             f"(an adjudicator stays one: {ADJUDICATOR}NAME)", field="NEW")
     counts = store.rename_annotator(old, new)
     typer.echo(f"{counts['labels']} label(s) of {counts['segments']} segment(s) moved from "
                f"{old!r} to {new!r} (the history keeps the old ones) -> {store.path}")
+    if new != given:
+        typer.echo(f"note: {given!r} stored as {new!r} (annotator names are matched ignoring "
+                   "case and spaces)", err=True)
 
 
 @annotate_app.command("retire-code")

@@ -305,6 +305,18 @@ def test_rename_annotator_makes_one_person_one_annotator(tmp_path):
     back = store.current()
     assert set(back["annotator"]) == {"labelstudio:1", "bob", "adjudicator:carla"}
 
+def test_annotators_lists_the_spellings_in_use_first(tmp_path):
+    """After ``Anna`` is renamed ``anna`` her labels are anna's: an import matching its names
+    to the store's spelling must find ``anna``, not the name all of whose labels moved away."""
+    store = an.LabelStore(tmp_path / "s.sqlite")
+    store.add(labels_df([["d@0-5", "focus", "1", "Anna", "2024-01-01T10:00:00Z"],
+                         ["d@0-5", "focus", "0", "bob", "2024-01-01T10:00:00Z"]]), "import")
+    store.rename_annotator("Anna", "anna")
+    assert store.annotators() == ["bob", "anna", "Anna"]
+    assert an.respell(labels_df([["e@0-5", "focus", "1", "ANNA", ""]]),
+                      store.annotators())[0]["annotator"].tolist() == ["anna"]
+
+
 WORKER = """
 import json, sys
 import pandas as pd
@@ -780,6 +792,22 @@ def test_cli_export_replaces_a_task_file_once_imported(fmt, named, cohort, tmp_p
     assert code == 0, err
 
 
+def test_cli_export_replaces_a_task_file_imported_under_a_mapped_name(cohort, tmp_path,
+                                                                     capsys, monkeypatch):
+    """A CSV naming ``Anna K.``, imported with ``--map-annotator "Anna K.=anna"``, is in the
+    store under anna: export must not say "import it first" of the file it was imported from."""
+    out = tmp_path / "tasks.csv"
+    assert cli(export_args(cohort, out), capsys, monkeypatch)[0] == 0
+    fill_first_task("csv", out)
+    table = read_table(out)
+    table["annotator"] = "Anna K."
+    table.to_csv(out, index=False)
+    assert cli(["annotate", "import", out, "--cohort", cohort, "--map-annotator",
+                "Anna K.=anna"], capsys, monkeypatch)[0] == 0
+    code, _, err = cli(export_args(cohort, out), capsys, monkeypatch)
+    assert code == 0, err
+
+
 def test_cli_export_does_not_overwrite_a_filled_file_where_its_side_file_goes(
         cohort, tmp_path, capsys, monkeypatch):
     """doccano tasks ``t.jsonl`` come with label types ``t.doccano-labels.json``, the name a
@@ -1006,6 +1034,22 @@ def test_cli_rename_annotator(cohort, tmp_path, capsys, monkeypatch, names):
     cur = an.LabelStore.for_cohort(cohort, names).current()
     assert "Anna K" not in set(cur["annotator"])
     assert cur.loc[cur["annotator"] == "anna", "value"].tolist().count("1") == 6
+
+def test_cli_rename_annotator_stores_under_the_stores_spelling(cohort, tmp_path, capsys,
+                                                              monkeypatch, names):
+    """``rename-annotator labelstudio:1 anna`` where the store has Anna as ``Anna``: one
+    annotator, spelled as the store does (as an import of ``anna`` would be), not two."""
+    store = an.LabelStore.for_cohort(cohort, names)
+    store.add(labels_df([["d@0-5", "focus", "1", "Anna", "2024-01-01T10:00:00Z"],
+                         ["e@0-5", "focus", "1", "labelstudio:1", "2024-01-01T10:00:00Z"]]),
+              "import")
+    code, out, err = cli(["annotate", "rename-annotator", cohort, "labelstudio:1", "anna"],
+                         capsys, monkeypatch)
+    assert code == 0 and "moved from 'labelstudio:1' to 'Anna'" in out, out
+    assert "'anna' stored as 'Anna'" in err, err
+    cur = store.current()
+    assert set(cur.loc[cur["segment_id"].isin(["d@0-5", "e@0-5"]), "annotator"]) == {"Anna"}
+
 
 def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
     from pipeline.coding.train import validate_labels

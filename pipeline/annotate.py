@@ -113,7 +113,7 @@ import io as _io
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -153,6 +153,7 @@ __all__ = [
     "respell",
     "unimported_segments_in",
     "unmatched_segments",
+    "segment_ids_of",
     "ADJUDICATOR",
 ]
 
@@ -1092,11 +1093,7 @@ def unmatched_segments(labels: pd.DataFrame, file: Path | str, cohort: Cohort,
                        settings: Settings) -> list[str]:
     """The labelled segment ids that are no segment of their transcript now (to warn of). An
     id that is no segment id, or names a transcript ``cohort`` does not have, is refused.
-    Only the transcripts named are segmented, so a task file costs what it holds."""
-    from dataclasses import replace
-
-    from pipeline.run import run_segments
-
+    Only the transcripts named are segmented (:func:`segment_ids_of`)."""
     stems = [PurePosixPath(p).stem for p in cohort.transcripts["path"]]
     known, used = set(stems), set()
     for seg, line in labels[["segment_id", "line"]].drop_duplicates("segment_id").itertuples(
@@ -1110,9 +1107,21 @@ def unmatched_segments(labels: pd.DataFrame, file: Path | str, cohort: Cohort,
                              f"transcript {where[0]!r} (labels of another cohort?)",
                              line=int(line), field="segment_id")
         used.add(where[0])
-    named = cohort.transcripts[[stem in used for stem in stems]]
-    current = run_segments(replace(cohort, transcripts=named), settings, reveal_names=True)
-    return sorted(set(labels["segment_id"]) - set(current["segment_id"]))
+    return sorted(set(labels["segment_id"]) - segment_ids_of(cohort, settings, used))
+
+
+def segment_ids_of(cohort: Cohort, settings: Settings, stems: Iterable[str]) -> set[str]:
+    """The segment ids the transcripts ``stems`` (file names without extension) have now. Only
+    those transcripts are segmented, so a task file or a store costs what it names."""
+    from dataclasses import replace
+
+    from pipeline.run import run_segments
+
+    wanted = set(stems)
+    named = cohort.transcripts[[PurePosixPath(p).stem in wanted
+                                for p in cohort.transcripts["path"]]]
+    return set(run_segments(replace(cohort, transcripts=named), settings,
+                            reveal_names=True)["segment_id"])
 
 
 def _expand(segment_id: str, chosen: set[str], names: list[str], annotator: str, time: str,

@@ -633,8 +633,9 @@ def export_matrix(cohort: CohortArg,
                       "--machine/--no-machine", help="include the machine coder's rows")] = True
                   ) -> None:
     """Segment x code 0/1 matrix, one row per segment and annotator (machine and human)."""
+    from pipeline.annotate import segment_ids_of, segment_offsets
     from pipeline.exports import code_matrix
-    from pipeline.run import cohort_documents, run_segments
+    from pipeline.run import cohort_documents
 
     settings = load_settings(config)
     if machine:
@@ -648,8 +649,10 @@ def export_matrix(cohort: CohortArg,
     io.write_csv(mat, out, bom=True)
     typer.echo(f"{len(mat)} rows ({mat['segment_id'].nunique()} segments, "
                f"{mat['annotator'].nunique()} annotators) -> {out}")
-    segments = coded if coded is not None else run_segments(data, settings)
-    _warn_unmatched(sorted(set(current["segment_id"]) - set(segments["segment_id"])),
+    labelled = set(current["segment_id"])
+    now = (set(coded["segment_id"]) if coded is not None else segment_ids_of(
+        data, settings, {(segment_offsets(s) or ("",))[0] for s in labelled}))
+    _warn_unmatched(sorted(labelled - now),
                     "their rows are in the matrix, but they are no segment a coder sees now")
 
 

@@ -167,8 +167,11 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     if dupes:
         raise InputError(path, "duplicate column in header", line=1, field=sorted(dupes)[0])
     rows, lines = [], []
+    end = reader.line_num
     try:
         for row in reader:
+            # a quoted value may span lines: a row is named by the line it starts on
+            start, end = end + 1, reader.line_num
             if not "".join(row).strip():   # a blank line, or only separators and spaces
                 continue
             if len(header) < len(row) <= width and not any(c.strip() for c in row[len(header):]):
@@ -176,9 +179,9 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
             if len(row) != len(header):
                 raise InputError(path, f"expected {len(header)} fields, found {len(row)}"
                                  + (" (a separator inside a value? quote the value)"
-                                    if len(row) > len(header) else ""), line=reader.line_num)
+                                    if len(row) > len(header) else ""), line=start)
             rows.append([c.strip() for c in row])
-            lines.append(reader.line_num)
+            lines.append(start)
     except csv.Error as e:
         raise InputError(path, f"malformed CSV ({e})", line=reader.line_num) from None
     df = pd.DataFrame(rows, columns=header, dtype=object)
@@ -259,9 +262,10 @@ def _utf16_without_bom(raw: bytes) -> str | None:
     if len(raw) % 2 or len(head) < 2:
         return None
     even, odd = head[0::2].count(0), head[1::2].count(0)
-    if odd > len(head) // 4 and even == 0:
+    # a few NULs on the other side are characters such as U+0300 (a combining accent)
+    if odd > len(head) // 4 and even <= odd // 20:
         return "utf-16-le"
-    if even > len(head) // 4 and odd == 0:
+    if even > len(head) // 4 and odd <= even // 20:
         return "utf-16-be"
     return None
 
@@ -516,7 +520,9 @@ def _docx_text(raw: bytes, path: Path) -> str:
     return "\n".join(_docx_lines(document))
 
 
-_DOCX_STAMP = re.compile(r"[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?[\])]?")
+#: a transcript's time stamp, ``01:10``, ``00:01:10``, ``00:01:10.5`` (segment.py's prefixes too)
+TIME_STAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+_DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
 def _docx_lines(container) -> Iterator[str]:
@@ -552,7 +558,7 @@ def _paragraph_text(paragraph) -> str:
     transcriber added with track changes on would be lost; deleted and moved-away text
     (``w:del``, ``w:moveFrom``) stays out."""
     element = paragraph._p
-    if not any(element.iter(*_TRACKED)):
+    if next(element.iter(*_TRACKED), None) is None:
         return paragraph.text
     from docx.text.hyperlink import Hyperlink
     from docx.text.run import Run

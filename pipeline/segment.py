@@ -34,6 +34,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.config import SegmentConfig
+from pipeline.io import TIME_STAMP
 
 __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_notes", "segment_document",
            "segment_transcripts", "transcript_of"]
@@ -44,16 +45,16 @@ SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "tur
 # and Unicode's line and paragraph separators, so a turn after one is never glued to the last
 PARAGRAPH = re.compile(r"[^\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 SPACE = r"(?:[^\S\n]|[\u200b\u2060\ufeff])"   # also no-break and invisible (zero-width, BOM)
-STAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
 # ("[00:01:10] R:", "(00:01) R:", "00:01 - R:"), with one after it ("R [00:01:10]:", "R 00:01:",
 # "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
 # the turn starts on the next one
-PREFIX = re.compile(rf"{SPACE}*(?:[\[(][\d:.,]+[\])]{SPACE}*|{STAMP}{SPACE}+)?(?:[-–—]{SPACE}*)?"
+PREFIX = re.compile(rf"{SPACE}*(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)?"
+                    rf"(?:[-–—]{SPACE}*)?"
                     r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
-                    rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{STAMP}))?"
-                    rf"{SPACE}*:(?:{SPACE}*[\[(]{STAMP}[\])])?{SPACE}*(?=\S|$)")
-STAMP_ONLY = re.compile(rf"{SPACE}*[\[(]?{STAMP}[\])]?{SPACE}*$")
+                    rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
+                    rf"{SPACE}*:(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?{SPACE}*(?=\S|$)")
+STAMP_ONLY = re.compile(rf"{SPACE}*[\[(]?{TIME_STAMP}[\])]?{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la", "le", "du",

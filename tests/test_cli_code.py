@@ -254,3 +254,16 @@ def test_empty_texts_and_shared_ids_are_coded_and_named(shared_datadir, tmp_path
     assert (f"warning: {tmp_path / 'in.csv'}: 1 id(s) on several rows, such as "
             f"'{rows.loc[0, 'id']}' (lines 2, 5): each row is coded, and a join on id matches "
             "all of them") in lines
+
+
+def test_a_row_spanning_lines_is_named_by_its_first_line(tmp_path, capsys, monkeypatch):
+    """A quoted text with line breaks (a transcript pasted into a cell) spans lines 2-4: the
+    note names line 2, where the row starts, not line 4."""
+    from helpers import cli as run_cli
+
+    (tmp_path / "in.csv").write_text('id,text\na,"Eerst dit.\nDan dat.\nTot slot."\n'
+                                     'a,Nog een keer.\n', encoding="utf-8")
+    code_, _, err = run_cli(["code", tmp_path / "in.csv", "--out", tmp_path / "out.csv",
+                             "--rules"], capsys, monkeypatch)
+    assert code_ == 0, err
+    assert "such as 'a' (lines 2, 5)" in err, err

@@ -325,6 +325,17 @@ def test_read_transcript_docx_keeps_tracked_insertions(tmp_path):
     assert read_transcript(path).split("\n")[1] == "R: Wij bespreken de toetsdata met de sectie."
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_with_a_combining_accent(tmp_path, encoding):
+    """Text in decomposed form (e + U+0300, whose low byte is 0) is still UTF-16 text."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", TEXT.replace("één", "crèche en hè"))
+    path = tmp_path / "p1_interview_1.txt"
+    path.write_bytes(text.encode(encoding))
+    assert read_transcript(path) == text
+
+
 def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):
     """A transcript kept (partly) as a table, speaker | turn, is read in order, a row per
     line, so its turns are segmented like paragraphs (they used to be dropped, and a

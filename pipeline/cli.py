@@ -300,10 +300,14 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
         same = (made.get("cohort_folder") == cohort_folder(data) if "cohort_folder" in made
                 else made.get("cohort") in (None, data.meta.name))
         if not same:
+            moved = made.get("cohort") == data.meta.name   # its folder hash: another path
+            where = " of this name, in another folder" if moved else ""
             raise io.InputError(out, f"the configured model was trained on another cohort "
-                                f"({made.get('cohort')!r}), and training on {cohort} would "
-                                "replace it: give --out models/<name> (coding.model in your "
-                                "config, or --model, then uses it)")
+                                f"({made.get('cohort')!r}){where}, and training on {cohort} "
+                                "would replace it: give --out models/<name> (coding.model in "
+                                "your config, or --model, then uses it)"
+                                + (f", or --out {out} if this is that cohort, moved"
+                                   if moved else ""))
     io.check_output(out, data.sources, folder=True, marker=CARD_FILE)
     labels, _, store = cohort_labels(data, settings)
     if store is not None:

@@ -920,6 +920,12 @@ _NL_WARNINGS = [
                 r"and retrain"),
      r"model \1 leerde \2 van minder dan \3 positieve labels (coding.min_positives): vertrouw "
      r"niet op die codes; label meer fragmenten en train opnieuw"),
+    (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) negative labels "
+                r"\(coding\.min_positives\): it codes \(nearly\) every segment with those; "
+                r"label segments where they do not apply and retrain"),
+     r"model \1 leerde \2 van minder dan \3 negatieve labels (coding.min_positives): het "
+     r"kent die codes aan (bijna) elk fragment toe; label fragmenten waar ze niet gelden en "
+     r"train opnieuw"),
     (re.compile(r"model (\S+) also knows (.+), which the codebook has no more: its other codes "
                 r"were learned beside them; retrain it on labels of this codebook"),
      r"model \1 kent ook \2, die het codeboek niet meer heeft: de andere codes zijn ernaast "

@@ -132,7 +132,7 @@ def test_label_notes_name_what_the_labels_leave_out():
 def test_an_even_split_of_annotators_is_no_majority():
     """Anna says 1, Ben 0: there is no majority. The label counts as 0 (the model has one
     label per segment and code), named as a tie with its count so that it gets adjudicated;
-    and a code with too few positives to learn is named too."""
+    and a code with too few positives or negatives to learn is named too."""
     import pandas as pd
 
     from pipeline.coding.train import label_notes, resolve_labels
@@ -148,12 +148,124 @@ def test_an_even_split_of_annotators_is_no_majority():
     assert got == {("a@0-5", "focus"): (0, "tie"), ("b@0-5", "focus"): (1, "majority"),
                    ("b@0-5", "benefits"): (0, "tie"), ("c@0-5", "focus"): (1, "majority")}
     notes = label_notes(resolved, [], ["focus", "benefits"], {"focus": 2, "benefits": 0}, 2)
-    assert notes[-2:] == [
+    assert notes[-1].startswith("labels: fewer than 2 negative labels (coding.min_positives) "
+                                "for focus (1 of 3)")
+    assert notes[-3:-1] == [
         "labels: annotators are split evenly on 2 label(s) (benefits 1, focus 1): counted as 0 "
         "until adjudicated (`pipeline annotate adjudicate`)",
         "labels: fewer than 2 positive labels (coding.min_positives) for benefits (0): the "
         "model cannot learn those reliably; label more segments (`pipeline annotate export "
         "--strategy uncertain`)"]
+
+
+def test_a_code_on_every_labelled_segment_is_named(codebook):
+    """A team that labelled only segments about their focus: ``focus`` is 1 on every one.
+    The model then has no segment without it to learn from and codes every segment with it
+    (probability 1.0), which used to pass without a word in `train`, `code` and `run`."""
+    import pandas as pd
+
+    from pipeline.coding.assign import model_notes
+    from pipeline.coding.train import label_notes
+
+    resolved = pd.DataFrame([(f"s@{i}-{i + 1}", code, int(code == "focus" or i == 0))
+                             for i in range(4) for code in ("focus", "benefits")],
+                            columns=["segment_id", "code", "value"])
+    notes = label_notes(resolved, [], ["focus", "benefits"], {"focus": 4, "benefits": 1}, 1)
+    assert notes == [
+        "labels: fewer than 1 negative labels (coding.min_positives) for focus (0 of 4): the "
+        "model codes (nearly) every segment with those; label segments where they do not "
+        "apply"]
+    card = {"name": "m", "training_data": {"segments": 405, "positives": {
+        "focus": 405, "outcomes": 101, "exchange.input": 398}}}
+    assert model_notes(card, codebook, 10) == [
+        "model m learned focus (0), exchange.input (7) from fewer than 10 negative labels "
+        "(coding.min_positives): it codes (nearly) every segment with those; label segments "
+        "where they do not apply and retrain"]
+    tiny = {"name": "m", "training_data": {"segments": 2, "positives": {"focus": 0}}}
+    notes = model_notes(tiny, codebook, 10)   # 2 negatives, fewer than 10, but no majority
+    assert len(notes) == 1 and "from fewer than 10 positive labels" in notes[0]
+
+
+def test_train_on_one_school_says_it_could_not_evaluate(shared_datadir, tmp_path, capsys,
+                                                        monkeypatch):
+    """A cohort whose labels are of one school: leave-one-school-out is impossible, so the
+    card has no scores. It used to say nothing and still name leave-one-school-out as its
+    method; now the card and the console say why there are no scores (as with
+    ``--no-evaluate``)."""
+    import pandas as pd
+    from helpers import cli
+
+    cohort = shared_datadir / "tiny_cohort"
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str, keep_default_na=False)
+    gold[gold["segment_id"].str.startswith("sch01")].to_csv(cohort / "labels" / "gold.csv",
+                                                            index=False)
+    status, _, err = cli(["train", cohort, "--out", tmp_path / "m"], capsys, monkeypatch)
+    assert status == 0, err
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text(encoding="utf-8"))
+    assert card["evaluation"] == {
+        "method": "none: the labelled segments are of one school (sch01), and "
+                  "leave-one-school-out needs two", "scores": []}
+    assert ("warning: evaluation: the labelled segments are of one school (sch01), and "
+            "leave-one-school-out needs two: the model card has no scores; label segments of "
+            "a second school to evaluate it (`pipeline evaluate`)") in " ".join(err.split()), err
+    status, _, err = cli(["train", cohort, "--out", tmp_path / "m", "--no-evaluate"], capsys,
+                         monkeypatch)
+    assert status == 0 and "evaluation:" not in err, err
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text(encoding="utf-8"))
+    assert card["evaluation"]["method"] == "none: not asked for when training"
+
+
+def test_model_card_counts_the_labels_it_was_trained_on(shared_datadir, tmp_path, capsys,
+                                                         monkeypatch):
+    """The card's label counts add up to what the model learned from: ``sources`` used to
+    count the labels of segments that are no longer there (left out of training), and a
+    code nobody labelled read as a code labelled absent everywhere (positives 0); now
+    ``unlabelled`` says per code how many training segments had no label for it."""
+    import pandas as pd
+    from helpers import cli
+
+    cohort = shared_datadir / "tiny_cohort"
+    gold = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str, keep_default_na=False)
+    used = gold[gold["code"] != "benefits"]
+    gone = used.head(3).assign(segment_id="sch01-p01_interview_1@99990-99999")
+    pd.concat([used, gone]).to_csv(cohort / "labels" / "gold.csv", index=False)
+    status, _, err = cli(["train", cohort, "--out", tmp_path / "m", "--no-evaluate"], capsys,
+                         monkeypatch)
+    assert status == 0, err
+    data = json.loads((tmp_path / "m" / "model_card.json").read_text(encoding="utf-8"))[
+        "training_data"]
+    assert data["labels_not_matching_a_segment"] == 1
+    assert data["sources"] == {"gold": len(used)}
+    assert data["unlabelled"] == {"benefits": data["segments"]} and data["segments"] == 32
+
+
+def test_retraining_a_moved_project_says_the_folder_moved(shared_datadir, tmp_path, capsys,
+                                                          monkeypatch):
+    """A project (cohort, config, its model beside it) copied to another path: `train`
+    without --out refuses to replace the model, which names the cohort folder by a hash of its
+    path. It used to say only that the model "was trained on another cohort ('tiny')", the
+    very name of the cohort being trained; now it says the folder differs, and how to retrain
+    it there."""
+    import shutil
+
+    from helpers import cli, write_config
+
+    first = tmp_path / "anna"
+    shutil.copytree(shared_datadir / "tiny_cohort", first / "cohort")
+    write_config(first, "model: models/default", "model: model")
+    status, _, err = cli(["train", first / "cohort", "--config", first / "pipeline.yaml",
+                          "--no-evaluate"], capsys, monkeypatch)
+    assert status == 0 and (first / "model" / "model_card.json").is_file(), err
+    moved = tmp_path / "bob"
+    shutil.copytree(first, moved)
+    status, _, err = cli(["train", moved / "cohort", "--config", moved / "pipeline.yaml",
+                          "--no-evaluate"], capsys, monkeypatch)
+    said = " ".join(err.split())
+    assert status == 2, said
+    assert (f"was trained on another cohort ('tiny') of this name, in another folder, and "
+            f"training on {moved / 'cohort'} would replace it: give --out models/<name> "
+            "(coding.model in your config, or --model, then uses it), or --out "
+            f"{moved / 'model'} if this is that cohort, moved") in said, said
 
 
 # ---------------------------------------------------------------- thresholds

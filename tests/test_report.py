@@ -412,12 +412,13 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     features.loc[features.school_id == "B", "mean_strength"] = float("nan")
     made += assign_profiles(features, settings.profiles, settings.codebook).attrs["notes"]
     made += model_notes({"name": "m", "labels": ["reflection"],
-                         "training_data": {"positives": {"focus": 2}}}, settings.codebook, 10)
+                         "training_data": {"positives": {"focus": 2, "approach": 95},
+                                           "segments": 100}}, settings.codebook, 10)
     several = staff.assign(plg_id=["dt1;ls1", "dt1", ""])
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 19
+    assert len(made) == 20
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

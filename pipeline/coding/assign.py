@@ -25,7 +25,7 @@ from pipeline.parallel import can_fork, ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
-           "codebook_note", "model_notes", "CODED_COLUMNS"]
+           "codebook_note", "model_notes", "one_sided", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -269,7 +269,8 @@ def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]
     """What to know of a model before trusting its codes: :func:`codebook_note`, codes it knows
     that the codebook dropped since, and the codes and sub-types it learned from fewer than
     ``min_positives`` positive labels (its card's ``positives``): such a code is assigned
-    rarely, or by chance."""
+    rarely, or by chance; and those it learned from fewer than ``min_positives`` negative
+    labels, assigned to (nearly) every segment."""
     notes = list(filter(None, [codebook_note(card, codebook)]))
     dropped = [c for c in card.get("labels") or [] if c not in codebook.code_ids
                and c not in codebook.subtype_ids]
@@ -277,14 +278,33 @@ def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]
         notes.append(f"model {card.get('name', 'model')} also knows {', '.join(dropped)}, "
                      "which the codebook has no more: its other codes were learned beside "
                      "them; retrain it on labels of this codebook")
-    positives = (card.get("training_data") or {}).get("positives") or {}
-    thin = {code: n for code, n in positives.items() if n < min_positives}
+    training = card.get("training_data") or {}
+    thin, common = one_sided(training.get("positives") or {}, training.get("segments"),
+                             min_positives)
     if thin:
         listed = ", ".join(f"{code} ({n})" for code, n in thin.items())
         notes.append(f"model {card.get('name', 'model')} learned {listed} from fewer than "
                      f"{min_positives} positive labels (coding.min_positives): do not rely "
                      "on those codes; label more segments and retrain")
+    if common:
+        listed = ", ".join(f"{code} ({n})" for code, n in common.items())
+        notes.append(f"model {card.get('name', 'model')} learned {listed} from fewer than "
+                     f"{min_positives} negative labels (coding.min_positives): it codes "
+                     "(nearly) every segment with those; label segments where they do not "
+                     "apply and retrain")
     return notes
+
+
+def one_sided(positives: dict[str, int], segments: int | None, minimum: int
+              ) -> tuple[dict[str, int], dict[str, int]]:
+    """The codes learned from fewer than ``minimum`` positive labels, and those on most of the
+    ``segments`` labelled segments (None: unknown) with fewer than ``minimum`` negative ones,
+    each with that count: a code on (nearly) every training segment is assigned to every
+    segment, as one on (nearly) none is to none."""
+    thin = {code: n for code, n in positives.items() if n < minimum}
+    common = ({code: segments - n for code, n in positives.items()
+               if segments - n < min(minimum, n)} if segments is not None else {})
+    return thin, common
 
 
 def _join(names: list[str], assigned: dict[str, np.ndarray], n: int) -> list[str]:

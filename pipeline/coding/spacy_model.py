@@ -413,12 +413,13 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
     """Evaluate (leave-one-school-out, optional), train on every labelled segment and save
     the pipeline with a model card (like :func:`pipeline.coding.train.train_default`)."""
     from pipeline.coding.evaluate import loso_predict, score_table
-    from pipeline.coding.train import labelled_segments
+    from pipeline.coding.train import LOSO, labelled_segments, no_evaluation
 
     seg, Y, names, summary = labelled_segments(cohort, settings, labels)
     texts = seg["text"].tolist()  # the spaCy backend reads the segment only
     scores = None
-    if evaluate and seg["school_id"].nunique() >= 2:
+    unevaluated = no_evaluation(seg["school_id"], evaluate)
+    if unevaluated is None:
         def fit_predict(tr_texts, tr_Y, te_texts):
             return make_spacy_model(settings, names, config_path).fit(tr_texts, tr_Y
                                                                       ).predict(te_texts)
@@ -448,7 +449,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                             "spacy_config": json.loads(json.dumps(cfg, default=str))},
         "training_seconds": round(seconds, 2),
         "evaluation": {
-            "method": "leave-one-school-out cross-validation on the training cohort",
+            "method": LOSO if unevaluated is None else f"none: {unevaluated}",
             "scores": scores.to_dict(orient="records") if scores is not None else [],
         },
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",

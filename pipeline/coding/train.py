@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.coding.assign import one_sided
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
@@ -23,7 +24,9 @@ from pipeline.io import ADJUDICATOR, Cohort, InputError
 from pipeline.segment import transcript_of
 
 __all__ = ["cohort_folder", "cohort_labels", "resolve_labels", "label_notes",
-           "labelled_segments", "make_model", "train_default"]
+           "labelled_segments", "make_model", "no_evaluation", "train_default", "LOSO"]
+
+LOSO = "leave-one-school-out cross-validation on the training cohort"
 
 
 def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
@@ -88,6 +91,16 @@ def cohort_labels(cohort: Cohort, settings: Settings
             store.path)
 
 
+def unlabelled(matched: pd.DataFrame, codes: list[str]) -> dict[str, int]:
+    """Per code of ``codes``, how many of the segments in ``matched`` (resolved labels) have
+    no label for it (counted as 0), where any lack one: for the notes and the model card, so
+    that a code nobody labelled does not read as one labelled absent everywhere."""
+    n = matched["segment_id"].nunique()
+    has = matched.groupby("code")["segment_id"].nunique()
+    missing = {code: n - int(has.get(code, 0)) for code in codes}
+    return {code: k for code, k in missing.items() if k}
+
+
 def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str],
                 positives: dict[str, int] | None = None, min_positives: int = 1) -> list[str]:
     """What whoever trains or evaluates should know of the labels: those left out because
@@ -95,7 +108,8 @@ def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str],
     for (a code added to the codebook later: the model then learns 0 there; sub-types are
     not counted: listing only the ones that apply is the usual way to label them), labels on
     which the annotators are split evenly (counted as 0 until adjudicated), and codes with
-    fewer than ``min_positives`` positive labels (``positives``: per code and sub-type)."""
+    fewer than ``min_positives`` positive or negative labels (``positives``: per code and
+    sub-type)."""
     notes = []
     if orphans:
         per = pd.Series(list(map(transcript_of, orphans))).value_counts().sort_index()
@@ -106,25 +120,27 @@ def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str],
                      f"was labelled, or other segment settings?): {shown}{more}")
     matched = resolved[~resolved["segment_id"].isin(orphans)]
     n = matched["segment_id"].nunique()
-    has = matched.groupby("code")["segment_id"].nunique()
-    for code in codes:
-        missing = n - int(has.get(code, 0))
-        if missing:
-            notes.append(f"labels: {missing} of the {n} labelled segments have no label for "
-                         f"{code!r}: counted as 0 there")
+    for code, missing in unlabelled(matched, codes).items():
+        notes.append(f"labels: {missing} of the {n} labelled segments have no label for "
+                     f"{code!r}: counted as 0 there")
     ties = (matched.loc[matched["source"] == "tie", "code"].value_counts().sort_index()
             if "source" in matched.columns else pd.Series(dtype="int64"))
     if len(ties):
         notes.append(f"labels: annotators are split evenly on {int(ties.sum())} label(s) ("
                      + ", ".join(f"{code} {n}" for code, n in ties.items())
                      + "): counted as 0 until adjudicated (`pipeline annotate adjudicate`)")
-    thin = {code: n for code, n in (positives or {}).items() if n < min_positives}
+    thin, common = one_sided(positives or {}, n, min_positives)
     if thin:
-        listed = ", ".join(f"{code} ({n})" for code, n in thin.items())
+        listed = ", ".join(f"{code} ({k})" for code, k in thin.items())
         notes.append(f"labels: fewer than {min_positives} positive labels "
                      f"(coding.min_positives) for {listed}: the model cannot learn those "
                      "reliably; label more segments (`pipeline annotate export --strategy "
                      "uncertain`)")
+    if common:
+        listed = ", ".join(f"{code} ({k} of {n})" for code, k in common.items())
+        notes.append(f"labels: fewer than {min_positives} negative labels "
+                     f"(coding.min_positives) for {listed}: the model codes (nearly) every "
+                     "segment with those; label segments where they do not apply")
     return notes
 
 
@@ -163,6 +179,7 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
         raise InputError(cohort.root / "labels", f"no label of {', '.join(files) or 'labels/'} "
                          f"matches a segment of the transcripts, e.g. {orphans[0]!r} ({hint})")
     ids = sorted(set(resolved["segment_id"]) & known)
+    used = resolved[resolved["segment_id"].isin(known)]
     seg = segments.set_index("segment_id").loc[ids].reset_index()
     Y = label_matrix(ids, resolved, names)
     positives = {n: int(Y[:, j].sum()) for j, n in enumerate(names)}
@@ -173,10 +190,11 @@ def labelled_segments(cohort: Cohort, settings: Settings, labels: pd.DataFrame |
         "segments": len(ids),
         "label_rows": len(raw),
         "labels_not_matching_a_segment": len(orphans),
-        "sources": resolved["source"].value_counts().sort_index().to_dict(),
+        "sources": used["source"].value_counts().sort_index().to_dict(),
         "annotators": sorted(map(str, raw["annotator"].unique())),
         "files": sorted({Path(f).name for f in raw.get("file", pd.Series(dtype=str)).dropna()}),
         "positives": positives,
+        "unlabelled": unlabelled(used, settings.codebook.code_ids),
         "no_code": int((Y[:, :len(settings.codebook.code_ids)].sum(axis=1) == 0).sum()),
     }
     digest = hashlib.sha256()
@@ -195,6 +213,19 @@ def cohort_folder(cohort: Cohort) -> str:
         return root.relative_to(REPO_ROOT).as_posix()
     except ValueError:
         return "sha256:" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
+def no_evaluation(schools: pd.Series, evaluate: bool) -> str | None:
+    """Why a model card holds no leave-one-school-out scores (None: it can hold them), for
+    the card's ``evaluation.method`` in place of :data:`LOSO`: a card without scores must not
+    read as an evaluated model."""
+    if not evaluate:
+        return "not asked for when training"
+    found = sorted(set(schools))
+    if len(found) < 2:
+        return (f"the labelled segments are of one school ({', '.join(found)}), and "
+                "leave-one-school-out needs two")
+    return None
 
 
 def make_model(settings: Settings, labels: list[str]) -> CodeModel:
@@ -217,9 +248,13 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         return make_model(settings, names).fit(train_X, train_Y).predict(test_X)
 
     scores = None
-    if evaluate and seg["school_id"].nunique() >= 2:
+    unevaluated = no_evaluation(seg["school_id"], evaluate)
+    if unevaluated is None:
         pred = loso_predict(X, Y, seg["school_id"].tolist(), fit_predict)
         scores = score_table(Y, pred, names, settings.codebook, "sklearn_tfidf_lr")
+    elif evaluate and notes is not None:
+        notes.append(f"evaluation: {unevaluated}: the model card has no scores; label segments "
+                     "of a second school to evaluate it (`pipeline evaluate`)")
     model = make_model(settings, names).fit(X, Y)
     cb_text = json.dumps(settings.codebook.model_dump(mode="json"), sort_keys=True)
     card = {
@@ -238,7 +273,7 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         "labels": names,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
         "evaluation": {
-            "method": "leave-one-school-out cross-validation on the training cohort",
+            "method": LOSO if unevaluated is None else f"none: {unevaluated}",
             # JSON has no NaN (R's jsonlite and browsers refuse it): undefined kappa -> null
             "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
                        if scores is not None else []),

@@ -926,6 +926,11 @@ _NL_WARNINGS = [
      r"model \1 leerde \2 van minder dan \3 negatieve labels (coding.min_positives): het "
      r"kent die codes aan (bijna) elk fragment toe; label fragmenten waar ze niet gelden en "
      r"train opnieuw"),
+    (re.compile(r"model (\S+) has no model card \((\S+)\) saying what it was trained on: its "
+                r"labels, codebook version and quality are unknown; retrain it with "
+                r"`pipeline train`"),
+     r"model \1 heeft geen modelkaart (\2) die zegt waarop het getraind is: de labels, de "
+     r"codeboekversie en de kwaliteit zijn onbekend; train het opnieuw met `pipeline train`"),
     (re.compile(r"model (\S+) also knows (.+), which the codebook has no more: its other codes "
                 r"were learned beside them; retrain it on labels of this codebook"),
      r"model \1 kent ook \2, die het codeboek niet meer heeft: de andere codes zijn ernaast "

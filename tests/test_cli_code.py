@@ -267,3 +267,23 @@ def test_a_row_spanning_lines_is_named_by_its_first_line(tmp_path, capsys, monke
                              "--rules"], capsys, monkeypatch)
     assert code_ == 0, err
     assert "such as 'a' (lines 2, 5)" in err, err
+
+
+def test_a_model_without_a_card_is_named(shared_datadir, tmp_path, capsys, monkeypatch):
+    """A model folder copied without its model_card.json codes, but nothing says what it
+    learned from: the warning names the folder."""
+    import shutil
+
+    from helpers import cli as run_cli
+
+    folder = tmp_path / "bare"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", folder)
+    (folder / "model_card.json").unlink()
+    code_, _, err = run_cli(["code", shared_datadir / "coding" / "to_code.csv", "--out",
+                             tmp_path / "x.csv", "--model", folder], capsys, monkeypatch)
+    assert code_ == 0, err
+    assert ("warning: model bare has no model card (model_card.json) saying what it was "
+            "trained on") in err, err
+    code_, _, err = run_cli(["code", shared_datadir / "coding" / "to_code.csv", "--out",
+                             tmp_path / "y.csv"], capsys, monkeypatch)
+    assert code_ == 0 and "no model card" not in err, err

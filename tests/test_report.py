@@ -414,11 +414,12 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += model_notes({"name": "m", "labels": ["reflection"],
                          "training_data": {"positives": {"focus": 2, "approach": 95},
                                            "segments": 100}}, settings.codebook, 10)
+    made += model_notes({"name": "copied"}, settings.codebook, 10)
     several = staff.assign(plg_id=["dt1;ls1", "dt1", ""])
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 20
+    assert len(made) == 21
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

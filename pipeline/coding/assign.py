@@ -225,15 +225,14 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
     was one, derived from ``model.skops``."""
     if folder is None:
         return rule_coder(RuleCoder(codebook, make_nlp())), {"name": "rules"}
-    card = read_card(folder)
+    card = read_card(folder) or {"name": Path(folder).name}   # no card: named by its folder
     backend = card.get("backend_id", "sklearn")
     if backend == "sklearn":
         scorer = load_scorer(folder, card)
         if scorer is None:
             from pipeline.coding.model import load_model
 
-            model, card = load_model(folder)
-            scorer = model.scorer()
+            scorer = load_model(folder)[0].scorer()
         _check_codes(folder, scorer.labels, codebook)
         return model_coder(scorer, card.get("name", "model"), evidence), card
     from pipeline.coding import spacy_model
@@ -267,11 +266,16 @@ def codebook_note(card: dict, codebook: Codebook) -> str | None:
 
 def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]:
     """What to know of a model before trusting its codes: :func:`codebook_note`, codes it knows
-    that the codebook dropped since, and the codes and sub-types it learned from fewer than
+    that the codebook dropped since, a model without a card (nothing says what it learned
+    from), and the codes and sub-types it learned from fewer than
     ``min_positives`` positive labels (its card's ``positives``): such a code is assigned
     rarely, or by chance; and those it learned from fewer than ``min_positives`` negative
     labels, assigned to (nearly) every segment."""
     notes = list(filter(None, [codebook_note(card, codebook)]))
+    if "training_data" not in card and card.get("name") != "rules":
+        notes.append(f"model {card.get('name', 'model')} has no model card ({CARD_FILE}) "
+                     "saying what it was trained on: its labels, codebook version and quality "
+                     "are unknown; retrain it with `pipeline train`")
     dropped = [c for c in card.get("labels") or [] if c not in codebook.code_ids
                and c not in codebook.subtype_ids]
     if dropped:

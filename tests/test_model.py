@@ -129,6 +129,28 @@ def test_label_notes_name_what_the_labels_leave_out():
     assert label_notes(complete, [], ["focus", "benefits"]) == []
 
 
+
+def test_label_times_are_read_as_the_store_reads_them(tmp_path):
+    """The latest label of an annotator counts: times are compared as instants (a zone does
+    not sort as text), an undated label comes after the dated ones (as in the label store),
+    and a time that is no time is refused with its file and line instead of sorting last."""
+    import pandas as pd
+
+    from pipeline.coding.train import resolve_labels, validate_labels
+
+    rows = [("a@0-5", "focus", "1", "anna", "2024-03-01T11:00:00+01:00"),   # 10:00 UTC
+            ("a@0-5", "focus", "0", "anna", "2024-03-01T10:30:00Z"),        # later
+            ("b@0-5", "focus", "0", "anna", ""),                            # undated: last
+            ("b@0-5", "focus", "1", "anna", "2024-03-01T10:00:00Z")]
+    labels = pd.DataFrame(rows, columns=["segment_id", "code", "value", "annotator", "time"]
+                          ).assign(file="gold.csv", line=range(2, 6))
+    got = resolve_labels(validate_labels(labels, ["focus"])).set_index("segment_id")
+    assert got["value"].to_dict() == {"a@0-5": 0, "b@0-5": 0}
+    labels.loc[1, "time"] = "gisteren"
+    with pytest.raises(InputError, match="gold.csv:3: field 'time': not an ISO 8601 time: "
+                                         "'gisteren'"):
+        validate_labels(labels, ["focus"])
+
 def test_an_even_split_of_annotators_is_no_majority():
     """Anna says 1, Ben 0: there is no majority. The label counts as 0 (the model has one
     label per segment and code), named as a tie with its count so that it gets adjudicated;

@@ -30,12 +30,16 @@ LOSO = "leave-one-school-out cross-validation on the training cohort"
 
 
 def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
-    """Refuse unknown codes and non-binary values, naming the file and line; values as 0/1
-    (every spelling an annotation import accepts: 1/0, ja/nee, WAAR/ONWAAR, ...)."""
-    from pipeline.annotate import STORE_NAME, binary_label, unknown_code
+    """Refuse unknown codes, non-binary values and unreadable times, naming the file and line;
+    values as 0/1 (every spelling an annotation import accepts: 1/0, ja/nee, WAAR/ONWAAR,
+    ...), times as the label store keeps them (UTC, sortable: the latest label of an annotator
+    counts, :func:`resolve_labels`)."""
+    from pipeline.annotate import STORE_NAME, _time, binary_label, unknown_code
 
     ok = set(known)
     values = []
+    times = [_time(t, f, int(line), "time") for t, f, line in
+             zip(labels["time"], labels["file"], labels["line"], strict=True)]
     for row in labels.itertuples(index=False):
         if row.code not in ok:
             raise InputError(row.file, unknown_code(row.code,
@@ -46,7 +50,7 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
             raise InputError(row.file, f"value must be 0 or 1, got {row.value!r}",
                              line=int(row.line), field="value")
         values.append(int(value))
-    return labels.assign(value=np.array(values, dtype="int64"))
+    return labels.assign(value=np.array(values, dtype="int64"), time=times)
 
 
 def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -55,8 +59,10 @@ def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
     (:func:`label_notes` says how many, to adjudicate)."""
     if labels.empty:
         return pd.DataFrame(columns=["segment_id", "code", "value", "source"])
-    lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)))
-    lab = lab.sort_values(["time", "order"], kind="stable")
+    lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)),
+                                               undated=lambda d: d["time"].eq(""))
+    # an undated label comes after the dated ones, in file order, as in the label store
+    lab = lab.sort_values(["undated", "time", "order"], kind="stable")
     latest = lab.groupby(["segment_id", "code", "annotator"], sort=False).tail(1)
     kind = np.where(latest["annotator"].str.startswith(ADJUDICATOR), 0,
                     np.where(latest["annotator"] == "gold", 1, 2))

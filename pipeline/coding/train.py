@@ -39,7 +39,8 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
     ok = set(known)
     values = []
     times = [_time(t, f, int(line), "time") for t, f, line in
-             zip(labels["time"], labels["file"], labels["line"], strict=True)]
+             zip(labels.get("time", pd.Series("", index=labels.index)), labels["file"],
+                 labels["line"], strict=True)]
     for row in labels.itertuples(index=False):
         if row.code not in ok:
             raise InputError(row.file, unknown_code(row.code,

@@ -1362,7 +1362,6 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
         "school_id": str(r["school_id"]),
         "rank": int(r["rank"]),
         "person_id": pid,
-        "anchor": f"kf-{r['school_id']}-{int(r['rank'])}",
         "name": str(_get(st, "name") or "") if reveal_names else "",
         "role": str(_get(st, "role") or ""),
         "years_in_education": _num(_get(st, "years_in_education"), 1),
@@ -1413,13 +1412,16 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     for q in quality:
         dropped[q["school_id"]] = dropped.get(q["school_id"], 0) + q["count"]
 
+    # an HTML id has no spaces: schools are named in anchors as in file names
+    stems = school_file_stems([str(s["school_id"]) for s in schools_table])
     key_figs = []
     for r in net.key_figures.sort_values(["school_id", "rank"], kind="stable").to_dict("records"):
         pid = str(r["person_id"])
-        key_figs.append(_key_figure(r, _row(staff, pid), _row(profiles, pid),
-                                    _row(features, pid), by_person.get(pid, []),
-                                    int(transcripts_of.get(pid, 0)), settings, lang,
-                                    reveal_names))
+        key_figs.append({**_key_figure(r, _row(staff, pid), _row(profiles, pid),
+                                       _row(features, pid), by_person.get(pid, []),
+                                       int(transcripts_of.get(pid, 0)), settings, lang,
+                                       reveal_names),
+                         "anchor": f"kf-{stems[str(r['school_id'])]}-{int(r['rank'])}"})
 
     quality_of: dict[str, list[dict]] = {}
     for q in quality:
@@ -1432,6 +1434,7 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
         sid = str(s["school_id"])
         schools.append({
             "id": sid,
+            "anchor": f"school-{stems[sid]}",
             "figure": figures.get(sid, ""),
             "metrics": s,
             "quality": quality_of.get(sid, []),

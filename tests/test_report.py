@@ -653,3 +653,29 @@ def test_evidence_codes_and_source_are_separate_words(nl):
     words = [" ".join(re.sub(r"<[^>]+>", "", m).split()) for m in meta]  # as copied
     assert words and all(re.search(r"\d (interview|observatie) &middot;", w)
                          for w in words), words[:2]
+
+
+def test_every_link_in_the_report_finds_its_anchor_also_for_a_school_id_with_a_space(
+        tmp_path, capsys, monkeypatch):
+    """An HTML id has no spaces: a school called "sch 01" is named in the report's anchors as
+    in its file names, and every internal link lands on an id."""
+    import shutil
+
+    from helpers import cli
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    for name in ("staff.csv", "nominations.csv"):
+        path = cohort / name
+        path.write_text(path.read_text(encoding="utf-8").replace(",sch01,", ",sch 01,")
+                        .replace("\nsch01,", "\nsch 01,"), encoding="utf-8")
+    (cohort / "transcripts" / "sch01").rename(cohort / "transcripts" / "sch 01")
+    code, _, err = cli(["run", cohort, "--out", tmp_path / "out", "--rules", "--jobs", "1"],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "sch 01" in html
+    ids = re.findall(r'\bid="([^"]*)"', html)
+    assert not [i for i in ids if " " in i], ids
+    links = set(re.findall(r'href="#([^"]*)"', html))
+    assert links and links <= set(ids), sorted(links - set(ids))

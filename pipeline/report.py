@@ -173,7 +173,12 @@ UI: dict[str, dict[str, str]] = {
         "question": "Vraag",
         "previous_note": "Vorige notitie",
         "evidence_words": "Signaalwoorden",
-        "probability": "kans",
+        "chip_note": "Het getal naast een code bij een fragment is de kans die het model "
+                     "aan die code geeft (0-1); de code is toegekend vanaf de drempel van die "
+                     "code.",
+        "chip_note_rules": "Het getal naast een code bij een fragment is de score van de "
+                           "regelgebaseerde codeerder: 1 - 0.5^n voor n gevonden woorden of "
+                           "woordgroepen van die code; geen kans.",
         "interview": "interview",
         "observation": "observatie",
         "heatmaps": "Codes per sleutelfiguur",
@@ -341,7 +346,11 @@ UI: dict[str, dict[str, str]] = {
         "question": "Question",
         "previous_note": "Previous note",
         "evidence_words": "Evidence words",
-        "probability": "probability",
+        "chip_note": "The number beside a code of a segment is the probability the model "
+                     "gives that code (0-1); the code is assigned from that code's threshold.",
+        "chip_note_rules": "The number beside a code of a segment is the rule coder's score: "
+                           "1 - 0.5^n for n words or phrases of that code found; not a "
+                           "probability.",
         "interview": "interview",
         "observation": "observation",
         "heatmaps": "Codes per key figure",
@@ -1187,7 +1196,7 @@ def _evidence_for(person_segments: list[dict], settings: Settings, lang: str) ->
                                       int(t[1].get("start", 0) or 0),
                                       str(t[1].get("segment_id", ""))))
         shown = []
-        for score, row, assigned in items[:EVIDENCE_PER_FAMILY]:
+        for _, row, assigned in items[:EVIDENCE_PER_FAMILY]:
             ev = _evidence_words(row.get("evidence"))
             words = [w for c in assigned for w in ev.get(c, [])]
             shown.append({
@@ -1196,7 +1205,6 @@ def _evidence_for(person_segments: list[dict], settings: Settings, lang: str) ->
                 "text": _highlight(str(row.get("text", "")), words),
                 "context": _shorten("" if _is_missing(row.get("context"))
                                     else str(row["context"])),
-                "score": f"{score:.2f}",
                 "words": list(dict.fromkeys(words)),
                 "codes": [{"id": c, "label": _code_label(settings, c, lang),
                            "color": settings.codebook.code(c).color,

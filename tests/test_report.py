@@ -679,3 +679,24 @@ def test_every_link_in_the_report_finds_its_anchor_also_for_a_school_id_with_a_s
     assert not [i for i in ids if " " in i], ids
     links = set(re.findall(r'href="#([^"]*)"', html))
     assert links and links <= set(ids), sorted(links - set(ids))
+
+
+def test_the_number_beside_a_code_is_explained_for_the_coder_that_made_it(nl, tmp_path,
+                                                                        capsys, monkeypatch):
+    """The chips say "focus 0.93": a model's probability, or the rule coder's score, which is
+    no probability; the report says which, in its language."""
+    import shutil
+
+    from helpers import cli
+
+    _, rules = nl                                   # made with --rules
+    assert "de score van de regelgebaseerde codeerder: 1 - 0.5^n" in rules
+    assert "is de kans die het model" not in rules
+    cohort = tmp_path / "cohort"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    code, _, err = cli(["run", cohort, "--out", tmp_path / "out", "--jobs", "1"], capsys,
+                       monkeypatch)
+    assert code == 0, err
+    model = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "is de kans die het model aan die code geeft" in model
+    assert "regelgebaseerde codeerder: 1 - 0.5^n" not in model

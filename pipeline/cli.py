@@ -83,9 +83,8 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
         result = run_cohort(data, settings, model_dir=model, rules=rules,
                             reveal_names=reveal_names, jobs=jobs, progress=update)
     _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
-    counts = result.profiles["profile"].value_counts().to_dict()
     typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
-               f"{len(result.profiles)} key figures {counts} -> {out}")
+               f"{len(result.profiles)} key figures{_per_profile(result.profiles)} -> {out}")
 
 
 def _one_coder(model: Path | None, rules: bool) -> None:
@@ -170,9 +169,8 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
                                reveal_names=reveal_names, jobs=jobs, progress=update,
                                warnings=notes)
     _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
-    counts = result.profiles["profile"].value_counts().to_dict()
     typer.echo(f"{data.meta.name}: {len(result.segments)} segments coded by {result.coder}, "
-               f"{len(result.profiles)} key figures {counts} -> {out}")
+               f"{len(result.profiles)} key figures{_per_profile(result.profiles)} -> {out}")
 
 
 @app.command("network")
@@ -275,9 +273,13 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
         raise io.InputError(features, str(e)) from None
     io.write_csv(profiles, out)
     warn(*profiles.attrs.get("notes", []))
+    typer.echo(f"{len(profiles)} profiles{_per_profile(profiles)} -> {out}")
+
+
+def _per_profile(profiles) -> str:
+    """`` (4 super_sharer, 3 sender)``: how many of each profile, most first ('' for none)."""
     counts = profiles["profile"].value_counts()
-    typer.echo(f"{len(profiles)} profiles ({', '.join(f'{n} {p}' for p, n in counts.items())})"
-               f" -> {out}")
+    return f" ({', '.join(f'{n} {p}' for p, n in counts.items())})" if len(counts) else ""
 
 
 @app.command()

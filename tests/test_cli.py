@@ -59,6 +59,16 @@ def test_graphml_marks_the_key_figures_and_their_profiles(run_out):
             p: profiles[p] for p in rows.person_id}
         assert not any("profile" in d for n, d in G.nodes(data=True) if n not in marked)
 
+
+def test_the_run_says_its_profiles_in_words(run_out):
+    """The last line counts the key figures per profile as a researcher reads it, not as a
+    Python dict."""
+    _, out, output = run_out
+    profiles = read(out, "profiles.csv")["profile"].value_counts()
+    said = ", ".join(f"{n} {p}" for p, n in profiles.items())
+    assert f"{profiles.sum()} key figures ({said}) -> {out}" in output
+    assert "{" not in output.strip().splitlines()[-1]
+
 def test_nominations_of_a_nonrespondent_are_a_warning(run_out):
     """tiny_cohort's sch02-p11 is marked responded=false in staff.csv yet nominated three
     colleagues (nominations.csv lines 70-72): kept as ties, and the run says so."""

@@ -311,7 +311,8 @@ def _to_bool(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
         elif s in FALSE:
             out.append(False)
         else:
-            raise InputError(path, f"expected true/false, got {v!r}", line=line, field=col)
+            raise InputError(path, f"expected true/false (or ja/nee, WAAR/ONWAAR, 1/0, "
+                             f"yes/no), got {v!r}", line=line, field=col)
     return pd.Series(out, index=df.index, dtype=bool)
 
 

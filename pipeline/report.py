@@ -935,6 +935,10 @@ _NL_WARNINGS = [
      r"model \1 leerde \2 van minder dan \3 negatieve labels (coding.min_positives): het "
      r"kent die codes aan (bijna) elk fragment toe; label fragmenten waar ze niet gelden en "
      r"train opnieuw"),
+    (re.compile(r"staff\.csv has no school_name column, so school names in the transcripts "
+                r"are not pseudonymised: add the column \(school_id's name\) to replace them"),
+     "staff.csv heeft geen kolom school_name, dus schoolnamen in de transcripten worden niet "
+     "gepseudonimiseerd: voeg de kolom toe (de naam bij school_id) om ze te vervangen"),
     (re.compile(r"model (\S+) has no model card \((\S+)\) saying what it was trained on: its "
                 r"labels, codebook version and quality are unknown; retrain it with "
                 r"`pipeline train`"),

@@ -152,6 +152,11 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     chunks over ``jobs`` processes; the result is in transcript order whatever ``jobs`` is.
     """
     pseudo = None if reveal_names else pseudonymiser_for(cohort)
+    if (notes is not None and pseudo is not None and len(cohort.transcripts)
+            and "school_name" not in cohort.staff.columns):
+        notes.append("staff.csv has no school_name column, so school names in the "
+                     "transcripts are not pseudonymised: add the column (school_id's name) "
+                     "to replace them")
     config = settings.pipeline.segment
     names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""), strict=True))
     transcripts = cohort.transcripts.assign(

@@ -415,11 +415,17 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
                          "training_data": {"positives": {"focus": 2, "approach": 95},
                                            "segments": 100}}, settings.codebook, 10)
     made += model_notes({"name": "copied"}, settings.codebook, 10)
+    from pipeline.io import load_cohort as load
+    from pipeline.run import run_segments
+
+    segment_notes: list[str] = []
+    run_segments(load(COHORT), settings, notes=segment_notes)   # its staff.csv: no school_name
+    made += [n for n in segment_notes if n.startswith("staff.csv has no school_name")]
     several = staff.assign(plg_id=["dt1;ls1", "dt1", ""])
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 21
+    assert len(made) == 22
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning
@@ -700,3 +706,24 @@ def test_the_number_beside_a_code_is_explained_for_the_coder_that_made_it(nl, tm
     model = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "is de kans die het model aan die code geeft" in model
     assert "regelgebaseerde codeerder: 1 - 0.5^n" not in model
+
+
+
+def test_a_roster_without_school_names_is_warned_about(nl, settings):
+    """School names are pseudonymised from staff.csv's school_name: without that column they
+    stay in the texts, and the run says so (not with --reveal-names, nor with the column)."""
+    import json
+
+    from pipeline.io import load_cohort as load
+    from pipeline.run import run_segments
+
+    out, html = nl
+    warning = ("staff.csv has no school_name column, so school names in the transcripts are "
+               "not pseudonymised")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any(w.startswith(warning) for w in manifest["warnings"])
+    assert "staff.csv heeft geen kolom school_name" in html
+    for cohort, reveal in ((COHORT, True), (COHORT.parent / "tiny_cohort", False)):
+        notes: list[str] = []
+        run_segments(load(cohort), settings, reveal_names=reveal, notes=notes)
+        assert not any(n.startswith(warning) for n in notes), cohort

@@ -888,8 +888,9 @@ def check_output(out: Path, inputs: Iterable[Path] = (), *, folder: bool = False
     if (out.is_dir() and not (out / marker).is_file()
             and not all(map(_is_output, _entries(out)))):
         raise InputError(out, f"is a folder with other files in it and no {marker} of an "
-                         "earlier output of this kind; the output replaces the whole folder, so "
-                         "give a new or empty one")
+                         "earlier output of this kind, so nothing says which of its files the "
+                         "output may replace: give a new or empty folder (files you add to an "
+                         "output folder later are kept)")
     if not (out / "manifest.json").is_file():
         return
     manifest = _earlier_manifest(out)

@@ -962,7 +962,7 @@ _NL_WARNINGS = [
 
 
 # run.network_notes' line per school and kind of dropped nomination (the report's table)
-_DROPPED_NOTE = re.compile(r"nominations\.csv: school .+: \d+ \S+ dropped \(lines ")
+_DROPPED_NOTE = re.compile(r"nominations\.csv: school .+: \d+ \S+ dropped \(lines? ")
 
 
 def warning_in_language(text: str, lang: str) -> str:

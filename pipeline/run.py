@@ -323,7 +323,7 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     ways (:func:`network.plg_notes`); and the nominations kept although their sender is
     marked as not having responded."""
     notes = [f"nominations.csv: school {row.school_id}: {row.count} {row.issue} dropped "
-             f"(lines {network.first_lines(row.lines)})"
+             f"({'line' if row.count == 1 else 'lines'} {network.first_lines(row.lines)})"
              for row in net.quality.itertuples(index=False)]
     notes += [f"network: {note}" for note in net.metrics.attrs.get("notes", [])]
     notes += network.plg_notes(cohort.staff)

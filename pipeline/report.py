@@ -802,7 +802,7 @@ _NL_MEASURES = {"boundary contacts": "grensoverschrijdende contacten",
                 "reciprocal ties": "wederkerige relaties"}
 _NL_WORDING = [
     (re.compile(r"\(rank (\S+) of (\d+) key figures in the school, needs rank <= (\d+)\)"),
-     lambda m: f"(rang {m[1]} van {_nl_n(m[2], 'sleutelfiguur', 'sleutelfiguren')} in de "
+     lambda m: f"(rang {m[1]} van {_n_of(m[2], 'sleutelfiguur', 'sleutelfiguren')} in de "
                f"school, nodig: rang <= {m[3]})"),
     (re.compile(r"\(needs (\S+) (\S+)\)"), r"(nodig: \1 \2)"),
     (re.compile(r"^share of "), "aandeel "),
@@ -828,11 +828,6 @@ _NL_WORDING = [
      r"niet beoordeeld (geen \1 in de gegevens)"),
     (re.compile(r"^not evaluated \(no transcripts\)$"), "niet beoordeeld (geen transcripten)"),
 ]
-
-
-def _nl_n(n: str, one: str, many: str) -> str:
-    """A count of a warning or reason with the Dutch word for one or for more."""
-    return f"{n} {one if n == '1' else many}"
 
 
 def _nl_line_list(text: str) -> str:
@@ -863,9 +858,9 @@ _NL_WARNINGS = [
     (re.compile(r"staff\.csv: school (.+?): (\d+) staff marked responded=false made (\d+) "
                 r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
                 r"responded"),
-     lambda m: (f"staff.csv: school {m[1]}: {_nl_n(m[2], 'medewerker', 'medewerkers')} met "
+     lambda m: (f"staff.csv: school {m[1]}: {_n_of(m[2], 'medewerker', 'medewerkers')} met "
                 f"responded=false {'gaf' if m[2] == '1' else 'gaven'} "
-                f"{_nl_n(m[3], 'nominatie', 'nominaties')} (nominations.csv "
+                f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
     (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
@@ -900,18 +895,18 @@ _NL_WARNINGS = [
      r"betekenis van een code veranderd is, train het dan opnieuw op labels van deze versie"),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
-     lambda m: (f"netwerk: {_nl_n(m[1], 'relatie', 'relaties')} met niet-respondenten "
+     lambda m: (f"netwerk: {_n_of(m[1], 'relatie', 'relaties')} met niet-respondenten "
                 "wederkerig gemaakt (symmetrize_nonrespondents)")),
     (re.compile(r"network: brokerage columns are 0: staff column '(.+)' is empty for everyone"),
      r"netwerk: de makelaarskolommen zijn 0: de kolom '\1' van staff.csv is voor iedereen leeg"),
     (re.compile(r"network: (\d+) person\(s\) have several values in '(.+)' \(such as '(.+)'\): "
                 r"in brokerage each such combination is a group of its own"),
-     lambda m: (f"netwerk: {_nl_n(m[1], 'persoon', 'personen')} met meerdere waarden in "
+     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen')} met meerdere waarden in "
                 f"'{m[2]}' (zoals '{m[3]}'): bij de makelaarsrollen is elke combinatie een "
                 "eigen groep")),
     (re.compile(r"network: (\d+) person\(s\) have no '(.+)': two-paths through them are not "
                 r"counted in brokerage"),
-     lambda m: (f"netwerk: {_nl_n(m[1], 'persoon', 'personen')} zonder '{m[2]}': paden via "
+     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen')} zonder '{m[2]}': paden via "
                 "hen tellen niet mee voor makelaarsrollen")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
                 r"one PLG\? They count as different PLGs"),
@@ -921,7 +916,7 @@ _NL_WARNINGS = [
                   "verschillende PLG's")),
     (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
                 r"staff\.csv(?:; (.+) is: the same school\?)?"),
-     lambda m: (f"nominations.csv: school_id {m[1]} ({_nl_n(m[2], 'rij', 'rijen')}, "
+     lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
     (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) positive labels "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain
 
 import numpy as np
@@ -40,6 +40,15 @@ class Lemmatiser:
         # against ~0.15 s, paid by every process that codes
         self._table: dict = load_language_data(spacy_lookups_data.nl["lemma_lookup"])
         self._cache: dict[str, str] = {}
+
+    @cached_property
+    def forms(self) -> dict[str, list[str]]:
+        """Lemma -> the word forms the table gives it (``"opleveren"``: ``"opgeleverd"``, ...)."""
+        found: dict[str, list[str]] = {}
+        for form, lemma in self._table.items():
+            found.setdefault((lemma[0] if isinstance(lemma, list) else lemma).lower(),
+                             []).append(form)
+        return found
 
     def lemma(self, form: str) -> str:
         hit = self._cache.get(form)

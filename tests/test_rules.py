@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pipeline.coding.assign import code_segments, rule_coder
-from pipeline.coding.rules import RuleCoder, inflections
+from pipeline.coding.rules import RuleCoder, inflections, separable
 from pipeline.nlp import lemmatiser
 
 
@@ -138,3 +138,55 @@ def test_a_one_letter_pattern_has_no_inflections_and_still_matches(codebook, nl_
     assert inflections("x") == set()
     _, evidence = _coder(codebook, nl_pipeline, ["x"]).score(["Stap x van het plan."])
     assert evidence == [{"focus": ["x"]}]
+
+
+@pytest.mark.parametrize(("text", "label", "words"), [
+    # split by a main clause: the verb, its particle at the end of the clause
+    ("Het levert ons als sectie heel veel op.", "benefits", ["levert … op"]),
+    ("Wat levert het op de lange termijn op?", "benefits", ["levert … op"]),  # "op de": no
+    ("Peter schuift aan", "exchange.invitation", ["schuift aan"]),
+    # the particle before "te"
+    ("We proberen ze uit te nodigen.", "exchange.invitation", ["uit te nodigen"]),
+    # "dat" starts a clause after the particle; it is no article
+    ("Bram legt uit dat niemand iets zegt.", "exchange.support", ["legt uit"]),
+    # present forms the lemma table lacks ("leg") or gives to a noun ("werk" is no "werken")
+    ("Dat leg ik ze elk jaar opnieuw uit.", "exchange.support", ["leg … uit"]),
+    ("Ze werkt nu met iedereen samen.", "benefits", ["werkt … samen"]),
+])
+def test_a_separable_verb_matches_when_a_clause_splits_it(rules, text, label, words):
+    assert rules.codebook.code_ids  # the shipped codebook's patterns: opleveren, aanschuiven ...
+    scores, evidence = rules.score([text])
+    assert evidence[0][label] == words
+    assert scores.loc[0, label] >= rules.threshold
+
+
+@pytest.mark.parametrize("text", [
+    "We leveren op de studiedag de cijfers.",           # "op" before an article: a preposition
+    "Het levert veel, en dat ligt op tafel.",          # the particle is in the next clause
+    "Het heeft de school veel geleverd op dat moment.",  # a participle is never split
+    "We steunen ze onder meer met lesmateriaal.",      # ondersteunen is not separable
+])
+def test_a_verb_and_a_later_preposition_are_no_separable_verb(rules, text):
+    _, evidence = rules.score([text])
+    assert not {"levert … op", "steunen … onder"} & {w for ws in evidence[0].values() for w in ws}
+    assert "benefits" not in evidence[0] and "exchange.support" not in evidence[0]
+
+
+def test_which_pattern_words_are_separable_verbs():
+    # particles that always split; "in" only for a verb the table has as "ingevuld", so the
+    # loan word "informeren" and the inseparable "ondersteunen" stay whole
+    assert separable("opleveren") == ("op", "leveren")
+    assert separable("samenwerken") == ("samen", "werken")
+    assert separable("invullen") == ("in", "vullen")
+    assert separable("informeren") is None
+    assert separable("ondersteunen") is None
+    assert separable("uitkomst") is None  # no verb
+
+
+def test_a_new_codes_separable_verb_matches_split(codebook, nl_pipeline):
+    coder = _coder(codebook, nl_pipeline, ["invullen", "terugkoppelen"])
+    texts = ["We vullen de vragenlijst samen in.", "Ik koppel het terug aan het team.",
+             "Ze hebben het ingevuld."]
+    _, evidence = coder.score(texts)
+    assert [e.get("focus") for e in evidence] == [
+        ["vullen … in"], ["koppel het terug"], ["ingevuld"]]

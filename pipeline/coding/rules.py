@@ -6,7 +6,7 @@ A segment gets a code when at least one of its patterns matches; the score grows
 number of distinct matches (1 - 0.5**n), and the matched words are the evidence. It needs no
 labels: the cold-start coder for a new codebook and the baseline the model must beat.
 
-Two additions make patterns written by hand match what they obviously mean:
+Three additions make patterns written by hand match what they obviously mean:
 
 - Lemmas come from a lookup table (:class:`pipeline.nlp.Lemmatiser`), which does not know
   compounds and domain words ("datateams" stays "datateams"). So each single-word pattern also
@@ -18,8 +18,13 @@ Two additions make patterns written by hand match what they obviously mean:
 - A pattern word ending in ``*`` matches any word that starts with it, on the lower-case
   form (``leerling*``: "leerlingen", "leerlingenpanel"), as in NVivo and ATLAS.ti.
 
-Separable verbs ("levert ... op" for ``opleveren``) and irregular forms the table lacks
-("kwam" for ``komen``) still do not match: write those forms as patterns of their own.
+- A one-word pattern that is a separable verb (``opleveren``, ``uitnodigen``) also matches
+  where a main clause splits it: "Het levert ons veel op", "om ze uit te nodigen"
+  (:class:`SeparableVerbMatcher`). The table knows the joined forms ("oplevert",
+  "opgeleverd"); the blank pipeline has no parser to join split ones.
+
+Forms the table lacks ("kwam" for ``komen``, "ik help" for ``helpen``) do not match their
+lemma's pattern: write those forms as patterns of their own.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from spacy.tokens import Doc, Token
 from pipeline.config import Codebook
 from pipeline.nlp import lemmatiser
 
-__all__ = ["RuleCoder", "inflections"]
+__all__ = ["RuleCoder", "SeparableVerbMatcher", "inflections", "separable"]
 
 WILDCARD = "*"
 VOWELS = frozenset("aeiouy")
@@ -47,6 +52,18 @@ ETJE_AFTER = frozenset("lrmn")  # after a short vowel: "bal" -> "balletje", "kam
 TJE_AFTER = frozenset("lrnw")   # after a long vowel or schwa: "stoel" -> "stoeltje"
 APOSTROPHE_S = frozenset("aiouy")  # "thema's", "foto's"
 STRETCHED = frozenset("aou")       # "thema" -> "themaatje"
+# particles that split off their verb in a main clause ("het levert veel op": opleveren)
+SPLITTING = frozenset({"aan", "af", "bij", "los", "mee", "na", "neer", "op", "samen", "terug",
+                       "toe", "uit", "vast", "voor", "weg"})
+# particles of inseparable verbs too ("ondersteunen", "informeren"): a verb with one is taken
+# as separable only where the lemma table spells its participle with ge- after the particle
+# ("doorgegeven", "ingevuld"; not "ondersteund")
+SOMETIMES_SPLITTING = frozenset({"door", "in", "langs", "om", "onder", "over", "rond", "tegen"})
+# after a particle these make it a preposition ("we leveren op de studiedag"), not the verb's
+# ("dat", "die" and "welke" also start a clause: "legt uit dat ...", so they do not count)
+DETERMINERS = frozenset({"de", "het", "'t", "een", "deze", "dit", "mijn", "jouw", "zijn", "haar",
+                         "onze", "hun", "elke", "iedere"})
+MIDDLE_FIELD = 15  # most words between a split verb and its particle, within one clause
 
 
 def _stems(word: str) -> set[str]:
@@ -161,6 +178,88 @@ class WildcardMatcher:
         return found
 
 
+def separable(lemma: str) -> tuple[str, str] | None:
+    """``("op", "leveren")`` for the separable verb ``"opleveren"``; None for any other word."""
+    lem = lemmatiser()
+    for particle in sorted(SPLITTING | SOMETIMES_SPLITTING):
+        verb = lemma[len(particle):]
+        if (lemma.startswith(particle) and len(verb) > 3 and verb.endswith("en")
+                and verb in lem.forms
+                and (particle in SPLITTING or any(f.startswith(particle + "ge")
+                                                  for f in lem.forms.get(lemma, ())))):
+            return particle, verb
+    return None
+
+
+def present_forms(verb: str) -> set[str]:
+    """The verb's singular present as written ("leg", "legt" of "leggen"): the lemma table
+    lacks many ("ik leg", "ze werkt") or gives them to a noun ("werk"). The stems are the
+    table's (of its "-t" forms) and the spelling's (the infinitive less -en, with a doubled
+    consonant single, an open vowel doubled, v/z unvoiced), each kept only when its own
+    spellings before -en give the infinitive back (not "dach" of "dacht", "denken")."""
+    stems = {f[:-1] for f in lemmatiser().forms.get(verb, ()) if f.endswith("t") and len(f) > 3}
+    base = verb[:-2]
+    if verb.endswith("en") and len(base) >= 3:
+        unvoiced = base[:-1] + {"v": "f", "z": "s"}.get(base[-1], base[-1])
+        stems |= {base, unvoiced, base[:-1] if base[-1] == base[-2] else base,
+                  unvoiced[:-2] + unvoiced[-2] + unvoiced[-2:]}
+    stems = {s for s in stems if verb in {spelling + "en" for spelling in _stems(s)} | {s + "n"}}
+    return stems | {s + "t" for s in stems if not s.endswith("t")}
+
+
+class SeparableVerbMatcher:
+    """Separable verbs split by a main clause: the verb, then its particle later in the same
+    clause (before the next punctuation mark, at most :data:`MIDDLE_FIELD` words on, and not
+    before an article: "op de studiedag" is a preposition), or the particle before "te" ("uit
+    te nodigen"). A participle is never split ("gelegd ... over" is no ``overleggen``).
+
+    Called like spaCy's matchers: ``matcher(doc)`` gives ``(key hash, start, end)``."""
+
+    def __init__(self, nlp: Language):
+        self.nlp = nlp
+        self._verbs: dict[str, list[tuple[int, str]]] = {}  # verb lemma -> [(key, particle)]
+
+    def __len__(self) -> int:
+        return sum(map(len, self._verbs.values()))
+
+    def add(self, key: str, lemma: str) -> None:
+        """Add the pattern word ``lemma`` if it is a separable verb: its verb's lemma and its
+        present as written ("ik leg het uit")."""
+        split = separable(lemma)
+        if split:
+            particle, verb = split
+            entry = (self.nlp.vocab.strings.add(key), particle)
+            for form in {verb} | present_forms(verb):
+                if entry not in (entries := self._verbs.setdefault(form, [])):
+                    entries.append(entry)
+
+    def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
+        found = []
+        for i, token in enumerate(doc):
+            entries = self._verbs.get(token.lemma_) or self._verbs.get(token.lower_)
+            if not entries or (token.lower_.startswith("ge")
+                               and not token.lemma_.startswith("ge")):
+                continue
+            for key, particle in entries:
+                if i >= 2 and doc[i - 1].lower_ == "te" and doc[i - 2].lower_ == particle:
+                    found.append((key, i - 2, i + 1))
+                    continue
+                for j in range(i + 1, min(i + 2 + MIDDLE_FIELD, len(doc))):
+                    if doc[j].is_punct:
+                        break
+                    if doc[j].lower_ == particle and (
+                            j + 1 == len(doc) or doc[j + 1].lower_ not in DETERMINERS):
+                        found.append((key, i, j + 1))
+                        break
+        return found
+
+    @staticmethod
+    def evidence(doc: Doc, start: int, end: int) -> str:
+        """The words matched: "uit te nodigen", "levert ... op" (the words between left out)."""
+        span = doc[start:end]
+        return span.text.lower() if len(span) <= 3 else f"{span[0].lower_} … {span[-1].lower_}"
+
+
 class RuleCoder:
     """Codes and activity sub-types from codebook patterns, with matched spans as evidence."""
 
@@ -173,6 +272,7 @@ class RuleCoder:
         self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.form_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")   # inflected forms
         self.wildcard_matcher = WildcardMatcher(nlp)
+        self.separable_matcher = SeparableVerbMatcher(nlp)
         for code in codebook.codes:
             self._add(code.id, code.patterns)
             for sub in code.subtypes:
@@ -187,6 +287,9 @@ class RuleCoder:
             forms = sorted(set().union(*(self._unknown_inflections(d) for d in docs)))
             if forms:
                 self.form_matcher.add(key, [self.nlp.make_doc(f) for f in forms])
+            for d in docs:
+                if len(d) == 1 and d[0].is_alpha:
+                    self.separable_matcher.add(key, d[0].lemma_)
         for pattern in wild:
             self.wildcard_matcher.add(key, pattern)
 
@@ -205,16 +308,17 @@ class RuleCoder:
         """Per text a score per label (columns: :attr:`labels`) and the matched evidence
         ``{label: [matched text, ...]}`` in text order."""
         strings = self.nlp.vocab.strings
-        matchers = [m for m in (self.lemma_matcher, self.form_matcher, self.wildcard_matcher)
-                    if len(m)]
+        matchers = [m for m in (self.lemma_matcher, self.form_matcher, self.wildcard_matcher,
+                                self.separable_matcher) if len(m)]
         rows, evidence = [], []
         for doc in self.nlp.pipe(texts, batch_size=batch_size):
-            matches = sorted((m for matcher in matchers for m in matcher(doc)),
-                             key=lambda m: m[1:])  # stable: ties keep the matchers' order
+            matches = sorted(((m, matcher) for matcher in matchers for m in matcher(doc)),
+                             key=lambda m: m[0][1:])  # stable: ties keep the matchers' order
             found: dict[str, list[str]] = {}
-            for match_id, start, end in matches:
+            for (match_id, start, end), matcher in matches:
                 words = found.setdefault(strings[match_id], [])
-                span = doc[start:end].text.lower()
+                span = (self.separable_matcher.evidence(doc, start, end)
+                        if matcher is self.separable_matcher else doc[start:end].text.lower())
                 if span not in words:
                     words.append(span)
             rows.append({k: 1 - 0.5 ** len(v) for k, v in found.items()})

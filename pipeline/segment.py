@@ -53,7 +53,14 @@ PREFIX = re.compile(rf"{SPACE}*(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}
                     rf"(?:[-–—]{SPACE}*)?"
                     r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
                     rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
-                    rf"{SPACE}*:(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?{SPACE}*(?=\S|$)")
+                    rf"{SPACE}*:(?!\d)(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?{SPACE}*(?=\S|$)")
+# a speaker line without colon, as transcription services write it: the label and a time
+# stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
+# "Marieke de Vries   1:02"); the turn is the next lines
+_STAMP = rf"[\[(]?{TIME_STAMP}[\])]?"
+_LABEL = r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
+SPEAKER_LINES = (re.compile(rf"{SPACE}*{_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{_STAMP}{SPACE}*$"),
+                 re.compile(rf"{SPACE}*{_STAMP}{SPACE}+(?:[-–—]{SPACE}*)?{_LABEL}{SPACE}*$"))
 STAMP_ONLY = re.compile(rf"{SPACE}*[\[(]?{TIME_STAMP}[\])]?{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
@@ -69,6 +76,12 @@ class Turn:
     role: str
     start: int
     end: int
+
+
+def _speaker_match(text: str, start: int, end: int) -> re.Match | None:
+    """The speaker prefix a paragraph starts with, or the speaker line it is."""
+    return PREFIX.match(text, start, end) or next(
+        (m for line in SPEAKER_LINES if (m := line.match(text, start, end))), None)
 
 
 def _looks_like_name(prefix: str) -> bool:
@@ -106,7 +119,7 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
         bare = NUMBERED.sub("", said)
         return bare if bare.casefold() in interviewer | respondent else said
 
-    found = [(i, s, e, m, key(m)) for i, s, e in paras for m in [PREFIX.match(text, s, e)]]
+    found = [(i, s, e, m, key(m)) for i, s, e in paras for m in [_speaker_match(text, s, e)]]
     uses = Counter(k for *_, k in found if k)
     roles = {key: "interviewer" for key in uses if key.casefold() in interviewer}
     roles |= {key: "respondent" for key in uses if key.casefold() in respondent}

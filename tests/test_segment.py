@@ -126,6 +126,50 @@ def test_speaker_label_on_its_own_line(shared_datadir, seg_config, nl_pipeline):
     assert speaker_notes(text, "interview", seg_config, "Şeyma Kaya") == []
 
 
+def test_speaker_lines_of_transcription_services(shared_datadir, seg_config, nl_pipeline):
+    """A speaker and a time stamp alone on a line, no colon, the turn on the next lines (Otter,
+    Word's transcription, Teams): the stamp's colon was read as the speaker's ("Speaker 1  0"),
+    and "03", "09" were coded as the respondent's answers. Numbered labels are named in the
+    config; a one-off line such as "Om 10:30" in an answer stays the answer's."""
+    text = read_transcript(shared_datadir / "segment" / "interview_speaker_lines.txt")
+    notes = speaker_notes(text, "interview", seg_config)
+    assert notes[0] == ("no respondent turn recognised, so nothing of it is coded (prefixes "
+                        "seen: Speaker 1, Speaker 2)")
+    assert segment(text, seg_config, nl_pipeline).empty
+    config = seg_config.model_copy(update={
+        "interviewer_prefixes": [*seg_config.interviewer_prefixes, "Speaker 1"],
+        "respondent_prefixes": [*seg_config.respondent_prefixes, "Speaker 2"]})
+    segs = segment(text, seg_config, nl_pipeline, config=config)
+    assert segs["text"].tolist() == [
+        "Het verzuim op maandag.", "Dat zien we al jaren terug in de cijfers.",
+        "Ik vertel het in de teamvergadering.", "Om 10:30",
+        "hebben we altijd koffie, dan vraag ik wat mensen ervan vinden."]
+    assert segs["context"].tolist() == ["Wat is het probleem waar jullie datateam aan werkt?"] * 2 \
+        + ["En met wie deel je dat?"] * 3
+    check_offsets(segs, text)
+    assert speaker_notes(text, "interview", config) == []
+
+
+@pytest.mark.parametrize("interviewer, respondent", [
+    ("I  0:03", "R  0:09"),                              # the stamp after the speaker
+    ("00:00:03 I", "00:00:09 R"),                        # or before it (Word)
+    ("[00:00:03] Interviewer", "[00:00:09] Respondent"),
+    ("I - 0:03", "R - 0:09"),
+    ("Marieke de Vries   0:03", "Jan Bakker   0:09"),    # names (Teams)
+])
+def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
+    text = (f"{interviewer}\nWat is het probleem?\n{respondent}\nHet verzuim op maandag.\n"
+            f"{interviewer}\nEn verder?\n{respondent}\nIk vertel het in de teamvergadering.\n")
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Jan Bakker")
+    assert segs["text"].tolist() == ["Het verzuim op maandag.",
+                                     "Ik vertel het in de teamvergadering."]
+    assert segs["context"].tolist() == ["Wat is het probleem?", "En verder?"]
+    check_offsets(segs, text)
+    assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == []
+
+
 @pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])
 def test_speaker_names_with_any_capital(name, seg_config):
     """A name is recognised whatever its capital (Ş, Ł, Ž were not, and nothing of the

@@ -72,7 +72,7 @@ PLG_SEPARATOR = ";"
 #: line numbers a warning names at most (a table such as data_quality.csv has them all)
 MAX_LINES_SHOWN = 10
 TRANSCRIPT_NAME = re.compile(
-    r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx)$")
+    r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx|vtt)$")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # a segment may be a long text
 TRUE = {"true", "1", "yes", "ja", "y", "t", "waar"}   # WAAR / ONWAAR: Dutch Excel
 _UMASK = os.umask(0)
@@ -450,7 +450,7 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
             m = TRANSCRIPT_NAME.match(p.name)
             if not m or len(rel.parts) != 3:
                 raise InputError(p, "transcript name must be transcripts/<school_id>/"
-                                 "<person_id>_<interview|observation>_<n>.<txt|docx>",
+                                 "<person_id>_<interview|observation>_<n>.<txt|docx|vtt>",
                                  field="file name")
             school, person = rel.parts[1], m["person"]
             if person not in school_of:
@@ -491,15 +491,18 @@ def load_cohort(root: Path | str) -> Cohort:
 
 # ------------------------------------------------------------------ transcripts
 def read_transcript(path: Path) -> str:
-    """The text of a .txt (UTF-8, UTF-8 with BOM or Windows-1252) or .docx transcript.
+    """The text of a .txt (UTF-8, UTF-8 with BOM or Windows-1252), .docx or .vtt transcript.
 
     Line endings are normalised to ``\\n``; segment offsets index into this string. A .docx
-    gives one paragraph per line, and one line per table row (:func:`_docx_lines`).
+    gives one paragraph per line, and one line per table row (:func:`_docx_lines`); a .vtt
+    (Teams, Zoom) one line per speaker turn (:func:`_vtt_text`).
     """
     path = Path(path)
     raw = _read_bytes(path)
     if path.suffix.lower() == ".docx":
         text = _docx_text(raw, path)
+    elif path.suffix.lower() == ".vtt":
+        text = _vtt_text(raw, path)
     else:
         text = _decode(raw, path)
     if not text.strip():
@@ -547,6 +550,46 @@ def _docx_lines(container) -> Iterator[str]:
             *lead, last = cells or [""]
             lead = [c.rstrip(":").strip() for c in lead]
             yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
+
+
+# a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen")
+_CUE_SPEAKER = re.compile(r"([^\W\d_][^:\n]{0,40}):\s")
+_CUE_TIMING = re.compile(r"\s*((?:\d+:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{2}:\d{2}\.\d{3})")
+
+
+def _vtt_text(raw: bytes, path: Path) -> str:
+    """A WebVTT transcript (Teams, Zoom) as transcript lines, one per speaker turn:
+    ``[00:01:10] Marieke de Vries: ...``. The speaker is the cue's voice (``<v Marieke de
+    Vries>``, Teams) or the cue's own prefix (Zoom); the cues of one speaker in a row are one
+    turn, and the time stamp is its first cue's start, to find it back in the recording."""
+    import webvtt  # webvtt-py: the WebVTT grammar (header, NOTE/STYLE blocks, cue settings, tags)
+
+    text = _decode(raw, path)
+    try:
+        captions = webvtt.from_string(text)
+    except webvtt.errors.MalformedFileError:
+        raise InputError(path, "not a WebVTT file: it must start with the line WEBVTT",
+                         line=1) from None
+    timings = [(i, line) for i, line in enumerate(text.splitlines(), 1) if "-->" in line]
+    if len(captions) != len(timings):   # webvtt-py skips a cue it cannot read, and says nothing
+        line, timing = next(((i, t) for i, t in timings if not _CUE_TIMING.match(t)),
+                            timings[-1] if timings else (1, ""))
+        raise InputError(path, f"unreadable cue timing {timing.strip()!r} (expected "
+                         "'00:01:10.000 --> 00:01:12.500')", line=line)
+    turns: list[list[str]] = []   # [speaker, start, text]
+    for caption in captions:
+        said = " ".join(caption.text.split())
+        speaker = caption.voice
+        if speaker is None and (m := _CUE_SPEAKER.match(said)):
+            speaker, said = m[1].strip(), said[m.end():]
+        if not said:
+            continue
+        if turns and speaker is not None and turns[-1][0] == speaker:
+            turns[-1][2] += " " + said
+        else:
+            turns.append([speaker, caption.start.split(".")[0], said])
+    return "\n".join(f"[{start}] {speaker}: {said}" if speaker else f"[{start}] {said}"
+                     for speaker, start, said in turns)
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"   # WordprocessingML
@@ -1106,8 +1149,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# the readers of .docx and .vtt transcripts too: segment offsets index into the text they give
 MANIFEST_PACKAGES = ("sleutelfiguren", "spacy", "spacy-lookups-data", "scikit-learn", "pandas",
-                     "numpy", "networkx", "skops", "matplotlib", "typer", "pydantic")
+                     "numpy", "networkx", "skops", "matplotlib", "typer", "pydantic",
+                     "python-docx", "webvtt-py")
 
 
 def package_versions(names: Iterable[str] = MANIFEST_PACKAGES) -> dict[str, str]:

@@ -131,6 +131,43 @@ def test_a_cohort_without_transcripts_runs(tmp_path):
     assert project["sources"] == {} and len(project["cases"]) == len(read(out, "profiles.csv"))
 
 
+def test_a_teams_transcript_runs_like_a_text_one(tmp_path):
+    """A .vtt transcript (Teams) in the cohort folder: coded as the respondent's turns, its
+    speakers' names pseudonymised in the segments and in the .qdpx like any transcript's."""
+    import shutil
+    from pathlib import Path
+
+    from pipeline.exports import read_qdpx
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    (cohort / "transcripts" / "sch01" / "sch01-p02_interview_1.txt").unlink()
+    cues = [("Interviewer", "Hoe ben je bij het datateam gekomen?"),
+            ("Johannes Dijkstra", "Annelies vroeg het me."),
+            ("Johannes Dijkstra", "Ik doe de analyses voor het team."),
+            ("Interviewer", "Wat doe je met de uitkomsten?"),
+            ("Johannes Dijkstra", "Ik mail de sectie als er iets nieuws is.")]
+    (cohort / "transcripts" / "sch01" / "sch01-p02_interview_1.vtt").write_text(
+        "WEBVTT\n\n" + "".join(f"00:00:{2 * i:02d}.000 --> 00:00:{2 * i + 1:02d}.500\n"
+                                f"<v {who}>{said}</v>\n\n" for i, (who, said) in enumerate(cues)),
+        encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cohort), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    segs = read(out, "segments.csv")
+    mine = segs[segs["doc"] == "transcripts/sch01/sch01-p02_interview_1.vtt"]
+    # one turn of two cues, the roster name in it pseudonymised, the speaker label no text
+    assert mine["text"].str.fullmatch(r"\[persoon-[0-9a-f]+\] vroeg het me\. Ik doe de "
+                                      r"analyses voor het team\.").tolist() == [True, False]
+    assert mine["text"].tolist()[1] == "Ik mail de sectie als er iets nieuws is."
+    assert mine["context"].tolist() == ["Hoe ben je bij het datateam gekomen?",
+                                        "Wat doe je met de uitkomsten?"]
+    project = read_qdpx((out / "tiny.qdpx").read_bytes())
+    texts = "\n".join(project["sources"].values())
+    assert "Ik doe de analyses voor het team." in texts
+    assert "Dijkstra" not in texts and "Johannes" not in texts
+
+
 def test_qdpx_left_out_above_its_school_limit(tmp_path):
     """Above report.max_qdpx_schools the run leaves the project out and says so."""
     import json

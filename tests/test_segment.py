@@ -428,6 +428,52 @@ def test_read_transcript_docx_with_a_table(tmp_path, seg_config, nl_pipeline):
     assert segs["text"].tolist() == ["De toetsanalyse.", "Per klas."]
 
 
+def test_read_transcript_vtt_of_teams(shared_datadir, seg_config, nl_pipeline):
+    """A WebVTT transcript (Teams): a line per speaker turn, the cues of one speaker in a row
+    joined, the first cue's start as its time stamp; tags, cue settings and NOTE blocks are
+    no text. The segments are the respondent's, with offsets into that text."""
+    text = read_transcript(shared_datadir / "segment" / "interview_teams.vtt")
+    assert text.split("\n") == [
+        "[00:00:03] Marieke de Vries: Goedemorgen, fijn dat je tijd hebt. Wat is het probleem "
+        "van jullie datateam?",
+        "[00:00:09] Jan Bakker: Het verzuim op maandag. Dat zien we al jaren, en ik vertel het "
+        "in de teamvergadering.",
+        "[00:01:02] Marieke de Vries: Met wie nog meer?",
+        "[00:01:04] Jan Bakker: Met de sectie."]
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.vtt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Jan Bakker")
+    assert segs["text"].tolist() == [
+        "Het verzuim op maandag. Dat zien we al jaren, en ik vertel het in de teamvergadering.",
+        "Met de sectie."]
+    assert segs["context"].tolist()[1] == "Met wie nog meer?"
+    check_offsets(segs, text)
+
+
+def test_read_transcript_vtt_of_zoom(tmp_path):
+    """Zoom writes the speaker in the cue ("Jan: ..."), numbers its cues and has no voice."""
+    path = tmp_path / "p1_interview_1.vtt"
+    path.write_text("WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nMarieke: Wat deel je?\n\n"
+                    "2\n00:00:04.500 --> 00:00:06.000\nJan: De toetsanalyse.\n\n"
+                    "3\n00:00:06.000 --> 00:00:08.000\nJan: Met de sectie.\n", encoding="utf-8")
+    assert read_transcript(path).split("\n") == [
+        "[00:00:01] Marieke: Wat deel je?", "[00:00:04] Jan: De toetsanalyse. Met de sectie."]
+
+
+@pytest.mark.parametrize(("content", "line", "message"), [
+    ("1\n00:00:01.000 --> 00:00:04.000\nJan: Hoi.\n", 1, "must start with the line WEBVTT"),
+    # webvtt-py skips a cue whose timing it cannot read, without a word: refused, not dropped
+    ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHoi.\n\n00:00:0x --> 00:00:05.000\nWeg?\n",
+     6, "unreadable cue timing '00:00:0x --> 00:00:05.000'"),
+])
+def test_read_transcript_vtt_refuses_what_it_cannot_read(tmp_path, content, line, message):
+    path = tmp_path / "p1_interview_1.vtt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_transcript(path)
+    assert e.value.line == line and message in str(e.value)
+
+
 def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pipeline):
     """A bold "R:" followed by a manual line break (Shift+Enter) is a label on its own line:
     the answer is the respondent's, not glued to the interviewer's question."""

@@ -45,23 +45,26 @@ SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "tur
 # and Unicode's line and paragraph separators, so a turn after one is never glued to the last
 PARAGRAPH = re.compile(r"[^\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 SPACE = r"(?:[^\S\n]|[\u200b\u2060\ufeff])"   # also no-break and invisible (zero-width, BOM)
+# a speaker's name or label: a letter, then at most 40 word characters, spaces, . ' -
+LABEL = r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
+STAMP = rf"[\[(]?{TIME_STAMP}[\])]?"
+LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # before a speaker
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
 # ("[00:01:10] R:", "(00:01) R:", "00:01 - R:"), with one after it ("R [00:01:10]:", "R 00:01:",
 # "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
-# the turn starts on the next one
-PREFIX = re.compile(rf"{SPACE}*(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)?"
-                    rf"(?:[-–—]{SPACE}*)?"
-                    r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
+# the turn starts on the next one. A colon between two digits is a time stamp's
+# ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" is R's
+PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
+                    rf"(?:[-–—]{SPACE}*)?{LABEL}"
                     rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
-                    rf"{SPACE}*:(?!\d)(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?{SPACE}*(?=\S|$)")
+                    rf"{SPACE}*(?:(?<!\d):|:(?!\d))(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?"
+                    rf"{SPACE}*(?=\S|$)")
 # a speaker line without colon, as transcription services write it: the label and a time
 # stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
 # "Marieke de Vries   1:02"); the turn is the next lines
-_STAMP = rf"[\[(]?{TIME_STAMP}[\])]?"
-_LABEL = r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
-SPEAKER_LINES = (re.compile(rf"{SPACE}*{_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{_STAMP}{SPACE}*$"),
-                 re.compile(rf"{SPACE}*{_STAMP}{SPACE}+(?:[-–—]{SPACE}*)?{_LABEL}{SPACE}*$"))
-STAMP_ONLY = re.compile(rf"{SPACE}*[\[(]?{TIME_STAMP}[\])]?{SPACE}*$")
+SPEAKER_LINES = (re.compile(rf"{SPACE}*{LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
+                 re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LABEL}{SPACE}*$"))
+STAMP_ONLY = re.compile(rf"{SPACE}*{STAMP}{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la", "le", "du",
@@ -78,10 +81,9 @@ class Turn:
     end: int
 
 
-def _speaker_match(text: str, start: int, end: int) -> re.Match | None:
-    """The speaker prefix a paragraph starts with, or the speaker line it is."""
-    return PREFIX.match(text, start, end) or next(
-        (m for line in SPEAKER_LINES if (m := line.match(text, start, end))), None)
+def _speaker_line(text: str, start: int, end: int) -> re.Match | None:
+    """The speaker line (label and time stamp, no colon) a paragraph is, if it is one."""
+    return next((m for line in SPEAKER_LINES if (m := line.match(text, start, end))), None)
 
 
 def _looks_like_name(prefix: str) -> bool:
@@ -107,7 +109,21 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
 
     A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
     two or more paragraphs is the respondent's; where there are two, the one that shares the
-    most words with the respondent's roster name is, and the other is the interviewer's."""
+    most words with the respondent's roster name is, and the other is the interviewer's.
+    A speaker line without colon ("00:05:12 R", "Speaker 1  0:03") names a configured prefix
+    anywhere, any other label only in a transcript whose prefixes name no speaker: a
+    transcript has one style, and a line such as "Om 10:30" in a turn is no speaker."""
+    matched = [(i, s, e, PREFIX.match(text, s, e) or _speaker_line(text, s, e))
+               for i, s, e in paras]
+    found, roles, unknown = _roles(matched, config, respondent_name, any_line=False)
+    return (found, roles, unknown) if roles else _roles(matched, config, respondent_name,
+                                                        any_line=True)
+
+
+def _roles(matched: list, config: SegmentConfig, respondent_name: str,
+           any_line: bool) -> tuple[list, dict[str, str], list[str]]:
+    """:func:`_speakers` for paragraphs with their prefix match, ``(i, start, end, match)``;
+    speaker lines of a label that is not configured count only with ``any_line``."""
     interviewer = {p.casefold() for p in config.interviewer_prefixes}
     respondent = {p.casefold() for p in config.respondent_prefixes}
 
@@ -119,7 +135,9 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
         bare = NUMBERED.sub("", said)
         return bare if bare.casefold() in interviewer | respondent else said
 
-    found = [(i, s, e, m, key(m)) for i, s, e in paras for m in [_speaker_match(text, s, e)]]
+    found = [(i, s, e, m, k) if any_line or m is None or m.re is PREFIX
+             or k.casefold() in interviewer | respondent else (i, s, e, None, None)
+             for i, s, e, m in matched for k in [key(m)]]
     uses = Counter(k for *_, k in found if k)
     roles = {key: "interviewer" for key in uses if key.casefold() in interviewer}
     roles |= {key: "respondent" for key in uses if key.casefold() in respondent}
@@ -149,6 +167,7 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
     previous speaker (``header`` before the first), one with only a time stamp is no turn.
+    Where no prefix names a speaker, speaker lines without colon ("Speaker 1  0:03") do.
     Observation logs: every paragraph is a note.
     """
     paras = _paragraphs(text)
@@ -192,8 +211,8 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      "respondent and the other the interviewer)")
     notes += [f"line {text.count(chr(10), 0, s) + 1}: '{key}' looks like a speaker but starts "
               "only this paragraph, so it is part of the previous turn: check who speaks"
-              for _, s, _, _, key in found if key and key not in roles and key not in unknown
-              and len(key.split()) > 1 and _looks_like_name(key)]
+              for _, s, _, m, key in found if key and key not in roles and key not in unknown
+              and m.re is PREFIX and len(key.split()) > 1 and _looks_like_name(key)]
     return notes
 
 

@@ -170,6 +170,26 @@ def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == []
 
 
+@pytest.mark.parametrize(("text", "roles"), [
+    # a digit right after a prefix's colon: R's turn ("R:3" is no time stamp)
+    ("I: Hoe lang al?\nR:3 jaar nu.\nI: En daarvoor?\nR:2019, toen.\n",
+     ["interviewer", "respondent", "interviewer", "respondent"]),
+    ("Marieke de Vries:Hoeveel?\nJan Bakker:12 in totaal.\nMarieke de Vries:Oké.\n"
+     "Jan Bakker:Ja.\n", ["interviewer", "respondent", "interviewer", "respondent"]),
+    # a word and a time on a line of their own, twice, in a transcript with prefixes: no speaker
+    ("I: Wanneer?\nR: Op dinsdag.\nOm 10:30\nen donderdag\nOm 10:30\nI: En?\nR: Niets.\n",
+     ["interviewer", "respondent", "respondent", "respondent", "respondent", "interviewer",
+      "respondent"]),
+    # a configured speaker's line without colon counts in any transcript
+    ("I: Vraag?\n00:05:12 R\nAntwoord.\n", ["interviewer", "respondent"]),
+    ("[00:00:03]I\nWat?\n[00:00:09]R\nDit.\n", ["interviewer", "respondent"]),
+])
+def test_time_stamps_beside_speakers_and_in_turns(text, roles, seg_config):
+    turns = parse_turns(text, "interview", seg_config, "Jan Bakker")
+    assert [t.role for t in turns] == roles
+    assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == []
+
+
 @pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])
 def test_speaker_names_with_any_capital(name, seg_config):
     """A name is recognised whatever its capital (Ş, Ł, Ž were not, and nothing of the

@@ -19,9 +19,10 @@ Three additions make patterns written by hand match what they obviously mean:
   form (``leerling*``: "leerlingen", "leerlingenpanel"), as in NVivo and ATLAS.ti.
 
 - A one-word pattern that is a separable verb (``opleveren``, ``uitnodigen``) also matches
-  where a main clause splits it: "Het levert ons veel op", "om ze uit te nodigen"
+  where its clause splits it: "Het levert ons veel op", "om ze uit te nodigen"
   (:class:`SeparableVerbMatcher`). The table knows the joined forms ("oplevert",
-  "opgeleverd"); the blank pipeline has no parser to join split ones.
+  "opgeleverd"); the blank pipeline has no parser to join split ones, so a few word-order
+  rules stand in for one, erring towards no match.
 
 Forms the table lacks ("kwam" for ``komen``, "ik help" for ``helpen``) do not match their
 lemma's pattern: write those forms as patterns of their own.
@@ -59,10 +60,25 @@ SPLITTING = frozenset({"aan", "af", "bij", "los", "mee", "na", "neer", "op", "sa
 # as separable only where the lemma table spells its participle with ge- after the particle
 # ("doorgegeven", "ingevuld"; not "ondersteund")
 SOMETIMES_SPLITTING = frozenset({"door", "in", "langs", "om", "onder", "over", "rond", "tegen"})
-# after a particle these make it a preposition ("we leveren op de studiedag"), not the verb's
-# ("dat", "die" and "welke" also start a clause: "legt uit dat ...", so they do not count)
-DETERMINERS = frozenset({"de", "het", "'t", "een", "deze", "dit", "mijn", "jouw", "zijn", "haar",
-                         "onze", "hun", "elke", "iedere"})
+# these make the next word a noun ("mijn kijk op lesgeven" is no verb "kijken"); not "het",
+# "dit", "dat": also subjects ("Dat levert veel op")
+NOUN_MARKERS = frozenset({"de", "een", "mijn", "jouw", "ons", "onze", "hun", "elke", "iedere"})
+# "daar ... mee", "er ... aan": the preposition of these (with that, of it), not a particle
+R_WORDS = frozenset({"er", "daar", "hier", "waar", "ergens", "nergens", "overal"})
+PREPOSITIONS = frozenset({"aan", "achter", "bij", "binnen", "buiten", "door", "in", "langs",
+                          "met", "mee", "na", "naar", "naast", "om", "onder", "op", "over",
+                          "per", "rond", "sinds", "tegen", "tijdens", "tot", "toe", "tussen",
+                          "uit", "van", "vanaf", "vanuit", "via", "voor", "zonder"})
+# words that start a new clause: a particle after one is another verb's
+CLAUSE_STARTS = frozenset({"en", "maar", "want", "omdat", "zodat", "zodra", "terwijl", "toen",
+                           "nadat", "voordat", "doordat", "hoewel", "tenzij", "totdat",
+                           "wanneer", "waardoor", "waarna", "of"})
+# what may follow a verb's particle, which ends its clause ("legt uit hoe ...", "werken samen
+# met ..."); before any other word ("op school", "op zich") it is a preposition
+AFTER_PARTICLE = PREPOSITIONS | CLAUSE_STARTS | frozenset({
+    "dat", "die", "wat", "wie", "hoe", "waarom", "welke", "als", "dan", "hoor", "hè", "he",
+    "toch", "ofzo", "zeg", "bijvoorbeeld", "eigenlijk", "natuurlijk", "ook", "nog", "weer",
+    "zo", "even", "wel", "nu"})
 MIDDLE_FIELD = 15  # most words between a split verb and its particle, within one clause
 
 
@@ -179,14 +195,22 @@ class WildcardMatcher:
 
 
 def separable(lemma: str) -> tuple[str, str] | None:
-    """``("op", "leveren")`` for the separable verb ``"opleveren"``; None for any other word."""
-    lem = lemmatiser()
+    """``("op", "leveren")`` for the separable verb ``"opleveren"``; None for any other word,
+    also for a verb the lemma table has inseparable too ("overlegd" beside "overgelegd":
+    ``overleggen`` 'to confer' never splits)."""
+    forms = lemmatiser().forms
     for particle in sorted(SPLITTING | SOMETIMES_SPLITTING):
         verb = lemma[len(particle):]
-        if (lemma.startswith(particle) and len(verb) > 3 and verb.endswith("en")
-                and verb in lem.forms
-                and (particle in SPLITTING or any(f.startswith(particle + "ge")
-                                                  for f in lem.forms.get(lemma, ())))):
+        if not (lemma.startswith(particle) and len(verb) > 3 and verb.endswith("en")
+                and verb in forms):
+            continue
+        own = set(forms.get(lemma, ()))
+        # the inseparable participle: the particle before the verb's without ge- ("overlegd");
+        # only one in -d tells (one in -t is also the present: "samenwerkt")
+        inseparable = {particle + f[2:] for f in forms[verb] if f.startswith("ge")
+                       and f.endswith("d")}
+        split = any(f.startswith(particle + "ge") for f in own)
+        if (particle in SPLITTING or split) and not own & inseparable:
             return particle, verb
     return None
 
@@ -208,16 +232,19 @@ def present_forms(verb: str) -> set[str]:
 
 
 class SeparableVerbMatcher:
-    """Separable verbs split by a main clause: the verb, then its particle later in the same
-    clause (before the next punctuation mark, at most :data:`MIDDLE_FIELD` words on, and not
-    before an article: "op de studiedag" is a preposition), or the particle before "te" ("uit
-    te nodigen"). A participle is never split ("gelegd ... over" is no ``overleggen``).
+    """Separable verbs split by their clause: the verb, then its particle where the clause
+    ends (before punctuation, a new clause, a preposition or a question word, at most
+    :data:`MIDDLE_FIELD` words on: "Het levert ons veel op", "legt uit hoe ..."), or the
+    particle before "te" ("uit te nodigen"). Not a particle: one before another word ("op
+    school"), before "te" (another verb's: "om de plannen uit te werken"), or the preposition
+    of an R-word ("daar ... mee"); not a verb: a participle ("gelegd ... over"), a word after
+    an article ("mijn kijk op ...") or a capital inside a sentence ("in Leiden").
 
     Called like spaCy's matchers: ``matcher(doc)`` gives ``(key hash, start, end)``."""
 
     def __init__(self, nlp: Language):
         self.nlp = nlp
-        self._verbs: dict[str, list[tuple[int, str]]] = {}  # verb lemma -> [(key, particle)]
+        self._verbs: dict[str, list[tuple[int, str]]] = {}  # verb form -> [(key, particle)]
 
     def __len__(self) -> int:
         return sum(map(len, self._verbs.values()))
@@ -233,31 +260,54 @@ class SeparableVerbMatcher:
                 if entry not in (entries := self._verbs.setdefault(form, [])):
                     entries.append(entry)
 
+    @staticmethod
+    def _verb(doc: Doc, i: int) -> bool:
+        token = doc[i]
+        return not ((token.lower_.startswith("ge") and not token.lemma_.startswith("ge"))
+                    or (i > 0 and doc[i - 1].lower_ in NOUN_MARKERS)
+                    or (token.text[:1].isupper() and not token.is_sent_start))
+
+    @staticmethod
+    def _particle_at(doc: Doc, i: int, particle: str) -> int | None:
+        """Where the verb at ``i`` has ``particle`` later in its clause, if it has."""
+        r_word = False
+        for j in range(i + 1, min(i + 2 + MIDDLE_FIELD, len(doc))):
+            word = doc[j].lower_
+            if doc[j].is_punct or word in CLAUSE_STARTS:
+                return None
+            after = doc[j + 1].lower_ if j + 1 < len(doc) else ""
+            if word == particle and not r_word and after != "te" and (
+                    not after or doc[j + 1].is_punct or after in AFTER_PARTICLE):
+                return j
+            if word in R_WORDS:
+                r_word = True
+            elif word in PREPOSITIONS:   # the R-word's preposition: "daar ... mee"
+                r_word = False
+            if after == "te" and word in SPLITTING | SOMETIMES_SPLITTING:
+                return None   # "uit te werken": a particle of another verb ends the clause
+        return None
+
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         found = []
         for i, token in enumerate(doc):
             entries = self._verbs.get(token.lemma_) or self._verbs.get(token.lower_)
-            if not entries or (token.lower_.startswith("ge")
-                               and not token.lemma_.startswith("ge")):
+            if not entries or not self._verb(doc, i):
                 continue
             for key, particle in entries:
                 if i >= 2 and doc[i - 1].lower_ == "te" and doc[i - 2].lower_ == particle:
                     found.append((key, i - 2, i + 1))
-                    continue
-                for j in range(i + 1, min(i + 2 + MIDDLE_FIELD, len(doc))):
-                    if doc[j].is_punct:
-                        break
-                    if doc[j].lower_ == particle and (
-                            j + 1 == len(doc) or doc[j + 1].lower_ not in DETERMINERS):
-                        found.append((key, i, j + 1))
-                        break
+                elif (j := self._particle_at(doc, i, particle)) is not None:
+                    found.append((key, i, j + 1))
         return found
 
     @staticmethod
     def evidence(doc: Doc, start: int, end: int) -> str:
-        """The words matched: "uit te nodigen", "levert ... op" (the words between left out)."""
+        """The words matched: "uit te nodigen", "werken samen", "levert … op" (the words
+        between left out, so that one verb is one piece of evidence however it is split)."""
         span = doc[start:end]
-        return span.text.lower() if len(span) <= 3 else f"{span[0].lower_} … {span[-1].lower_}"
+        if len(span) <= 2 or span[1].lower_ == "te":
+            return span.text.lower()
+        return f"{span[0].lower_} … {span[-1].lower_}"
 
 
 class RuleCoder:

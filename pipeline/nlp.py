@@ -50,6 +50,10 @@ class Lemmatiser:
                              []).append(form)
         return found
 
+    def knows(self, form: str) -> bool:
+        """Whether the table has the word form ``form`` (lower-case)."""
+        return form in self._table
+
     def lemma(self, form: str) -> str:
         hit = self._cache.get(form)
         if hit is None:

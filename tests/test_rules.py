@@ -205,3 +205,27 @@ def test_a_new_codes_separable_verb_matches_split(codebook, nl_pipeline):
     _, evidence = coder.score(texts)
     assert [e.get("focus") for e in evidence] == [
         ["vullen … in"], ["koppel … terug"], ["ingevuld"]]
+
+
+@pytest.mark.parametrize(("text", "label", "words"), [
+    # the present the lemma table lacks: the -t form, the first person with its pronoun
+    ("Ze vertelt het in de teamvergadering.", "knowledge_management.oral",
+     ["vertelt", "teamvergadering"]),
+    ("Ik help collega's met hun analyses.", "exchange.support", ["ik help"]),
+    ("Soms deel ik de uitkomsten.", "knowledge_management", ["deel ik"]),
+])
+def test_a_verb_pattern_matches_the_present_the_table_lacks(rules, text, label, words):
+    assert [lemmatiser().lemma(w) for w in ("vertelt", "help", "deel")] == [
+        "vertelt", "help", "deel"]   # the gaps: each form is its own lemma
+    _, evidence = rules.score([text])
+    assert evidence[0][label] == words
+
+
+@pytest.mark.parametrize("text", [
+    "Een deel van de leerlingen blijft zitten.",   # "deel" without a pronoun: a noun
+    "Ik ga met je mee.",                          # "met" is no present of meten
+])
+def test_a_verbs_stem_alone_is_no_verb(rules, text):
+    _, evidence = rules.score([text])
+    assert not any(w in ("deel", "met", "met je", "ik met") for ws in evidence[0].values()
+                   for w in ws)

@@ -6,7 +6,7 @@ A segment gets a code when at least one of its patterns matches; the score grows
 number of distinct matches (1 - 0.5**n), and the matched words are the evidence. It needs no
 labels: the cold-start coder for a new codebook and the baseline the model must beat.
 
-Three additions make patterns written by hand match what they obviously mean:
+Four additions make patterns written by hand match what they obviously mean:
 
 - Lemmas come from a lookup table (:class:`pipeline.nlp.Lemmatiser`), which does not know
   compounds and domain words ("datateams" stays "datateams"). So each single-word pattern also
@@ -15,17 +15,20 @@ Three additions make patterns written by hand match what they obviously mean:
   "datateams", "gemiddeld" "gemiddelde". Forms the table lemmatises to another word are left
   out. A form that is a lemma of its own in the table ("verslagen", also 'defeated') matches
   as that exact form only, not through that word's inflections.
+- The table also lacks much of the present of verbs, the tense of an interview: a one-word
+  verb pattern matches its -t form ("vertelt" for ``vertellen``) and its first person with
+  the pronoun ("ik help", "help je" for ``helpen``; alone "vraag" and "deel" are nouns as
+  often).
 - A pattern word ending in ``*`` matches any word that starts with it, on the lower-case
   form (``leerling*``: "leerlingen", "leerlingenpanel"), as in NVivo and ATLAS.ti.
-
 - A one-word pattern that is a separable verb (``opleveren``, ``uitnodigen``) also matches
   where its clause splits it: "Het levert ons veel op", "om ze uit te nodigen"
   (:class:`SeparableVerbMatcher`). The table knows the joined forms ("oplevert",
   "opgeleverd"); the blank pipeline has no parser to join split ones, so a few word-order
   rules stand in for one, erring towards no match.
 
-Forms the table lacks ("kwam" for ``komen``, "ik help" for ``helpen``) do not match their
-lemma's pattern: write those forms as patterns of their own.
+Irregular forms the table lacks ("kwam" for ``komen``) do not match their lemma's pattern:
+write those forms as patterns of their own.
 """
 
 from __future__ import annotations
@@ -215,19 +218,37 @@ def separable(lemma: str) -> tuple[str, str] | None:
     return None
 
 
-def present_forms(verb: str) -> set[str]:
-    """The verb's singular present as written ("leg", "legt" of "leggen"): the lemma table
-    lacks many ("ik leg", "ze werkt") or gives them to a noun ("werk"). The stems are the
-    table's (of its "-t" forms) and the spelling's (the infinitive less -en, with a doubled
-    consonant single, an open vowel doubled, v/z unvoiced), each kept only when its own
-    spellings before -en give the infinitive back (not "dach" of "dacht", "denken")."""
-    stems = {f[:-1] for f in lemmatiser().forms.get(verb, ()) if f.endswith("t") and len(f) > 3}
+def present_stems(verb: str) -> set[str]:
+    """The verb's present stem, the first person ("leg" of "leggen"): from the lemma table's
+    own -t forms ("legt"; a past such as "dacht" of "denken" is no stem of it), else by the
+    spelling rules (:func:`_spelled_stem`). The table lacks many ("ik leg", "ze werkt")."""
+    table = {f[:-1] for f in lemmatiser().forms.get(verb, ())
+             if f.endswith("t") and len(f) > 3 and not f.startswith("ge")}
+    table = {s for s in table if verb in {spelling + "en" for spelling in _stems(s)} | {s + "n"}}
+    if table or not verb.endswith("en") or len(verb) < 5:
+        return table
+    return {_spelled_stem(verb)}
+
+
+def _spelled_stem(verb: str) -> str:
+    """The stem of a regular infinitive: less -en, a doubled consonant single ("leggen":
+    "leg"), a vowel in an open syllable doubled ("vragen": "vraag"; not a schwa: "leveren":
+    "lever"), a final v/z unvoiced ("schrijven": "schrijf", "lezen": "lees")."""
     base = verb[:-2]
-    if verb.endswith("en") and len(base) >= 3:
-        unvoiced = base[:-1] + {"v": "f", "z": "s"}.get(base[-1], base[-1])
-        stems |= {base, unvoiced, base[:-1] if base[-1] == base[-2] else base,
-                  unvoiced[:-2] + unvoiced[-2] + unvoiced[-2:]}
-    stems = {s for s in stems if verb in {spelling + "en" for spelling in _stems(s)} | {s + "n"}}
+    last = base[-1]
+    if last == base[-2] and last not in VOWELS:
+        return base[:-1]
+    unvoiced = base[:-1] + {"v": "f", "z": "s"}.get(last, last)
+    schwa = verb.endswith(("elen", "eren", "enen")) and any(c in VOWELS for c in base[:-2])
+    if (last not in VOWELS and base[-2] in VOWELS and base[-3:-2] not in VOWELS
+            and not schwa):
+        return unvoiced[:-2] + base[-2] + unvoiced[-2:]
+    return unvoiced
+
+
+def present_forms(verb: str) -> set[str]:
+    """The verb's singular present as written: the stem and the stem + t ("leg", "legt")."""
+    stems = present_stems(verb)
     return stems | {s + "t" for s in stems if not s.endswith("t")}
 
 
@@ -334,7 +355,8 @@ class RuleCoder:
         if plain:
             docs = list(self.nlp.pipe(plain))
             self.lemma_matcher.add(key, docs)
-            forms = sorted(set().union(*(self._unknown_inflections(d) for d in docs)))
+            forms = sorted(set().union(*(self._unknown_inflections(d)
+                                         | self._unknown_verb_forms(d) for d in docs)))
             if forms:
                 self.form_matcher.add(key, [self.nlp.make_doc(f) for f in forms])
             for d in docs:
@@ -353,6 +375,24 @@ class RuleCoder:
         token = pattern[0]
         return {f for f in inflections(token.lower_) | inflections(token.lemma_)
                 if lem.lemma(f) == f}
+
+    @staticmethod
+    def _unknown_verb_forms(pattern: Doc) -> set[str]:
+        """The present of a one-word verb pattern where the lookup table lacks it: the -t form
+        ("vertelt" of ``vertellen``) alone, and the first person ("help") only with its
+        pronoun ("ik help", "help ik", "help je"): alone it is often a noun ("een vraag",
+        "het plan")."""
+        if len(pattern) != 1 or not pattern[0].is_alpha:
+            return set()
+        lem = lemmatiser()
+        verb = pattern[0].lemma_
+        if not (verb.endswith("en") and verb in lem.forms) or separable(verb):
+            return set()
+        stems = {s for s in present_stems(verb) if lem.lemma(s) != verb}
+        t_forms = {s + "t" for s in present_stems(verb) if not s.endswith("t")}
+        return {f for f in t_forms if not lem.knows(f)} | {
+            phrase for stem in stems
+            for phrase in (f"ik {stem}", f"{stem} ik", f"{stem} je", f"{stem} jij")}
 
     def score(self, texts: list[str], batch_size: int = 500) -> tuple[pd.DataFrame, list[dict]]:
         """Per text a score per label (columns: :attr:`labels`) and the matched evidence

@@ -877,6 +877,13 @@ _NL_WARNINGS = [
      r"\1: \2 worden allemaal als respondent gelezen: controleer wie er spreekt (van twee "
      r"sprekersnamen is die met de naam van de personeelslijst de respondent, de ander de "
      r"interviewer)"),
+    (re.compile(r"(.+): the interviewer's turns hold more words \((\d+)\) than the "
+                r"respondent's \((\d+)\): check that the speakers are the right way round "
+                r"\((.+) in the config; a transcription service numbers its speakers per "
+                r"file\)"),
+     r"\1: de beurten van de interviewer bevatten meer woorden (\2) dan die van de "
+     r"respondent (\3): controleer of de sprekers niet verwisseld zijn (\4 in de config; een "
+     r"transcriptiedienst nummert zijn sprekers per bestand)"),
     (re.compile(r"(.+): line (\d+): '(.+)' looks like a speaker but starts only this "
                 r"paragraph, so it is part of the previous turn: check who speaks"),
      r"\1: regel \2: '\3' lijkt een spreker maar begint alleen deze alinea, dus die hoort bij "

@@ -52,12 +52,13 @@ LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # befo
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
 # ("[00:01:10] R:", "(00:01) R:", "00:01 - R:"), with one after it ("R [00:01:10]:", "R 00:01:",
 # "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
-# the turn starts on the next one. A colon between two digits is a time stamp's
-# ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" is R's
+# the turn starts on the next one. The colon of a time stamp after a space is none
+# ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" and "R1:12" are R's
 PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
                     rf"(?:[-–—]{SPACE}*)?{LABEL}"
                     rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
-                    rf"{SPACE}*(?:(?<!\d):|:(?!\d))(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?"
+                    rf"{SPACE}*(?!(?<=\s\d):\d)(?!(?<=\s\d\d):\d):"
+                    rf"(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?"
                     rf"{SPACE}*(?=\S|$)")
 # a speaker line without colon, as transcription services write it: the label and a time
 # stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
@@ -111,19 +112,26 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     two or more paragraphs is the respondent's; where there are two, the one that shares the
     most words with the respondent's roster name is, and the other is the interviewer's.
     A speaker line without colon ("00:05:12 R", "Speaker 1  0:03") names a configured prefix
-    anywhere, any other label only in a transcript whose prefixes name no speaker: a
-    transcript has one style, and a line such as "Om 10:30" in a turn is no speaker."""
+    anywhere, any other label only where such lines start more turns than the prefixes do: a
+    transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
+    speaker, and "Bijvoorbeeld:" twice among speaker lines is none either."""
     matched = [(i, s, e, PREFIX.match(text, s, e) or _speaker_line(text, s, e))
                for i, s, e in paras]
-    found, roles, unknown = _roles(matched, config, respondent_name, any_line=False)
-    return (found, roles, unknown) if roles else _roles(matched, config, respondent_name,
-                                                        any_line=True)
+    by_prefix = _roles(matched, config, respondent_name, lines=False)
+    by_line = _roles(matched, config, respondent_name, lines=True)
+
+    def turns(found: list, roles: dict, lines: bool) -> int:
+        return sum(1 for *_, m, key in found
+                   if key in roles and (m.re is not PREFIX) == lines)
+    n_line, n_prefix = turns(*by_line[:2], True), turns(*by_prefix[:2], False)
+    # with no speaker either way, the lines' labels are named in the notes
+    return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
 
 
 def _roles(matched: list, config: SegmentConfig, respondent_name: str,
-           any_line: bool) -> tuple[list, dict[str, str], list[str]]:
+           lines: bool) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers` for paragraphs with their prefix match, ``(i, start, end, match)``;
-    speaker lines of a label that is not configured count only with ``any_line``."""
+    a label that is not configured counts in speaker lines with ``lines``, else in prefixes."""
     interviewer = {p.casefold() for p in config.interviewer_prefixes}
     respondent = {p.casefold() for p in config.respondent_prefixes}
 
@@ -135,7 +143,7 @@ def _roles(matched: list, config: SegmentConfig, respondent_name: str,
         bare = NUMBERED.sub("", said)
         return bare if bare.casefold() in interviewer | respondent else said
 
-    found = [(i, s, e, m, k) if any_line or m is None or m.re is PREFIX
+    found = [(i, s, e, m, k) if m is None or (m.re is not PREFIX) == lines
              or k.casefold() in interviewer | respondent else (i, s, e, None, None)
              for i, s, e, m in matched for k in [key(m)]]
     uses = Counter(k for *_, k in found if k)
@@ -190,9 +198,10 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                   respondent_name: str = "") -> list[str]:
     """What a researcher should check in an interview's speakers, in words: no respondent turn
     recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
-    (its paragraphs continue the previous turn), a full name that starts only one paragraph
-    (a third speaker's words would be the previous speaker's), several names all taken as the
-    respondent."""
+    (its paragraphs continue the previous turn), a full name or a speaker line that starts
+    only one paragraph (a third speaker's words would be the previous speaker's), several
+    names all taken as the respondent, an interviewer who says more than the respondent (the
+    roles the wrong way round: the coded words would be the questions)."""
     if source == "observation":
         return []
     found, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
@@ -212,7 +221,16 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     notes += [f"line {text.count(chr(10), 0, s) + 1}: '{key}' looks like a speaker but starts "
               "only this paragraph, so it is part of the previous turn: check who speaks"
               for _, s, _, m, key in found if key and key not in roles and key not in unknown
-              and m.re is PREFIX and len(key.split()) > 1 and _looks_like_name(key)]
+              and (len(key.split()) > 1 and _looks_like_name(key)
+                   or m.re is not PREFIX and NUMBERED.search(key))]   # "Spreker 3  4:40"
+    words = Counter()
+    for turn in parse_turns(text, source, config, respondent_name):
+        words[turn.role] += len(text[turn.start:turn.end].split())
+    if 0 < words["respondent"] < words["interviewer"]:
+        notes.append(f"the interviewer's turns hold more words ({words['interviewer']}) than "
+                     f"the respondent's ({words['respondent']}): check that the speakers are "
+                     "the right way round (segment.interviewer_prefixes, respondent_prefixes in "
+                     "the config; a transcription service numbers its speakers per file)")
     return notes
 
 

@@ -180,14 +180,49 @@ def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     ("I: Wanneer?\nR: Op dinsdag.\nOm 10:30\nen donderdag\nOm 10:30\nI: En?\nR: Niets.\n",
      ["interviewer", "respondent", "respondent", "respondent", "respondent", "interviewer",
       "respondent"]),
+    ("I1: Hoe lang al?\nR1:12 jaar, sinds het begin.\nI1: En?\nR1: Goed.\n",
+     ["interviewer", "respondent", "interviewer", "respondent"]),
     # a configured speaker's line without colon counts in any transcript
     ("I: Vraag?\n00:05:12 R\nAntwoord.\n", ["interviewer", "respondent"]),
+    # among speaker lines, "Bijvoorbeeld:" twice is no speaker
+    ("Marieke de Vries   0:03\nWat doen jullie?\nJan Bakker   0:09\nVeel.\n"
+     "Bijvoorbeeld: toetsen.\nMarieke de Vries   0:20\nEn?\nJan Bakker   0:24\n"
+     "Bijvoorbeeld: cijfers.\n",
+     ["interviewer", "respondent", "respondent", "interviewer", "respondent"]),
     ("[00:00:03]I\nWat?\n[00:00:09]R\nDit.\n", ["interviewer", "respondent"]),
 ])
 def test_time_stamps_beside_speakers_and_in_turns(text, roles, seg_config):
     turns = parse_turns(text, "interview", seg_config, "Jan Bakker")
     assert [t.role for t in turns] == roles
     assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == []
+
+
+def test_a_third_speakers_line_is_a_note(seg_config):
+    """A speaker line seen once (a colleague walks in) continues the previous turn, and says
+    so: before, nothing told the researcher that those words were coded as the respondent's."""
+    text = ("Marieke de Vries   0:03\nWat?\nJan Bakker   0:09\nDit.\nPiet Jansen   0:20\n"
+            "Ik ook.\nMarieke de Vries   0:30\nOké.\nJan Bakker   0:31\nJa, dat is zo.\n")
+    assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == [
+        "line 5: 'Piet Jansen' looks like a speaker but starts only this paragraph, so it is "
+        "part of the previous turn: check who speaks"]
+
+
+def test_an_interviewer_who_says_more_is_a_note(seg_config):
+    """Speakers the wrong way round (numbered per file by a transcription service, a name not
+    read) code the questions: an interviewer with more words than the respondent is a note."""
+    config = seg_config.model_copy(update={
+        "interviewer_prefixes": ["Speaker 1"], "respondent_prefixes": ["Speaker 2"]})
+    text = ("Speaker 2  0:01\nWat doe je?\nSpeaker 1  0:03\nIk ben docent wiskunde en ik "
+            "doe de analyses voor het datateam.\nSpeaker 2  0:12\nMet wie?\nSpeaker 1  0:14\n"
+            "Met de sectie, in de sectievergadering.\n")
+    assert speaker_notes(text, "interview", config) == [
+        "the interviewer's turns hold more words (18) than the respondent's (5): check that "
+        "the speakers are the right way round (segment.interviewer_prefixes, "
+        "respondent_prefixes in the config; a transcription service numbers its speakers per "
+        "file)"]
+    swapped = config.model_copy(update={"interviewer_prefixes": ["Speaker 2"],
+                                        "respondent_prefixes": ["Speaker 1"]})
+    assert speaker_notes(text, "interview", swapped) == []
 
 
 @pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])
@@ -480,11 +515,49 @@ def test_read_transcript_vtt_of_zoom(tmp_path):
         "[00:00:01] Marieke: Wat deel je?", "[00:00:04] Jan: De toetsanalyse. Met de sectie."]
 
 
+@pytest.mark.parametrize(("voice", "speaker"), [
+    ("Vries, M. de (Marieke)", "Marieke de Vries"),   # surname first, the name called by
+    ("Vries, Marieke de", "Marieke de Vries"),
+    ("Marieke de Vries | Universiteit Utrecht", "Marieke de Vries"),   # an organisation
+    ("Marieke de Vries (Gast)", "Marieke de Vries (Gast)"),
+])
+def test_vtt_display_names_become_speakers(tmp_path, voice, speaker, seg_config, nl_pipeline):
+    """Teams display names a prefix could not hold made the interviewer's questions the
+    respondent's, or nothing was coded; and a roster name written surname first was not
+    pseudonymised."""
+    path = tmp_path / "p1_interview_1.vtt"
+    path.write_text(f"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v {voice}>Wat deel je?</v>\n\n"
+                    "00:00:03.000 --> 00:00:04.000\n<v Bakker, Jan>De toetsanalyse.</v>\n\n"
+                    f"00:00:05.000 --> 00:00:06.000\n<v {voice}>Met wie?</v>\n\n"
+                    "00:00:07.000 --> 00:00:08.000\n<v Bakker, Jan>Met de sectie.</v>\n",
+                    encoding="utf-8")
+    text = read_transcript(path)
+    assert text.split("\n")[:2] == [f"[00:00:01] {speaker}: Wat deel je?",
+                                     "[00:00:03] Jan Bakker: De toetsanalyse."]
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.vtt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Jan Bakker")
+    assert segs["text"].tolist() == ["De toetsanalyse.", "Met de sectie."]
+    assert segs["context"].tolist() == ["Wat deel je?", "Met wie?"]
+
+
+def test_vtt_cue_of_two_voices_and_character_references(tmp_path):
+    path = tmp_path / "p1_interview_1.vtt"
+    path.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Jan>Hoi.</v> <v.loud Piet>Dag "
+                    "&amp; <b>tot</b> ziens.</v>\n\n00:00:03.000 --> 00:00:04.000\n"
+                    "<v Jan>R&amp;D&nbsp;ja.</v>\n", encoding="utf-8")
+    assert read_transcript(path).split("\n") == [
+        "[00:00:01] Jan: Hoi.", "[00:00:01] Piet: Dag & tot ziens.", "[00:00:03] Jan: R&D ja."]
+
+
 @pytest.mark.parametrize(("content", "line", "message"), [
     ("1\n00:00:01.000 --> 00:00:04.000\nJan: Hoi.\n", 1, "must start with the line WEBVTT"),
     # webvtt-py skips a cue whose timing it cannot read, without a word: refused, not dropped
     ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHoi.\n\n00:00:0x --> 00:00:05.000\nWeg?\n",
      6, "unreadable cue timing '00:00:0x --> 00:00:05.000'"),
+    # webvtt-py reads a cue with '-->' in its text as empty: refused, not lost
+    ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Jan>Van A --> B.</v>\n", 4,
+     "'-->' in a cue's text"),
 ])
 def test_read_transcript_vtt_refuses_what_it_cannot_read(tmp_path, content, line, message):
     path = tmp_path / "p1_interview_1.vtt"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import os
@@ -553,16 +554,27 @@ def _docx_lines(container) -> Iterator[str]:
 
 
 # a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen")
-_CUE_SPEAKER = re.compile(r"([^\W\d_][^:\n]{0,40}):\s")
+_CUE_SPEAKER = re.compile(r"([^\W\d_][^:\n]*?):\s")
 _CUE_TIMING = re.compile(r"\s*((?:\d+:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{2}:\d{2}\.\d{3})")
+# a line meant as a cue timing, readable or not (not a cue's text or a NOTE with "-->" in it)
+_TIMING_LIKE = re.compile(r"\s*[^\s<]*\d[^\s<]*\s*-->")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]*)>")
+_TAG = re.compile(r"<[^>]*>")
+# a display name with the surname first: "Vries, M. de (Marieke)", "Verbeek, Ingrid"
+_SURNAME_FIRST = re.compile(r"\s*(?P<surname>[^,()]+?)\s*,\s*(?P<rest>[^,()]*?)\s*"
+                            r"(?:\((?P<called>[^()]*)\))?\s*")
+#: the longest speaker name a transcript prefix holds (segment.LABEL)
+SPEAKER_NAME_CHARS = 41
 
 
 def _vtt_text(raw: bytes, path: Path) -> str:
     """A WebVTT transcript (Teams, Zoom) as transcript lines, one per speaker turn:
-    ``[00:01:10] Marieke de Vries: ...``. The speaker is the cue's voice (``<v Marieke de
-    Vries>``, Teams) or the cue's own prefix (Zoom); the cues of one speaker in a row are one
-    turn, and the time stamp is its first cue's start, to find it back in the recording."""
-    import webvtt  # webvtt-py: the WebVTT grammar (header, NOTE/STYLE blocks, cue settings, tags)
+    ``[00:01:10] Marieke de Vries: ...``. The speaker is the voice of each part of a cue
+    (``<v Marieke de Vries>``, Teams; :func:`_speaker_name`) or the cue's own prefix (Zoom);
+    the parts of one speaker in a row are one turn, and the time stamp is its first cue's
+    start, to find it back in the recording. Tags are left out, character references such as
+    ``&amp;`` read."""
+    import webvtt  # webvtt-py: the WebVTT grammar (header, NOTE/STYLE blocks, cue settings)
 
     text = _decode(raw, path)
     try:
@@ -570,26 +582,59 @@ def _vtt_text(raw: bytes, path: Path) -> str:
     except webvtt.errors.MalformedFileError:
         raise InputError(path, "not a WebVTT file: it must start with the line WEBVTT",
                          line=1) from None
-    timings = [(i, line) for i, line in enumerate(text.splitlines(), 1) if "-->" in line]
+    lines = list(enumerate(text.split("\n"), 1))
+    timings = [(i, line) for i, line in lines if _TIMING_LIKE.match(line)]
+    if arrow := next(((i, line) for i, line in lines if "-->" in line and not
+                      _TIMING_LIKE.match(line) and not line.lstrip().startswith("NOTE")), None):
+        # webvtt-py reads such a cue as empty: its words would be lost
+        raise InputError(path, f"'-->' in a cue's text ({arrow[1].strip()!r}), which WebVTT "
+                         "does not allow: write it otherwise", line=arrow[0])
     if len(captions) != len(timings):   # webvtt-py skips a cue it cannot read, and says nothing
         line, timing = next(((i, t) for i, t in timings if not _CUE_TIMING.match(t)),
                             timings[-1] if timings else (1, ""))
         raise InputError(path, f"unreadable cue timing {timing.strip()!r} (expected "
                          "'00:01:10.000 --> 00:01:12.500')", line=line)
-    turns: list[list[str]] = []   # [speaker, start, text]
+    turns: list[tuple[str | None, str, list[str]]] = []   # (speaker, start, words said)
     for caption in captions:
-        said = " ".join(caption.text.split())
-        speaker = caption.voice
-        if speaker is None and (m := _CUE_SPEAKER.match(said)):
-            speaker, said = m[1].strip(), said[m.end():]
-        if not said:
-            continue
-        if turns and speaker is not None and turns[-1][0] == speaker:
-            turns[-1][2] += " " + said
-        else:
-            turns.append([speaker, caption.start.split(".")[0], said])
-    return "\n".join(f"[{start}] {speaker}: {said}" if speaker else f"[{start}] {said}"
+        for speaker, said in _cue_parts(caption.raw_text):
+            if speaker is None and (m := _CUE_SPEAKER.match(said)):
+                speaker, said = _speaker_name(m[1]), said[m.end():]
+            if not said:
+                continue
+            if turns and speaker is not None and turns[-1][0] == speaker:
+                turns[-1][2].append(said)
+            else:
+                turns.append((speaker, caption.start.split(".")[0], [said]))
+    return "\n".join(f"[{start}] {speaker + ': ' if speaker else ''}{' '.join(said)}"
                      for speaker, start, said in turns)
+
+
+def _cue_parts(raw: str) -> list[tuple[str | None, str]]:
+    """``(speaker or None, text)`` of each voice of a cue's text, as plain text."""
+    def plain(part: str) -> str:
+        return " ".join(html.unescape(_TAG.sub("", part)).split())
+
+    voices = list(_VOICE.finditer(raw))
+    parts = [(None, plain(raw[:voices[0].start() if voices else len(raw)]))]
+    ends = [v.start() for v in voices[1:]] + [len(raw)] if voices else []
+    parts += [(_speaker_name(v[1]), plain(raw[v.end():end]))
+              for v, end in zip(voices, ends, strict=True)]
+    return [(speaker, said) for speaker, said in parts if said]
+
+
+def _speaker_name(name: str) -> str:
+    """A display name as a transcript's speaker prefix can hold it: the surname moved back
+    ("Vries, M. de (Marieke)" -> "Marieke de Vries"), an organisation after ``|`` left out,
+    other characters than letters, digits, spaces, ``.'-()`` made spaces, at most
+    :data:`SPEAKER_NAME_CHARS` characters. So the speakers are recognised, and a roster name
+    is pseudonymised as it is written in staff.csv."""
+    name = html.unescape(name).split("|")[0]
+    if m := _SURNAME_FIRST.fullmatch(name):
+        rest = m["rest"].split()
+        given = [m["called"]] if m["called"] else [w for w in rest if not w.islower()]
+        name = " ".join([*given, *(w for w in rest if w.islower()), m["surname"]])
+    name = " ".join(re.sub(r"[^\w'’.\-() ]", " ", name).split())
+    return name if len(name) <= SPEAKER_NAME_CHARS else name[:SPEAKER_NAME_CHARS].rsplit(" ", 1)[0]
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"   # WordprocessingML

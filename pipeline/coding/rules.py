@@ -16,8 +16,8 @@ Four additions make patterns written by hand match what they obviously mean:
   out. A form that is a lemma of its own in the table ("verslagen", also 'defeated') matches
   as that exact form only, not through that word's inflections.
 - The table also lacks much of the present of verbs, the tense of an interview: a one-word
-  verb pattern matches its -t form ("vertelt" for ``vertellen``) and its first person with
-  the pronoun ("ik help", "help je" for ``helpen``; alone "vraag" and "deel" are nouns as
+  verb pattern matches its -t form ("vertelt" for ``vertellen``) and its bare stem beside a
+  pronoun ("ik help", "help je" for ``helpen``; alone "vraag" and "deel" are nouns as
   often).
 - A pattern word ending in ``*`` matches any word that starts with it, on the lower-case
   form (``leerling*``: "leerlingen", "leerlingenpanel"), as in NVivo and ATLAS.ti.
@@ -32,6 +32,8 @@ write those forms as patterns of their own.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import pandas as pd
 from spacy.language import Language
@@ -66,6 +68,8 @@ SOMETIMES_SPLITTING = frozenset({"door", "in", "langs", "om", "onder", "over", "
 # these make the next word a noun ("mijn kijk op lesgeven" is no verb "kijken"); not "het",
 # "dit", "dat": also subjects ("Dat levert veel op")
 NOUN_MARKERS = frozenset({"de", "een", "mijn", "jouw", "ons", "onze", "hun", "elke", "iedere"})
+SUBJECT_OR_ARTICLE = frozenset({"het", "'t", "dit", "dat"})   # before a verb's bare stem: nouns
+FIRST_PERSONS = frozenset({"ik", "je", "jij"})   # a bare stem beside one is a verb ("help je")
 # "daar ... mee", "er ... aan": the preposition of these (with that, of it), not a particle
 R_WORDS = frozenset({"er", "daar", "hier", "waar", "ergens", "nergens", "overal"})
 PREPOSITIONS = frozenset({"aan", "achter", "bij", "binnen", "buiten", "door", "in", "langs",
@@ -79,9 +83,15 @@ CLAUSE_STARTS = frozenset({"en", "maar", "want", "omdat", "zodat", "zodra", "ter
 # what may follow a verb's particle, which ends its clause ("legt uit hoe ...", "werken samen
 # met ..."); before any other word ("op school", "op zich") it is a preposition
 AFTER_PARTICLE = PREPOSITIONS | CLAUSE_STARTS | frozenset({
-    "dat", "die", "wat", "wie", "hoe", "waarom", "welke", "als", "dan", "hoor", "hè", "he",
-    "toch", "ofzo", "zeg", "bijvoorbeeld", "eigenlijk", "natuurlijk", "ook", "nog", "weer",
-    "zo", "even", "wel", "nu"})
+    "wie", "hoe", "waarom", "welke", "als", "dan", "hoor", "hè", "he", "toch", "ofzo", "zeg",
+    "bijvoorbeeld", "eigenlijk", "natuurlijk", "ook", "nog", "weer", "zo", "even", "wel", "nu"})
+# "dat", "die", "wat" after a particle start a clause ("legt uit dat niemand ...") only where
+# one of these follows; before a noun they are demonstratives ("op dat moment", "op die manier")
+CLAUSE_WORDS = frozenset({"ik", "je", "jij", "u", "hij", "zij", "ze", "we", "wij", "jullie",
+                          "het", "er", "de", "een", "dit", "dat", "die", "men", "niemand",
+                          "iedereen", "iemand", "alles", "niets", "veel", "alle", "mijn",
+                          "onze", "zijn", "haar", "hun"})
+RELATIVES = frozenset({"dat", "die", "wat"})
 MIDDLE_FIELD = 15  # most words between a split verb and its particle, within one clause
 
 
@@ -197,6 +207,7 @@ class WildcardMatcher:
         return found
 
 
+@lru_cache(maxsize=4096)
 def separable(lemma: str) -> tuple[str, str] | None:
     """``("op", "leveren")`` for the separable verb ``"opleveren"``; None for any other word,
     also for a verb the lemma table has inseparable too ("overlegd" beside "overgelegd":
@@ -204,7 +215,7 @@ def separable(lemma: str) -> tuple[str, str] | None:
     forms = lemmatiser().forms
     for particle in sorted(SPLITTING | SOMETIMES_SPLITTING):
         verb = lemma[len(particle):]
-        if not (lemma.startswith(particle) and len(verb) > 3 and verb.endswith("en")
+        if not (lemma.startswith(particle) and len(verb) > 3 and verb.endswith(("en", "aan"))
                 and verb in forms):
             continue
         own = set(forms.get(lemma, ()))
@@ -218,16 +229,22 @@ def separable(lemma: str) -> tuple[str, str] | None:
     return None
 
 
-def present_stems(verb: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def present_stems(verb: str) -> frozenset[str]:
     """The verb's present stem, the first person ("leg" of "leggen"): from the lemma table's
     own -t forms ("legt"; a past such as "dacht" of "denken" is no stem of it), else by the
     spelling rules (:func:`_spelled_stem`). The table lacks many ("ik leg", "ze werkt")."""
     table = {f[:-1] for f in lemmatiser().forms.get(verb, ())
              if f.endswith("t") and len(f) > 3 and not f.startswith("ge")}
-    table = {s for s in table if verb in {spelling + "en" for spelling in _stems(s)} | {s + "n"}}
-    if table or not verb.endswith("en") or len(verb) < 5:
-        return table
-    return {_spelled_stem(verb)}
+    table = {s[:-1] if s + "n" == verb and s[-1] == s[-2] else s   # "gaa(t)": "ik ga"
+             for s in table if verb in {spelling + "en" for spelling in _stems(s)} | {s + "n"}}
+    if table:
+        return frozenset(table)
+    if verb.endswith("aan"):                  # "gaan": "ga"
+        return frozenset({verb[:-2]})
+    if verb.endswith(("ien", "oen")):         # "zien": "zie", "doen": "doe"
+        return frozenset({verb[:-1]})
+    return frozenset({_spelled_stem(verb)} if verb.endswith("en") and len(verb) >= 5 else ())
 
 
 def _spelled_stem(verb: str) -> str:
@@ -254,18 +271,21 @@ def present_forms(verb: str) -> set[str]:
 
 class SeparableVerbMatcher:
     """Separable verbs split by their clause: the verb, then its particle where the clause
-    ends (before punctuation, a new clause, a preposition or a question word, at most
-    :data:`MIDDLE_FIELD` words on: "Het levert ons veel op", "legt uit hoe ..."), or the
-    particle before "te" ("uit te nodigen"). Not a particle: one before another word ("op
-    school"), before "te" (another verb's: "om de plannen uit te werken"), or the preposition
-    of an R-word ("daar ... mee"); not a verb: a participle ("gelegd ... over"), a word after
-    an article ("mijn kijk op ...") or a capital inside a sentence ("in Leiden").
+    ends (before punctuation, a new clause, a preposition, a question word or a relative
+    starting a clause, at most :data:`MIDDLE_FIELD` words on: "Het levert ons veel op",
+    "legt uit hoe ...", "legt uit dat niemand ..."), or the particle before "te" ("uit te
+    nodigen"). Not a particle: one before another word ("op school", "op dat moment"),
+    before "te" (another verb's: "om de plannen uit te werken"), or the preposition of an
+    R-word ("daar ... mee"); not a verb: a participle ("gelegd ... over"), a word after an
+    article ("mijn kijk op ...", "het werk ... samen") or a capital inside a sentence ("in
+    Leiden").
 
     Called like spaCy's matchers: ``matcher(doc)`` gives ``(key hash, start, end)``."""
 
     def __init__(self, nlp: Language):
         self.nlp = nlp
         self._verbs: dict[str, list[tuple[int, str]]] = {}  # verb form -> [(key, particle)]
+        self._stems: set[str] = set()   # the first persons among those forms ("leg")
 
     def __len__(self) -> int:
         return sum(map(len, self._verbs.values()))
@@ -277,15 +297,20 @@ class SeparableVerbMatcher:
         if split:
             particle, verb = split
             entry = (self.nlp.vocab.strings.add(key), particle)
+            self._stems |= present_stems(verb)
             for form in {verb} | present_forms(verb):
                 if entry not in (entries := self._verbs.setdefault(form, [])):
                     entries.append(entry)
 
-    @staticmethod
-    def _verb(doc: Doc, i: int) -> bool:
+    def _verb(self, doc: Doc, i: int) -> bool:
         token = doc[i]
+        before = doc[i - 1].lower_ if i > 0 else ""
+        after = doc[i + 1].lower_ if i + 1 < len(doc) else ""
         return not ((token.lower_.startswith("ge") and not token.lemma_.startswith("ge"))
-                    or (i > 0 and doc[i - 1].lower_ in NOUN_MARKERS)
+                    or before in NOUN_MARKERS
+                    # "het werk": a subject "het" takes "werkt" ("dat leg ik": an object)
+                    or (before in SUBJECT_OR_ARTICLE and token.lower_ in self._stems
+                        and after not in FIRST_PERSONS)
                     or (token.text[:1].isupper() and not token.is_sent_start))
 
     @staticmethod
@@ -297,8 +322,10 @@ class SeparableVerbMatcher:
             if doc[j].is_punct or word in CLAUSE_STARTS:
                 return None
             after = doc[j + 1].lower_ if j + 1 < len(doc) else ""
+            then = doc[j + 2].lower_ if j + 2 < len(doc) else ""
             if word == particle and not r_word and after != "te" and (
-                    not after or doc[j + 1].is_punct or after in AFTER_PARTICLE):
+                    not after or doc[j + 1].is_punct or after in AFTER_PARTICLE
+                    or after in RELATIVES and (not then or then in CLAUSE_WORDS)):
                 return j
             if word in R_WORDS:
                 r_word = True
@@ -379,20 +406,19 @@ class RuleCoder:
     @staticmethod
     def _unknown_verb_forms(pattern: Doc) -> set[str]:
         """The present of a one-word verb pattern where the lookup table lacks it: the -t form
-        ("vertelt" of ``vertellen``) alone, and the first person ("help") only with its
-        pronoun ("ik help", "help ik", "help je"): alone it is often a noun ("een vraag",
-        "het plan")."""
+        ("vertelt" of ``vertellen``) alone, and the bare stem ("help") only beside a pronoun
+        ("ik help", "help ik", "help je"): alone it is often a noun ("een vraag", "het
+        plan")."""
         if len(pattern) != 1 or not pattern[0].is_alpha:
             return set()
         lem = lemmatiser()
         verb = pattern[0].lemma_
         if not (verb.endswith("en") and verb in lem.forms) or separable(verb):
             return set()
-        stems = {s for s in present_stems(verb) if lem.lemma(s) != verb}
-        t_forms = {s + "t" for s in present_stems(verb) if not s.endswith("t")}
-        return {f for f in t_forms if not lem.knows(f)} | {
-            phrase for stem in stems
-            for phrase in (f"ik {stem}", f"{stem} ik", f"{stem} je", f"{stem} jij")}
+        stems = present_stems(verb)
+        return {f for f in present_forms(verb) - stems if not lem.knows(f)} | {
+            phrase for stem in stems if lem.lemma(stem) != verb
+            for phrase in ({f"ik {stem}"} | {f"{stem} {person}" for person in FIRST_PERSONS})}
 
     def score(self, texts: list[str], batch_size: int = 500) -> tuple[pd.DataFrame, list[dict]]:
         """Per text a score per label (columns: :attr:`labels`) and the matched evidence

@@ -17,7 +17,9 @@ written in a transcript is replaced in segment texts *before* coding, training a
 - school names from a ``school_name`` column of ``staff.csv``, in full and without generic
   words ("Stedelijk College Zandhove" -> "Zandhove", "Scholengemeenschap De Wielewaal" ->
   "De Wielewaal", "Wielewaal");
-- every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik").
+- every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik");
+- the names the transcripts use as speakers ("Marieke de Vries:"), also of people not in the
+  roster such as the interviewer, in every form above, where no roster name has that form.
 
 A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
 Matching is case-sensitive, so a name that is also a Dutch word is only replaced where it is
@@ -37,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -273,10 +276,13 @@ class Pseudonymiser:
             self._starts = re.compile(r"(?<!\w)[" + re.escape(first) + "]")
 
     @classmethod
-    def from_staff(cls, staff: pd.DataFrame, key: bytes) -> Pseudonymiser:
+    def from_staff(cls, staff: pd.DataFrame, key: bytes,
+                   speakers: Iterable[str] = ()) -> Pseudonymiser:
         """Every form of every name in ``staff`` (columns ``person_id``, ``name``, optional
-        ``school_id`` + ``school_name`` and a nickname column), keyed by ``key``."""
-        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}}
+        ``school_id`` + ``school_name`` and a nickname column), keyed by ``key``; and of the
+        names used as ``speakers`` in the transcripts (an interviewer), where no roster name
+        has that form."""
+        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}, 4: {}}
         taken: set[str] = set()
         pseudonym: dict[str, str] = {}
         nick_cols = [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
@@ -300,7 +306,13 @@ class Pseudonymiser:
         # which beats initials, which beat a form typed without its accents; a form shared by
         # several people at the same tier is neutral
         table: dict[str, str] = {}
-        for tier in (0, 1, 2, 3):
+        for speaker in sorted(set(speakers)):   # after the roster's, so each yields to it
+            sid = "speaker:" + speaker
+            pseudonym[sid] = f"[persoon-{_tag(key, sid, taken)}]"
+            forms = set().union(*name_variants(speaker))
+            for v in forms | _plain(forms):
+                owners[4].setdefault(v, set()).add(sid)
+        for tier in (0, 1, 2, 3, 4):
             for v, pids in sorted(owners[tier].items()):
                 if v not in table:
                     table[v] = pseudonym[next(iter(pids))] if len(pids) == 1 else NEUTRAL

@@ -584,7 +584,8 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
     from pipeline.run import cohort_documents, pseudonymiser_for
 
     docs, shifts = ex.pseudonymise_documents(
-        cohort_documents(cohort), None if reveal_names else pseudonymiser_for(cohort))
+        cohort_documents(cohort),
+        None if reveal_names else pseudonymiser_for(cohort, settings.pipeline.segment))
     codings = [ex.machine_codings(result.segments, result.coder)]
     users = list(dict.fromkeys(codings[0]["user"])) or [result.coder]
     if human is not None:

@@ -28,7 +28,13 @@ from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
-from pipeline.segment import SEGMENT_COLUMNS, segment_transcripts, speaker_notes, transcript_of
+from pipeline.segment import (
+    SEGMENT_COLUMNS,
+    segment_transcripts,
+    speaker_names,
+    speaker_notes,
+    transcript_of,
+)
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
            "unprofiled_notes",
@@ -100,13 +106,20 @@ def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
                          "source": tr["source"], "text": tr["text"]})
 
 
-def pseudonymiser_for(cohort: Cohort) -> Pseudonymiser:
+def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
     """The cohort's pseudonymiser, built once per loaded cohort: segmenting and the run's
-    ``.qdpx`` both need it (seconds for a national roster)."""
+    ``.qdpx`` both need it (seconds for a national roster). It knows the roster's names and
+    the names the interviews use as speakers (:func:`pipeline.segment.speaker_names`)."""
     if "pseudonymiser" not in cohort.derived:
         staff_bytes = (cohort.root / "staff.csv").read_bytes()
+        names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""),
+                         strict=True))
+        speakers = {name for t in cohort.transcripts.itertuples(index=False)
+                    if t.source == "interview"
+                    for name in speaker_names(read_transcript(cohort.root / t.path), t.source,
+                                              config, names.get(t.person_id, ""))}
         cohort.derived["pseudonymiser"] = Pseudonymiser.from_staff(
-            cohort.staff, cohort_key(cohort.meta.name, staff_bytes))
+            cohort.staff, cohort_key(cohort.meta.name, staff_bytes), speakers)
     return cohort.derived["pseudonymiser"]
 
 
@@ -151,7 +164,7 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     independent, so a large cohort (:data:`TRANSCRIPTS_PER_JOB`) is read and segmented in
     chunks over ``jobs`` processes; the result is in transcript order whatever ``jobs`` is.
     """
-    pseudo = None if reveal_names else pseudonymiser_for(cohort)
+    pseudo = None if reveal_names else pseudonymiser_for(cohort, settings.pipeline.segment)
     if (notes is not None and pseudo is not None and len(cohort.transcripts)
             and "school_name" not in cohort.staff.columns):
         notes.append("staff.csv has no school_name column, so school names in the "
@@ -245,7 +258,8 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
                             progress=progress, notes=warnings)
     coded = with_codes(segments, codes, codes_file, coder)
     if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
-        coded["evidence"] = _pseudonymised(coded["evidence"], pseudonymiser_for(cohort))
+        coded["evidence"] = _pseudonymised(coded["evidence"],
+                                           pseudonymiser_for(cohort, settings.pipeline.segment))
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     result = _profiled(settings, net, coded, coder, card, warnings)
     result.codes_file, result.coder_flags = Path(codes_file), tuple(coder_flags)

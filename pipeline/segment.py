@@ -36,8 +36,8 @@ from spacy.language import Language
 from pipeline.config import SegmentConfig
 from pipeline.io import TIME_STAMP
 
-__all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_notes", "segment_document",
-           "segment_transcripts", "transcript_of"]
+__all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_names", "speaker_notes",
+           "segment_document", "segment_transcripts", "transcript_of"]
 
 SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "turn", "part",
                    "speaker", "start", "end", "text", "context"]
@@ -232,6 +232,22 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      "the right way round (segment.interviewer_prefixes, respondent_prefixes in "
                      "the config; a transcription service numbers its speakers per file)")
     return notes
+
+
+def speaker_names(text: str, source: str, config: SegmentConfig,
+                  respondent_name: str = "") -> set[str]:
+    """The people's names a transcript uses as speakers: the interviewer's too, who is rarely
+    in the roster, so that pseudonymisation knows them. A name of two words that starts one
+    paragraph counts; a single word only as one of the two speakers (a third word used
+    twice, "Bijvoorbeeld:", is no name to replace)."""
+    if source == "observation":
+        return set()
+    found, roles, _ = _speakers(text, _paragraphs(text), config, respondent_name)
+    configured = {p.casefold() for p in config.interviewer_prefixes + config.respondent_prefixes}
+    names = {key for key in roles if key.casefold() not in configured and _looks_like_name(key)}
+    return {key for *_, key in found if key and key.casefold() not in configured
+            and _looks_like_name(key)
+            and (len(key.split()) > 1 or key in names and len(names) <= 2)}
 
 
 def _strip(index: int, role: str, text: str, start: int, end: int) -> Turn | None:

@@ -51,7 +51,8 @@ def coded(data, settings):
 
 @pytest.fixture(scope="session")
 def documents(data):
-    return ex.pseudonymise_documents(cohort_documents(data), pseudonymiser_for(data))
+    return ex.pseudonymise_documents(cohort_documents(data),
+                                     pseudonymiser_for(data, load_settings().pipeline.segment))
 
 
 @pytest.fixture(scope="session")

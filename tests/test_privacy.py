@@ -19,6 +19,7 @@ import pytest
 from helpers import run_in_process  # noqa: E402
 
 from pipeline import io
+from pipeline.config import load_settings
 from pipeline.privacy import NEUTRAL, Pseudonymiser, cohort_key, name_variants, school_variants
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,7 +225,9 @@ def test_other_cohort_other_pseudonyms(tmp_path):
     shutil.copytree(TINY, other)
     yaml = (other / "cohort.yaml").read_text(encoding="utf-8")
     (other / "cohort.yaml").write_text(yaml.replace("name: tiny", "name: tiny-2"))
-    a, b = pseudonymiser_for(io.load_cohort(TINY)), pseudonymiser_for(io.load_cohort(other))
+    seg = load_settings().pipeline.segment
+    a, b = (pseudonymiser_for(io.load_cohort(TINY), seg),
+            pseudonymiser_for(io.load_cohort(other), seg))
     names = io.load_cohort(TINY).staff["name"].tolist()
     assert all(a(n) != b(n) for n in names)
     assert set(map(a, names)).isdisjoint(set(map(b, names)))
@@ -310,3 +313,31 @@ def test_default_model_has_no_names():
     staff = io.load_cohort(DEMO).staff
     leaks = model_leaks(model, card, staff, _pseudonymised_texts(DEMO))
     assert leaks == [], f"roster names in {folder}: {leaks[:20]} (retrain: make train)"
+
+
+def test_an_interviewer_named_as_speaker_is_pseudonymised_too(tmp_path):
+    """Speaker names of people not in the roster (the interviewer) stayed on every line of the
+    .qdpx, and in the text where the respondent used them."""
+    from pipeline.exports import read_qdpx
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(TINY, cohort)
+    (cohort / "transcripts" / "sch01" / "sch01-p02_interview_1.txt").write_text(
+        "Thijmen Oosterbroek: Hoe ben je bij het datateam gekomen?\n"
+        "Johannes Dijkstra: Annelies vroeg het me. Thijmen, jij kent haar ook.\n"
+        "Thijmen Oosterbroek: Wat doe je met de uitkomsten?\n"
+        "Johannes Dijkstra: Ik mail de sectie als er iets nieuws is.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run_in_process(["run", cohort, "--out", out, "--rules", "--jobs", "1"])
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    mine = segments[segments["doc"].str.contains("sch01-p02")]
+    assert mine["context"].tolist() == ["Hoe ben je bij het datateam gekomen?",
+                                        "Wat doe je met de uitkomsten?"]
+    first = re.fullmatch(rf"({PSEUDONYM.pattern}) vroeg het me\. ({PSEUDONYM.pattern}), jij "
+                         r"kent haar ook\.", mine["text"].iloc[0])
+    assert first and first[1] != first[2]   # Annelies (roster) and Thijmen (interviewer)
+    sources = "\n".join(read_qdpx((out / "tiny.qdpx").read_bytes())["sources"].values())
+    assert "Hoe ben je bij het datateam gekomen?" in sources
+    for name in ("Thijmen", "Oosterbroek", "Johannes", "Dijkstra"):
+        assert name not in sources and name not in "\n".join(mine["text"])
+        assert name not in (out / "report.html").read_text(encoding="utf-8")

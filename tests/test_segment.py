@@ -14,6 +14,7 @@ from pipeline.segment import (
     parse_turns,
     segment_document,
     segment_transcripts,
+    speaker_names,
     speaker_notes,
 )
 
@@ -223,6 +224,20 @@ def test_an_interviewer_who_says_more_is_a_note(seg_config):
     swapped = config.model_copy(update={"interviewer_prefixes": ["Speaker 2"],
                                         "respondent_prefixes": ["Speaker 1"]})
     assert speaker_notes(text, "interview", swapped) == []
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Marieke de Vries: Wat?\nJan Bakker: Dit.\nMarieke de Vries: En?\nJan Bakker: Dat.\n",
+     {"Marieke de Vries", "Jan Bakker"}),                 # the interviewer, not in the roster
+    ("Interviewer: Wat?\nHester: Dit.\nInterviewer: En?\nHester: Dat.\n", {"Hester"}),
+    ("I: Wat?\nR: Dit.\nPiet Jansen: En ik?\n", {"Piet Jansen"}),   # a third, once
+    # a word used twice as a third "speaker" is no name to pseudonymise
+    ("Anouk: Wat?\nJeroen: Dit.\nBijvoorbeeld: toetsen.\nAnouk: En?\nJeroen: Dat.\n"
+     "Bijvoorbeeld: cijfers.\n", set()),
+])
+def test_speaker_names_for_pseudonymisation(text, names, seg_config):
+    assert speaker_names(text, "interview", seg_config, "Jan Bakker") == names
+    assert speaker_names(text, "observation", seg_config) == set()
 
 
 @pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])

@@ -45,13 +45,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 __all__ = ["Pseudonymiser", "cohort_key", "name_variants", "school_variants", "ACRONYMS",
-           "SHORT_FORMS", "NICKNAME_COLUMNS"]
+           "SHORT_FORMS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
 
 TUSSENVOEGSELS = {"van", "de", "der", "den", "el", "al", "ter", "ten", "te", "het", "'t", "la",
                   "le", "du", "da", "op", "in", "vd", "v.d.", "v/d", "uit", "aan", "bij", "von",
                   "di", "dos", "das"}
 NICKNAME_COLUMNS = ("nickname", "nicknames", "roepnaam", "roepnamen", "alias", "aliases")
 NEUTRAL = "[persoon]"
+#: said after a warning whose names were pseudonymised: which name to configure is in the file
+REVEAL_HINT = " (names pseudonymised: --reveal-names shows them)"
 
 # Upper-case abbreviations common in Dutch school talk: never taken for someone's initials.
 ACRONYMS = frozenset("""

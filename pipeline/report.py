@@ -52,6 +52,7 @@ from pipeline.io import (  # noqa: E402
     write_csv,
 )
 from pipeline.parallel import ordered_map  # noqa: E402
+from pipeline.privacy import REVEAL_HINT  # noqa: E402
 from pipeline.sociogram import LEGEND, draw_sociogram, figure_bytes  # noqa: E402
 from pipeline.variables import variable_table  # noqa: E402
 
@@ -978,6 +979,9 @@ def warning_in_language(text: str, lang: str) -> str:
     """
     if lang != "nl":
         return text
+    if text.endswith(REVEAL_HINT):
+        return (warning_in_language(text.removesuffix(REVEAL_HINT), lang)
+                + " (namen gepseudonimiseerd: --reveal-names toont ze)")
     for pattern, replacement in _NL_WARNINGS:
         if pattern.fullmatch(text):
             return pattern.sub(replacement, text)

@@ -26,7 +26,7 @@ from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
-from pipeline.privacy import Pseudonymiser, cohort_key
+from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key
 from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import (
     SEGMENT_COLUMNS,
@@ -128,7 +128,7 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
     """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts; with the
     notes on their speakers (:func:`pipeline.segment.speaker_notes`)."""
     texts = [read_transcript(root / rel) for rel in transcripts["path"]]
-    notes = [f"{rel}: {note if pseudo is None else pseudo(note)}"   # they quote prefixes
+    notes = [f"{rel}: {_without_names(note, pseudo)}"   # they quote prefixes
              for rel, text, source, name in zip(transcripts["path"], texts,
                                                 transcripts["source"],
                                                 transcripts["respondent_name"], strict=True)
@@ -138,6 +138,13 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
         segments["text"] = segments["text"].map(pseudo)
         segments["context"] = _pseudonymised(segments["context"], pseudo)  # parts share one
     return segments, notes
+
+
+def _without_names(note: str, pseudo: Pseudonymiser | None) -> str:
+    """A speaker note pseudonymised, saying so where it was (to act on it, the researcher
+    needs the name)."""
+    said = note if pseudo is None else pseudo(note)
+    return said if said == note else said + REVEAL_HINT
 
 
 def _pseudonymised(values: pd.Series, pseudo: Pseudonymiser) -> np.ndarray:

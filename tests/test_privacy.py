@@ -341,3 +341,30 @@ def test_an_interviewer_named_as_speaker_is_pseudonymised_too(tmp_path):
     for name in ("Thijmen", "Oosterbroek", "Johannes", "Dijkstra"):
         assert name not in sources and name not in "\n".join(mine["text"])
         assert name not in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_speaker_note_with_names_says_they_are_pseudonymised(tmp_path, capsys, monkeypatch):
+    """A note quoting speaker names showed only pseudonyms: nothing said how to see which
+    name to put in the config."""
+    from helpers import cli
+
+    from pipeline.report import warning_in_language
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(TINY, cohort)
+    (cohort / "transcripts" / "sch01" / "sch01-p02_interview_1.txt").write_text(
+        "Annelies: Hoe ben je bij het datateam gekomen?\nJohannes: Zij vroeg het me.\n"
+        "Annelies: Wat doe je ermee?\nJohannes: Mailen.\nMaarten: Ik ook.\n"
+        "Maarten: Ja.\n", encoding="utf-8")
+    code, _, err = cli(["segment", cohort, "--out", tmp_path / "s.csv"], capsys, monkeypatch)
+    assert code == 0
+    note = next(line for line in err.splitlines() if "all taken as the respondent" in line)
+    assert "Annelies" not in note and PSEUDONYM.search(note)
+    assert note.endswith("(names pseudonymised: --reveal-names shows them)")
+    dutch = warning_in_language(note.removeprefix("warning: "), "nl")
+    assert "allemaal als respondent" in dutch and dutch.endswith(
+        "(namen gepseudonimiseerd: --reveal-names toont ze)")
+    _, _, revealed = cli(["segment", cohort, "--out", tmp_path / "r.csv", "--reveal-names"],
+                         capsys, monkeypatch)
+    assert "Annelies, Johannes, Maarten are all taken" in revealed
+    assert "pseudonymised" not in revealed

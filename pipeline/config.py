@@ -334,6 +334,7 @@ class SegmentConfig(_Strict):
     max_chars: int = Field(ge=50)
     interviewer_prefixes: list[str]
     respondent_prefixes: list[str]
+    backchannel_words: int = Field(default=3, ge=0)
 
     @field_validator("interviewer_prefixes", "respondent_prefixes")
     @classmethod

@@ -19,7 +19,8 @@ speaker        respondent | note
 start, end     character offsets into the transcript text (``io.read_transcript``):
                ``text == transcript[start:end]``
 text           the segment's text (speaker prefix removed)
-context        previous interviewer turn (interviews) or previous note
+context        previous interviewer turn (interviews; not a "Hm-hm.": see
+               ``segment.backchannel_words``) or previous note
 =============  ===============================================================
 """
 
@@ -311,7 +312,8 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
     for turn in parse_turns(text, source, config, respondent_name):
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
-            context = body
+            if not _backchannel(body, config):
+                context = body
             continue
         if turn.role == "header":
             continue
@@ -326,6 +328,12 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
         if turn.role == "note":
             context = body
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def _backchannel(said: str, config: SegmentConfig) -> bool:
+    """An interviewer's "Hm-hm." or "Ja, oké." between two parts of an answer: no question,
+    so the context of the next part stays the question asked before."""
+    return len(said.split()) <= config.backchannel_words and "?" not in said
 
 
 def transcript_of(segment_id: str) -> str:

@@ -240,6 +240,19 @@ def test_speaker_names_for_pseudonymisation(text, names, seg_config):
     assert speaker_names(text, "observation", seg_config) == set()
 
 
+def test_a_backchannel_keeps_the_question_as_context(seg_config, nl_pipeline):
+    """"Hm-hm." between two parts of an answer was the context of the second part (70 of the
+    demo's 998 segments): the question asked stays the context; a short question is one."""
+    text = ("I: Hoe deel je de uitkomsten?\nR: In de teamvergadering.\nI: Hm-hm.\n"
+            "R: En in de nieuwsbrief.\nI: Ja, oké.\nR: Soms ook per mail.\nI: Waarom?\n"
+            "R: Dat leest iedereen.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["context"].tolist() == ["Hoe deel je de uitkomsten?"] * 3 + ["Waarom?"]
+    every_turn = seg_config.model_copy(update={"backchannel_words": 0})
+    assert segment(text, seg_config, nl_pipeline, config=every_turn)["context"].tolist() == [
+        "Hoe deel je de uitkomsten?", "Hm-hm.", "Ja, oké.", "Waarom?"]
+
+
 @pytest.mark.parametrize("name", ["Şeyma Kaya", "Łukasz Nowak", "Žan de Wit", "J.de Vries"])
 def test_speaker_names_with_any_capital(name, seg_config):
     """A name is recognised whatever its capital (Ş, Ł, Ž were not, and nothing of the

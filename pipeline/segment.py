@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -66,6 +67,7 @@ PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
 # "Marieke de Vries   1:02"); the turn is the next lines
 SPEAKER_LINES = (re.compile(rf"{SPACE}*{LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
                  re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LABEL}{SPACE}*$"))
+SPEAKER_LINE_CHARS = 80   # longer than a label, a stamp and the spaces around them
 STAMP_ONLY = re.compile(rf"{SPACE}*{STAMP}{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
@@ -85,6 +87,8 @@ class Turn:
 
 def _speaker_line(text: str, start: int, end: int) -> re.Match | None:
     """The speaker line (label and time stamp, no colon) a paragraph is, if it is one."""
+    if end - start > SPEAKER_LINE_CHARS:
+        return None
     return next((m for line in SPEAKER_LINES if (m := line.match(text, start, end))), None)
 
 
@@ -104,8 +108,17 @@ def _name_words(name: str) -> set[str]:
             if w[0].isupper()}
 
 
-def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfig,
+def _speakers(text: str, config: SegmentConfig,
               respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
+    """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
+    pseudonymisation ask the same."""
+    return _speakers_in(text, tuple(config.interviewer_prefixes),
+                        tuple(config.respondent_prefixes), respondent_name)
+
+
+@lru_cache(maxsize=16)
+def _speakers_in(text: str, interviewer: tuple[str, ...], respondent: tuple[str, ...],
+                 respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
     """Who each prefix is: ``(paragraphs with their prefix match and the speaker it names,
     {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
@@ -117,9 +130,10 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
     speaker, and "Bijvoorbeeld:" twice among speaker lines is none either."""
     matched = [(i, s, e, PREFIX.match(text, s, e) or _speaker_line(text, s, e))
-               for i, s, e in paras]
-    by_prefix = _roles(matched, config, respondent_name, lines=False)
-    by_line = _roles(matched, config, respondent_name, lines=True)
+               for i, s, e in _paragraphs(text)]
+    configured = ({p.casefold() for p in interviewer}, {p.casefold() for p in respondent})
+    by_prefix = _roles(matched, *configured, respondent_name, lines=False)
+    by_line = _roles(matched, *configured, respondent_name, lines=True)
 
     def turns(found: list, roles: dict, lines: bool) -> int:
         return sum(1 for *_, m, key in found
@@ -129,13 +143,10 @@ def _speakers(text: str, paras: list[tuple[int, int, int]], config: SegmentConfi
     return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
 
 
-def _roles(matched: list, config: SegmentConfig, respondent_name: str,
+def _roles(matched: list, interviewer: set[str], respondent: set[str], respondent_name: str,
            lines: bool) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers` for paragraphs with their prefix match, ``(i, start, end, match)``;
     a label that is not configured counts in speaker lines with ``lines``, else in prefixes."""
-    interviewer = {p.casefold() for p in config.interviewer_prefixes}
-    respondent = {p.casefold() for p in config.respondent_prefixes}
-
     def key(m: re.Match | None) -> str | None:
         """The speaker a prefix names; a configured one also numbered ("R1", "R 2")."""
         if m is None:
@@ -179,10 +190,9 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     Where no prefix names a speaker, speaker lines without colon ("Speaker 1  0:03") do.
     Observation logs: every paragraph is a note.
     """
-    paras = _paragraphs(text)
     if source == "observation":
-        return [t for i, s, e in paras if (t := _strip(i, "note", text, s, e))]
-    found, roles, _ = _speakers(text, paras, config, respondent_name)
+        return [t for i, s, e in _paragraphs(text) if (t := _strip(i, "note", text, s, e))]
+    found, roles, _ = _speakers(text, config, respondent_name)
     turns, role = [], "header"
     for i, s, e, m, speaker in found:
         start = s
@@ -205,7 +215,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     roles the wrong way round: the coded words would be the questions)."""
     if source == "observation":
         return []
-    found, roles, unknown = _speakers(text, _paragraphs(text), config, respondent_name)
+    found, roles, unknown = _speakers(text, config, respondent_name)
     notes = []
     if "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
@@ -243,7 +253,7 @@ def speaker_names(text: str, source: str, config: SegmentConfig,
     twice, "Bijvoorbeeld:", is no name to replace)."""
     if source == "observation":
         return set()
-    found, roles, _ = _speakers(text, _paragraphs(text), config, respondent_name)
+    found, roles, _ = _speakers(text, config, respondent_name)
     configured = {p.casefold() for p in config.interviewer_prefixes + config.respondent_prefixes}
     names = {key for key in roles if key.casefold() not in configured and _looks_like_name(key)}
     return {key for *_, key in found if key and key.casefold() not in configured

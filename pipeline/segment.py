@@ -187,7 +187,7 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
     previous speaker (``header`` before the first), one with only a time stamp is no turn.
-    Where no prefix names a speaker, speaker lines without colon ("Speaker 1  0:03") do.
+    Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
     Observation logs: every paragraph is a note.
     """
     if source == "observation":

@@ -533,13 +533,18 @@ def test_read_transcript_vtt_of_teams(shared_datadir, seg_config, nl_pipeline):
     check_offsets(segs, text)
 
 
+def read_vtt(tmp_path, cues: str) -> list[str]:
+    """The lines of a .vtt transcript of ``cues`` (what follows the WEBVTT header)."""
+    path = tmp_path / "p1_interview_1.vtt"
+    path.write_text("WEBVTT\n\n" + cues, encoding="utf-8")
+    return read_transcript(path).split("\n")
+
+
 def test_read_transcript_vtt_of_zoom(tmp_path):
     """Zoom writes the speaker in the cue ("Jan: ..."), numbers its cues and has no voice."""
-    path = tmp_path / "p1_interview_1.vtt"
-    path.write_text("WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nMarieke: Wat deel je?\n\n"
+    assert read_vtt(tmp_path, "1\n00:00:01.000 --> 00:00:04.000\nMarieke: Wat deel je?\n\n"
                     "2\n00:00:04.500 --> 00:00:06.000\nJan: De toetsanalyse.\n\n"
-                    "3\n00:00:06.000 --> 00:00:08.000\nJan: Met de sectie.\n", encoding="utf-8")
-    assert read_transcript(path).split("\n") == [
+                    "3\n00:00:06.000 --> 00:00:08.000\nJan: Met de sectie.\n") == [
         "[00:00:01] Marieke: Wat deel je?", "[00:00:04] Jan: De toetsanalyse. Met de sectie."]
 
 
@@ -553,15 +558,13 @@ def test_vtt_display_names_become_speakers(tmp_path, voice, speaker, seg_config,
     """Teams display names a prefix could not hold made the interviewer's questions the
     respondent's, or nothing was coded; and a roster name written surname first was not
     pseudonymised."""
-    path = tmp_path / "p1_interview_1.vtt"
-    path.write_text(f"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v {voice}>Wat deel je?</v>\n\n"
-                    "00:00:03.000 --> 00:00:04.000\n<v Bakker, Jan>De toetsanalyse.</v>\n\n"
-                    f"00:00:05.000 --> 00:00:06.000\n<v {voice}>Met wie?</v>\n\n"
-                    "00:00:07.000 --> 00:00:08.000\n<v Bakker, Jan>Met de sectie.</v>\n",
-                    encoding="utf-8")
-    text = read_transcript(path)
-    assert text.split("\n")[:2] == [f"[00:00:01] {speaker}: Wat deel je?",
-                                     "[00:00:03] Jan Bakker: De toetsanalyse."]
+    lines = read_vtt(tmp_path, f"00:00:01.000 --> 00:00:02.000\n<v {voice}>Wat deel je?</v>\n\n"
+                     "00:00:03.000 --> 00:00:04.000\n<v Bakker, Jan>De toetsanalyse.</v>\n\n"
+                     f"00:00:05.000 --> 00:00:06.000\n<v {voice}>Met wie?</v>\n\n"
+                     "00:00:07.000 --> 00:00:08.000\n<v Bakker, Jan>Met de sectie.</v>\n")
+    assert lines[:2] == [f"[00:00:01] {speaker}: Wat deel je?",
+                         "[00:00:03] Jan Bakker: De toetsanalyse."]
+    text = "\n".join(lines)
     segs = segment_document(text, doc="transcripts/s1/p1_interview_1.vtt", school_id="s1",
                             person_id="p1", source="interview", config=seg_config,
                             nlp=nl_pipeline, respondent_name="Jan Bakker")
@@ -570,11 +573,9 @@ def test_vtt_display_names_become_speakers(tmp_path, voice, speaker, seg_config,
 
 
 def test_vtt_cue_of_two_voices_and_character_references(tmp_path):
-    path = tmp_path / "p1_interview_1.vtt"
-    path.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Jan>Hoi.</v> <v.loud Piet>Dag "
+    assert read_vtt(tmp_path, "00:00:01.000 --> 00:00:02.000\n<v Jan>Hoi.</v> <v.loud Piet>Dag "
                     "&amp; <b>tot</b> ziens.</v>\n\n00:00:03.000 --> 00:00:04.000\n"
-                    "<v Jan>R&amp;D&nbsp;ja.</v>\n", encoding="utf-8")
-    assert read_transcript(path).split("\n") == [
+                    "<v Jan>R&amp;D&nbsp;ja.</v>\n") == [
         "[00:00:01] Jan: Hoi.", "[00:00:01] Piet: Dag & tot ziens.", "[00:00:03] Jan: R&D ja."]
 
 

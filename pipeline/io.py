@@ -553,8 +553,9 @@ def _docx_lines(container) -> Iterator[str]:
             yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
 
 
-# a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen")
-_CUE_SPEAKER = re.compile(r"([^\W\d_][^:\n]*?):\s")
+# a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen"); not the
+# start of a sentence with a colon in it ("Dus, ik vind: ...")
+_CUE_SPEAKER = re.compile(r"([^\W\d_][^:\n,?!]{0,40}):\s")
 _CUE_TIMING = re.compile(r"\s*((?:\d+:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{2}:\d{2}\.\d{3})")
 # a line meant as a cue timing, readable or not (not a cue's text or a NOTE with "-->" in it)
 _TIMING_LIKE = re.compile(r"\s*[^\s<]*\d[^\s<]*\s*-->")
@@ -598,7 +599,7 @@ def _vtt_text(raw: bytes, path: Path) -> str:
     for caption in captions:
         for speaker, said in _cue_parts(caption.raw_text):
             if speaker is None and (m := _CUE_SPEAKER.match(said)):
-                speaker, said = _speaker_name(m[1]), said[m.end():]
+                speaker, said = m[1], said[m.end():]   # as written: it is the cue's text
             if not said:
                 continue
             if turns and speaker is not None and turns[-1][0] == speaker:

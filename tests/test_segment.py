@@ -544,8 +544,10 @@ def test_read_transcript_vtt_of_zoom(tmp_path):
     """Zoom writes the speaker in the cue ("Jan: ..."), numbers its cues and has no voice."""
     assert read_vtt(tmp_path, "1\n00:00:01.000 --> 00:00:04.000\nMarieke: Wat deel je?\n\n"
                     "2\n00:00:04.500 --> 00:00:06.000\nJan: De toetsanalyse.\n\n"
-                    "3\n00:00:06.000 --> 00:00:08.000\nJan: Met de sectie.\n") == [
-        "[00:00:01] Marieke: Wat deel je?", "[00:00:04] Jan: De toetsanalyse. Met de sectie."]
+                    "3\n00:00:06.000 --> 00:00:08.000\nJan: Met de sectie.\n\n"
+                    "4\n00:00:08.000 --> 00:00:09.000\nDus, ik vind: dat werkt.\n") == [
+        "[00:00:01] Marieke: Wat deel je?", "[00:00:04] Jan: De toetsanalyse. Met de sectie.",
+        "[00:00:08] Dus, ik vind: dat werkt."]   # a sentence with a colon is no speaker
 
 
 @pytest.mark.parametrize(("voice", "speaker"), [

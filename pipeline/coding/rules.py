@@ -43,7 +43,7 @@ from spacy.tokens import Doc, Token
 from pipeline.config import Codebook
 from pipeline.nlp import lemmatiser
 
-__all__ = ["RuleCoder", "SeparableVerbMatcher", "inflections", "separable"]
+__all__ = ["RuleCoder", "SeparableVerbMatcher", "inflections", "present_stems", "separable"]
 
 WILDCARD = "*"
 VOWELS = frozenset("aeiouy")

@@ -335,6 +335,7 @@ class SegmentConfig(_Strict):
     interviewer_prefixes: list[str]
     respondent_prefixes: list[str]
     backchannel_words: int = Field(default=3, ge=0)
+    ignore_lines: list[str] = []
 
     @field_validator("interviewer_prefixes", "respondent_prefixes")
     @classmethod

@@ -186,19 +186,21 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
-    previous speaker (``header`` before the first), one with only a time stamp is no turn.
+    previous speaker (``header`` before the first), one with only a time stamp or one of
+    ``segment.ignore_lines`` (a transcription service's footer) is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
     Observation logs: every paragraph is a note.
     """
     if source == "observation":
         return [t for i, s, e in _paragraphs(text) if (t := _strip(i, "note", text, s, e))]
     found, roles, _ = _speakers(text, config, respondent_name)
+    ignored = {line.strip().casefold() for line in config.ignore_lines}
     turns, role = [], "header"
     for i, s, e, m, speaker in found:
         start = s
         if m and (known := roles.get(speaker)):
             role, start = known, m.end()
-        elif STAMP_ONLY.match(text, s, e):
+        elif STAMP_ONLY.match(text, s, e) or text[s:e].strip().casefold() in ignored:
             continue
         if (t := _strip(i, role, text, start, e)) is not None:
             turns.append(t)

@@ -208,6 +208,18 @@ def test_a_third_speakers_line_is_a_note(seg_config):
         "part of the previous turn: check who speaks"]
 
 
+def test_a_transcription_services_footer_is_no_turn(seg_config, nl_pipeline):
+    """Otter ends every export with "Transcribed by https://otter.ai": it was coded as the
+    respondent's last segment."""
+    text = ("I: Wat deel je?\nR: De toetsanalyse, met de hele sectie.\n\n"
+            "Transcribed by https://otter.ai\n")
+    assert segment(text, seg_config, nl_pipeline)["text"].tolist() == [
+        "De toetsanalyse, met de hele sectie."]
+    kept = seg_config.model_copy(update={"ignore_lines": []})
+    assert segment(text, seg_config, nl_pipeline, config=kept)["text"].tolist()[-1] == (
+        "Transcribed by https://otter.ai")
+
+
 def test_an_interviewer_who_says_more_is_a_note(seg_config):
     """Speakers the wrong way round (numbered per file by a transcription service, a name not
     read) code the questions: an interviewer with more words than the respondent is a note."""

@@ -36,7 +36,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.config import SegmentConfig
-from pipeline.io import TIME_STAMP
+from pipeline.io import SPEAKER_NAME_CHARS, TIME_STAMP
 
 __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_names", "speaker_notes",
            "segment_document", "segment_transcripts", "transcript_of"]
@@ -47,8 +47,9 @@ SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "tur
 # and Unicode's line and paragraph separators, so a turn after one is never glued to the last
 PARAGRAPH = re.compile(r"[^\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 SPACE = r"(?:[^\S\n]|[\u200b\u2060\ufeff])"   # also no-break and invisible (zero-width, BOM)
-# a speaker's name or label: a letter, then at most 40 word characters, spaces, . ' -
-LABEL = r"(?P<prefix>[^\W\d_][\w'’.\- ]{0,40}?)"
+# a speaker's name or label: a letter, then word characters, spaces, . ' - (at most
+# io.SPEAKER_NAME_CHARS in all, the length a .vtt speaker's name is cut to)
+LABEL = rf"(?P<prefix>[^\W\d_][\w'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?)"
 STAMP = rf"[\[(]?{TIME_STAMP}[\])]?"
 LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # before a speaker
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp

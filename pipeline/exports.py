@@ -132,16 +132,16 @@ def pseudonymise_documents(documents: pd.DataFrame, pseudonymise: Callable | Non
     """Documents (``doc, stem, school_id, person_id, source, text``) with their text
     pseudonymised, and per document stem the offset shifts for ``map_offset``.
 
-    ``pseudonymise`` is a ``Pseudonymiser`` (its ``with_offsets`` is used), or ``None`` to keep
-    the text (``--reveal-names``).
+    ``pseudonymise`` is a ``Pseudonymiser`` (its ``with_offsets``, each text as its school's),
+    or ``None`` to keep the text (``--reveal-names``).
     """
     docs = documents.copy()
     shifts: dict[str, list] = {}
     if pseudonymise is None:
         return docs, {s: [] for s in docs["stem"]}
     texts = []
-    for stem, text in zip(docs["stem"], docs["text"], strict=True):
-        new, sh = pseudonymise.with_offsets(text)
+    for stem, text, school in zip(docs["stem"], docs["text"], docs["school_id"], strict=True):
+        new, sh = pseudonymise.with_offsets(text, school)
         texts.append(new)
         shifts[stem] = sh
     docs["text"] = texts

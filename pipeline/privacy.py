@@ -21,6 +21,9 @@ written in a transcript is replaced in segment texts *before* coding, training a
 - the names the transcripts use as speakers ("Marieke de Vries:"), also of people not in the
   roster such as the interviewer, in every form above, where no roster name has that form.
 
+A school subject that is also a name ("Frans", "Engels": :data:`SCHOOL_WORDS`) stays a word,
+except in the texts of a school where someone has that name.
+
 A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
 Matching is case-sensitive, so a name that is also a Dutch word is only replaced where it is
 capitalised.
@@ -29,8 +32,11 @@ Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an H
 person or school id keyed by :func:`cohort_key` (the cohort's name and the bytes of its
 roster), so a person gets the same pseudonym in every run of the same cohort, while the
 pseudonyms of two cohorts cannot be linked. Two pseudonyms never coincide within a cohort.
-A form shared by several people (two colleagues called "Jan", initials "AB" twice) cannot be
-attributed and becomes the neutral ``[persoon]``. ``--reveal-names`` turns all of this off,
+A text is read as its school's: a form is first that school's people's (its roster, then
+its transcripts' speakers), so "IV" in one school's observation notes is its Ingrid Verbeek
+however many schools have an IV; only a form no one of the school has is resolved over the
+cohort. A form shared by several people there (two colleagues called "Jan", initials "AB"
+twice) cannot be attributed and becomes the neutral ``[persoon]``. ``--reveal-names`` turns all of this off,
 and the manifest records that it did.
 """
 
@@ -45,7 +51,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 __all__ = ["Pseudonymiser", "cohort_key", "name_variants", "school_variants", "ACRONYMS",
-           "SHORT_FORMS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
+           "SHORT_FORMS", "SCHOOL_WORDS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
 
 TUSSENVOEGSELS = {"van", "de", "der", "den", "el", "al", "ter", "ten", "te", "het", "'t", "la",
                   "le", "du", "da", "op", "in", "vd", "v.d.", "v/d", "uit", "aan", "bij", "von",
@@ -61,6 +67,13 @@ AI AM AVG BB BO BSM BTW BV CBS CE CITO CKV CSE CV DC DM DT DUO EN EU GGD GL GMR 
 HR IB ICT ID IK IQ JA KB KBL KCV KT LB LL LO LS LVS MAVO MBO MC MR MT NB NL NT NU OCW OF OK OP
 OPP OV PC PLG PLGS PM PO PR PS PSV PTA PTO PWS QR RT SBO SE SLO SO SOVA SVO TA TL TOA TV UK US
 VMBO VO VR VS VT VWO WE WO WT ZE ZO ZAT ZOT
+""".split())
+
+# Capitalised words of Dutch school talk that are also someone's name ("docent Frans", "het
+# CE Engels"): a school's texts mean the word, unless someone of that school has that name.
+SCHOOL_WORDS = frozenset("""
+Arabisch Chinees Duits Engels Frans Fries Grieks Italiaans Latijn Nederlands Russisch Spaans
+Turks
 """.split())
 
 # Formal Dutch given names and the short forms people use for them.
@@ -253,19 +266,69 @@ def _ends_ok(text: str, j: int) -> bool:
     return text[j] in "'’" and text[j + 1:j + 2] == "s" and _free(text, j + 2)
 
 
+# who may be named in a text: people (id, name, nicknames), speakers (id, name) and schools
+# (id, name), as :func:`_resolve` reads them
+_Named = tuple[list[tuple[str, str, tuple[str, ...]]], list[tuple[str, str]], list[tuple[str, str]]]
+SCOPES_KEPT = 64   # schools whose own names a Pseudonymiser keeps resolved at a time
+
+
+def _resolve(named: _Named, tags: dict[str, str]) -> dict[str, str]:
+    """Every form of these people's, speakers' and schools' names -> its replacement.
+
+    A form that is someone's own name beats a short form or diminutive of another's, which
+    beats initials, which beat a form typed without its accents, which beats a speaker's name
+    (the speakers yield to the roster); a form shared by several at the same tier is neutral.
+    A person's name wins over a school's (it is more identifying)."""
+    people, speakers, schools = named
+    owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}, 4: {}}
+    for pid, name, nicks in people:
+        for tier, forms in enumerate(name_variants(name, nicks)):
+            for v in forms:
+                owners[tier].setdefault(v, set()).add(pid)
+            for v in _plain(forms):
+                owners[3].setdefault(v, set()).add(pid)
+    for sid, speaker in speakers:
+        forms = set().union(*name_variants(speaker))
+        for v in forms | _plain(forms):
+            owners[4].setdefault(v, set()).add(sid)
+    table: dict[str, str] = {}
+    for tier in (0, 1, 2, 3, 4):
+        for v, ids in sorted(owners[tier].items()):
+            if v not in table:
+                table[v] = tags[next(iter(ids))] if len(ids) == 1 else NEUTRAL
+    school_owner: dict[str, set[str]] = {}
+    for sid, sname in schools:
+        variants = school_variants(sname)
+        for v in variants | _plain(variants):
+            school_owner.setdefault(v, set()).add(sid)
+    for v, sids in sorted(school_owner.items()):
+        if v not in table:
+            table[v] = tags[next(iter(sids))] if len(sids) == 1 else "[school]"
+    return table
+
+
 @dataclass
 class Pseudonymiser:
     """Replace roster and school names in text by stable pseudonyms.
 
-    ``table`` maps every form of a name to its replacement. Matching walks a character trie
-    of the forms from each word start and takes the longest form that ends at a word end
-    ("Annelies Brouwer" before "Annelies"); building and matching stay fast for rosters of
-    many thousands of people.
+    ``table`` maps every form of a name in the cohort to its replacement. Matching walks a
+    character trie of the forms from each word start and takes the longest form that ends at
+    a word end ("Annelies Brouwer" before "Annelies"); building and matching stay fast for
+    rosters of many thousands of people.
+
+    A text of a known school (``school=``) names that school's people first: "IV" in its
+    observation notes is its own Ingrid Verbeek, though another school has an Ivo Vos, and
+    "Marieke" is its interviewer, though another school has a Marieke on its roster. Only
+    forms that no one of the school has are resolved over the whole cohort. ``scopes`` holds
+    per school who may be named there (:func:`_resolve`'s input) and ``tags`` the pseudonyms.
     """
 
     table: dict[str, str]
+    scopes: dict[str, _Named] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     _trie: dict = field(default_factory=dict, init=False, repr=False)
     _starts: re.Pattern | None = field(default=None, init=False, repr=False)
+    _resolved: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for form, replacement in self.table.items():
@@ -279,68 +342,72 @@ class Pseudonymiser:
 
     @classmethod
     def from_staff(cls, staff: pd.DataFrame, key: bytes,
-                   speakers: Iterable[str] = ()) -> Pseudonymiser:
+                   speakers: Iterable[tuple[str, str]] = ()) -> Pseudonymiser:
         """Every form of every name in ``staff`` (columns ``person_id``, ``name``, optional
         ``school_id`` + ``school_name`` and a nickname column), keyed by ``key``; and of the
-        names used as ``speakers`` in the transcripts (an interviewer), where no roster name
-        has that form."""
-        owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}, 4: {}}
+        names used as speakers in the transcripts (an interviewer), given as ``(school_id,
+        name)``, where no roster name has that form."""
         taken: set[str] = set()
-        pseudonym: dict[str, str] = {}
+        tags: dict[str, str] = {}
+        scopes: dict[str, _Named] = {}
+
+        def scope(school: object) -> _Named:
+            return scopes.setdefault(str(school), ([], [], []))
+
+        everyone: _Named = ([], [], [])
         nick_cols = [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
         rows = staff.assign(_order=range(len(staff))).sort_values(["person_id", "_order"],
                                                                   kind="stable")
         for rec in rows.to_dict("records"):
             pid = str(rec["person_id"])
             name = _clean(rec.get("name"))
-            nicks = [n for c in nick_cols for n in re.split(r"[;|/]", _clean(rec.get(c)))
-                     if n.strip()]
+            nicks = tuple(n for c in nick_cols for n in re.split(r"[;|/]", _clean(rec.get(c)))
+                          if n.strip())
             if not name and not nicks:
                 continue
-            if pid not in pseudonym:
-                pseudonym[pid] = f"[persoon-{_tag(key, pid, taken)}]"
-            for tier, forms in enumerate(name_variants(name, nicks)):
-                for v in forms:
-                    owners[tier].setdefault(v, set()).add(pid)
-                for v in _plain(forms):
-                    owners[3].setdefault(v, set()).add(pid)
-        # a form that is someone's own name beats a short form or diminutive of another's,
-        # which beats initials, which beat a form typed without its accents; a form shared by
-        # several people at the same tier is neutral
-        table: dict[str, str] = {}
-        for speaker in sorted(set(speakers)):   # after the roster's, so each yields to it
+            if pid not in tags:
+                tags[pid] = f"[persoon-{_tag(key, pid, taken)}]"
+            everyone[0].append((pid, name, nicks))
+            if "school_id" in rec:
+                scope(rec["school_id"])[0].append((pid, name, nicks))
+        # after the roster's tags, in name order, so that a speaker's is the same in any school
+        for speaker, school in sorted({(name, str(school)) for school, name in speakers}):
             sid = "speaker:" + speaker
-            pseudonym[sid] = f"[persoon-{_tag(key, sid, taken)}]"
-            forms = set().union(*name_variants(speaker))
-            for v in forms | _plain(forms):
-                owners[4].setdefault(v, set()).add(sid)
-        for tier in (0, 1, 2, 3, 4):
-            for v, pids in sorted(owners[tier].items()):
-                if v not in table:
-                    table[v] = pseudonym[next(iter(pids))] if len(pids) == 1 else NEUTRAL
+            if sid not in tags:
+                tags[sid] = f"[persoon-{_tag(key, sid, taken)}]"
+                everyone[1].append((sid, speaker))
+            scope(school)[1].append((sid, speaker))
         if "school_name" in staff.columns and "school_id" in staff.columns:
             schools = staff[["school_id", "school_name"]].astype(str).drop_duplicates()
-            school_tags: dict[str, str] = {}
-            school_owner: dict[str, set[str]] = {}
             for sid, sname in sorted(schools.itertuples(index=False)):
                 sname = _clean(sname)
                 if not sname:
                     continue
-                if sid not in school_tags:
-                    school_tags[sid] = f"[school-{_tag(key, 'school:' + sid, taken)}]"
-                variants = school_variants(sname)
-                for v in variants | _plain(variants):
-                    school_owner.setdefault(v, set()).add(sid)
-            for v, sids in school_owner.items():
-                if v in table:
-                    continue  # a person's name wins over a school's (it is more identifying)
-                table[v] = school_tags[next(iter(sids))] if len(sids) == 1 else "[school]"
-        return cls(table)
+                if "school:" + sid not in tags:
+                    tags["school:" + sid] = f"[school-{_tag(key, 'school:' + sid, taken)}]"
+                everyone[2].append(("school:" + sid, sname))
+                scope(sid)[2].append(("school:" + sid, sname))
+        table = _resolve(everyone, tags)
+        table.update((word, word) for word in SCHOOL_WORDS & table.keys())   # kept as said
+        return cls(table, scopes, tags)
 
-    def matches(self, text: str):
-        """``(start, end, replacement)`` of every name in ``text``, left to right."""
+    def _school_table(self, school: object) -> dict[str, str] | None:
+        """The forms as that school's texts mean them (None: an unknown school)."""
+        school = str(school)
+        if school not in self.scopes:
+            return None
+        if school not in self._resolved:
+            if len(self._resolved) >= SCOPES_KEPT:
+                self._resolved.clear()
+            self._resolved[school] = _resolve(self.scopes[school], self.tags)
+        return self._resolved[school]
+
+    def matches(self, text: str, school: object = None):
+        """``(start, end, replacement)`` of every name in ``text`` (a text of ``school``, when
+        known), left to right."""
         if self._starts is None or not text:
             return
+        own = None if school is None else self._school_table(school)
         pos, n = 0, len(text)
         for m in self._starts.finditer(text):
             i = m.start()
@@ -355,19 +422,23 @@ class Pseudonymiser:
                 if _END in node and _ends_ok(text, j):
                     best, rep = j, node[_END]
             if best > 0:
-                yield i, best, rep
+                rep = rep if own is None else own.get(text[i:best], rep)
+                if rep != text[i:best]:
+                    yield i, best, rep
                 pos = best
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str, school: object = None) -> str:
+        """``text`` (of ``school``, when known) with every name replaced."""
         if not isinstance(text, str) or not text or self._starts is None:
             return text
-        return self.with_offsets(text)[0]
+        return self.with_offsets(text, school)[0]
 
-    def with_offsets(self, text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    def with_offsets(self, text: str, school: object = None
+                     ) -> tuple[str, list[tuple[int, int, int]]]:
         """Pseudonymised text and the shifts ``(orig_end, new_end, delta)`` of each
         replacement, to map character offsets of the original onto the new text."""
         out, shifts, last, delta = [], [], 0, 0
-        for start, end, rep in self.matches(text):
+        for start, end, rep in self.matches(text, school):
             out.append(text[last:start])
             out.append(rep)
             delta += len(rep) - (end - start)

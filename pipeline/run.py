@@ -109,12 +109,12 @@ def cohort_documents(cohort: Cohort, *, texts: bool = True) -> pd.DataFrame:
 def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
     """The cohort's pseudonymiser, built once per loaded cohort: segmenting and the run's
     ``.qdpx`` both need it (seconds for a national roster). It knows the roster's names and
-    the names the interviews use as speakers (:func:`pipeline.segment.speaker_names`)."""
+    the names each school's interviews use as speakers (:func:`pipeline.segment.speaker_names`)."""
     if "pseudonymiser" not in cohort.derived:
         staff_bytes = (cohort.root / "staff.csv").read_bytes()
         names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""),
                          strict=True))
-        speakers = {name for t in cohort.transcripts.itertuples(index=False)
+        speakers = {(t.school_id, name) for t in cohort.transcripts.itertuples(index=False)
                     if t.source == "interview"
                     for name in speaker_names(read_transcript(cohort.root / t.path), t.source,
                                               config, names.get(t.person_id, ""))}
@@ -128,29 +128,34 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
     """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts; with the
     notes on their speakers (:func:`pipeline.segment.speaker_notes`)."""
     texts = [read_transcript(root / rel) for rel in transcripts["path"]]
-    notes = [f"{rel}: {_without_names(note, pseudo)}"   # they quote prefixes
-             for rel, text, source, name in zip(transcripts["path"], texts,
-                                                transcripts["source"],
-                                                transcripts["respondent_name"], strict=True)
+    notes = [f"{rel}: {_without_names(note, pseudo, school)}"   # they quote prefixes
+             for rel, text, source, name, school in zip(
+                 transcripts["path"], texts, transcripts["source"],
+                 transcripts["respondent_name"], transcripts["school_id"], strict=True)
              for note in speaker_notes(text, source, config, name)]
     segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
     if pseudo is not None and len(segments):
-        segments["text"] = segments["text"].map(pseudo)
-        segments["context"] = _pseudonymised(segments["context"], pseudo)  # parts share one
+        segments["text"] = [pseudo(t, s) for t, s in zip(segments["text"],
+                                                         segments["school_id"], strict=True)]
+        segments["context"] = _pseudonymised(segments["context"], segments["school_id"],
+                                             pseudo)   # parts share one
     return segments, notes
 
 
-def _without_names(note: str, pseudo: Pseudonymiser | None) -> str:
+def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:
     """A speaker note pseudonymised, saying so where it was (to act on it, the researcher
     needs the name)."""
-    said = note if pseudo is None else pseudo(note)
+    said = note if pseudo is None else pseudo(note, school)
     return said if said == note else said + REVEAL_HINT
 
 
-def _pseudonymised(values: pd.Series, pseudo: Pseudonymiser) -> np.ndarray:
-    """``values`` pseudonymised, each distinct value once (many rows repeat one)."""
-    codes, distinct = pd.factorize(values)
-    return np.array([pseudo(v) for v in distinct], dtype=object)[codes]
+def _pseudonymised(values: pd.Series, schools: pd.Series, pseudo: Pseudonymiser
+                   ) -> np.ndarray:
+    """``values`` (each of the school beside it) pseudonymised, each distinct pair once (many
+    rows repeat one)."""
+    codes, distinct = pd.factorize(pd.Series(list(zip(values, schools, strict=True)),
+                                             dtype=object))
+    return np.array([pseudo(v, s) for v, s in distinct], dtype=object)[codes]
 
 
 # Segmenting in worker processes pays only for large cohorts: each worker starts spaCy and
@@ -265,7 +270,7 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
                             progress=progress, notes=warnings)
     coded = with_codes(segments, codes, codes_file, coder)
     if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
-        coded["evidence"] = _pseudonymised(coded["evidence"],
+        coded["evidence"] = _pseudonymised(coded["evidence"], coded["school_id"],
                                            pseudonymiser_for(cohort, settings.pipeline.segment))
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     result = _profiled(settings, net, coded, coder, card, warnings)

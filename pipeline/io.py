@@ -514,15 +514,35 @@ def read_transcript(path: Path) -> str:
 def _docx_text(raw: bytes, path: Path) -> str:
     import docx  # python-docx: reads the WordprocessingML paragraphs for us
 
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):   # an OLE compound file, not a ZIP
+        raise InputError(path, "not a readable .docx: a password-protected Word document or "
+                         "an old .doc (Word 97-2003); save it as .docx without a password")
     try:
         document = docx.Document(io.BytesIO(raw))
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise InputError(path, "not a readable .docx: damaged, or not a Word document "
+    except Exception as e:  # zipfile, lxml and python-docx raise several types on bad parts
+        raise InputError(path, f"not a readable .docx: {_docx_kind(raw)}; save it as .docx "
                          f"({type(e).__name__})") from None
-    except Exception as e:  # lxml and python-docx raise several types on corrupt parts
-        raise InputError(path, "not a readable .docx: damaged, or not a Word document "
-                         f"({type(e).__name__})") from None
-    return "\n".join(_docx_lines(document))
+    return "\n".join(_docx_lines(document.element.body, document._body))
+
+
+def _docx_kind(raw: bytes) -> str:
+    """What a file that python-docx cannot open is, as far as its package says."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as package:
+            names = set(package.namelist())
+            mimetype = (package.read("mimetype").decode("ascii", "replace").strip()
+                        if "mimetype" in names else "")
+            types = (package.read("[Content_Types].xml") if "[Content_Types].xml" in names
+                     else b"")
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return "damaged, or not a Word document"
+    if mimetype.startswith("application/vnd.oasis.opendocument"):
+        return "an OpenDocument file (.odt) under another name"
+    if b"macroEnabled" in types:
+        return "a macro-enabled Word document (.docm) under another name"
+    if "word/document.xml" not in names:
+        return "a ZIP archive without a Word document in it (.xlsx, .pptx?)"
+    return "damaged, or not a Word document"
 
 
 #: a transcript's time stamp, ``01:10``, ``00:01:10``, ``00:01:10.5`` (segment.py's prefixes too)
@@ -530,27 +550,33 @@ TIME_STAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
-def _docx_lines(container) -> Iterator[str]:
-    """The lines of a .docx (or of a table cell) in reading order: a paragraph each, and a
-    table row each. A row's cells are joined as a transcript line: ``speaker | turn`` reads
-    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs
-    (and a table nested in it) continue that speaker on lines of their own."""
+def _docx_lines(element, parent) -> Iterator[str]:
+    """The lines of a .docx body (or of a table cell: ``element`` its XML, ``parent`` the
+    python-docx object) in reading order: a paragraph each, and a table row each. A row's
+    cells are joined as a transcript line: ``speaker | turn`` reads ``R: ...``,
+    ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs (and a table
+    nested in it) continue that speaker on lines of their own. Paragraphs and tables inside
+    a content control (``w:sdt``, as interview templates use) or custom XML are read too."""
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
-    for block in container.iter_inner_content():
-        if not isinstance(block, Table):
-            yield _paragraph_text(block)
-            continue
-        for row in block.rows:
-            cells, seen = [], []
-            for cell in row.cells:   # a merged cell is listed once per column it spans
-                text = "\n".join(_docx_lines(cell)).strip()
-                if not any(cell._tc is tc for tc in seen) and text:
-                    seen.append(cell._tc)
-                    cells.append(text)
-            *lead, last = cells or [""]
-            lead = [c.rstrip(":").strip() for c in lead]
-            yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
+    for child in element:
+        if child.tag == f"{_W}p":
+            yield _paragraph_text(Paragraph(child, parent))
+        elif child.tag in _BLOCK_WRAPPERS:
+            yield from _docx_lines(child, parent)
+        elif child.tag == f"{_W}tbl":
+            for row in Table(child, parent).rows:
+                cells, seen = [], []
+                for cell in row.cells:   # a merged cell is listed once per column it spans
+                    text = "\n".join(_docx_lines(cell._tc, cell)).strip()
+                    if not any(cell._tc is tc for tc in seen) and text:
+                        seen.append(cell._tc)
+                        cells.append(text)
+                *lead, last = cells or [""]
+                lead = [c.rstrip(":").strip() for c in lead]
+                yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ")
+                              for c in lead) + last
 
 
 # a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen"); not the
@@ -571,7 +597,7 @@ SPEAKER_NAME_CHARS = 41
 def _vtt_text(raw: bytes, path: Path) -> str:
     """A WebVTT transcript (Teams, Zoom) as transcript lines, one per speaker turn:
     ``[00:01:10] Marieke de Vries: ...``. The speaker is the voice of each part of a cue
-    (``<v Marieke de Vries>``, Teams; :func:`_speaker_name`) or the cue's own prefix (Zoom);
+    (``<v Marieke de Vries>``, Teams; :func:`speaker_name`) or the cue's own prefix (Zoom);
     the parts of one speaker in a row are one turn, and the time stamp is its first cue's
     start, to find it back in the recording. Tags are left out, character references such as
     ``&amp;`` read."""
@@ -618,12 +644,12 @@ def _cue_parts(raw: str) -> list[tuple[str | None, str]]:
     voices = list(_VOICE.finditer(raw))
     parts = [(None, plain(raw[:voices[0].start() if voices else len(raw)]))]
     ends = [v.start() for v in voices[1:]] + [len(raw)] if voices else []
-    parts += [(_speaker_name(v[1]), plain(raw[v.end():end]))
+    parts += [(speaker_name(v[1]), plain(raw[v.end():end]))
               for v, end in zip(voices, ends, strict=True)]
     return [(speaker, said) for speaker, said in parts if said]
 
 
-def _speaker_name(name: str) -> str:
+def speaker_name(name: str) -> str:
     """A display name as a transcript's speaker prefix can hold it: the surname moved back
     ("Vries, M. de (Marieke)" -> "Marieke de Vries"), an organisation after ``|`` left out,
     other characters than letters, digits, spaces, ``.'-()`` made spaces, at most
@@ -639,29 +665,46 @@ def _speaker_name(name: str) -> str:
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"   # WordprocessingML
-_TRACKED = (f"{_W}ins", f"{_W}moveTo")   # a tracked insertion, and moved text's new place
+# what holds a document's paragraphs and tables besides the body: content controls, custom XML
+_BLOCK_WRAPPERS = {f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"}
+# what Word shows of a run's elements besides its text (w:t): a break of any kind (line,
+# page, column) ends the line, so the words around it are not glued together
+_RUN_CHARS = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}br": "\n", f"{_W}cr": "\n",
+              f"{_W}noBreakHyphen": "-"}
+# what is no text of the paragraph: deleted and moved-away text (tracked changes), field
+# instructions ("PAGE \\* MERGEFORMAT"; a field's result is read), properties, drawings and
+# text boxes (alternate content that would be read twice), note and comment references
+_NOT_TEXT = {f"{_W}{tag}" for tag in ("del", "moveFrom", "instrText", "delInstrText", "rPr",
+                                       "pPr", "sdtPr", "drawing", "pict", "object")} | {
+    "{http://schemas.openxmlformats.org/markup-compatibility/2006}AlternateContent"}
+_OFF = {"0", "false", "off"}
 
 
 def _paragraph_text(paragraph) -> str:
-    """A paragraph's text as Word shows it with its tracked changes accepted: python-docx's
-    ``text`` leaves out the runs of a tracked insertion (``w:ins``, ``w:moveTo``), so words a
-    transcriber added with track changes on would be lost; deleted and moved-away text
-    (``w:del``, ``w:moveFrom``) stays out."""
-    element = paragraph._p
-    if next(element.iter(*_TRACKED), None) is None:
-        return paragraph.text
-    from docx.text.hyperlink import Hyperlink
-    from docx.text.run import Run
+    """A paragraph's text as Word shows it, its tracked changes accepted.
 
-    def parts(parent) -> Iterator[str]:
-        for child in parent:
-            if child.tag == f"{_W}r":
-                yield Run(child, paragraph).text
-            elif child.tag == f"{_W}hyperlink":
-                yield Hyperlink(child, paragraph).text
-            elif child.tag in _TRACKED:
-                yield from parts(child)
-    return "".join(parts(element))
+    python-docx's ``text`` would leave out words a transcriber typed with track changes on
+    (``w:ins``, ``w:moveTo``), in a content control or smart tag (``w:sdt``, ``w:smartTag``,
+    common in templates and in documents converted from .doc) and in a simple field
+    (``w:fldSimple``), and read a page or column break as nothing ("vraag?R: antwoord").
+    Text formatted as hidden (``w:vanish``, a typist's note) is not shown, so not read."""
+    def text(element) -> Iterator[str]:
+        for child in element:
+            tag = child.tag
+            if tag == f"{_W}t":
+                yield child.text or ""
+            elif tag in _RUN_CHARS:
+                yield _RUN_CHARS[tag]
+            elif tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(child):
+                continue
+            elif isinstance(tag, str):   # not an XML comment or processing instruction
+                yield from text(child)
+    return "".join(text(paragraph._p))
+
+
+def _hidden(run) -> bool:
+    vanish = run.find(f"{_W}rPr/{_W}vanish")
+    return vanish is not None and vanish.get(f"{_W}val", "true").lower() not in _OFF
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:

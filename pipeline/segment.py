@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
 
@@ -36,7 +36,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.config import SegmentConfig
-from pipeline.io import SPEAKER_NAME_CHARS, TIME_STAMP
+from pipeline.io import SPEAKER_NAME_CHARS, TIME_STAMP, speaker_name
 
 __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_names", "speaker_notes",
            "segment_document", "segment_transcripts", "transcript_of"]
@@ -65,9 +65,11 @@ PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
                     rf"{SPACE}*(?=\S|$)")
 # a speaker line without colon, as transcription services write it: the label and a time
 # stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
-# "Marieke de Vries   1:02"); the turn is the next lines
-SPEAKER_LINES = (re.compile(rf"{SPACE}*{LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
-                 re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LABEL}{SPACE}*$"))
+# "Marieke de Vries   1:02", Teams' "Vries, M. de (Marieke)   1:02"); the turn is the next lines
+LINE_LABEL = LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?" \
+    rf"(?:{SPACE}*\([^()\n]{{1,30}}\))?)?)"
+SPEAKER_LINES = (re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
+                 re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LINE_LABEL}{SPACE}*$"))
 SPEAKER_LINE_CHARS = 80   # longer than a label, a stamp and the spaces around them
 STAMP_ONLY = re.compile(rf"{SPACE}*{STAMP}{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
@@ -78,12 +80,14 @@ PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la"
 
 @dataclass(frozen=True)
 class Turn:
-    """One paragraph: who speaks (interviewer | respondent | note | header) and where."""
+    """One paragraph: who speaks (interviewer | respondent | note | header) and where;
+    ``continues``: it has no speaker of its own, so it goes on with the previous one's turn."""
 
     index: int
     role: str
     start: int
     end: int
+    continues: bool = False
 
 
 def _speaker_line(text: str, start: int, end: int) -> re.Match | None:
@@ -153,6 +157,8 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], responden
         if m is None:
             return None
         said = m["prefix"].strip().rstrip(".")
+        if "," in said:   # the surname first: "Vries, M. de (Marieke)" is Marieke de Vries
+            said = speaker_name(said)
         bare = NUMBERED.sub("", said)
         return bare if bare.casefold() in interviewer | respondent else said
 
@@ -190,21 +196,38 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     previous speaker (``header`` before the first), one with only a time stamp or one of
     ``segment.ignore_lines`` (a transcription service's footer) is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
+    Respondent turns before the interviewer's first are part of the header too ("Respondent:
+    Ingrid Verbeek", "Duur: 00:45:12" in a title block; :func:`speaker_notes` names them), and
+    so is a turn that is only the respondent's name ("Geïnterviewde: Ingrid Verbeek" after
+    "Interviewer: Marieke Jansen") with the paragraphs that continue it.
     Observation logs: every paragraph is a note.
     """
     if source == "observation":
         return [t for i, s, e in _paragraphs(text) if (t := _strip(i, "note", text, s, e))]
+    turns = _turns(text, config, respondent_name)
+    asked = next((k for k, t in enumerate(turns) if t.role == "interviewer"), 0)
+    return [replace(t, role="header") for t in turns[:asked]] + turns[asked:]
+
+
+def _turns(text: str, config: SegmentConfig, respondent_name: str) -> list[Turn]:
+    """An interview's paragraphs with the role their speaker gives them (:func:`parse_turns`,
+    which also makes what comes before the first question the header)."""
     found, roles, _ = _speakers(text, config, respondent_name)
     ignored = {line.strip().casefold() for line in config.ignore_lines}
-    turns, role = [], "header"
+    named = " ".join(respondent_name.split()).casefold()
+    turns, role, opened = [], "header", False
     for i, s, e, m, speaker in found:
         start = s
         if m and (known := roles.get(speaker)):
-            role, start = known, m.end()
+            role, start, opened = known, m.end(), True
         elif STAMP_ONLY.match(text, s, e) or text[s:e].strip().casefold() in ignored:
             continue
         if (t := _strip(i, role, text, start, e)) is not None:
-            turns.append(t)
+            if opened and named and " ".join(text[t.start:t.end].split()).casefold() == named:
+                role = "header"   # "Geïnterviewde: Ingrid Verbeek" in a title block
+                t = replace(t, role=role)
+            turns.append(replace(t, continues=not opened))
+            opened = False
     return turns
 
 
@@ -214,8 +237,10 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
     (its paragraphs continue the previous turn), a full name or a speaker line that starts
     only one paragraph (a third speaker's words would be the previous speaker's), several
-    names all taken as the respondent, an interviewer who says more than the respondent (the
-    roles the wrong way round: the coded words would be the questions)."""
+    names all taken as the respondent, or one beside the configured respondent (a label
+    such as "Stelling:" twice), respondent turns before the first question (read as the
+    header), an interviewer who says more than the respondent (the roles the wrong way
+    round: the coded words would be the questions)."""
     if source == "observation":
         return []
     found, roles, unknown = _speakers(text, config, respondent_name)
@@ -232,6 +257,22 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "
                      "respondent and the other the interviewer)")
+    elif names and (beside := [key for key, role in roles.items()
+                               if role == "respondent" and key not in names]):
+        notes.append(f"'{names[0]}' starts several paragraphs and is taken as a respondent "
+                     f"beside '{beside[0]}': if it is no speaker but a label (\"Stelling:\"), "
+                     "check who says it (segment.interviewer_prefixes in the config, if the "
+                     "interviewer does)")
+    header = [t for t, was in zip(parse_turns(text, source, config, respondent_name),
+                                  _turns(text, config, respondent_name), strict=True)
+              if t.role == "header" and not t.continues and was.role != "interviewer"]
+    if header:
+        said = " ".join(text[header[0].start:header[0].end].split())
+        notes.append(f"line {text.count(chr(10), 0, header[0].start) + 1}: {len(header)} "
+                     "respondent turn(s) read as the header, not coded (before the "
+                     "interviewer's first turn, or only the respondent's name: "
+                     f"'{said[:40]}{'...' if len(said) > 40 else ''}'): check where the "
+                     "interview starts")
     notes += [f"line {text.count(chr(10), 0, s) + 1}: '{key}' looks like a speaker but starts "
               "only this paragraph, so it is part of the previous turn: check who speaks"
               for _, s, _, m, key in found if key and key not in roles and key not in unknown
@@ -321,13 +362,16 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
                      respondent_name: str = "") -> pd.DataFrame:
     """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`)."""
     stem = PurePosixPath(doc).stem
-    rows, context = [], ""
+    rows, context, asking = [], "", False   # asking: the interviewer's turn so far is a question
     for turn in parse_turns(text, source, config, respondent_name):
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
-            if not _backchannel(body, config):
-                context = body
+            if asking and turn.continues:   # a question on several lines is the context whole
+                context += "\n" + body
+            elif not _backchannel(body, config):
+                context, asking = body, True
             continue
+        asking = False
         if turn.role == "header":
             continue
         spans = ([(turn.start, turn.end)] if turn.role == "note" else

@@ -379,7 +379,10 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes("I: Wat?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n", "interview", seg)
         + speaker_notes(names, "interview", seg, "Bram Visser")
         + speaker_notes("I: Wat?\nR: Data.\nPeter Bos: En ik?\n", "interview", seg)
-        + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg))]
+        + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg)
+        + speaker_notes("I: Lees voor.\nStelling: A.\nStelling: B.\nR: Eens.\n", "interview",
+                        seg)
+        + speaker_notes("Respondent: Bram Visser\nI: Wat?\nR: Data.\n", "interview", seg))]
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]
@@ -426,7 +429,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 23
+    assert len(made) == 25
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

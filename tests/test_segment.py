@@ -157,6 +157,9 @@ def test_speaker_lines_of_transcription_services(shared_datadir, seg_config, nl_
     ("[00:00:03] Interviewer", "[00:00:09] Respondent"),
     ("I - 0:03", "R - 0:09"),
     ("Marieke de Vries   0:03", "Jan Bakker   0:09"),    # names (Teams)
+    ("Vries, Marieke de   0:03", "Bakker, Jan   0:09"),  # the surname first (Teams' .docx)
+    ("Vries, M. de (Marieke)   0:03", "Bakker, J. (Jan)   0:09"),
+    ("00:00:03 Vries, Marieke de", "00:00:09 Bakker, Jan"),
 ])
 def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     text = (f"{interviewer}\nWat is het probleem?\n{respondent}\nHet verzuim op maandag.\n"
@@ -169,6 +172,9 @@ def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     assert segs["context"].tolist() == ["Wat is het probleem?", "En verder?"]
     check_offsets(segs, text)
     assert speaker_notes(text, "interview", seg_config, "Jan Bakker") == []
+    if "Vries" in interviewer:   # named as the roster and the pseudonymiser know names
+        assert speaker_names(text, "interview", seg_config, "Jan Bakker") == {
+            "Marieke de Vries", "Jan Bakker"}
 
 
 @pytest.mark.parametrize(("text", "roles"), [
@@ -228,8 +234,11 @@ def test_an_interviewer_who_says_more_is_a_note(seg_config):
     text = ("Speaker 2  0:01\nWat doe je?\nSpeaker 1  0:03\nIk ben docent wiskunde en ik "
             "doe de analyses voor het datateam.\nSpeaker 2  0:12\nMet wie?\nSpeaker 1  0:14\n"
             "Met de sectie, in de sectievergadering.\n")
-    assert speaker_notes(text, "interview", config) == [
-        "the interviewer's turns hold more words (18) than the respondent's (5): check that "
+    assert speaker_notes(text, "interview", config) == [   # the first question: a header
+        "line 2: 1 respondent turn(s) read as the header, not coded (before the interviewer's "
+        "first turn, or only the respondent's name: 'Wat doe je?'): check where the interview "
+        "starts",
+        "the interviewer's turns hold more words (18) than the respondent's (2): check that "
         "the speakers are the right way round (segment.interviewer_prefixes, "
         "respondent_prefixes in the config; a transcription service numbers its speakers per "
         "file)"]
@@ -353,6 +362,59 @@ def test_speaker_notes_say_what_was_not_recognised(seg_config):
     assert speaker_notes("Een notitie.\nNog een.\n", "observation", seg_config) == []
 
 
+def test_a_title_block_before_the_first_question_is_no_answer(seg_config, nl_pipeline):
+    """"Respondent: Ingrid Verbeek" in a .docx's title block was coded as her first answer,
+    and "Duur: 00:45:12" after it as her second."""
+    text = ("Interview sleutelfiguur\nDatum: 12 maart 2024\nRespondent: Ingrid Verbeek\n"
+            "Duur: 00:45:12\n\nI: Wat doe je in het datateam?\nR: Ik verzamel de cijfers van alle "
+            "klassen.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Ik verzamel de cijfers van alle klassen."]
+    for name in ("", "Ingrid Verbeek"):
+        [note] = speaker_notes(text, "interview", seg_config, name)
+        assert note == ("line 3: 1 respondent turn(s) read as the header, not coded (before "
+                        "the interviewer's first turn, or only the respondent's name: 'Ingrid "
+                        "Verbeek'): check where the interview starts")
+    # her name after the interviewer's (a typist's title block) is no answer either
+    block = text.replace("Datum:", "Interviewer: Marieke Jansen\nDatum:")
+    named = segment_document(block, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
+                             person_id="p1", source="interview", config=seg_config,
+                             nlp=nl_pipeline, respondent_name="Ingrid Verbeek")
+    assert named["text"].tolist() == ["Ik verzamel de cijfers van alle klassen."]
+    assert named["context"].tolist() == ["Wat doe je in het datateam?"]
+    assert "line 4: 1 respondent turn(s) read as the header" in speaker_notes(
+        block, "interview", seg_config, "Ingrid Verbeek")[0]
+    # without any question, the respondent's words stay hers (and no such note)
+    alone = "Respondent: Ik begin maar.\nR: Over de toetsen.\n"
+    assert segment(alone, seg_config, nl_pipeline)["text"].tolist() == [
+        "Ik begin maar.", "Over de toetsen."]
+    assert not any("header" in n for n in speaker_notes(alone, "interview", seg_config))
+
+
+def test_a_question_on_several_lines_is_the_context_whole(seg_config, nl_pipeline):
+    """Only a question's last line was the context ("bijvoorbeeld?")."""
+    text = ("I: Je vertelde net dat er veel uit de analyse kwam.\nWat heb je daarmee gedaan?\n"
+            "R: Gedeeld met de sectie.\nI: Hm-hm.\nEn met wie deelde je het nog meer,\n"
+            "bijvoorbeeld?\nR: Met de mentoren.\nI: Oké.\nR: En de teamleider.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["context"].tolist() == [
+        "Je vertelde net dat er veel uit de analyse kwam.\nWat heb je daarmee gedaan?",
+        "En met wie deelde je het nog meer,\nbijvoorbeeld?",
+        "En met wie deelde je het nog meer,\nbijvoorbeeld?"]
+
+
+def test_a_label_used_twice_beside_the_respondent_gets_a_note(seg_config):
+    """Two "Stelling:" lines the interviewer read out were coded as the respondent's words,
+    without a note (the note came only with two or more such names)."""
+    text = ("I: Ik lees twee stellingen voor.\nStelling: Data maken lessen beter.\n"
+            "Stelling: Collega's delen te weinig.\nR: Met de eerste ben ik het eens.\n")
+    [note] = speaker_notes(text, "interview", seg_config)
+    assert note.startswith("'Stelling' starts several paragraphs and is taken as a respondent "
+                           "beside 'R'")
+    assert speaker_notes("I: Wat?\nR: Data.\nI: En?\nR: Meer.\n", "interview",
+                         seg_config) == []
+
+
 def test_observation_notes_one_segment_each(shared_datadir, seg_config, nl_pipeline):
     text = read_transcript(shared_datadir / "segment" / "observation.txt")
     segs = segment(text, seg_config, nl_pipeline, source="observation",
@@ -462,6 +524,87 @@ def test_read_transcript_docx_keeps_tracked_insertions(tmp_path):
     path = tmp_path / "p1_interview_1.docx"
     document.save(path)
     assert read_transcript(path).split("\n")[1] == "R: Wij bespreken de toetsdata met de sectie."
+
+
+def test_read_transcript_docx_as_word_shows_it(tmp_path, seg_config, nl_pipeline):
+    """Found by a researcher's real .docx files: a page break inside a paragraph glued the
+    answer to the question ("gedaan?R: ..."), so it was never coded; words in a content
+    control, a smart tag or a simple field were lost without a word, and a transcript
+    inside one content control was called empty; hidden text (a typist's note) was coded."""
+    import docx
+    from docx.enum.text import WD_BREAK
+    from docx.oxml import OxmlElement, parse_xml
+    from docx.oxml.ns import nsdecls
+
+    def wrapped(tag: str, inner: str, props: str = ""):
+        return parse_xml(f"<w:{tag} {nsdecls('w')}>{props}{inner}</w:{tag}>")
+
+    run = "<w:r><w:t xml:space='preserve'>{}</w:t></w:r>".format
+    document = docx.Document()
+    question = document.add_paragraph("I: En wat deed je toen?")
+    question.add_run().add_break(WD_BREAK.PAGE)
+    question.add_run("R: Eerst de cijfers opgevraagd.")
+    answer = document.add_paragraph("R: Samen met ")
+    answer._p.append(wrapped("sdt", f"<w:sdtContent>{run('de teamleider')}</w:sdtContent>",
+                             "<w:sdtPr><w:alias w:val='naam'/></w:sdtPr>"))
+    answer._p.append(wrapped("r", "<w:t xml:space='preserve'> in </w:t>"))
+    answer._p.append(wrapped("smartTag", run("Deventer"), ""))
+    answer._p.append(wrapped("r", "<w:t xml:space='preserve'>, op </w:t>"))
+    answer._p.append(wrapped("fldSimple", run("1 september"), ""))
+    hidden = answer.add_run(" [typist: naam checken]")
+    hidden.font.hidden = True
+    answer.add_run(".")
+    answer.runs[-1].add_break(WD_BREAK.COLUMN)
+    answer.add_run("Daarna de sectie.")
+    block = OxmlElement("w:sdt")
+    block.append(wrapped("sdtContent", "<w:p><w:r><w:t>I: Met wie nog meer?</w:t></w:r></w:p>"
+                         "<w:p><w:r><w:t>R: Met de mentoren.</w:t></w:r></w:p>"))
+    document.element.body.insert(len(document.element.body) - 1, block)
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == [
+        "I: En wat deed je toen?", "R: Eerst de cijfers opgevraagd.",
+        "R: Samen met de teamleider in Deventer, op 1 september.", "Daarna de sectie.",
+        "I: Met wie nog meer?", "R: Met de mentoren."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist()[0] == "Eerst de cijfers opgevraagd."
+    assert segs["context"].tolist()[0] == "En wat deed je toen?"
+    check_offsets(segs, text)
+    only = docx.Document()
+    only.element.body.insert(0, wrapped("sdt", "<w:sdtContent><w:p><w:r><w:t>R: Alles in een "
+                                               "sjabloon.</w:t></w:r></w:p></w:sdtContent>"))
+    only.save(path)
+    assert read_transcript(path) == "R: Alles in een sjabloon."
+
+
+@pytest.mark.parametrize("what, raw, said", [
+    ("password", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+     "a password-protected Word document or an old .doc"),
+    ("odt", {"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": "<x/>"},
+     "an OpenDocument file (.odt) under another name"),
+    ("docm", {"[Content_Types].xml": "<Types><Override ContentType='application/vnd.ms-word"
+              ".document.macroEnabled.main+xml'/></Types>", "word/document.xml": "<x/>"},
+     "a macro-enabled Word document (.docm)"),
+])
+def test_a_docx_that_is_something_else_says_what(tmp_path, what, raw, said):
+    """A password-protected .docx (common under ethics rules), an .odt or a .docm renamed
+    to .docx were all 'damaged, or not a Word document'."""
+    import io as _io
+    import zipfile
+
+    if isinstance(raw, dict):
+        buffer = _io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as package:
+            for name, content in raw.items():
+                package.writestr(name, content)
+        raw = buffer.getvalue()
+    path = tmp_path / "p1_interview_1.docx"
+    path.write_bytes(raw)
+    with pytest.raises(InputError) as error:
+        read_transcript(path)
+    message = str(error.value)
+    assert "p1_interview_1.docx" in message and said in message and "save it as .docx" in message
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])

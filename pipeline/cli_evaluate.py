@@ -204,8 +204,8 @@ def evaluate(
     macro = scores[scores["code"] == "macro"]
     for row in macro.itertuples(index=False):
         if row.family != "subtypes":
-            typer.echo(f"{row.coder:18s} {row.family:16s} macro-F1 {row.f1:.3f}  "
-                       f"kappa {row.kappa:.3f}")
+            typer.echo(f"{row.coder:18s} {row.family:16s} macro-F1 {row.f1:.4f}  "
+                       f"kappa {row.kappa:.4f}")
     if target_table is not None:
         missed = target_table[~target_table["met"]]
         typer.echo(f"targets for {default}: {len(target_table) - len(missed)}/"

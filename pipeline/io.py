@@ -138,8 +138,13 @@ class Cohort:
 
 
 # ------------------------------------------------------------------ CSV reading
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
-    """Read a CSV as strings, with a ``line`` column (1-based source line of each row)."""
+def _read_csv(path: Path, required: list[str], verbatim: tuple[str, ...] = ()
+              ) -> pd.DataFrame:
+    """Read a CSV as strings, with a ``line`` column (1-based source line of each row).
+
+    Values are stripped of spaces around them, except in the ``verbatim`` columns (an id a
+    user joins the output on). Rows of only separators (a spreadsheet's empty row) are left
+    out, their lines in ``attrs["empty_rows"]``."""
     raw = _read_bytes(path)
     text = _decode(raw, path)
     if not text.strip():
@@ -147,7 +152,8 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     first = text.split("\n", 1)[0]
     # Excel in a Dutch locale saves "CSV" with semicolons; tab-separated exports happen too
     delimiter = max([",", ";", "\t"], key=lambda d: (first.count(d), d == ","))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote never closed is an error, not a value holding the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as e:
@@ -167,13 +173,16 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     dupes = {h for h in header if header.count(h) > 1}
     if dupes:
         raise InputError(path, "duplicate column in header", line=1, field=sorted(dupes)[0])
-    rows, lines = [], []
+    rows, lines, empty = [], [], []
+    keep = [h in verbatim for h in header]
     end = reader.line_num
     try:
         for row in reader:
             # a quoted value may span lines: a row is named by the line it starts on
             start, end = end + 1, reader.line_num
             if not "".join(row).strip():   # a blank line, or only separators and spaces
+                if row:
+                    empty.append(start)
                 continue
             if len(header) < len(row) <= width and not any(c.strip() for c in row[len(header):]):
                 row = row[:len(header)]
@@ -181,12 +190,19 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
                 raise InputError(path, f"expected {len(header)} fields, found {len(row)}"
                                  + (" (a separator inside a value? quote the value)"
                                     if len(row) > len(header) else ""), line=start)
-            rows.append([c.strip() for c in row])
+            rows.append([c if k else c.strip() for c, k in zip(row, keep, strict=True)])
             lines.append(start)
     except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            raise InputError(path, 'a quoted value is never closed (a missing ")',
+                             line=end + 1) from None
+        if "expected after" in str(e):
+            raise InputError(path, 'text after a quoted value\'s closing quote (a quote inside '
+                             'a quoted value is written twice: "")', line=reader.line_num) from None
         raise InputError(path, f"malformed CSV ({e})", line=reader.line_num) from None
     df = pd.DataFrame(rows, columns=header, dtype=object)
     df["line"] = pd.Series(lines, dtype="int64")
+    df.attrs["empty_rows"] = empty
     return df
 
 
@@ -714,6 +730,8 @@ def read_segments_file(path: Path) -> pd.DataFrame:
     path = Path(path)
     if path.suffix.lower() == ".jsonl":
         text = _decode(_read_bytes(path), path)
+        if not text.strip():   # a script that crashed before writing: no output to replace
+            raise InputError(path, "file is empty (expected one JSON object per line)")
         records = []
         for i, line in enumerate(text.split("\n"), 1):
             if not line.strip():
@@ -744,7 +762,7 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         if df.empty:
             df = pd.DataFrame(columns=["id", "text", "line"])
     elif path.suffix.lower() == ".csv":
-        df = _with_segment_ids(_read_csv(path, ["text"]), path)
+        df = _with_segment_ids(_read_csv(path, ["text"], verbatim=("id", "segment_id")), path)
     else:
         raise InputError(path, "expected a .csv or .jsonl file of segments")
     empty = df[df["id"].map(lambda v: not str(v).strip())]
@@ -757,9 +775,13 @@ def read_segments_file(path: Path) -> pd.DataFrame:
 
 def segments_file_notes(segments: pd.DataFrame, path: Path) -> list[str]:
     """What to know of a file of segments (:func:`read_segments_file`) before relying on its
-    codes: rows without text (coded, but nothing in them can carry a code) and ids on several
-    rows (each row is coded, in order; a join on ``id`` matches all of them)."""
+    codes: rows of only separators (not coded), rows without text (coded, but nothing in them
+    can carry a code) and ids on several rows (each row is coded, in order; a join on ``id``
+    matches all of them)."""
     notes = []
+    if empty := segments.attrs.get("empty_rows"):
+        notes.append(f"{path}: {len(empty)} row(s) with only separators "
+                     f"({_lines(pd.Series(empty))}): not coded (no id, no text)")
     blank = segments.loc[segments["text"].str.strip() == "", "line"]
     if len(blank):
         notes.append(f"{path}: {len(blank)} row(s) with empty text "

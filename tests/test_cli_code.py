@@ -287,3 +287,77 @@ def test_a_model_without_a_card_is_named(shared_datadir, tmp_path, capsys, monke
     code_, _, err = run_cli(["code", shared_datadir / "coding" / "to_code.csv", "--out",
                              tmp_path / "y.csv"], capsys, monkeypatch)
     assert code_ == 0 and "no model card" not in err, err
+
+
+@pytest.mark.parametrize("name, content, said", [
+    # an unclosed quote swallowed every later row into one text: 3 rows in, 1 out, exit 0
+    ("in.csv", 'id,text\ns1,"open quote zonder einde\ns2,workshop gegeven\ns3,nieuwsbrief\n',
+     'in.csv:2: a quoted value is never closed (a missing ")'),
+    # a quote inside a quoted value not doubled: the rest of the value was glued on
+    ("in.csv", 'id,text\ns1,"hij zei "ja" en ging"\n', "in.csv:2: text after a quoted value"),
+    # an empty .jsonl (a script that crashed) replaced the earlier output by a header
+    ("in.jsonl", "", "file is empty (expected one JSON object per line)"),
+    ("in.jsonl", "\n  \n\n", "file is empty (expected one JSON object per line)"),
+])
+def test_a_broken_segments_file_is_refused_and_keeps_the_output(tmp_path, capsys, monkeypatch,
+                                                                name, content, said):
+    from helpers import cli as run_cli
+
+    out = tmp_path / "out.csv"
+    out.write_text("earlier output\n", encoding="utf-8")
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    code_, _, err = run_cli(["code", tmp_path / name, "--out", out, "--rules"], capsys,
+                            monkeypatch)
+    assert code_ == 2 and said in err and name in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert out.read_text(encoding="utf-8") == "earlier output\n"
+
+
+def test_rows_of_separators_only_are_counted(tmp_path, capsys, monkeypatch):
+    """A spreadsheet's empty row (",") was dropped without a word: 3 rows in, 2 out."""
+    from helpers import cli as run_cli
+
+    (tmp_path / "in.csv").write_text("id,text\ns1,tekst een\n,\ns3,tekst drie\n , \n\n",
+                                     encoding="utf-8")
+    code_, _, err = run_cli(["code", tmp_path / "in.csv", "--out", tmp_path / "out.csv",
+                             "--rules"], capsys, monkeypatch)
+    assert code_ == 0, err
+    assert read_out(tmp_path / "out.csv")["id"].tolist() == ["s1", "s3"]
+    assert (f"warning: {tmp_path / 'in.csv'}: 2 row(s) with only separators (lines 3, 5): "
+            "not coded (no id, no text)") in err.splitlines(), err
+
+
+def test_ids_come_out_as_they_went_in(tmp_path):
+    """A CSV id " 42 " came out as "42" (a JSONL one as " 42 "): a join on id in R or pandas,
+    which keep the spaces, missed the row."""
+    (tmp_path / "in.csv").write_text('id,text\n" 42 ",workshop\ns2 ,nieuwsbrief\n',
+                                     encoding="utf-8")
+    (tmp_path / "in.jsonl").write_text('{"id": " 42 ", "text": "workshop"}\n'
+                                       '{"id": "s2 ", "text": "nieuwsbrief"}\n', encoding="utf-8")
+    for name in ("in.csv", "in.jsonl"):
+        result = code([str(tmp_path / name), "--out", str(tmp_path / f"{name}.out.csv"),
+                       "--rules"])
+        assert result.exit_code == 0, result.output
+        ids = pd.read_csv(tmp_path / f"{name}.out.csv", dtype=str, keep_default_na=False)["id"]
+        assert ids.tolist() == [" 42 ", "s2 "], name
+
+
+def test_a_damaged_scorer_file_is_named(shared_datadir, tmp_path, capsys, monkeypatch):
+    """A truncated scorer.npz (its hash in the card updated) was 'unexpected BadZipFile',
+    exit 1, no file named."""
+    import hashlib
+    import json
+    import shutil
+
+    from helpers import cli as run_cli
+
+    folder = tmp_path / "m"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", folder)
+    scorer = folder / "scorer.npz"
+    scorer.write_bytes(scorer.read_bytes()[:1000])
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card["files"]["scorer.npz"] = hashlib.sha256(scorer.read_bytes()).hexdigest()
+    (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    code_, _, err = run_cli(["code", shared_datadir / "coding" / "to_code.csv", "--out",
+                             tmp_path / "x.csv", "--model", folder], capsys, monkeypatch)
+    assert code_ == 2 and "scorer.npz" in err and "unexpected" not in err, err

@@ -214,6 +214,18 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "macro-F1" in result.output
     assert "Agreement between the human coders" not in md   # one coder: nothing to compare
+    # the Markdown shows the CSV's values, not those rounded again (0.4465 showed as 0.447,
+    # 0.4464 exactly); the rule coder and the baseline, which learn nothing, are not timed
+    rows: dict[str, str] = {}   # the first table's: F1 and kappa
+    for line in md.splitlines():
+        if line.startswith("| knowledge_types | "):
+            rows.setdefault(line.split(" | ")[1], line)
+    macro = wide[(wide["family"] == "knowledge_types") & (wide["code"] == "macro")].iloc[0]
+    for coder in ("rules", "sklearn_tfidf_lr"):
+        assert f" {macro[f'{coder}_f1']:.4f} " in rows["macro"]
+    time = md.split("## Time", 1)[1].split("##", 1)[0]
+    assert "| sklearn_tfidf_lr |" in time and "| rules |" not in time
+    assert "Not timed: rules, majority" in time
 
 
 def test_cli_evaluate_reports_the_human_coders_agreement(shared_datadir, tmp_path):

@@ -343,10 +343,12 @@ def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | Non
     return pd.DataFrame(rows) if rows else None
 
 
-def _md(df: pd.DataFrame) -> str:
+def _md(df: pd.DataFrame, decimals: int = 4) -> str:
+    """A Markdown table; numbers with the 4 decimals of the CSVs (rounding their rounded
+    values to 3 would put some a thousandth off the exact value)."""
     def cell(v) -> str:
         if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else f"{v:.3f}"
+            return "" if np.isnan(v) else f"{v:.{decimals}f}"
         return str(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"
@@ -389,11 +391,16 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
                   "how far the model is from the agreement people reach on the same "
                   "segments.", "",
                   _md(humans.rename(columns=lambda c: c.replace("_kappa", " κ"))), ""]
-    if seconds:
+    timed = {c: s for c, s in (seconds or {}).items() if c in coders and any(s)}
+    if timed:   # a coder that learns nothing is scored once for all folds, not timed
         rows = pd.DataFrame([{"coder": c, "mean seconds per fold (fit + predict)":
                               float(np.mean(s)), "max": float(np.max(s))}
-                             for c, s in seconds.items() if c in coders])
-        parts += ["## Time", "", _md(rows), ""]
+                             for c, s in timed.items()])
+        untimed = [c for c in coders if c not in timed]
+        parts += ["## Time", "", _md(rows, decimals=2), ""]
+        if untimed:
+            parts += [f"Not timed: {', '.join(untimed)} (learn nothing: their codes are made "
+                      "once for every segment, not per fold).", ""]
     if curve is not None and len(curve):
         wide = curve.pivot_table(index=["coder", "fraction", "n_train"], columns="family",
                                  values="macro_f1").reset_index()

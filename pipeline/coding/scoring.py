@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -452,7 +453,7 @@ def load_scorer(folder: Path, card: dict) -> Scorer | None:
     try:
         with np.load(folder / SCORER_FILE, allow_pickle=False) as arrays:
             return Scorer.from_arrays(arrays)
-    except (ValueError, KeyError, OSError) as e:
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as e:   # .npz is a ZIP
         raise InputError(folder / SCORER_FILE, f"not a readable scorer file "
                          f"({type(e).__name__}: {e})") from None
 

@@ -72,8 +72,12 @@ PLG_TYPES = {"", "data_team", "lesson_study"}
 PLG_SEPARATOR = ";"
 #: line numbers a warning names at most (a table such as data_quality.csv has them all)
 MAX_LINES_SHOWN = 10
-TRANSCRIPT_NAME = re.compile(
-    r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)\.(?P<ext>txt|docx|vtt)$")
+TRANSCRIPT_NAME = re.compile(r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)"
+                             r"\.(?P<ext>(?i:txt|docx|vtt))$")   # Windows writes .DOCX too
+# what to do with a transcript saved in another format
+RESAVE = {"doc": "save it as .docx", "odt": "save it as .docx", "rtf": "save it as .docx or .txt",
+          "pdf": "save the text as .txt or .docx", "pages": "export it as .docx",
+          "srt": "save the captions as .vtt", "md": "save it as .txt"}
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # a segment may be a long text
 TRUE = {"true", "1", "yes", "ja", "y", "t", "waar"}   # WAAR / ONWAAR: Dutch Excel
 _UMASK = os.umask(0)
@@ -466,8 +470,10 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
             rel = p.relative_to(root)
             m = TRANSCRIPT_NAME.match(p.name)
             if not m or len(rel.parts) != 3:
+                ext = p.suffix.lower().lstrip(".")
                 raise InputError(p, "transcript name must be transcripts/<school_id>/"
-                                 "<person_id>_<interview|observation>_<n>.<txt|docx|vtt>",
+                                 "<person_id>_<interview|observation>_<n>.<txt|docx|vtt>"
+                                 + (f" ({RESAVE[ext]})" if ext in RESAVE else ""),
                                  field="file name")
             school, person = rel.parts[1], m["person"]
             if person not in school_of:

@@ -27,6 +27,7 @@ context        previous interviewer turn (interviews; not a "Hm-hm.": see
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -47,9 +48,10 @@ SEGMENT_COLUMNS = ["segment_id", "school_id", "person_id", "source", "doc", "tur
 # and Unicode's line and paragraph separators, so a turn after one is never glued to the last
 PARAGRAPH = re.compile(r"[^\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 SPACE = r"(?:[^\S\n]|[\u200b\u2060\ufeff])"   # also no-break and invisible (zero-width, BOM)
-# a speaker's name or label: a letter, then word characters, spaces, . ' - (at most
-# io.SPEAKER_NAME_CHARS in all, the length a .vtt speaker's name is cut to)
-LABEL = rf"(?P<prefix>[^\W\d_][\w'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?)"
+# a speaker's name or label: a letter, then word characters (an accent typed as a combining
+# mark too), spaces, . ' - (at most io.SPEAKER_NAME_CHARS in all, the length a .vtt
+# speaker's name is cut to)
+LABEL = rf"(?P<prefix>[^\W\d_][\w\u0300-\u036f'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?)"
 STAMP = rf"[\[(]?{TIME_STAMP}[\])]?"
 LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # before a speaker
 # a speaker prefix: "I:", "Interviewer:", "Marieke de Vries:", also after a time stamp
@@ -66,12 +68,14 @@ PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
 # a speaker line without colon, as transcription services write it: the label and a time
 # stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
 # "Marieke de Vries   1:02", Teams' "Vries, M. de (Marieke)   1:02"); the turn is the next lines
-LINE_LABEL = LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?" \
+LINE_LABEL = LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w\u0300-\u036f'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?" \
     rf"(?:{SPACE}*\([^()\n]{{1,30}}\))?)?)"
 SPEAKER_LINES = (re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
                  re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LINE_LABEL}{SPACE}*$"))
 SPEAKER_LINE_CHARS = 80   # longer than a label, a stamp and the spaces around them
 STAMP_ONLY = re.compile(rf"{SPACE}*{STAMP}{SPACE}*$")
+# a paragraph of only a transcriber's marks: "(lacht)", "[onderbreking: telefoon gaat]"
+MARKS_ONLY = re.compile(rf"(?:{SPACE}*[\[(][^\[\]()\n]*[\])])+{SPACE}*$")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la", "le", "du",
@@ -117,8 +121,10 @@ def _speakers(text: str, config: SegmentConfig,
               respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
     pseudonymisation ask the same."""
-    return _speakers_in(text, tuple(config.interviewer_prefixes),
-                        tuple(config.respondent_prefixes), respondent_name)
+    def nfc(prefixes: list[str]) -> tuple[str, ...]:   # "ï" typed as i + diaeresis too
+        return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
+    return _speakers_in(text, nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes),
+                        respondent_name)
 
 
 @lru_cache(maxsize=16)
@@ -156,7 +162,7 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], responden
         """The speaker a prefix names; a configured one also numbered ("R1", "R 2")."""
         if m is None:
             return None
-        said = m["prefix"].strip().rstrip(".")
+        said = unicodedata.normalize("NFC", m["prefix"].strip().rstrip("."))
         if "," in said:   # the surname first: "Vries, M. de (Marieke)" is Marieke de Vries
             said = speaker_name(said)
         bare = NUMBERED.sub("", said)
@@ -194,7 +200,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
     previous speaker (``header`` before the first), one with only a time stamp or one of
-    ``segment.ignore_lines`` (a transcription service's footer) is no turn.
+    ``segment.ignore_lines`` (a transcription service's footer, "Einde interview") or only of
+    a transcriber's marks ("(lacht)", "[onderbreking]") is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
     Respondent turns before the interviewer's first are part of the header too ("Respondent:
     Ingrid Verbeek", "Duur: 00:45:12" in a title block; :func:`speaker_notes` names them), and
@@ -223,6 +230,8 @@ def _turns(text: str, config: SegmentConfig, respondent_name: str) -> list[Turn]
         elif STAMP_ONLY.match(text, s, e) or text[s:e].strip().casefold() in ignored:
             continue
         if (t := _strip(i, role, text, start, e)) is not None:
+            if MARKS_ONLY.match(text, t.start, t.end):
+                continue   # no words said: no turn (a speaker's turn, if named, goes on)
             if opened and named and " ".join(text[t.start:t.end].split()).casefold() == named:
                 role = "header"   # "Geïnterviewde: Ingrid Verbeek" in a title block
                 t = replace(t, role=role)

@@ -183,7 +183,10 @@ CASES = [
          ["sch01-p02_gesprek.txt", "field 'file name'", "transcript name must be"]),
     Case("transcript_pdf_extension",
          [("write", "transcripts/sch01/sch01-p02_interview_2.pdf", b"%PDF-1.4")],
-         ["sch01-p02_interview_2.pdf", "field 'file name'"]),
+         ["sch01-p02_interview_2.pdf", "field 'file name'", "save the text as .txt or .docx"]),
+    Case("transcript_old_word_format",   # Word 97-2003: the fix, not only the pattern
+         [("write", "transcripts/sch01/sch01-p02_interview_2.doc", b"\xd0\xcf\x11\xe0")],
+         ["sch01-p02_interview_2.doc", "field 'file name'", "(save it as .docx)"]),
     Case("transcript_duplicate_number",
          [("write", "transcripts/sch01/sch01-p02_interview_1.docx", b"x")],
          ["sch01-p02_interview_1", "field 'file name'", "segment ids would clash"]),
@@ -506,8 +509,8 @@ def test_bad_input_real_entry_point(tmp_path, good_run):
 
 def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     """What is unusual but not wrong loads fine: semicolon CSV from Excel, UTF-16 and
-    Windows-1252 transcripts, empty trailing columns, the files Windows, macOS and Word leave
-    beside transcripts."""
+    Windows-1252 transcripts, an extension in capitals, empty trailing columns, the files
+    Windows, macOS and Word leave beside transcripts."""
     from pipeline import io
 
     root = tmp_path / "cohort"
@@ -524,9 +527,11 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     t1.write_bytes(text.encode("utf-16"))
     t2 = root / "transcripts/sch01/sch01-p01_observation_1.txt"
     t2.write_bytes((t2.read_text(encoding="utf-8") + "Café-overleg.\n").encode("cp1252"))
+    t2 = t2.rename(t2.with_suffix(".TXT"))   # Windows writes the extension in capitals
     for litter in ("Thumbs.db", "desktop.ini", ".DS_Store", "~$sch01-p02_interview_1.docx"):
         (root / "transcripts" / "sch01" / litter).write_bytes(b"\x00\x01")
     data = io.load_cohort(root)
+    assert "transcripts/sch01/sch01-p01_observation_1.TXT" in data.transcripts["path"].tolist()
     assert len(data.staff) == 24 and len(data.nominations) == 71
     assert data.staff["responded"].sum() == n_true     # Dutch Excel's WAAR / ONWAAR read
     assert np.isnan(data.nominations["strength"].iloc[0])

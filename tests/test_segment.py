@@ -391,6 +391,25 @@ def test_a_title_block_before_the_first_question_is_no_answer(seg_config, nl_pip
     assert not any("header" in n for n in speaker_notes(alone, "interview", seg_config))
 
 
+def test_marks_only_a_closing_line_and_a_decomposed_label(seg_config, nl_pipeline):
+    """Paragraphs of only "(lacht)" or "[onderbreking: telefoon gaat]", and a closing "Einde
+    interview", were coded as the respondent's segments; "Geïnterviewde" typed with a
+    combining diaeresis (NFD) was no respondent prefix, so nothing was coded."""
+    import unicodedata
+
+    label = unicodedata.normalize("NFD", "Geïnterviewde")
+    assert label != "Geïnterviewde"
+    text = (f"I: Wat deed je toen?\n{label}: Ik belde de teamleider.\n(lacht)\n"
+            "[onderbreking: telefoon gaat] (stilte)\nDaarna de sectie.\nI: (lacht)\n"
+            f"{label}: [onverstaanbaar]\nEn de mentoren.\nEinde interview\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Ik belde de teamleider.", "Daarna de sectie.",
+                                     "En de mentoren."]
+    assert segs["context"].tolist() == ["Wat deed je toen?"] * 3
+    check_offsets(segs, text)
+    assert speaker_notes(text, "interview", seg_config) == []
+
+
 def test_a_question_on_several_lines_is_the_context_whole(seg_config, nl_pipeline):
     """Only a question's last line was the context ("bijvoorbeeld?")."""
     text = ("I: Je vertelde net dat er veel uit de analyse kwam.\nWat heb je daarmee gedaan?\n"

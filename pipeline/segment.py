@@ -1,8 +1,8 @@
 """Transcripts -> segments, the unit of coding.
 
-A segment is one respondent turn, a sentence group of a long turn, or one observation note
-(CODEBOOK.md, "Unit of coding"). Interviewer turns are never coded; the last one before a
-respondent segment is kept as its ``context``.
+A segment is one respondent turn (its paragraphs together), a sentence group of a long
+turn, or one observation note (CODEBOOK.md, "Unit of coding"). Interviewer turns are never
+coded; the last one before a respondent segment is kept as its ``context``.
 
 Segments table (one row per segment, in document order):
 
@@ -13,7 +13,7 @@ school_id      school of the person
 person_id      the key figure interviewed or observed
 source         interview | observation
 doc            transcript path relative to the cohort folder
-turn           0-based paragraph index in the document
+turn           0-based index in the document of the turn's first paragraph
 part           0-based sentence-group index within the turn (0 when not split)
 speaker        respondent | note
 start, end     character offsets into the transcript text (``io.read_transcript``):
@@ -372,7 +372,7 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
     """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`)."""
     stem = PurePosixPath(doc).stem
     rows, context, asking = [], "", False   # asking: the interviewer's turn so far is a question
-    for turn in parse_turns(text, source, config, respondent_name):
+    for turn in _whole_answers(text, parse_turns(text, source, config, respondent_name)):
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
             if asking and turn.continues:   # a question on several lines is the context whole
@@ -394,6 +394,23 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
         if turn.role == "note":
             context = body
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def _whole_answers(text: str, turns: list[Turn]) -> list[Turn]:
+    """``turns`` with each respondent paragraph that continues a turn joined to it: the unit
+    of coding is the respondent's turn (CODEBOOK.md), however the typist broke its lines (a
+    Shift+Enter in Word, a blank line), and only a long one is split, into sentence groups.
+    A line that is no turn (a time stamp, marks only) between two paragraphs keeps them
+    apart, so that no segment holds it."""
+    whole: list[Turn] = []
+    for turn in turns:
+        last = whole[-1] if whole else None
+        if (last is not None and turn.continues and turn.role == last.role == "respondent"
+                and not text[last.end:turn.start].strip()):
+            whole[-1] = replace(last, end=turn.end)
+        else:
+            whole.append(turn)
+    return whole
 
 
 def _backchannel(said: str, config: SegmentConfig) -> bool:

@@ -567,8 +567,9 @@ def _docx_kind(raw: bytes) -> str:
     return "damaged, or not a Word document"
 
 
-#: a transcript's time stamp, ``01:10``, ``00:01:10``, ``00:01:10.5`` (segment.py's prefixes too)
-TIME_STAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+#: a transcript's time stamp, ``01:10``, ``00:01:10``, ``00:01:10.5``, and with dots as Dutch
+#: tools write it, ``00.01.10`` (three parts: "08.15 uur" is no stamp) (segment.py's prefixes too)
+TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 

@@ -195,6 +195,9 @@ def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
      "Bijvoorbeeld: cijfers.\n",
      ["interviewer", "respondent", "respondent", "interviewer", "respondent"]),
     ("[00:00:03]I\nWat?\n[00:00:09]R\nDit.\n", ["interviewer", "respondent"]),
+    # Dutch tools write the stamp with dots; "08.15 uur" in a turn is no stamp
+    ("00.00.05 I: Wat?\n00.00.09 R: Dit.\n00.03.10\nOm 08.15 uur.\n",
+     ["interviewer", "respondent", "respondent"]),
 ])
 def test_time_stamps_beside_speakers_and_in_turns(text, roles, seg_config):
     turns = parse_turns(text, "interview", seg_config, "Jan Bakker")

@@ -186,15 +186,21 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
             out.add(s)
             if len(s) >= 4:
                 out.add(s.upper())
+        # Teams writes the surname first: "Vries, Marieke de", where "Vries" alone is no form
+        first_surname = tv and core not in alone
         for f in firsts | {d for d in derived if d[0].isupper()}:
             for s in sur_forms:
                 out.add(f"{f} {s}")
+            if first_surname:
+                out.add(f"{core}, {f} {tv}")
         # initials: "A. Brouwer", "A.Brouwer", "P.J. van Dongen", "P.-J. van Dongen"
         g_parts = [p for g in given for p in g.split("-") if p]
         dotted = ["".join(f"{_initial(p)}." for p in g_parts), f"{_initial(given[0])}."]
         if any("-" in g for g in given):
             dotted.append(".-".join(_initial(p) for p in g_parts) + ".")
         for d in dotted:
+            if first_surname:
+                out.add(f"{core}, {d} {tv}")   # "Vries, M. de"
             for s in sur_forms:
                 out |= {f"{d} {s}", f"{d}{s}"}
         gi = "".join(_initial(p) for p in g_parts)
@@ -283,17 +289,17 @@ def _resolve(named: _Named, tags: dict[str, str]) -> dict[str, str]:
     owners: dict[int, dict[str, set[str]]] = {0: {}, 1: {}, 2: {}, 3: {}, 4: {}}
     for pid, name, nicks in people:
         for tier, forms in enumerate(name_variants(name, nicks)):
-            for v in forms:
+            for v in forms | _decomposed(forms):
                 owners[tier].setdefault(v, set()).add(pid)
             for v in _plain(forms):
                 owners[3].setdefault(v, set()).add(pid)
     for sid, speaker in speakers:
         forms = set().union(*name_variants(speaker))
-        for v in forms | _plain(forms):
+        for v in forms | _decomposed(forms) | _plain(forms):
             owners[4].setdefault(v, set()).add(sid)
     table: dict[str, str] = {}
-    for tier in (0, 1, 2, 3, 4):
-        for v, ids in sorted(owners[tier].items()):
+    for tier in (0, 1, 2, 3, 4):   # each form on its own: their order does not matter
+        for v, ids in owners[tier].items():
             if v not in table:
                 table[v] = tags[next(iter(ids))] if len(ids) == 1 else NEUTRAL
     school_owner: dict[str, set[str]] = {}
@@ -301,7 +307,7 @@ def _resolve(named: _Named, tags: dict[str, str]) -> dict[str, str]:
         variants = school_variants(sname)
         for v in variants | _plain(variants):
             school_owner.setdefault(v, set()).add(sid)
-    for v, sids in sorted(school_owner.items()):
+    for v, sids in school_owner.items():
         if v not in table:
             table[v] = tags[next(iter(sids))] if len(sids) == 1 else "[school]"
     return table
@@ -397,8 +403,8 @@ class Pseudonymiser:
         if school not in self.scopes:
             return None
         if school not in self._resolved:
-            if len(self._resolved) >= SCOPES_KEPT:
-                self._resolved.clear()
+            if len(self._resolved) >= SCOPES_KEPT:   # the school resolved longest ago goes
+                del self._resolved[next(iter(self._resolved))]
             self._resolved[school] = _resolve(self.scopes[school], self.tags)
         return self._resolved[school]
 
@@ -413,19 +419,34 @@ class Pseudonymiser:
             i = m.start()
             if i < pos:
                 continue
-            node, j, best, rep = self._trie, i, -1, None
+            node, j, ends = self._trie, i, []
             while j < n:
                 node = node.get(text[j])
                 if node is None:
                     break
                 j += 1
                 if _END in node and _ends_ok(text, j):
-                    best, rep = j, node[_END]
-            if best > 0:
-                rep = rep if own is None else own.get(text[i:best], rep)
-                if rep != text[i:best]:
-                    yield i, best, rep
-                pos = best
+                    ends.append((j, node[_END]))
+            if not ends:
+                continue
+            # the longest form the school's own people have ("Frans" is its Fran's with an
+            # s where no one there is called Frans), else the longest that names anyone
+            # (not a school subject kept as a word)
+            best, rep = ends[-1]
+            owned = False
+            if own is not None:
+                for e, _ in reversed(ends):
+                    if (mine := own.get(text[i:e])) is not None:
+                        best, rep, owned = e, mine, True
+                        break
+            if not owned and rep == text[i:best]:   # a subject kept as a word: a name in it?
+                for e, r in reversed(ends[:-1]):
+                    if r != text[i:e]:
+                        best, rep = e, r
+                        break
+            if rep != text[i:best]:
+                yield i, best, rep
+            pos = best
 
     def __call__(self, text: str, school: object = None) -> str:
         """``text`` (of ``school``, when known) with every name replaced."""
@@ -476,6 +497,15 @@ def plain_letters(form: str) -> str:
     import unicodedata
 
     return ACCENTS.sub("", unicodedata.normalize("NFKD", form.translate(PLAIN)))
+
+
+def _decomposed(forms: set[str]) -> set[str]:
+    """The forms as typed with combining accents (NFD: "Çelik" as C + cedilla), as some Mac
+    tools save text, where that differs."""
+    import unicodedata
+
+    return {d for f in forms if not f.isascii()
+            for d in [unicodedata.normalize("NFD", f)] if d != f}
 
 
 def _plain(forms: set[str]) -> set[str]:

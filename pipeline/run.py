@@ -126,20 +126,24 @@ def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
 def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
                    pseudo: Pseudonymiser | None) -> tuple[pd.DataFrame, list[str]]:
     """Read, segment and (unless ``pseudo`` is None) pseudonymise some transcripts; with the
-    notes on their speakers (:func:`pipeline.segment.speaker_notes`)."""
-    texts = [read_transcript(root / rel) for rel in transcripts["path"]]
-    notes = [f"{rel}: {_without_names(note, pseudo, school)}"   # they quote prefixes
-             for rel, text, source, name, school in zip(
-                 transcripts["path"], texts, transcripts["source"],
-                 transcripts["respondent_name"], transcripts["school_id"], strict=True)
-             for note in speaker_notes(text, source, config, name)]
-    segments = segment_transcripts(transcripts.assign(text=texts), config, make_nlp(False))
-    if pseudo is not None and len(segments):
-        segments["text"] = [pseudo(t, s) for t, s in zip(segments["text"],
-                                                         segments["school_id"], strict=True)]
-        segments["context"] = _pseudonymised(segments["context"], segments["school_id"],
-                                             pseudo)   # parts share one
-    return segments, notes
+    notes on their speakers (:func:`pipeline.segment.speaker_notes`). School by school: the
+    pseudonymiser resolves a school's own names once for all its texts."""
+    parts, notes = [], []
+    for school, group in transcripts.groupby("school_id", sort=False):
+        texts = [read_transcript(root / rel) for rel in group["path"]]
+        notes += [f"{rel}: {_without_names(note, pseudo, school)}"   # they quote prefixes
+                  for rel, text, source, name in zip(group["path"], texts, group["source"],
+                                                     group["respondent_name"], strict=True)
+                  for note in speaker_notes(text, source, config, name)]
+        segments = segment_transcripts(group.assign(text=texts), config, make_nlp(False))
+        if pseudo is not None and len(segments):
+            segments["text"] = [pseudo(t, school) for t in segments["text"]]
+            segments["context"] = _pseudonymised(segments["context"], segments["school_id"],
+                                                 pseudo)   # parts share one
+        parts.append(segments)
+    parts = [p for p in parts if len(p)]
+    return (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame(columns=SEGMENT_COLUMNS)), notes
 
 
 def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:

@@ -173,6 +173,38 @@ def test_a_school_subject_stays_a_word_where_no_one_has_that_name():
     assert "Nijland" not in pseudo("Frans Nijland", "D") and pseudo("Eva Engels") != "Eva Engels"
 
 
+def test_a_school_own_shorter_name_beats_a_longer_form_of_another_school():
+    """The longest form over the cohort won: "Frans" (a subject kept as a word, or another
+    school's Frans) hid school A's own Fran with a possessive s, which stayed in clear text;
+    "Jans" was B's Kees Jans in A's text where A's Jan was meant."""
+    staff = pd.DataFrame({"person_id": ["a1", "a2", "a3", "b1", "b2", "b3"],
+                          "school_id": ["A", "A", "A", "B", "B", "B"],
+                          "name": ["Engel Visser", "Fran Bakker", "Jan Bakker", "Frans Jansen",
+                                   "Piet Engels", "Kees Jans"]})
+    pseudo = Pseudonymiser.from_staff(staff, cohort_key("unit", b"longest"))
+    fran, engel, jan = pseudo("Fran Bakker"), pseudo("Engel Visser"), pseudo("Jan Bakker")
+    assert pseudo("Frans idee, zei Engel. Engels voorstel.", "A") == (
+        f"{fran}s idee, zei {engel}. {engel}s voorstel.")
+    assert pseudo("Jans mening telt.", "A") == f"{jan}s mening telt."
+    assert pseudo("Jans mening telt.", "B") == f"{pseudo('Kees Jans')} mening telt."
+
+
+def test_names_typed_decomposed_or_surname_first_are_replaced():
+    """A name typed with combining accents (NFD, as some Mac tools save) and Teams' surname-
+    first display name with a tussenvoegsel ("Vries, Marieke de": "Vries" alone is no form)
+    stayed in the texts and the .qdpx."""
+    import unicodedata
+
+    staff = pd.DataFrame({"person_id": ["a1", "a2"], "school_id": ["A", "A"],
+                          "name": ["Emre Çelik", "Marieke de Vries"]})
+    pseudo = Pseudonymiser.from_staff(staff, cohort_key("unit", b"forms"))
+    emre, marieke = pseudo("Emre Çelik"), pseudo("Marieke de Vries")
+    assert pseudo(f"Ik sprak {unicodedata.normalize('NFD', 'Emre Çelik')}.", "A") == (
+        f"Ik sprak {emre}.")
+    assert pseudo("Vries, Marieke de   0:03\nVries, M. de (Marieke)", "A") == (
+        f"{marieke}   0:03\n{marieke} ({marieke})")
+
+
 def test_pseudonyms_unique_for_a_large_roster():
     staff = pd.DataFrame({"person_id": [f"p{i:04d}" for i in range(1500)],
                           "name": [f"Voornaam{i} Achternaam{i}" for i in range(1500)]})

@@ -262,7 +262,8 @@ def _warn_unmatched(unmatched: list[str], fate: str) -> None:
     if unmatched:
         more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
         typer.echo(f"warning: {len(unmatched)} labelled segment(s) match no segment of their "
-                   "transcript now (edited since the export, or other segment settings?): "
+                   "transcript now (edited since the export, other segment settings, or segments "
+                   "cut otherwise by a newer version?): "
                    f"{', '.join(unmatched[:5])}{more}; {fate}", err=True)
 
 

@@ -544,7 +544,10 @@ def _docx_text(raw: bytes, path: Path) -> str:
     except Exception as e:  # zipfile, lxml and python-docx raise several types on bad parts
         raise InputError(path, f"not a readable .docx: {_docx_kind(raw)}; save it as .docx "
                          f"({type(e).__name__})") from None
-    return "\n".join(_docx_lines(document.element.body, document._body))
+    hidden = frozenset(style.get(f"{_W}styleId")   # character styles that hide their text
+                       for style in document.styles.element.iter(f"{_W}style")
+                       if _vanishes(style.find(f"{_W}rPr/{_W}vanish")))
+    return "\n".join(_docx_lines(document.element.body, hidden))
 
 
 def _docx_kind(raw: bytes) -> str:
@@ -573,33 +576,44 @@ TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
-def _docx_lines(element, parent) -> Iterator[str]:
-    """The lines of a .docx body (or of a table cell: ``element`` its XML, ``parent`` the
-    python-docx object) in reading order: a paragraph each, and a table row each. A row's
-    cells are joined as a transcript line: ``speaker | turn`` reads ``R: ...``,
-    ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs (and a table
-    nested in it) continue that speaker on lines of their own. Paragraphs and tables inside
-    a content control (``w:sdt``, as interview templates use) or custom XML are read too."""
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    for child in element:
+def _docx_lines(element, hidden: frozenset[str]) -> Iterator[str]:
+    """The lines of a .docx body (or of a table cell) in reading order: a paragraph each, and
+    a table row each. A row's cells are joined as a transcript line: ``speaker | turn`` reads
+    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs
+    (and a table nested in it) continue that speaker on lines of their own. Paragraphs,
+    rows and cells inside a content control (``w:sdt``, as interview templates use; not its
+    placeholder text) or custom XML are read too; ``hidden``: the ids of character styles
+    that hide their text."""
+    for child in _unwrapped(element):
         if child.tag == f"{_W}p":
-            yield _paragraph_text(Paragraph(child, parent))
-        elif child.tag in _BLOCK_WRAPPERS:
-            yield from _docx_lines(child, parent)
+            yield _paragraph_text(child, hidden)
         elif child.tag == f"{_W}tbl":
-            for row in Table(child, parent).rows:
-                cells, seen = [], []
-                for cell in row.cells:   # a merged cell is listed once per column it spans
-                    text = "\n".join(_docx_lines(cell._tc, cell)).strip()
-                    if not any(cell._tc is tc for tc in seen) and text:
-                        seen.append(cell._tc)
-                        cells.append(text)
-                *lead, last = cells or [""]
+            for row in _unwrapped(child):
+                if row.tag != f"{_W}tr":
+                    continue
+                cells = [text for cell in _unwrapped(row) if cell.tag == f"{_W}tc"
+                         for text in ["\n".join(_docx_lines(cell, hidden)).strip()] if text]
+                *lead, last = cells or [""]   # a merged cell is one w:tc, read once
                 lead = [c.rstrip(":").strip() for c in lead]
                 yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ")
                               for c in lead) + last
+
+
+def _unwrapped(element) -> Iterator:
+    """``element``'s children, those of a content control or custom XML in their place
+    (a control still showing its placeholder, "Klik of tik om tekst in te voeren.", is
+    nothing typed)."""
+    for child in element:
+        if child.tag in _BLOCK_WRAPPERS:
+            if not _placeholder(child):
+                yield from _unwrapped(child)
+        else:
+            yield child
+
+
+def _placeholder(element) -> bool:
+    return (element.tag == f"{_W}sdt"
+            and element.find(f"{_W}sdtPr/{_W}showingPlcHdr") is not None)
 
 
 # a cue's own speaker prefix, as Zoom writes it ("Marieke de Vries: Goedemorgen"); not the
@@ -688,7 +702,7 @@ def speaker_name(name: str) -> str:
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"   # WordprocessingML
-# what holds a document's paragraphs and tables besides the body: content controls, custom XML
+# what holds a document's paragraphs, rows and cells in its place: content controls, custom XML
 _BLOCK_WRAPPERS = {f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"}
 # what Word shows of a run's elements besides its text (w:t): a break of any kind (line,
 # page, column) ends the line, so the words around it are not glued together
@@ -703,14 +717,16 @@ _NOT_TEXT = {f"{_W}{tag}" for tag in ("del", "moveFrom", "instrText", "delInstrT
 _OFF = {"0", "false", "off"}
 
 
-def _paragraph_text(paragraph) -> str:
-    """A paragraph's text as Word shows it, its tracked changes accepted.
+def _paragraph_text(paragraph, hidden: frozenset[str] = frozenset()) -> str:
+    """A paragraph's (``w:p``) text as Word shows it, its tracked changes accepted.
 
     python-docx's ``text`` would leave out words a transcriber typed with track changes on
     (``w:ins``, ``w:moveTo``), in a content control or smart tag (``w:sdt``, ``w:smartTag``,
     common in templates and in documents converted from .doc) and in a simple field
     (``w:fldSimple``), and read a page or column break as nothing ("vraag?R: antwoord").
-    Text formatted as hidden (``w:vanish``, a typist's note) is not shown, so not read."""
+    Text formatted as hidden (``w:vanish``, a typist's note; directly or by a character
+    style in ``hidden``) is not shown, so not read, and neither is a content control's
+    placeholder."""
     def text(element) -> Iterator[str]:
         for child in element:
             tag = child.tag
@@ -718,15 +734,22 @@ def _paragraph_text(paragraph) -> str:
                 yield child.text or ""
             elif tag in _RUN_CHARS:
                 yield _RUN_CHARS[tag]
-            elif tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(child):
+            elif (tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(child, hidden)
+                  or _placeholder(child)):
                 continue
             elif isinstance(tag, str):   # not an XML comment or processing instruction
                 yield from text(child)
-    return "".join(text(paragraph._p))
+    return "".join(text(paragraph))
 
 
-def _hidden(run) -> bool:
-    vanish = run.find(f"{_W}rPr/{_W}vanish")
+def _hidden(run, hidden: frozenset[str]) -> bool:
+    style = run.find(f"{_W}rPr/{_W}rStyle")
+    return (_vanishes(run.find(f"{_W}rPr/{_W}vanish"))
+            or style is not None and style.get(f"{_W}val") in hidden)
+
+
+def _vanishes(vanish) -> bool:
+    """A ``w:vanish`` that is on (``<w:vanish/>``, not ``w:val="0"``)."""
     return vanish is not None and vanish.get(f"{_W}val", "true").lower() not in _OFF
 
 

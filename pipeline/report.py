@@ -889,16 +889,16 @@ _NL_WARNINGS = [
     (re.compile(r"(.+): '(.+)' starts several paragraphs and is taken as a respondent beside "
                 r"'(.+)': if it is no speaker but a label \(\"(.+)\"\), check who says it "
                 r"\(segment\.interviewer_prefixes in the config, if the interviewer does\)"),
-     r"\1: '\2' begint meerdere alinea's en wordt naast '\3' als respondent gelezen: is het "
-     r"geen spreker maar een label (\"\4\"), controleer dan wie het zegt "
-     r"(segment.interviewer_prefixes in de config, als de interviewer het zegt)"),
-    (re.compile(r"(.+): line (\d+): (\d+) respondent turn\(s\) read as the header, not coded "
-                r"\(before the interviewer's first turn, or only the respondent's name: "
-                r"'(.*)'\): check where the interview starts"),
-     lambda m: (f"{m[1]}: regel {m[2]}: {_n_of(m[3], 'beurt', 'beurten')} van de respondent "
-                f"als kop gelezen, niet gecodeerd (vóór de eerste beurt van de interviewer, of "
-                f"alleen de naam van de respondent: '{m[4]}'): controleer waar het interview "
-                "begint")),
+     lambda m: (f"{m[1]}: '{m[2]}' begint meerdere alinea's en wordt naast '{m[3]}' als "
+                f"respondent gelezen: is het geen spreker maar een label (\"{m[4]}\"), "
+                "controleer dan wie het zegt (segment.interviewer_prefixes in de config, als "
+                "de interviewer het zegt)")),
+    (re.compile(r"(.+): line (\d+): (\d+) respondent line\(s\) before the interviewer's first "
+                r"question read as a title, not coded \('(.*)'\): check where the interview "
+                r"starts"),
+     lambda m: (f"{m[1]}: regel {m[2]}: {_n_of(m[3], 'regel', 'regels')} van de respondent "
+                f"vóór de eerste vraag van de interviewer als titel gelezen, niet gecodeerd "
+                f"('{m[4]}'): controleer waar het interview begint")),
     (re.compile(r"(.+): line (\d+): '(.+)' looks like a speaker but starts only this "
                 r"paragraph, so it is part of the previous turn: check who speaks"),
      r"\1: regel \2: '\3' lijkt een spreker maar begint alleen deze alinea, dus die hoort bij "

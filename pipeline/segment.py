@@ -121,10 +121,7 @@ def _speakers(text: str, config: SegmentConfig,
               respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
     pseudonymisation ask the same."""
-    def nfc(prefixes: list[str]) -> tuple[str, ...]:   # "ï" typed as i + diaeresis too
-        return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
-    return _speakers_in(text, nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes),
-                        respondent_name)
+    return _speakers_in(text, *_configured(config), respondent_name)
 
 
 @lru_cache(maxsize=16)
@@ -162,7 +159,9 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], responden
         """The speaker a prefix names; a configured one also numbered ("R1", "R 2")."""
         if m is None:
             return None
-        said = unicodedata.normalize("NFC", m["prefix"].strip().rstrip("."))
+        said = m["prefix"].strip().rstrip(".")
+        if not said.isascii():
+            said = unicodedata.normalize("NFC", said)
         if "," in said:   # the surname first: "Vries, M. de (Marieke)" is Marieke de Vries
             said = speaker_name(said)
         bare = NUMBERED.sub("", said)
@@ -200,44 +199,90 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
     previous speaker (``header`` before the first), one with only a time stamp or one of
-    ``segment.ignore_lines`` (a transcription service's footer, "Einde interview") or only of
-    a transcriber's marks ("(lacht)", "[onderbreking]") is no turn.
+    ``segment.ignore_lines`` (a transcription service's footer, "Einde interview") or only a
+    transcriber's short marks ("(lacht)", "[onderbreking]") is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
-    Respondent turns before the interviewer's first are part of the header too ("Respondent:
-    Ingrid Verbeek", "Duur: 00:45:12" in a title block; :func:`speaker_notes` names them), and
-    so is a turn that is only the respondent's name ("Geïnterviewde: Ingrid Verbeek" after
-    "Interviewer: Marieke Jansen") with the paragraphs that continue it.
+    Until the interviewer's first turn that is no title line (:func:`_title_line`), the
+    speakers' title lines are the header too, with the lines that continue them
+    ("Interviewer: Marieke Jansen", "Respondent: Ingrid Verbeek", "Duur: 00:45:12" in a title
+    block; :func:`speaker_notes` names them); an answer there stays an answer.
     Observation logs: every paragraph is a note.
     """
     if source == "observation":
         return [t for i, s, e in _paragraphs(text) if (t := _strip(i, "note", text, s, e))]
-    turns = _turns(text, config, respondent_name)
-    asked = next((k for k, t in enumerate(turns) if t.role == "interviewer"), 0)
-    return [replace(t, role="header") for t in turns[:asked]] + turns[asked:]
+    return list(_interview_turns(text, *_configured(config), _ignored(config.ignore_lines),
+                                 respondent_name)[0])
 
 
-def _turns(text: str, config: SegmentConfig, respondent_name: str) -> list[Turn]:
-    """An interview's paragraphs with the role their speaker gives them (:func:`parse_turns`,
-    which also makes what comes before the first question the header)."""
-    found, roles, _ = _speakers(text, config, respondent_name)
-    ignored = {line.strip().casefold() for line in config.ignore_lines}
-    named = " ".join(respondent_name.split()).casefold()
-    turns, role, opened = [], "header", False
+def _configured(config: SegmentConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The configured interviewer and respondent prefixes in NFC ("ï" typed as i and a
+    combining diaeresis too), as transcripts' prefixes are compared."""
+    def nfc(prefixes: list[str]) -> tuple[str, ...]:
+        return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
+    return nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes)
+
+
+def _ignored(lines: list[str]) -> tuple[str, ...]:
+    return tuple(sorted({_bare_line(line) for line in lines}))
+
+
+def _bare_line(line: str) -> str:
+    """A line as ``segment.ignore_lines`` are compared: any case, without the punctuation
+    and rules around it ("--- Einde interview. ---" is "einde interview")."""
+    return line.strip(" \t.-–—*_=~#").casefold()
+
+
+TITLE_WORDS = 8   # a title line is short and no sentence: "Respondent: Ingrid Verbeek"
+
+
+def _title_line(said: str) -> bool:
+    """A speaker's line that is a title block's, not a sentence said: at most
+    :data:`TITLE_WORDS` words, not ending as a sentence does."""
+    return len(said.split()) <= TITLE_WORDS and said.rstrip()[-1:] not in ".?!…"
+
+
+@lru_cache(maxsize=16)
+def _interview_turns(text: str, interviewer: tuple[str, ...], respondent: tuple[str, ...],
+                     ignored: tuple[str, ...], respondent_name: str
+                     ) -> tuple[tuple[Turn, ...], tuple[Turn, ...]]:
+    """An interview's turns (:func:`parse_turns`) and the respondent's title lines made
+    header, once per transcript: segmenting it and its notes ask the same."""
+    found, roles, _ = _speakers_in(text, interviewer, respondent, respondent_name)
+    turns, titles, role, opened = [], [], "header", False
+    zone = titled = True   # zone: no question asked yet; titled: the turn is a title line's
     for i, s, e, m, speaker in found:
         start = s
         if m and (known := roles.get(speaker)):
             role, start, opened = known, m.end(), True
-        elif STAMP_ONLY.match(text, s, e) or text[s:e].strip().casefold() in ignored:
+        elif STAMP_ONLY.match(text, s, e) or _bare_line(text[s:e]) in ignored:
             continue
-        if (t := _strip(i, role, text, start, e)) is not None:
-            if MARKS_ONLY.match(text, t.start, t.end):
-                continue   # no words said: no turn (a speaker's turn, if named, goes on)
-            if opened and named and " ".join(text[t.start:t.end].split()).casefold() == named:
-                role = "header"   # "Geïnterviewde: Ingrid Verbeek" in a title block
-                t = replace(t, role=role)
-            turns.append(replace(t, continues=not opened))
-            opened = False
-    return turns
+        while start < e and text[start].isspace():
+            start += 1
+        end = e
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end == start or _marks_only(text, start, end):
+            continue   # no words said: no turn (a speaker's turn, if named, goes on)
+        if zone and opened:
+            titled = _title_line(text[start:end])
+            zone = titled or role != "interviewer"
+        if zone and titled and role in ("interviewer", "respondent"):
+            if role == "respondent" and opened:
+                titles.append(Turn(i, "header", start, end))
+            turns.append(Turn(i, "header", start, end, not opened))
+        else:
+            turns.append(Turn(i, role, start, end, not opened))
+        opened = False
+    return tuple(turns), tuple(titles)
+
+
+MARK_WORDS = 4   # "[onderbreking: telefoon gaat]"; a longer bracketed text is a summary said
+
+
+def _marks_only(text: str, start: int, end: int) -> bool:
+    """Only a transcriber's short marks: "(lacht)", "[onverstaanbaar] (stilte)"."""
+    return (MARKS_ONLY.match(text, start, end) is not None
+            and len(text[start:end].split()) <= MARK_WORDS)
 
 
 def speaker_notes(text: str, source: str, config: SegmentConfig,
@@ -261,7 +306,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
               "continue the previous turn (segment.interviewer_prefixes, "
               "respondent_prefixes in the config)" for key in unknown]
     names = [key for key, role in roles.items() if role == "respondent"
-             and key.casefold() not in {p.casefold() for p in config.respondent_prefixes}]
+             and key.casefold() not in {p.casefold() for p in _configured(config)[1]}]
     if len(names) > 1:
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "
@@ -272,23 +317,20 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      f"beside '{beside[0]}': if it is no speaker but a label (\"Stelling:\"), "
                      "check who says it (segment.interviewer_prefixes in the config, if the "
                      "interviewer does)")
-    header = [t for t, was in zip(parse_turns(text, source, config, respondent_name),
-                                  _turns(text, config, respondent_name), strict=True)
-              if t.role == "header" and not t.continues and was.role != "interviewer"]
-    if header:
-        said = " ".join(text[header[0].start:header[0].end].split())
-        notes.append(f"line {text.count(chr(10), 0, header[0].start) + 1}: {len(header)} "
-                     "respondent turn(s) read as the header, not coded (before the "
-                     "interviewer's first turn, or only the respondent's name: "
-                     f"'{said[:40]}{'...' if len(said) > 40 else ''}'): check where the "
-                     "interview starts")
+    turns, titles = _interview_turns(text, *_configured(config), _ignored(config.ignore_lines),
+                                     respondent_name)
+    if titles:   # a title line is short: quoted whole, so its names are pseudonymised whole
+        said = " ".join(text[titles[0].start:titles[0].end].split())
+        notes.append(f"line {text.count(chr(10), 0, titles[0].start) + 1}: {len(titles)} "
+                     "respondent line(s) before the interviewer's first question read as a "
+                     f"title, not coded ('{said}'): check where the interview starts")
     notes += [f"line {text.count(chr(10), 0, s) + 1}: '{key}' looks like a speaker but starts "
               "only this paragraph, so it is part of the previous turn: check who speaks"
               for _, s, _, m, key in found if key and key not in roles and key not in unknown
               and (len(key.split()) > 1 and _looks_like_name(key)
                    or m.re is not PREFIX and NUMBERED.search(key))]   # "Spreker 3  4:40"
     words = Counter()
-    for turn in parse_turns(text, source, config, respondent_name):
+    for turn in turns:
         words[turn.role] += len(text[turn.start:turn.end].split())
     if 0 < words["respondent"] < words["interviewer"]:
         notes.append(f"the interviewer's turns hold more words ({words['interviewer']}) than "
@@ -307,7 +349,7 @@ def speaker_names(text: str, source: str, config: SegmentConfig,
     if source == "observation":
         return set()
     found, roles, _ = _speakers(text, config, respondent_name)
-    configured = {p.casefold() for p in config.interviewer_prefixes + config.respondent_prefixes}
+    configured = {p.casefold() for prefixes in _configured(config) for p in prefixes}
     names = {key for key in roles if key.casefold() not in configured and _looks_like_name(key)}
     return {key for *_, key in found if key and key.casefold() not in configured
             and _looks_like_name(key)
@@ -376,7 +418,7 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
             if asking and turn.continues:   # a question on several lines is the context whole
-                context += "\n" + body
+                context = _last_chars(context + "\n" + body, config.max_chars)
             elif not _backchannel(body, config):
                 context, asking = body, True
             continue
@@ -394,6 +436,16 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
         if turn.role == "note":
             context = body
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def _last_chars(question: str, limit: int) -> str:
+    """A question's last lines within ``limit`` characters (at least its last line): an
+    introduction of many lines before it is no context of the answer."""
+    lines = question.split("\n")
+    keep = len(lines) - 1
+    while keep > 0 and len("\n".join(lines[keep - 1:])) <= limit:
+        keep -= 1
+    return "\n".join(lines[keep:])
 
 
 def _whole_answers(text: str, turns: list[Turn]) -> list[Turn]:

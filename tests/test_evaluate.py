@@ -224,8 +224,9 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     for coder in ("rules", "sklearn_tfidf_lr"):
         assert f" {macro[f'{coder}_f1']:.4f} " in rows["macro"]
     time = md.split("## Time", 1)[1].split("##", 1)[0]
-    assert "| sklearn_tfidf_lr |" in time and "| rules |" not in time
-    assert "Not timed: rules, majority" in time
+    assert "| sklearn_tfidf_lr |" in time and "| majority |" in time   # fast, but per fold
+    assert "| rules |" not in time and "Not timed: rules (learns nothing" in time
+    assert "| sklearn_tfidf_lr | 50% |" in md   # the learning curve's fraction
 
 
 def test_cli_evaluate_reports_the_human_coders_agreement(shared_datadir, tmp_path):

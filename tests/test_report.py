@@ -382,7 +382,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg)
         + speaker_notes("I: Lees voor.\nStelling: A.\nStelling: B.\nR: Eens.\n", "interview",
                         seg)
-        + speaker_notes("Respondent: Bram Visser\nI: Wat?\nR: Data.\n", "interview", seg))]
+        + speaker_notes("Respondent: Bram Visser\nI: Wat doe je?\nR: Data delen met de "
+                        "sectie.\n", "interview", seg))]
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]
@@ -433,6 +434,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning
+        assert "\\" not in dutch, dutch   # a raw replacement's \" showed as \" in the report
         assert report.warning_in_language(warning, "en") == warning
 
 

@@ -235,11 +235,8 @@ def test_an_interviewer_who_says_more_is_a_note(seg_config):
     text = ("Speaker 2  0:01\nWat doe je?\nSpeaker 1  0:03\nIk ben docent wiskunde en ik "
             "doe de analyses voor het datateam.\nSpeaker 2  0:12\nMet wie?\nSpeaker 1  0:14\n"
             "Met de sectie, in de sectievergadering.\n")
-    assert speaker_notes(text, "interview", config) == [   # the first question: a header
-        "line 2: 1 respondent turn(s) read as the header, not coded (before the interviewer's "
-        "first turn, or only the respondent's name: 'Wat doe je?'): check where the interview "
-        "starts",
-        "the interviewer's turns hold more words (18) than the respondent's (2): check that "
+    assert speaker_notes(text, "interview", config) == [
+        "the interviewer's turns hold more words (18) than the respondent's (5): check that "
         "the speakers are the right way round (segment.interviewer_prefixes, "
         "respondent_prefixes in the config; a transcription service numbers its speakers per "
         "file)"]
@@ -365,31 +362,35 @@ def test_speaker_notes_say_what_was_not_recognised(seg_config):
 
 def test_a_title_block_before_the_first_question_is_no_answer(seg_config, nl_pipeline):
     """"Respondent: Ingrid Verbeek" in a .docx's title block was coded as her first answer,
-    and "Duur: 00:45:12" after it as her second."""
+    and "Duur: 00:45:12" after it as her second. Only title lines are left out: an answer
+    before the first question (a recording started mid-answer) and a name given as the
+    answer to a question stay the respondent's."""
     text = ("Interview sleutelfiguur\nDatum: 12 maart 2024\nRespondent: Ingrid Verbeek\n"
             "Duur: 00:45:12\n\nI: Wat doe je in het datateam?\nR: Ik verzamel de cijfers van alle "
             "klassen.\n")
     segs = segment(text, seg_config, nl_pipeline)
     assert segs["text"].tolist() == ["Ik verzamel de cijfers van alle klassen."]
-    for name in ("", "Ingrid Verbeek"):
-        [note] = speaker_notes(text, "interview", seg_config, name)
-        assert note == ("line 3: 1 respondent turn(s) read as the header, not coded (before "
-                        "the interviewer's first turn, or only the respondent's name: 'Ingrid "
-                        "Verbeek'): check where the interview starts")
-    # her name after the interviewer's (a typist's title block) is no answer either
-    block = text.replace("Datum:", "Interviewer: Marieke Jansen\nDatum:")
-    named = segment_document(block, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
-                             person_id="p1", source="interview", config=seg_config,
-                             nlp=nl_pipeline, respondent_name="Ingrid Verbeek")
-    assert named["text"].tolist() == ["Ik verzamel de cijfers van alle klassen."]
-    assert named["context"].tolist() == ["Wat doe je in het datateam?"]
-    assert "line 4: 1 respondent turn(s) read as the header" in speaker_notes(
-        block, "interview", seg_config, "Ingrid Verbeek")[0]
-    # without any question, the respondent's words stay hers (and no such note)
+    [note] = speaker_notes(text, "interview", seg_config, "Ingrid Verbeek")
+    assert note == ("line 3: 1 respondent line(s) before the interviewer's first question read "
+                    "as a title, not coded ('Ingrid Verbeek'): check where the interview starts")
+    # after the interviewer's name, with her role: still a title block, and no context
+    block = text.replace("Datum:", "Interviewer: Marieke Jansen\nDatum:").replace(
+        "Ingrid Verbeek", "Ingrid Verbeek (teamleider bovenbouw)")
+    segs = segment(block, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Ik verzamel de cijfers van alle klassen."]
+    assert segs["context"].tolist() == ["Wat doe je in het datateam?"]
+    assert speaker_notes(block, "interview", seg_config)[0].startswith("line 4: 1 respondent")
+    answers = ("R: ...en daarom zijn we met het datateam begonnen.\nI: Hoe deel je dat?\n"
+               "R: Via de nieuwsbrief.\nI: Wil je je even voorstellen?\nR: Ingrid Verbeek\n"
+               "Ik ben teamleider bovenbouw.\n")
+    assert segment(answers, seg_config, nl_pipeline)["text"].tolist() == [
+        "...en daarom zijn we met het datateam begonnen.", "Via de nieuwsbrief.",
+        "Ingrid Verbeek\nIk ben teamleider bovenbouw."]
+    assert not any("title" in n for n in speaker_notes(answers, "interview", seg_config))
+    # without any question, the respondent's words stay hers
     alone = "Respondent: Ik begin maar.\nR: Over de toetsen.\n"
     assert segment(alone, seg_config, nl_pipeline)["text"].tolist() == [
         "Ik begin maar.", "Over de toetsen."]
-    assert not any("header" in n for n in speaker_notes(alone, "interview", seg_config))
 
 
 def test_marks_only_a_closing_line_and_a_decomposed_label(seg_config, nl_pipeline):
@@ -409,6 +410,17 @@ def test_marks_only_a_closing_line_and_a_decomposed_label(seg_config, nl_pipelin
     assert segs["context"].tolist() == ["Wat deed je toen?"] * 3
     check_offsets(segs, text)
     assert speaker_notes(text, "interview", seg_config) == []
+    # a configured label typed decomposed is a label, no speaker's name to pseudonymise
+    nfd = seg_config.model_copy(update={"respondent_prefixes": ["R", label]})
+    composed = text.replace(label, "Geïnterviewde")
+    assert speaker_names(composed, "interview", nfd) == set()
+    assert segment(composed, seg_config, nl_pipeline, config=nfd)["text"].tolist() == segs[
+        "text"].tolist()
+    # a typist's summary in brackets is what was said; a closing line with rules around it
+    summary = ("I: Hoe presenteer je het?\nR: [vertelt hoe ze de analyse in de teamvergadering "
+               "presenteert]\n--- Einde interview. ---\n")
+    assert segment(summary, seg_config, nl_pipeline)["text"].tolist() == [
+        "[vertelt hoe ze de analyse in de teamvergadering presenteert]"]
 
 
 def test_a_question_on_several_lines_is_the_context_whole(seg_config, nl_pipeline):
@@ -421,6 +433,16 @@ def test_a_question_on_several_lines_is_the_context_whole(seg_config, nl_pipelin
         "Je vertelde net dat er veel uit de analyse kwam.\nWat heb je daarmee gedaan?",
         "En met wie deelde je het nog meer,\nbijvoorbeeld?",
         "En met wie deelde je het nog meer,\nbijvoorbeeld?"]
+
+
+def test_a_long_introduction_is_no_context(seg_config, nl_pipeline):
+    """A consent text of many lines before the question was all the answer's context (the
+    model weighs it): the question's last lines within segment.max_chars are."""
+    intro = [f"Zin {k} van de uitleg over de opname en de toestemming." for k in range(20)]
+    text = "I: " + "\n".join(intro) + "\nWat doe je in het datateam?\nR: Ik analyseer.\n"
+    [context] = segment(text, seg_config, nl_pipeline)["context"].tolist()
+    assert context.endswith("\nWat doe je in het datateam?")
+    assert len(context) <= seg_config.max_chars and context.startswith("Zin ")
 
 
 def test_a_label_used_twice_beside_the_respondent_gets_a_note(seg_config):
@@ -854,3 +876,35 @@ def test_a_turn_is_one_segment_however_its_lines_are_broken(seg_config, nl_pipel
     assert parts == [said[0], f"{said[1]}\v{said[2]}"]   # sentence groups of <= 60
     apart = "I: Wat deden jullie?\nR: " + said[0] + "\n[00:03:10]\n" + said[1] + "\n"
     assert segment(apart, seg_config, nl_pipeline)["text"].tolist() == said[:2]
+
+
+def test_read_transcript_docx_content_controls_in_tables_placeholders_and_styles(tmp_path):
+    """Rows in a repeating-section content control and cells in a cell-level one were lost
+    without a word; an unfilled control's placeholder was read as the answer; text hidden by
+    a character style (rather than directly) was read."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    def cell(said: str) -> str:
+        return f"<w:tc><w:p><w:r><w:t xml:space='preserve'>{said}</w:t></w:r></w:p></w:tc>"
+
+    document = docx.Document()
+    note = document.styles.add_style("Typistnotitie", WD_STYLE_TYPE.CHARACTER)
+    note.font.hidden = True
+    table = parse_xml(
+        f"<w:tbl {nsdecls('w')}><w:tr>{cell('I')}{cell('Hoe gaat het met de PLG?')}</w:tr>"
+        f"<w:sdt><w:sdtContent><w:tr>{cell('R')}{cell('Goed, we analyseren samen.')}</w:tr>"
+        "</w:sdtContent></w:sdt>"
+        f"<w:tr>{cell('I')}<w:sdt><w:sdtContent>{cell('En de sectie?')}</w:sdtContent></w:sdt>"
+        f"</w:tr><w:tr>{cell('R')}<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent>"
+        f"{cell('Klik of tik om tekst in te voeren.')}</w:sdtContent></w:sdt></w:tr></w:tbl>")
+    document.element.body.insert(0, table)
+    paragraph = document.add_paragraph("R: De sfeer werd beter.")
+    paragraph.add_run(" [typist: naam checken]", style="Typistnotitie")
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    assert read_transcript(path).split("\n") == [
+        "I: Hoe gaat het met de PLG?", "R: Goed, we analyseren samen.", "I: En de sectie?", "R",
+        "R: De sfeer werd beter."]

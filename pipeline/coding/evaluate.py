@@ -154,11 +154,12 @@ def score_table(Y: np.ndarray, pred: np.ndarray, labels: list[str], codebook: Co
 @dataclass
 class Comparison:
     """What :func:`compare_coders` found: scores of every coder, their out-of-school
-    predictions and the seconds each spent per fold (fit + predict)."""
+    predictions and the seconds each spent per fold (fit + predict; None for a coder given
+    as its predictions, which is not timed)."""
 
     scores: pd.DataFrame
     predictions: dict[str, np.ndarray]
-    seconds: dict[str, list[float]]
+    seconds: dict[str, list[float] | None]
 
 
 def subsample(train_idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -215,14 +216,16 @@ def compare_coders(texts, Y: np.ndarray, groups: list[str],
              for school, tr, te in folds]
     results = iter(_run_folds(tasks, texts, Y, jobs, progress))
     predictions, seconds, tables = {}, {}, []
-    for name in coders:
+    for name, coder in coders.items():
         pred = np.zeros_like(Y)
         seconds[name] = []
         for _, _, te in folds:
             p, s = next(results)
             pred[te] = p
-            seconds[name].append(round(s, 2))
+            seconds[name].append(round(s, 3))
         predictions[name] = pred
+        if isinstance(coder, np.ndarray):   # its codes were made before, once: not timed
+            seconds[name] = None
         tables.append(score_table(Y, pred, labels, codebook, name, subtypes=subtypes))
     return Comparison(pd.concat(tables, ignore_index=True), predictions, seconds)
 
@@ -360,7 +363,7 @@ def _md(df: pd.DataFrame, decimals: int = 4) -> str:
 
 def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
                     target_table: pd.DataFrame | None = None,
-                    seconds: dict[str, list[float]] | None = None,
+                    seconds: dict[str, list[float] | None] | None = None,
                     curve: pd.DataFrame | None = None,
                     humans: pd.DataFrame | None = None) -> str:
     """The evaluation as Markdown: F1 and kappa of every coder side by side, then precision
@@ -391,7 +394,7 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
                   "how far the model is from the agreement people reach on the same "
                   "segments.", "",
                   _md(humans.rename(columns=lambda c: c.replace("_kappa", " κ"))), ""]
-    timed = {c: s for c, s in (seconds or {}).items() if c in coders and any(s)}
+    timed = {c: s for c, s in (seconds or {}).items() if c in coders and s is not None}
     if timed:   # a coder that learns nothing is scored once for all folds, not timed
         rows = pd.DataFrame([{"coder": c, "mean seconds per fold (fit + predict)":
                               float(np.mean(s)), "max": float(np.max(s))}
@@ -399,12 +402,14 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
         untimed = [c for c in coders if c not in timed]
         parts += ["## Time", "", _md(rows, decimals=2), ""]
         if untimed:
-            parts += [f"Not timed: {', '.join(untimed)} (learn nothing: their codes are made "
+            parts += [f"Not timed: {', '.join(untimed)} (learns nothing: its codes are made "
                       "once for every segment, not per fold).", ""]
     if curve is not None and len(curve):
         wide = curve.pivot_table(index=["coder", "fraction", "n_train"], columns="family",
                                  values="macro_f1").reset_index()
         wide.columns.name = None
+        wide["fraction"] = [f"{f:.0%}" for f in wide["fraction"]]
+        wide["n_train"] = [f"{n:.0f}" for n in wide["n_train"]]
         parts += ["## Learning curve (macro-F1 per family)", "", _md(wide), "",
                   "![learning curve](learning_curve.png)", ""]
     return "\n".join(parts)

@@ -124,7 +124,8 @@ def label_notes(resolved: pd.DataFrame, orphans: list[str], codes: list[str],
         more = f" and {len(per) - 5} more transcript(s)" if len(per) > 5 else ""
         notes.append(f"labels: {len(orphans)} labelled segment id(s) match no segment of the "
                      "transcripts and are left out (a transcript edited or renamed since it "
-                     f"was labelled, or other segment settings?): {shown}{more}")
+                     "was labelled, other segment settings, or segments cut otherwise by a "
+                     f"newer version: label them again?): {shown}{more}")
     matched = resolved[~resolved["segment_id"].isin(orphans)]
     n = matched["segment_id"].nunique()
     for code, missing in unlabelled(matched, codes).items():

@@ -36,8 +36,8 @@ A text is read as its school's: a form is first that school's people's (its rost
 its transcripts' speakers), so "IV" in one school's observation notes is its Ingrid Verbeek
 however many schools have an IV; only a form no one of the school has is resolved over the
 cohort. A form shared by several people there (two colleagues called "Jan", initials "AB"
-twice) cannot be attributed and becomes the neutral ``[persoon]``. ``--reveal-names`` turns all of this off,
-and the manifest records that it did.
+twice) cannot be attributed and becomes the neutral ``[persoon]``. ``--reveal-names`` turns
+all of this off, and the manifest records that it did.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
 # a speaker line without colon, as transcription services write it: the label and a time
 # stamp alone on their line, either way round ("Speaker 1  0:03", "00:00:03 Spreker 1",
 # "Marieke de Vries   1:02", Teams' "Vries, M. de (Marieke)   1:02"); the turn is the next lines
-LINE_LABEL = LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w\u0300-\u036f'’.\- ]{{0,{SPEAKER_NAME_CHARS - 1}}}?" \
-    rf"(?:{SPACE}*\([^()\n]{{1,30}}\))?)?)"
+LINE_LABEL = (LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w\u0300-\u036f'’.\- ]"
+              rf"{{0,{SPEAKER_NAME_CHARS - 1}}}?(?:{SPACE}*\([^()\n]{{1,30}}\))?)?)")
 SPEAKER_LINES = (re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
                  re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LINE_LABEL}{SPACE}*$"))
 SPEAKER_LINE_CHARS = 80   # longer than a label, a stamp and the spaces around them
@@ -292,9 +292,9 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     (its paragraphs continue the previous turn), a full name or a speaker line that starts
     only one paragraph (a third speaker's words would be the previous speaker's), several
     names all taken as the respondent, or one beside the configured respondent (a label
-    such as "Stelling:" twice), respondent turns before the first question (read as the
-    header), an interviewer who says more than the respondent (the roles the wrong way
-    round: the coded words would be the questions)."""
+    such as "Stelling:" twice), the respondent's title lines before the first question (read
+    as the header), an interviewer who says more than the respondent (the roles the wrong
+    way round: the coded words would be the questions)."""
     if source == "observation":
         return []
     found, roles, unknown = _speakers(text, config, respondent_name)

@@ -579,7 +579,8 @@ _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 def _docx_lines(element, hidden: frozenset[str]) -> Iterator[str]:
     """The lines of a .docx body (or of a table cell) in reading order: a paragraph each, and
     a table row each. A row's cells are joined as a transcript line: ``speaker | turn`` reads
-    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...``; a cell's own paragraphs
+    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...`` (under a header row that
+    names them, only those columns: :func:`_table_lines`); a cell's own paragraphs
     (and a table nested in it) continue that speaker on lines of their own. Paragraphs,
     rows and cells inside a content control (``w:sdt``, as interview templates use; not its
     placeholder text) or custom XML are read too; ``hidden``: the ids of character styles
@@ -588,15 +589,51 @@ def _docx_lines(element, hidden: frozenset[str]) -> Iterator[str]:
         if child.tag == f"{_W}p":
             yield _paragraph_text(child, hidden)
         elif child.tag == f"{_W}tbl":
-            for row in _unwrapped(child):
-                if row.tag != f"{_W}tr":
-                    continue
-                cells = [text for cell in _unwrapped(row) if cell.tag == f"{_W}tc"
-                         for text in ["\n".join(_docx_lines(cell, hidden)).strip()] if text]
-                *lead, last = cells or [""]   # a merged cell is one w:tc, read once
-                lead = [c.rstrip(":").strip() for c in lead]
-                yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ")
-                              for c in lead) + last
+            yield from _table_lines(child, hidden)
+
+
+# a transcript table's header row: the columns read (time, speaker, text) and those left out
+TABLE_HEADER = {
+    "time": {"tijd", "time", "tijdstip", "tijdcode", "timestamp", "start", "begin"},
+    "speaker": {"spreker", "speaker", "naam", "name", "wie", "persoon", "deelnemer", "rol"},
+    "text": {"tekst", "text", "transcript", "transcriptie", "uitspraak", "gezegd", "inhoud",
+             "citaat", "utterance"},
+    "other": {"nr", "nr.", "no", "no.", "#", "regel", "regelnummer", "line", "opmerking",
+              "opmerkingen", "notitie", "notities", "comment", "comments", "toelichting",
+              "code", "codes"},
+}
+
+
+def _table_lines(table, hidden: frozenset[str]) -> Iterator[str]:
+    """A table's rows as transcript lines (:func:`_docx_lines`). A header row that names
+    its columns ("Nr | Spreker | Tekst | Opmerking") is no line, and of the rows below only
+    the time, speaker and text columns are read, in that order: a line number or a remark
+    is no part of the turn."""
+    rows = [["\n".join(_docx_lines(cell, hidden)).strip()   # a merged cell is one w:tc
+             for cell in _unwrapped(row) if cell.tag == f"{_W}tc"]
+            for row in _unwrapped(table) if row.tag == f"{_W}tr"]
+    columns = _header_columns(rows[0]) if rows else None
+    for cells in rows[1:] if columns else rows:
+        if columns:
+            cells = [cells[k] for k in columns if k < len(cells)]
+        *lead, last = [c for c in cells if c] or [""]
+        lead = [c.rstrip(":").strip() for c in lead]
+        yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
+
+
+def _header_columns(cells: list[str]) -> list[int] | None:
+    """Where a header row's time, speaker and text columns are (None: no header row)."""
+    roles = {}
+    for k, cell in enumerate(cells):
+        name = " ".join(cell.rstrip(":").split()).casefold()
+        role = next((r for r, names in TABLE_HEADER.items() if name in names), None)
+        if name and role is None:
+            return None
+        if role and role != "other":
+            roles.setdefault(role, k)
+    if "text" not in roles or len(roles) < 2:
+        return None
+    return [roles[r] for r in ("time", "speaker", "text") if r in roles]
 
 
 def _unwrapped(element) -> Iterator:

@@ -908,3 +908,33 @@ def test_read_transcript_docx_content_controls_in_tables_placeholders_and_styles
     assert read_transcript(path).split("\n") == [
         "I: Hoe gaat het met de PLG?", "R: Goed, we analyseren samen.", "I: En de sectie?", "R",
         "R: De sfeer werd beter."]
+
+
+def test_a_docx_table_with_a_header_row_reads_its_turn_columns_only(tmp_path, seg_config,
+                                                                   nl_pipeline):
+    """A remark column was glued onto the turn ("...onderbouw.: slecht verstaanbaar") and a
+    line-number column hid every speaker ("1: I: ...", so nothing was coded): under a header
+    row that names the columns, only time, speaker and text are read."""
+    import docx
+
+    document = docx.Document()
+    rows = [("Nr", "Spreker", "Tekst", "Opmerking"), ("1", "I", "Waar werkt jullie team aan?", ""),
+            ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar")]
+    table = document.add_table(rows=len(rows), cols=4)
+    for row, cells in zip(table.rows, rows, strict=True):
+        for cell, said in zip(row.cells, cells, strict=True):
+            cell.text = said
+    timed = document.add_table(rows=2, cols=3)
+    for row, cells in zip(timed.rows, [("Tijd", "Spreker:", "Tekst"),
+                                       ("00:02:10", "R", "En aan feedback.")], strict=True):
+        for cell, said in zip(row.cells, cells, strict=True):
+            cell.text = said
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == ["I: Waar werkt jullie team aan?",
+                                "R: Aan formatief evalueren in de onderbouw.",
+                                "00:02:10 R: En aan feedback."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["Aan formatief evalueren in de onderbouw.",
+                                     "En aan feedback."]

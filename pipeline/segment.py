@@ -256,11 +256,7 @@ def _interview_turns(text: str, interviewer: tuple[str, ...], respondent: tuple[
             role, start, opened = known, m.end(), True
         elif STAMP_ONLY.match(text, s, e) or _bare_line(text[s:e]) in ignored:
             continue
-        while start < e and text[start].isspace():
-            start += 1
-        end = e
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = _trim(text, start, e)
         if end == start or _marks_only(text, start, end):
             continue   # no words said: no turn (a speaker's turn, if named, goes on)
         if zone and opened:
@@ -357,10 +353,7 @@ def speaker_names(text: str, source: str, config: SegmentConfig,
 
 
 def _strip(index: int, role: str, text: str, start: int, end: int) -> Turn | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
+    start, end = _trim(text, start, end)
     return Turn(index, role, start, end) if end > start else None
 
 

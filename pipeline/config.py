@@ -334,8 +334,10 @@ class SegmentConfig(_Strict):
     max_chars: int = Field(ge=50)
     interviewer_prefixes: list[str]
     respondent_prefixes: list[str]
+    other_prefixes: list[str] = []   # speakers whose turns are neither question nor answer
     backchannel_words: int = Field(default=3, ge=0)
     ignore_lines: list[str] = []
+    title_fields: list[str] = []   # labels of an observation log's title block: not coded
 
     @field_validator("interviewer_prefixes", "respondent_prefixes")
     @classmethod

@@ -544,10 +544,58 @@ def _docx_text(raw: bytes, path: Path) -> str:
     except Exception as e:  # zipfile, lxml and python-docx raise several types on bad parts
         raise InputError(path, f"not a readable .docx: {_docx_kind(raw)}; save it as .docx "
                          f"({type(e).__name__})") from None
-    hidden = frozenset(style.get(f"{_W}styleId")   # character styles that hide their text
-                       for style in document.styles.element.iter(f"{_W}style")
-                       if _vanishes(style.find(f"{_W}rPr/{_W}vanish")))
-    return "\n".join(_docx_lines(document.element.body, hidden))
+    return "\n".join(_docx_lines(document.element.body, _docx_styles(document)))
+
+
+@dataclass(frozen=True)
+class _DocxStyles:
+    """What a .docx's style definitions say of its text: the ids of the character styles
+    that hide it, and the heading level (1: top) of each paragraph style that makes a
+    heading (Word's Heading 1-9, any style with an outline level, Title, Subtitle)."""
+
+    hidden: frozenset[str]
+    headings: dict[str, int]
+
+
+def _docx_styles(document) -> _DocxStyles:
+    styles = {style.get(f"{_W}styleId"): style
+              for style in document.styles.element.iter(f"{_W}style")}
+
+    def level(style_id: str | None, seen: frozenset[str] = frozenset()) -> int | None:
+        style = styles.get(style_id)
+        if style is None or style_id in seen:
+            return None
+        name = style.find(f"{_W}name")
+        name = "" if name is None else (name.get(f"{_W}val") or "").casefold()
+        outline = _outline_level(style.find(f"{_W}pPr"))
+        if outline is not None or name in ("title", "subtitle"):
+            return outline if outline is not None else 1 + (name == "subtitle")
+        based = style.find(f"{_W}basedOn")
+        return None if based is None else level(based.get(f"{_W}val"), seen | {style_id})
+
+    return _DocxStyles(
+        frozenset(i for i, style in styles.items()
+                  if _vanishes(style.find(f"{_W}rPr/{_W}vanish"))),
+        {i: n for i, style in styles.items()
+         if style.get(f"{_W}type") == "paragraph" and (n := level(i))})
+
+
+def _outline_level(properties) -> int | None:
+    """The heading level a paragraph's properties give it (1: top; 0: body text, as Word's
+    outline level 9 says), None where they give none."""
+    found = None if properties is None else properties.find(f"{_W}outlineLvl")
+    value = None if found is None else found.get(f"{_W}val", "")
+    return (int(value) + 1) % 10 if value is not None and value.isdigit() else None
+
+
+def _heading_level(paragraph, styles: _DocxStyles) -> int:
+    """A paragraph's heading level (0: none): its own outline level, else its style's."""
+    properties = paragraph.find(f"{_W}pPr")
+    own = _outline_level(properties)
+    if own is not None:
+        return own
+    style = None if properties is None else properties.find(f"{_W}pStyle")
+    return 0 if style is None else styles.headings.get(style.get(f"{_W}val"), 0)
 
 
 def _docx_kind(raw: bytes) -> str:
@@ -576,20 +624,25 @@ TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
-def _docx_lines(element, hidden: frozenset[str]) -> Iterator[str]:
+def _docx_lines(element, styles: _DocxStyles, in_table: bool = False) -> Iterator[str]:
     """The lines of a .docx body (or of a table cell) in reading order: a paragraph each, and
-    a table row each. A row's cells are joined as a transcript line: ``speaker | turn`` reads
-    ``R: ...``, ``time | speaker | turn`` reads ``00:01:10 R: ...`` (under a header row that
-    names them, only those columns: :func:`_table_lines`); a cell's own paragraphs
-    (and a table nested in it) continue that speaker on lines of their own. Paragraphs,
-    rows and cells inside a content control (``w:sdt``, as interview templates use; not its
-    placeholder text) or custom XML are read too; ``hidden``: the ids of character styles
-    that hide their text."""
+    a table row each. A heading of the body reads as in Markdown, ``# Thema 2`` (``##`` a
+    level below): a section title, no one's words (segment.py). A row's cells are joined as
+    a transcript line: ``speaker | turn`` reads ``R: ...``, ``time | speaker | turn`` reads
+    ``00:01:10 R: ...`` (under a header row that names them, only those columns:
+    :func:`_table_lines`); a cell's own paragraphs (and a table nested in it) continue that
+    speaker on lines of their own. Paragraphs, rows and cells inside a content control
+    (``w:sdt``, as interview templates use; not its placeholder text) or custom XML are read
+    too; text hidden by its format is not (:func:`_paragraph_text`)."""
     for child in _unwrapped(element):
         if child.tag == f"{_W}p":
-            yield _paragraph_text(child, hidden)
+            said = _paragraph_text(child, styles.hidden)
+            level = 0 if in_table or not said.strip() else _heading_level(child, styles)
+            # every line of a heading broken with Shift+Enter is the heading's
+            yield "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if line.strip() else ""
+                             for line in said.split("\n")) if level else said
         elif child.tag == f"{_W}tbl":
-            yield from _table_lines(child, hidden)
+            yield from _table_lines(child, styles)
 
 
 # a transcript table's header row: the columns read (time, speaker, text) and those left out
@@ -604,12 +657,12 @@ TABLE_HEADER = {
 }
 
 
-def _table_lines(table, hidden: frozenset[str]) -> Iterator[str]:
+def _table_lines(table, styles: _DocxStyles) -> Iterator[str]:
     """A table's rows as transcript lines (:func:`_docx_lines`). A header row that names
     its columns ("Nr | Spreker | Tekst | Opmerking") is no line, and of the rows below only
     the time, speaker and text columns are read, in that order: a line number or a remark
     is no part of the turn."""
-    rows = [["\n".join(_docx_lines(cell, hidden)).strip()   # a merged cell is one w:tc
+    rows = [["\n".join(_docx_lines(cell, styles, in_table=True)).strip()   # merged: one w:tc
              for cell in _unwrapped(row) if cell.tag == f"{_W}tc"]
             for row in _unwrapped(table) if row.tag == f"{_W}tr"]
     columns = _header_columns(rows[0]) if rows else None

@@ -866,9 +866,20 @@ _NL_WARNINGS = [
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
     (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
-                r"seen: (.*)\)"),
+                r"seen: (.*)\): start each turn with its speaker's label and a colon or a tab "
+                r"\('I: \.\.\.', 'R: \.\.\.'\), or name the labels used in (.+) and "
+                r"(.+) in the config"),
      lambda m: (f"{m[1]}: geen beurt van de respondent herkend, dus er is niets van gecodeerd "
-                f"(gevonden voorvoegsels: {'geen' if m[2] == 'none' else m[2]})")),
+                f"(gevonden voorvoegsels: {'geen' if m[2] == 'none' else m[2]}): begin elke "
+                "beurt met het label van de spreker en een dubbele punt of een tab ('I: ...', "
+                f"'R: ...'), of zet de gebruikte labels in {m[3]} en {m[4]} in de config")),
+    (re.compile(r"(.+): '(.+)' speaks beside the interviewer and the respondent '(.+)': a "
+                r"second respondent, whose turns are not coded \(they are not the words of the "
+                r"person interviewed\)"),
+     r"\1: '\2' spreekt naast de interviewer en de respondent '\3': een tweede respondent, "
+     r"wiens beurten niet gecodeerd zijn (het zijn niet de woorden van de geïnterviewde)"),
+    (re.compile(r"(.+): the turns of '(.+)' are not coded \((.+) in the config\)"),
+     r"\1: de beurten van '\2' zijn niet gecodeerd (\3 in de config)"),
     (re.compile(r"(.+): prefix '(.+)' starts several paragraphs but is no configured speaker: "
                 r"they continue the previous turn \((.+) in the config\)"),
      r"\1: voorvoegsel '\2' begint meerdere alinea's maar is geen ingestelde spreker: ze "

@@ -58,11 +58,14 @@ LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # befo
 # ("[00:01:10] R:", "(00:01) R:", "00:01 - R:"), with one after it ("R [00:01:10]:", "R 00:01:",
 # "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
 # the turn starts on the next one. The colon of a time stamp after a space is none
-# ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" and "R1:12" are R's
-PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
+# ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" and "R1:12" are R's. A tab
+# instead of the colon separates too ("I<tab>Wat doe je?", a Word transcript's hanging indent),
+# and a line number typed in the margin may come before a configured label ("12   I: ...")
+LINE_NUMBER = rf"\d{{1,5}}{SPACE}+"
+PREFIX = re.compile(rf"{SPACE}*(?P<line>{LINE_NUMBER})?{LEADING_STAMP}?"
                     rf"(?:[-–—]{SPACE}*)?{LABEL}"
                     rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
-                    rf"{SPACE}*(?!(?<=\s\d):\d)(?!(?<=\s\d\d):\d):"
+                    rf"(?:{SPACE}*(?!(?<=\s\d):\d)(?!(?<=\s\d\d):\d):|[^\S\n\t]*\t)"
                     rf"(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?"
                     rf"{SPACE}*(?=\S|$)")
 # a speaker line without colon, as transcription services write it: the label and a time
@@ -70,21 +73,29 @@ PREFIX = re.compile(rf"{SPACE}*{LEADING_STAMP}?"
 # "Marieke de Vries   1:02", Teams' "Vries, M. de (Marieke)   1:02"); the turn is the next lines
 LINE_LABEL = (LABEL[:-1] + rf"(?:,{SPACE}*[^\W\d_][\w\u0300-\u036f'’.\- ]"
               rf"{{0,{SPEAKER_NAME_CHARS - 1}}}?(?:{SPACE}*\([^()\n]{{1,30}}\))?)?)")
-SPEAKER_LINES = (re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}{SPACE}*$"),
+SPEAKER_LINES = (re.compile(rf"{SPACE}*\[?{LINE_LABEL}\]?{SPACE}*(?:[-–—]{SPACE}*)?{STAMP}"
+                            rf"{SPACE}*$"),   # also Zoom's "[Anton Mulder] 14:00:20"
                  re.compile(rf"{SPACE}*{LEADING_STAMP}(?:[-–—]{SPACE}*)?{LINE_LABEL}{SPACE}*$"))
 SPEAKER_LINE_CHARS = 80   # longer than a label, a stamp and the spaces around them
 STAMP_ONLY = re.compile(rf"{SPACE}*{STAMP}{SPACE}*$")
+# a speaker's name alone on its line with the time on the next, as Teams shows a transcript
+# in the browser ("Joost van den Berg" / "0:20" / the turn)
+NAME_LINE = re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*$")
 # a paragraph of only a transcriber's marks: "(lacht)", "[onderbreking: telefoon gaat]"
 MARKS_ONLY = re.compile(rf"(?:{SPACE}*[\[(][^\[\]()\n]*[\])])+{SPACE}*$")
+# a section title, as Markdown writes it and a .docx heading reads (io.py): "## Thema 2"
+HEADING = re.compile(rf"{SPACE}*#{{1,6}}{SPACE}+(?=\S)")
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
+INITIALS = re.compile(rf"(?:[^\W\d_]\.{SPACE}*){{1,3}}[^\W\d_]\.?")   # "M.J.", "J. d. B."
 PARTICLES = frozenset({"van", "de", "den", "der", "el", "ter", "ten", "te", "la", "le", "du",
                        "da", "'t"})
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One paragraph: who speaks (interviewer | respondent | note | header) and where;
+    """One paragraph: who speaks (interviewer | respondent | other: a second respondent or a
+    speaker of ``segment.other_prefixes``, not coded | note | header) and where;
     ``continues``: it has no speaker of its own, so it goes on with the previous one's turn."""
 
     index: int
@@ -111,6 +122,18 @@ def _paragraphs(text: str) -> list[tuple[int, int, int]]:
     return [(i, m.start(), m.end()) for i, m in enumerate(PARAGRAPH.finditer(text))]
 
 
+def _same_initials(label: str, name: str) -> bool:
+    """Whether a speaker label is a roster name's initials: "M.J." or "MJ" for Marco Jansen,
+    "J.d.B." or "J.B." for Jeroen de Boer."""
+    if not ("." in label and INITIALS.fullmatch(label)
+            or label.isalpha() and label.isupper() and 2 <= len(label) <= 4):
+        return False
+    words = NAME_WORD.findall(name)
+    written = {"".join(w[0] for w in words),
+               "".join(w[0] for w in words if w.casefold() not in PARTICLES)}
+    return re.sub(r"[\s.]", "", label).casefold() in {w.casefold() for w in written}
+
+
 def _name_words(name: str) -> set[str]:
     """The words of a name that identify a person (not particles such as ``van``, ``de``)."""
     return {w.casefold() for w in re.findall(r"[^\W\d_][\w'’\-]*", name)
@@ -121,25 +144,29 @@ def _speakers(text: str, config: SegmentConfig,
               respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
     pseudonymisation ask the same."""
-    return _speakers_in(text, *_configured(config), respondent_name)
+    return _speakers_in(text, _configured(config), respondent_name)
 
 
 @lru_cache(maxsize=16)
-def _speakers_in(text: str, interviewer: tuple[str, ...], respondent: tuple[str, ...],
+def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
                  respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
     """Who each prefix is: ``(paragraphs with their prefix match and the speaker it names,
     {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
-    A configured prefix is the interviewer's or the respondent's. A name used as a prefix in
-    two or more paragraphs is the respondent's; where there are two, the one that shares the
-    most words with the respondent's roster name is, and the other is the interviewer's.
+    A configured prefix (``labels``: :func:`_configured`) is the interviewer's, the
+    respondent's or another speaker's. A name used as a prefix in two or more paragraphs is
+    the respondent's; where there are two, the one that shares the most words (or its
+    initials, "M.J.") with the respondent's roster name is, and the other is the
+    interviewer's (another speaker's, where the interviewer has a configured label).
     A speaker line without colon ("00:05:12 R", "Speaker 1  0:03") names a configured prefix
     anywhere, any other label only where such lines start more turns than the prefixes do: a
     transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
     speaker, and "Bijvoorbeeld:" twice among speaker lines is none either."""
-    matched = [(i, s, e, PREFIX.match(text, s, e) or _speaker_line(text, s, e))
-               for i, s, e in _paragraphs(text)]
-    configured = ({p.casefold() for p in interviewer}, {p.casefold() for p in respondent})
+    paragraphs = _paragraphs(text)
+    matched = [(i, s, e, _prefix(text, s, e) or _name_over_time(text, s, e, below))
+               for (i, s, e), below in zip(paragraphs, [*paragraphs[1:], None][:len(paragraphs)],
+                                           strict=True)]
+    configured = tuple({p.casefold() for p in prefixes} for prefixes in labels)
     by_prefix = _roles(matched, *configured, respondent_name, lines=False)
     by_line = _roles(matched, *configured, respondent_name, lines=True)
 
@@ -151,8 +178,26 @@ def _speakers_in(text: str, interviewer: tuple[str, ...], respondent: tuple[str,
     return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
 
 
-def _roles(matched: list, interviewer: set[str], respondent: set[str], respondent_name: str,
-           lines: bool) -> tuple[list, dict[str, str], list[str]]:
+def _prefix(text: str, start: int, end: int) -> re.Match | None:
+    """A paragraph's speaker line or prefix (a speaker line first: "Anna Smit<tab>0:03" is
+    Anna's, not a turn "0:03"); also a label alone formatted as a heading ("## R:")."""
+    heading = HEADING.match(text, start, end)
+    if heading:
+        m = PREFIX.match(text, heading.end(), end)
+        return m if m and not text[m.end():end].strip() else None
+    return _speaker_line(text, start, end) or PREFIX.match(text, start, end)
+
+
+def _name_over_time(text: str, start: int, end: int,
+                    below: tuple[int, int, int] | None) -> re.Match | None:
+    """A speaker line split in two: the name here, the time stamp alone on the next line."""
+    if below is None or end - start > SPEAKER_LINE_CHARS or not STAMP_ONLY.match(text, *below[1:]):
+        return None
+    return NAME_LINE.match(text, start, end)
+
+
+def _roles(matched: list, interviewer: set[str], respondent: set[str], other: set[str],
+           respondent_name: str, lines: bool) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers` for paragraphs with their prefix match, ``(i, start, end, match)``;
     a label that is not configured counts in speaker lines with ``lines``, else in prefixes."""
     def key(m: re.Match | None) -> str | None:
@@ -165,26 +210,35 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], responden
         if "," in said:   # the surname first: "Vries, M. de (Marieke)" is Marieke de Vries
             said = speaker_name(said)
         bare = NUMBERED.sub("", said)
-        return bare if bare.casefold() in interviewer | respondent else said
+        return bare if bare.casefold() in labelled else said
 
-    found = [(i, s, e, m, k) if m is None or (m.re is not PREFIX) == lines
-             or k.casefold() in interviewer | respondent else (i, s, e, None, None)
+    labelled = interviewer | respondent | other
+    # a line number before a label that is not configured: "2 Groepen: maandag" is no speaker
+    found = [(i, s, e, m, k) if m is None or k.casefold() in labelled
+             or (m.re is not PREFIX) == lines and not (m.re is PREFIX and m["line"])
+             else (i, s, e, None, None)
              for i, s, e, m in matched for k in [key(m)]]
     uses = Counter(k for *_, k in found if k)
     roles = {key: "interviewer" for key in uses if key.casefold() in interviewer}
     roles |= {key: "respondent" for key in uses if key.casefold() in respondent}
+    roles |= {key: "other" for key in uses if key.casefold() in other}
     names = [key for key, n in uses.items()
              if key not in roles and n >= 2 and _looks_like_name(key)]
     own = _name_words(respondent_name)
-    shared = {key: len(_name_words(key) & own) for key in names}
+    shared = {key: len(_name_words(key) & own) or _same_initials(key, respondent_name)
+              for key in names}
     best = max(shared.values(), default=0)
     # "Jan de Vries" over "Jan Bakker" for the respondent Jan de Vries: most words in common
     mine = [key for key in names if shared[key] == best > 0] if len(names) > 1 else []
-    # two speakers, one of them the respondent: the other is the interviewer. With more, a
-    # recurring "Bijvoorbeeld:" could be one of them: all stay the respondent's (and a note)
-    interviewer_named = mine and len(names) - len(mine) == 1
-    roles |= {key: "interviewer" if interviewer_named and key not in mine else "respondent"
-              for key in names}
+    # two speakers, one of them the respondent: the other is the interviewer, or, where the
+    # interviewer has a configured label, another person (a duo interview's second
+    # respondent: not the interviewed person's words). With more, a recurring "Bijvoorbeeld:"
+    # could be one of them: all stay the respondent's (and a note)
+    # (a configured interviewer label that asks: not only "Interviewer: Anna de Boer" in a title)
+    second = ("other" if any(uses[k] >= 2 for k, r in roles.items() if r == "interviewer")
+              else "interviewer")
+    named = mine and len(names) - len(mine) == 1
+    roles |= {key: second if named and key not in mine else "respondent" for key in names}
     unknown = [key for key, n in uses.items() if n >= 2 and key not in roles]
     return found, roles, unknown
 
@@ -198,38 +252,90 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     ``Respondent:``) or a name used as a prefix in at least two paragraphs is the respondent's
     (of two names, the one matching ``respondent_name``, the roster name of the person
     interviewed; the other is the interviewer's); a paragraph without prefix continues the
-    previous speaker (``header`` before the first), one with only a time stamp or one of
-    ``segment.ignore_lines`` (a transcription service's footer, "Einde interview") or only a
-    transcriber's short marks ("(lacht)", "[onderbreking]") is no turn.
+    previous speaker (``header`` before the first); a section title (``# Thema 2``, a .docx
+    heading), one with only a time stamp or one of ``segment.ignore_lines`` (a transcription
+    service's footer, "Einde interview") or only a transcriber's short marks ("(lacht)",
+    "[onderbreking]") is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
     Until the interviewer's first turn that is no title line (:func:`_title_line`), the
     speakers' title lines are the header too, with the lines that continue them
     ("Interviewer: Marieke Jansen", "Respondent: Ingrid Verbeek", "Duur: 00:45:12" in a title
     block; :func:`speaker_notes` names them); an answer there stays an answer.
-    Observation logs: every paragraph is a note.
+    Observation logs: every paragraph is a note but a section title, an ignored line and
+    the title block at the start (:func:`_log_header`).
     """
+    ignored = _ignored(config.ignore_lines)
     if source == "observation":
-        return [t for i, s, e in _paragraphs(text) if (t := _strip(i, "note", text, s, e))]
-    return list(_interview_turns(text, *_configured(config), _ignored(config.ignore_lines),
-                                 respondent_name)[0])
+        notes = [t for i, s, e in _paragraphs(text)
+                 if not HEADING.match(text, s, e) and not _ignored_line(text[s:e], ignored)
+                 and (t := _strip(i, "note", text, s, e))]
+        header = _log_header([text[t.start:t.end] for t in notes],
+                             frozenset(f.casefold() for f in config.title_fields))
+        return [replace(t, role="header") for t in notes[:header]] + notes[header:]
+    return list(_interview_turns(text, _configured(config), ignored, respondent_name)[0])
 
 
-def _configured(config: SegmentConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The configured interviewer and respondent prefixes in NFC ("ï" typed as i and a
-    combining diaeresis too), as transcripts' prefixes are compared."""
+# a field of a title block: "Datum: 5 maart 2024", "Naam observator: Jeroen Smits"
+FIELD = re.compile(rf"{SPACE}*(?P<label>[^\W\d_][\w'’.\- ]{{0,40}}?){SPACE}*:")
+
+
+def _log_header(paragraphs: list[str], fields: frozenset[str]) -> int:
+    """How many of an observation log's first paragraphs are its title block, no notes:
+    fields whose label is one of ``segment.title_fields`` ("Datum: 5 maart 2024",
+    "Observator: Jeroen Smits"), after at most one title line ("Observatieverslag
+    PLG-bijeenkomst", :func:`_title_line`). A note follows it; a log that starts with
+    someone's words ("Thijs: welkom allemaal") has none."""
+    def field(said: str) -> bool:
+        m = FIELD.match(said)
+        return m is not None and " ".join(m["label"].split()).casefold() in fields
+
+    title = int(bool(paragraphs) and _title_line(paragraphs[0]) and not field(paragraphs[0]))
+    end = title
+    while end < len(paragraphs) - 1 and field(paragraphs[end]):
+        end += 1
+    return end if end > title else 0
+
+
+def _configured(config: SegmentConfig) -> tuple[tuple[str, ...], ...]:
+    """The configured interviewer, respondent and other speakers' prefixes in NFC ("ï" typed
+    as i and a combining diaeresis too), as transcripts' prefixes are compared."""
     def nfc(prefixes: list[str]) -> tuple[str, ...]:
         return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
-    return nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes)
+    return (nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes),
+            nfc(config.other_prefixes))
 
 
-def _ignored(lines: list[str]) -> tuple[str, ...]:
-    return tuple(sorted({_bare_line(line) for line in lines}))
+RULE_CHARS = " \t.-–—*_=~#"   # around a footer: "--- Einde interview. ---"
+PAGE_NUMBER = re.compile(r"\s*[-–—]+\s*\d+\s*[-–—]+\s*")   # "- 4 -", "– 12 –"
 
 
-def _bare_line(line: str) -> str:
-    """A line as ``segment.ignore_lines`` are compared: any case, without the punctuation
-    and rules around it ("--- Einde interview. ---" is "einde interview")."""
-    return line.strip(" \t.-–—*_=~#").casefold()
+def _ignored(lines: list[str]) -> tuple[re.Pattern, re.Pattern]:
+    """``segment.ignore_lines`` as patterns of lines without the rules around them: the
+    entries as written, and those with a ``*``, which stands for any text ("* stopped
+    transcription", "Pagina * van *", "Einde opname, duur *")."""
+    return _ignore_patterns(tuple(sorted({line.strip(RULE_CHARS.replace("*", "")).casefold()
+                                          for line in lines})))
+
+
+@lru_cache(maxsize=8)
+def _ignore_patterns(entries: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern]:
+    def pattern(kept: list[str]) -> re.Pattern:
+        return re.compile("|".join(re.escape(e).replace(r"\*", ".*") for e in kept) or "(?!)")
+    return (pattern([e for e in entries if "*" not in e]),
+            pattern([e for e in entries if "*" in e]))
+
+
+def _ignored_line(said: str, ignored: tuple[re.Pattern, re.Pattern]) -> bool:
+    """A line no one said or noted: one of ``segment.ignore_lines`` (:func:`_ignored`), or a
+    page number between rules ("- 4 -"). An entry with ``*`` matches no sentence (a line
+    ending in . ? ! or of more than :data:`TITLE_WORDS` words): "Pagina 3 van het plan was
+    onduidelijk." is said."""
+    bare = said.strip(RULE_CHARS).casefold()
+    exact, wild = ignored
+    return (exact.fullmatch(bare) is not None
+            or PAGE_NUMBER.fullmatch(said) is not None
+            or _title_line(said.rstrip(RULE_CHARS.replace(".", "")))
+            and wild.fullmatch(bare) is not None)
 
 
 TITLE_WORDS = 8   # a title line is short and no sentence: "Respondent: Ingrid Verbeek"
@@ -242,20 +348,25 @@ def _title_line(said: str) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _interview_turns(text: str, interviewer: tuple[str, ...], respondent: tuple[str, ...],
-                     ignored: tuple[str, ...], respondent_name: str
+def _interview_turns(text: str, labels: tuple[tuple[str, ...], ...],
+                     ignored: tuple[re.Pattern, re.Pattern],
+                     respondent_name: str
                      ) -> tuple[tuple[Turn, ...], tuple[Turn, ...]]:
     """An interview's turns (:func:`parse_turns`) and the respondent's title lines made
     header, once per transcript: segmenting it and its notes ask the same."""
-    found, roles, _ = _speakers_in(text, interviewer, respondent, respondent_name)
+    found, roles, _ = _speakers_in(text, labels, respondent_name)
+    numbered = _line_numbered(found)
     turns, titles, role, opened = [], [], "header", False
     zone = titled = True   # zone: no question asked yet; titled: the turn is a title line's
     for i, s, e, m, speaker in found:
         start = s
         if m and (known := roles.get(speaker)):
             role, start, opened = known, m.end(), True
-        elif STAMP_ONLY.match(text, s, e) or _bare_line(text[s:e]) in ignored:
+        elif (STAMP_ONLY.match(text, s, e) or HEADING.match(text, s, e)
+              or _ignored_line(text[s:e], ignored)):
             continue
+        elif numbered and (number := NUMBER_START.match(text, s, e)):
+            start = number.end()   # a line that continues a turn, after its line number
         start, end = _trim(text, start, e)
         if end == start or _marks_only(text, start, end):
             continue   # no words said: no turn (a speaker's turn, if named, goes on)
@@ -270,6 +381,20 @@ def _interview_turns(text: str, interviewer: tuple[str, ...], respondent: tuple[
             turns.append(Turn(i, role, start, end, not opened))
         opened = False
     return tuple(turns), tuple(titles)
+
+
+# answers hold more words than questions, but in a short interview the questions can
+# outnumber them a little: only an interviewer with more than this many times the
+# respondent's words is taken for speakers the wrong way round
+SWAPPED_RATIO = 2
+NUMBER_START = re.compile(rf"{SPACE}*\d{{1,5}}(?:{SPACE}+|$)")
+
+
+def _line_numbered(found: list) -> bool:
+    """Whether a transcript's lines are numbered in the margin ("12   I: ..."): most of its
+    speakers' prefixes come after a number."""
+    prefixes = [m for *_, m, key in found if key and m.re is PREFIX]
+    return 2 * sum(1 for m in prefixes if m["line"]) > len(prefixes) > 0
 
 
 MARK_WORDS = 4   # "[onderbreking: telefoon gaat]"; a longer bracketed text is a summary said
@@ -289,20 +414,31 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     only one paragraph (a third speaker's words would be the previous speaker's), several
     names all taken as the respondent, or one beside the configured respondent (a label
     such as "Stelling:" twice), the respondent's title lines before the first question (read
-    as the header), an interviewer who says more than the respondent (the roles the wrong
-    way round: the coded words would be the questions)."""
+    as the header), an interviewer who says much more than the respondent (the roles the
+    wrong way round: the coded words would be the questions), a second respondent or
+    another speaker whose turns are not coded."""
     if source == "observation":
         return []
     found, roles, unknown = _speakers(text, config, respondent_name)
     notes = []
     if "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
-                     f"seen: {', '.join(sorted(roles) + unknown) or 'none'})")
+                     f"seen: {', '.join(sorted(roles) + unknown) or 'none'}): start each turn "
+                     "with its speaker's label and a colon or a tab ('I: ...', 'R: ...'), or "
+                     "name the labels used in segment.interviewer_prefixes and "
+                     "respondent_prefixes in the config")
     notes += [f"prefix '{key}' starts several paragraphs but is no configured speaker: they "
               "continue the previous turn (segment.interviewer_prefixes, "
               "respondent_prefixes in the config)" for key in unknown]
+    labels = [{p.casefold() for p in prefixes} for prefixes in _configured(config)]
+    notes += [f"'{key}' speaks beside the interviewer and the respondent "
+              f"'{next(k for k, r in roles.items() if r == 'respondent')}': a second "
+              "respondent, whose turns are not coded (they are not the words of the person "
+              "interviewed)" if key.casefold() not in labels[2] else
+              f"the turns of '{key}' are not coded (segment.other_prefixes in the config)"
+              for key, role in roles.items() if role == "other"]
     names = [key for key, role in roles.items() if role == "respondent"
-             and key.casefold() not in {p.casefold() for p in _configured(config)[1]}]
+             and key.casefold() not in labels[1]]
     if len(names) > 1:
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "
@@ -313,7 +449,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      f"beside '{beside[0]}': if it is no speaker but a label (\"Stelling:\"), "
                      "check who says it (segment.interviewer_prefixes in the config, if the "
                      "interviewer does)")
-    turns, titles = _interview_turns(text, *_configured(config), _ignored(config.ignore_lines),
+    turns, titles = _interview_turns(text, _configured(config), _ignored(config.ignore_lines),
                                      respondent_name)
     if titles:   # a title line is short: quoted whole, so its names are pseudonymised whole
         said = " ".join(text[titles[0].start:titles[0].end].split())
@@ -328,7 +464,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     words = Counter()
     for turn in turns:
         words[turn.role] += len(text[turn.start:turn.end].split())
-    if 0 < words["respondent"] < words["interviewer"]:
+    if 0 < SWAPPED_RATIO * words["respondent"] < words["interviewer"]:
         notes.append(f"the interviewer's turns hold more words ({words['interviewer']}) than "
                      f"the respondent's ({words['respondent']}): check that the speakers are "
                      "the right way round (segment.interviewer_prefixes, respondent_prefixes in "
@@ -416,7 +552,7 @@ def segment_document(text: str, *, doc: str, school_id: str, person_id: str, sou
                 context, asking = body, True
             continue
         asking = False
-        if turn.role == "header":
+        if turn.role in ("header", "other"):
             continue
         spans = ([(turn.start, turn.end)] if turn.role == "note" else
                  _sentence_groups(text, turn.start, turn.end, config.max_chars, nlp))
@@ -441,17 +577,21 @@ def _last_chars(question: str, limit: int) -> str:
     return "\n".join(lines[keep:])
 
 
+LINE_GAP = re.compile(rf"\s*(?:{LINE_NUMBER})?")   # between two lines of a turn: a line number
+
+
 def _whole_answers(text: str, turns: list[Turn]) -> list[Turn]:
     """``turns`` with each respondent paragraph that continues a turn joined to it: the unit
     of coding is the respondent's turn (CODEBOOK.md), however the typist broke its lines (a
     Shift+Enter in Word, a blank line), and only a long one is split, into sentence groups.
     A line that is no turn (a time stamp, marks only) between two paragraphs keeps them
-    apart, so that no segment holds it."""
+    apart, so that no segment holds it; a line number typed in the margin does not (inside
+    a turn it stays in the segment's text, which is the transcript's at its offsets)."""
     whole: list[Turn] = []
     for turn in turns:
         last = whole[-1] if whole else None
         if (last is not None and turn.continues and turn.role == last.role == "respondent"
-                and not text[last.end:turn.start].strip()):
+                and LINE_GAP.fullmatch(text, last.end, turn.start)):
             whole[-1] = replace(last, end=turn.end)
         else:
             whole.append(turn)

@@ -376,7 +376,11 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     names = ("Anouk: Hoe werkt het?\nJeroen: Met data.\nAnouk: En dan?\nJeroen: Delen.\n")
     made = [f"transcripts/s1/p1_interview_1.txt: {note}" for note in (
         speaker_notes("I: Wat doet het team?\nI: En jij?\n", "interview", seg)
-        + speaker_notes("I: Wat?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n", "interview", seg)
+        + speaker_notes("I: Wat?\nR: Data van de toetsen.\nstap: En jij?\nstap: Verder?\n",
+                        "interview", seg)
+        + speaker_notes("I: Wat?\nAnna: Data van de toetsen.\nBram: Ja.\nI: En?\n"
+                        "Anna: De sectie.\nBram: Ook.\nOnbekend: Hallo.\n", "interview", seg,
+                        "Anna de Wit")
         + speaker_notes(names, "interview", seg, "Bram Visser")
         + speaker_notes("I: Wat?\nR: Data.\nPeter Bos: En ik?\n", "interview", seg)
         + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg)
@@ -430,7 +434,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 25
+    assert len(made) == 27
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

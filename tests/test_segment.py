@@ -91,6 +91,12 @@ def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
     ("I: [00:00:05]", "R: [00:00:09]"),      # or after the colon
     ("I:\u00a0", "R\u00a0:"),                # a no-break space (Word)
     ("\ufeffI:", "\u200bR:"),                # a BOM of a pasted file, a zero-width space
+    ("I\t", "R\t"),                          # a tab instead of the colon
+    ("Interviewer \t", "Respondent\t\t"),
+    ("[00:00:05]\tI\t", "[00:00:09]\tR\t"),  # columns pasted from a spreadsheet
+    ("12   I:", "13   R:"),                 # line numbers typed in the margin
+    ("5\tI:", "R:"),
+    ("Vraag 1:", "Antwoord:"),               # questions and answers
 ])
 def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent, seg_config,
                                                         nl_pipeline):
@@ -133,7 +139,9 @@ def test_speaker_lines_of_transcription_services(shared_datadir, seg_config, nl_
     text = read_transcript(shared_datadir / "segment" / "interview_speaker_lines.txt")
     notes = speaker_notes(text, "interview", seg_config)
     assert notes[0] == ("no respondent turn recognised, so nothing of it is coded (prefixes "
-                        "seen: Speaker 1, Speaker 2)")
+                        "seen: Speaker 1, Speaker 2): start each turn with its speaker's label "
+                        "and a colon or a tab ('I: ...', 'R: ...'), or name the labels used in "
+                        "segment.interviewer_prefixes and respondent_prefixes in the config")
     assert segment(text, seg_config, nl_pipeline).empty
     config = seg_config.model_copy(update={
         "interviewer_prefixes": [*seg_config.interviewer_prefixes, "Speaker 1"],
@@ -158,6 +166,11 @@ def test_speaker_lines_of_transcription_services(shared_datadir, seg_config, nl_
     ("Vries, Marieke de   0:03", "Bakker, Jan   0:09"),  # the surname first (Teams' .docx)
     ("Vries, M. de (Marieke)   0:03", "Bakker, J. (Jan)   0:09"),
     ("00:00:03 Vries, Marieke de", "00:00:09 Bakker, Jan"),
+    ("[Marieke de Vries] 14:00:03", "[Jan Bakker] 14:00:09"),   # Zoom's saved transcript
+    ("Marieke de Vries\t0:03", "Jan Bakker\t0:09"),    # a tab before the time
+    ("Marieke de Vries\n0:03", "Jan Bakker\n0:09"),    # Teams in the browser, copied
+    ("M.d.V.:", "J.B.:"),                              # initials: the roster name's are R's
+    ("MdV:", "JB:"),
 ])
 def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     text = (f"{interviewer}\nWat is het probleem?\n{respondent}\nHet verzuim op maandag.\n"
@@ -225,6 +238,25 @@ def test_a_transcription_services_footer_is_no_turn(seg_config, nl_pipeline):
     kept = seg_config.model_copy(update={"ignore_lines": []})
     assert segment(text, seg_config, nl_pipeline, config=kept)["text"].tolist()[-1].endswith(
         "\n\nTranscribed by https://otter.ai")
+
+
+def test_footers_and_page_numbers_are_no_turn(seg_config, nl_pipeline):
+    """Page numbers, an end-of-recording line with its duration and Teams' closing line
+    were coded as part of the last answer: ``segment.ignore_lines`` entries match with
+    ``*`` for any text, and a line of only a number is a page number."""
+    text = ("I: Wat deel je?\nR: De toetsanalyse.\nPagina 3 van 12\nWe hebben toen gepland.\n"
+            "– 4 –\nI: En verder?\nR: Aan rekenen.\nEinde opname: 47:12\n"
+            "--- Einde opname, duur 00:47:12 ---\nJeroen Smits stopped transcription\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["De toetsanalyse.", "We hebben toen gepland.",
+                                     "Aan rekenen."]
+    # a sentence is no footer, whatever it starts with, and a number alone is an answer
+    said = ("I: Wat?\nR: Ja.\nEinde opname van de les was lastig.\nPagina 3 van het plan was "
+            "onduidelijk.\nEinde opname van de les was het moment dat we de data bespraken\n"
+            "I: Sinds wanneer?\nR:\n2019\n")
+    assert segment(said, seg_config, nl_pipeline)["text"].tolist() == [
+        "Ja.\nEinde opname van de les was lastig.\nPagina 3 van het plan was onduidelijk.\n"
+        "Einde opname van de les was het moment dat we de data bespraken", "2019"]
 
 
 def test_an_interviewer_who_says_more_is_a_note(seg_config):
@@ -295,14 +327,57 @@ def test_every_line_break_ends_a_turn(brk, seg_config, nl_pipeline):
 
 def test_numbered_words_in_an_answer_are_no_speaker(seg_config):
     """Only a configured prefix loses its number ("R1" is "R"): "Stap 1:" and "Stap 2:" in an
-    answer are not a speaker called "Stap", so they stay the respondent's."""
+    answer are not a speaker called "Stap", so they stay the respondent's. Of two names beside
+    a configured interviewer, the one that is not the respondent's is another speaker's
+    (:func:`test_a_second_respondent_is_not_coded_as_the_first`)."""
     text = ("I: Hoe ging het?\nR: Zo:\nStap 1: data verzamelen.\nStap 2: analyseren.\n"
             "I: Met wie?\nJeroen: Met de sectie.\nAnouk: Ook met mij.\nJeroen: Ja.\n"
             "Anouk: Goed.\n")
     roles = [t.role for t in parse_turns(text, "interview", seg_config, "Jeroen de Vries")]
     assert roles[:5] == ["interviewer", "respondent", "respondent", "respondent",
                          "interviewer"]
-    assert roles[5:] == ["respondent", "interviewer", "respondent", "interviewer"]
+    assert roles[5:] == ["respondent", "other", "respondent", "other"]
+
+
+def test_an_unknown_speaker_is_not_coded(seg_config, nl_pipeline):
+    """Otter's "Unknown Speaker" (someone walking in) was glued into the answer before it and
+    pseudonymised as if a person: the labels of ``segment.other_prefixes`` are speakers whose
+    turns are not coded."""
+    text = ("Anna Smit  0:00\nWat deel je met je sectie?\nMarco Jansen  0:05\nDe analyses van de "
+            "toetsen.\nUnknown Speaker  2:13\nSorry, ik kom even de sleutel halen.\n"
+            "Anna Smit  2:20\nEn met wie nog meer?\nMarco Jansen  2:25\nMet het hele team.\n")
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Marco Jansen")
+    assert segs["text"].tolist() == ["De analyses van de toetsen.", "Met het hele team."]
+    assert speaker_notes(text, "interview", seg_config, "Marco Jansen") == [
+        "the turns of 'Unknown Speaker' are not coded (segment.other_prefixes in the config)"]
+    assert speaker_names(text, "interview", seg_config, "Marco Jansen") == {"Anna Smit",
+                                                                            "Marco Jansen"}
+
+
+def test_a_second_respondent_is_not_coded_as_the_first(seg_config, nl_pipeline):
+    """A duo interview: Lotte's turns were read as the interviewer's (two names: one the
+    respondent's, so the other the interviewer's), silently. With an interviewer labelled,
+    she is a second respondent: not coded as Ruud's words, and a note says so."""
+    text = ("Interviewer: Hoe werken jullie samen?\nRuud: We delen de analyses van de toetsen.\n"
+            "Lotte: Ja, en we overleggen elke dinsdag.\nInterviewer: Met wie nog meer?\n"
+            "Ruud: Met de sectie en de intern begeleider.\nLotte: Klopt.\n")
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Ruud Bakker")
+    assert segs["text"].tolist() == ["We delen de analyses van de toetsen.",
+                                     "Met de sectie en de intern begeleider."]
+    assert segs["context"].tolist() == ["Hoe werken jullie samen?", "Met wie nog meer?"]
+    assert speaker_notes(text, "interview", seg_config, "Ruud Bakker") == [
+        "'Lotte' speaks beside the interviewer and the respondent 'Ruud': a second respondent, "
+        "whose turns are not coded (they are not the words of the person interviewed)"]
+    # "Interviewer:" only in the title block: the other name is the interviewer who asks
+    titled = ("Interviewer: Anna de Boer\nAnna: Wat doe je?\nRuud: De toetsen analyseren.\n"
+              "Anna: En?\nRuud: Met het team.\nOnbekend: Mag ik even?\nRuud: Ja.\n")
+    roles = [t.role for t in parse_turns(titled, "interview", seg_config, "Ruud Bakker")]
+    assert roles == ["header", "interviewer", "respondent", "interviewer", "respondent",
+                     "other", "respondent"]   # "Onbekend:": segment.other_prefixes
 
 
 NAMES = ("Anouk: Hoe werkt het datateam bij jullie?\n"
@@ -354,9 +429,9 @@ def test_speaker_notes_say_what_was_not_recognised(seg_config):
     only_questions = "I: Wat doet het team?\nI: En jij?\n"
     [note] = speaker_notes(only_questions, "interview", seg_config)
     assert "no respondent turn" in note and "I" in note
-    unknown = "I: Wat doet het team?\nR: Data.\nvraag: En jij?\nvraag: Verder?\n"
+    unknown = "I: Wat doet het team?\nR: Data van de toetsen.\nstap: En jij?\nstap: Verder?\n"
     [note] = speaker_notes(unknown, "interview", seg_config)
-    assert "prefix 'vraag'" in note
+    assert "prefix 'stap'" in note
     assert speaker_notes("Een notitie.\nNog een.\n", "observation", seg_config) == []
 
 
@@ -455,6 +530,33 @@ def test_a_label_used_twice_beside_the_respondent_gets_a_note(seg_config):
                            "beside 'R'")
     assert speaker_notes("I: Wat?\nR: Data.\nI: En?\nR: Meer.\n", "interview",
                          seg_config) == []
+
+
+@pytest.mark.parametrize(("log", "notes"), [
+    ("Observatieverslag PLG-bijeenkomst datateam\nSchool: De Regenboog\nDatum: 5 maart 2024\n"
+     "Observator: Jeroen Smits\nPagina 1 van 2\n15:30 Thijs opent de vergadering.\n"
+     "15:35 Lotte: we beginnen\n",
+     ["15:30 Thijs opent de vergadering.", "15:35 Lotte: we beginnen"]),
+    ("Observatie PLG 12 maart\nLocatie: lokaal 2.03\nThijs vertelt.\n", ["Thijs vertelt."]),
+    # no title block: a title line alone, someone's words, a field as the only paragraph
+    ("Observatie PLG\n08.15 uur, docentenkamer.\n",
+     ["Observatie PLG", "08.15 uur, docentenkamer."]),
+    ("Observatie PLG 12 maart\nThijs: welkom allemaal\nLotte: fijn dat jullie er zijn\n",
+     ["Observatie PLG 12 maart", "Thijs: welkom allemaal", "Lotte: fijn dat jullie er zijn"]),
+    # no title block: short notes without a time, and a first note that is a sentence
+    ("Thijs opent\nLotte vertelt\n", ["Thijs opent", "Lotte vertelt"]),
+    ("Datum: 5 maart\n", ["Datum: 5 maart"]),
+    ("Thijs opent de vergadering.\nAgenda: toetsen\nLotte vertelt.\n",
+     ["Thijs opent de vergadering.", "Agenda: toetsen", "Lotte vertelt."]),
+])
+def test_an_observation_logs_title_block_is_no_note(log, notes, seg_config, nl_pipeline):
+    """A log's title and fields ("Datum: 5 maart 2024", "Observator: ...") were coded as
+    notes, and the first note had the last of them as its context."""
+    segs = segment(log, seg_config, nl_pipeline, source="observation",
+                   doc="transcripts/s1/p1_observation_1.txt")
+    assert segs["text"].tolist() == notes
+    assert segs["context"].iloc[0] == ""
+    check_offsets(segs, log)
 
 
 def test_observation_notes_one_segment_each(shared_datadir, seg_config, nl_pipeline):
@@ -813,6 +915,114 @@ def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pip
     assert segs["text"].tolist() == ["De toetsanalyse."]
     assert segs["context"].tolist() == ["Wat deel je?"]
     check_offsets(segs, text)
+
+
+def test_docx_speaker_names_before_a_tab(tmp_path, seg_config, nl_pipeline):
+    """A hanging indent: each speaker's name in bold, a tab, then the turn. No turn was
+    recognised before, so nothing of the interview was coded."""
+    import docx
+
+    document = docx.Document()
+    for name, said in [("Anna", "Wat deel je met je collega's?"),
+                       ("Marieke de Vries", "De toetsanalyse van groep 5."),
+                       ("Anna", "En met wie?"), ("Marieke de Vries", "Met de intern begeleider.")]:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(name).bold = True
+        paragraph.add_run().add_tab()
+        paragraph.add_run(said)
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.docx", school_id="s1",
+                            person_id="p1", source="interview", config=seg_config,
+                            nlp=nl_pipeline, respondent_name="Marieke de Vries")
+    assert segs["text"].tolist() == ["De toetsanalyse van groep 5.", "Met de intern begeleider."]
+    assert segs["context"].tolist() == ["Wat deel je met je collega's?", "En met wie?"]
+    assert speaker_names(text, "interview", seg_config) == {"Anna", "Marieke de Vries"}
+    check_offsets(segs, text)
+
+
+def test_a_tab_or_a_number_inside_an_answer_is_no_speaker(seg_config):
+    """Words before a tab once, or no name, stay the answer's; so does a word with a colon
+    after a number ("2 Groepen:"), however often: a line number counts before a configured
+    label only."""
+    text = ("I: Wat bespreken jullie?\nR: Drie dingen:\nToetsen\tin groep 5.\n"
+            "Ten eerste\tde analyse.\n2 Groepen: maandag\n3 Groepen: dinsdag\nI: En dan?\n"
+            "R: Een plan.\n")
+    turns = parse_turns(text, "interview", seg_config)
+    assert [t.role for t in turns] == ["interviewer", *["respondent"] * 5, "interviewer",
+                                       "respondent"]
+    assert text[turns[4].start:turns[4].end] == "2 Groepen: maandag"
+
+
+def test_line_numbers_in_the_margin_stay_out_of_a_turns_start(seg_config, nl_pipeline):
+    """A numbered transcript: each turn starts after its number, and a turn's next line
+    (with its number) is the same segment; an empty numbered line is no turn."""
+    text = ("12   I: Wat doe je?\n13   R: Nou,\n14   dat weet ik niet.\n15\n16   I: En?\n"
+            "17   R: Ja.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Nou,\n14   dat weet ik niet.", "Ja."]
+    assert segs["context"].tolist() == ["Wat doe je?", "En?"]
+    check_offsets(segs, text)
+
+
+def test_docx_headings_are_section_titles_not_answers(tmp_path, seg_config, nl_pipeline):
+    """A topic heading between turns ("Thema 2: Kennisdeling") was glued onto the answer
+    before it and coded with it. Word's headings read as Markdown ones, which are no turn;
+    a heading in a table cell stays the cell's text, and a speaker's label formatted as a
+    heading is still the speaker's."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    own = document.styles.add_style("Themakop", WD_STYLE_TYPE.PARAGRAPH)
+    own.base_style = document.styles["Heading 2"]
+    document.add_paragraph("Interview Marieke de Vries", style="Title")
+    document.add_paragraph("I: Wat doe je in de PLG?")
+    document.add_paragraph("R: Wij analyseren de toetsen.")
+    document.add_paragraph("Thema 2: Kennisdeling", style="Heading 1")
+    document.add_paragraph("I: Met wie deel je dat?")
+    document.add_paragraph("R: Met het team.")
+    document.add_paragraph("Afsluiting", style="Themakop")
+    outline = document.add_paragraph("Bijlage")
+    level = OxmlElement("w:outlineLvl")
+    level.set(qn("w:val"), "0")
+    outline._p.get_or_add_pPr().append(level)
+    document.add_paragraph("R:", style="Heading 3")
+    document.add_paragraph("Nog één ding.")
+    broken = document.add_paragraph("Thema: Data", style="Heading 1")
+    broken.add_run().add_break()
+    broken.add_run("in de sectie")
+    document.add_paragraph("Thema: Afsluiting", style="Heading 1")
+    document.add_paragraph("", style="Heading 1")
+    cell = document.add_table(rows=1, cols=2).rows[0].cells
+    cell[0].text = "R"
+    cell[1].paragraphs[0].text = "In een tabel."
+    cell[1].paragraphs[0].style = document.styles["Heading 1"]
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    text = read_transcript(path)
+    assert text.split("\n") == [
+        "# Interview Marieke de Vries", "I: Wat doe je in de PLG?", "R: Wij analyseren de toetsen.",
+        "# Thema 2: Kennisdeling", "I: Met wie deel je dat?", "R: Met het team.", "## Afsluiting",
+        "# Bijlage", "### R:", "Nog één ding.", "# Thema: Data", "# in de sectie",
+        "# Thema: Afsluiting", "", "R: In een tabel."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == ["Wij analyseren de toetsen.", "Met het team.",
+                                     "Nog één ding.", "In een tabel."]
+    check_offsets(segs, text)
+
+
+def test_markdown_headings_are_no_turn_or_note(seg_config, nl_pipeline):
+    interview = "# Interview\nI: Wat deel je?\nR: De analyse.\n## Thema 2\nI: En?\nR: Plannen.\n"
+    assert segment(interview, seg_config, nl_pipeline)["text"].tolist() == ["De analyse.",
+                                                                             "Plannen."]
+    log = "# Observatie PLG 12 maart\n10:00 Jan opent.\n## Deel 2\n10:30 #1 op de lijst.\n"
+    notes = segment(log, seg_config, nl_pipeline, source="observation",
+                    doc="transcripts/s1/p1_observation_1.txt")
+    assert notes["text"].tolist() == ["10:00 Jan opent.", "10:30 #1 op de lijst."]
 
 
 def test_empty_transcript_is_refused(tmp_path):

@@ -160,6 +160,7 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
     given, tussen, surname = _split_name(full)
     out: set[str] = {full}
     firsts = set(given) | {" ".join(given)} | set(nicknames)
+    stressed = {full} | firsts   # and the surname: written in capitals ("KEES", "DE WIT")
     derived: set[str] = set()
     for g in given:
         derived.update(SHORT_FORMS.get(g, ()))
@@ -182,10 +183,8 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         # the bare core of a surname with tussenvoegsel is written alone only when it is long
         # enough not to be an everyday word ("Idrissi", "Leeuwen"; not "Meer", "Groot")
         alone = sur_forms - ({core} if tv and len(core) < 6 else set())
-        for s in sorted(alone):
-            out.add(s)
-            if len(s) >= 4:
-                out.add(s.upper())
+        out.update(alone)
+        stressed |= alone
         # Teams writes the surname first: "Vries, Marieke de", where "Vries" alone is no form
         first_surname = tv and core not in alone
         for f in firsts | {d for d in derived if d[0].isupper()}:
@@ -216,7 +215,10 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
     def short_caps(v: str) -> bool:
         return v.isalpha() and v.isupper() and len(v) <= 4
 
-    names = {v for v in out if len(v) >= 2 and not short_caps(v)}
+    # a name typed in capitals for stress ("KEES DE WIT": "KEES", "DE WIT"), unless an acronym
+    shouted = {v.upper() for v in stressed if v.upper() != v} - ACRONYMS
+    names = {v for v in out if len(v) >= 2 and not short_caps(v)} | {
+        v for v in shouted if len(v) >= 2}
     derived = {v for v in derived - names if len(v) >= 2 and not short_caps(v)}
     initials |= {v for v in out if short_caps(v)}
     initials = {i for i in initials if 2 <= len(i) <= 4 and i not in ACRONYMS}

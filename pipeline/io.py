@@ -661,17 +661,50 @@ def _table_lines(table, styles: _DocxStyles) -> Iterator[str]:
     """A table's rows as transcript lines (:func:`_docx_lines`). A header row that names
     its columns ("Nr | Spreker | Tekst | Opmerking") is no line, and of the rows below only
     the time, speaker and text columns are read, in that order: a line number or a remark
-    is no part of the turn."""
+    is no part of the turn. Without such a row, the columns are told apart by what their
+    cells hold (:func:`_content_columns`)."""
     rows = [["\n".join(_docx_lines(cell, styles, in_table=True)).strip()   # merged: one w:tc
              for cell in _unwrapped(row) if cell.tag == f"{_W}tc"]
             for row in _unwrapped(table) if row.tag == f"{_W}tr"]
     columns = _header_columns(rows[0]) if rows else None
-    for cells in rows[1:] if columns else rows:
+    if columns:
+        rows = rows[1:]
+    else:
+        columns = _content_columns(rows)
+    for cells in rows:
         if columns:
             cells = [cells[k] for k in columns if k < len(cells)]
         *lead, last = [c for c in cells if c] or [""]
         lead = [c.rstrip(":").strip() for c in lead]
         yield "".join(c + (" " if _DOCX_STAMP.fullmatch(c) else ": ") for c in lead) + last
+
+
+def _content_columns(rows: list[list[str]]) -> list[int] | None:
+    """Where a table without a header row has its time, speaker and text columns, as their
+    cells show (None: read every column, as two columns are: ``speaker | turn``). Of three
+    or more columns, one of only numbers is a line number's (left out), one of only time
+    stamps the time's, the speaker's holds short cells with few values (a label or a name
+    that recurs), and the text's is the one with the most words; any other (a remark) is
+    left out."""
+    width = max(map(len, rows), default=0)
+    if width < 3 or len(rows) < 2:
+        return None
+    cells = [[row[k] for row in rows if k < len(row) and row[k]] for k in range(width)]
+    kinds: dict[str, int] = {}
+    numbers = {k for k, column in enumerate(cells) if column and all(map(str.isdigit, column))}
+    for k, column in enumerate(cells):
+        if k in numbers:
+            continue
+        if column and all(_DOCX_STAMP.fullmatch(c) for c in column):
+            kinds.setdefault("time", k)
+        elif (len(column) * 2 > len(rows) and all(len(c) <= SPEAKER_NAME_CHARS for c in column)
+              and len(set(column)) * 3 <= len(column) + 3):
+            kinds.setdefault("speaker", k)
+    said = [k for k in range(width) if k not in kinds.values() and k not in numbers and cells[k]]
+    if "speaker" not in kinds or not said:
+        return None
+    kinds["text"] = max(said, key=lambda k: sum(len(c.split()) for c in cells[k]))
+    return [kinds[r] for r in ("time", "speaker", "text") if r in kinds]
 
 
 def _header_columns(cells: list[str]) -> list[int] | None:

@@ -1088,6 +1088,35 @@ def test_a_turn_is_one_segment_however_its_lines_are_broken(seg_config, nl_pipel
     assert segment(apart, seg_config, nl_pipeline)["text"].tolist() == said[:2]
 
 
+def test_a_docx_table_without_a_header_row_is_read_by_its_columns_content(tmp_path):
+    """Without a header row, a line-number column hid the speakers ("1: I: ...") and a remark
+    column was glued onto the turn: the columns are told apart by what they hold."""
+    import docx
+
+    document = docx.Document()
+    rows = [("1", "I", "Waar werkt jullie team aan?", ""),
+            ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar"),
+            ("3", "I", "En verder?", ""), ("4", "R", "Aan feedback geven.", ""),
+            ("5", "I", "Met wie?", "lacht")]
+    table = document.add_table(rows=len(rows), cols=4)
+    for row, cells in zip(table.rows, rows, strict=True):
+        for cell, said in zip(row.cells, cells, strict=True):
+            cell.text = said
+    timed = document.add_table(rows=3, cols=3)
+    for row, cells in zip(timed.rows, [("00:02:10", "R", "Met de sectie."),
+                                       ("00:02:15", "I", "Oké."),
+                                       ("00:02:20", "R", "En de schoolleiding.")],
+                          strict=True):
+        for cell, said in zip(row.cells, cells, strict=True):
+            cell.text = said
+    path = tmp_path / "p1_interview_1.docx"
+    document.save(path)
+    assert read_transcript(path).split("\n") == [
+        "I: Waar werkt jullie team aan?", "R: Aan formatief evalueren in de onderbouw.",
+        "I: En verder?", "R: Aan feedback geven.", "I: Met wie?", "00:02:10 R: Met de sectie.",
+        "00:02:15 I: Oké.", "00:02:20 R: En de schoolleiding."]
+
+
 def test_read_transcript_docx_content_controls_in_tables_placeholders_and_styles(tmp_path):
     """Rows in a repeating-section content control and cells in a cell-level one were lost
     without a word; an unfilled control's placeholder was read as the answer; text hidden by

@@ -878,6 +878,10 @@ _NL_WARNINGS = [
                 r"person interviewed\)"),
      r"\1: '\2' spreekt naast de interviewer en de respondent '\3': een tweede respondent, "
      r"wiens beurten niet gecodeerd zijn (het zijn niet de woorden van de geïnterviewde)"),
+    (re.compile(r"(.+): (.+) are all coded as the respondent's words: if they are different "
+                r"people, only the interviewed person's turns belong in this transcript"),
+     r"\1: \2 worden allemaal als de woorden van de respondent gecodeerd: als het verschillende "
+     r"mensen zijn, horen alleen de beurten van de geïnterviewde in dit transcript"),
     (re.compile(r"(.+): the turns of '(.+)' are not coded \((.+) in the config\)"),
      r"\1: de beurten van '\2' zijn niet gecodeerd (\3 in de config)"),
     (re.compile(r"(.+): prefix '(.+)' starts several paragraphs but is no configured speaker: "

@@ -416,7 +416,8 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     such as "Stelling:" twice), the respondent's title lines before the first question (read
     as the header), an interviewer who says much more than the respondent (the roles the
     wrong way round: the coded words would be the questions), a second respondent or
-    another speaker whose turns are not coded."""
+    another speaker whose turns are not coded, numbered respondents ("R1", "R2") all coded
+    as the one interviewed."""
     if source == "observation":
         return []
     found, roles, unknown = _speakers(text, config, respondent_name)
@@ -449,6 +450,12 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      f"beside '{beside[0]}': if it is no speaker but a label (\"Stelling:\"), "
                      "check who says it (segment.interviewer_prefixes in the config, if the "
                      "interviewer does)")
+    numbered = sorted({" ".join(m["prefix"].split()) for *_, m, key in found
+                       if roles.get(key) == "respondent" and NUMBERED.search(m["prefix"])})
+    if len(numbered) > 1:   # "R1", "R2": two people, both coded as the one interviewed
+        notes.append(f"{', '.join(numbered)} are all coded as the respondent's words: if "
+                     "they are different people, only the interviewed person's turns belong "
+                     "in this transcript")
     turns, titles = _interview_turns(text, _configured(config), _ignored(config.ignore_lines),
                                      respondent_name)
     if titles:   # a title line is short: quoted whole, so its names are pseudonymised whole

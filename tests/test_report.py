@@ -381,6 +381,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes("I: Wat?\nAnna: Data van de toetsen.\nBram: Ja.\nI: En?\n"
                         "Anna: De sectie.\nBram: Ook.\nOnbekend: Hallo.\n", "interview", seg,
                         "Anna de Wit")
+        + speaker_notes("I: Wat?\nR1: Data van de toetsen.\nR2: De sectie ook.\n", "interview",
+                        seg)
         + speaker_notes(names, "interview", seg, "Bram Visser")
         + speaker_notes("I: Wat?\nR: Data.\nPeter Bos: En ik?\n", "interview", seg)
         + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg)
@@ -434,7 +436,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 27
+    assert len(made) == 28
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

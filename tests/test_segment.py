@@ -339,6 +339,16 @@ def test_numbered_words_in_an_answer_are_no_speaker(seg_config):
     assert roles[5:] == ["respondent", "other", "respondent", "other"]
 
 
+def test_numbered_respondents_get_a_note(seg_config):
+    """R1 and R2 (a duo interview) were both coded as the file's person, silently."""
+    text = ("I: Hoe werken jullie samen?\nR1: We delen de analyses van de toetsen.\n"
+            "R2: En we overleggen elke dinsdag met de sectie.\n")
+    assert speaker_notes(text, "interview", seg_config) == [
+        "R1, R2 are all coded as the respondent's words: if they are different people, only "
+        "the interviewed person's turns belong in this transcript"]
+    assert speaker_notes(text.replace("R2", "R1"), "interview", seg_config) == []
+
+
 def test_an_unknown_speaker_is_not_coded(seg_config, nl_pipeline):
     """Otter's "Unknown Speaker" (someone walking in) was glued into the answer before it and
     pseudonymised as if a person: the labels of ``segment.other_prefixes`` are speakers whose

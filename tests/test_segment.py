@@ -25,9 +25,10 @@ def seg_config(settings):
 
 
 def segment(text, seg_config, nlp, *, source="interview", doc="transcripts/s1/p1_interview_1.txt",
-            config=None):
+            config=None, respondent_name=""):
     return segment_document(text, doc=doc, school_id="s1", person_id="p1", source=source,
-                            config=config or seg_config, nlp=nlp)
+                            config=config or seg_config, nlp=nlp,
+                            respondent_name=respondent_name)
 
 
 def check_offsets(segs: pd.DataFrame, text: str) -> None:
@@ -116,9 +117,7 @@ def test_speaker_label_on_its_own_line(shared_datadir, seg_config, nl_pipeline):
     a question. An empty turn ("Şeyma Kaya:" then "Interviewer:") is no segment, and a
     line with only a time stamp is no turn."""
     text = read_transcript(shared_datadir / "segment" / "interview_labels_own_line.txt")
-    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
-                            person_id="p1", source="interview", config=seg_config,
-                            nlp=nl_pipeline, respondent_name="Şeyma Kaya")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Şeyma Kaya")
     assert segs["text"].tolist() == ["Ik zet het in de nieuwsbrief.\n\n"
                                      "En ik vertel het in de sectievergadering.",
                                      "(lacht) Nee, dat was het."]
@@ -175,9 +174,7 @@ def test_speaker_lines_of_transcription_services(shared_datadir, seg_config, nl_
 def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
     text = (f"{interviewer}\nWat is het probleem?\n{respondent}\nHet verzuim op maandag.\n"
             f"{interviewer}\nEn verder?\n{respondent}\nIk vertel het in de teamvergadering.\n")
-    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
-                            person_id="p1", source="interview", config=seg_config,
-                            nlp=nl_pipeline, respondent_name="Jan Bakker")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Jan Bakker")
     assert segs["text"].tolist() == ["Het verzuim op maandag.",
                                      "Ik vertel het in de teamvergadering."]
     assert segs["context"].tolist() == ["Wat is het probleem?", "En verder?"]
@@ -356,9 +353,7 @@ def test_an_unknown_speaker_is_not_coded(seg_config, nl_pipeline):
     text = ("Anna Smit  0:00\nWat deel je met je sectie?\nMarco Jansen  0:05\nDe analyses van de "
             "toetsen.\nUnknown Speaker  2:13\nSorry, ik kom even de sleutel halen.\n"
             "Anna Smit  2:20\nEn met wie nog meer?\nMarco Jansen  2:25\nMet het hele team.\n")
-    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
-                            person_id="p1", source="interview", config=seg_config,
-                            nlp=nl_pipeline, respondent_name="Marco Jansen")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Marco Jansen")
     assert segs["text"].tolist() == ["De analyses van de toetsen.", "Met het hele team."]
     assert speaker_notes(text, "interview", seg_config, "Marco Jansen") == [
         "the turns of 'Unknown Speaker' are not coded (segment.other_prefixes in the config)"]
@@ -373,9 +368,7 @@ def test_a_second_respondent_is_not_coded_as_the_first(seg_config, nl_pipeline):
     text = ("Interviewer: Hoe werken jullie samen?\nRuud: We delen de analyses van de toetsen.\n"
             "Lotte: Ja, en we overleggen elke dinsdag.\nInterviewer: Met wie nog meer?\n"
             "Ruud: Met de sectie en de intern begeleider.\nLotte: Klopt.\n")
-    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.txt", school_id="s1",
-                            person_id="p1", source="interview", config=seg_config,
-                            nlp=nl_pipeline, respondent_name="Ruud Bakker")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Ruud Bakker")
     assert segs["text"].tolist() == ["We delen de analyses van de toetsen.",
                                      "Met de sectie en de intern begeleider."]
     assert segs["context"].tolist() == ["Hoe werken jullie samen?", "Met wie nog meer?"]
@@ -907,20 +900,40 @@ def test_read_transcript_vtt_refuses_what_it_cannot_read(tmp_path, content, line
     assert e.value.line == line and message in str(e.value)
 
 
-def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pipeline):
-    """A bold "R:" followed by a manual line break (Shift+Enter) is a label on its own line:
-    the answer is the respondent's, not glued to the interviewer's question."""
+def docx_of_turns(path, turns, between: str) -> str:
+    """A .docx of ``(label, said)`` paragraphs, the label in bold and ``between`` ("break":
+    Shift+Enter, "tab") before the turn; its text as read."""
     import docx
 
     document = docx.Document()
-    for label, said in [("I:", "Wat deel je?"), ("R:", "De toetsanalyse.")]:
+    for label, said in turns:
         paragraph = document.add_paragraph()
         paragraph.add_run(label).bold = True
-        paragraph.add_run().add_break()
+        getattr(paragraph.add_run(), f"add_{between}")()
         paragraph.add_run(said)
-    path = tmp_path / "p1_interview_1.docx"
     document.save(path)
-    text = read_transcript(path)
+    return read_transcript(path)
+
+
+def docx_of_tables(path, *tables) -> str:
+    """A .docx of tables (each a list of rows of cell texts); its text as read."""
+    import docx
+
+    document = docx.Document()
+    for rows in tables:
+        table = document.add_table(rows=len(rows), cols=len(rows[0]))
+        for row, cells in zip(table.rows, rows, strict=True):
+            for cell, said in zip(row.cells, cells, strict=True):
+                cell.text = said
+    document.save(path)
+    return read_transcript(path)
+
+
+def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pipeline):
+    """A bold "R:" followed by a manual line break (Shift+Enter) is a label on its own line:
+    the answer is the respondent's, not glued to the interviewer's question."""
+    text = docx_of_turns(tmp_path / "p1_interview_1.docx",
+                         [("I:", "Wat deel je?"), ("R:", "De toetsanalyse.")], "break")
     segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
     assert segs["text"].tolist() == ["De toetsanalyse."]
     assert segs["context"].tolist() == ["Wat deel je?"]
@@ -930,22 +943,13 @@ def test_docx_bold_label_with_a_line_break_after_it(tmp_path, seg_config, nl_pip
 def test_docx_speaker_names_before_a_tab(tmp_path, seg_config, nl_pipeline):
     """A hanging indent: each speaker's name in bold, a tab, then the turn. No turn was
     recognised before, so nothing of the interview was coded."""
-    import docx
-
-    document = docx.Document()
-    for name, said in [("Anna", "Wat deel je met je collega's?"),
-                       ("Marieke de Vries", "De toetsanalyse van groep 5."),
-                       ("Anna", "En met wie?"), ("Marieke de Vries", "Met de intern begeleider.")]:
-        paragraph = document.add_paragraph()
-        paragraph.add_run(name).bold = True
-        paragraph.add_run().add_tab()
-        paragraph.add_run(said)
-    path = tmp_path / "p1_interview_1.docx"
-    document.save(path)
-    text = read_transcript(path)
-    segs = segment_document(text, doc="transcripts/s1/p1_interview_1.docx", school_id="s1",
-                            person_id="p1", source="interview", config=seg_config,
-                            nlp=nl_pipeline, respondent_name="Marieke de Vries")
+    text = docx_of_turns(tmp_path / "p1_interview_1.docx",
+                         [("Anna", "Wat deel je met je collega's?"),
+                          ("Marieke de Vries", "De toetsanalyse van groep 5."),
+                          ("Anna", "En met wie?"),
+                          ("Marieke de Vries", "Met de intern begeleider.")], "tab")
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx",
+                   respondent_name="Marieke de Vries")
     assert segs["text"].tolist() == ["De toetsanalyse van groep 5.", "Met de intern begeleider."]
     assert segs["context"].tolist() == ["Wat deel je met je collega's?", "En met wie?"]
     assert speaker_names(text, "interview", seg_config) == {"Anna", "Marieke de Vries"}
@@ -1101,27 +1105,15 @@ def test_a_turn_is_one_segment_however_its_lines_are_broken(seg_config, nl_pipel
 def test_a_docx_table_without_a_header_row_is_read_by_its_columns_content(tmp_path):
     """Without a header row, a line-number column hid the speakers ("1: I: ...") and a remark
     column was glued onto the turn: the columns are told apart by what they hold."""
-    import docx
-
-    document = docx.Document()
-    rows = [("1", "I", "Waar werkt jullie team aan?", ""),
-            ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar"),
-            ("3", "I", "En verder?", ""), ("4", "R", "Aan feedback geven.", ""),
-            ("5", "I", "Met wie?", "lacht")]
-    table = document.add_table(rows=len(rows), cols=4)
-    for row, cells in zip(table.rows, rows, strict=True):
-        for cell, said in zip(row.cells, cells, strict=True):
-            cell.text = said
-    timed = document.add_table(rows=3, cols=3)
-    for row, cells in zip(timed.rows, [("00:02:10", "R", "Met de sectie."),
-                                       ("00:02:15", "I", "Oké."),
-                                       ("00:02:20", "R", "En de schoolleiding.")],
-                          strict=True):
-        for cell, said in zip(row.cells, cells, strict=True):
-            cell.text = said
-    path = tmp_path / "p1_interview_1.docx"
-    document.save(path)
-    assert read_transcript(path).split("\n") == [
+    text = docx_of_tables(
+        tmp_path / "p1_interview_1.docx",
+        [("1", "I", "Waar werkt jullie team aan?", ""),
+         ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar"),
+         ("3", "I", "En verder?", ""), ("4", "R", "Aan feedback geven.", ""),
+         ("5", "I", "Met wie?", "lacht")],
+        [("00:02:10", "R", "Met de sectie."), ("00:02:15", "I", "Oké."),
+         ("00:02:20", "R", "En de schoolleiding.")])
+    assert text.split("\n") == [
         "I: Waar werkt jullie team aan?", "R: Aan formatief evalueren in de onderbouw.",
         "I: En verder?", "R: Aan feedback geven.", "I: Met wie?", "00:02:10 R: Met de sectie.",
         "00:02:15 I: Oké.", "00:02:20 R: En de schoolleiding."]
@@ -1164,23 +1156,11 @@ def test_a_docx_table_with_a_header_row_reads_its_turn_columns_only(tmp_path, se
     """A remark column was glued onto the turn ("...onderbouw.: slecht verstaanbaar") and a
     line-number column hid every speaker ("1: I: ...", so nothing was coded): under a header
     row that names the columns, only time, speaker and text are read."""
-    import docx
-
-    document = docx.Document()
-    rows = [("Nr", "Spreker", "Tekst", "Opmerking"), ("1", "I", "Waar werkt jullie team aan?", ""),
-            ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar")]
-    table = document.add_table(rows=len(rows), cols=4)
-    for row, cells in zip(table.rows, rows, strict=True):
-        for cell, said in zip(row.cells, cells, strict=True):
-            cell.text = said
-    timed = document.add_table(rows=2, cols=3)
-    for row, cells in zip(timed.rows, [("Tijd", "Spreker:", "Tekst"),
-                                       ("00:02:10", "R", "En aan feedback.")], strict=True):
-        for cell, said in zip(row.cells, cells, strict=True):
-            cell.text = said
-    path = tmp_path / "p1_interview_1.docx"
-    document.save(path)
-    text = read_transcript(path)
+    text = docx_of_tables(
+        tmp_path / "p1_interview_1.docx",
+        [("Nr", "Spreker", "Tekst", "Opmerking"), ("1", "I", "Waar werkt jullie team aan?", ""),
+         ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar")],
+        [("Tijd", "Spreker:", "Tekst"), ("00:02:10", "R", "En aan feedback.")])
     assert text.split("\n") == ["I: Waar werkt jullie team aan?",
                                 "R: Aan formatief evalueren in de onderbouw.",
                                 "00:02:10 R: En aan feedback."]

@@ -35,12 +35,15 @@ from sklearn.metrics import f1_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import annotate as an  # noqa: E402
-from pipeline.coding.assign import score_texts  # noqa: E402
+from pipeline.coding.assign import (
+    load_coder,  # noqa: E402
+    score_texts,  # noqa: E402
+)
 from pipeline.coding.model import label_matrix  # noqa: E402
 from pipeline.coding.train import make_model, resolve_labels, validate_labels  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.io import load_cohort, write_csv  # noqa: E402
-from pipeline.run import load_coder, run_segments  # noqa: E402
+from pipeline.run import run_segments  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:

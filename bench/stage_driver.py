@@ -20,7 +20,7 @@ Stages (the wiring of :func:`pipeline.run.run_cohort` and ``pipeline run``, stag
 load       ``io.load_cohort``: staff, nominations, transcript list (validated)
 network    ``run.run_network``: nomination checks, person/school metrics, key figures
 segment    ``run.run_segments``: read transcripts, segment, pseudonymise (``--jobs``)
-code       ``run.load_coder`` + ``coding.assign.code_segments`` over ``--jobs`` processes
+code       ``coding.assign.load_coder`` + ``coding.assign.code_segments`` over ``--jobs`` processes
 profile    ``profile.person_codes`` + ``person_features`` + ``assign_profiles``
 report     ``report.write_run`` (tables, sociograms and graphs over ``--jobs``, report) + manifest
 =========  =======================================================================
@@ -288,8 +288,7 @@ class Stages:
         self.counts.update(segments=len(self.segments))
 
     def code(self) -> None:
-        from pipeline.coding.assign import code_segments
-        from pipeline.run import load_coder
+        from pipeline.coding.assign import code_segments, load_coder
 
         coder, self.card = load_coder(self.settings, self.model, rules=self.rules)
         self.coder_name = coder.name
@@ -413,9 +412,8 @@ def throughput(args: argparse.Namespace) -> dict:
         wall = time.perf_counter() - t0
         detail["tokens"] = tokens
     elif args.what == "score":
-        from pipeline.coding.assign import score_texts
+        from pipeline.coding.assign import load_coder, score_texts
         from pipeline.config import load_settings
-        from pipeline.run import load_coder
 
         settings = load_settings(None)
         coder, card = load_coder(settings, args.model, rules=args.rules)

@@ -54,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     from joblib import Parallel, delayed
     from stage_driver import _floor_chunk
 
-    from pipeline.coding.assign import score_texts
+    from pipeline.coding.assign import load_coder, score_texts
     from pipeline.config import load_settings
-    from pipeline.run import load_coder
 
     table = pd.read_csv(args.segments, dtype=str, keep_default_na=False)
     texts, contexts = table["text"].tolist(), table["context"].tolist()

@@ -234,8 +234,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     # it up; the coding workers are forked afterwards and start with both
     with collector_paused() as loaded:
         with aside(io.read_segments_file, infile) as reading:
-            from pipeline.coding.assign import contract_csv, model_notes
-            from pipeline.run import load_coder
+            from pipeline.coding.assign import contract_csv, load_coder, model_notes
 
             coder, card = load_coder(settings, model, rules=rules)
             coder.warm()

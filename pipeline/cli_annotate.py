@@ -134,8 +134,8 @@ def export_tasks(
         model: ModelOpt = None, rules: RulesOpt = False, config: ConfigOpt = None) -> None:
     """Choose segments to label and write them as annotation tasks."""
     from pipeline import annotate as an
-    from pipeline.coding.assign import score_texts
-    from pipeline.run import load_coder, run_segments
+    from pipeline.coding.assign import load_coder, score_texts
+    from pipeline.run import run_segments
 
     if prefill and fmt != Format.csv:
         raise typer.BadParameter(
@@ -541,9 +541,9 @@ def agreement(labels: Annotated[Path, typer.Argument(
     elif model is not None or rules:
         if cohort is None:
             raise io.InputError(labels, "--model/--rules need LABELS to be a cohort folder")
-        from pipeline.coding.assign import code_segments
+        from pipeline.coding.assign import code_segments, load_coder
         from pipeline.exports import machine_codings
-        from pipeline.run import load_coder, run_segments
+        from pipeline.run import run_segments
 
         data = io.load_cohort(cohort)
         segs = run_segments(data, settings)
@@ -617,8 +617,8 @@ def export_qdc(cohort: CohortArg,
 
 
 def _coded(cohort: Path, settings: Settings, model: Path | None, rules: bool):
-    from pipeline.coding.assign import code_segments
-    from pipeline.run import load_coder, run_segments
+    from pipeline.coding.assign import code_segments, load_coder
+    from pipeline.run import run_segments
 
     data = io.load_cohort(cohort)
     segments = run_segments(data, settings)

@@ -15,13 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import network
-from pipeline.coding.assign import (
-    Coder,
-    code_segments,
-    make_coder,
-    make_coder_in_worker,
-    model_notes,
-)
+from pipeline.coding.assign import code_segments, load_coder, model_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, read_transcript
 from pipeline.nlp import make_nlp
@@ -38,7 +32,7 @@ from pipeline.segment import (
 
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
            "unprofiled_notes",
-           "read_texts", "cohort_documents", "run_segments", "load_coder", "run_cohort",
+           "read_texts", "cohort_documents", "run_segments", "run_cohort",
            "report_cohort", "codes_provenance", "with_codes", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
@@ -205,37 +199,6 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
             progress("segmenting transcripts", done, n)
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SEGMENT_COLUMNS)
-
-
-def coder_source(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
-                 ) -> tuple:
-    """How a worker process makes the coder :func:`load_coder` gives (``Coder.source``):
-    ``(key, make_coder_in_worker, folder or None, codebook, evidence terms)``, without
-    loading anything. The key changes when any file of the model folder does."""
-    evidence = settings.pipeline.coding.evidence_terms
-    if rules:
-        return ("rules:" + settings.codebook.model_dump_json(), make_coder_in_worker, None,
-                settings.codebook, evidence)
-    folder = Path(model_dir or settings.model_dir)
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    key = f"{folder.resolve()}:" + ",".join(
-        f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
-    return key, make_coder_in_worker, folder, settings.codebook, evidence
-
-
-def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
-               ) -> tuple[Coder, dict]:
-    """The trained model from ``model_dir`` (default: the configured one), or the rule coder.
-
-    The backend is read from the model card's ``backend_id`` (``sklearn`` when absent, read
-    from its ``scorer.npz``; ``spacy_textcat``: :mod:`pipeline.coding.spacy_model`; anything
-    else is refused). The coder carries its ``source``, so that worker processes not forked
-    from this one load it once each.
-    """
-    source = coder_source(settings, model_dir, rules=rules)
-    coder, card = make_coder(*source[2:])
-    coder.source = source
-    return coder, card
 
 
 def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = None,

@@ -25,10 +25,10 @@ from typer.testing import CliRunner
 
 from pipeline import annotate as an
 from pipeline.cli import app
-from pipeline.coding.assign import score_texts
+from pipeline.coding.assign import load_coder, score_texts
 from pipeline.config import load_settings
 from pipeline.io import InputError, load_cohort
-from pipeline.run import load_coder, run_segments
+from pipeline.run import run_segments
 
 FIXTURE = Path(__file__).parent / "data" / "annotate" / "cohort"
 runner = CliRunner()

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from pipeline import exports as ex
 from pipeline.annotate import LabelStore
 from pipeline.cli import app
-from pipeline.coding.assign import code_segments
+from pipeline.coding.assign import code_segments, load_coder
 from pipeline.config import load_settings
 from pipeline.io import load_cohort
-from pipeline.run import cohort_documents, load_coder, pseudonymiser_for, run_segments
+from pipeline.run import cohort_documents, pseudonymiser_for, run_segments
 
 FIXTURE = Path(__file__).parent / "data" / "annotate" / "cohort"
 # REFI-QDA QDA-XML 1.0 project schema (MIT, notice inside), copied from shared/refi-qda

@@ -12,7 +12,7 @@ import spacy
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from pipeline.coding.assign import code_segments
+from pipeline.coding.assign import code_segments, load_coder
 from pipeline.coding.model import (
     MODEL_FILE,
     THRESHOLD_GRID,
@@ -30,7 +30,6 @@ from pipeline.coding.spacy_model import (
     to_docbin,
 )
 from pipeline.io import InputError
-from pipeline.run import load_coder
 
 NEW = ["Ons probleem is het verzuim in de brugklas.",
        "Ik schrijf een stukje in de nieuwsbrief.",
@@ -424,7 +423,7 @@ def test_coding_imports_no_scikit_learn(coding_model_dirs, tmp_path):
 
     script = ("import sys, pandas as pd\n"
               "from pipeline.config import load_settings\n"
-              "from pipeline.run import load_coder\n"
+              "from pipeline.coding.assign import load_coder\n"
               "from pipeline.coding.assign import code_segments\n"
               "s = load_settings()\n"
               f"coder, _ = load_coder(s, {str(coding_model_dirs['sklearn'])!r})\n"

@@ -18,12 +18,13 @@ import pandas as pd
 
 from pipeline.coding.rules import RuleCoder
 from pipeline.coding.scoring import CARD_FILE, Scorer, load_scorer, read_card
-from pipeline.config import FAMILIES, Codebook
+from pipeline.config import FAMILIES, Codebook, Settings
 from pipeline.io import InputError, csv_text
 from pipeline.nlp import context_batch, make_nlp, token_batch
 from pipeline.parallel import can_fork, ordered_map
 
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
+           "coder_source", "load_coder",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
            "codebook_note", "model_notes", "one_sided", "CODED_COLUMNS"]
 
@@ -243,6 +244,37 @@ def make_coder(folder: Path | None, codebook: Codebook, evidence: int
     smodel, card = spacy_model.load_spacy_model(folder)
     _check_codes(folder, list(smodel.labels_), codebook)
     return spacy_model.spacy_coder(smodel, card.get("name", "model"), evidence), card
+
+
+def coder_source(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
+                 ) -> tuple:
+    """How a worker process makes the coder :func:`load_coder` gives (``Coder.source``):
+    ``(key, make_coder_in_worker, folder or None, codebook, evidence terms)``, without
+    loading anything. The key changes when any file of the model folder does."""
+    evidence = settings.pipeline.coding.evidence_terms
+    if rules:
+        return ("rules:" + settings.codebook.model_dump_json(), make_coder_in_worker, None,
+                settings.codebook, evidence)
+    folder = Path(model_dir or settings.model_dir)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    key = f"{folder.resolve()}:" + ",".join(
+        f"{p.name}/{p.stat().st_size}/{p.stat().st_mtime_ns}" for p in files)
+    return key, make_coder_in_worker, folder, settings.codebook, evidence
+
+
+def load_coder(settings: Settings, model_dir: Path | None = None, *, rules: bool = False
+               ) -> tuple[Coder, dict]:
+    """The trained model from ``model_dir`` (default: the configured one), or the rule coder.
+
+    The backend is read from the model card's ``backend_id`` (``sklearn`` when absent, read
+    from its ``scorer.npz``; ``spacy_textcat``: :mod:`pipeline.coding.spacy_model`; anything
+    else is refused). The coder carries its ``source``, so that worker processes not forked
+    from this one load it once each.
+    """
+    source = coder_source(settings, model_dir, rules=rules)
+    coder, card = make_coder(*source[2:])
+    coder.source = source
+    return coder, card
 
 
 def _check_codes(folder: Path, labels: list[str], codebook: Codebook) -> None:

@@ -179,13 +179,16 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
 
 
 def _prefix(text: str, start: int, end: int) -> re.Match | None:
-    """A paragraph's speaker line or prefix (a speaker line first: "Anna Smit<tab>0:03" is
-    Anna's, not a turn "0:03"); also a label alone formatted as a heading ("## R:")."""
+    """A paragraph's speaker prefix or speaker line ("Anna Smit<tab>0:03" is a speaker line,
+    not a prefix and a turn "0:03"); also a label alone formatted as a heading ("## R:")."""
     heading = HEADING.match(text, start, end)
     if heading:
         m = PREFIX.match(text, heading.end(), end)
         return m if m and not text[m.end():end].strip() else None
-    return _speaker_line(text, start, end) or PREFIX.match(text, start, end)
+    m = PREFIX.match(text, start, end)
+    if m is None or STAMP_ONLY.match(text, m.end(), end):
+        return _speaker_line(text, start, end) or m
+    return m
 
 
 def _name_over_time(text: str, start: int, end: int,

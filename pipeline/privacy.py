@@ -215,8 +215,10 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
     def short_caps(v: str) -> bool:
         return v.isalpha() and v.isupper() and len(v) <= 4
 
-    # a name typed in capitals for stress ("KEES DE WIT": "KEES", "DE WIT"), unless an acronym
-    shouted = {v.upper() for v in stressed if v.upper() != v} - ACRONYMS
+    # a name typed in capitals for stress ("KEES DE WIT": "KEES", "DE WIT"), unless an acronym;
+    # one word of three letters in capitals is more often a word ("MAX twee uur", "JAN")
+    shouted = {v.upper() for v in stressed
+               if v.upper() != v and (len(v) >= 4 or " " in v)} - ACRONYMS
     names = {v for v in out if len(v) >= 2 and not short_caps(v)} | {
         v for v in shouted if len(v) >= 2}
     derived = {v for v in derived - names if len(v) >= 2 and not short_caps(v)}

@@ -59,13 +59,14 @@ LEADING_STAMP = rf"(?:[\[(][\d:.,]+[\])]{SPACE}*|{TIME_STAMP}{SPACE}+)"   # befo
 # "R: [00:01:10]") and with a number or initials ("R1:", "I (AB):"); alone on its line when
 # the turn starts on the next one. The colon of a time stamp after a space is none
 # ("Speaker 1  0:03" names no speaker "Speaker 1  0"); "R:3 jaar" and "R1:12" are R's. A tab
-# instead of the colon separates too ("I<tab>Wat doe je?", a Word transcript's hanging indent),
-# and a line number typed in the margin may come before a configured label ("12   I: ...")
+# instead of the colon separates too ("I<tab>Wat doe je?", a Word transcript's hanging indent;
+# a name before a tab only where the transcript's turns are written so), and a line number
+# typed in the margin may come before a configured label ("12   I: ...")
 LINE_NUMBER = rf"\d{{1,5}}{SPACE}+"
 PREFIX = re.compile(rf"{SPACE}*(?P<line>{LINE_NUMBER})?{LEADING_STAMP}?"
                     rf"(?:[-–—]{SPACE}*)?{LABEL}"
                     rf"(?:{SPACE}*(?:\([^()\n]{{0,30}}\)|\[[^\[\]\n]{{0,30}}\]|{TIME_STAMP}))?"
-                    rf"(?:{SPACE}*(?!(?<=\s\d):\d)(?!(?<=\s\d\d):\d):|[^\S\n\t]*\t)"
+                    rf"(?:{SPACE}*(?!(?<=\s\d):\d)(?!(?<=\s\d\d):\d):|(?P<tab>[^\S\n\t]*\t))"
                     rf"(?:{SPACE}*[\[(]{TIME_STAMP}[\])])?"
                     rf"{SPACE}*(?=\S|$)")
 # a speaker line without colon, as transcription services write it: the label and a time
@@ -167,8 +168,10 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
                for (i, s, e), below in zip(paragraphs, [*paragraphs[1:], None][:len(paragraphs)],
                                            strict=True)]
     configured = tuple({p.casefold() for p in prefixes} for prefixes in labels)
-    by_prefix = _roles(matched, *configured, respondent_name, lines=False)
-    by_line = _roles(matched, *configured, respondent_name, lines=True)
+    prefixed = [m for *_, m in matched if m is not None and m.re is PREFIX]
+    tabbed = 2 * sum(1 for m in prefixed if m["tab"]) > len(prefixed)
+    by_prefix = _roles(matched, *configured, respondent_name, lines=False, tabbed=tabbed)
+    by_line = _roles(matched, *configured, respondent_name, lines=True, tabbed=tabbed)
 
     def turns(found: list, roles: dict, lines: bool) -> int:
         return sum(1 for *_, m, key in found
@@ -200,9 +203,11 @@ def _name_over_time(text: str, start: int, end: int,
 
 
 def _roles(matched: list, interviewer: set[str], respondent: set[str], other: set[str],
-           respondent_name: str, lines: bool) -> tuple[list, dict[str, str], list[str]]:
+           respondent_name: str, lines: bool, tabbed: bool
+           ) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers` for paragraphs with their prefix match, ``(i, start, end, match)``;
-    a label that is not configured counts in speaker lines with ``lines``, else in prefixes."""
+    a label that is not configured counts in speaker lines with ``lines``, else in prefixes
+    (after a line number: never; before a tab: where most prefixes are, ``tabbed``)."""
     def key(m: re.Match | None) -> str | None:
         """The speaker a prefix names; a configured one also numbered ("R1", "R 2")."""
         if m is None:
@@ -216,9 +221,10 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], other: se
         return bare if bare.casefold() in labelled else said
 
     labelled = interviewer | respondent | other
-    # a line number before a label that is not configured: "2 Groepen: maandag" is no speaker
+    # "2 Groepen: maandag" and "Havo<tab>18 procent" in an answer are no speakers
     found = [(i, s, e, m, k) if m is None or k.casefold() in labelled
-             or (m.re is not PREFIX) == lines and not (m.re is PREFIX and m["line"])
+             or (m.re is not PREFIX) == lines
+             and not (m.re is PREFIX and (m["line"] or m["tab"] and not tabbed))
              else (i, s, e, None, None)
              for i, s, e, m in matched for k in [key(m)]]
     uses = Counter(k for *_, k in found if k)
@@ -284,15 +290,18 @@ FIELD = re.compile(rf"{SPACE}*(?P<label>[^\W\d_][\w'’.\- ]{{0,40}}?){SPACE}*:"
 
 def _log_header(paragraphs: list[str], fields: frozenset[str]) -> int:
     """How many of an observation log's first paragraphs are its title block, no notes:
-    fields whose label is one of ``segment.title_fields`` ("Datum: 5 maart 2024",
-    "Observator: Jeroen Smits"), after at most one title line ("Observatieverslag
-    PLG-bijeenkomst", :func:`_title_line`). A note follows it; a log that starts with
+    fields whose label is one of ``segment.title_fields``, each a title line
+    (:func:`_title_line`: "Datum: 5 maart 2024", "Observator: Jeroen Smits"; not "Tijd:
+    08.30. Thijs komt binnen."), after at most one title line without a label
+    ("Observatieverslag PLG-bijeenkomst"). A note follows it; a log that starts with
     someone's words ("Thijs: welkom allemaal") has none."""
     def field(said: str) -> bool:
         m = FIELD.match(said)
-        return m is not None and " ".join(m["label"].split()).casefold() in fields
+        return (m is not None and " ".join(m["label"].split()).casefold() in fields
+                and _title_line(said))
 
-    title = int(bool(paragraphs) and _title_line(paragraphs[0]) and not field(paragraphs[0]))
+    title = int(bool(paragraphs) and _title_line(paragraphs[0])
+                and not FIELD.match(paragraphs[0]))
     end = title
     while end < len(paragraphs) - 1 and field(paragraphs[end]):
         end += 1
@@ -309,30 +318,32 @@ def _configured(config: SegmentConfig) -> tuple[tuple[str, ...], ...]:
 
 
 RULE_CHARS = " \t.-–—*_=~#"   # around a footer: "--- Einde interview. ---"
+ENTRY_RULE_CHARS = RULE_CHARS.replace("*", "").replace("#", "")   # "*", "#": placeholders
+NUMBER = r"\d[\d:.,]*"   # what "#" stands for in an ignore_lines entry: "12", "47:12"
 PAGE_NUMBER = re.compile(r"\s*[-–—]+\s*\d+\s*[-–—]+\s*")   # "- 4 -", "– 12 –"
 
 
 def _ignored(lines: list[str]) -> tuple[re.Pattern, re.Pattern]:
     """``segment.ignore_lines`` as patterns of lines without the rules around them: the
     entries as written, and those with a ``*``, which stands for any text ("* stopped
-    transcription", "Pagina * van *", "Einde opname, duur *")."""
-    return _ignore_patterns(tuple(sorted({line.strip(RULE_CHARS.replace("*", "")).casefold()
+    transcription"), or a ``#``, a number or a time ("Pagina # van #", "Einde opname: #")."""
+    return _ignore_patterns(tuple(sorted({line.strip(ENTRY_RULE_CHARS).casefold()
                                           for line in lines})))
 
 
 @lru_cache(maxsize=8)
 def _ignore_patterns(entries: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern]:
     def pattern(kept: list[str]) -> re.Pattern:
-        return re.compile("|".join(re.escape(e).replace(r"\*", ".*") for e in kept) or "(?!)")
-    return (pattern([e for e in entries if "*" not in e]),
-            pattern([e for e in entries if "*" in e]))
+        return re.compile("|".join(re.escape(e).replace(r"\*", ".*").replace(r"\#", NUMBER)
+                                   for e in kept) or "(?!)")
+    return (pattern([e for e in entries if "*" not in e and "#" not in e]),
+            pattern([e for e in entries if "*" in e or "#" in e]))
 
 
 def _ignored_line(said: str, ignored: tuple[re.Pattern, re.Pattern]) -> bool:
     """A line no one said or noted: one of ``segment.ignore_lines`` (:func:`_ignored`), or a
-    page number between rules ("- 4 -"). An entry with ``*`` matches no sentence (a line
-    ending in . ? ! or of more than :data:`TITLE_WORDS` words): "Pagina 3 van het plan was
-    onduidelijk." is said."""
+    page number between rules ("- 4 -"). An entry with a placeholder matches no sentence (a
+    line ending in . ? ! or of more than :data:`TITLE_WORDS` words)."""
     bare = said.strip(RULE_CHARS).casefold()
     exact, wild = ignored
     return (exact.fullmatch(bare) is not None

@@ -124,7 +124,7 @@ def test_a_name_without_accents_is_first_its_own_bearers():
 
 def test_acronyms_and_words_survive(pseudo):
     text = ("Het CE en SE, de MR, de PLG en het MT. Meer leerlingen, een wit bord, het "
-            "datateam. De docent LO.")
+            "datateam. De docent LO. JAN en alleman.")   # a short given name in capitals
     assert pseudo(text) == text
 
 

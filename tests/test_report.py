@@ -379,7 +379,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes("I: Wat?\nR: Data van de toetsen.\nstap: En jij?\nstap: Verder?\n",
                         "interview", seg)
         + speaker_notes("I: Wat?\nAnna: Data van de toetsen.\nBram: Ja.\nI: En?\n"
-                        "Anna: De sectie.\nBram: Ook.\nOnbekend: Hallo.\n", "interview", seg,
+                        "Anna: De sectie.\nBram: Ook.\nOnbekende spreker: Hallo.\n", "interview",
+                        seg,
                         "Anna de Wit")
         + speaker_notes("I: Wat?\nR1: Data van de toetsen.\nR2: De sectie ook.\n", "interview",
                         seg)

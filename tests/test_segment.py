@@ -97,7 +97,6 @@ def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
     ("[00:00:05]\tI\t", "[00:00:09]\tR\t"),  # columns pasted from a spreadsheet
     ("12   I:", "13   R:"),                 # line numbers typed in the margin
     ("5\tI:", "R:"),
-    ("Vraag 1:", "Antwoord:"),               # questions and answers
 ])
 def test_prefix_styles_with_stamps_numbers_and_initials(interviewer, respondent, seg_config,
                                                         nl_pipeline):
@@ -249,11 +248,12 @@ def test_footers_and_page_numbers_are_no_turn(seg_config, nl_pipeline):
                                      "Aan rekenen."]
     # a sentence is no footer, whatever it starts with, and a number alone is an answer
     said = ("I: Wat?\nR: Ja.\nEinde opname van de les was lastig.\nPagina 3 van het plan was "
-            "onduidelijk.\nEinde opname van de les was het moment dat we de data bespraken\n"
-            "I: Sinds wanneer?\nR:\n2019\n")
+            "onduidelijk.\nPagina 12 van het handboek ging over feedback\n"
+            "Einde opname van de les bekeken we samen\nI: Sinds wanneer?\nR:\n2019\n")
     assert segment(said, seg_config, nl_pipeline)["text"].tolist() == [
         "Ja.\nEinde opname van de les was lastig.\nPagina 3 van het plan was onduidelijk.\n"
-        "Einde opname van de les was het moment dat we de data bespraken", "2019"]
+        "Pagina 12 van het handboek ging over feedback\n"
+        "Einde opname van de les bekeken we samen", "2019"]
 
 
 def test_an_interviewer_who_says_more_is_a_note(seg_config):
@@ -377,10 +377,10 @@ def test_a_second_respondent_is_not_coded_as_the_first(seg_config, nl_pipeline):
         "whose turns are not coded (they are not the words of the person interviewed)"]
     # "Interviewer:" only in the title block: the other name is the interviewer who asks
     titled = ("Interviewer: Anna de Boer\nAnna: Wat doe je?\nRuud: De toetsen analyseren.\n"
-              "Anna: En?\nRuud: Met het team.\nOnbekend: Mag ik even?\nRuud: Ja.\n")
+              "Anna: En?\nRuud: Met het team.\nOnbekende spreker: Mag ik even?\nRuud: Ja.\n")
     roles = [t.role for t in parse_turns(titled, "interview", seg_config, "Ruud Bakker")]
     assert roles == ["header", "interviewer", "respondent", "interviewer", "respondent",
-                     "other", "respondent"]   # "Onbekend:": segment.other_prefixes
+                     "other", "respondent"]   # segment.other_prefixes
 
 
 NAMES = ("Anouk: Hoe werkt het datateam bij jullie?\n"
@@ -551,6 +551,12 @@ def test_a_label_used_twice_beside_the_respondent_gets_a_note(seg_config):
     ("Datum: 5 maart\n", ["Datum: 5 maart"]),
     ("Thijs opent de vergadering.\nAgenda: toetsen\nLotte vertelt.\n",
      ["Thijs opent de vergadering.", "Agenda: toetsen", "Lotte vertelt."]),
+    # a note that starts with a field's label is no field: "Tijd: 08.30. Thijs komt binnen."
+    ("Observatie Thijs Vermeulen\nTijd: 08.30. Thijs komt binnen.\nTijd: 08.45. Hij vertelt.\n",
+     ["Observatie Thijs Vermeulen", "Tijd: 08.30. Thijs komt binnen.",
+      "Tijd: 08.45. Hij vertelt."]),
+    ("Thijs: welkom allemaal\nAanwezig: vijf docenten\nJoost zit naast de deur.\n",
+     ["Thijs: welkom allemaal", "Aanwezig: vijf docenten", "Joost zit naast de deur."]),
 ])
 def test_an_observation_logs_title_block_is_no_note(log, notes, seg_config, nl_pipeline):
     """A log's title and fields ("Datum: 5 maart 2024", "Observator: ...") were coded as
@@ -957,16 +963,27 @@ def test_docx_speaker_names_before_a_tab(tmp_path, seg_config, nl_pipeline):
 
 
 def test_a_tab_or_a_number_inside_an_answer_is_no_speaker(seg_config):
-    """Words before a tab once, or no name, stay the answer's; so does a word with a colon
-    after a number ("2 Groepen:"), however often: a line number counts before a configured
-    label only."""
-    text = ("I: Wat bespreken jullie?\nR: Drie dingen:\nToetsen\tin groep 5.\n"
-            "Ten eerste\tde analyse.\n2 Groepen: maandag\n3 Groepen: dinsdag\nI: En dan?\n"
-            "R: Een plan.\n")
+    """Words before a tab, or a word with a colon after a number ("2 Groepen:"), stay the
+    answer's however often they recur: a line number counts before a configured label only,
+    and a name before a tab only where most turns are written so. "Havo" twice before a tab
+    was a speaker, and then pseudonymised as a person in all the school's texts."""
+    text = ("I: Wat bespreken jullie?\nR: Drie dingen:\nHavo\t18 procent bleef zitten\n"
+            "Vwo\t9 procent.\n2 Groepen: maandag\n3 Groepen: dinsdag\nI: En dan?\n"
+            "R: Een plan.\nHavo\tdaar beginnen we.\nVwo\tdaarna.\n")
     turns = parse_turns(text, "interview", seg_config)
     assert [t.role for t in turns] == ["interviewer", *["respondent"] * 5, "interviewer",
-                                       "respondent"]
+                                       *["respondent"] * 3]
     assert text[turns[4].start:turns[4].end] == "2 Groepen: maandag"
+    assert speaker_names(text, "interview", seg_config) == set()
+    assert speaker_notes(text, "interview", seg_config) == []
+
+
+def test_a_research_question_in_an_answer_stays_the_answers(seg_config):
+    """Data teams write "Vraag:" and "Onbekend:" in their answers: no default labels."""
+    text = ("I: Wat onderzoeken jullie?\nR: Uiteindelijk werd het dit:\nVraag: waarom verzuimen "
+            "leerlingen vaker?\nBekend: het percentage.\nOnbekend: de oorzaak.\n")
+    assert [t.role for t in parse_turns(text, "interview", seg_config)] == [
+        "interviewer", *["respondent"] * 4]
 
 
 def test_line_numbers_in_the_margin_stay_out_of_a_turns_start(seg_config, nl_pipeline):
@@ -1111,12 +1128,13 @@ def test_a_docx_table_without_a_header_row_is_read_by_its_columns_content(tmp_pa
          ("2", "R", "Aan formatief evalueren in de onderbouw.", "slecht verstaanbaar"),
          ("3", "I", "En verder?", ""), ("4", "R", "Aan feedback geven.", ""),
          ("5", "I", "Met wie?", "lacht")],
-        [("00:02:10", "R", "Met de sectie."), ("00:02:15", "I", "Oké."),
-         ("00:02:20", "R", "En de schoolleiding.")])
+        [("00:02:10", "R", "Met de sectie wiskunde."), ("00:02:15", "I", "Oké, en verder?"),
+         ("00:02:20", "R", "En met de schoolleiding.")])
     assert text.split("\n") == [
         "I: Waar werkt jullie team aan?", "R: Aan formatief evalueren in de onderbouw.",
-        "I: En verder?", "R: Aan feedback geven.", "I: Met wie?", "00:02:10 R: Met de sectie.",
-        "00:02:15 I: Oké.", "00:02:20 R: En de schoolleiding."]
+        "I: En verder?", "R: Aan feedback geven.", "I: Met wie?",
+        "00:02:10 R: Met de sectie wiskunde.", "00:02:15 I: Oké, en verder?",
+        "00:02:20 R: En met de schoolleiding."]
 
 
 def test_read_transcript_docx_content_controls_in_tables_placeholders_and_styles(tmp_path):
@@ -1149,6 +1167,18 @@ def test_read_transcript_docx_content_controls_in_tables_placeholders_and_styles
     assert read_transcript(path).split("\n") == [
         "I: Hoe gaat het met de PLG?", "R: Goed, we analyseren samen.", "I: En de sectie?", "R",
         "R: De sfeer werd beter."]
+
+
+def test_a_docx_table_of_results_inside_an_answer_is_read_whole(tmp_path):
+    """A table that is no transcript (grades, a plan) lost its columns when read as one: its
+    text column holds no turns, so every cell is read, as before."""
+    text = docx_of_tables(tmp_path / "p1_interview_1.docx",
+                          [("Anouk", "5,4", "onvoldoende"), ("Bram", "7,1", "voldoende"),
+                           ("Cas", "4,9", "onvoldoende"), ("Dewi", "6,8", "voldoende")],
+                          [("2022", "havo 4", "18%"), ("2023", "havo 4", "12%")])
+    assert text.split("\n") == [
+        "Anouk: 5,4: onvoldoende", "Bram: 7,1: voldoende", "Cas: 4,9: onvoldoende",
+        "Dewi: 6,8: voldoende", "2022: havo 4: 18%", "2023: havo 4: 12%"]
 
 
 def test_a_docx_table_with_a_header_row_reads_its_turn_columns_only(tmp_path, seg_config,

@@ -685,8 +685,9 @@ def _content_columns(rows: list[list[str]]) -> list[int] | None:
     or more columns, one of only numbers is a line number's (left out), one of only time
     stamps the time's, the speaker's holds short cells with few values (a label or a name
     that recurs), and the text's is the one with the most words, turns of
-    :data:`TURN_WORDS` words or more on average (else it is no transcript: a table of results
-    in an answer is read whole); any other (a remark) is left out."""
+    :data:`TURN_WORDS` words or more on average, right of the speaker's (else it is no
+    transcript: a table of results or a plan in an answer is read whole); any other (a
+    remark) is left out."""
     width = max(map(len, rows), default=0)
     if width < 3 or len(rows) < 2:
         return None
@@ -705,8 +706,9 @@ def _content_columns(rows: list[list[str]]) -> list[int] | None:
     if "speaker" not in kinds or not said:
         return None
     text = max(said, key=lambda k: sum(len(c.split()) for c in cells[k]))
-    if sum(len(c.split()) for c in cells[text]) < TURN_WORDS * len(cells[text]):
-        return None   # no turns said: a table of results or a plan inside an answer
+    if (sum(len(c.split()) for c in cells[text]) < TURN_WORDS * len(cells[text])
+            or text < kinds["speaker"]):
+        return None   # no turns said after their speaker: results or a plan in an answer
     kinds["text"] = text
     return [kinds[r] for r in ("time", "speaker", "text") if r in kinds]
 

@@ -387,8 +387,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes(names, "interview", seg, "Bram Visser")
         + speaker_notes("I: Wat?\nR: Data.\nPeter Bos: En ik?\n", "interview", seg)
         + speaker_notes("I: Wat deel je met de sectie?\nR: Data.\n", "interview", seg)
-        + speaker_notes("I: Lees voor.\nStelling: A.\nStelling: B.\nR: Eens.\n", "interview",
-                        seg)
+        + speaker_notes("Anna: Wat doe je?\nR: Data delen.\nAnna: En?\nR: Meer.\n",
+                        "interview", seg)
         + speaker_notes("Respondent: Bram Visser\nI: Wat doe je?\nR: Data delen met de "
                         "sectie.\n", "interview", seg))]
     table = pd.DataFrame({"coder": ["", "JD"]})

@@ -525,11 +525,19 @@ def test_a_long_introduction_is_no_context(seg_config, nl_pipeline):
 
 def test_a_label_used_twice_beside_the_respondent_gets_a_note(seg_config):
     """Two "Stelling:" lines the interviewer read out were coded as the respondent's words,
-    without a note (the note came only with two or more such names)."""
+    without a note (the note came only with two or more such names). Beside labelled
+    questions and answers a word is no speaker: they continue the interviewer's turn."""
     text = ("I: Ik lees twee stellingen voor.\nStelling: Data maken lessen beter.\n"
-            "Stelling: Collega's delen te weinig.\nR: Met de eerste ben ik het eens.\n")
+            "Stelling: Collega's delen te weinig.\nR: Met de eerste ben ik het eens, want we "
+            "zien het in de toetsen.\nI: En verder?\nR: Met de tweede niet: we delen veel.\n")
     [note] = speaker_notes(text, "interview", seg_config)
-    assert note.startswith("'Stelling' starts several paragraphs and is taken as a respondent "
+    assert note.startswith("prefix 'Stelling' starts several paragraphs but is no configured "
+                           "speaker")
+    assert [t.role for t in parse_turns(text, "interview", seg_config)] == [
+        "interviewer", "interviewer", "interviewer", "respondent", "interviewer", "respondent"]
+    beside = "Anna: Wat doe je?\nR: Data delen.\nAnna: En?\nR: Meer.\n"   # no I: label
+    [note] = speaker_notes(beside, "interview", seg_config)
+    assert note.startswith("'Anna' starts several paragraphs and is taken as a respondent "
                            "beside 'R'")
     assert speaker_notes("I: Wat?\nR: Data.\nI: En?\nR: Meer.\n", "interview",
                          seg_config) == []
@@ -976,6 +984,13 @@ def test_a_tab_or_a_number_inside_an_answer_is_no_speaker(seg_config):
     assert text[turns[4].start:turns[4].end] == "2 Groepen: maandag"
     assert speaker_names(text, "interview", seg_config) == set()
     assert speaker_notes(text, "interview", seg_config) == []
+    # the same in a transcript whose labels are followed by tabs
+    tabbed = text.replace("I: ", "I\t").replace("R: ", "R\t")
+    turns = parse_turns(tabbed, "interview", seg_config)
+    assert [t.role for t in turns] == ["interviewer", *["respondent"] * 5, "interviewer",
+                                       *["respondent"] * 3]
+    assert tabbed[turns[2].start:turns[2].end] == "Havo\t18 procent bleef zitten"
+    assert speaker_names(tabbed, "interview", seg_config) == set()
 
 
 def test_a_research_question_in_an_answer_stays_the_answers(seg_config):
@@ -1175,10 +1190,15 @@ def test_a_docx_table_of_results_inside_an_answer_is_read_whole(tmp_path):
     text = docx_of_tables(tmp_path / "p1_interview_1.docx",
                           [("Anouk", "5,4", "onvoldoende"), ("Bram", "7,1", "voldoende"),
                            ("Cas", "4,9", "onvoldoende"), ("Dewi", "6,8", "voldoende")],
-                          [("2022", "havo 4", "18%"), ("2023", "havo 4", "12%")])
+                          [("2022", "havo 4", "18%"), ("2023", "havo 4", "12%")],
+                          [("1", "Data verzamelen uit Magister", "Ruud"),
+                           ("2", "Analyse van de toetsen", "Sanne"),
+                           ("3", "Hypothese toetsen met de sectie", "Ruud")])
     assert text.split("\n") == [
         "Anouk: 5,4: onvoldoende", "Bram: 7,1: voldoende", "Cas: 4,9: onvoldoende",
-        "Dewi: 6,8: voldoende", "2022: havo 4: 18%", "2023: havo 4: 12%"]
+        "Dewi: 6,8: voldoende", "2022: havo 4: 18%", "2023: havo 4: 12%",
+        "1: Data verzamelen uit Magister: Ruud", "2: Analyse van de toetsen: Sanne",
+        "3: Hypothese toetsen met de sectie: Ruud"]
 
 
 def test_a_docx_table_with_a_header_row_reads_its_turn_columns_only(tmp_path, seg_config,

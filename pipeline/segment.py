@@ -234,9 +234,10 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], other: se
     # beside labelled questions and answers (I: and R: in two or more paragraphs each), one
     # word is no speaker's name but a word said ("Havo<tab>18 procent", "Stelling: ..."); a
     # full name still is
-    labelled = {"interviewer", "respondent"} <= {r for k, r in roles.items() if uses[k] >= 2}
+    both_labelled = {"interviewer", "respondent"} <= {r for k, r in roles.items()
+                                                      if uses[k] >= 2}
     names = [key for key, n in uses.items() if key not in roles and n >= 2
-             and _looks_like_name(key) and (len(key.split()) > 1 or not labelled)]
+             and _looks_like_name(key) and (len(key.split()) > 1 or not both_labelled)]
     own = _name_words(respondent_name)
     shared = {key: len(_name_words(key) & own) or _same_initials(key, respondent_name)
               for key in names}

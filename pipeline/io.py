@@ -705,9 +705,9 @@ def _content_columns(rows: list[list[str]]) -> list[int] | None:
     said = [k for k in range(width) if k not in kinds.values() and k not in numbers and cells[k]]
     if "speaker" not in kinds or not said:
         return None
-    text = max(said, key=lambda k: sum(len(c.split()) for c in cells[k]))
-    if (sum(len(c.split()) for c in cells[text]) < TURN_WORDS * len(cells[text])
-            or text < kinds["speaker"]):
+    words = {k: sum(len(c.split()) for c in cells[k]) for k in said}
+    text = max(said, key=words.get)
+    if words[text] < TURN_WORDS * len(cells[text]) or text < kinds["speaker"]:
         return None   # no turns said after their speaker: results or a plan in an answer
     kinds["text"] = text
     return [kinds[r] for r in ("time", "speaker", "text") if r in kinds]

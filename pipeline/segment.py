@@ -31,6 +31,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -163,10 +164,8 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
     anywhere, any other label only where such lines start more turns than the prefixes do: a
     transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
     speaker, and "Bijvoorbeeld:" twice among speaker lines is none either."""
-    paragraphs = _paragraphs(text)
     matched = [(i, s, e, _prefix(text, s, e) or _name_over_time(text, s, e, below))
-               for (i, s, e), below in zip(paragraphs, [*paragraphs[1:], None][:len(paragraphs)],
-                                           strict=True)]
+               for (i, s, e), below in pairwise([*_paragraphs(text), None])]
     configured = tuple({p.casefold() for p in prefixes} for prefixes in labels)
     prefixed = [m for *_, m in matched if m is not None and m.re is PREFIX]
     tabbed = 2 * sum(1 for m in prefixed if m["tab"]) > len(prefixed)

@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -544,40 +545,62 @@ def _docx_text(raw: bytes, path: Path) -> str:
     except Exception as e:  # zipfile, lxml and python-docx raise several types on bad parts
         raise InputError(path, f"not a readable .docx: {_docx_kind(raw)}; save it as .docx "
                          f"({type(e).__name__})") from None
-    return "\n".join(_docx_lines(document.element.body, _docx_styles(document)))
+    body, styles = document.element.body, _docx_styles(document)
+    return "\n".join(_docx_lines(body, styles, marks=_emphasised_turns(body, styles)))
 
 
 @dataclass(frozen=True)
 class _DocxStyles:
     """What a .docx's style definitions say of its text: the ids of the character styles
-    that hide it, and the heading level (1: top) of each paragraph style that makes a
-    heading (Word's Heading 1-9, any style with an outline level, Title, Subtitle)."""
+    that hide it, the heading level (1: top) of each paragraph style that makes a heading
+    (Word's Heading 1-9, any style with an outline level, Title, Subtitle), and the ids of
+    the styles (paragraph or character) that make text bold, and italic."""
 
     hidden: frozenset[str]
     headings: dict[str, int]
+    bold: frozenset[str] = frozenset()
+    italic: frozenset[str] = frozenset()
 
 
 def _docx_styles(document) -> _DocxStyles:
     styles = {style.get(f"{_W}styleId"): style
               for style in document.styles.element.iter(f"{_W}style")}
 
-    def level(style_id: str | None, seen: frozenset[str] = frozenset()) -> int | None:
+    def inherited(style_id: str | None, own, seen: frozenset[str] = frozenset()):
+        """``own(style)`` of a style, else of the style it is based on (None: nowhere)."""
         style = styles.get(style_id)
         if style is None or style_id in seen:
             return None
+        found = own(style)
+        based = style.find(f"{_W}basedOn")
+        return found if found is not None or based is None else inherited(
+            based.get(f"{_W}val"), own, seen | {style_id})
+
+    def level(style) -> int | None:
         name = style.find(f"{_W}name")
         name = "" if name is None else (name.get(f"{_W}val") or "").casefold()
         outline = _outline_level(style.find(f"{_W}pPr"))
         if outline is not None or name in ("title", "subtitle"):
             return outline if outline is not None else 1 + (name == "subtitle")
-        based = style.find(f"{_W}basedOn")
-        return None if based is None else level(based.get(f"{_W}val"), seen | {style_id})
+        return None
+
+    def toggled(tag: str) -> frozenset[str]:
+        return frozenset(i for i in styles if inherited(
+            i, lambda style: _toggle(style.find(f"{_W}rPr"), tag)))
 
     return _DocxStyles(
         frozenset(i for i, style in styles.items()
-                  if _vanishes(style.find(f"{_W}rPr/{_W}vanish"))),
+                  if _toggle(style.find(f"{_W}rPr"), "vanish")),
         {i: n for i, style in styles.items()
-         if style.get(f"{_W}type") == "paragraph" and (n := level(i))})
+         if style.get(f"{_W}type") == "paragraph" and (n := inherited(i, level))},
+        toggled("b"), toggled("i"))
+
+
+def _toggle(properties, tag: str) -> bool | None:
+    """What run properties (``w:rPr``) say of a toggle such as bold (``w:b``): on, off, or
+    nothing (None)."""
+    found = None if properties is None else properties.find(f"{_W}{tag}")
+    return None if found is None else found.get(f"{_W}val", "true").lower() not in _OFF
 
 
 def _outline_level(properties) -> int | None:
@@ -624,7 +647,8 @@ TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
-def _docx_lines(element, styles: _DocxStyles, in_table: bool = False) -> Iterator[str]:
+def _docx_lines(element, styles: _DocxStyles, in_table: bool = False,
+                marks: dict | None = None) -> Iterator[str]:
     """The lines of a .docx body (or of a table cell) in reading order: a paragraph each, and
     a table row each. A heading of the body reads as in Markdown, ``# Thema 2`` (``##`` a
     level below): a section title, no one's words (segment.py). A row's cells are joined as
@@ -633,16 +657,72 @@ def _docx_lines(element, styles: _DocxStyles, in_table: bool = False) -> Iterato
     :func:`_table_lines`); a cell's own paragraphs (and a table nested in it) continue that
     speaker on lines of their own. Paragraphs, rows and cells inside a content control
     (``w:sdt``, as interview templates use; not its placeholder text) or custom XML are read
-    too; text hidden by its format is not (:func:`_paragraph_text`)."""
+    too; text hidden by its format is not (:func:`_paragraph_text`). ``marks``: the body's
+    paragraphs that are a turn by their format, and the Markdown mark each reads between,
+    ``**Wat deel je?**`` (:func:`_emphasised_turns`)."""
     for child in _unwrapped(element):
         if child.tag == f"{_W}p":
             said = _paragraph_text(child, styles.hidden)
             level = 0 if in_table or not said.strip() else _heading_level(child, styles)
-            # every line of a heading broken with Shift+Enter is the heading's
-            yield "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if line.strip() else ""
-                             for line in said.split("\n")) if level else said
+            mark = (marks or {}).get(child)
+            # every line of a heading broken with Shift+Enter is the heading's, and so is
+            # its emphasis
+            yield "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if level
+                             else f"{mark}{line.strip()}{mark}" if line.strip() else ""
+                             for line in said.split("\n")) if level or mark else said
         elif child.tag == f"{_W}tbl":
             yield from _table_lines(child, styles)
+
+
+# a paragraph that names its speaker: a label before a colon or a tab, or a time stamp
+# (a transcription service's "Spreker 1  0:03")
+_NAMES_SPEAKER = re.compile(rf"\s*(?:{_DOCX_STAMP.pattern}\s*)?"
+                            rf"(?P<label>[^\W\d_][\w .'’\-]{{0,39}}?)\s*(?::|\t)"
+                            rf"|\s*{_DOCX_STAMP.pattern}\s*\S|.{{0,60}}\S\s+{_DOCX_STAMP.pattern}\s*$")
+
+
+def _emphasised_turns(body, styles: _DocxStyles) -> dict:
+    """The paragraphs of a .docx body that are turns told apart by their format, each with
+    the Markdown mark it is read between: ``**`` where all its words are bold, ``*`` where
+    they are italic. A transcript typed without speaker labels often sets the questions so
+    (segment.py reads the marks as a change of speaker). Only in a body with two or more such
+    paragraphs beside two or more others, where most of them are sentences
+    (:data:`TURN_WORDS` words or more, not a name alone on its line) and no label or time
+    stamp names a speaker twice (there, those say who speaks, and a bold title or a bold
+    label stays as typed)."""
+    said = {p: text for p in _unwrapped(body) if p.tag == f"{_W}p"
+            and (text := _paragraph_text(p, styles.hidden).strip())
+            and not _heading_level(p, styles)}
+    labels = Counter(m["label"].casefold() if m["label"] else "" for text in said.values()
+                     for line in text.split("\n") if (m := _NAMES_SPEAKER.match(line)))
+    if any(n >= 2 for n in labels.values()):
+        return {}
+    marks = {p: mark for p in said if (mark := _emphasis(p, styles))}
+    sentences = sum(1 for p in marks if len(said[p].split()) >= TURN_WORDS)
+    if len(marks) < 2 or len(said) - len(marks) < 2 or 2 * sentences <= len(marks):
+        return {}
+    return marks
+
+
+def _emphasis(paragraph, styles: _DocxStyles) -> str:
+    """``**`` where every word of a paragraph is bold, ``*`` where every word is italic
+    (by its run's format, the run's character style or the paragraph's style), else ''."""
+    style = paragraph.find(f"{_W}pPr/{_W}pStyle")
+    own = None if style is None else style.get(f"{_W}val")
+    marks = {"**": ("b", styles.bold), "*": ("i", styles.italic)}
+    words = False
+    for run in _shown_runs(paragraph, styles.hidden):
+        if not "".join(t.text or "" for t in run.iter(f"{_W}t")).strip():
+            continue
+        words = True
+        properties = run.find(f"{_W}rPr")
+        char_style = None if properties is None else properties.find(f"{_W}rStyle")
+        char_style = None if char_style is None else char_style.get(f"{_W}val")
+        for mark, (tag, styled) in list(marks.items()):
+            on = _toggle(properties, tag)
+            if not (on if on is not None else char_style in styled or own in styled):
+                del marks[mark]
+    return next(iter(marks), "") if words else ""
 
 
 # a transcript table's header row: the columns read (time, speaker, text) and those left out
@@ -866,23 +946,34 @@ def _paragraph_text(paragraph, hidden: frozenset[str] = frozenset()) -> str:
                 yield child.text or ""
             elif tag in _RUN_CHARS:
                 yield _RUN_CHARS[tag]
-            elif (tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(child, hidden)
-                  or _placeholder(child)):
-                continue
-            elif isinstance(tag, str):   # not an XML comment or processing instruction
+            elif not _unread(child, hidden):
                 yield from text(child)
     return "".join(text(paragraph))
 
 
+def _unread(element, hidden: frozenset[str]) -> bool:
+    """Whether :func:`_paragraph_text` leaves an element of a paragraph out, and all in it."""
+    tag = element.tag
+    return (not isinstance(tag, str)   # an XML comment or processing instruction
+            or tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(element, hidden)
+            or _placeholder(element))
+
+
+def _shown_runs(element, hidden: frozenset[str]) -> Iterator:
+    """The runs (``w:r``) of a paragraph whose text :func:`_paragraph_text` reads."""
+    for child in element:
+        if _unread(child, hidden):
+            continue
+        if child.tag == f"{_W}r":
+            yield child
+        else:
+            yield from _shown_runs(child, hidden)
+
+
 def _hidden(run, hidden: frozenset[str]) -> bool:
     style = run.find(f"{_W}rPr/{_W}rStyle")
-    return (_vanishes(run.find(f"{_W}rPr/{_W}vanish"))
+    return (_toggle(run.find(f"{_W}rPr"), "vanish")
             or style is not None and style.get(f"{_W}val") in hidden)
-
-
-def _vanishes(vanish) -> bool:
-    """A ``w:vanish`` that is on (``<w:vanish/>``, not ``w:val="0"``)."""
-    return vanish is not None and vanish.get(f"{_W}val", "true").lower() not in _OFF
 
 
 def read_segments_file(path: Path) -> pd.DataFrame:

@@ -87,6 +87,11 @@ NAME_LINE = re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*$")
 MARKS_ONLY = re.compile(rf"(?:{SPACE}*[\[(][^\[\]()\n]*[\])])+{SPACE}*$")
 # a section title, as Markdown writes it and a .docx heading reads (io.py): "## Thema 2"
 HEADING = re.compile(rf"{SPACE}*#{{1,6}}{SPACE}+(?=\S)")
+# a paragraph in bold or italic, as Markdown writes it and a .docx reads where the format
+# tells the speakers apart (io.py): "**Wat deel je?**"; the match ends where the words start
+EMPHASIS = re.compile(rf"{SPACE}*(?P<prefix>\*\*?)(?=[^*\s](?:.*[^*\s])?(?P=prefix){SPACE}*$)")
+UNMARKED = re.compile("(?P<prefix>)")   # a paragraph beside those: the other speaker's
+FORMATS = ("**", "*", "")   # who speaks, where the format tells: the marks, and none
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 INITIALS = re.compile(rf"(?:[^\W\d_]\.{SPACE}*){{1,3}}[^\W\d_]\.?")   # "M.J.", "J. d. B."
@@ -176,8 +181,38 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
         return sum(1 for *_, m, key in found
                    if key in roles and (m.re is not PREFIX) == lines)
     n_line, n_prefix = turns(*by_line[:2], True), turns(*by_prefix[:2], False)
+    if n_line == n_prefix == 0 and (emphasised := _by_emphasis(text)):
+        return emphasised
     # with no speaker either way, the lines' labels are named in the notes
     return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
+
+
+def _by_emphasis(text: str) -> tuple[list, dict[str, str], list[str]] | None:
+    """:func:`_speakers_in` for a transcript whose speakers no label names but the format
+    does: two or more paragraphs in bold or italic (:data:`EMPHASIS`) beside two or more
+    others. The emphasised ones are the interviewer's (the others the respondent's), or the
+    other way round where they hold more words: questions are the shorter. A turn starts
+    where the format changes, so a question or an answer of several paragraphs is one turn;
+    before the first emphasised question is the header."""
+    paragraphs = [(i, s, e, EMPHASIS.match(text, s, e)) for i, s, e in _paragraphs(text)
+                  if not HEADING.match(text, s, e)]
+    emphasised = sum(1 for *_, m in paragraphs if m)
+    if emphasised < 2 or len(paragraphs) - emphasised < 2:
+        return None
+    words = Counter()
+    for _, s, e, m in paragraphs:
+        words[m is not None] += len(text[s:e].split())
+    asking = "interviewer" if words[True] <= words[False] else "respondent"
+    answering = "respondent" if asking == "interviewer" else "interviewer"
+    found, before = [], None
+    for i, s, e, m in paragraphs:
+        if before is None and m is None and asking == "interviewer":
+            found.append((i, s, e, None, None))
+            continue
+        key = None if (m is not None) == before else m["prefix"] if m else ""
+        found.append((i, s, e, m or UNMARKED.match(text, s), key))
+        before = m is not None
+    return found, dict(zip(FORMATS, (asking, asking, answering), strict=True)), []
 
 
 def _prefix(text: str, start: int, end: int) -> re.Match | None:
@@ -269,7 +304,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     heading), one with only a time stamp or one of ``segment.ignore_lines`` (a transcription
     service's footer, "Einde interview") or only a transcriber's short marks ("(lacht)",
     "[onderbreking]") is no turn.
-    Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`).
+    Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`),
+    and where nothing names one, bold or italic questions do (:func:`_by_emphasis`).
     Until the interviewer's first turn that is no title line (:func:`_title_line`), the
     speakers' title lines are the header too, with the lines that continue them
     ("Interviewer: Marieke Jansen", "Respondent: Ingrid Verbeek", "Duur: 00:45:12" in a title
@@ -378,6 +414,8 @@ def _interview_turns(text: str, labels: tuple[tuple[str, ...], ...],
     zone = titled = True   # zone: no question asked yet; titled: the turn is a title line's
     for i, s, e, m, speaker in found:
         start = s
+        if m and m.re is EMPHASIS:   # the words between the marks: "**Wat deel je?**"
+            start, e = m.end(), _trim(text, s, e)[1] - len(m["prefix"])
         if m and (known := roles.get(speaker)):
             role, start, opened = known, m.end(), True
         elif (STAMP_ONLY.match(text, s, e) or HEADING.match(text, s, e)
@@ -440,7 +478,12 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
         return []
     found, roles, unknown = _speakers(text, config, respondent_name)
     notes = []
-    if "respondent" not in roles.values():
+    if any(m is not None and m.re is EMPHASIS for *_, m, _ in found):
+        notes.append(f"no speaker labels: the paragraphs in bold or italic are read as the "
+                     f"{roles['**']}'s turns and the others as the {roles['']}'s (the "
+                     "questions are the shorter): check that the format tells them apart so, "
+                     "or start each turn with its speaker's label ('I: ...', 'R: ...')")
+    elif "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
                      f"seen: {', '.join(sorted(roles) + unknown) or 'none'}): start each turn "
                      "with its speaker's label and a colon or a tab ('I: ...', 'R: ...'), or "
@@ -457,7 +500,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
               f"the turns of '{key}' are not coded (segment.other_prefixes in the config)"
               for key, role in roles.items() if role == "other"]
     names = [key for key, role in roles.items() if role == "respondent"
-             and key.casefold() not in labels[1]]
+             and key.casefold() not in labels[1] and key not in FORMATS]
     if len(names) > 1:
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "

@@ -390,7 +390,9 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         + speaker_notes("Anna: Wat doe je?\nR: Data delen.\nAnna: En?\nR: Meer.\n",
                         "interview", seg)
         + speaker_notes("Respondent: Bram Visser\nI: Wat doe je?\nR: Data delen met de "
-                        "sectie.\n", "interview", seg))]
+                        "sectie.\n", "interview", seg)
+        + speaker_notes("**Wat doe je?**\nData delen.\n**En dan?**\nMet de sectie.\n",
+                        "interview", seg))]
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]
@@ -437,7 +439,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 28
+    assert len(made) == 29
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

@@ -1061,6 +1061,147 @@ def test_docx_headings_are_section_titles_not_answers(tmp_path, seg_config, nl_p
     check_offsets(segs, text)
 
 
+def docx_of_formatted(path, paragraphs) -> str:
+    """A .docx of ``(format, text)`` paragraphs ("" plain, "bold", "italic", a paragraph
+    style's name, or "Strong"/"Emphasis" as a character style); its text as read."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    question = document.styles.add_style("Vraag", WD_STYLE_TYPE.PARAGRAPH)
+    question.base_style = document.styles["Normal"]
+    question.font.bold = True
+    for form, said in paragraphs:
+        paragraph = document.add_paragraph(style="Vraag" if form == "Vraag" else None)
+        run = paragraph.add_run(said)
+        if form in ("bold", "italic"):
+            setattr(run, form, True)
+        elif form in ("Strong", "Emphasis"):
+            run.style = document.styles[form]
+    document.save(path)
+    return read_transcript(path)
+
+
+FORMATTED_INTERVIEW = [
+    ("", "Interview Kees de Wit, 12 maart"),
+    ("q", "Kun je vertellen wat jullie in het datateam doen?"),
+    ("", "Wij analyseren de toetsresultaten van groep acht."),
+    ("", "Daarna bespreken we die met het team."),
+    ("q", "En hoe deel je dat met collega's?"),
+    ("", "Ik maak een korte samenvatting en die stuur ik rond."),
+    ("q", "Hm-hm."),
+    ("", "En in de teamvergadering licht ik het toe."),
+]
+
+
+@pytest.mark.parametrize("form,mark", [("bold", "**"), ("italic", "*"), ("Vraag", "**"),
+                                       ("Strong", "**"), ("Emphasis", "*")])
+def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipeline, form,
+                                                   mark):
+    """A transcript typed without labels, its questions in bold or italic (by the run, a
+    paragraph style or a character style), gave no segment at all. The format now tells the
+    speakers apart: the questions read between Markdown marks and are the context, the
+    paragraphs of an answer are one segment, the title line before the first question is
+    none, and a note says how the speakers were told apart."""
+    text = docx_of_formatted(tmp_path / "p1_interview_1.docx",
+                             [(form if q else "", said) for q, said in FORMATTED_INTERVIEW])
+    assert text.split("\n")[:3] == [
+        "Interview Kees de Wit, 12 maart",
+        f"{mark}Kun je vertellen wat jullie in het datateam doen?{mark}",
+        "Wij analyseren de toetsresultaten van groep acht."]
+    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    assert segs["text"].tolist() == [
+        "Wij analyseren de toetsresultaten van groep acht.\n"
+        "Daarna bespreken we die met het team.",
+        "Ik maak een korte samenvatting en die stuur ik rond.",
+        "En in de teamvergadering licht ik het toe."]
+    assert segs["context"].tolist() == ["Kun je vertellen wat jullie in het datateam doen?",
+                                        "En hoe deel je dat met collega's?",
+                                        "En hoe deel je dat met collega's?"]
+    check_offsets(segs, text)
+    notes = speaker_notes(text, "interview", seg_config)
+    assert len(notes) == 1 and "bold or italic are read as the interviewer's" in notes[0]
+
+
+def test_docx_format_is_no_speaker_where_labels_or_names_say_who_speaks(tmp_path,
+                                                                       seg_config):
+    """Bold paragraphs are read as typed where labels name the speakers (a bold question
+    "I: ..." keeps its label), where only a title is bold, and where the bold paragraphs
+    are names alone on their line, not sentences."""
+    labelled = docx_of_formatted(tmp_path / "labelled.docx", [
+        ("bold", "I: Wat doe je in de PLG?"), ("", "R: Wij analyseren de toetsen."),
+        ("bold", "I: Met wie deel je dat?"), ("", "R: Met het team.")])
+    assert labelled.split("\n")[0] == "I: Wat doe je in de PLG?"
+    stamped = docx_of_formatted(tmp_path / "stamped.docx", [
+        ("bold", "Interviewer 0:03"), ("", "Wat doe je in de PLG?"),
+        ("bold", "Kees de Wit 0:10"), ("", "Wij analyseren de toetsen.")])
+    assert stamped.split("\n")[0] == "Interviewer 0:03"
+    title = docx_of_formatted(tmp_path / "title.docx", [
+        ("bold", "Interview Kees de Wit"), ("", "Wat doe je in de PLG?"),
+        ("", "Wij analyseren de toetsen.")])
+    assert "*" not in title
+    names = docx_of_formatted(tmp_path / "names.docx", [
+        ("bold", "Interviewer"), ("", "Wat doe je in de PLG?"),
+        ("bold", "Kees"), ("", "Wij analyseren de toetsen."),
+        ("bold", "Interviewer"), ("", "Met wie deel je dat?")])
+    assert "*" not in names
+
+
+def test_segment_command_reads_a_docx_whose_format_tells_the_speakers(
+        tmp_path, shared_datadir, capsys, monkeypatch):
+    """Through ``pipeline segment`` on a cohort: the .docx of bold questions gives its answers
+    as segments, pseudonymised, and the command says how it told the speakers apart."""
+    import shutil
+
+    import pandas as pd
+    from helpers import cli
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(shared_datadir / "tiny_cohort", cohort)
+    doc = "transcripts/sch02/sch02-p02_interview_1.docx"
+    docx_of_formatted(cohort / doc, [
+        ("", "Interview Thijs Wagenaar"),
+        ("bold", "Wat doe je in het datateam, Thijs?"),
+        ("", "Ik analyseer met Thijs Wagenaar de toetsresultaten van de bovenbouw."),
+        ("bold", "Met wie deel je dat?"), ("", "Met de mentoren en de sectie.")])
+    code, out, err = cli(["segment", cohort, "--out", tmp_path / "segments.csv"], capsys,
+                         monkeypatch)
+    assert code == 0, err
+    segs = pd.read_csv(tmp_path / "segments.csv", keep_default_na=False)
+    mine = segs[segs["doc"] == doc]
+    assert mine["context"].tolist()[1] == "Met wie deel je dat?"
+    assert mine["text"].tolist()[1] == "Met de mentoren en de sectie."
+    assert "Thijs" not in " ".join(mine["text"]) + " ".join(mine["context"])
+    assert "sch02-p02_interview_1.docx" in err and "bold or italic" in err
+
+
+def test_markdown_emphasis_tells_speakers_apart(seg_config, nl_pipeline):
+    """The same in a Markdown .txt: a question over two bold lines is the context whole, a
+    heading is no turn, and where the bold paragraphs hold the most words they are the
+    answers (questions are the shorter). With labels, the marks are words as typed."""
+    text = ("Interview 3\n**Wat doen jullie in de PLG?**\n**En met wie?**\n"
+            "We kijken naar de toetsen van de bovenbouw.\n## Thema 2\n*Wat levert het op?*\n"
+            "Meer zicht op de leerlingen.\n")
+    segs = segment(text, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["We kijken naar de toetsen van de bovenbouw.",
+                                     "Meer zicht op de leerlingen."]
+    assert segs["context"].tolist() == ["Wat doen jullie in de PLG?\nEn met wie?",
+                                        "Wat levert het op?"]
+    check_offsets(segs, text)
+    swapped = ("Wat doe je?\n**Ik analyseer de toetsen van alle klassen in de bovenbouw.**\n"
+               "En dan?\n**Dan bespreek ik ze met de sectie en de mentoren.**\n")
+    segs = segment(swapped, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == [
+        "Ik analyseer de toetsen van alle klassen in de bovenbouw.",
+        "Dan bespreek ik ze met de sectie en de mentoren."]
+    assert segs["context"].tolist() == ["Wat doe je?", "En dan?"]
+    assert "read as the respondent's turns" in speaker_notes(swapped, "interview",
+                                                              seg_config)[0]
+    labelled = "I: **Wat doe je?**\nR: Ik analyseer de toetsen.\nI: En dan?\nR: **Niets.**\n"
+    assert segment(labelled, seg_config, nl_pipeline)["text"].tolist() == [
+        "Ik analyseer de toetsen.", "**Niets.**"]
+
+
 def test_markdown_headings_are_no_turn_or_note(seg_config, nl_pipeline):
     interview = "# Interview\nI: Wat deel je?\nR: De analyse.\n## Thema 2\nI: En?\nR: Plannen.\n"
     assert segment(interview, seg_config, nl_pipeline)["text"].tolist() == ["De analyse.",

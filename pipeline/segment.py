@@ -181,10 +181,34 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
         return sum(1 for *_, m, key in found
                    if key in roles and (m.re is not PREFIX) == lines)
     n_line, n_prefix = turns(*by_line[:2], True), turns(*by_prefix[:2], False)
-    if n_line == n_prefix == 0 and (emphasised := _by_emphasis(text)):
-        return emphasised
+    if n_line == n_prefix == 0 and (alone := _by_label_lines(
+            text, configured, respondent_name) or _by_emphasis(text)):
+        return alone
     # with no speaker either way, the lines' labels are named in the notes
     return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
+
+
+def _by_label_lines(text: str, configured: tuple[set[str], ...], respondent_name: str
+                    ) -> tuple[list, dict[str, str], list[str]] | None:
+    """:func:`_speakers_in` for a transcript that names its speakers on a line of their own,
+    without colon or time ("Interviewer" / the question / "Kees de Wit" / the answer, a Word
+    transcript's bold name above each turn). Only a configured label or the respondent's
+    roster name (its words, its initials) is taken for a speaker, and only where both the
+    interviewer and the respondent are so named at two turns or more: a short line said on
+    its own ("Ja", "Anna") could be either a word or a name, and a title block names each
+    once. The line after a speaker's is the turn."""
+    paragraphs, after_label = [], False
+    for (i, s, e), below in pairwise([*_paragraphs(text), None]):
+        m = (NAME_LINE.match(text, s, e) if below is not None and not after_label
+             and e - s <= SPEAKER_LINE_CHARS else None)
+        paragraphs.append((i, s, e, m))
+        after_label = m is not None
+    found, roles, _ = _roles(paragraphs, *configured, respondent_name, lines=True, tabbed=False)
+    labelled, own = set().union(*configured), _name_words(respondent_name)
+    roles = {key: role for key, role in roles.items() if key.casefold() in labelled
+             or _name_words(key) & own or _same_initials(key, respondent_name)}
+    turns = Counter(roles[key] for *_, key in found if key in roles)
+    return (found, roles, []) if min(turns["interviewer"], turns["respondent"]) >= 2 else None
 
 
 def _by_emphasis(text: str) -> tuple[list, dict[str, str], list[str]] | None:

@@ -1175,6 +1175,34 @@ def test_segment_command_reads_a_docx_whose_format_tells_the_speakers(
     assert "sch02-p02_interview_1.docx" in err and "bold or italic" in err
 
 
+def test_speakers_named_on_a_line_of_their_own(tmp_path, seg_config, nl_pipeline):
+    """A speaker's label or name alone on the line above the turn, without colon or time (a
+    Word transcript's bold name above each turn) gave no segment. A configured label and the
+    respondent's roster name now name the speakers there; a short line said twice ("Ja") is
+    a word, and a title block that names each speaker once, or a transcript where only one
+    side is so named, stays unread as before (with the note)."""
+    text = docx_of_formatted(tmp_path / "p1_interview_1.docx", [
+        ("bold", "Interviewer"), ("", "Wat doe je in de PLG?"),
+        ("bold", "Kees de Wit"), ("", "We analyseren de toetsen."), ("", "Ja"),
+        ("", "Dat werkt goed."),
+        ("bold", "Interviewer"), ("", "En dan?"),
+        ("bold", "Kees de Wit"), ("", "Dan delen we het."), ("", "Ja"),
+        ("", "Met iedereen.")])
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Kees de Wit")
+    assert segs["text"].tolist() == ["We analyseren de toetsen.\nJa\nDat werkt goed.",
+                                     "Dan delen we het.\nJa\nMet iedereen."]
+    assert segs["context"].tolist() == ["Wat doe je in de PLG?", "En dan?"]
+    check_offsets(segs, text)
+    assert speaker_notes(text, "interview", seg_config, "Kees de Wit") == []
+    titled = ("Interviewer\nAnna de Boer\nRespondent\nKees de Wit\nWat doe je?\n"
+              "We analyseren de toetsen.\n")
+    unnamed = "Anna\nWat doe je?\nKees\nWe analyseren.\nAnna\nEn dan?\nKees\nDelen.\n"
+    for other in (titled, unnamed):
+        assert segment(other, seg_config, nl_pipeline, respondent_name="Kees de Wit").empty
+        assert "no respondent turn" in speaker_notes(other, "interview", seg_config,
+                                                     "Kees de Wit")[0]
+
+
 def test_markdown_emphasis_tells_speakers_apart(seg_config, nl_pipeline):
     """The same in a Markdown .txt: a question over two bold lines is the context whole, a
     heading is no turn, and where the bold paragraphs hold the most words they are the

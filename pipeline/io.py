@@ -28,7 +28,6 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +50,8 @@ __all__ = [
     "read_codes_file",
     "ADJUDICATOR",
     "read_transcript",
+    "load_transcript",
+    "Transcript",
     "read_segments_file",
     "atomic_write",
     "write_csv",
@@ -514,6 +515,17 @@ def load_cohort(root: Path | str) -> Cohort:
 
 
 # ------------------------------------------------------------------ transcripts
+@dataclass(frozen=True)
+class Transcript:
+    """A transcript as read: its ``text`` (segment offsets index into it) and, for a .docx,
+    the ``formats`` of its lines (one per ``\\n``-separated line: ``"**"`` where all its
+    words are bold, ``"*"`` where they are all italic, else ``""``; empty for other files),
+    which can tell the speakers apart where no label does (segment.py)."""
+
+    text: str
+    formats: tuple[str, ...] = ()
+
+
 def read_transcript(path: Path) -> str:
     """The text of a .txt (UTF-8, UTF-8 with BOM or Windows-1252), .docx or .vtt transcript.
 
@@ -521,20 +533,26 @@ def read_transcript(path: Path) -> str:
     gives one paragraph per line, and one line per table row (:func:`_docx_lines`); a .vtt
     (Teams, Zoom) one line per speaker turn (:func:`_vtt_text`).
     """
+    return load_transcript(path).text
+
+
+def load_transcript(path: Path) -> Transcript:
+    """:func:`read_transcript` with the formats of a .docx's lines."""
     path = Path(path)
     raw = _read_bytes(path)
+    formats: tuple[str, ...] = ()
     if path.suffix.lower() == ".docx":
-        text = _docx_text(raw, path)
+        text, formats = _docx_text(raw, path)
     elif path.suffix.lower() == ".vtt":
         text = _vtt_text(raw, path)
     else:
         text = _decode(raw, path)
     if not text.strip():
         raise InputError(path, "transcript is empty")
-    return text
+    return Transcript(text, formats)
 
 
-def _docx_text(raw: bytes, path: Path) -> str:
+def _docx_text(raw: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
     import docx  # python-docx: reads the WordprocessingML paragraphs for us
 
     if raw.startswith(b"\xd0\xcf\x11\xe0"):   # an OLE compound file, not a ZIP
@@ -545,8 +563,8 @@ def _docx_text(raw: bytes, path: Path) -> str:
     except Exception as e:  # zipfile, lxml and python-docx raise several types on bad parts
         raise InputError(path, f"not a readable .docx: {_docx_kind(raw)}; save it as .docx "
                          f"({type(e).__name__})") from None
-    body, styles = document.element.body, _docx_styles(document)
-    return "\n".join(_docx_lines(body, styles, marks=_emphasised_turns(body, styles)))
+    lines = list(_docx_lines(document.element.body, _docx_styles(document)))
+    return "\n".join(text for text, _ in lines), tuple(f for _, kinds in lines for f in kinds)
 
 
 @dataclass(frozen=True)
@@ -647,82 +665,62 @@ TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
 
 
-def _docx_lines(element, styles: _DocxStyles, in_table: bool = False,
-                marks: dict | None = None) -> Iterator[str]:
+def _docx_lines(element, styles: _DocxStyles, in_table: bool = False
+                ) -> Iterator[tuple[str, tuple[str, ...]]]:
     """The lines of a .docx body (or of a table cell) in reading order: a paragraph each, and
-    a table row each. A heading of the body reads as in Markdown, ``# Thema 2`` (``##`` a
-    level below): a section title, no one's words (segment.py). A row's cells are joined as
-    a transcript line: ``speaker | turn`` reads ``R: ...``, ``time | speaker | turn`` reads
-    ``00:01:10 R: ...`` (under a header row that names them, only those columns:
-    :func:`_table_lines`); a cell's own paragraphs (and a table nested in it) continue that
-    speaker on lines of their own. Paragraphs, rows and cells inside a content control
-    (``w:sdt``, as interview templates use; not its placeholder text) or custom XML are read
-    too; text hidden by its format is not (:func:`_paragraph_text`). ``marks``: the body's
-    paragraphs that are a turn by their format, and the Markdown mark each reads between,
-    ``**Wat deel je?**`` (:func:`_emphasised_turns`)."""
+    a table row each, with the format of each of their lines (:func:`_line_formats`; a
+    heading's and a table's lines have none). A heading of the body reads as in Markdown,
+    ``# Thema 2`` (``##`` a level below): a section title, no one's words (segment.py). A
+    row's cells are joined as a transcript line: ``speaker | turn`` reads ``R: ...``,
+    ``time | speaker | turn`` reads ``00:01:10 R: ...`` (under a header row that names them,
+    only those columns: :func:`_table_lines`); a cell's own paragraphs (and a table nested in
+    it) continue that speaker on lines of their own. Paragraphs, rows and cells inside a
+    content control (``w:sdt``, as interview templates use; not its placeholder text) or
+    custom XML are read too; text hidden by its format is not (:func:`_paragraph_text`)."""
     for child in _unwrapped(element):
         if child.tag == f"{_W}p":
             said = _paragraph_text(child, styles.hidden)
             level = 0 if in_table or not said.strip() else _heading_level(child, styles)
-            mark = (marks or {}).get(child)
-            # every line of a heading broken with Shift+Enter is the heading's, and so is
-            # its emphasis
-            yield "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if level
-                             else f"{mark}{line.strip()}{mark}" if line.strip() else ""
-                             for line in said.split("\n")) if level or mark else said
+            if level:   # every line of a heading broken with Shift+Enter is the heading's
+                said = "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if line.strip() else ""
+                                  for line in said.split("\n"))
+            yield said, (("",) * (said.count("\n") + 1) if level or in_table
+                         else _line_formats(child, styles))
         elif child.tag == f"{_W}tbl":
-            yield from _table_lines(child, styles)
+            for line in _table_lines(child, styles):
+                yield line, ("",) * (line.count("\n") + 1)
 
 
-# a paragraph that names its speaker: a label before a colon or a tab, or a time stamp
-# (a transcription service's "Spreker 1  0:03")
-_NAMES_SPEAKER = re.compile(rf"\s*(?:{_DOCX_STAMP.pattern}\s*)?"
-                            rf"(?P<label>[^\W\d_][\w .'’\-]{{0,39}}?)\s*(?::|\t)"
-                            rf"|\s*{_DOCX_STAMP.pattern}\s*\S|.{{0,60}}\S\s+{_DOCX_STAMP.pattern}\s*$")
-
-
-def _emphasised_turns(body, styles: _DocxStyles) -> dict:
-    """The paragraphs of a .docx body that are turns told apart by their format, each with
-    the Markdown mark it is read between: ``**`` where all its words are bold, ``*`` where
-    they are italic. A transcript typed without speaker labels often sets the questions so
-    (segment.py reads the marks as a change of speaker). Only in a body with two or more such
-    paragraphs beside two or more others, where most of them are sentences
-    (:data:`TURN_WORDS` words or more, not a name alone on its line) and no label or time
-    stamp names a speaker twice (there, those say who speaks, and a bold title or a bold
-    label stays as typed)."""
-    said = {p: text for p in _unwrapped(body) if p.tag == f"{_W}p"
-            and (text := _paragraph_text(p, styles.hidden).strip())
-            and not _heading_level(p, styles)}
-    labels = Counter(m["label"].casefold() if m["label"] else "" for text in said.values()
-                     for line in text.split("\n") if (m := _NAMES_SPEAKER.match(line)))
-    if any(n >= 2 for n in labels.values()):
-        return {}
-    marks = {p: mark for p in said if (mark := _emphasis(p, styles))}
-    sentences = sum(1 for p in marks if len(said[p].split()) >= TURN_WORDS)
-    if len(marks) < 2 or len(said) - len(marks) < 2 or 2 * sentences <= len(marks):
-        return {}
-    return marks
-
-
-def _emphasis(paragraph, styles: _DocxStyles) -> str:
-    """``**`` where every word of a paragraph is bold, ``*`` where every word is italic
-    (by its run's format, the run's character style or the paragraph's style), else ''."""
+def _line_formats(paragraph, styles: _DocxStyles) -> tuple[str, ...]:
+    """Per line of a paragraph (its text split at its breaks, as :func:`_paragraph_text`
+    reads it): ``**`` where every word is bold, ``*`` where every word is italic (by the
+    run's format, its character style or the paragraph's style), else ''."""
     style = paragraph.find(f"{_W}pPr/{_W}pStyle")
     own = None if style is None else style.get(f"{_W}val")
-    marks = {"**": ("b", styles.bold), "*": ("i", styles.italic)}
-    words = False
-    for run in _shown_runs(paragraph, styles.hidden):
-        if not "".join(t.text or "" for t in run.iter(f"{_W}t")).strip():
-            continue
-        words = True
+    lines: list[list] = [[]]   # per line, the runs of its words
+    for piece, run in _paragraph_pieces(paragraph, styles.hidden):
+        for k, part in enumerate(piece.split("\n")):
+            if k:
+                lines.append([])
+            if part.strip() and run is not None:
+                lines[-1].append(run)
+    return tuple(_emphasis(runs, own, styles) for runs in lines)
+
+
+def _emphasis(runs: list, paragraph_style: str | None, styles: _DocxStyles) -> str:
+    """``**`` where all ``runs`` are bold, ``*`` where all are italic, else (or none) ''."""
+    def on(run, tag: str, styled: frozenset[str]) -> bool:
         properties = run.find(f"{_W}rPr")
+        direct = _toggle(properties, tag)
+        if direct is not None:
+            return direct
         char_style = None if properties is None else properties.find(f"{_W}rStyle")
-        char_style = None if char_style is None else char_style.get(f"{_W}val")
-        for mark, (tag, styled) in list(marks.items()):
-            on = _toggle(properties, tag)
-            if not (on if on is not None else char_style in styled or own in styled):
-                del marks[mark]
-    return next(iter(marks), "") if words else ""
+        return (char_style is not None and char_style.get(f"{_W}val") in styled
+                or paragraph_style in styled)
+
+    return next((mark for mark, tag, styled in (("**", "b", styles.bold),
+                                                ("*", "i", styles.italic))
+                 if runs and all(on(run, tag, styled) for run in runs)), "")
 
 
 # a transcript table's header row: the columns read (time, speaker, text) and those left out
@@ -743,7 +741,7 @@ def _table_lines(table, styles: _DocxStyles) -> Iterator[str]:
     the time, speaker and text columns are read, in that order: a line number or a remark
     is no part of the turn. Without such a row, the columns are told apart by what their
     cells hold (:func:`_content_columns`)."""
-    rows = [["\n".join(_docx_lines(cell, styles, in_table=True)).strip()   # merged: one w:tc
+    rows = [["\n".join(text for text, _ in _docx_lines(cell, styles, in_table=True)).strip()
              for cell in _unwrapped(row) if cell.tag == f"{_W}tc"]
             for row in _unwrapped(table) if row.tag == f"{_W}tr"]
     columns = _header_columns(rows[0]) if rows else None
@@ -939,35 +937,23 @@ def _paragraph_text(paragraph, hidden: frozenset[str] = frozenset()) -> str:
     Text formatted as hidden (``w:vanish``, a typist's note; directly or by a character
     style in ``hidden``) is not shown, so not read, and neither is a content control's
     placeholder."""
-    def text(element) -> Iterator[str]:
+    return "".join(piece for piece, _ in _paragraph_pieces(paragraph, hidden))
+
+
+def _paragraph_pieces(paragraph, hidden: frozenset[str]) -> Iterator[tuple[str, object]]:
+    """:func:`_paragraph_text`'s pieces of text, each with the run (``w:r``) it is in."""
+    def pieces(element, run) -> Iterator[tuple[str, object]]:
         for child in element:
             tag = child.tag
             if tag == f"{_W}t":
-                yield child.text or ""
+                yield child.text or "", run
             elif tag in _RUN_CHARS:
-                yield _RUN_CHARS[tag]
-            elif not _unread(child, hidden):
-                yield from text(child)
-    return "".join(text(paragraph))
-
-
-def _unread(element, hidden: frozenset[str]) -> bool:
-    """Whether :func:`_paragraph_text` leaves an element of a paragraph out, and all in it."""
-    tag = element.tag
-    return (not isinstance(tag, str)   # an XML comment or processing instruction
-            or tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(element, hidden)
-            or _placeholder(element))
-
-
-def _shown_runs(element, hidden: frozenset[str]) -> Iterator:
-    """The runs (``w:r``) of a paragraph whose text :func:`_paragraph_text` reads."""
-    for child in element:
-        if _unread(child, hidden):
-            continue
-        if child.tag == f"{_W}r":
-            yield child
-        else:
-            yield from _shown_runs(child, hidden)
+                yield _RUN_CHARS[tag], run
+            elif not (not isinstance(tag, str)   # an XML comment or processing instruction
+                      or tag in _NOT_TEXT or tag == f"{_W}r" and _hidden(child, hidden)
+                      or _placeholder(child)):
+                yield from pieces(child, child if tag == f"{_W}r" else run)
+    return pieces(paragraph, None)
 
 
 def _hidden(run, hidden: frozenset[str]) -> bool:

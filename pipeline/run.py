@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline import network
 from pipeline.coding.assign import code_segments, load_coder, model_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
-from pipeline.io import Cohort, InputError, read_transcript
+from pipeline.io import Cohort, InputError, load_transcript, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key
@@ -124,12 +124,14 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
     pseudonymiser resolves a school's own names once for all its texts."""
     parts, notes = [], []
     for school, group in transcripts.groupby("school_id", sort=False):
-        texts = [read_transcript(root / rel) for rel in group["path"]]
+        read = [load_transcript(root / rel) for rel in group["path"]]
         notes += [f"{rel}: {_without_names(note, pseudo, school)}"   # they quote prefixes
-                  for rel, text, source, name in zip(group["path"], texts, group["source"],
-                                                     group["respondent_name"], strict=True)
-                  for note in speaker_notes(text, source, config, name)]
-        segments = segment_transcripts(group.assign(text=texts), config, make_nlp(False))
+                  for rel, t, source, name in zip(group["path"], read, group["source"],
+                                                  group["respondent_name"], strict=True)
+                  for note in speaker_notes(t.text, source, config, name, t.formats)]
+        segments = segment_transcripts(group.assign(text=[t.text for t in read],
+                                                    formats=[t.formats for t in read]),
+                                       config, make_nlp(False))
         if pseudo is not None and len(segments):
             segments["text"] = [pseudo(t, school) for t in segments["text"]]
             segments["context"] = _pseudonymised(segments["context"], segments["school_id"],

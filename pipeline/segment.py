@@ -87,11 +87,17 @@ NAME_LINE = re.compile(rf"{SPACE}*{LINE_LABEL}{SPACE}*$")
 MARKS_ONLY = re.compile(rf"(?:{SPACE}*[\[(][^\[\]()\n]*[\])])+{SPACE}*$")
 # a section title, as Markdown writes it and a .docx heading reads (io.py): "## Thema 2"
 HEADING = re.compile(rf"{SPACE}*#{{1,6}}{SPACE}+(?=\S)")
-# a paragraph in bold or italic, as Markdown writes it and a .docx reads where the format
-# tells the speakers apart (io.py): "**Wat deel je?**"; the match ends where the words start
-EMPHASIS = re.compile(rf"{SPACE}*(?P<prefix>\*\*?)(?=[^*\s](?:.*[^*\s])?(?P=prefix){SPACE}*$)")
-UNMARKED = re.compile("(?P<prefix>)")   # a paragraph beside those: the other speaker's
-FORMATS = ("**", "*", "")   # who speaks, where the format tells: the marks, and none
+# a turn that its format starts (a .docx's bold or italic question, or the plain answer
+# after it: io.Transcript.formats), as a match at the paragraph's start
+FORMAT_TURN = re.compile("(?P<prefix>)")
+FORMAT_NAMES = {"**": "bold", "*": "italic", "": "plain"}   # the speakers it tells apart
+# an emphasised paragraph of more words that is no question, amid an answer, is words said
+# (a quote, a key sentence); a shorter one can be the interviewer's "Hm-hm."
+BACKCHANNEL_WORDS = 3
+# the share of questions (ending in "?") the asking side's sentences must have where the
+# emphasised side asks (True) or the plain side does (False; against plain questions and
+# answers beside italic quotes)
+QUESTION_SHARE = {True: 1 / 2, False: 2 / 3}
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 INITIALS = re.compile(rf"(?:[^\W\d_]\.{SPACE}*){{1,3}}[^\W\d_]\.?")   # "M.J.", "J. d. B."
@@ -147,16 +153,16 @@ def _name_words(name: str) -> set[str]:
             if w[0].isupper()}
 
 
-def _speakers(text: str, config: SegmentConfig,
-              respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
+def _speakers(text: str, config: SegmentConfig, respondent_name: str,
+              formats: tuple[str, ...] = ()) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
     pseudonymisation ask the same."""
-    return _speakers_in(text, _configured(config), respondent_name)
+    return _speakers_in(text, _configured(config), respondent_name, formats)
 
 
 @lru_cache(maxsize=16)
-def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
-                 respondent_name: str) -> tuple[list, dict[str, str], list[str]]:
+def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...], respondent_name: str,
+                 formats: tuple[str, ...] = ()) -> tuple[list, dict[str, str], list[str]]:
     """Who each prefix is: ``(paragraphs with their prefix match and the speaker it names,
     {speaker: role}, prefixes of two or more paragraphs that are no speaker)``.
 
@@ -168,7 +174,10 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
     A speaker line without colon ("00:05:12 R", "Speaker 1  0:03") names a configured prefix
     anywhere, any other label only where such lines start more turns than the prefixes do: a
     transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
-    speaker, and "Bijvoorbeeld:" twice among speaker lines is none either."""
+    speaker, and "Bijvoorbeeld:" twice among speaker lines is none either. Where neither
+    names the respondent at two turns, names alone on their line can
+    (:func:`_by_label_lines`), or else the format of a .docx's lines (``formats``:
+    :func:`_by_format`)."""
     matched = [(i, s, e, _prefix(text, s, e) or _name_over_time(text, s, e, below))
                for (i, s, e), below in pairwise([*_paragraphs(text), None])]
     configured = tuple({p.casefold() for p in prefixes} for prefixes in labels)
@@ -181,22 +190,25 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...],
         return sum(1 for *_, m, key in found
                    if key in roles and (m.re is not PREFIX) == lines)
     n_line, n_prefix = turns(*by_line[:2], True), turns(*by_prefix[:2], False)
-    if n_line == n_prefix == 0 and (alone := _by_label_lines(
-            text, configured, respondent_name) or _by_emphasis(text)):
-        return alone
     # with no speaker either way, the lines' labels are named in the notes
-    return by_line if n_line > n_prefix or n_line == n_prefix == 0 else by_prefix
+    found, roles, unknown = (by_line if n_line > n_prefix or n_line == n_prefix == 0
+                             else by_prefix)
+    if sum(1 for *_, key in found if roles.get(key) == "respondent") < 2 and (
+            other := _by_label_lines(text, configured, respondent_name)
+            or _by_format(text, formats)):
+        return other
+    return found, roles, unknown
 
 
 def _by_label_lines(text: str, configured: tuple[set[str], ...], respondent_name: str
                     ) -> tuple[list, dict[str, str], list[str]] | None:
     """:func:`_speakers_in` for a transcript that names its speakers on a line of their own,
     without colon or time ("Interviewer" / the question / "Kees de Wit" / the answer, a Word
-    transcript's bold name above each turn). Only a configured label or the respondent's
-    roster name (its words, its initials) is taken for a speaker, and only where both the
-    interviewer and the respondent are so named at two turns or more: a short line said on
-    its own ("Ja", "Anna") could be either a word or a name, and a title block names each
-    once. The line after a speaker's is the turn."""
+    transcript's bold name above each turn). A configured label or the respondent's roster
+    name (its words, its initials) is a speaker; another name only where it takes turns with
+    the respondent's, line for line: a short line said on its own ("Ja", "Anna") could be a
+    word or a name. Only where the interviewer and the respondent are both so named at two
+    turns or more (a title block names each once). The line after a speaker's is the turn."""
     paragraphs, after_label = [], False
     for (i, s, e), below in pairwise([*_paragraphs(text), None]):
         m = (NAME_LINE.match(text, s, e) if below is not None and not after_label
@@ -205,38 +217,72 @@ def _by_label_lines(text: str, configured: tuple[set[str], ...], respondent_name
         after_label = m is not None
     found, roles, _ = _roles(paragraphs, *configured, respondent_name, lines=True, tabbed=False)
     labelled, own = set().union(*configured), _name_words(respondent_name)
-    roles = {key: role for key, role in roles.items() if key.casefold() in labelled
-             or _name_words(key) & own or _same_initials(key, respondent_name)}
-    turns = Counter(roles[key] for *_, key in found if key in roles)
-    return (found, roles, []) if min(turns["interviewer"], turns["respondent"]) >= 2 else None
+    sure = {key: role for key, role in roles.items() if key.casefold() in labelled
+            or _name_words(key) & own or _same_initials(key, respondent_name)}
+    others = [key for key in roles if key not in sure]
+    order = [key for *_, key in found if key in roles]
+    if (len(others) == 1 and "interviewer" not in sure.values()
+            and all(a != b for a, b in pairwise(order))):   # "Anna", "Kees de Wit", "Anna" ...
+        sure[others[0]] = "interviewer"
+    turns = Counter(sure[key] for key in order if key in sure)
+    return (found, sure, []) if min(turns["interviewer"], turns["respondent"]) >= 2 else None
 
 
-def _by_emphasis(text: str) -> tuple[list, dict[str, str], list[str]] | None:
-    """:func:`_speakers_in` for a transcript whose speakers no label names but the format
-    does: two or more paragraphs in bold or italic (:data:`EMPHASIS`) beside two or more
-    others. The emphasised ones are the interviewer's (the others the respondent's), or the
-    other way round where they hold more words: questions are the shorter. A turn starts
-    where the format changes, so a question or an answer of several paragraphs is one turn;
-    before the first emphasised question is the header."""
-    paragraphs = [(i, s, e, EMPHASIS.match(text, s, e)) for i, s, e in _paragraphs(text)
-                  if not HEADING.match(text, s, e)]
-    emphasised = sum(1 for *_, m in paragraphs if m)
-    if emphasised < 2 or len(paragraphs) - emphasised < 2:
+def _by_format(text: str, formats: tuple[str, ...]
+               ) -> tuple[list, dict[str, str], list[str]] | None:
+    """:func:`_speakers_in` for a .docx whose speakers no label names but the format does:
+    its questions (or its answers) in bold or italic (``formats``: io.Transcript). Emphasised
+    are the sentences (no title or name alone: :func:`_title_line`) in the format most of
+    them have: an italic quote beside bold questions is words said. Two or more beside two
+    or more others. The side with the most questions (paragraphs ending in "?"; as many: the
+    fewer words) asks, where most of its sentences are questions (:data:`QUESTION_SHARE`).
+    Where most emphasised questions end in "?", an emphasised paragraph that does not, alone
+    amid an answer and longer than a "Hm-hm.", is words said too. A turn starts where the
+    format changes, so a question or an answer of several paragraphs is one turn; before the
+    first emphasised question is the header."""
+    if not formats:
         return None
-    words = Counter()
-    for _, s, e, m in paragraphs:
-        words[m is not None] += len(text[s:e].split())
-    asking = "interviewer" if words[True] <= words[False] else "respondent"
-    answering = "respondent" if asking == "interviewer" else "interviewer"
+    paragraphs, line, last = [], 0, 0
+    for i, s, e in _paragraphs(text):
+        line, last = line + text.count("\n", last, s), s
+        said = text[s:e].strip()
+        if not HEADING.match(text, s, e):
+            paragraphs.append((i, s, e, said, formats[line] if line < len(formats)
+                               and not _title_line(said) else ""))
+    kinds = Counter(kind for *_, kind in paragraphs if kind)
+    mark = max(kinds, key=lambda kind: (kinds[kind], kind == "**"), default="")
+    emphasised = [bool(mark) and kind == mark for *_, kind in paragraphs]
+    if sum(emphasised) < 2 or len(paragraphs) - sum(emphasised) < 2:
+        return None
+    asked, words, sentences = Counter(), Counter(), Counter()
+    for (*_, said, _), em in zip(paragraphs, emphasised, strict=True):
+        asked[em] += said.endswith("?")
+        words[em] += len(said.split())
+        sentences[em] += not _title_line(said) and len(said.split()) > BACKCHANNEL_WORDS
+    asks = asked[True] > asked[False] or asked[True] == asked[False] and words[True] <= words[False]
+    # the side with the questions says little else ("Hm-hm." aside): the bold side also an
+    # introduction to a question now and then, the plain side nothing but questions mostly
+    if asked[asks] != asked[not asks] and asked[asks] < sentences[asks] * QUESTION_SHARE[asks]:
+        return None
+
+    def said_amid_answer(k: int) -> bool:   # no question, no "Hm-hm.", plain on either side
+        said = paragraphs[k][3]
+        return (not said.endswith("?") and len(said.split()) > BACKCHANNEL_WORDS
+                and 0 < k < len(paragraphs) - 1 and not emphasised[k - 1]
+                and not emphasised[k + 1])
+    if asks and 2 * asked[True] > sum(emphasised):
+        emphasised = [em and not said_amid_answer(k) for k, em in enumerate(emphasised)]
     found, before = [], None
-    for i, s, e, m in paragraphs:
-        if before is None and m is None and asking == "interviewer":
-            found.append((i, s, e, None, None))
+    for (i, s, e, *_), em in zip(paragraphs, emphasised, strict=True):
+        if before is None and not em:   # before the first emphasised: the header, or (its
+            found.append((i, s, e, None if asks else FORMAT_TURN.match(text, s),   # title
+                          None if asks else ""))   # lines apart) the first question
             continue
-        key = None if (m is not None) == before else m["prefix"] if m else ""
-        found.append((i, s, e, m or UNMARKED.match(text, s), key))
-        before = m is not None
-    return found, dict(zip(FORMATS, (asking, asking, answering), strict=True)), []
+        key = None if em == before else mark if em else ""
+        found.append((i, s, e, FORMAT_TURN.match(text, s), key))
+        before = em
+    asking, answering = ("interviewer", "respondent") if asks else ("respondent", "interviewer")
+    return found, {mark: asking, "": answering}, []
 
 
 def _prefix(text: str, start: int, end: int) -> re.Match | None:
@@ -316,7 +362,7 @@ def _roles(matched: list, interviewer: set[str], respondent: set[str], other: se
 
 
 def parse_turns(text: str, source: str, config: SegmentConfig,
-                respondent_name: str = "") -> list[Turn]:
+                respondent_name: str = "", formats: tuple[str, ...] = ()) -> list[Turn]:
     """Split a transcript into paragraphs and decide who speaks in each.
 
     Interviews: a paragraph starting with a configured interviewer prefix (``I:``,
@@ -329,7 +375,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     service's footer, "Einde interview") or only a transcriber's short marks ("(lacht)",
     "[onderbreking]") is no turn.
     Speaker lines without colon ("Speaker 1  0:03") name speakers too (:func:`_speakers_in`),
-    and where nothing names one, bold or italic questions do (:func:`_by_emphasis`).
+    and where nothing names them, names alone on their line or a .docx's bold or italic
+    questions do (``formats``: :func:`_by_format`).
     Until the interviewer's first turn that is no title line (:func:`_title_line`), the
     speakers' title lines are the header too, with the lines that continue them
     ("Interviewer: Marieke Jansen", "Respondent: Ingrid Verbeek", "Duur: 00:45:12" in a title
@@ -345,7 +392,8 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
         header = _log_header([text[t.start:t.end] for t in notes],
                              frozenset(f.casefold() for f in config.title_fields))
         return [replace(t, role="header") for t in notes[:header]] + notes[header:]
-    return list(_interview_turns(text, _configured(config), ignored, respondent_name)[0])
+    return list(_interview_turns(text, _configured(config), ignored, respondent_name,
+                                 formats)[0])
 
 
 # a field of a title block: "Datum: 5 maart 2024", "Naam observator: Jeroen Smits"
@@ -427,23 +475,22 @@ def _title_line(said: str) -> bool:
 
 @lru_cache(maxsize=16)
 def _interview_turns(text: str, labels: tuple[tuple[str, ...], ...],
-                     ignored: tuple[re.Pattern, re.Pattern],
-                     respondent_name: str
+                     ignored: tuple[re.Pattern, re.Pattern], respondent_name: str,
+                     formats: tuple[str, ...] = ()
                      ) -> tuple[tuple[Turn, ...], tuple[Turn, ...]]:
     """An interview's turns (:func:`parse_turns`) and the respondent's title lines made
     header, once per transcript: segmenting it and its notes ask the same."""
-    found, roles, _ = _speakers_in(text, labels, respondent_name)
+    found, roles, _ = _speakers_in(text, labels, respondent_name, formats)
     numbered = _line_numbered(found)
     turns, titles, role, opened = [], [], "header", False
     zone = titled = True   # zone: no question asked yet; titled: the turn is a title line's
     for i, s, e, m, speaker in found:
         start = s
-        if m and m.re is EMPHASIS:   # the words between the marks: "**Wat deel je?**"
-            start, e = m.end(), _trim(text, s, e)[1] - len(m["prefix"])
         if m and (known := roles.get(speaker)):
             role, start, opened = known, m.end(), True
-        elif (STAMP_ONLY.match(text, s, e) or HEADING.match(text, s, e)
-              or _ignored_line(text[s:e], ignored)):
+            if m.re is FORMAT_TURN and _no_turn(text, s, e, ignored):
+                continue   # "Einde interview" after the last question: the turn goes on
+        elif _no_turn(text, s, e, ignored):
             continue
         elif numbered and (number := NUMBER_START.match(text, s, e)):
             start = number.end()   # a line that continues a turn, after its line number
@@ -461,6 +508,12 @@ def _interview_turns(text: str, labels: tuple[tuple[str, ...], ...],
             turns.append(Turn(i, role, start, end, not opened))
         opened = False
     return tuple(turns), tuple(titles)
+
+
+def _no_turn(text: str, start: int, end: int, ignored: tuple[re.Pattern, re.Pattern]) -> bool:
+    """A paragraph no one said: a time stamp alone, a section title, an ignored line."""
+    return bool(STAMP_ONLY.match(text, start, end) or HEADING.match(text, start, end)
+                or _ignored_line(text[start:end], ignored))
 
 
 # answers hold more words than questions, but in a short interview the questions can
@@ -487,7 +540,7 @@ def _marks_only(text: str, start: int, end: int) -> bool:
 
 
 def speaker_notes(text: str, source: str, config: SegmentConfig,
-                  respondent_name: str = "") -> list[str]:
+                  respondent_name: str = "", formats: tuple[str, ...] = ()) -> list[str]:
     """What a researcher should check in an interview's speakers, in words: no respondent turn
     recognised (nothing of it is coded), a prefix of several paragraphs that is no speaker
     (its paragraphs continue the previous turn), a full name or a speaker line that starts
@@ -497,16 +550,17 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     as the header), an interviewer who says much more than the respondent (the roles the
     wrong way round: the coded words would be the questions), a second respondent or
     another speaker whose turns are not coded, numbered respondents ("R1", "R2") all coded
-    as the one interviewed."""
+    as the one interviewed, speakers told apart by the format of a .docx's lines."""
     if source == "observation":
         return []
-    found, roles, unknown = _speakers(text, config, respondent_name)
+    found, roles, unknown = _speakers(text, config, respondent_name, formats)
     notes = []
-    if any(m is not None and m.re is EMPHASIS for *_, m, _ in found):
-        notes.append(f"no speaker labels: the paragraphs in bold or italic are read as the "
-                     f"{roles['**']}'s turns and the others as the {roles['']}'s (the "
-                     "questions are the shorter): check that the format tells them apart so, "
-                     "or start each turn with its speaker's label ('I: ...', 'R: ...')")
+    if mark := next((key for *_, m, key in found if m is not None and m.re is FORMAT_TURN
+                     and key), None):
+        notes.append(f"no speaker labels: its paragraphs in {FORMAT_NAMES[mark]} are read as "
+                     f"the {roles[mark]}'s turns and the others as the {roles['']}'s: check "
+                     "that its format tells them apart so, or start each turn with its "
+                     "speaker's label ('I: ...', 'R: ...')")
     elif "respondent" not in roles.values():
         notes.append("no respondent turn recognised, so nothing of it is coded (prefixes "
                      f"seen: {', '.join(sorted(roles) + unknown) or 'none'}): start each turn "
@@ -524,7 +578,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
               f"the turns of '{key}' are not coded (segment.other_prefixes in the config)"
               for key, role in roles.items() if role == "other"]
     names = [key for key, role in roles.items() if role == "respondent"
-             and key.casefold() not in labels[1] and key not in FORMATS]
+             and key.casefold() not in labels[1] and key not in FORMAT_NAMES]
     if len(names) > 1:
         notes.append(f"{', '.join(names)} are all taken as the respondent: check who speaks "
                      "(of two speaker names, the one matching the roster name is the "
@@ -542,7 +596,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
                      "they are different people, only the interviewed person's turns belong "
                      "in this transcript")
     turns, titles = _interview_turns(text, _configured(config), _ignored(config.ignore_lines),
-                                     respondent_name)
+                                     respondent_name, formats)
     if titles:   # a title line is short: quoted whole, so its names are pseudonymised whole
         said = " ".join(text[titles[0].start:titles[0].end].split())
         notes.append(f"line {text.count(chr(10), 0, titles[0].start) + 1}: {len(titles)} "
@@ -630,12 +684,14 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def segment_document(text: str, *, doc: str, school_id: str, person_id: str, source: str,
-                     config: SegmentConfig, nlp: Language,
-                     respondent_name: str = "") -> pd.DataFrame:
-    """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`)."""
+                     config: SegmentConfig, nlp: Language, respondent_name: str = "",
+                     formats: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Segments of one transcript (columns: :data:`SEGMENT_COLUMNS`; ``formats``: those of
+    its lines, ``io.Transcript.formats``)."""
     stem = PurePosixPath(doc).stem
     rows, context, asking = [], "", False   # asking: the interviewer's turn so far is a question
-    for turn in _whole_answers(text, parse_turns(text, source, config, respondent_name)):
+    for turn in _whole_answers(text, parse_turns(text, source, config, respondent_name,
+                                                 formats)):
         body = text[turn.start:turn.end]
         if turn.role == "interviewer":
             if asking and turn.continues:   # a question on several lines is the context whole
@@ -707,11 +763,13 @@ def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,
 
     ``transcripts`` has the columns of ``io.Cohort.transcripts`` plus ``text`` (the content
     read by ``io.read_transcript``) and, optionally, ``respondent_name`` (the roster name of
-    the person interviewed: which of several speaker names is the respondent).
+    the person interviewed: which of several speaker names is the respondent) and
+    ``formats`` (``io.Transcript.formats``).
     """
     parts = [segment_document(r.text, doc=r.path, school_id=r.school_id, person_id=r.person_id,
                               source=r.source, config=config, nlp=nlp,
-                              respondent_name=getattr(r, "respondent_name", ""))
+                              respondent_name=getattr(r, "respondent_name", ""),
+                              formats=getattr(r, "formats", ()))
              for r in transcripts.itertuples(index=False)]
     if not parts:
         return pd.DataFrame(columns=SEGMENT_COLUMNS)

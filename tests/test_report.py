@@ -391,8 +391,8 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
                         "interview", seg)
         + speaker_notes("Respondent: Bram Visser\nI: Wat doe je?\nR: Data delen met de "
                         "sectie.\n", "interview", seg)
-        + speaker_notes("**Wat doe je?**\nData delen.\n**En dan?**\nMet de sectie.\n",
-                        "interview", seg))]
+        + speaker_notes("Wat doe je?\nData delen met de sectie.\nEn dan?\nMet de sectie.\n",
+                        "interview", seg, "", ("**", "", "**", "")))]
     table = pd.DataFrame({"coder": ["", "JD"]})
     made += [codes_provenance(table.iloc[:1], Path("c.csv"), None, None)[2][0],
              codes_provenance(table, Path("c.csv"), None, None)[2][0]]

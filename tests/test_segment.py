@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.io import InputError, read_transcript
+from pipeline.io import InputError, Transcript, load_transcript, read_transcript
 from pipeline.segment import (
     SEGMENT_COLUMNS,
     parse_turns,
@@ -25,10 +25,10 @@ def seg_config(settings):
 
 
 def segment(text, seg_config, nlp, *, source="interview", doc="transcripts/s1/p1_interview_1.txt",
-            config=None, respondent_name=""):
+            config=None, respondent_name="", formats=()):
     return segment_document(text, doc=doc, school_id="s1", person_id="p1", source=source,
                             config=config or seg_config, nlp=nlp,
-                            respondent_name=respondent_name)
+                            respondent_name=respondent_name, formats=formats)
 
 
 def check_offsets(segs: pd.DataFrame, text: str) -> None:
@@ -1061,9 +1061,10 @@ def test_docx_headings_are_section_titles_not_answers(tmp_path, seg_config, nl_p
     check_offsets(segs, text)
 
 
-def docx_of_formatted(path, paragraphs) -> str:
-    """A .docx of ``(format, text)`` paragraphs ("" plain, "bold", "italic", a paragraph
-    style's name, or "Strong"/"Emphasis" as a character style); its text as read."""
+def docx_of_formatted(path, paragraphs) -> Transcript:
+    """A .docx of ``(format, text)`` paragraphs ("" plain, "bold", "italic", "Vraag": a
+    paragraph style in bold, or "Strong"/"Emphasis"/"Quote": Word's own styles), a "\\n" in
+    a text being a Shift+Enter; the transcript as read, with its lines' formats."""
     import docx
     from docx.enum.style import WD_STYLE_TYPE
 
@@ -1072,14 +1073,17 @@ def docx_of_formatted(path, paragraphs) -> str:
     question.base_style = document.styles["Normal"]
     question.font.bold = True
     for form, said in paragraphs:
-        paragraph = document.add_paragraph(style="Vraag" if form == "Vraag" else None)
-        run = paragraph.add_run(said)
-        if form in ("bold", "italic"):
-            setattr(run, form, True)
-        elif form in ("Strong", "Emphasis"):
-            run.style = document.styles[form]
+        paragraph = document.add_paragraph(style=form if form in ("Vraag", "Quote") else None)
+        for k, line in enumerate(said.split("\n")):
+            if k:
+                paragraph.add_run().add_break()   # Shift+Enter
+            run = paragraph.add_run(line)
+            if form in ("bold", "italic"):
+                setattr(run, form, True)
+            elif form in ("Strong", "Emphasis"):
+                run.style = document.styles[form]
     document.save(path)
-    return read_transcript(path)
+    return load_transcript(path)
 
 
 FORMATTED_INTERVIEW = [
@@ -1094,22 +1098,27 @@ FORMATTED_INTERVIEW = [
 ]
 
 
+def by_format(transcript: Transcript, seg_config, nlp, name="Kees de Wit"):
+    """Segments and notes of a transcript read with its lines' formats."""
+    return (segment(transcript.text, seg_config, nlp, doc="transcripts/s1/p1_interview_1.docx",
+                    respondent_name=name, formats=transcript.formats),
+            speaker_notes(transcript.text, "interview", seg_config, name, transcript.formats))
+
+
 @pytest.mark.parametrize("form,mark", [("bold", "**"), ("italic", "*"), ("Vraag", "**"),
                                        ("Strong", "**"), ("Emphasis", "*")])
 def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipeline, form,
                                                    mark):
     """A transcript typed without labels, its questions in bold or italic (by the run, a
-    paragraph style or a character style), gave no segment at all. The format now tells the
-    speakers apart: the questions read between Markdown marks and are the context, the
-    paragraphs of an answer are one segment, the title line before the first question is
-    none, and a note says how the speakers were told apart."""
-    text = docx_of_formatted(tmp_path / "p1_interview_1.docx",
-                             [(form if q else "", said) for q, said in FORMATTED_INTERVIEW])
-    assert text.split("\n")[:3] == [
-        "Interview Kees de Wit, 12 maart",
-        f"{mark}Kun je vertellen wat jullie in het datateam doen?{mark}",
-        "Wij analyseren de toetsresultaten van groep acht."]
-    segs = segment(text, seg_config, nl_pipeline, doc="transcripts/s1/p1_interview_1.docx")
+    paragraph style or a character style), gave no segment at all. The format of its lines
+    now tells the speakers apart, the text staying as typed: the questions are the context,
+    the paragraphs of an answer one segment, the title line before the first question none,
+    a "Hm-hm." no question; a note says how the speakers were told apart."""
+    transcript = docx_of_formatted(tmp_path / "p1_interview_1.docx",
+                                   [(form if q else "", said) for q, said in FORMATTED_INTERVIEW])
+    assert transcript.text.split("\n") == [said for _, said in FORMATTED_INTERVIEW]
+    assert transcript.formats == tuple(mark if q else "" for q, _ in FORMATTED_INTERVIEW)
+    segs, notes = by_format(transcript, seg_config, nl_pipeline)
     assert segs["text"].tolist() == [
         "Wij analyseren de toetsresultaten van groep acht.\n"
         "Daarna bespreken we die met het team.",
@@ -1118,33 +1127,100 @@ def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipe
     assert segs["context"].tolist() == ["Kun je vertellen wat jullie in het datateam doen?",
                                         "En hoe deel je dat met collega's?",
                                         "En hoe deel je dat met collega's?"]
-    check_offsets(segs, text)
-    notes = speaker_notes(text, "interview", seg_config)
-    assert len(notes) == 1 and "bold or italic are read as the interviewer's" in notes[0]
+    check_offsets(segs, transcript.text)
+    assert len(notes) == 1 and f"paragraphs in {'bold' if mark == '**' else 'italic'} are " \
+        "read as the interviewer's turns" in notes[0]
+    assert segment(transcript.text, seg_config, nl_pipeline).empty   # a .txt has no format
 
 
-def test_docx_format_is_no_speaker_where_labels_or_names_say_who_speaks(tmp_path,
-                                                                       seg_config):
-    """Bold paragraphs are read as typed where labels name the speakers (a bold question
-    "I: ..." keeps its label), where only a title is bold, and where the bold paragraphs
-    are names alone on their line, not sentences."""
-    labelled = docx_of_formatted(tmp_path / "labelled.docx", [
-        ("bold", "I: Wat doe je in de PLG?"), ("", "R: Wij analyseren de toetsen."),
-        ("bold", "I: Met wie deel je dat?"), ("", "R: Met het team.")])
-    assert labelled.split("\n")[0] == "I: Wat doe je in de PLG?"
-    stamped = docx_of_formatted(tmp_path / "stamped.docx", [
-        ("bold", "Interviewer 0:03"), ("", "Wat doe je in de PLG?"),
-        ("bold", "Kees de Wit 0:10"), ("", "Wij analyseren de toetsen.")])
-    assert stamped.split("\n")[0] == "Interviewer 0:03"
-    title = docx_of_formatted(tmp_path / "title.docx", [
-        ("bold", "Interview Kees de Wit"), ("", "Wat doe je in de PLG?"),
-        ("", "Wij analyseren de toetsen.")])
-    assert "*" not in title
-    names = docx_of_formatted(tmp_path / "names.docx", [
-        ("bold", "Interviewer"), ("", "Wat doe je in de PLG?"),
-        ("bold", "Kees"), ("", "Wij analyseren de toetsen."),
-        ("bold", "Interviewer"), ("", "Met wie deel je dat?")])
-    assert "*" not in names
+def test_docx_format_changes_nothing_where_labels_say_who_speaks(tmp_path, seg_config,
+                                                                 nl_pipeline):
+    """Where labels, time stamps or a table name the speakers, bold questions or bold lines
+    read exactly as without their format (the format reading only takes a transcript that
+    names no respondent twice)."""
+    cases = {
+        "labelled": [("bold", "I (AB): Wat doe je in de PLG?"),
+                     ("", "R (KW): Wij analyseren de toetsen."),
+                     ("", "Daarna bespreken we ze."),
+                     ("bold", "12   I: Met wie deel je dat?"), ("", "R (KW): Met het team.")],
+        "stamped": [("bold", "Interviewer"), ("", "0:03"), ("", "Wat doe je in de PLG?"),
+                    ("bold", "Kees de Wit"), ("", "0:10"), ("", "Wij analyseren de toetsen."),
+                    ("bold", "Interviewer"), ("", "0:40"), ("", "Met wie deel je dat?"),
+                    ("bold", "Kees de Wit"), ("", "0:45"), ("", "Met het team.")],
+    }
+    for name, paragraphs in cases.items():
+        transcript = docx_of_formatted(tmp_path / f"{name}.docx", paragraphs)
+        with_format, _ = by_format(transcript, seg_config, nl_pipeline)
+        plain = segment(transcript.text, seg_config, nl_pipeline,
+                        respondent_name="Kees de Wit", doc="transcripts/s1/p1_interview_1.docx")
+        assert len(plain) == 2, name
+        pd.testing.assert_frame_equal(with_format, plain)
+
+
+def test_docx_format_keeps_what_the_respondent_said_in_it(tmp_path, seg_config, nl_pipeline):
+    """What a respondent says in bold or italic stays the respondent's: an italic quote (Word's
+    Quote style) amid answers to bold questions (the questions' format is the one most
+    emphasised sentences have), a bold key sentence amid an answer to bold questions that end
+    in "?"; plain questions and answers beside italic quotes are not read by their format
+    (nothing, and the note, as before); and where long bold questions get short answers, the
+    questions ("?") still ask."""
+    quotes = docx_of_formatted(tmp_path / "quotes.docx", [
+        ("bold", "Wat doe je in de PLG?"), ("", "Wij analyseren de toetsen."),
+        ("Quote", "'Wij willen weten waar we staan', zei de directeur."),
+        ("", "Daarna bespreken we ze."),
+        ("bold", "Met wie deel je dat?"), ("", "Met het team."),
+        ("bold", "Dat vinden wij echt het allerbelangrijkste."), ("", "Echt waar."),
+        ("bold", "En wat levert het op?"), ("", "Betere lessen.")])
+    segs, _ = by_format(quotes, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == [
+        "Wij analyseren de toetsen.\n'Wij willen weten waar we staan', zei de directeur.\n"
+        "Daarna bespreken we ze.",
+        "Met het team.\nDat vinden wij echt het allerbelangrijkste.\nEcht waar.",
+        "Betere lessen."]
+    plain_questions = docx_of_formatted(tmp_path / "plain.docx", [
+        ("", "Wat doe je in de PLG?"), ("", "Wij analyseren de toetsen."),
+        ("italic", "'Wij willen weten waar we staan', zei de directeur."),
+        ("", "Met wie deel je dat?"), ("", "Met het team van de bovenbouw."),
+        ("italic", "'Dat is toch niet te doen', zeggen collega's dan.")])
+    segs, notes = by_format(plain_questions, seg_config, nl_pipeline)
+    assert segs.empty and "no respondent turn recognised" in notes[0]
+    long_questions = docx_of_formatted(tmp_path / "long.docx", [
+        ("bold", "Hoe vaak komen jullie als datateam ongeveer bij elkaar in een schooljaar?"),
+        ("", "Zes keer."),
+        ("bold", "Worden de analyses die jullie maken ook met het hele team besproken?"),
+        ("", "Ja, meestal wel.")])
+    segs, _ = by_format(long_questions, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Zes keer.", "Ja, meestal wel."]
+
+
+def test_docx_format_of_answers_and_of_lines(tmp_path, seg_config, nl_pipeline):
+    """Answers in italic after plain questions: the italic side answers (the other asks), its
+    first question the first answer's context; and a question in bold with its answer after a
+    Shift+Enter in the same paragraph: the format is read per line."""
+    answers = docx_of_formatted(tmp_path / "answers.docx", [
+        ("", "Interview 3"), ("", "Wat doe je in de PLG?"),
+        ("italic", "Wij analyseren de toetsen."), ("italic", "Daarna bespreken we ze."),
+        ("", "Met wie deel je dat?"), ("italic", "Met het team.")])
+    segs, notes = by_format(answers, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Wij analyseren de toetsen.\nDaarna bespreken we ze.",
+                                     "Met het team."]
+    assert segs["context"].tolist() == ["Wat doe je in de PLG?", "Met wie deel je dat?"]
+    assert "in italic are read as the respondent's turns" in notes[0]
+    lines = docx_of_formatted(tmp_path / "lines.docx", [
+        ("", "Interview 3"), ("", "Wat doe je in de PLG?\nWij analyseren de toetsen."),
+        ("", "Met wie deel je dat?\nMet het team.")])
+    assert lines.formats == ("", "", "", "", "")
+    import docx
+
+    document = docx.Document(tmp_path / "lines.docx")
+    for paragraph in document.paragraphs[1:]:
+        paragraph.runs[0].bold = True   # the question's line, not the answer after the break
+    document.save(tmp_path / "lines.docx")
+    lines = load_transcript(tmp_path / "lines.docx")
+    assert lines.formats == ("", "**", "", "**", "")
+    segs, _ = by_format(lines, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Wij analyseren de toetsen.", "Met het team."]
+    check_offsets(segs, lines.text)
 
 
 def test_segment_command_reads_a_docx_whose_format_tells_the_speakers(
@@ -1172,62 +1248,41 @@ def test_segment_command_reads_a_docx_whose_format_tells_the_speakers(
     assert mine["context"].tolist()[1] == "Met wie deel je dat?"
     assert mine["text"].tolist()[1] == "Met de mentoren en de sectie."
     assert "Thijs" not in " ".join(mine["text"]) + " ".join(mine["context"])
-    assert "sch02-p02_interview_1.docx" in err and "bold or italic" in err
+    assert "sch02-p02_interview_1.docx" in err and "paragraphs in bold are read" in err
 
 
 def test_speakers_named_on_a_line_of_their_own(tmp_path, seg_config, nl_pipeline):
     """A speaker's label or name alone on the line above the turn, without colon or time (a
     Word transcript's bold name above each turn) gave no segment. A configured label and the
-    respondent's roster name now name the speakers there; a short line said twice ("Ja") is
-    a word, and a title block that names each speaker once, or a transcript where only one
-    side is so named, stays unread as before (with the note)."""
-    text = docx_of_formatted(tmp_path / "p1_interview_1.docx", [
+    respondent's roster name now name the speakers there, and so does another name that takes
+    turns with the respondent's line for line; a short line said twice ("Ja") is a word, and
+    a title block that names each speaker once stays unread as before (with the note)."""
+    transcript = docx_of_formatted(tmp_path / "p1_interview_1.docx", [
         ("bold", "Interviewer"), ("", "Wat doe je in de PLG?"),
         ("bold", "Kees de Wit"), ("", "We analyseren de toetsen."), ("", "Ja"),
         ("", "Dat werkt goed."),
         ("bold", "Interviewer"), ("", "En dan?"),
         ("bold", "Kees de Wit"), ("", "Dan delen we het."), ("", "Ja"),
         ("", "Met iedereen.")])
-    segs = segment(text, seg_config, nl_pipeline, respondent_name="Kees de Wit")
+    segs, notes = by_format(transcript, seg_config, nl_pipeline)
     assert segs["text"].tolist() == ["We analyseren de toetsen.\nJa\nDat werkt goed.",
                                      "Dan delen we het.\nJa\nMet iedereen."]
     assert segs["context"].tolist() == ["Wat doe je in de PLG?", "En dan?"]
-    check_offsets(segs, text)
-    assert speaker_notes(text, "interview", seg_config, "Kees de Wit") == []
+    check_offsets(segs, transcript.text)
+    assert notes == []
+    pd.testing.assert_frame_equal(segs, segment(transcript.text, seg_config, nl_pipeline,
+                                                doc="transcripts/s1/p1_interview_1.docx",
+                                                respondent_name="Kees de Wit"))   # a .txt too
+    alternating = "Anna\nWat doe je?\nKees\nWe analyseren.\nAnna\nEn dan?\nKees\nDelen.\n"
+    assert segment(alternating, seg_config, nl_pipeline, respondent_name="Kees de Wit")[
+        "text"].tolist() == ["We analyseren.", "Delen."]
     titled = ("Interviewer\nAnna de Boer\nRespondent\nKees de Wit\nWat doe je?\n"
               "We analyseren de toetsen.\n")
-    unnamed = "Anna\nWat doe je?\nKees\nWe analyseren.\nAnna\nEn dan?\nKees\nDelen.\n"
-    for other in (titled, unnamed):
+    not_alternating = "Anna\nWat doe je?\nKees\nWe analyseren.\nKees\nDelen.\nAnna\nEn?\n"
+    for other in (titled, not_alternating):
         assert segment(other, seg_config, nl_pipeline, respondent_name="Kees de Wit").empty
         assert "no respondent turn" in speaker_notes(other, "interview", seg_config,
                                                      "Kees de Wit")[0]
-
-
-def test_markdown_emphasis_tells_speakers_apart(seg_config, nl_pipeline):
-    """The same in a Markdown .txt: a question over two bold lines is the context whole, a
-    heading is no turn, and where the bold paragraphs hold the most words they are the
-    answers (questions are the shorter). With labels, the marks are words as typed."""
-    text = ("Interview 3\n**Wat doen jullie in de PLG?**\n**En met wie?**\n"
-            "We kijken naar de toetsen van de bovenbouw.\n## Thema 2\n*Wat levert het op?*\n"
-            "Meer zicht op de leerlingen.\n")
-    segs = segment(text, seg_config, nl_pipeline)
-    assert segs["text"].tolist() == ["We kijken naar de toetsen van de bovenbouw.",
-                                     "Meer zicht op de leerlingen."]
-    assert segs["context"].tolist() == ["Wat doen jullie in de PLG?\nEn met wie?",
-                                        "Wat levert het op?"]
-    check_offsets(segs, text)
-    swapped = ("Wat doe je?\n**Ik analyseer de toetsen van alle klassen in de bovenbouw.**\n"
-               "En dan?\n**Dan bespreek ik ze met de sectie en de mentoren.**\n")
-    segs = segment(swapped, seg_config, nl_pipeline)
-    assert segs["text"].tolist() == [
-        "Ik analyseer de toetsen van alle klassen in de bovenbouw.",
-        "Dan bespreek ik ze met de sectie en de mentoren."]
-    assert segs["context"].tolist() == ["Wat doe je?", "En dan?"]
-    assert "read as the respondent's turns" in speaker_notes(swapped, "interview",
-                                                              seg_config)[0]
-    labelled = "I: **Wat doe je?**\nR: Ik analyseer de toetsen.\nI: En dan?\nR: **Niets.**\n"
-    assert segment(labelled, seg_config, nl_pipeline)["text"].tolist() == [
-        "Ik analyseer de toetsen.", "**Niets.**"]
 
 
 def test_markdown_headings_are_no_turn_or_note(seg_config, nl_pipeline):

@@ -108,6 +108,7 @@ is replaced, as is one whose labels are all in the store already (imported), or 
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io as _io
 import json
@@ -311,7 +312,7 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
         if not str(row.segment_id).strip():
             raise InputError(file, "empty segment id", line=line, field="segment_id")
         if row.code not in ok:
-            raise InputError(file, unknown_code(row.code), line=line, field="code")
+            raise InputError(file, unknown_code(row.code, ok), line=line, field="code")
         v = binary_label(row.value)
         if v is None:
             raise InputError(file, f"value must be 0 or 1, got {row.value!r}", line=line,
@@ -326,12 +327,16 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
     return out.assign(value=values, time=times)
 
 
-def unknown_code(code: str, *, in_store: bool = False) -> str:
-    """The message for a label of a code the codebook does not have; in the label store it
-    says how to bring the store in step with a codebook changed since."""
+def unknown_code(code: str, known: Iterable[str] = (), *, in_store: bool = False) -> str:
+    """The message for a label of a code the codebook does not have: the ``known`` code it is
+    likely a misspelling of, else a codebook of one's own left unnamed; in the label store
+    also how to bring the store in step with a codebook changed since."""
+    close = difflib.get_close_matches(code, sorted(known), n=1)
     hint = ("; renamed there? `pipeline annotate rename-code COHORT OLD NEW`; removed? "
             "`pipeline annotate retire-code COHORT OLD`" if in_store else "")
-    return f"unknown code {code!r} (not in the codebook{hint})"
+    return (f"unknown code {code!r} (not in the codebook; " + (
+        f"did you mean {close[0]!r}?" if close else
+        "a codebook of your own? name its pipeline.yaml with --config") + f"{hint})")
 
 
 # ====================================================================== the store
@@ -465,7 +470,8 @@ class LabelStore:
         row = self._query("SELECT id, code FROM current_labels WHERE value != '' AND code NOT "
                           f"IN ({','.join('?' * len(known))}) ORDER BY id LIMIT 1", tuple(known))
         if len(row):
-            raise InputError(self.path, unknown_code(str(row["code"].iloc[0]), in_store=True),
+            raise InputError(self.path, unknown_code(str(row["code"].iloc[0]), known,
+                                                     in_store=True),
                              line=int(row["id"].iloc[0]), field="code")
 
     # ------------------------------------------------------------ writing
@@ -1075,18 +1081,32 @@ def _skip_repeats(labels: pd.DataFrame, file: Path, fmt: str) -> tuple[pd.DataFr
     """``labels`` less the rows that repeat an earlier one (same segment, code, annotator and
     time), and how many rows of the file were such repeats. A repeat with another value is
     refused: the file does not say which one is meant."""
-    key = ["segment_id", "code", "annotator", "time"]
-    first: dict[tuple, tuple[str, int]] = {}
-    for row in labels[labels.duplicated(key, keep=False)].itertuples(index=False):
-        value, line = first.setdefault((row.segment_id, row.code, row.annotator, row.time),
-                                       (row.value, row.line))
-        if value != row.value:
-            raise InputError(file, f"{row.code} of segment {row.segment_id!r} "
-                             f"({row.annotator}) is {row.value} here but {value} on "
-                             f"{UNIT[fmt]} {line}: keep one of the two", line=int(row.line),
-                             field=row.field)
-    repeat = labels.duplicated(key)
+    if clash := conflicting_repeat(labels):
+        row, first = clash
+        raise InputError(file, repeat_message(row, first, UNIT[fmt]), line=int(row.line),
+                         field=row.field)
+    repeat = labels.duplicated(REPEAT_KEY)
     return labels[~repeat], int(labels.loc[repeat, "line"].nunique())
+
+
+REPEAT_KEY = ["segment_id", "code", "annotator", "time"]   # one label: the same label again
+
+
+def conflicting_repeat(labels: pd.DataFrame, key: list[str] = REPEAT_KEY) -> tuple | None:
+    """The first row that repeats an earlier label (the same ``key``) with another value, and
+    that earlier row; None where there is none."""
+    first: dict[tuple, tuple] = {}
+    for row in labels[labels.duplicated(key, keep=False)].itertuples(index=False):
+        earlier = first.setdefault(tuple(getattr(row, k) for k in key), row)
+        if earlier.value != row.value:
+            return row, earlier
+    return None
+
+
+def repeat_message(row, first, unit: str = "line") -> str:
+    """What to say of a label given twice with two values (:func:`conflicting_repeat`)."""
+    return (f"{row.code} of segment {row.segment_id!r} ({row.annotator}) is {row.value} here "
+            f"but {first.value} on {unit} {first.line}: keep one of the two")
 
 
 def unmatched_segments(labels: pd.DataFrame, file: Path | str, cohort: Cohort,
@@ -1342,7 +1362,7 @@ def _parse_doccano(text: str, file: Path, names: list[str]) -> tuple[pd.DataFram
             if lab == NONE_LABEL:
                 continue
             if lab not in known:
-                raise InputError(file, unknown_code(lab), line=line, field="label")
+                raise InputError(file, unknown_code(lab, known), line=line, field="label")
             chosen.add(lab)
         named = [(key, str(v).strip()) for key, v in (("annotator", obj.get("annotator")),
                                                       ("meta.annotator", meta.get("annotator")),

@@ -1024,8 +1024,8 @@ def segments_file_notes(segments: pd.DataFrame, path: Path) -> list[str]:
     blank = segments.loc[segments["text"].str.strip() == "", "line"]
     if len(blank):
         notes.append(f"{path}: {len(blank)} row(s) with empty text "
-                     f"({_lines(blank)}): coded as an empty segment, so their codes and "
-                     "probabilities mean nothing")
+                     f"({_lines(blank)}): nothing in them to code, so they have no codes "
+                     "and empty probabilities")
     shared = segments[segments["id"].duplicated(keep=False)]
     if len(shared):
         first = shared["id"].iloc[0]

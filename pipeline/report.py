@@ -985,9 +985,11 @@ _NL_WARNINGS = [
      r"model \1 heeft geen modelkaart (\2) die zegt waarop het getraind is: de labels, de "
      r"codeboekversie en de kwaliteit zijn onbekend; train het opnieuw met `pipeline train`"),
     (re.compile(r"model (\S+) also knows (.+), which the codebook has no more: its other codes "
-                r"were learned beside them; retrain it on labels of this codebook"),
+                r"were learned beside them; retrain it on labels of this codebook \(or, if it "
+                r"is your codebook's, name its pipeline\.yaml with --config\)"),
      r"model \1 kent ook \2, die het codeboek niet meer heeft: de andere codes zijn ernaast "
-     r"geleerd; train het opnieuw op labels van dit codeboek"),
+     r"geleerd; train het opnieuw op labels van dit codeboek (of, zijn het codes van je eigen "
+     r"codeboek, geef dan de pipeline.yaml daarvan met --config)"),
     (re.compile(r"profiles: no key figure(?: of school(s?) (.+))? has a (\S+)"
                 r"( \(no tie strengths in the survey\?\))?, so '(.+)' \((\S+)\) is left out of "
                 r"that profile( there)?"),

@@ -619,7 +619,7 @@ def test_cli_import_unknown_code_is_one_line_error(cohort, tmp_path):
     result = runner.invoke(app, ["annotate", "import", str(bad), "--cohort", str(cohort)])
     assert isinstance(result.exception, InputError)
     assert str(result.exception) == (f"{bad}:3: field 'code': unknown code 'fokus' (not in "
-                                     "the codebook)")
+                                     "the codebook; did you mean 'focus'?)")
 
 
 def test_cli_adjudicate_records_a_label(cohort, names):
@@ -992,7 +992,8 @@ def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path
                     ["export", "matrix", cohort, "--out", tmp_path / "m.csv", "--rules"],
                     ["annotate", "adjudicate", cohort]):
         err = refused([*command, *config], capsys, monkeypatch)
-        assert "field 'code': unknown code 'benefits' (not in the codebook; renamed there? " \
+        assert "field 'code': unknown code 'benefits' (not in the codebook; a codebook of " \
+               "your own? name its pipeline.yaml with --config; renamed there? " \
                "`pipeline annotate rename-code COHORT OLD NEW`" in err, err
 
     gold.write_text(gold.read_text(encoding="utf-8").replace(",benefits,", ",opbrengsten,"),
@@ -1051,6 +1052,28 @@ def test_cli_rename_annotator_stores_under_the_stores_spelling(cohort, tmp_path,
     assert set(cur.loc[cur["segment_id"].isin(["d@0-5", "e@0-5"]), "annotator"]) == {"Anna"}
 
 
+def test_a_label_given_twice_with_two_values_in_one_file_is_refused(tmp_path, names):
+    """A gold labels CSV with the same label (segment, code, annotator, time) once 1 and once
+    0 was trained on silently, the later row winning; an import refuses the same thing. The
+    same label given twice alike is no conflict, and two files may differ (the later file's
+    undated label counts, as documented)."""
+    from pipeline.coding.train import validate_labels
+
+    rows = pd.DataFrame({"segment_id": "d@0-5", "code": ["approach", "approach", "focus",
+                                                         "focus"],
+                         "value": ["1", "0", "1", "ja"], "annotator": "wim",
+                         "time": ["2024-05-01", "2024-05-01", "", ""],
+                         "file": str(tmp_path / "gold.csv"), "line": [2, 3, 4, 5]})
+    with pytest.raises(InputError, match=r"gold.csv:3: field 'value': approach of segment "
+                                         r"'d@0-5' \(wim\) is 0 here but 1 on line 2: keep one "
+                                         r"of the two"):
+        validate_labels(rows, names)
+    alike = validate_labels(rows.iloc[2:], names)
+    assert alike["value"].tolist() == [1, 1]
+    two_files = rows.iloc[:2].assign(file=[str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
+    assert validate_labels(two_files, names)["value"].tolist() == [1, 0]
+
+
 def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
     from pipeline.coding.train import validate_labels
 
@@ -1058,13 +1081,18 @@ def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
     labels = pd.DataFrame({"segment_id": ["d@0-5"], "code": ["benefit"], "value": ["1"],
                            "file": [str(store)], "line": [7]})
     with pytest.raises(InputError, match=r"store.sqlite:7: field 'code': unknown code "
-                                         r"'benefit' \(not in the codebook; renamed there\? "
+                                         r"'benefit' \(not in the codebook; did you mean "
+                                         r"'benefits'\?; renamed there\? "
                                          r"`pipeline annotate rename-code COHORT OLD NEW`; "
                                          r"removed\? `pipeline annotate retire-code COHORT "
                                          r"OLD`\)"):
         validate_labels(labels, names)
-    with pytest.raises(InputError, match=r"\(not in the codebook\)$"):
+    with pytest.raises(InputError, match=r"\(not in the codebook; did you mean 'benefits'\?\)$"):
         validate_labels(labels.assign(file=str(tmp_path / "gold.csv")), names)
+    with pytest.raises(InputError, match=r"\(not in the codebook; a codebook of your own\? "
+                                         r"name its pipeline\.yaml with --config\)$"):
+        validate_labels(labels.assign(code="student_voice", file=str(tmp_path / "gold.csv")),
+                        names)
 
 
 def test_cli_retire_code_follows_a_subtype_removed_from_the_codebook(cohort, tmp_path, capsys,

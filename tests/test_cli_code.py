@@ -212,7 +212,8 @@ def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_
             "label more segments and retrain") in err.splitlines(), err
     assert ("warning: model sklearn_tfidf_lr also knows reflection, which the codebook has no "
             "more: its other codes were learned beside them; retrain it on labels of this "
-            "codebook") in err.splitlines(), err
+            "codebook (or, if it is your codebook's, name its pipeline.yaml with --config)"
+            ) in err.splitlines(), err
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 1000])
@@ -236,7 +237,9 @@ def test_contract_csv_chunks_join_into_the_contract_table(shared_datadir, coding
 def test_empty_texts_and_shared_ids_are_coded_and_named(shared_datadir, tmp_path, capsys,
                                                         monkeypatch):
     """One row out per row in (the contract), but a row without text, and an id on several
-    rows (a join on id would match them all), are warned about with their lines."""
+    rows (a join on id would match them all), are warned about with their lines. A row
+    without text gets no code and no probability, with the rule coder and a model alike
+    (a model's intercepts alone gave it codes)."""
     from helpers import cli as run_cli
 
     rows = pd.read_csv(shared_datadir / "coding" / "to_code.csv", dtype=str,
@@ -249,8 +252,17 @@ def test_empty_texts_and_shared_ids_are_coded_and_named(shared_datadir, tmp_path
     assert code_ == 0, err
     assert read_out(tmp_path / "out.csv")["id"].tolist() == rows["id"].tolist()
     lines = err.splitlines()
-    assert (f"warning: {tmp_path / 'in.csv'}: 1 row(s) with empty text (line 3): coded as an "
-            "empty segment, so their codes and probabilities mean nothing") in lines
+    assert (f"warning: {tmp_path / 'in.csv'}: 1 row(s) with empty text (line 3): nothing in "
+            "them to code, so they have no codes and empty probabilities") in lines
+    for coder in (["--rules"], ["--model", "models/default"]):
+        code_, _, err = run_cli(["code", tmp_path / "in.csv", "--out", tmp_path / "out.csv",
+                                 *coder], capsys, monkeypatch)
+        assert code_ == 0, err
+        out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+        empty = out.iloc[1]
+        assert empty["knowledge_types"] == empty["activities"] == empty["evidence"] == ""
+        assert (empty.filter(like="p_") == "").all()
+        assert (out.drop(index=1).filter(like="p_") != "").all().all()
     assert (f"warning: {tmp_path / 'in.csv'}: 1 id(s) on several rows, such as "
             f"'{rows.loc[0, 'id']}' (lines 2, 5): each row is coded, and a join on id matches "
             "all of them") in lines

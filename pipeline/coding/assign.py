@@ -153,14 +153,19 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
                   progress: Callable[[int], None] | None = None,
                   inherit: bool = False) -> pd.DataFrame:
     """``segments`` (needs ``text``) with the coding contract's columns added (``jobs``,
-    ``inherit``: as :func:`score_texts`)."""
+    ``inherit``: as :func:`score_texts`). A segment without text carries nothing to code: no
+    code, no probability (empty), no evidence, whatever a model says of nothing."""
     if "text" not in segments.columns:
         raise ValueError("segments table has no 'text' column")
     contexts = (segments["context"].fillna("").astype(str).tolist()
                 if "context" in segments.columns else None)
-    scores, evidence = score_texts(coder, segments["text"].fillna("").astype(str).tolist(),
-                                   contexts, jobs=jobs, progress=progress,
-                                   shown=codebook.code_ids, inherit=inherit)
+    texts = segments["text"].fillna("").astype(str)
+    scores, evidence = score_texts(coder, texts.tolist(), contexts, jobs=jobs,
+                                   progress=progress, shown=codebook.code_ids, inherit=inherit)
+    blank = texts.str.strip().eq("").to_numpy()
+    if blank.any():
+        scores.loc[blank, :] = np.nan
+        evidence = ["" if b else e for b, e in zip(blank, evidence, strict=True)]
     assigned = {lab: scores[lab].to_numpy() >= coder.thresholds[lab] for lab in coder.labels
                 if lab in scores.columns}
     out = segments.copy()
@@ -313,7 +318,8 @@ def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]
     if dropped:
         notes.append(f"model {card.get('name', 'model')} also knows {', '.join(dropped)}, "
                      "which the codebook has no more: its other codes were learned beside "
-                     "them; retrain it on labels of this codebook")
+                     "them; retrain it on labels of this codebook (or, if it is your "
+                     "codebook's, name its pipeline.yaml with --config)")
     training = card.get("training_data") or {}
     thin, common = one_sided(training.get("positives") or {}, training.get("segments"),
                              min_positives)

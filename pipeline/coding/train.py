@@ -34,7 +34,15 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
     values as 0/1 (every spelling an annotation import accepts: 1/0, ja/nee, WAAR/ONWAAR,
     ...), times as the label store keeps them (UTC, sortable: the latest label of an annotator
     counts, :func:`resolve_labels`)."""
-    from pipeline.annotate import STORE_NAME, _time, binary_label, unknown_code
+    from pipeline.annotate import (
+        REPEAT_KEY,
+        STORE_NAME,
+        _time,
+        binary_label,
+        conflicting_repeat,
+        repeat_message,
+        unknown_code,
+    )
 
     ok = set(known)
     values = []
@@ -43,7 +51,7 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
                  labels["line"], strict=True)]
     for row in labels.itertuples(index=False):
         if row.code not in ok:
-            raise InputError(row.file, unknown_code(row.code,
+            raise InputError(row.file, unknown_code(row.code, ok,
                                                     in_store=Path(row.file).name == STORE_NAME),
                              line=int(row.line), field="code")
         value = binary_label(row.value)
@@ -51,7 +59,12 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
             raise InputError(row.file, f"value must be 0 or 1, got {row.value!r}",
                              line=int(row.line), field="value")
         values.append(int(value))
-    return labels.assign(value=np.array(values, dtype="int64"), time=times)
+    checked = labels.assign(value=np.array(values, dtype="int64"), time=times)
+    if clash := conflicting_repeat(checked, [*REPEAT_KEY, "file"]):   # which one is meant?
+        row, first = clash
+        raise InputError(row.file, repeat_message(row, first), line=int(row.line),
+                         field="value")
+    return checked
 
 
 def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:

@@ -110,8 +110,9 @@ def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
                          strict=True))
         speakers = {(t.school_id, name) for t in cohort.transcripts.itertuples(index=False)
                     if t.source == "interview"
-                    for name in speaker_names(read_transcript(cohort.root / t.path), t.source,
-                                              config, names.get(t.person_id, ""))}
+                    for read in [load_transcript(cohort.root / t.path)]
+                    for name in speaker_names(read.text, t.source, config,
+                                              names.get(t.person_id, ""), read.formats)}
         cohort.derived["pseudonymiser"] = Pseudonymiser.from_staff(
             cohort.staff, cohort_key(cohort.meta.name, staff_bytes), speakers)
     return cohort.derived["pseudonymiser"]

@@ -91,13 +91,13 @@ HEADING = re.compile(rf"{SPACE}*#{{1,6}}{SPACE}+(?=\S)")
 # after it: io.Transcript.formats), as a match at the paragraph's start
 FORMAT_TURN = re.compile("(?P<prefix>)")
 FORMAT_NAMES = {"**": "bold", "*": "italic", "": "plain"}   # the speakers it tells apart
-# an emphasised paragraph of more words that is no question, amid an answer, is words said
-# (a quote, a key sentence); a shorter one can be the interviewer's "Hm-hm."
+# the share of questions (ending in "?") among the asking side's sentences of more than a
+# "Hm-hm." (BACKCHANNEL_WORDS): where the emphasised side asks, an introduction to a question
+# now and then; where the plain side does, hardly anything else (plain questions and answers
+# beside italic quotes are no interview told apart by format)
+EMPHASISED_QUESTIONS, PLAIN_QUESTIONS = 1 / 2, 2 / 3
 BACKCHANNEL_WORDS = 3
-# the share of questions (ending in "?") the asking side's sentences must have where the
-# emphasised side asks (True) or the plain side does (False; against plain questions and
-# answers beside italic quotes)
-QUESTION_SHARE = {True: 1 / 2, False: 2 / 3}
+QUOTES = "'\"‘’‚“”„«»‹›"   # a paragraph that starts with one quotes someone
 NUMBERED = re.compile(r"[ \t]*\d+$")
 NAME_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 INITIALS = re.compile(rf"(?:[^\W\d_]\.{SPACE}*){{1,3}}[^\W\d_]\.?")   # "M.J.", "J. d. B."
@@ -137,9 +137,9 @@ def _paragraphs(text: str) -> list[tuple[int, int, int]]:
 
 def _same_initials(label: str, name: str) -> bool:
     """Whether a speaker label is a roster name's initials: "M.J." or "MJ" for Marco Jansen,
-    "J.d.B." or "J.B." for Jeroen de Boer."""
+    "J.d.B.", "J.B." or "JdB" for Jeroen de Boer (two capitals at least: "Ja" is a word)."""
     if not ("." in label and INITIALS.fullmatch(label)
-            or label.isalpha() and label.isupper() and 2 <= len(label) <= 4):
+            or label.isalpha() and 2 <= len(label) <= 4 and sum(map(str.isupper, label)) >= 2):
         return False
     words = NAME_WORD.findall(name)
     written = {"".join(w[0] for w in words),
@@ -175,7 +175,7 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...], respondent_name
     anywhere, any other label only where such lines start more turns than the prefixes do: a
     transcript has one style, so a line such as "Om 10:30" twice among I:/R: turns is no
     speaker, and "Bijvoorbeeld:" twice among speaker lines is none either. Where neither
-    names the respondent at two turns, names alone on their line can
+    names a respondent turn with more than a title, names alone on their line can
     (:func:`_by_label_lines`), or else the format of a .docx's lines (``formats``:
     :func:`_by_format`)."""
     matched = [(i, s, e, _prefix(text, s, e) or _name_over_time(text, s, e, below))
@@ -193,7 +193,9 @@ def _speakers_in(text: str, labels: tuple[tuple[str, ...], ...], respondent_name
     # with no speaker either way, the lines' labels are named in the notes
     found, roles, unknown = (by_line if n_line > n_prefix or n_line == n_prefix == 0
                              else by_prefix)
-    if sum(1 for *_, key in found if roles.get(key) == "respondent") < 2 and (
+    # no respondent turn that says something (only a title block's "Respondent: Kees de Wit")
+    if not any(roles.get(key) == "respondent" and not _title_line(text[m.end():e].strip())
+               for _, _, e, m, key in found) and (
             other := _by_label_lines(text, configured, respondent_name)
             or _by_format(text, formats)):
         return other
@@ -231,49 +233,53 @@ def _by_label_lines(text: str, configured: tuple[set[str], ...], respondent_name
 def _by_format(text: str, formats: tuple[str, ...]
                ) -> tuple[list, dict[str, str], list[str]] | None:
     """:func:`_speakers_in` for a .docx whose speakers no label names but the format does:
-    its questions (or its answers) in bold or italic (``formats``: io.Transcript). Emphasised
-    are the sentences (no title or name alone: :func:`_title_line`) in the format most of
-    them have: an italic quote beside bold questions is words said. Two or more beside two
-    or more others. The side with the most questions (paragraphs ending in "?"; as many: the
-    fewer words) asks, where most of its sentences are questions (:data:`QUESTION_SHARE`).
-    Where most emphasised questions end in "?", an emphasised paragraph that does not, alone
-    amid an answer and longer than a "Hm-hm.", is words said too. A turn starts where the
-    format changes, so a question or an answer of several paragraphs is one turn; before the
-    first emphasised question is the header."""
+    its questions (or its answers) in bold or italic (``formats``: io.Transcript).
+
+    One side is the sentences (no title or name alone: :func:`_title_line`) in the format
+    most of them have, and the questions ending in "?" in the other format (a follow-up
+    question in italic beside bold ones); the other side is the plain paragraphs, and an
+    italic quote beside bold questions. Two or more on each side. The side with the most
+    questions asks (as many: the emphasised one, as usual), where questions are most of its
+    sentences (:data:`EMPHASISED_QUESTIONS`, :data:`PLAIN_QUESTIONS`). A quotation in the
+    questions' format alone amid an answer is words said; a title in their format before a
+    question (a section's, "Thema 2") is no turn. A turn starts where the side changes, so a
+    question or an answer of several paragraphs is one turn; before the first emphasised
+    question is the header."""
     if not formats:
         return None
-    paragraphs, line, last = [], 0, 0
+    paragraphs, line, last = [], 0, 0   # (index, start, end, words said, format, a title?)
     for i, s, e in _paragraphs(text):
         line, last = line + text.count("\n", last, s), s
         said = text[s:e].strip()
         if not HEADING.match(text, s, e):
-            paragraphs.append((i, s, e, said, formats[line] if line < len(formats)
-                               and not _title_line(said) else ""))
-    kinds = Counter(kind for *_, kind in paragraphs if kind)
+            paragraphs.append((i, s, e, said, formats[line] if line < len(formats) else "",
+                               _title_line(said)))
+    kinds = Counter(kind for *_, kind, title in paragraphs if kind and not title)
     mark = max(kinds, key=lambda kind: (kinds[kind], kind == "**"), default="")
-    emphasised = [bool(mark) and kind == mark for *_, kind in paragraphs]
-    if sum(emphasised) < 2 or len(paragraphs) - sum(emphasised) < 2:
+    emphasised = [bool(kind) and not title and (kind == mark or said.endswith("?"))
+                  for *_, said, kind, title in paragraphs]
+    titles = {k for k, (*_, kind, title) in enumerate(paragraphs)
+              if kind == mark and title and k + 1 < len(paragraphs) and emphasised[k + 1]}
+    if sum(emphasised) < 2 or len(paragraphs) - len(titles) - sum(emphasised) < 2:
         return None
-    asked, words, sentences = Counter(), Counter(), Counter()
-    for (*_, said, _), em in zip(paragraphs, emphasised, strict=True):
+    asked, sentences = Counter(), Counter()
+    for (*_, said, _, title), em in zip(paragraphs, emphasised, strict=True):
         asked[em] += said.endswith("?")
-        words[em] += len(said.split())
-        sentences[em] += not _title_line(said) and len(said.split()) > BACKCHANNEL_WORDS
-    asks = asked[True] > asked[False] or asked[True] == asked[False] and words[True] <= words[False]
-    # the side with the questions says little else ("Hm-hm." aside): the bold side also an
-    # introduction to a question now and then, the plain side nothing but questions mostly
-    if asked[asks] != asked[not asks] and asked[asks] < sentences[asks] * QUESTION_SHARE[asks]:
+        sentences[em] += not title and len(said.split()) > BACKCHANNEL_WORDS
+    asks = asked[True] >= asked[False]
+    share = EMPHASISED_QUESTIONS if asks else PLAIN_QUESTIONS
+    if asked[True] != asked[False] and asked[asks] < sentences[asks] * share:
         return None
-
-    def said_amid_answer(k: int) -> bool:   # no question, no "Hm-hm.", plain on either side
-        said = paragraphs[k][3]
-        return (not said.endswith("?") and len(said.split()) > BACKCHANNEL_WORDS
-                and 0 < k < len(paragraphs) - 1 and not emphasised[k - 1]
-                and not emphasised[k + 1])
-    if asks and 2 * asked[True] > sum(emphasised):
-        emphasised = [em and not said_amid_answer(k) for k, em in enumerate(emphasised)]
+    if asks:   # a quotation alone amid an answer is the respondent's
+        emphasised = [em and not (said[:1] in QUOTES and not said.endswith("?")
+                                  and 0 < k < len(paragraphs) - 1
+                                  and not emphasised[k - 1] and not emphasised[k + 1])
+                      for k, ((*_, said, _, _), em) in enumerate(zip(paragraphs, emphasised,
+                                                                     strict=True))]
     found, before = [], None
-    for (i, s, e, *_), em in zip(paragraphs, emphasised, strict=True):
+    for k, ((i, s, e, *_), em) in enumerate(zip(paragraphs, emphasised, strict=True)):
+        if k in titles:
+            continue
         if before is None and not em:   # before the first emphasised: the header, or (its
             found.append((i, s, e, None if asks else FORMAT_TURN.match(text, s),   # title
                           None if asks else ""))   # lines apart) the first question
@@ -619,14 +625,14 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
 
 
 def speaker_names(text: str, source: str, config: SegmentConfig,
-                  respondent_name: str = "") -> set[str]:
+                  respondent_name: str = "", formats: tuple[str, ...] = ()) -> set[str]:
     """The people's names a transcript uses as speakers: the interviewer's too, who is rarely
     in the roster, so that pseudonymisation knows them. A name of two words that starts one
     paragraph counts; a single word only as one of the two speakers (a third word used
     twice, "Bijvoorbeeld:", is no name to replace)."""
     if source == "observation":
         return set()
-    found, roles, _ = _speakers(text, config, respondent_name)
+    found, roles, _ = _speakers(text, config, respondent_name, formats)
     configured = {p.casefold() for prefixes in _configured(config) for p in prefixes}
     names = {key for key in roles if key.casefold() not in configured and _looks_like_name(key)}
     return {key for *_, key in found if key and key.casefold() not in configured
@@ -757,6 +763,11 @@ def transcript_of(segment_id: str) -> str:
     return segment_id.rsplit("@", 1)[0]
 
 
+def _formats(value: object) -> tuple[str, ...]:
+    """A transcripts table's ``formats`` cell: a tuple, or none (a .txt's, an empty cell)."""
+    return tuple(value) if isinstance(value, tuple | list) else ()
+
+
 def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,
                         nlp: Language) -> pd.DataFrame:
     """Segments of every transcript.
@@ -769,7 +780,7 @@ def segment_transcripts(transcripts: pd.DataFrame, config: SegmentConfig,
     parts = [segment_document(r.text, doc=r.path, school_id=r.school_id, person_id=r.person_id,
                               source=r.source, config=config, nlp=nlp,
                               respondent_name=getattr(r, "respondent_name", ""),
-                              formats=getattr(r, "formats", ()))
+                              formats=_formats(getattr(r, "formats", ())))
              for r in transcripts.itertuples(index=False)]
     if not parts:
         return pd.DataFrame(columns=SEGMENT_COLUMNS)

@@ -184,6 +184,21 @@ def test_speaker_line_styles(interviewer, respondent, seg_config, nl_pipeline):
             "Marieke de Vries", "Jan Bakker"}
 
 
+@pytest.mark.parametrize(("interviewer", "respondent"), [("AB:", "KdW:"), ("Anna", "KdW")])
+def test_initials_with_a_particle_in_lower_case(interviewer, respondent, seg_config,
+                                                nl_pipeline):
+    """"KdW" is Kees de Wit's initials as a prefix and alone on its line (then beside the
+    interviewer's name, turn for turn); a capitalised word ("Ja") is not."""
+    text = (f"{interviewer}\nWat is het probleem?\n{respondent}\nHet verzuim op maandag.\n"
+            f"{interviewer}\nEn verder?\n{respondent}\nIk vertel het in de teamvergadering.\n")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Kees de Wit")
+    assert segs["text"].tolist() == ["Het verzuim op maandag.",
+                                     "Ik vertel het in de teamvergadering."]
+    from pipeline.segment import _same_initials
+
+    assert not _same_initials("Ja", "Jan Alders") and _same_initials("JA", "Jan Alders")
+
+
 @pytest.mark.parametrize(("text", "roles"), [
     # a digit right after a prefix's colon: R's turn ("R:3" is no time stamp)
     ("I: Hoe lang al?\nR:3 jaar nu.\nI: En daarvoor?\nR:2019, toen.\n",
@@ -1158,25 +1173,34 @@ def test_docx_format_changes_nothing_where_labels_say_who_speaks(tmp_path, seg_c
 
 
 def test_docx_format_keeps_what_the_respondent_said_in_it(tmp_path, seg_config, nl_pipeline):
-    """What a respondent says in bold or italic stays the respondent's: an italic quote (Word's
-    Quote style) amid answers to bold questions (the questions' format is the one most
-    emphasised sentences have), a bold key sentence amid an answer to bold questions that end
-    in "?"; plain questions and answers beside italic quotes are not read by their format
-    (nothing, and the note, as before); and where long bold questions get short answers, the
-    questions ("?") still ask."""
+    """What a respondent says in bold or italic stays the respondent's: an italic quote
+    (Word's Quote style) amid answers to bold questions (the questions' format is the one
+    most emphasised sentences have), a quotation in bold alone amid an answer; plain
+    questions and answers beside italic quotes are not read by their format (nothing, and
+    the note, as before). A bold section title before a question is no turn, a follow-up
+    question in italic beside bold ones asks too, and a bold closing or summary without "?"
+    is still the interviewer's."""
     quotes = docx_of_formatted(tmp_path / "quotes.docx", [
+        ("bold", "1. Samenwerking"),
         ("bold", "Wat doe je in de PLG?"), ("", "Wij analyseren de toetsen."),
-        ("Quote", "'Wij willen weten waar we staan', zei de directeur."),
+        ("Quote", "Wij willen weten waar we staan, zei de directeur."),
         ("", "Daarna bespreken we ze."),
+        ("italic", "Met iedereen?"), ("", "Ja."),
+        ("bold", "2. Opbrengsten"),
         ("bold", "Met wie deel je dat?"), ("", "Met het team."),
-        ("bold", "Dat vinden wij echt het allerbelangrijkste."), ("", "Echt waar."),
-        ("bold", "En wat levert het op?"), ("", "Betere lessen.")])
+        ("bold", "'Dat is toch niet te doen', zeggen ze dan."), ("", "Maar het went."),
+        ("bold", "Dus jullie delen alles met het team."), ("", "Precies."),
+        ("bold", "Dan wil ik je bedanken voor het gesprek."), ("", "Graag gedaan.")])
     segs, _ = by_format(quotes, seg_config, nl_pipeline)
     assert segs["text"].tolist() == [
-        "Wij analyseren de toetsen.\n'Wij willen weten waar we staan', zei de directeur.\n"
-        "Daarna bespreken we ze.",
-        "Met het team.\nDat vinden wij echt het allerbelangrijkste.\nEcht waar.",
-        "Betere lessen."]
+        "Wij analyseren de toetsen.\nWij willen weten waar we staan, zei de directeur.\n"
+        "Daarna bespreken we ze.", "Ja.",
+        "Met het team.\n'Dat is toch niet te doen', zeggen ze dan.\nMaar het went.",
+        "Precies.", "Graag gedaan."]
+    assert segs["context"].tolist() == ["Wat doe je in de PLG?", "Met iedereen?",
+                                        "Met wie deel je dat?",
+                                        "Dus jullie delen alles met het team.",
+                                        "Dan wil ik je bedanken voor het gesprek."]
     plain_questions = docx_of_formatted(tmp_path / "plain.docx", [
         ("", "Wat doe je in de PLG?"), ("", "Wij analyseren de toetsen."),
         ("italic", "'Wij willen weten waar we staan', zei de directeur."),
@@ -1184,13 +1208,45 @@ def test_docx_format_keeps_what_the_respondent_said_in_it(tmp_path, seg_config, 
         ("italic", "'Dat is toch niet te doen', zeggen collega's dan.")])
     segs, notes = by_format(plain_questions, seg_config, nl_pipeline)
     assert segs.empty and "no respondent turn recognised" in notes[0]
+
+
+def test_docx_format_questions_without_question_marks_and_long_ones(tmp_path, seg_config,
+                                                                    nl_pipeline):
+    """Where no paragraph ends in "?" the emphasised side asks, as is usual, however short the
+    answers; and long bold questions with short answers: the questions ("?") still ask."""
+    prompts = docx_of_formatted(tmp_path / "prompts.docx", [
+        ("bold", "Vertel eens kort over je rol in het datateam van de school."),
+        ("", "Ik ben de voorzitter."),
+        ("bold", "Beschrijf hoe jullie de resultaten met het team delen."),
+        ("", "Via een samenvatting.")])
     long_questions = docx_of_formatted(tmp_path / "long.docx", [
         ("bold", "Hoe vaak komen jullie als datateam ongeveer bij elkaar in een schooljaar?"),
         ("", "Zes keer."),
         ("bold", "Worden de analyses die jullie maken ook met het hele team besproken?"),
         ("", "Ja, meestal wel.")])
-    segs, _ = by_format(long_questions, seg_config, nl_pipeline)
-    assert segs["text"].tolist() == ["Zes keer.", "Ja, meestal wel."]
+    assert by_format(prompts, seg_config, nl_pipeline)[0]["text"].tolist() == [
+        "Ik ben de voorzitter.", "Via een samenvatting."]
+    assert by_format(long_questions, seg_config, nl_pipeline)[0]["text"].tolist() == [
+        "Zes keer.", "Ja, meestal wel."]
+
+
+def test_a_labelled_answer_is_not_overruled_by_format(tmp_path, seg_config, nl_pipeline):
+    """One labelled respondent turn that says something (an e-mail interview: "R:" once) is
+    read by its labels, bold questions or not; a title block's "Respondent: Kees de Wit"
+    alone is no answer, so there the format reads."""
+    labelled = docx_of_formatted(tmp_path / "labelled.docx", [
+        ("bold", "I: Vertel eens over je rol in het datateam, je mag uitgebreid vertellen."),
+        ("", "R: Ik ben voorzitter."), ("", "We analyseren de toetsen."),
+        ("bold", "I: Dank je wel voor je antwoord, dit was heel nuttig voor ons onderzoek.")])
+    segs, notes = by_format(labelled, seg_config, nl_pipeline)
+    assert segs["text"].tolist() == ["Ik ben voorzitter.\nWe analyseren de toetsen."]
+    assert not any("no speaker labels" in note for note in notes)
+    titled = docx_of_formatted(tmp_path / "titled.docx", [
+        ("", "Interviewer: Anna de Boer"), ("", "Respondent: Kees de Wit"),
+        ("bold", "Wat doe je in de PLG?"), ("", "Wij analyseren de toetsen."),
+        ("bold", "Met wie deel je dat?"), ("", "Met het team.")])
+    assert by_format(titled, seg_config, nl_pipeline)[0]["text"].tolist() == [
+        "Wij analyseren de toetsen.", "Met het team."]
 
 
 def test_docx_format_of_answers_and_of_lines(tmp_path, seg_config, nl_pipeline):

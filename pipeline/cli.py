@@ -58,6 +58,14 @@ def _manifest(command: list[str], settings, cohort_root: Path, inputs: list[Path
                              outputs=out, started=started, extra=extra)
 
 
+def _write_beside(out: Path, settings, root: Path, inputs: list[Path], started: datetime,
+                  **extra) -> None:
+    """The manifest of a command that writes one file, beside it (``io.manifest_beside``):
+    versions, config, the inputs' and the output's sha256 and ``extra`` (what made it)."""
+    io.write_manifest(io.manifest_beside(out),
+                      _manifest(sys.argv, settings, root, inputs, out, started, extra))
+
+
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False):
     DEBUG["on"] = debug
@@ -208,12 +216,15 @@ def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     """Split a cohort's transcripts into respondent segments (ids, offsets, context)."""
     from pipeline.run import run_segments
 
+    started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, data.sources)
     notes: list[str] = []
     segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs, notes=notes)
     io.write_csv(segments, out)
+    _write_beside(out, settings, data.root, data.input_files, started, segments=len(segments),
+                  reveal_names=reveal_names, warnings=notes)
     warn(*notes)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")
 
@@ -228,6 +239,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     from pipeline.parallel import aside, collector_paused
 
     _one_coder(model, rules)
+    started = datetime.now(UTC)
     settings = load_settings(config)
     io.check_output(out, [infile])
     # a forked process reads the input while this one imports and loads the coder and warms
@@ -252,8 +264,23 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
         with bar:   # each worker codes and formats its chunks; the text is written as it comes
             io.atomic_write(out, contract_csv(segments, coder, settings.codebook, jobs=jobs,
                                               progress=tick, inherit=True))
-    warn(*notes, *model_notes(card, settings.codebook, settings.pipeline.coding.min_positives))
+    notes += model_notes(card, settings.codebook, settings.pipeline.coding.min_positives)
+    folder = None if rules else Path(model or settings.model_dir)
+    _write_beside(out, settings, infile.parent, [infile, *_model_files(folder)], started,
+                  coder=coder.name, model_card=card, segments=len(segments), warnings=notes)
+    warn(*notes)
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
+
+
+def _model_files(folder: Path | None) -> list[Path]:
+    """The files of a model folder that coding reads (its card, arrays, spaCy pipeline)."""
+    from pipeline.coding.scoring import MODEL_ENTRIES
+
+    if folder is None:
+        return []
+    return sorted(p for name in MODEL_ENTRIES for p in
+                  ([folder / name] if (folder / name).is_file() else (folder / name).rglob("*"))
+                  if p.is_file())
 
 
 @app.command()
@@ -263,6 +290,7 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
     """Assign profiles (with reasons and a sensitivity check) to a table of person features."""
     from pipeline.profile import assign_profiles
 
+    started = datetime.now(UTC)
     settings = load_settings(config)
     io.check_output(out, [features])
     table = io.read_features(features, settings.codebook)
@@ -271,6 +299,8 @@ def profile(features: Annotated[Path, typer.Argument(help="features CSV (profile
     except ValueError as e:
         raise io.InputError(features, str(e)) from None
     io.write_csv(profiles, out)
+    _write_beside(out, settings, features.parent, [features], started, profiles=len(profiles),
+                  warnings=profiles.attrs.get("notes", []))
     warn(*profiles.attrs.get("notes", []))
     typer.echo(f"{len(profiles)} profiles{_per_profile(profiles)} -> {out}")
 

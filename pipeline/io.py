@@ -1520,7 +1520,8 @@ def package_versions(names: Iterable[str] = MANIFEST_PACKAGES) -> dict[str, str]
 def build_manifest(*, command: list[str], config: dict, config_files: list[Path],
                    inputs: list[Path], input_root: Path, outputs: Path | None,
                    started: datetime, extra: dict | None = None) -> dict:
-    """What produced a result: versions, config, hashes of every input and output file."""
+    """What produced a result: versions, config, hashes of every input and output file
+    (``outputs``: a folder, every file in it but its manifest, or one file)."""
     def rel(p: Path, base: Path) -> str:
         try:
             return Path(p).resolve().relative_to(base.resolve()).as_posix()
@@ -1528,7 +1529,9 @@ def build_manifest(*, command: list[str], config: dict, config_files: list[Path]
             return Path(p).as_posix()
 
     out_files = {}
-    if outputs is not None:
+    if outputs is not None and outputs.is_file():
+        out_files[outputs.name] = file_sha256(outputs)
+    elif outputs is not None:
         for p in sorted(outputs.rglob("*")):
             if p.is_file() and p.name != "manifest.json":
                 out_files[p.relative_to(outputs).as_posix()] = file_sha256(p)
@@ -1552,18 +1555,27 @@ def write_manifest(path: Path, manifest: dict) -> None:
     atomic_write(path, json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
 
 
-def run_manifest_of(path: Path) -> dict | None:
-    """The ``manifest.json`` beside ``path`` when the run it describes wrote ``path`` as it
-    is now (same sha256), else None: where a table of an output folder came from."""
+def manifest_beside(path: Path) -> Path:
+    """Where a command that writes one file (``pipeline code``, ``segment``, ``profile``)
+    writes its manifest: ``coded.csv`` -> ``coded.manifest.json``."""
     path = Path(path)
-    try:
-        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
-    if not isinstance(outputs, dict) or outputs.get(path.name) != file_sha256(path):
-        return None
-    return manifest
+    return path.with_name(f"{path.stem}.manifest.json")
+
+
+def run_manifest_of(path: Path) -> dict | None:
+    """The manifest of the command that wrote ``path`` as it is now (same sha256): its own
+    (:func:`manifest_beside`), else the ``manifest.json`` of the run whose folder holds it;
+    None where neither did: where a table came from."""
+    path = Path(path)
+    for candidate in (manifest_beside(path), path.parent / "manifest.json"):
+        try:
+            manifest = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+        if isinstance(outputs, dict) and outputs.get(path.name) == file_sha256(path):
+            return manifest
+    return None
 
 
 def read_features(path: Path, codebook) -> pd.DataFrame:

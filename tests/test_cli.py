@@ -311,6 +311,9 @@ def test_profile_command_reads_the_contract_features(run_out, tmp_path):
     assert result.exit_code == 0, result.output
     again = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert again["profile"].tolist() == read(out, "profiles.csv")["profile"].tolist()
+    manifest = json.loads((tmp_path / "p.manifest.json").read_text())   # what made it
+    assert list(manifest["inputs"]) == ["person_features.csv"]
+    assert list(manifest["outputs"]) == ["p.csv"] and manifest["profiles"] == len(again)
 
 
 def test_what_feeds_no_profile_is_a_warning_on_one_line(tmp_path, capsys, monkeypatch):

@@ -76,6 +76,10 @@ def test_codes_the_segments_table_of_pipeline_segment(tmp_path, coding_model_dir
     assert CliRunner().invoke(cli.app, ["segment", str(tiny), "--out", str(segments),
                                         "--jobs", "1"]).exit_code == 0
     table = pd.read_csv(segments, dtype=str, keep_default_na=False)
+    import json
+
+    made = json.loads((tmp_path / "segments.manifest.json").read_text(encoding="utf-8"))
+    assert made["segments"] == len(table) and "staff.csv" in made["inputs"]
     renamed = tmp_path / "renamed.csv"
     table[["segment_id", "text", "context"]].rename(columns={"segment_id": "id"}).to_csv(
         renamed, index=False)
@@ -373,3 +377,34 @@ def test_a_damaged_scorer_file_is_named(shared_datadir, tmp_path, capsys, monkey
     code_, _, err = run_cli(["code", shared_datadir / "coding" / "to_code.csv", "--out",
                              tmp_path / "x.csv", "--model", folder], capsys, monkeypatch)
     assert code_ == 2 and "scorer.npz" in err and "unexpected" not in err, err
+
+
+def test_a_manifest_says_what_coded_the_file(shared_datadir, tmp_path, capsys, monkeypatch):
+    """Beside the coded file, ``<name>.manifest.json`` says what made it (issue: the output of
+    a model run with the wrong codebook could not be told apart afterwards): the coder and
+    its model card, the input's and the model files' sha256, the output's, the warnings; a
+    rerun with another coder rewrites it, and a hand-edited output has no manifest of its own
+    any more (its sha256 differs)."""
+    import json
+
+    from helpers import cli as run_cli
+
+    from pipeline.io import file_sha256, run_manifest_of
+
+    infile, out = shared_datadir / "coding" / "to_code.csv", tmp_path / "coded.csv"
+    code_, _, err = run_cli(["code", infile, "--out", out, "--model", "models/default"], capsys,
+                            monkeypatch)
+    assert code_ == 0, err
+    manifest = json.loads((tmp_path / "coded.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["outputs"] == {"coded.csv": file_sha256(out)}
+    assert manifest["inputs"]["to_code.csv"] == file_sha256(infile)
+    assert any(k.endswith("models/default/scorer.npz") for k in manifest["inputs"])
+    assert manifest["coder"] == manifest["model_card"]["name"] == "sklearn_tfidf_lr"
+    assert manifest["segments"] == len(pd.read_csv(infile))
+    assert run_manifest_of(out) == manifest
+    code_, _, err = run_cli(["code", infile, "--out", out, "--rules"], capsys, monkeypatch)
+    assert code_ == 0, err
+    manifest = json.loads((tmp_path / "coded.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["coder"] == "rules" and list(manifest["inputs"]) == ["to_code.csv"]
+    out.write_text(out.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert run_manifest_of(out) is None

@@ -115,7 +115,8 @@ def test_corrected_codes_change_counts_and_profiles(run_out, tmp_path, report):
 
 def test_codes_of_pipeline_code_with_the_model_named(run_out, tmp_path, report):
     """`pipeline segment` + `pipeline code` output (no coder column) reports as the run does
-    when --model names the model; without it the coder is 'unknown' and a warning says so."""
+    when --model names the model, or when the manifest `pipeline code` wrote beside it says
+    which; without either the coder is 'unknown' and a warning says so."""
     segments, coded = tmp_path / "segments.csv", tmp_path / "coded.csv"
     run_in_process(["segment", COHORT, "--out", segments])
     run_in_process(["code", segments, "--out", coded])
@@ -127,6 +128,11 @@ def test_codes_of_pipeline_code_with_the_model_named(run_out, tmp_path, report):
     assert manifest["coder"] == "sklearn_tfidf_lr"
     html = (tmp_path / "named" / "report.html").read_text(encoding="utf-8")
     assert f"--codes {coded.as_posix()} --out OUT --model MODEL_DIR" in html
+    told_status, told = report(coded, tmp_path / "told")   # by coded.manifest.json
+    assert told_status == 0 and "no coder column" not in told, told
+    manifest = json.loads((tmp_path / "told" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["coder"] == "sklearn_tfidf_lr" and manifest["model_card"]["labels"]
+    (tmp_path / "coded.manifest.json").unlink()
     anonymous_status, anonymous = report(coded, tmp_path / "anonymous")
     assert anonymous_status == 0, anonymous
     assert "has no coder column" in " ".join(anonymous.split())
@@ -151,6 +157,7 @@ def test_a_report_of_a_report_still_says_its_coder_is_unknown(tmp_path, report):
     segments, coded = tmp_path / "segments.csv", tmp_path / "coded.csv"
     run_in_process(["segment", COHORT, "--out", segments])
     run_in_process(["code", segments, "--out", coded])
+    (tmp_path / "coded.manifest.json").unlink()   # nothing says what coded it
     assert report(coded, tmp_path / "first")[0] == 0
     status, result = report(tmp_path / "first" / "segments.csv", tmp_path / "second")
     assert status == 0 and "no model evaluation" in " ".join(result.split())

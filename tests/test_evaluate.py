@@ -43,12 +43,15 @@ def test_score_table_by_hand(codebook):
     # approach: P 1/2, R 1, F1 2/3; po 3/4, pe .25*.5 + .75*.5 = .5 -> kappa (.75-.5)/.5 = .5
     assert kt.loc["approach", ["precision", "recall", "f1", "kappa"]].tolist() == \
         pytest.approx([0.5, 1.0, 0.6667, 0.5], abs=1e-4)
-    assert kt.loc["benefits", ["n_positive", "f1", "kappa"]].tolist() == [0, 0, 0]
+    # benefits: no positive in the gold: undefined, not 0 (a new team's sub-type that nobody
+    # labelled present dragged its macro down)
+    assert kt.loc["benefits", "n_positive"] == 0
+    assert kt.loc["benefits", ["precision", "recall", "f1", "kappa"]].isna().all()
     # organisational: one miss; po .75, pe .25*0 + .75*1 = .75 -> kappa 0
     assert kt.loc["organisational", ["f1", "kappa"]].tolist() == [0, 0]
-    # macro: mean over the 5 codes
-    assert kt.loc["macro", "f1"] == pytest.approx((0.5 + 1 + 2 / 3 + 0 + 0) / 5, abs=1e-4)
-    assert kt.loc["macro", "kappa"] == pytest.approx((0 + 1 + 0.5 + 0 + 0) / 5, abs=1e-4)
+    # macro: mean over the 4 codes with a positive label
+    assert kt.loc["macro", "f1"] == pytest.approx((0.5 + 1 + 2 / 3 + 0) / 4, abs=1e-4)
+    assert kt.loc["macro", "kappa"] == pytest.approx((0 + 1 + 0.5 + 0) / 4, abs=1e-4)
     assert kt.loc["macro", "n_positive"] == 2 + 2 + 1 + 0 + 1
     # micro: tp 1+2+1 = 4, fp 1+0+1 = 2, fn 1+0+0+0+1 = 2 -> P = R = F1 = 2/3
     assert kt.loc["micro", ["precision", "recall", "f1"]].tolist() == \
@@ -74,6 +77,16 @@ def test_score_table_subtypes(codebook):
     sub = t[t["family"] == "subtypes"].set_index("code")
     assert list(sub.index) == ["exchange.input", "macro", "micro"]
     assert sub.loc["exchange.input", "f1"] == 1
+    # a sub-type the coder assigns where the gold has it nowhere: precision 0, the rest
+    # undefined; the macro is that of the defined ones
+    labels = CODES + ["exchange.input", "exchange.invitation"]
+    Y, P = np.zeros((2, 10), int), np.zeros((2, 10), int)
+    Y[0, 8] = P[0, 8] = P[1, 9] = 1
+    sub = ev.score_table(Y, P, labels, codebook, "x", subtypes=True).set_index(
+        ["family", "code"]).loc["subtypes"]
+    assert sub.loc["exchange.invitation", "precision"] == 0
+    assert sub.loc["exchange.invitation", ["recall", "f1", "kappa"]].isna().all()
+    assert sub.loc["macro", "f1"] == 1
 
 
 def test_loso_never_trains_on_the_test_school():
@@ -115,8 +128,8 @@ def test_majority_and_compare_coders(codebook):
                             {"perfect": Y, "majority": ev.majority_fit_predict}, CODES, codebook)
     assert set(res.scores["coder"]) == {"perfect", "majority"}
     perfect = res.scores[(res.scores["coder"] == "perfect") & (res.scores["code"] == "macro")]
-    # benefits has no positives (F1 0 by convention), so the family macro is 4/5
-    assert perfect.set_index("family").loc["knowledge_types", "f1"] == pytest.approx(0.8)
+    # benefits has no positives (F1 undefined, left out), so the family macro is 1
+    assert perfect.set_index("family").loc["knowledge_types", "f1"] == pytest.approx(1.0)
     # majority on s2 learns from s1 only: knowledge_management is 1 in both s1 rows
     np.testing.assert_array_equal(res.predictions["majority"][2:, 5], [1, 1])
     assert len(res.seconds["majority"]) == 2
@@ -156,13 +169,19 @@ def test_targets_and_markdown(codebook):
     scores = pd.concat([ev.score_table(Y, Y, CODES, codebook, "model"),
                         ev.score_table(Y, P, CODES, codebook, "rules")])
     t = ev.targets(scores, "model", "rules", codebook).set_index("target")
-    assert not t.loc["knowledge_types: macro-F1", "met"]  # 0.8 < 0.85 (benefits has no data)
+    assert t.loc["knowledge_types: macro-F1", "met"]  # benefits (no data) is left out
     assert t.loc["activities: macro-F1", "met"]
     assert t.loc["activities: macro-F1 gain over rules", "met"]
-    assert not t.loc["benefits: kappa", "met"] and t.loc["focus: kappa", "met"]
+    assert not t.loc["benefits: kappa", "met"] and t.loc["focus: kappa", "met"]   # undefined
+    worse = pd.concat([ev.score_table(Y, P, CODES, codebook, "model"),
+                       ev.score_table(Y, P, CODES, codebook, "rules")])
+    assert not ev.targets(worse, "model", "rules", codebook).set_index("target").loc[
+        "knowledge_types: macro-F1", "met"]
     md = ev.markdown_report(scores, title="T", summary=["s"], target_table=t.reset_index())
     assert "| family | code | n_positive | model F1 | model κ | rules F1 | rules κ |" in md
     assert "**no**" in md
+    assert "No segment has a positive label for benefits: their recall, F1 and kappa are " \
+        "undefined (empty) and left out of the macro averages." in md
     wide = ev.wide_table(scores)
     assert {"model_f1", "rules_kappa", "rules_precision"} <= set(wide.columns)
     assert len(wide) == len(scores) / 2

@@ -105,8 +105,13 @@ def estimator_fit_predict(make: Callable[[], object]) -> FitPredict:
 
 # ---------------------------------------------------------------------- scoring
 def _binary_scores(y: np.ndarray, p: np.ndarray) -> dict:
+    """A code's scores; where the gold has no positive, recall, F1 and kappa are undefined
+    (NaN, left out of the macro average: a code nobody labelled present is no 0), and so
+    is precision where the coder assigned it nowhere either."""
     pr, rc, f1, _ = precision_recall_fscore_support(y, p, average="binary", zero_division=0)
     kappa = cohen_kappa_score(y, p) if len(set(y) | set(p)) > 1 else 0.0
+    if not y.sum():
+        pr, rc, f1, kappa = (pr if p.sum() else np.nan), np.nan, np.nan, np.nan
     return {"n_positive": int(y.sum()), "precision": pr, "recall": rc, "f1": f1,
             "kappa": kappa}
 
@@ -120,7 +125,8 @@ def _family_rows(Y, pred, col, codes, coder, family) -> list[dict]:
     pr, rc, f1, _ = precision_recall_fscore_support(Y[:, idx], pred[:, idx], average="micro",
                                                     zero_division=0)
     n_pos = int(Y[:, idx].sum())
-    macro = {m: float(np.mean([r[m] for r in rows])) for m in METRICS}
+    defined = {m: [r[m] for r in rows if not np.isnan(r[m])] for m in METRICS}
+    macro = {m: float(np.mean(v)) if v else np.nan for m, v in defined.items()}
     return rows + [{"coder": coder, "family": family, "code": "macro", "n_positive": n_pos,
                     **macro},
                    {"coder": coder, "family": family, "code": "micro", "n_positive": n_pos,
@@ -131,8 +137,9 @@ def score_table(Y: np.ndarray, pred: np.ndarray, labels: list[str], codebook: Co
                 coder: str, *, subtypes: bool = False) -> pd.DataFrame:
     """Per-code and per-family (macro, micro) precision, recall, F1 and kappa.
 
-    Macro averages the per-code values (kappa too); micro pools every code's decisions
-    (its kappa is left empty). With ``subtypes`` the activity sub-types that are among
+    Macro averages the per-code values (kappa too) that are defined (not those of a code
+    without a positive gold label); micro pools every code's decisions (its kappa is left
+    empty). With ``subtypes`` the activity sub-types that are among
     ``labels`` follow as family ``subtypes``.
     """
     Y, pred = np.asarray(Y), np.asarray(pred)
@@ -372,6 +379,12 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
     coders = list(dict.fromkeys(scores["coder"]))
     main = scores[scores["family"] != "subtypes"]
     parts = [f"# {title}", "", *summary, ""]
+    unlabelled = list(dict.fromkeys(scores.loc[(scores["n_positive"] == 0) & ~scores["code"]
+                                               .isin(["macro", "micro"]), "code"]))
+    if unlabelled:
+        parts += [f"No segment has a positive label for {', '.join(unlabelled)}: their "
+                  "recall, F1 and kappa are undefined (empty) and left out of the macro "
+                  "averages.", ""]
     parts += ["## F1 and Cohen's kappa per code (leave-one-school-out)", "",
               _md(wide_table(main, ["f1", "kappa"]).rename(
                   columns=lambda c: c.replace("_f1", " F1").replace("_kappa", " κ"))), ""]

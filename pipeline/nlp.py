@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 __all__ = ["Lemmatiser", "TokenBatch", "context_batch", "lemmatiser", "make_nlp", "token_batch",
-           "tokens_and_lemmas"]
+           "tokens_and_lemmas", "says_nothing"]
 
 PSEUDONYM = re.compile(r"(persoon|school)(?:-[0-9a-f]+)?")
 
@@ -265,6 +265,15 @@ def context_batch(texts: list[str]) -> TokenBatch:
 def tokens_and_lemmas(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """Lower-cased word tokens and their lemmas, per text (:func:`token_batch` as lists)."""
     return token_batch(texts).per_text()
+
+
+def says_nothing(gram: str) -> bool:
+    """Whether a lemma n-gram is only function words (spaCy's Dutch stop words: "hebben",
+    "de", "ja de") or a person's pseudonym: a model may weigh them, but as the evidence of a
+    code they tell a researcher nothing."""
+    from spacy.lang.nl.stop_words import STOP_WORDS
+
+    return all(w in STOP_WORDS or w == "persoon" for w in gram.split())
 
 
 def _word(form: str) -> str:

@@ -643,3 +643,25 @@ def test_codes_joined_per_row(n_names):
     want = [";".join(x for x in names if x in assigned and assigned[x][i]) for i in range(500)]
     assert _join(names, assigned, 500) == want
     assert "" in want and _join(names, assigned, 0) == []
+
+
+def test_evidence_names_the_words_that_carry_a_code(coding_sklearn_model, coding_data):
+    """The evidence of an assigned code left function words and pseudonyms in ("outcomes:
+    hebben, de, ja de, bij", "organisational: volgend, persoon"): they still count in the
+    probabilities, but the evidence lists the n-grams that say something."""
+    from pipeline.coding.scoring import top_terms
+    from pipeline.nlp import says_nothing, token_batch
+
+    scorer = coding_sklearn_model.scorer()
+    batch = token_batch([f"{t} Ja, dat hebben we bij [persoon-ab12] gedaan."
+                         for t in coding_data[1]])
+    proba, evidence = scorer.predict_with_evidence(batch, 5)
+    z, Xw = scorer.scores(batch)
+    np.testing.assert_array_equal(proba, scorer.predict_proba(batch))
+    rows, codes = np.nonzero(proba >= scorer.thresholds)
+    raw = [t for *_, terms in top_terms(Xw, scorer.word_weights, rows, codes, 5,
+                                        scorer.segment.word_names) for t in terms]
+    shown = [t for ev in evidence for terms in ev.values() for t in terms]
+    assert any(map(says_nothing, raw)) and shown   # they would be shown, and are not
+    assert not any(map(says_nothing, shown))
+    assert says_nothing("ja de") and says_nothing("persoon") and not says_nothing("de nieuwsbrief")

@@ -4,7 +4,9 @@ Output columns added to the input table (one row per input row, input order kept
 ``knowledge_types`` and ``activities`` (assigned codes, ``;``-separated in codebook order,
 empty when none), ``activity_subtypes`` (``<activity>.<subtype>``, only under an assigned
 activity), ``p_<code>`` for every code of both families, ``evidence`` (the words that drove
-each assigned code: ``code: word, word | code: word``) and ``coder``.
+each assigned code: ``code: word, word | code: word``; a model's lemma n-grams that weigh
+most towards it, function words and pseudonyms left out; the rule coder's matches) and
+``coder``. A segment without text has no code, empty probabilities and no evidence.
 """
 
 from __future__ import annotations

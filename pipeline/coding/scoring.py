@@ -20,6 +20,7 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from pipeline.nlp import TokenBatch
+from pipeline.nlp import TokenBatch, says_nothing
 
 __all__ = ["NgramTables", "Scorer", "compiled", "load_scorer", "save_scorer", "read_card",
            "SCORER_FILE", "MODEL_FILE", "CARD_FILE", "char_ngrams", "sigmoid", "tfidf"]
@@ -388,8 +389,8 @@ class Scorer:
                               context_of: np.ndarray | None = None
                               ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
         """Probabilities and, per segment, the lemma n-grams of the segment itself that pushed
-        each assigned label (of ``evidence_labels``; default all) up the most (the
-        ``evidence``). ``context_of``: the row of ``context`` for each segment, when the
+        each assigned label (of ``evidence_labels``; default all) up the most, function words
+        and pseudonyms left out (the ``evidence``: :attr:`evidence_weights`). ``context_of``: the row of ``context`` for each segment, when the
         contexts are given once per distinct text (segments of one long answer share it)."""
         z, Xw = self.scores(batch, context, context_of)
         proba = sigmoid(z)
@@ -398,10 +399,18 @@ class Scorer:
             wanted = np.isin(self.labels, self.labels if evidence_labels is None
                              else evidence_labels)
             rows, codes = np.nonzero((proba >= self.thresholds) & wanted)
-            for i, j, terms in top_terms(Xw, self.word_weights, rows, codes, n_terms,
+            for i, j, terms in top_terms(Xw, self.evidence_weights, rows, codes, n_terms,
                                          self.segment.word_names):
                 evidence[i][self.labels[j]] = terms
         return proba, evidence
+
+    @cached_property
+    def evidence_weights(self) -> np.ndarray:
+        """The lemma n-gram weights the evidence is chosen by: those of n-grams that say
+        nothing (function words, pseudonyms: :func:`pipeline.nlp.says_nothing`) as 0, so
+        that the evidence names the words that carry a code."""
+        shown = np.array([not says_nothing(gram) for gram in self.segment.word_vocab], bool)
+        return np.ascontiguousarray(self.word_weights * shown[:, None])
 
     # ------------------------------------------------------------------ arrays
     def arrays(self) -> dict[str, np.ndarray]:

@@ -54,10 +54,12 @@ Task formats
 ``csv``          for Excel: UTF-8 with BOM, one row per segment, one 0/1 column per code
                  and sub-type (empty unless ``prefill``), the model's ``suggestion`` and an
                  ``annotator`` column. On import a row with at least one filled code cell
-                 counts as labelled (its empty cells are 0); a row without any is skipped.
-                 A ``prefill`` file also has a ``reviewed`` column: only rows marked there
-                 (``1``, ``x``, ``ja``) count, so the model's suggestions never pass for an
-                 annotator's unseen. ``;``-separated files (Dutch Excel) are read too.
+                 counts as labelled (its empty cells are 0, but an activity left empty
+                 under a sub-type marked 1 is 1; marked 0 there, the row is refused); a row
+                 without any is skipped. A ``prefill`` file also has a ``reviewed`` column:
+                 only rows marked there (``1``, ``x``, ``ja``) count, so the model's
+                 suggestions never pass for an annotator's unseen (a row changed but not
+                 marked is named). ``;``-separated files (Dutch Excel) are read too.
 ``labelstudio``  Label Studio JSON tasks: ``data`` (segment_id, text, context, ...) and
                  ``predictions`` with a ``choices`` result (from_name ``codes``, to_name
                  ``text``); :func:`labelstudio_config` is the matching labelling config.
@@ -164,9 +166,10 @@ NONE_LABEL = "none"
 FORMATS = ("csv", "labelstudio", "doccano")
 STRATEGIES = ("uncertain", "disagreement", "random")
 SEGMENT_ID = re.compile(r"^(?P<stem>.+)@(?P<start>\d+)-(?P<end>\d+)$")
-TRUE = io_TRUE | {"1.0", "x"}      # as for staff.csv's responded, and a cross in a task file
+# as for staff.csv's responded, a cross in a task file, and 1.0 / 1,0 (Excel in a Dutch locale)
+TRUE = io_TRUE | {"1.0", "1,0", "x"}
 REVIEWED_MARKS = {"v", "V", "✓", "✔", "☑", "√"}   # ticks, besides the spellings of TRUE
-FALSE = io_FALSE | {"0.0"}
+FALSE = io_FALSE | {"0.0", "0,0"}
 #: CSV columns that are not codes (everything else in a task CSV must be a code id)
 META_COLUMNS = {"segment_id", "school_id", "person_id", "source", "doc", "annotator", "time",
                 "context", "text", "suggestion", "strategy", "priority", "reason", "notes",
@@ -1190,7 +1193,8 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
         raise InputError(file, "no code columns (expected a column per code, e.g. "
                          f"{names[0]!r})", line=1)
     col = {h: i for i, h in enumerate(header)}
-    rows, n_read, skipped, unreviewed, edited = [], 0, 0, 0, 0
+    rows, n_read, skipped, unreviewed, implied = [], 0, 0, 0, 0
+    edited: list[int] = []
     try:
         for cells in reader:
             line = reader.line_num
@@ -1213,10 +1217,20 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
                     raise InputError(file, f"expected 0 or 1, got {v!r}", line=line, field=c)
                 if b == "1":
                     chosen.add(c)
+            for sub in sorted(c for c in chosen if "." in c):   # a kind of its activity
+                activity = sub.split(".")[0]
+                if activity in filled and activity not in chosen:
+                    raise InputError(file, f"{sub} is 1 but {activity} is 0: a sub-type is a "
+                                     f"kind of its activity; mark {activity} 1 too, or {sub} "
+                                     "0", line=line, field=sub)
+                if activity in codes and activity not in chosen:
+                    chosen.add(activity)   # left empty under a ticked sub-type
+                    implied += 1
             if "reviewed" in col and not _reviewed(cells[col["reviewed"]], file, line):
                 unreviewed += 1   # the model's prefill, not (yet) an annotator's
                 suggested = cells[col["suggestion"]] if "suggestion" in col else ""
-                edited += chosen != {n.strip() for n in suggested.split(";") if n.strip()}
+                if chosen != {n.strip() for n in suggested.split(";") if n.strip()}:
+                    edited.append(line)
                 continue
             ann = cells[col["annotator"]].strip() if "annotator" in col else ""
             t = _time(cells[col["time"]], file, line, "time") if "time" in col else ""
@@ -1225,7 +1239,12 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
     except csv.Error as e:
         raise InputError(file, f"malformed CSV ({e})", line=reader.line_num) from None
     return _labels_frame(rows), {"rows_read": n_read, "not_labelled": skipped + unreviewed,
-                                 "not_reviewed": unreviewed, "edited_not_reviewed": edited}
+                                 "not_reviewed": unreviewed, "edited_not_reviewed": len(edited),
+                                 "edited_lines": edited, "activities_implied": implied,
+                                 # a column deleted from an exported task file
+                                 "no_column": [n for n in names if n not in codes
+                                               and "." not in n] if "suggestion" in col
+                                 else []}
 
 
 def _reviewed(mark: str, file: Path, line: int) -> bool:

@@ -154,9 +154,14 @@ def export_tasks(
     for path in paths:
         _refuse_filled(path, names, fmt.value if path == out else None, store)
     segments = run_segments(data, settings)
+    skipped = ""
     if skip != Skip.none:
         done = store.labelled_segments(include_gold=skip == Skip.labelled)
-        segments = segments[~segments["segment_id"].isin(done)].reset_index(drop=True)
+        left = segments[~segments["segment_id"].isin(done)].reset_index(drop=True)
+        if len(left) < len(segments):   # fewer tasks than --n asks: say why
+            skipped = (f"; {len(segments) - len(left)} segment(s) already labelled skipped "
+                       "(--skip none to code them again, for agreement)")
+        segments = left
     coder, card = load_coder(settings, model, rules=rules)
     texts = segments["text"].tolist()
     contexts = segments["context"].fillna("").astype(str).tolist()
@@ -190,7 +195,7 @@ def export_tasks(
         io.atomic_write(labels_file, an.doccano_label_types(settings.codebook))
         extra = f" (label types: {labels_file})"
     typer.echo(f"{len(tasks)} tasks ({strategy.value}, model {coder.name}) of "
-               f"{len(segments)} candidate segments -> {out}{extra}")
+               f"{len(segments)} candidate segments{skipped} -> {out}{extra}")
 
 
 @annotate_app.command("import")
@@ -239,6 +244,9 @@ def import_labels(
     if stats.get("not_reviewed"):
         skipped += (f", {stats['not_reviewed']} prefilled row(s) not marked in the reviewed "
                     "column (skipped)")
+    if stats.get("activities_implied"):
+        skipped += (f", {stats['activities_implied']} activity label(s) left empty under a "
+                    "ticked sub-type taken as 1")
     per = labels.groupby("annotator")["segment_id"].nunique()   # whom the labels went to
     by = ", ".join(f"{a} ({n})" if len(per) > 1 else a for a, n in per.items())
     by = f" by {by}" if by else ""
@@ -253,6 +261,14 @@ def import_labels(
     for new, olds in respelled.items():
         typer.echo(f"note: {', '.join(sorted(olds))} stored as {new!r} (annotator names are "
                    "matched ignoring case and spaces)", err=True)
+    if edited := stats.get("edited_lines"):
+        typer.echo(f"warning: {file}: {len(edited)} prefilled row(s) changed but not marked "
+                   f"reviewed (line{'s' if len(edited) > 1 else ''} {io.line_list(edited)}), "
+                   "so not imported: mark them in the reviewed column (x) and import the file "
+                   "again", err=True)
+    if missing := stats.get("no_column"):
+        typer.echo(f"note: {file} has no column for {', '.join(missing)}: no labels of "
+                   f"{'it' if len(missing) == 1 else 'them'} were imported", err=True)
     _warn_unmatched(unmatched, "stored, but train and evaluate leave them out")
 
 

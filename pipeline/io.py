@@ -401,7 +401,18 @@ ADJUDICATOR = "adjudicator:"  # annotator prefix of an adjudicated label (``adju
 
 
 def read_labels(path: Path) -> pd.DataFrame:
-    df = _read_csv(path, LABEL_COLUMNS)
+    """A labels table (``segment_id, code, value, annotator[, time]``, one label a row)."""
+    try:
+        df = _read_csv(path, LABEL_COLUMNS)
+    except InputError as e:   # an annotation task file has a column per code instead
+        first = _decode(_read_bytes(path), path).split("\n", 1)[0]
+        if e.field == "code" and "segment_id" in first and ("suggestion" in first
+                                                              or "reviewed" in first):
+            raise InputError(path, "an annotation task file (a column per code), not a "
+                             "labels table: import it with `pipeline annotate import FILE "
+                             "--cohort COHORT` (then `pipeline agreement COHORT` compares "
+                             "the annotators)", line=1) from None
+        raise
     for col in ("segment_id", "code", "annotator"):
         empty = df[df[col] == ""]
         if len(empty):

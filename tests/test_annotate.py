@@ -439,7 +439,11 @@ EXT = {"csv": "csv", "labelstudio": "json", "doccano": "jsonl"}
 def test_export_import_round_trip_loses_nothing(fmt, data, segments, rule_scores, rules,
                                                 names):
     tasks = _tasks(segments, rule_scores, rules, names)
-    truth = {seg: set(data.draw(st.lists(st.sampled_from(names), unique=True, max_size=5)))
+    # what an annotator can mean: a sub-type only with its activity (a sub-type under its
+    # activity marked 0 is refused, in a CSV)
+    truth = {seg: (chosen := set(data.draw(st.lists(st.sampled_from(names), unique=True,
+                                                     max_size=5))))
+             | {c.split(".")[0] for c in chosen if "." in c}
              for seg in tasks["segment_id"]}
     payload = _fill(fmt, tasks, names, truth, "alice")
     labels, stats = an.parse_annotations(payload, f"tasks.{EXT[fmt]}", names,
@@ -458,7 +462,8 @@ def test_unlabelled_rows_are_skipped_not_zeroed(segments, rule_scores, rules, na
     labels, stats = an.parse_annotations(table.to_csv(index=False).encode(), "t.csv", names,
                                          annotator="bob")
     assert stats == {"rows_read": 3, "not_labelled": 2, "segments_labelled": 1, "repeats": 0,
-                     "not_reviewed": 0, "edited_not_reviewed": 0, "respelled": {}}
+                     "not_reviewed": 0, "edited_not_reviewed": 0, "respelled": {},
+                     "edited_lines": [], "activities_implied": 0, "no_column": []}
     assert labels.loc[labels["value"] == "1", "code"].tolist() == ["focus"]
     ls = json.loads(an.labelstudio_tasks(tasks, names, "rules"))
     _, stats = an.parse_annotations(json.dumps(ls).encode(), "t.json", names, annotator="bob")
@@ -557,6 +562,48 @@ def test_cli_export_import_is_idempotent(cohort, tmp_path):
     assert "0 labels added, 85 unchanged" in second
     listing = invoke(["annotate", "adjudicate", cohort])
     assert "disagreement(s)" in listing
+
+
+def test_cli_import_says_what_it_made_of_a_task_file(cohort, tmp_path):
+    """From a new team's trial: a sub-type marked 1 under its activity marked 0 was stored as
+    it stood (the activity then has one positive fewer); a prefilled row changed but not
+    marked reviewed was skipped among the others without a word; a code column deleted
+    from the task file was imported without comment. Now the first is refused (line,
+    field), an activity left empty under its ticked sub-type is 1, the changed rows and the
+    missing column are named, and Dutch Excel's "1,0" is 1."""
+    out = tmp_path / "tasks.csv"
+    invoke(["annotate", "export", cohort, "--n", 3, "--strategy", "random", "--out", out,
+            "--rules", "--annotator", "alice", "--prefill"])
+    table = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table.loc[:, "reviewed"] = "x"
+    table.loc[0, ["exchange", "exchange.input"]] = ["0", "1"]
+    table.to_csv(out, index=False)
+    result = runner.invoke(app, ["annotate", "import", str(out), "--cohort", str(cohort)])
+    assert isinstance(result.exception, InputError) and result.exception.line == 2
+    assert result.exception.field == "exchange.input"
+    assert "exchange.input is 1 but exchange is 0" in str(result.exception)
+    table.loc[0, ["exchange", "exchange.input", "focus"]] = ["", "1", "1,0"]
+    table.loc[1, "reviewed"] = ""
+    table.loc[1, "focus"] = "1" if table.loc[1, "focus"] == "0" else "0"
+    table = table.drop(columns=["benefits"])
+    table.to_csv(out, index=False)
+    said = invoke(["annotate", "import", out, "--cohort", cohort])
+    assert "1 activity label(s) left empty under a ticked sub-type taken as 1" in said
+    assert ("1 prefilled row(s) changed but not marked reviewed (line 3), so not imported"
+            in said)
+    assert "has no column for benefits: no labels of it were imported" in said
+    labels = an.LabelStore(cohort / "labels" / an.STORE_NAME).current()
+    first = labels[labels["segment_id"] == table.loc[0, "segment_id"]].set_index("code")
+    assert first.loc[["exchange", "exchange.input", "focus"], "value"].tolist() == ["1"] * 3
+    # a second annotator's export leaves the labelled segments out, and says so
+    said = invoke(["annotate", "export", cohort, "--n", 50, "--strategy", "random", "--out",
+                   tmp_path / "bob.csv", "--rules", "--annotator", "bob"])
+    assert "; 2 segment(s) already labelled skipped (--skip none to code them again" in said
+    # the task file given to agreement (which reads labels tables) says what to do instead
+    result = runner.invoke(app, ["agreement", str(out), "--out", str(tmp_path / "agr")])
+    assert isinstance(result.exception, InputError) and result.exception.line == 1
+    assert "an annotation task file (a column per code), not a labels table: import it " \
+           "with `pipeline annotate import FILE --cohort COHORT`" in str(result.exception)
 
 
 def test_cli_prefilled_rows_count_once_reviewed(cohort, tmp_path):

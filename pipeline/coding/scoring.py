@@ -390,8 +390,9 @@ class Scorer:
                               ) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
         """Probabilities and, per segment, the lemma n-grams of the segment itself that pushed
         each assigned label (of ``evidence_labels``; default all) up the most, function words
-        and pseudonyms left out (the ``evidence``: :attr:`evidence_weights`). ``context_of``: the row of ``context`` for each segment, when the
-        contexts are given once per distinct text (segments of one long answer share it)."""
+        and pseudonyms left out (the ``evidence``: :attr:`evidence_weights`). ``context_of``:
+        the row of ``context`` for each segment, when the contexts are given once per distinct
+        text (segments of one long answer share it)."""
         z, Xw = self.scores(batch, context, context_of)
         proba = sigmoid(z)
         evidence: list[dict[str, list[str]]] = [{} for _ in range(len(batch))]

@@ -54,6 +54,40 @@ class Lemmatiser:
         """Whether the table has the word form ``form`` (lower-case)."""
         return form in self._table
 
+    @cached_property
+    def lemmas(self) -> frozenset[str]:
+        """Every lemma the table gives (lower-case). The table lists inflected forms, mostly
+        not the lemma itself: ``"bakkers" -> "bakker"``, but no ``"bakker"``."""
+        return frozenset((lemma[0] if isinstance(lemma, list) else lemma).lower()
+                         for lemma in self._table.values())
+
+    @cached_property
+    def _rule_tables(self) -> tuple[dict, dict]:
+        """spaCy's Dutch rule-lemmatiser data: lemmas by part of speech (``lemma_index``) and
+        irregular or inflected forms by part of speech (``lemma_exc``)."""
+        import spacy_lookups_data
+        from spacy.util import load_language_data
+
+        return (load_language_data(spacy_lookups_data.nl["lemma_index"]),
+                load_language_data(spacy_lookups_data.nl["lemma_exc"]))
+
+    @cached_property
+    def lexicon(self) -> frozenset[str]:
+        """Every word of the rule lemmatiser's data (lower-case): many the lookup table lacks
+        ("post", "houten"), but gathered from lower-cased text, so given names too ("kees")."""
+        return frozenset(word for table in self._rule_tables for words in table.values()
+                         for word in words)
+
+    @cached_property
+    def inflected_adjectives(self) -> frozenset[str]:
+        """The rule lemmatiser's inflected adjectives ("grote", "lieve"): the lookup table lacks
+        most of them."""
+        return frozenset(self._rule_tables[1].get("adj", ()))
+
+    def is_word(self, form: str) -> bool:
+        """Whether ``form`` (lower-case) is a Dutch word: a word form or a lemma of the table."""
+        return form in self._table or form in self.lemmas
+
     def lemma(self, form: str) -> str:
         hit = self._cache.get(form)
         if hit is None:

@@ -17,6 +17,12 @@ written in a transcript is replaced in segment texts *before* coding, training a
 - school names from a ``school_name`` column of ``staff.csv``, in full and without generic
   words ("Stedelijk College Zandhove" -> "Zandhove", "Scholengemeenschap De Wielewaal" ->
   "De Wielewaal", "Wielewaal");
+- given names, nicknames, short forms and surnames typed in lower case, alone, with the
+  tussenvoegsel and after a first name ("kees", "jansen", "van der heijden", "kees de wit"),
+  and a name of three letters in capitals ("ELS"), where a word of it is no Dutch word
+  (:func:`is_dutch_word`: not in spaCy's lemma table, nor an acronym or abbreviation such as
+  "max"); a surname must be missing from spaCy's wider lexicon too, as many surnames are words
+  ("post", "de lange", "van houten"). Never initials;
 - every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik");
 - the names the transcripts use as speakers ("Marieke de Vries:"), also of people not in the
   roster such as the interviewer, in every form above, where no roster name has that form.
@@ -25,8 +31,9 @@ A school subject that is also a name ("Frans", "Engels": :data:`SCHOOL_WORDS`) s
 except in the texts of a school where someone has that name.
 
 A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
-Matching is case-sensitive, so a name that is also a Dutch word is only replaced where it is
-capitalised.
+Matching is case-sensitive, so a name that is also a Dutch word ("Roos", "Bakker", "de Wit")
+is only replaced where it is capitalised, or in capitals of four letters or more ("ROOS", not
+"JAN"); only a name that is no Dutch word is also known in lower case (above).
 
 Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an HMAC of the
 person or school id keyed by :func:`cohort_key` (the cohort's name and the bytes of its
@@ -47,10 +54,12 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
 
-__all__ = ["Pseudonymiser", "cohort_key", "name_variants", "school_variants", "ACRONYMS",
+__all__ = ["Pseudonymiser", "cohort_key", "is_dutch_word", "name_variants", "school_variants",
+           "ABBREVIATIONS", "ACRONYMS",
            "SHORT_FORMS", "SCHOOL_WORDS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
 
 TUSSENVOEGSELS = {"van", "de", "der", "den", "el", "al", "ter", "ten", "te", "het", "'t", "la",
@@ -75,6 +84,16 @@ SCHOOL_WORDS = frozenset("""
 Arabisch Chinees Duits Engels Frans Fries Grieks Italiaans Latijn Nederlands Russisch Spaans
 Turks
 """.split())
+
+# Lower-case abbreviations that are also given names ("max twee uur", "tot 3 sep", "mei"): never
+# taken for a name typed in lower case or in capitals.
+ABBREVIATIONS = frozenset("""
+jan feb mrt apr mei jun jul aug sep okt nov dec max min
+""".split())
+
+# The fewest letters of a name word known in lower case or, alone, in three-letter capitals:
+# shorter ones are initials ("ab") or particles, never added so.
+SHORTEST_SPELT = 3
 
 # Formal Dutch given names and the short forms people use for them.
 SHORT_FORMS: dict[str, tuple[str, ...]] = {
@@ -130,6 +149,56 @@ def _diminutives(name: str) -> set[str]:
     return {name + "je", name + "tje", name + "pje", name + "ke", name + "ie", name + last + "ie"}
 
 
+@cache
+def is_dutch_word(word: str, surname: bool = False) -> bool:
+    """Whether a lower-case word is Dutch, so that a name typed so is left alone: a form or a
+    lemma of spaCy's lemma lookup table ("bakker" is there only as the lemma of "bakkers"),
+    also with the plural or possessive ``s`` a name may take ("hui" of "huis"); or a
+    tussenvoegsel, a school subject, an acronym or an abbreviation (:data:`ABBREVIATIONS`).
+
+    The table lacks most inflected adjectives ("lieve", "grote"), which spaCy's rule
+    lemmatiser lists. A ``surname`` is also a word wherever that lemmatiser's lexicon has it:
+    many surnames are words the table lacks ("post", "kamp", "houten", "de wilde", "vogels").
+    Not so a given name: that lexicon, gathered from lower-cased text, has most ("kees")."""
+    from pipeline.nlp import lemmatiser  # loaded once a process, with the first roster
+
+    lem = lemmatiser()
+    return (word in TUSSENVOEGSELS or word in ABBREVIATIONS or word.upper() in ACRONYMS
+            or word.capitalize() in SCHOOL_WORDS or lem.is_word(word) or lem.is_word(word + "s")
+            or word in lem.inflected_adjectives or surname and word in lem.lexicon)
+
+
+@cache
+def _tells_name(form: str, surname: bool = False) -> bool:
+    """Whether a name typed in lower case can only be a name: a word of it has letters only
+    (a hyphen or apostrophe inside), :data:`SHORTEST_SPELT` or more, and is no Dutch word
+    (:func:`is_dutch_word`)."""
+    return any(len(w) >= SHORTEST_SPELT and w.replace("-", "").replace("'", "").isalpha()
+               and not is_dutch_word(w, surname) for w in form.split())
+
+
+def _lower_case(firsts: set[str], shorts: set[str], sur_forms: set[str], alone: set[str]
+                ) -> tuple[set[str], set[str]]:
+    """A person's name as a transcriber may type it in lower case ("ik heb het met kees
+    besproken"): the given names and nicknames, the short forms, the surname (``alone``: not a
+    short core like "meer") and each of those first names with the surname (``sur_forms``),
+    wherever a word tells a name (:func:`_tells_name`): "kees", "jansen", "kees de wit"; not
+    "bakker" nor "de wit", as "de boer" and "in 't veld" are phrases. ``(names, short forms)``."""
+    def telling(forms: set[str], surname: bool = False) -> set[str]:
+        return {f for f in forms if _tells_name(f, surname)}
+
+    firsts = {f.lower() for f in firsts if not f.isupper()}   # not initials ("PJ")
+    shorts = {f.lower() for f in shorts} - firsts
+    surnames = {f.lower() for f in sur_forms}
+    named_first, named_short, named_sur = telling(firsts), telling(shorts), telling(surnames, True)
+
+    def with_surname(forms: set[str], named: set[str]) -> set[str]:
+        return {f"{f} {s}" for f in forms for s in surnames if f in named or s in named_sur}
+
+    return (named_first | ({f.lower() for f in alone} & named_sur)
+            | with_surname(firsts, named_first), named_short | with_surname(shorts, named_short))
+
+
 def _split_name(full: str) -> tuple[list[str], list[str], list[str]]:
     """Given names, tussenvoegsels and surname words of a name as written in staff.csv."""
     words = full.split()
@@ -166,11 +235,14 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         derived.update(SHORT_FORMS.get(g, ()))
         if "-" in g:
             derived.update(p for p in g.split("-") if len(p) >= 3)
+    shorts = set(derived)   # typed in lower case too; diminutives rarely are
     for f in firsts | derived:
         derived.update(_diminutives(f))
     out.update(firsts)
     derived -= out
     initials: set[str] = set()
+    sur_forms: set[str] = set()
+    alone: set[str] = set()
     if surname:
         tv = " ".join(tussen)
         core = " ".join(surname)
@@ -216,12 +288,15 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         return v.isalpha() and v.isupper() and len(v) <= 4
 
     # a name typed in capitals for stress ("KEES DE WIT": "KEES", "DE WIT"), unless an acronym;
-    # one word of three letters in capitals is more often a word ("MAX twee uur", "JAN")
+    # one word of three letters only where it is no Dutch word ("ELS"; not "BAS", "JAN", "MAX")
     shouted = {v.upper() for v in stressed
-               if v.upper() != v and (len(v) >= 4 or " " in v)} - ACRONYMS
+               if v.upper() != v and (len(v) > SHORTEST_SPELT or " " in v or (
+                   len(v) == SHORTEST_SPELT and _tells_name(v.lower(), v in alone)))} - ACRONYMS
+    lower, lower_short = _lower_case(firsts, shorts, sur_forms, alone)
     names = {v for v in out if len(v) >= 2 and not short_caps(v)} | {
-        v for v in shouted if len(v) >= 2}
-    derived = {v for v in derived - names if len(v) >= 2 and not short_caps(v)}
+        v for v in shouted if len(v) >= 2} | lower
+    derived = {v for v in (derived | lower_short) - names
+               if len(v) >= 2 and not short_caps(v)}
     initials |= {v for v in out if short_caps(v)}
     initials = {i for i in initials if 2 <= len(i) <= 4 and i not in ACRONYMS}
     return names, derived, initials
@@ -256,6 +331,18 @@ def _tag(key: bytes, what: str, taken: set[str]) -> str:
 
 
 _END = ""  # trie key: a form ends here (its value is the replacement)
+LOWER_CASE_PREFIX = 4   # letters of a lower-case form that a word must begin with to be tried
+
+
+def _prefix_pattern(trie: dict, depth: int) -> str:
+    """A regular expression for the first ``depth`` characters of the forms in ``trie`` (a
+    whole form where shorter), as a trie of alternatives: the regex engine then skips, at C
+    speed, every word that begins no form."""
+    branches = [re.escape(ch) + (_prefix_pattern(node, depth - 1) if depth > 1 else "")
+                for ch, node in sorted(trie.items()) if ch != _END]
+    if not branches:
+        return ""
+    return "(?:" + "|".join(branches) + ")" + ("?" if _END in trie else "")
 
 
 def _is_word(c: str) -> bool:
@@ -346,9 +433,16 @@ class Pseudonymiser:
             for ch in form:
                 node = node.setdefault(ch, {})
             node[_END] = replacement
-        if self._trie:
-            first = "".join(sorted(k for k in self._trie if k != _END))
-            self._starts = re.compile(r"(?<!\w)[" + re.escape(first) + "]")
+        # where a name may start: a word whose first character starts a form, or, as nearly
+        # every word starts with a lower-case letter, whose first letters start a lower-case one
+        first = "".join(sorted(k for k in self._trie if k != _END and not k.islower()))
+        starts = [f"[{re.escape(first)}]"] if first else []
+        lower = _prefix_pattern({k: v for k, v in self._trie.items() if k.islower()},
+                                LOWER_CASE_PREFIX)
+        if lower:
+            starts.append(lower)
+        if starts:
+            self._starts = re.compile(r"(?<!\w)(?=" + "|".join(starts) + ")")   # zero-width
 
     @classmethod
     def from_staff(cls, staff: pd.DataFrame, key: bytes,
@@ -514,8 +608,10 @@ def _decomposed(forms: set[str]) -> set[str]:
 
 def _plain(forms: set[str]) -> set[str]:
     """The forms' spellings without accents that differ from them; never a school acronym
-    ("LÖ", the initials of Lieke Öztürk, stays, but "LO" is lichamelijke opvoeding)."""
-    return {plain_letters(f) for f in forms if not f.isascii()} - ACRONYMS - forms
+    ("LÖ", the initials of Lieke Öztürk, stays, but "LO" is lichamelijke opvoeding) nor, in
+    lower case, Dutch words only (each judged as strictly as a surname)."""
+    return {p for f in forms if not f.isascii() for p in [plain_letters(f)]
+            if p != p.lower() or _tells_name(p, True)} - ACRONYMS - forms
 
 
 def _clean(value: object) -> str:

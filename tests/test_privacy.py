@@ -20,7 +20,14 @@ from helpers import run_in_process  # noqa: E402
 
 from pipeline import io
 from pipeline.config import load_settings
-from pipeline.privacy import NEUTRAL, Pseudonymiser, cohort_key, name_variants, school_variants
+from pipeline.privacy import (
+    NEUTRAL,
+    Pseudonymiser,
+    cohort_key,
+    is_dutch_word,
+    name_variants,
+    school_variants,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny_cohort"
@@ -204,6 +211,69 @@ def test_names_typed_decomposed_or_surname_first_are_replaced():
         f"Ik sprak {emre}.")
     assert pseudo("Vries, Marieke de   0:03\nVries, M. de (Marieke)", "A") == (
         f"{marieke}   0:03\n{marieke} ({marieke})")
+
+
+LOWER = pd.DataFrame({
+    "person_id": ["k", "r", "e", "h", "p", "l", "t", "m"], "school_id": ["A"] * 8,
+    "name": ["Kees Jansen", "Roos Bakker", "Els de Wit", "Marloes van der Heijden",
+             "Manon Post", "Anne de Lange", "Toa Smit", "Max Verbeek"]})
+
+
+@pytest.fixture(scope="module")
+def lower() -> Pseudonymiser:
+    return Pseudonymiser.from_staff(LOWER, cohort_key("unit", b"lower"))
+
+
+def test_a_name_typed_in_lower_case_is_replaced(lower):
+    """A transcriber's lower-case name stayed in clear text: only capitalised forms (and
+    capitals from four letters) were known."""
+    kees, els, marloes = lower("Kees Jansen"), lower("Els de Wit"), lower("Marloes van der Heijden")
+    assert lower("ik heb het met kees besproken, jansen ook") == (
+        f"ik heb het met {kees} besproken, {kees} ook")
+    assert lower("kees jansen en els de wit") == f"{kees} en {els}"   # one name, one pseudonym
+    assert lower("mevrouw van der heijden zei het, en heijden zelf") == (
+        f"mevrouw {marloes} zei het, en {marloes} zelf")
+    assert lower("en smit ook.") == f"en {lower('Toa Smit')} ook."
+
+
+def test_a_three_letter_name_in_capitals_is_replaced_where_it_is_no_word(lower):
+    """Capitals were known from four letters on ("KEES"), against "MAX twee uur" and "JAN"."""
+    assert lower("ELS zei het: MAX twee uur.") == f"{lower('Els de Wit')} zei het: MAX twee uur."
+
+
+@pytest.mark.parametrize("said", [
+    "een roos voor de bakker",              # Roos Bakker: both words
+    "het wit van de muur, de wit-gele map",  # de Wit: "de wit" could be a phrase
+    "de post-its en de post",               # Post: a word the lemma table lacks
+    "op de lange termijn, met max twee uur",  # de Lange, Max: a word, an abbreviation
+    "MAX twee uur, JAN en alleman",         # three letters in capitals that are words
+    "de TOA en de toa",                     # an acronym, though Toa Smit has that name
+])
+def test_a_lower_case_name_that_is_a_dutch_word_stays(lower, said):
+    assert lower(said) == said
+
+
+@pytest.mark.parametrize("word, surname, dutch", [
+    ("kees", False, False), ("els", False, False), ("pieter", False, False),
+    ("anouk", False, False), ("mark", False, False), ("jan", False, True),
+    ("roos", False, True), ("wil", False, True), ("ben", False, True), ("bas", False, True),
+    ("lieve", False, True),   # an inflected adjective, which the lemma table lacks
+    ("jansen", True, False), ("smit", True, False), ("bakker", True, True),
+    ("visser", True, True), ("wit", True, True), ("boer", True, True), ("bos", True, True),
+    ("meer", True, True), ("berg", True, True), ("post", True, True), ("houten", True, True),
+    ("vries", True, True), ("mulder", True, True), ("dekker", True, True),
+])
+def test_which_lower_case_names_are_dutch_words(word, surname, dutch):
+    assert is_dutch_word(word, surname) is dutch
+
+
+def test_offsets_map_onto_a_text_with_lower_case_names(lower):
+    text = "R: ik sprak kees jansen.\nR: Daarna sprak ik els en heijden."
+    new, shifts = lower.with_offsets(text)
+    assert new == lower(text) != text and "kees" not in new and "heijden" not in new
+    for kept in ("Daarna", " en ", "."):
+        start = text.rindex(kept)
+        assert new[Pseudonymiser.map_offset(start, shifts):].startswith(kept)
 
 
 def test_pseudonyms_unique_for_a_large_roster():

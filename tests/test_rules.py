@@ -29,6 +29,19 @@ def test_inflected_form_matches_pattern_lemma(rules, text, label, word):
     assert word in evidence[0][label]
 
 
+def test_participles_the_lemma_table_lacks(rules):
+    """"gegeven" (of geven) is not the data of the pattern "gegevens" (whose lemma the table
+    gives as "gegeven"): "gegevens*" matches the word's forms only; "gevraagd", which the
+    table lacks, is a pattern of exchange of its own (a new team's trial of the rule coder)."""
+    scores, evidence = rules.score(["Ik heb een training gegeven.",
+                                    "We verzamelen gegevens en doen een gegevensanalyse.",
+                                    "Ik heb collega's gevraagd wat zij ervan vonden."])
+    assert "approach" not in evidence[0]
+    assert evidence[1]["approach"] == ["verzamelen", "gegevens", "gegevensanalyse"]
+    assert evidence[2]["exchange"] == ["gevraagd"]
+    assert scores.loc[2, "exchange.input"] >= rules.threshold
+
+
 def test_lemmas_come_from_the_shared_lemmatiser():
     assert lemmatiser().lemma("zittenblijvers") == "zittenblijver"
     assert lemmatiser().lemma("Workshops") == "workshop"

@@ -690,26 +690,28 @@ def _docx_lines(element, styles: _DocxStyles, in_table: bool = False
     custom XML are read too; text hidden by its format is not (:func:`_paragraph_text`)."""
     for child in _unwrapped(element):
         if child.tag == f"{_W}p":
-            said = _paragraph_text(child, styles.hidden)
+            pieces = list(_paragraph_pieces(child, styles.hidden))
+            said = "".join(piece for piece, _ in pieces)
             level = 0 if in_table or not said.strip() else _heading_level(child, styles)
             if level:   # every line of a heading broken with Shift+Enter is the heading's
                 said = "\n".join(f"{'#' * min(level, 6)} {line.strip()}" if line.strip() else ""
                                   for line in said.split("\n"))
             yield said, (("",) * (said.count("\n") + 1) if level or in_table
-                         else _line_formats(child, styles))
+                         else _line_formats(child, pieces, styles))
         elif child.tag == f"{_W}tbl":
             for line in _table_lines(child, styles):
                 yield line, ("",) * (line.count("\n") + 1)
 
 
-def _line_formats(paragraph, styles: _DocxStyles) -> tuple[str, ...]:
-    """Per line of a paragraph (its text split at its breaks, as :func:`_paragraph_text`
-    reads it): ``**`` where every word is bold, ``*`` where every word is italic (by the
-    run's format, its character style or the paragraph's style), else ''."""
+def _line_formats(paragraph, pieces: list[tuple[str, object]], styles: _DocxStyles
+                  ) -> tuple[str, ...]:
+    """Per line of a paragraph (its text, from its ``pieces`` (:func:`_paragraph_pieces`),
+    split at its breaks): ``**`` where every word is bold, ``*`` where every word is italic
+    (by the run's format, its character style or the paragraph's style), else ''."""
     style = paragraph.find(f"{_W}pPr/{_W}pStyle")
     own = None if style is None else style.get(f"{_W}val")
     lines: list[list] = [[]]   # per line, the runs of its words
-    for piece, run in _paragraph_pieces(paragraph, styles.hidden):
+    for piece, run in pieces:
         for k, part in enumerate(piece.split("\n")):
             if k:
                 lines.append([])

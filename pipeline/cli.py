@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline import io
 from pipeline.config import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -245,14 +248,12 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     # a forked process reads the input while this one imports and loads the coder and warms
     # it up; the coding workers are forked afterwards and start with both
     with collector_paused() as loaded:
-        with aside(io.read_segments_file, infile) as reading:
+        with aside(_segments_to_code, infile) as reading:
             from pipeline.coding.assign import contract_csv, load_coder, model_notes
 
             coder, card = load_coder(settings, model, rules=rules)
             coder.warm()
-            segments = reading.result()
-            notes = io.segments_file_notes(segments, infile)
-            segments = segments.drop(columns=["line"])
+            segments, notes = reading.result()
         loaded()
         bar, update = _progress()
         done = [0]
@@ -270,6 +271,13 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
                   coder=coder.name, model_card=card, segments=len(segments), warnings=notes)
     warn(*notes)
     typer.echo(f"{len(segments)} segments coded by {coder.name} -> {out}")
+
+
+def _segments_to_code(infile: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The segments of a file to code and what to know of them (read beside the coder's
+    loading, notes included: they are off the critical path there)."""
+    segments = io.read_segments_file(infile)
+    return segments.drop(columns=["line"]), io.segments_file_notes(segments, infile)
 
 
 def _model_files(folder: Path | None) -> list[Path]:

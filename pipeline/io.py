@@ -1219,15 +1219,46 @@ def csv_text(df: pd.DataFrame, *, header: bool = True) -> str:
     texts of consecutive slices of a table, the first with its header, join into the text
     of the whole table.
 
-    Float columns are turned into text first, as Python's shortest round-trip ``repr``
-    (missing values empty): the same text pandas writes, in about a third less time for a
-    coded table (100,000 segments: ~0.9 s instead of ~1.2 s)."""
+    A table of strings, numbers and booleans (a coded table, every table of a run) is turned
+    into text column by column (floats as Python's shortest round-trip ``repr``, missing
+    values empty) and written by the ``csv`` module, as pandas writes it: the same text, in
+    about half the time (5,000 coded segments: ~40 instead of ~80 ms; every chunk of
+    ``pipeline code`` pays it). Anything else (missing strings, dates, categories) is
+    written by pandas, after its float columns are turned into text the same way."""
+    columns = ([_csv_column(df[c]) for c in df.columns]
+               if len(df.columns) and not df.columns.has_duplicates
+               and all(type(c) is str for c in df.columns) else [None])
+    if all(c is not None for c in columns):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if header:
+            writer.writerow(df.columns)
+        writer.writerows(zip(*columns, strict=True))
+        return buffer.getvalue()
     floats = [c for c, t in df.dtypes.items() if t == np.float64]
     if floats and not df.columns.has_duplicates:
         df = df.copy(deep=False)
         for c in floats:
-            df[c] = [repr(v) if v == v else "" for v in df[c].tolist()]
+            df[c] = _float_texts(df[c])
     return df.to_csv(index=False, header=header, lineterminator="\n")
+
+
+def _float_texts(values: pd.Series) -> list[str]:
+    return [repr(v) if v == v else "" for v in values.tolist()]
+
+
+def _csv_column(values: pd.Series) -> list[str] | None:
+    """A column's values as the text pandas writes for them, or None for a column whose
+    text only pandas knows (a missing string, a date, a category)."""
+    kind = values.dtype.kind
+    if values.dtype == np.float64:
+        return _float_texts(values)
+    if kind in "iub" and isinstance(values.dtype, np.dtype):   # not pandas' nullable ones
+        return list(map(str, values.tolist()))
+    if kind in "OT":   # object, or pandas' own strings
+        texts = values.tolist()
+        return texts if all(type(v) is str for v in texts) else None
+    return None
 
 
 OUTPUT_MARKERS = ("manifest.json", "model_card.json")   # what the tool's output folders hold

@@ -55,6 +55,7 @@ __all__ = [
     "symmetrize_nonrespondents",
     "plg_memberships",
     "first_lines",
+    "other_strength_notes",
     "unknown_school_notes",
     "plg_notes",
     "person_metrics",
@@ -175,7 +176,9 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     quality : DataFrame
         ``school_id, issue, count, lines``: one row per school and issue found; ``lines``
         lists every source line number (:func:`first_lines` shortens it for a warning).
-        Empty when all is well.
+        Empty when all is well. ``attrs["other_strength"]``: the duplicates whose strength
+        differs from the nomination kept (``school_id, line, strength, kept_line,
+        kept_strength``).
 
     Examples
     --------
@@ -234,12 +237,21 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
                 off |= strength > hi
         mark(off, 3, "strength")
     ok = issue < 0
-    dup = np.zeros(n, dtype=bool)
-    dup[ok] = pd.DataFrame({"e": ego[ok], "a": alter[ok]}).duplicated(keep="first").to_numpy()
+    # each row's ego -> alter, numbered in order of first appearance among the rows without
+    # an earlier issue; a duplicate repeats the first row of its number, which is kept
+    pair = pd.DataFrame({"e": ego[ok], "a": alter[ok]}).groupby(
+        ["e", "a"], sort=False).ngroup().to_numpy()
+    _, first = np.unique(pair, return_index=True)
+    kept_row = np.full(n, -1, dtype=np.int64)
+    kept_row[ok] = np.flatnonzero(ok)[first[pair]]
+    dup = kept_row != np.arange(n)
+    dup[~ok] = False
     mark(dup, 4, "alter")
 
     bad = issue >= 0
     quality = _quality_table(row_school[bad], issue[bad], lines[bad])
+    quality.attrs["other_strength"] = _other_strength(dup, kept_row, strength, lines,
+                                                      row_school)
     if bad.any() and policy == "fail":
         first = int(np.argmin(np.where(bad, lines, np.iinfo(np.int64).max)))
         what = ISSUES[issue[first]].replace("_", " ")
@@ -250,13 +262,44 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
                 f"for school {row_school[first]!r}"),
             3: f"strength {strength[first]:g} outside the scale {lo:g}..{hi:g}"
                if lo is not None and hi is not None else f"strength {strength[first]:g}",
-            4: f"{ego[first]!r} -> {alter[first]!r} already nominated earlier",
+            4: f"{ego[first]!r} -> {alter[first]!r} already nominated on line "
+               f"{lines[kept_row[first]]}",
         }[int(issue[first])]
         raise InputError(_NOMINATIONS_FILE, f"{what}: {detail} ({int(bad.sum())} bad "
                          "nomination(s) in all; data_quality_policy is 'fail')",
                          line=int(lines[first]), field=str(field[first]))
     clean = noms.loc[~bad].reset_index(drop=True)
     return clean, quality
+
+
+def other_strength_notes(quality: pd.DataFrame, limit: int = MAX_LINES_SHOWN) -> list[str]:
+    """Per school, the duplicate nominations dropped although their strength differs from
+    the one kept (:func:`check_nominations`): the tie's strength is the first row's, which
+    may not be the one the respondent meant.
+
+    >>> q = pd.DataFrame(columns=QUALITY_COLUMNS)
+    >>> q.attrs["other_strength"] = pd.DataFrame({"school_id": ["s"], "line": [9],
+    ...     "strength": [3.0], "kept_line": [4], "kept_strength": [1.0]})
+    >>> other_strength_notes(q)  # doctest: +ELLIPSIS
+    ['nominations.csv: school s: 1 duplicate nomination dropped with another strength than ...']
+    """
+    other = quality.attrs.get("other_strength")
+    if other is None or other.empty:
+        return []
+    notes = []
+    for school, grp in other.groupby("school_id", sort=True):
+        shown = [f"line {r.line}: {_strength_text(r.strength)}, kept line {r.kept_line}: "
+                 f"{_strength_text(r.kept_strength)}" for r in grp.head(limit).itertuples()]
+        n = len(grp)
+        notes.append(f"nominations.csv: school {school}: {n} duplicate nomination"
+                     f"{'s' if n > 1 else ''} dropped with another strength than the first of "
+                     f"the same ego -> alter, which is kept ({'; '.join(shown)}"
+                     f"{'; ...' if n > limit else ''}): remove the row that was not meant")
+    return notes
+
+
+def _strength_text(value: float) -> str:
+    return "no strength" if np.isnan(value) else f"{value:g}"
 
 
 def _loose(ids: pd.Series) -> pd.Series:
@@ -289,6 +332,21 @@ def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list
                      f"{'s' if len(grp) > 1 else ''}, lines {line_list(grp.to_numpy())}) is no "
                      "school of staff.csv" + (f"; {like!r} is: the same school?" if like else ""))
     return notes
+
+
+def _other_strength(dup: np.ndarray, kept_row: np.ndarray, strength: np.ndarray,
+                    lines: np.ndarray, schools: np.ndarray) -> pd.DataFrame:
+    """The duplicates whose strength is not that of the nomination kept (``school_id, line,
+    strength, kept_line, kept_strength``): dropping them changed a tie's strength, unless
+    the first was the one meant."""
+    rows = np.flatnonzero(dup)
+    kept = kept_row[rows]
+    theirs, first = strength[rows], strength[kept]
+    other = ~((theirs == first) | (np.isnan(theirs) & np.isnan(first)))
+    rows, kept = rows[other], kept[other]
+    return pd.DataFrame({"school_id": schools[rows], "line": lines[rows],
+                         "strength": strength[rows], "kept_line": lines[kept],
+                         "kept_strength": strength[kept]})
 
 
 def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -> pd.DataFrame:

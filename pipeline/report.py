@@ -865,6 +865,16 @@ _NL_WARNINGS = [
                 f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
+    (re.compile(r"nominations\.csv: school (.+?): (\d+) duplicate nominations? dropped with "
+                r"another strength than the first of the same ego -> alter, which is kept "
+                r"\((.*)\): remove the row that was not meant"),
+     lambda m: (f"nominations.csv: school {m[1]}: "
+                f"{_n_of(m[2], 'dubbele nominatie', 'dubbele nominaties')} met een andere "
+                "sterkte dan de eerste van dezelfde ego -> alter, die behouden is, "
+                f"{'is' if m[2] == '1' else 'zijn'} weggelaten ("
+                + m[3].replace("line ", "regel ").replace("kept regel", "behouden regel")
+                .replace("no strength", "geen sterkte")
+                + "): verwijder de rij die niet bedoeld was")),
     (re.compile(r"(.+): no respondent turn recognised, so nothing of it is coded \(prefixes "
                 r"seen: (.*)\): start each turn with its speaker's label and a colon or a tab "
                 r"\('I: \.\.\.', 'R: \.\.\.'\), or name the labels used in (.+) and "

@@ -321,6 +321,7 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     notes = [f"nominations.csv: school {row.school_id}: {row.count} {row.issue} dropped "
              f"({'line' if row.count == 1 else 'lines'} {network.first_lines(row.lines)})"
              for row in net.quality.itertuples(index=False)]
+    notes += network.other_strength_notes(net.quality)
     notes += [f"network: {note}" for note in net.metrics.attrs.get("notes", [])]
     notes += network.plg_notes(cohort.staff)
     notes += network.unknown_school_notes(cohort.staff, cohort.nominations)

@@ -68,6 +68,13 @@ def test_check_nominations_counts_and_drops_every_issue(tiny, shared_datadir):
         ["beta", "cross_school", 1, "8"],
         ["beta", "duplicate", 1, "11"],
     ]
+    # line 7 repeats line 2's a1 -> a2 with strength 2 instead of 4; line 11 repeats line 10
+    # as it is (neither has a strength)
+    assert quality.attrs["other_strength"].values.tolist() == [["alpha", 7, 2.0, 2, 4.0]]
+    assert network.other_strength_notes(quality) == [
+        "nominations.csv: school alpha: 1 duplicate nomination dropped with another strength "
+        "than the first of the same ego -> alter, which is kept (line 7: 2, kept line 2: 4): "
+        "remove the row that was not meant"]
 
 
 def test_check_nominations_clean_input_has_empty_quality(tiny):
@@ -101,6 +108,34 @@ def test_data_quality_csv_names_every_dropped_line(shared_datadir, tmp_path, cap
             "22, 23, ...)") in " ".join(err.split())
 
 
+def test_network_warns_of_duplicates_with_another_strength(shared_datadir, tmp_path, capsys,
+                                                          monkeypatch):
+    """A repeated nomination is dropped and the first kept: where the two differ in strength,
+    the warning says so, naming both lines and strengths, as the tie's strength may not be
+    the one meant. A repeat with the same strength needs no such note."""
+    from helpers import cli
+
+    cohort = shared_datadir / "network" / "tiny"
+    first = (cohort / "nominations.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert first == "alpha,a1,a2,4"
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "before"], capsys, monkeypatch)
+    assert code == 0 and "duplicate" not in err
+    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
+        f.write("alpha,a1,a2,1\nalpha,a1,a2,4\nalpha,a1,a2,\n")   # lines 14-16
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    said = " ".join(err.split())
+    assert "school alpha: 3 duplicate dropped (lines 14, 15, 16)" in said
+    assert ("school alpha: 2 duplicate nominations dropped with another strength than the "
+            "first of the same ego -> alter, which is kept (line 14: 1, kept line 2: 4; line "
+            "16: no strength, kept line 2: 4)") in said
+    # the first row's strength is the tie's: a1's metrics are those without the repeats
+    before, after = (pd.read_csv(tmp_path / out / "network_metrics.csv").set_index("person_id")
+                     for out in ("before", "out"))
+    assert after.loc["a1", "out_strength"] == before.loc["a1", "out_strength"]
+    pd.testing.assert_frame_equal(after, before)
+
+
 def test_check_nominations_without_scale_accepts_any_strength(tiny):
     noms = pd.DataFrame({"school_id": ["alpha"], "ego": ["a1"], "alter": ["a2"],
                          "strength": [99.0], "line": [2]})
@@ -118,6 +153,10 @@ def test_check_nominations_fail_policy_names_file_line_and_field(tiny, shared_da
     with pytest.raises(InputError) as err:
         network.check_nominations(tiny.staff, off_scale, tiny.meta, "fail")
     assert (err.value.line, err.value.field) == (6, "strength")
+    repeated = noms[noms.line.isin([2, 7])]
+    with pytest.raises(InputError, match="'a1' -> 'a2' already nominated on line 2") as err:
+        network.check_nominations(tiny.staff, repeated, tiny.meta, "fail")
+    assert (err.value.line, err.value.field) == (7, "alter")
 
 
 def test_check_nominations_rejects_unknown_policy(tiny):

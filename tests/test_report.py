@@ -618,7 +618,13 @@ def test_counts_of_one_read_singular(result):
             ("nominations.csv: school_id 'x' (2 rows, lines 3, 4) is no school of staff.csv",
              "(2 rijen, regels 3, 4)"),
             ("nominations.csv: school_id 'x' (1 row, lines 3) is no school of staff.csv",
-             "(1 rij, regel 3)")):
+             "(1 rij, regel 3)"),
+            ("nominations.csv: school s: 2 duplicate nominations dropped with another strength "
+             "than the first of the same ego -> alter, which is kept (line 9: 3, kept line 4: "
+             "1; line 12: no strength, kept line 5: 2): remove the row that was not meant",
+             "2 dubbele nominaties met een andere sterkte dan de eerste van dezelfde ego -> "
+             "alter, die behouden is, zijn weggelaten (regel 9: 3, behouden regel 4: 1; regel "
+             "12: geen sterkte, behouden regel 5: 2)")):
         assert dutch in report.warning_in_language(english, "nl"), english
 
 

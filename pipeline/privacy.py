@@ -9,7 +9,9 @@ written in a transcript is replaced in segment texts *before* coding, training a
   each part of a double surname, an upper-case surname ("BROUWER");
 - initials with a surname ("A. Brouwer", "A.Brouwer", "P.J. van Dongen"), dotted initials
   ("A.B.") and dot-less initials as used in observation notes ("AB", "MvL"), except common
-  school acronyms (:data:`ACRONYMS`: "CE", "MR", "PLG" ...);
+  school acronyms (:data:`ACRONYMS`: "CE", "MR", "PLG" ...) unless the roster gives them as
+  a nickname; where a school's segments hold such initials, a warning says so
+  (:meth:`Pseudonymiser.kept_acronyms`);
 - nicknames from a ``nickname`` / ``nicknames`` / ``roepnaam`` / ``alias`` column of
   ``staff.csv`` (several separated by ``;``, ``|`` or ``/``), the usual Dutch short forms of
   formal given names (:data:`SHORT_FORMS`: Johannes -> Hans, Cornelis -> Kees ...) and
@@ -59,6 +61,7 @@ from functools import cache
 import pandas as pd
 
 __all__ = ["Pseudonymiser", "cohort_key", "is_dutch_word", "name_variants", "school_variants",
+           "acronym_initials",
            "ABBREVIATIONS", "ACRONYMS",
            "SHORT_FORMS", "SCHOOL_WORDS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
 
@@ -274,12 +277,9 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
                 out.add(f"{core}, {d} {tv}")   # "Vries, M. de"
             for s in sur_forms:
                 out |= {f"{d} {s}", f"{d}{s}"}
-        gi = "".join(_initial(p) for p in g_parts)
-        si = "".join(_initial(p) for w in surname for p in w.split("-") if p)
-        ti = "".join(w[0].lower() for w in tussen)
+        gi, si = _letters(given), _letters(surname)
         out.add(".".join(gi + si) + ".")
-        for g in {gi, gi[:1]}:
-            initials |= {g + si, g + ti + si, g + ti.upper() + si}
+        initials |= _dotless_initials(given, tussen, surname)
     for n in nicknames:
         n = n.strip()
         if n and n.isupper() and 2 <= len(n) <= 4:
@@ -298,8 +298,33 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
     derived = {v for v in (derived | lower_short) - names
                if len(v) >= 2 and not short_caps(v)}
     initials |= {v for v in out if short_caps(v)}
-    initials = {i for i in initials if 2 <= len(i) <= 4 and i not in ACRONYMS}
+    # a school acronym is no one's initials ("MT"), unless the roster gives it as a nickname
+    initials = {i for i in initials if 2 <= len(i) <= 4 and (i not in ACRONYMS
+                                                             or i in nicknames)}
     return names, derived, initials
+
+
+def _letters(words: list[str]) -> str:
+    """The initials of name words, a hyphenated word giving one per part ("Anne-Marie": AM)."""
+    return "".join(_initial(p) for w in words for p in w.split("-") if p)
+
+
+def _dotless_initials(given: list[str], tussen: list[str], surname: list[str]) -> set[str]:
+    """Initials as notes write them without dots: all given names' or the first's, with the
+    tussenvoegsel's in lower or upper case or left out ("AB", "MvL", "MVL", "ML")."""
+    gi, si = _letters(given), _letters(surname)
+    ti = "".join(w[0].lower() for w in tussen)
+    return {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper()}}
+
+
+def acronym_initials(full: str, nicknames: Iterable[str] = ()) -> set[str]:
+    """A person's dot-less initials that are school acronyms ("MT": Marieke Tol, and the
+    management team), which :func:`name_variants` leaves out, so a text keeps them as
+    written, unless the roster gives them as a nickname."""
+    given, tussen, surname = _split_name(" ".join(full.split()))
+    if not surname:
+        return set()
+    return (_dotless_initials(given, tussen, surname) & ACRONYMS) - {n.strip() for n in nicknames}
 
 
 def school_variants(name: str) -> set[str]:
@@ -545,6 +570,25 @@ class Pseudonymiser:
             if rep != text[i:best]:
                 yield i, best, rep
             pos = best
+
+    def kept_acronyms(self, school: object, texts: Iterable[str]
+                      ) -> list[tuple[str, list[str], int]]:
+        """The initials of the school's people that are school acronyms (:func:`acronym_initials`)
+        and stay as written in ``texts`` (pseudonymised texts of that school): per form, the
+        ids of the people whose initials they are and how many texts hold it. The acronym is
+        what they usually mean ("het MT"), but where one names the person, the researcher
+        must say so (a nickname)."""
+        owners: dict[str, list[str]] = {}
+        for pid, name, nicks in self.scopes.get(str(school), ([], [], []))[0]:
+            for form in acronym_initials(name, nicks):
+                owners.setdefault(form, []).append(pid)
+        texts = list(texts) if owners else []
+        found = []
+        for form in sorted(owners):
+            word = re.compile(rf"(?<!\w){form}(?!\w)")
+            if n := sum(1 for t in texts if word.search(t)):
+                found.append((form, owners[form], n))
+        return found
 
     def __call__(self, text: str, school: object = None) -> str:
         """``text`` (of ``school``, when known) with every name replaced."""

@@ -865,6 +865,13 @@ _NL_WARNINGS = [
                 f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
+    (re.compile(r"school (.+?): (\S+) stays as written in (\d+) segments?: a school acronym, "
+                r"and the initials of (.+); where it names (?:them|that person), add \2 to the "
+                r"nickname column of staff\.csv to pseudonymise it"),
+     lambda m: (f"school {m[1]}: {m[2]} blijft zoals geschreven in "
+                f"{_n_of(m[3], 'segment', 'segmenten')}: een schoolafkorting, en de initialen "
+                f"van {m[4]}; waar het {'die persoon' if ',' not in m[4] else 'hen'} noemt, zet "
+                f"{m[2]} in de kolom nickname van staff.csv om het te pseudonimiseren")),
     (re.compile(r"nominations\.csv: school (.+?): (\d+) duplicate nominations? dropped with "
                 r"another strength than the first of the same ego -> alter, which is kept "
                 r"\((.*)\): remove the row that was not meant"),

@@ -143,6 +143,20 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
             else pd.DataFrame(columns=SEGMENT_COLUMNS)), notes
 
 
+def _kept_acronym_notes(pseudo: Pseudonymiser, school: str, segments: pd.DataFrame
+                        ) -> list[str]:
+    """A school's people's initials that are also school acronyms ("MT") and so stay as
+    written in its segments: where one names the person, the researcher can make it a
+    nickname, which is pseudonymised."""
+    said = [f"{t}\n{c}" for t, c in zip(segments["text"], segments["context"].fillna(""),
+                                         strict=True)]
+    return [f"school {school}: {form} stays as written in {n} segment{'s' if n > 1 else ''}: "
+            f"a school acronym, and the initials of {', '.join(pids)}; where it names "
+            f"{'them' if len(pids) > 1 else 'that person'}, add {form} to the nickname column "
+            "of staff.csv to pseudonymise it"
+            for form, pids, n in pseudo.kept_acronyms(school, said)]
+
+
 def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:
     """A speaker note pseudonymised, saying so where it was (to act on it, the researcher
     needs the name)."""
@@ -201,7 +215,12 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
         if progress:
             progress("segmenting transcripts", done, n)
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SEGMENT_COLUMNS)
+    segments = (pd.concat(parts, ignore_index=True) if parts
+                else pd.DataFrame(columns=SEGMENT_COLUMNS))
+    if notes is not None and pseudo is not None:
+        for school, group in segments.groupby("school_id", sort=True):
+            notes += _kept_acronym_notes(pseudo, school, group)
+    return segments
 
 
 def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = None,

@@ -23,6 +23,7 @@ from pipeline.config import load_settings
 from pipeline.privacy import (
     NEUTRAL,
     Pseudonymiser,
+    acronym_initials,
     cohort_key,
     is_dutch_word,
     name_variants,
@@ -545,3 +546,53 @@ def test_a_speaker_note_with_names_says_they_are_pseudonymised(tmp_path, capsys,
                          capsys, monkeypatch)
     assert "Annelies, Johannes, Maarten are all taken" in revealed
     assert "pseudonymised" not in revealed
+
+
+def test_initials_that_are_a_school_acronym_are_kept_unless_a_nickname():
+    """Mirjam Tervoort's initials are the management team's ("het MT"): not replaced, as the
+    acronym is what notes usually mean, unless the roster gives MT as her nickname."""
+    assert acronym_initials("Mirjam Tervoort") == {"MT"}
+    assert acronym_initials("Marieke van Toor") == {"MT"}       # "MvT" is no acronym
+    assert acronym_initials("Annelies Brouwer") == set()
+    assert acronym_initials("Mirjam Tervoort", ["MT"]) == set()
+    assert "MT" not in name_variants("Mirjam Tervoort")[2]
+    assert "MT" in name_variants("Mirjam Tervoort", ["MT"])[2]
+
+
+def test_a_kept_acronym_that_may_be_initials_is_named_in_a_warning(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Initials that are also an acronym stayed in the segments without a word: a researcher
+    could not tell the notes of "MT" (Mirjam Tervoort? the management team?) went out
+    unpseudonymised. The warning names the form, the school, how many segments hold it and
+    whose initials they are, and says how to pseudonymise it; that remedy works."""
+    from helpers import cli
+
+    from pipeline.report import warning_in_language
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(TINY, cohort)
+    notes = cohort / "transcripts" / "sch01" / "sch01-p01_observation_1.txt"
+    notes.write_text(notes.read_text(encoding="utf-8")
+                     + "\n11.30 uur. AB bespreekt de planning met MT.\n", encoding="utf-8")
+    code, _, err = cli(["segment", cohort, "--out", tmp_path / "s.csv"], capsys, monkeypatch)
+    assert code == 0, err
+    warning = ("school sch01: MT stays as written in 1 segment: a school acronym, and the "
+               "initials of sch01-p11; where it names that person, add MT to the nickname "
+               "column of staff.csv to pseudonymise it")
+    assert warning in " ".join(err.split())
+    assert "Tervoort" not in err
+    kept = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["text"]
+    assert kept.str.contains(r"met MT\.").sum() == 1
+    assert warning_in_language(warning, "nl") == (
+        "school sch01: MT blijft zoals geschreven in 1 segment: een schoolafkorting, en de "
+        "initialen van sch01-p11; waar het die persoon noemt, zet MT in de kolom nickname van "
+        "staff.csv om het te pseudonimiseren")
+
+    staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
+    staff.loc[staff["person_id"] == "sch01-p11", "nickname"] = "MT"
+    staff.to_csv(cohort / "staff.csv", index=False)
+    code, _, err = cli(["segment", cohort, "--out", tmp_path / "n.csv"], capsys, monkeypatch)
+    assert code == 0 and "stays as written" not in err
+    texts = pd.read_csv(tmp_path / "n.csv", keep_default_na=False)["text"]
+    said = texts[texts.str.contains("bespreekt de planning met")].iloc[0]
+    assert "MT" not in said and PSEUDONYM.search(said.split(" met ")[-1])

@@ -246,3 +246,21 @@ def test_a_verbs_stem_alone_is_no_verb(rules, text):
     _, evidence = rules.score([text])
     assert not any(w in ("deel", "met", "met je", "ik met") for ws in evidence[0].values()
                    for w in ws)
+
+
+@pytest.mark.parametrize(("text", "word", "verb"), [
+    # an infinitive after an article or possessive is a plural noun: the questions, the parts
+    ("We hebben de vragen samen gelezen.", "vragen", False),
+    ("Welke vragen had je?", "vragen", False),
+    ("De delen van de toets kloppen niet.", "delen", False),
+    # after an object pronoun, or made a noun with "het", it is still the verb's
+    ("Ik ga haar vragen of ze meedoet.", "vragen", True),
+    ("Het vragen om hulp is lastig.", "vragen", True),
+    ("Zij delen de uitkomsten.", "delen", True),
+])
+def test_an_infinitive_after_an_article_is_a_noun(rules, text, word, verb):
+    """The lemma table gives "vragen" (the questions) the lemma of the verb "vragen" (to
+    ask): "de vragen lazen" matched exchange.input. An infinitive right after an article or
+    possessive is a plural noun in Dutch (the verb's own noun takes "het")."""
+    _, evidence = rules.score([text])
+    assert (word in {w for ws in evidence[0].values() for w in ws}) is verb

@@ -18,7 +18,9 @@ Four additions make patterns written by hand match what they obviously mean:
 - The table also lacks much of the present of verbs, the tense of an interview: a one-word
   verb pattern matches its -t form ("vertelt" for ``vertellen``) and its bare stem beside a
   pronoun ("ik help", "help je" for ``helpen``; alone "vraag" and "deel" are nouns as
-  often).
+  often). The table gives a plural noun that is spelt as an infinitive the verb's lemma
+  ("vragen"); right after an article or possessive ("de vragen", "onze toetsen") it is the
+  noun and matches no verb pattern.
 - A pattern word ending in ``*`` matches any word that starts with it, on the lower-case
   form (``leerling*``: "leerlingen", "leerlingenpanel"), as in NVivo and ATLAS.ti.
 - A one-word pattern that is a separable verb (``opleveren``, ``uitnodigen``) also matches
@@ -69,6 +71,10 @@ SOMETIMES_SPLITTING = frozenset({"door", "in", "langs", "om", "onder", "over", "
 # "dit", "dat": also subjects ("Dat levert veel op")
 NOUN_MARKERS = frozenset({"de", "een", "mijn", "jouw", "ons", "onze", "hun", "elke", "iedere"})
 SUBJECT_OR_ARTICLE = frozenset({"het", "'t", "dit", "dat"})   # before a verb's bare stem: nouns
+# these make an infinitive after them a plural noun ("de vragen", "onze toetsen"); not "ons",
+# "hun", "haar", "die": also objects or a relative ("haar vragen of ..." is to ask her)
+PLURAL_MARKERS = frozenset({"de", "mijn", "jouw", "onze", "deze", "welke", "elke", "iedere",
+                            "alle"})
 FIRST_PERSONS = frozenset({"ik", "je", "jij"})   # a bare stem beside one is a verb ("help je")
 # "daar ... mee", "er ... aan": the preposition of these (with that, of it), not a particle
 R_WORDS = frozenset({"er", "daar", "hier", "waar", "ergens", "nergens", "overal"})
@@ -432,6 +438,8 @@ class RuleCoder:
                              key=lambda m: m[0][1:])  # stable: ties keep the matchers' order
             found: dict[str, list[str]] = {}
             for (match_id, start, end), matcher in matches:
+                if matcher is self.lemma_matcher and _plural_noun(doc, start, end):
+                    continue
                 words = found.setdefault(strings[match_id], [])
                 span = (self.separable_matcher.evidence(doc, start, end)
                         if matcher is self.separable_matcher else doc[start:end].text.lower())
@@ -441,3 +449,22 @@ class RuleCoder:
             evidence.append(found)
         scores = pd.DataFrame(rows, columns=self.labels).fillna(0.0).astype("float64")
         return scores, evidence
+
+
+def _plural_noun(doc: Doc, start: int, end: int) -> bool:
+    """Whether a one-word match is a verb's infinitive that its article or possessive makes a
+    plural noun: "de vragen" (the questions) is not ``vragen`` (to ask), "onze toetsen" not
+    ``toetsen``. Dutch makes a noun of the infinitive itself with "het" ("het vragen"), which
+    stays a match."""
+    token = doc[start]
+    return (end - start == 1 and start > 0 and doc[start - 1].lower_ in PLURAL_MARKERS
+            and token.lower_ == token.lemma_ and _is_verb(token.lemma_))
+
+
+@lru_cache(maxsize=4096)
+def _is_verb(lemma: str) -> bool:
+    """An infinitive, by the forms the lemma table gives it: a past tense or a present
+    participle ("vraagde", "delend"); a noun in -en has none ("examens", "keukentje")."""
+    return lemma.endswith("en") and any(
+        f.endswith(("de", "te", "den", "ten", "end", "ende")) or f.startswith("ge")
+        for f in lemmatiser().forms.get(lemma, ()))

@@ -177,7 +177,7 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
         ``school_id, issue, count, lines``: one row per school and issue found; ``lines``
         lists every source line number (:func:`first_lines` shortens it for a warning).
         Empty when all is well. ``attrs["other_strength"]``: the duplicates whose strength
-        differs from the nomination kept (``school_id, line, strength, kept_line,
+        differs from the nomination kept (records of ``school_id, line, strength, kept_line,
         kept_strength``).
 
     Examples
@@ -239,9 +239,11 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     ok = issue < 0
     # each row's ego -> alter, numbered in order of first appearance among the rows without
     # an earlier issue; a duplicate repeats the first row of its number, which is kept
-    pair = pd.DataFrame({"e": ego[ok], "a": alter[ok]}).groupby(
-        ["e", "a"], sort=False).ngroup().to_numpy()
-    _, first = np.unique(pair, return_index=True)
+    e_codes, a_codes = pd.factorize(ego[ok])[0], pd.factorize(alter[ok])[0]
+    pair = pd.factorize(e_codes * (int(a_codes.max(initial=0)) + 1) + a_codes)[0]
+    # numbered in order of appearance, so a number's first row is where the numbers so far
+    # reach a new high
+    first = np.flatnonzero(pair > np.maximum.accumulate(np.concatenate([[-1], pair[:-1]])))
     kept_row = np.full(n, -1, dtype=np.int64)
     kept_row[ok] = np.flatnonzero(ok)[first[pair]]
     dup = kept_row != np.arange(n)
@@ -278,13 +280,13 @@ def other_strength_notes(quality: pd.DataFrame, limit: int = MAX_LINES_SHOWN) ->
     may not be the one the respondent meant.
 
     >>> q = pd.DataFrame(columns=QUALITY_COLUMNS)
-    >>> q.attrs["other_strength"] = pd.DataFrame({"school_id": ["s"], "line": [9],
-    ...     "strength": [3.0], "kept_line": [4], "kept_strength": [1.0]})
+    >>> q.attrs["other_strength"] = [{"school_id": "s", "line": 9, "strength": 3.0,
+    ...                                "kept_line": 4, "kept_strength": 1.0}]
     >>> other_strength_notes(q)  # doctest: +ELLIPSIS
     ['nominations.csv: school s: 1 duplicate nomination dropped with another strength than ...']
     """
-    other = quality.attrs.get("other_strength")
-    if other is None or other.empty:
+    other = pd.DataFrame(quality.attrs.get("other_strength", []))
+    if other.empty:
         return []
     notes = []
     for school, grp in other.groupby("school_id", sort=True):
@@ -335,18 +337,18 @@ def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list
 
 
 def _other_strength(dup: np.ndarray, kept_row: np.ndarray, strength: np.ndarray,
-                    lines: np.ndarray, schools: np.ndarray) -> pd.DataFrame:
+                    lines: np.ndarray, schools: np.ndarray) -> list[dict]:
     """The duplicates whose strength is not that of the nomination kept (``school_id, line,
     strength, kept_line, kept_strength``): dropping them changed a tie's strength, unless
-    the first was the one meant."""
+    the first was the one meant. Plain records: pandas compares ``attrs`` when it combines
+    tables, which a table in them would make fail."""
     rows = np.flatnonzero(dup)
     kept = kept_row[rows]
     theirs, first = strength[rows], strength[kept]
     other = ~((theirs == first) | (np.isnan(theirs) & np.isnan(first)))
-    rows, kept = rows[other], kept[other]
-    return pd.DataFrame({"school_id": schools[rows], "line": lines[rows],
-                         "strength": strength[rows], "kept_line": lines[kept],
-                         "kept_strength": strength[kept]})
+    return [{"school_id": str(schools[r]), "line": int(lines[r]), "strength": float(strength[r]),
+             "kept_line": int(lines[k]), "kept_strength": float(strength[k])}
+            for r, k in zip(rows[other].tolist(), kept[other].tolist(), strict=True)]
 
 
 def _quality_table(schools: np.ndarray, issues: np.ndarray, lines: np.ndarray) -> pd.DataFrame:

@@ -517,7 +517,10 @@ class Pseudonymiser:
                 everyone[2].append(("school:" + sid, sname))
                 scope(sid)[2].append(("school:" + sid, sname))
         table = _resolve(everyone, tags)
-        table.update((word, word) for word in SCHOOL_WORDS & table.keys())   # kept as said
+        # kept as said, except in the texts of a school whose people have them: a subject
+        # ("Frans"), and an acronym the roster gives someone as a nickname ("MT", for her
+        # school only: elsewhere "het MT" is the management team)
+        table.update((word, word) for word in (SCHOOL_WORDS | ACRONYMS) & table.keys())
         return cls(table, scopes, tags)
 
     def _school_table(self, school: object) -> dict[str, str] | None:
@@ -571,23 +574,20 @@ class Pseudonymiser:
                 yield i, best, rep
             pos = best
 
-    def kept_acronyms(self, school: object, texts: Iterable[str]
-                      ) -> list[tuple[str, list[str], int]]:
+    def kept_acronyms(self, school: object, texts: Iterable[str]) -> list[tuple[str, int]]:
         """The initials of the school's people that are school acronyms (:func:`acronym_initials`)
-        and stay as written in ``texts`` (pseudonymised texts of that school): per form, the
-        ids of the people whose initials they are and how many texts hold it. The acronym is
-        what they usually mean ("het MT"), but where one names the person, the researcher
-        must say so (a nickname)."""
-        owners: dict[str, list[str]] = {}
-        for pid, name, nicks in self.scopes.get(str(school), ([], [], []))[0]:
-            for form in acronym_initials(name, nicks):
-                owners.setdefault(form, []).append(pid)
-        texts = list(texts) if owners else []
+        and stay as written in ``texts`` (pseudonymised texts of that school): per form, how
+        many texts hold it. The acronym is what they usually mean ("het MT"), but where one
+        names the person, the researcher must say so (a nickname). ``texts`` is read only
+        where the school has such initials."""
+        forms = sorted({form for _, name, nicks in self.scopes.get(str(school), ([], [], []))[0]
+                        for form in acronym_initials(name, nicks)})
+        texts = list(texts) if forms else []
         found = []
-        for form in sorted(owners):
+        for form in forms:
             word = re.compile(rf"(?<!\w){form}(?!\w)")
             if n := sum(1 for t in texts if word.search(t)):
-                found.append((form, owners[form], n))
+                found.append((form, n))
         return found
 
     def __call__(self, text: str, school: object = None) -> str:

@@ -865,13 +865,15 @@ _NL_WARNINGS = [
                 f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
-    (re.compile(r"school (.+?): (\S+) stays as written in (\d+) segments?: a school acronym, "
-                r"and the initials of (.+); where it names (?:them|that person), add \2 to the "
-                r"nickname column of staff\.csv to pseudonymise it"),
-     lambda m: (f"school {m[1]}: {m[2]} blijft zoals geschreven in "
-                f"{_n_of(m[3], 'segment', 'segmenten')}: een schoolafkorting, en de initialen "
-                f"van {m[4]}; waar het {'die persoon' if ',' not in m[4] else 'hen'} noemt, zet "
-                f"{m[2]} in de kolom nickname van staff.csv om het te pseudonimiseren")),
+    (re.compile(r"school (.+?): (\S+) stays as written in (\d+) segment texts? or "
+                r"questions?: a school acronym, and the initials of someone in staff\.csv; where "
+                r"it names them, give \2 as their nickname there to pseudonymise it \(then "
+                r"every \2 in the school's texts is\)"),
+     lambda m: (f"school {m[1]}: {m[2]} blijft zoals geschreven in {m[3]} "
+                f"{'segmenttekst of vraag' if m[3] == '1' else 'segmentteksten of vragen'}: "
+                f"een schoolafkorting, en de initialen van iemand in staff.csv; waar het die "
+                f"persoon noemt, geef {m[2]} daar als diens nickname om het te pseudonimiseren "
+                f"(dan is elke {m[2]} in de teksten van de school dat)")),
     (re.compile(r"nominations\.csv: school (.+?): (\d+) duplicate nominations? dropped with "
                 r"another strength than the first of the same ego -> alter, which is kept "
                 r"\((.*)\): remove the row that was not meant"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -146,15 +147,15 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
 def _kept_acronym_notes(pseudo: Pseudonymiser, school: str, segments: pd.DataFrame
                         ) -> list[str]:
     """A school's people's initials that are also school acronyms ("MT") and so stay as
-    written in its segments: where one names the person, the researcher can make it a
-    nickname, which is pseudonymised."""
-    said = [f"{t}\n{c}" for t, c in zip(segments["text"], segments["context"].fillna(""),
-                                         strict=True)]
-    return [f"school {school}: {form} stays as written in {n} segment{'s' if n > 1 else ''}: "
-            f"a school acronym, and the initials of {', '.join(pids)}; where it names "
-            f"{'them' if len(pids) > 1 else 'that person'}, add {form} to the nickname column "
-            "of staff.csv to pseudonymise it"
-            for form, pids, n in pseudo.kept_acronyms(school, said)]
+    written in its segments' texts and questions: where one names the person, the researcher
+    can make it a nickname, which is pseudonymised. Whose initials they are is left out (the
+    researcher's roster says; beside the form, a person id would name them in the report)."""
+    said = chain(segments["text"], segments["context"].dropna().unique())
+    return [f"school {school}: {form} stays as written in {n} segment text"
+            f"{'s' if n > 1 else ''} or question{'s' if n > 1 else ''}: a school acronym, and "
+            f"the initials of someone in staff.csv; where it names them, give {form} as their "
+            f"nickname there to pseudonymise it (then every {form} in the school's texts is)"
+            for form, n in pseudo.kept_acronyms(school, said)]
 
 
 def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:

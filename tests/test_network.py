@@ -70,7 +70,8 @@ def test_check_nominations_counts_and_drops_every_issue(tiny, shared_datadir):
     ]
     # line 7 repeats line 2's a1 -> a2 with strength 2 instead of 4; line 11 repeats line 10
     # as it is (neither has a strength)
-    assert quality.attrs["other_strength"].values.tolist() == [["alpha", 7, 2.0, 2, 4.0]]
+    assert quality.attrs["other_strength"] == [
+        {"school_id": "alpha", "line": 7, "strength": 2.0, "kept_line": 2, "kept_strength": 4.0}]
     assert network.other_strength_notes(quality) == [
         "nominations.csv: school alpha: 1 duplicate nomination dropped with another strength "
         "than the first of the same ego -> alter, which is kept (line 7: 2, kept line 2: 4): "

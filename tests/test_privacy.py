@@ -557,6 +557,16 @@ def test_initials_that_are_a_school_acronym_are_kept_unless_a_nickname():
     assert acronym_initials("Mirjam Tervoort", ["MT"]) == set()
     assert "MT" not in name_variants("Mirjam Tervoort")[2]
     assert "MT" in name_variants("Mirjam Tervoort", ["MT"])[2]
+    # her nickname is her school's: in another school's texts "het MT" is the team
+    staff = pd.DataFrame({"person_id": ["p1", "q1"], "school_id": ["s1", "s2"],
+                          "name": ["Mirjam Tervoort", "Jan Jansen"], "nickname": ["MT", ""]})
+    pseudo = Pseudonymiser.from_staff(staff, b"k")
+    assert pseudo("Het MT vergadert.", "s2") == "Het MT vergadert."
+    assert PSEUDONYM.fullmatch(pseudo("Het MT vergadert.", "s1").split()[1].rstrip("."))
+    assert pseudo.kept_acronyms("s1", ["Het MT vergadert."]) == []   # a nickname: replaced
+    other = Pseudonymiser.from_staff(staff.assign(nickname=""), b"k")
+    assert other.kept_acronyms("s1", ["Het MT vergadert.", "Geen.", "MT'ers"]) == [("MT", 2)]
+    assert other.kept_acronyms("s2", ["Het MT vergadert."]) == []
 
 
 def test_a_kept_acronym_that_may_be_initials_is_named_in_a_warning(tmp_path, capsys,
@@ -576,17 +586,19 @@ def test_a_kept_acronym_that_may_be_initials_is_named_in_a_warning(tmp_path, cap
                      + "\n11.30 uur. AB bespreekt de planning met MT.\n", encoding="utf-8")
     code, _, err = cli(["segment", cohort, "--out", tmp_path / "s.csv"], capsys, monkeypatch)
     assert code == 0, err
-    warning = ("school sch01: MT stays as written in 1 segment: a school acronym, and the "
-               "initials of sch01-p11; where it names that person, add MT to the nickname "
-               "column of staff.csv to pseudonymise it")
+    warning = ("school sch01: MT stays as written in 1 segment text or question: a school "
+               "acronym, and the initials of someone in staff.csv; where it names them, give MT "
+               "as their nickname there to pseudonymise it (then every MT in the school's "
+               "texts is)")
     assert warning in " ".join(err.split())
-    assert "Tervoort" not in err
+    assert "Tervoort" not in err and "sch01-p11" not in err   # nor whose initials
     kept = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["text"]
     assert kept.str.contains(r"met MT\.").sum() == 1
     assert warning_in_language(warning, "nl") == (
-        "school sch01: MT blijft zoals geschreven in 1 segment: een schoolafkorting, en de "
-        "initialen van sch01-p11; waar het die persoon noemt, zet MT in de kolom nickname van "
-        "staff.csv om het te pseudonimiseren")
+        "school sch01: MT blijft zoals geschreven in 1 segmenttekst of vraag: een "
+        "schoolafkorting, en de initialen van iemand in staff.csv; waar het die persoon noemt, "
+        "geef MT daar als diens nickname om het te pseudonimiseren (dan is elke MT in de "
+        "teksten van de school dat)")
 
     staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
     staff.loc[staff["person_id"] == "sch01-p11", "nickname"] = "MT"

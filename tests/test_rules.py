@@ -251,12 +251,13 @@ def test_a_verbs_stem_alone_is_no_verb(rules, text):
 @pytest.mark.parametrize(("text", "word", "verb"), [
     # an infinitive after an article or possessive is a plural noun: the questions, the parts
     ("We hebben de vragen samen gelezen.", "vragen", False),
-    ("Welke vragen had je?", "vragen", False),
+    ("Onze vragen waren te breed.", "vragen", False),
     ("De delen van de toets kloppen niet.", "delen", False),
     # after an object pronoun, or made a noun with "het", it is still the verb's
     ("Ik ga haar vragen of ze meedoet.", "vragen", True),
     ("Het vragen om hulp is lastig.", "vragen", True),
     ("Zij delen de uitkomsten.", "delen", True),
+    ("Deze helpen ons echt.", "helpen", True),        # a pronoun, the verb's subject
 ])
 def test_an_infinitive_after_an_article_is_a_noun(rules, text, word, verb):
     """The lemma table gives "vragen" (the questions) the lemma of the verb "vragen" (to

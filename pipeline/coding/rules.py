@@ -72,9 +72,9 @@ SOMETIMES_SPLITTING = frozenset({"door", "in", "langs", "om", "onder", "over", "
 NOUN_MARKERS = frozenset({"de", "een", "mijn", "jouw", "ons", "onze", "hun", "elke", "iedere"})
 SUBJECT_OR_ARTICLE = frozenset({"het", "'t", "dit", "dat"})   # before a verb's bare stem: nouns
 # these make an infinitive after them a plural noun ("de vragen", "onze toetsen"); not "ons",
-# "hun", "haar", "die": also objects or a relative ("haar vragen of ..." is to ask her)
-PLURAL_MARKERS = frozenset({"de", "mijn", "jouw", "onze", "deze", "welke", "elke", "iedere",
-                            "alle"})
+# "hun", "haar": also objects ("haar vragen of ..." is to ask her), nor "die", "deze",
+# "welke", "alle": also pronouns that are the verb's subject ("deze helpen ons")
+PLURAL_MARKERS = frozenset({"de", "mijn", "jouw", "onze", "elke", "iedere"})
 FIRST_PERSONS = frozenset({"ik", "je", "jij"})   # a bare stem beside one is a verb ("help je")
 # "daar ... mee", "er ... aan": the preposition of these (with that, of it), not a particle
 R_WORDS = frozenset({"er", "daar", "hier", "waar", "ergens", "nergens", "overal"})

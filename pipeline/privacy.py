@@ -57,6 +57,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import product
 
 import pandas as pd
 
@@ -130,7 +131,9 @@ SCHOOL_GENERIC = {"college", "lyceum", "gymnasium", "atheneum", "scholengemeensc
                   "protestants-christelijk", "protestants", "interconfessioneel", "algemeen",
                   "bijzonder", "regionaal", "vmbo", "havo", "vwo", "mavo", "campus", "locatie",
                   "praktijkschool", "praktijkonderwijs", "vakcollege", "onderwijsgroep",
-                  "scholengroep", "het", "'t", "voor", "en"}
+                  "scholengroep", "het", "'t", "voor", "en", "basisschool", "obs", "cbs",
+                  "pcbs", "rkbs", "kbs", "ikc", "kindcentrum", "integraal", "sbo",
+                  "daltonschool", "jenaplanschool", "montessorischool"}
 
 
 def cohort_key(cohort_name: str, staff_bytes: bytes) -> bytes:
@@ -207,7 +210,12 @@ def _split_name(full: str) -> tuple[list[str], list[str], list[str]]:
     words = full.split()
     if len(words) == 1:
         return words, [], []
+    # a double surname whose second part has a tussenvoegsel: "Margriet Zijlstra-de Boer"
+    double = next((i for i in range(1, len(words) - 1) if "-" in words[i]
+                   and words[i].rsplit("-", 1)[1].lower() in TUSSENVOEGSELS), None)
     t = next((i for i in range(1, len(words) - 1) if words[i].lower() in TUSSENVOEGSELS), None)
+    if double is not None and (t is None or double < t):
+        return words[:double], [], words[double:]
     if t is None:
         return words[:-1], [], words[-1:]
     end = t
@@ -251,10 +259,16 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         core = " ".join(surname)
         sur_forms = {core}
         if tv:
-            sur_forms |= {f"{tv} {core}", f"{tv[0].upper()}{tv[1:]} {core}"}
-        parts = [p for w in surname for p in w.split("-") if len(p) >= 2]
-        if len(parts) > 1:
-            sur_forms.update(parts)
+            sur_forms |= {f"{spelt} {core}" for spelt in _tussen_spellings(tv)}
+        segments = [part.split() for part in core.split("-") if part.strip()]
+        if len(segments) > 1:   # each part of a double surname: "Jong", "Bakker", "de Boer"
+            for seg in segments:
+                seg_tv, seg_words = _tussen_and_core(seg)
+                seg_core = " ".join(seg_words)
+                if seg_tv:
+                    sur_forms |= {f"{spelt} {seg_core}" for spelt in _tussen_spellings(seg_tv)}
+                if len(seg_core) >= (6 if seg_tv else 2):
+                    sur_forms.add(seg_core)
         # the bare core of a surname with tussenvoegsel is written alone only when it is long
         # enough not to be an everyday word ("Idrissi", "Leeuwen"; not "Meer", "Groot")
         alone = sur_forms - ({core} if tv and len(core) < 6 else set())
@@ -299,8 +313,8 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
                if len(v) >= 2 and not short_caps(v)}
     initials |= {v for v in out if short_caps(v)}
     # a school acronym is no one's initials ("MT"), unless the roster gives it as a nickname
-    initials = {i for i in initials if 2 <= len(i) <= 4 and (i not in ACRONYMS
-                                                             or i in nicknames)}
+    initials = {i for i in initials if 2 <= len(i) <= (4 if i.isupper() else 6)
+                and (i not in ACRONYMS or i in nicknames)}
     return names, derived, initials
 
 
@@ -311,10 +325,43 @@ def _letters(words: list[str]) -> str:
 
 def _dotless_initials(given: list[str], tussen: list[str], surname: list[str]) -> set[str]:
     """Initials as notes write them without dots: all given names' or the first's, with the
-    tussenvoegsel's in lower or upper case or left out ("AB", "MvL", "MVL", "ML")."""
-    gi, si = _letters(given), _letters(surname)
-    ti = "".join(w[0].lower() for w in tussen)
-    return {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper()}}
+    tussenvoegsel's in lower or upper case or left out ("AB", "MvL", "MVL", "ML", "JvtH"); of
+    a double surname both parts' or the first's ("AdJB", "AdJ", "MZdB", "MZ"); and those of
+    a hyphenated given name alone ("JW": Jan-Willem)."""
+    gi = _letters(given)
+    ti = _tussen_letters(tussen)
+    segments = [part.split() for part in " ".join(surname).split("-") if part.strip()]
+    per_part = [{t + _letters(seg_core) for t in {"", seg_ti, seg_ti.upper()}}
+                for seg in segments
+                for seg_tv, seg_core in [_tussen_and_core(seg)]
+                for seg_ti in [_tussen_letters(seg_tv.split())]]
+    sis = {"".join(p) for p in product(*per_part)} | (per_part[0] if len(per_part) > 1 else set())
+    found = {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper()} for si in sis}
+    if len(gi) > 1 and any("-" in g for g in given):
+        found.add(gi)
+    return found
+
+
+def _tussen_letters(tussen: list[str]) -> str:
+    """The tussenvoegsel's letters in initials: "van den" -> "vd", "van 't" -> "vt"."""
+    return "".join(next((c for c in w if c.isalpha()), "").lower() for w in tussen)
+
+
+def _tussen_and_core(words: list[str]) -> tuple[str, list[str]]:
+    """A part of a surname as its tussenvoegsel and the rest: "de Boer" -> ("de", ["Boer"])."""
+    n = next((k for k, w in enumerate(words) if w.lower() not in TUSSENVOEGSELS), len(words))
+    return " ".join(words[:n]), words[n:] or words[-1:]
+
+
+def _tussen_spellings(tv: str) -> set[str]:
+    """How a tussenvoegsel is written: as in the roster, its first word capitalised or every
+    word ("Van den", "Van Den"), and "'t" with Word's curly apostrophe or none ("van ’t",
+    "van t")."""
+    words = tv.split()
+    cased = {tv, " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]),
+             " ".join(w[:1].upper() + w[1:] for w in words)}
+    return cased | {c.replace("'", "’") for c in cased} | {c.replace("’", "'") for c in cased} | {
+        c.replace("'t", "t").replace("’t", "t") for c in cased}
 
 
 def acronym_initials(full: str, nicknames: Iterable[str] = ()) -> set[str]:
@@ -335,6 +382,8 @@ def school_variants(name: str) -> set[str]:
     out = {name}
     words = name.split()
     core = [w for w in words if w.lower() not in SCHOOL_GENERIC]
+    if len(core) > 1 and core[0].lower() in {"de", "het", "'t"}:   # "OBS De Wilg": "Wilg"
+        core = core[1:]
     if core and core != words:
         # keep an article that belongs to the name: "Scholengemeenschap De Brederode"
         i = words.index(core[0])

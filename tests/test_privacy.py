@@ -608,3 +608,34 @@ def test_a_kept_acronym_that_may_be_initials_is_named_in_a_warning(tmp_path, cap
     texts = pd.read_csv(tmp_path / "n.csv", keep_default_na=False)["text"]
     said = texts[texts.str.contains("bespreekt de planning met")].iloc[0]
     assert "MT" not in said and PSEUDONYM.search(said.split(" met ")[-1])
+
+
+@pytest.mark.parametrize(("name", "written"), [
+    # hyphenated given names: their initials alone, and with a tussenvoegsel (5 letters)
+    ("Jan-Willem van den Berg", ["JW", "JWvdB", "Van Den Berg", "Jan-Willem Van Den Berg"]),
+    # a double surname whose second part has its own tussenvoegsel
+    ("Margriet Zijlstra-de Boer", ["MZ", "MZdB", "Zijlstra", "de Boer", "Margriet de Boer"]),
+    ("Anne-Marie de Jong-Bakker", ["AdJ", "AMdJB", "AdJB"]),
+    # "'t": its letter in initials; Word's curly apostrophe, or none
+    ("Joëlle van 't Hof", ["JvtH", "van ’t Hof", "Joëlle van ’t Hof", "van t Hof", "Van 't Hof"]),
+])
+def test_more_ways_names_are_written(name, written):
+    """Forms a trial cohort's notes used that stayed as written: initials of hyphenated given
+    names and double surnames, "van ’t" as Word types it, "Van Den" with every word
+    capitalised."""
+    names, _, initials = name_variants(name)
+    for form in written:
+        assert form in names | initials, form
+    assert not {"de", "De", "t"} & (names | initials)   # no particle alone
+    pseudo = Pseudonymiser.from_staff(pd.DataFrame({"person_id": ["p1"], "name": [name]}), b"k")
+    for form in written:
+        assert PSEUDONYM.fullmatch(pseudo(form)), form
+
+
+def test_a_primary_schools_name_without_its_prefix():
+    """"OBS De Wilg" is "De Wilg" and "de Wilg" in its transcripts ("hier op de Wilg"): the
+    prefixes of primary schools are generic words, and the article goes with the name."""
+    assert {"De Wilg", "de Wilg", "Wilg"} <= school_variants("OBS De Wilg")
+    assert {"de Regenboog", "Regenboog"} <= school_variants("Basisschool De Regenboog")
+    assert {"de Brug", "Brug"} <= school_variants("De Brug")
+    assert "de" not in school_variants("OBS De Wilg")

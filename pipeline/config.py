@@ -335,6 +335,9 @@ class SegmentConfig(_Strict):
     interviewer_prefixes: list[str]
     respondent_prefixes: list[str]
     other_prefixes: list[str] = []   # speakers whose turns are neither question nor answer
+    # interviewer and respondent labels that are labels only where a transcript uses both
+    # ("Vraag:", "Antwoord:"): alone, "Vraag:" is as often a research question in an answer
+    paired_prefixes: list[tuple[str, str]] = []
     backchannel_words: int = Field(default=3, ge=0)
     ignore_lines: list[str] = []
     title_fields: list[str] = []   # labels of an observation log's title block: not coded
@@ -344,6 +347,14 @@ class SegmentConfig(_Strict):
     def _non_empty(cls, v: list[str]) -> list[str]:
         if not v or any(not p.strip() for p in v):
             raise ValueError("must be a non-empty list of non-empty prefixes")
+        return v
+
+    @field_validator("paired_prefixes")
+    @classmethod
+    def _pairs(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if any(not a.strip() or not b.strip() for a, b in v):
+            raise ValueError("each pair is [interviewer label, respondent label], both "
+                             "non-empty")
         return v
 
 

@@ -157,7 +157,7 @@ def _speakers(text: str, config: SegmentConfig, respondent_name: str,
               formats: tuple[str, ...] = ()) -> tuple[list, dict[str, str], list[str]]:
     """:func:`_speakers_in`, once per transcript: segmenting it, its notes and its names for
     pseudonymisation ask the same."""
-    return _speakers_in(text, _configured(config), respondent_name, formats)
+    return _speakers_in(text, _configured(config, text), respondent_name, formats)
 
 
 @lru_cache(maxsize=16)
@@ -398,7 +398,7 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
         header = _log_header([text[t.start:t.end] for t in notes],
                              frozenset(f.casefold() for f in config.title_fields))
         return [replace(t, role="header") for t in notes[:header]] + notes[header:]
-    return list(_interview_turns(text, _configured(config), ignored, respondent_name,
+    return list(_interview_turns(text, _configured(config, text), ignored, respondent_name,
                                  formats)[0])
 
 
@@ -426,13 +426,24 @@ def _log_header(paragraphs: list[str], fields: frozenset[str]) -> int:
     return end if end > title else 0
 
 
-def _configured(config: SegmentConfig) -> tuple[tuple[str, ...], ...]:
+def _configured(config: SegmentConfig, text: str = "") -> tuple[tuple[str, ...], ...]:
     """The configured interviewer, respondent and other speakers' prefixes in NFC ("ï" typed
-    as i and a combining diaeresis too), as transcripts' prefixes are compared."""
+    as i and a combining diaeresis too), as transcripts' prefixes are compared; with the
+    ``paired_prefixes`` of which ``text`` starts a line with both."""
     def nfc(prefixes: list[str]) -> tuple[str, ...]:
         return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
-    return (nfc(config.interviewer_prefixes), nfc(config.respondent_prefixes),
+    pairs = [pair for pair in config.paired_prefixes
+             if all(_starts_a_line(label, text) for label in pair)]
+    return (nfc([*config.interviewer_prefixes, *(q for q, _ in pairs)]),
+            nfc([*config.respondent_prefixes, *(a for _, a in pairs)]),
             nfc(config.other_prefixes))
+
+
+def _starts_a_line(label: str, text: str) -> bool:
+    """Whether a line of ``text`` starts with ``label`` and a colon or tab (after a line
+    number or time stamp, if any), in any letter case."""
+    return re.search(rf"(?im)^[^\S\n]*(?:[\d:.,\[\]()]+[^\S\n]*)?{re.escape(label)}"
+                     rf"[^\S\n]*[:\t]", text) is not None
 
 
 RULE_CHARS = " \t.-–—*_=~#"   # around a footer: "--- Einde interview. ---"
@@ -576,7 +587,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     notes += [f"prefix '{key}' starts several paragraphs but is no configured speaker: they "
               "continue the previous turn (segment.interviewer_prefixes, "
               "respondent_prefixes in the config)" for key in unknown]
-    labels = [{p.casefold() for p in prefixes} for prefixes in _configured(config)]
+    labels = [{p.casefold() for p in prefixes} for prefixes in _configured(config, text)]
     notes += [f"'{key}' speaks beside the interviewer and the respondent "
               f"'{next(k for k, r in roles.items() if r == 'respondent')}': a second "
               "respondent, whose turns are not coded (they are not the words of the person "
@@ -601,7 +612,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
         notes.append(f"{', '.join(numbered)} are all coded as the respondent's words: if "
                      "they are different people, only the interviewed person's turns belong "
                      "in this transcript")
-    turns, titles = _interview_turns(text, _configured(config), _ignored(config.ignore_lines),
+    turns, titles = _interview_turns(text, _configured(config, text), _ignored(config.ignore_lines),
                                      respondent_name, formats)
     if titles:   # a title line is short: quoted whole, so its names are pseudonymised whole
         said = " ".join(text[titles[0].start:titles[0].end].split())
@@ -633,7 +644,7 @@ def speaker_names(text: str, source: str, config: SegmentConfig,
     if source == "observation":
         return set()
     found, roles, _ = _speakers(text, config, respondent_name, formats)
-    configured = {p.casefold() for prefixes in _configured(config) for p in prefixes}
+    configured = {p.casefold() for prefixes in _configured(config, text) for p in prefixes}
     names = {key for key in roles if key.casefold() not in configured and _looks_like_name(key)}
     return {key for *_, key in found if key and key.casefold() not in configured
             and _looks_like_name(key)

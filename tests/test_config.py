@@ -248,6 +248,21 @@ def test_pipeline_config_errors_name_the_line(tmp_path):
     assert message.startswith(f"{path}:{line}: field 'network.key_figures.k': "), message
 
 
+@pytest.mark.parametrize(("pairs", "says"), [
+    ('[["Vraag", ""]]', "both non-empty"),
+    ('[["Vraag"]]', "Field required"),
+    ('["Vraag"]', "valid"),
+])
+def test_paired_prefixes_are_pairs_of_labels(tmp_path, pairs, says):
+    text = (REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+    path = edited(tmp_path, '[["Vraag", "Antwoord"]]', pairs, text, name="pipeline.yaml")
+    line = next(i for i, ln in enumerate(path.read_text().splitlines(), 1)
+                if "paired_prefixes" in ln)
+    message = error(path, load_pipeline_config)
+    assert message.startswith(f"{path}:{line}: field 'segment.paired_prefixes"), message
+    assert says in message, message
+
+
 def test_profile_errors_name_the_line(tmp_path):
     codebook = load_settings().codebook
     text = (REPO / "configs" / "profiles.yaml").read_text(encoding="utf-8")

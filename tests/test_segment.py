@@ -67,6 +67,20 @@ def test_interviewer_respondent_prefixes(shared_datadir, seg_config, nl_pipeline
     check_offsets(segs, text)
 
 
+def test_vraag_antwoord_labels(seg_config, nl_pipeline):
+    """Dutch transcripts often label turns "Vraag:" and "Antwoord:": by default the questions
+    are the interviewer's (context) and only the answers are coded. Before, both were taken
+    for speaker names and the questions coded as the respondent's words."""
+    text = ("Vraag: Hoe lang werk je al op deze school?\nAntwoord: Twaalf jaar nu.\n"
+            "Vraag: Wat doet het datateam?\nAntwoord: We kijken naar de toetsresultaten.\n")
+    segs = segment(text, seg_config, nl_pipeline, respondent_name="Anna de Vries")
+    assert segs["text"].tolist() == ["Twaalf jaar nu.", "We kijken naar de toetsresultaten."]
+    assert segs["context"].tolist() == ["Hoe lang werk je al op deze school?",
+                                        "Wat doet het datateam?"]
+    assert speaker_notes(text, "interview", seg_config, "Anna de Vries") == []
+    check_offsets(segs, text)
+
+
 def test_name_as_prefix(shared_datadir, seg_config, nl_pipeline):
     text = read_transcript(shared_datadir / "segment" / "interview_names.txt")
     roles = [t.role for t in parse_turns(text, "interview", seg_config)]

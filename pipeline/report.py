@@ -844,6 +844,12 @@ _NL_WARNINGS = [
                 r"profile \(undetermined, the nearest from the network only\)"),
      r"sleutelfiguur \1 heeft geen transcripten: wat die deelt is onbekend, dus geen profiel "
      r"(onbepaald, het dichtstbijzijnde alleen uit het netwerk)"),
+    (re.compile(r"key figure (.+?) has transcripts, but no respondent segment was read from them "
+                r"\(see the warnings on their transcripts\): what they share is unknown, so no "
+                r"profile \(undetermined, the nearest from the network only\)"),
+     r"sleutelfiguur \1 heeft transcripten, maar daaruit is geen segment van de respondent "
+     r"gelezen (zie de waarschuwingen bij die transcripten): wat die deelt is onbekend, dus "
+     r"geen profiel (onbepaald, het dichtstbijzijnde alleen uit het netwerk)"),
     (re.compile(r"school (.+): no key figures \(no ties among its staff\), so no profiles"),
      r"school \1: geen sleutelfiguren (geen relaties tussen de medewerkers), dus geen profielen"),
     (re.compile(r"school (.+): no key figures \(nobody has (\S+) above 0 with tie_scope (\S+)\), "

@@ -243,7 +243,8 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
 
     coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
-    return _profiled(settings, net, coded, coder.name, card, warnings)
+    return _profiled(settings, net, coded, coder.name, card, warnings,
+                     set(cohort.transcripts["person_id"]))
 
 
 def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes_file: Path,
@@ -263,7 +264,8 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
         coded["evidence"] = _pseudonymised(coded["evidence"], coded["school_id"],
                                            pseudonymiser_for(cohort, settings.pipeline.segment))
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
-    result = _profiled(settings, net, coded, coder, card, warnings)
+    result = _profiled(settings, net, coded, coder, card, warnings,
+                       set(cohort.transcripts["person_id"]))
     result.codes_file, result.coder_flags = Path(codes_file), tuple(coder_flags)
     return result
 
@@ -355,23 +357,30 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
 
 
 def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
-              coder: str, card: dict, warnings: list[str]) -> RunResult:
-    """Coded segments to person codes, features and profiles: the end of every run."""
+              coder: str, card: dict, warnings: list[str], transcribed: set[str]) -> RunResult:
+    """Coded segments to person codes, features and profiles: the end of every run
+    (``transcribed``: the people with a transcript)."""
     codes = person_codes(coded, settings.codebook, settings.pipeline.coding.min_segments_per_kind)
     features = person_features(net.key_figures, net.metrics, codes, settings.codebook,
                                settings.pipeline.network.tie_scope)
-    warnings += untranscribed_notes(net.key_figures, coded)
+    warnings += untranscribed_notes(net.key_figures, coded, transcribed)
     profiles = assign_profiles(features, settings.profiles, settings.codebook)
     warnings += profiles.attrs.get("notes", [])
     return RunResult(net, coded, codes, features, profiles, coder, card, warnings)
 
 
-def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame) -> list[str]:
+def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame,
+                        transcribed: set[str] = frozenset()) -> list[str]:
     """A warning per key figure with no coded segment: what they share is unknown, so they get
-    no profile (pipeline/profile.py)."""
+    no profile (pipeline/profile.py). Whether they have no transcript, or transcripts
+    (``transcribed``: person ids with one) of which no respondent turn was read, so the
+    researcher looks at the right thing."""
     missing = sorted(set(key_figures["person_id"]) - set(coded["person_id"]))
-    return [f"key figure {pid} has no transcripts: what they share is unknown, so no profile "
-            "(undetermined, the nearest from the network only)" for pid in missing]
+    return [f"key figure {pid} "
+            + ("has transcripts, but no respondent segment was read from them (see the "
+               "warnings on their transcripts)" if pid in transcribed else "has no transcripts")
+            + ": what they share is unknown, so no profile (undetermined, the nearest from "
+            "the network only)" for pid in missing]
 
 
 LISTED_PEOPLE = 5   # person ids named in a note about several people; the rest are counted

@@ -114,3 +114,24 @@ def test_what_feeds_no_profile_says_why(settings):
         assert dutch != note and not {"figure", "figures", "more", "nobody"} & set(dutch.split())
     assert warning_in_language(notes[-1], "nl").endswith(" en nog 3")
     assert unprofiled_notes(net, pd.DataFrame({"person_id": ["e", "f"]}), config) == notes[:2]
+
+
+def test_a_key_figure_whose_transcripts_gave_nothing_is_not_said_to_have_none():
+    """A key figure with a transcript from which no respondent turn was read got "has no
+    transcripts": the researcher went looking for a file that is there. The warning now says
+    which of the two it is."""
+    from pipeline.report import warning_in_language
+    from pipeline.run import untranscribed_notes
+
+    key_figures = pd.DataFrame({"person_id": ["a", "b", "c"]})
+    coded = pd.DataFrame({"person_id": ["c"]})
+    notes = untranscribed_notes(key_figures, coded, {"b", "c"})
+    assert notes == [
+        "key figure a has no transcripts: what they share is unknown, so no profile "
+        "(undetermined, the nearest from the network only)",
+        "key figure b has transcripts, but no respondent segment was read from them (see the "
+        "warnings on their transcripts): what they share is unknown, so no profile "
+        "(undetermined, the nearest from the network only)"]
+    assert warning_in_language(notes[1], "nl").startswith(
+        "sleutelfiguur b heeft transcripten, maar daaruit is geen segment van de respondent "
+        "gelezen")

@@ -74,8 +74,8 @@ PLG_TYPES = {"", "data_team", "lesson_study"}
 PLG_SEPARATOR = ";"
 #: line numbers a warning names at most (a table such as data_quality.csv has them all)
 MAX_LINES_SHOWN = 10
-TRANSCRIPT_NAME = re.compile(r"^(?P<person>[^/\\]+?)_(?P<source>interview|observation)_(?P<n>\d+)"
-                             r"\.(?P<ext>(?i:txt|docx|vtt))$")   # Windows writes .DOCX too
+TRANSCRIPT_NAME = re.compile(r"^(?P<person>[^/\\]+?)_(?P<source>(?i:interview|observation))_"
+                             r"(?P<n>\d+)\.(?P<ext>(?i:txt|docx|vtt))$")   # .DOCX, _Interview_ too
 # what to do with a transcript saved in another format
 RESAVE = {"doc": "save it as .docx", "odt": "save it as .docx", "rtf": "save it as .docx or .txt",
           "pdf": "save the text as .txt or .docx", "pages": "export it as .docx",
@@ -477,6 +477,9 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
     seen: dict[tuple[str, str, int], str] = {}
     if folder.is_dir():
         for p in sorted(folder.rglob("*")):
+            if p.is_symlink() and not p.exists():
+                raise InputError(p, "a link to a file that is not there (moved or deleted?): "
+                                 "its transcript cannot be read", field="file name")
             if (not p.is_file() or p.name.startswith((".", "~$"))
                     or p.name.casefold() in SYSTEM_FILES):
                 continue
@@ -490,16 +493,20 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
                                  field="file name")
             school, person = rel.parts[1], m["person"]
             if person not in school_of:
-                raise InputError(p, f"person {person!r} is not in staff.csv", field="person_id")
+                like = [pid for pid in school_of if str(pid).casefold() == person.casefold()]
+                raise InputError(p, f"person {person!r} is not in staff.csv"
+                                 + (f"; {like[0]!r} is: rename the file" if like else ""),
+                                 field="person_id")
             if school_of[person] != school:
                 raise InputError(p, f"person {person!r} belongs to school "
                                  f"{school_of[person]!r}, not {school!r}", field="school_id")
-            key = (person, m["source"], int(m["n"]))
+            key = (person, m["source"].lower(), int(m["n"]))
             if key in seen:
                 raise InputError(p, f"same person, kind and number as {seen[key]} (segment "
                                  "ids would clash): rename one", field="file name")
             seen[key] = rel.as_posix()
-            rows.append({"school_id": school, "person_id": person, "source": m["source"],
+            rows.append({"school_id": school, "person_id": person,
+                         "source": m["source"].lower(),
                          "n": int(m["n"]), "path": rel.as_posix()})
     return pd.DataFrame(rows, columns=["school_id", "person_id", "source", "n", "path"])
 

@@ -57,6 +57,7 @@ __all__ = [
     "first_lines",
     "other_strength_notes",
     "unknown_school_notes",
+    "unknown_person_notes",
     "plg_notes",
     "person_metrics",
     "school_metrics",
@@ -322,18 +323,53 @@ def unknown_school_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list
     >>> other
     "nominations.csv: school_id 'x' (1 row, lines 4) is no school of staff.csv"
     """
-    known = pd.unique(_text(staff["school_id"]))
+    return [f"nominations.csv: school_id {school!r} ({_rows(lines)}) is no school of staff.csv"
+            + (f"; {like!r} is: the same school?" if like else "")
+            for school, lines, like in _unknown_ids(staff["school_id"], [nominations["school_id"]],
+                                                    nominations)]
+
+
+def unknown_person_notes(staff: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
+    """Ids of nominations' ego or alter that are no ``person_id`` of ``staff`` but differ
+    from one only by letter case or spaces (dropped as ``unknown_person``): the same person,
+    typed another way?
+
+    >>> staff = pd.DataFrame({"person_id": ["W05", "W06"]})
+    >>> noms = pd.DataFrame({"ego": ["W06", "w06", "W06"], "alter": ["w05", "W05", "zz"],
+    ...                      "line": [2, 3, 4]})
+    >>> unknown_person_notes(staff, noms)  # doctest: +NORMALIZE_WHITESPACE
+    ["nominations.csv: person id 'w05' (1 row, lines 2) is no person_id of staff.csv; 'W05'
+    is: the same person?", "nominations.csv: person id 'w06' (1 row, lines 3) is no
+    person_id of staff.csv; 'W06' is: the same person?"]
+    """
+    return [f"nominations.csv: person id {pid!r} ({_rows(lines)}) is no person_id of "
+            f"staff.csv; {like!r} is: the same person?"
+            for pid, lines, like in _unknown_ids(staff["person_id"],
+                                                 [nominations["ego"], nominations["alter"]],
+                                                 nominations) if like]
+
+
+def _unknown_ids(known_ids: pd.Series, columns: list[pd.Series], rows: pd.DataFrame
+                 ) -> list[tuple[str, np.ndarray, str | None]]:
+    """Per id in ``columns`` that is none of ``known_ids``: the lines of the rows holding it
+    (``rows``' ``line``, else position + 2) and the known id it differs from only by letter
+    case or spaces (None if none)."""
+    known = pd.unique(_text(known_ids))
     folded = dict(zip(_loose(pd.Series(known)), known, strict=True))
-    rows = nominations.assign(_school=_text(nominations["school_id"]))
-    rows = rows[~rows["_school"].isin(known)]
-    lines = (rows["line"] if "line" in rows.columns else pd.Series(rows.index + 2, rows.index))
-    notes = []
-    for school, grp in lines.groupby(rows["_school"], sort=True):
-        like = folded.get(_loose(pd.Series([school])).iloc[0])
-        notes.append(f"nominations.csv: school_id {school!r} ({len(grp)} row"
-                     f"{'s' if len(grp) > 1 else ''}, lines {line_list(grp.to_numpy())}) is no "
-                     "school of staff.csv" + (f"; {like!r} is: the same school?" if like else ""))
-    return notes
+    lines = (rows["line"].to_numpy() if "line" in rows.columns
+             else np.arange(len(rows)) + 2)
+    found: dict[str, list] = {}
+    for column in columns:
+        ids = pd.Series(_text(column), index=column.index)
+        unknown = ~ids.isin(known).to_numpy()
+        for value, line in zip(ids[unknown], lines[unknown], strict=True):
+            found.setdefault(value, []).append(line)
+    return [(value, np.unique(found[value]), folded.get(_loose(pd.Series([value])).iloc[0]))
+            for value in sorted(found)]
+
+
+def _rows(lines: np.ndarray) -> str:
+    return f"{len(lines)} row{'s' if len(lines) > 1 else ''}, lines {line_list(lines)}"
 
 
 def _other_strength(dup: np.ndarray, kept_row: np.ndarray, strength: np.ndarray,

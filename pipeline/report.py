@@ -989,6 +989,11 @@ _NL_WARNINGS = [
      lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"nominations\.csv: person id (.+) \((\d+) rows?, lines (.+)\) is no person_id "
+                r"of staff\.csv; (.+) is: the same person\?"),
+     lambda m: (f"nominations.csv: persoons-id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
+                f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen person_id van "
+                f"staff.csv; {m[4]} wel: dezelfde persoon?")),
     (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) positive labels "
                 r"\(coding\.min_positives\): do not rely on those codes; label more segments "
                 r"and retrain"),

@@ -347,6 +347,7 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     notes += [f"network: {note}" for note in net.metrics.attrs.get("notes", [])]
     notes += network.plg_notes(cohort.staff)
     notes += network.unknown_school_notes(cohort.staff, cohort.nominations)
+    notes += network.unknown_person_notes(cohort.staff, cohort.nominations)
     noms = net.nominations
     kept = network.nonrespondent_nominations(
         cohort.staff, noms[~noms["imputed"]] if "imputed" in noms.columns else noms)

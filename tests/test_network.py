@@ -137,6 +137,25 @@ def test_network_warns_of_duplicates_with_another_strength(shared_datadir, tmp_p
     pd.testing.assert_frame_equal(after, before)
 
 
+def test_network_says_which_unknown_ids_differ_only_in_letter_case(shared_datadir, tmp_path,
+                                                                   capsys, monkeypatch):
+    """A survey export typed 'A2' for a2: the rows were dropped as unknown_person with no
+    hint, where the school ids and PLG ids typed two ways get one."""
+    from helpers import cli
+
+    cohort = shared_datadir / "network" / "tiny"
+    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
+        f.write("alpha,a1,A2,3\nalpha,A 3,a4,2\nalpha,a1,zz,1\n")   # lines 14-16
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    said = " ".join(err.split())
+    assert "school alpha: 3 unknown_person dropped (lines 14, 15, 16)" in said
+    assert ("person id 'A2' (1 row, lines 14) is no person_id of staff.csv; 'a2' is: the same "
+            "person?") in said
+    assert "person id 'A 3' (1 row, lines 15) is no person_id of staff.csv; 'a3' is" in said
+    assert "'zz'" not in said   # nobody like it: the count above says it all
+
+
 def test_check_nominations_without_scale_accepts_any_strength(tiny):
     noms = pd.DataFrame({"school_id": ["alpha"], "ego": ["a1"], "alter": ["a2"],
                          "strength": [99.0], "line": [2]})

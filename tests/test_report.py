@@ -619,6 +619,9 @@ def test_counts_of_one_read_singular(result):
              "(2 rijen, regels 3, 4)"),
             ("nominations.csv: school_id 'x' (1 row, lines 3) is no school of staff.csv",
              "(1 rij, regel 3)"),
+            ("nominations.csv: person id 'A2' (2 rows, lines 3, 5) is no person_id of "
+             "staff.csv; 'a2' is: the same person?", "persoons-id 'A2' (2 rijen, regels 3, 5) "
+             "is geen person_id van staff.csv; 'a2' wel: dezelfde persoon?"),
             ("nominations.csv: school s: 2 duplicate nominations dropped with another strength "
              "than the first of the same ego -> alter, which is kept (line 9: 3, kept line 4: "
              "1; line 12: no strength, kept line 5: 2): remove the row that was not meant",

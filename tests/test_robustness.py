@@ -177,6 +177,14 @@ CASES = [
     Case("transcript_unknown_person",
          [("move", T1, "transcripts/sch01/sch01-p42_interview_1.txt")],
          ["sch01-p42_interview_1.txt", "field 'person_id'", "'sch01-p42' is not in staff.csv"]),
+    Case("transcript_unknown_person_typed_in_capitals",
+         [("move", T1, "transcripts/sch01/SCH01-p02_interview_1.txt")],
+         ["SCH01-p02_interview_1.txt", "field 'person_id'",
+          "'SCH01-p02' is not in staff.csv; 'sch01-p02' is: rename the file"]),
+    Case("transcript_dangling_link",
+         [("symlink", "transcripts/sch01/sch01-p02_interview_2.docx", "elders.docx")],
+         ["sch01-p02_interview_2.docx", "field 'file name'",
+          "a link to a file that is not there"]),
     Case("transcript_wrong_school", [("move", T1, "transcripts/sch02/sch01-p02_interview_1.txt")],
          ["sch01-p02_interview_1.txt", "field 'school_id'", "belongs to school 'sch01'"]),
     Case("transcript_bad_name", [("move", T1, "transcripts/sch01/sch01-p02_gesprek.txt")],
@@ -289,6 +297,8 @@ def _apply(case: Case, root: Path, work: Path) -> dict[str, Path]:
             (root / args[0]).rename(root / args[1])
         elif kind == "copy":
             shutil.copyfile(BAD / args[0], root / args[1])
+        elif kind == "symlink":   # to a file that is not there
+            (root / args[0]).symlink_to(root / args[1])
         elif kind == "keep_lines":
             lines = (root / args[0]).read_text(encoding="utf-8").splitlines(keepends=True)
             (root / args[0]).write_text("".join(lines[:args[1]]), encoding="utf-8")
@@ -509,8 +519,8 @@ def test_bad_input_real_entry_point(tmp_path, good_run):
 
 def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     """What is unusual but not wrong loads fine: semicolon CSV from Excel, UTF-16 and
-    Windows-1252 transcripts, an extension in capitals, empty trailing columns, the files
-    Windows, macOS and Word leave beside transcripts."""
+    Windows-1252 transcripts, an extension or "Interview" in capitals, empty trailing
+    columns, the files Windows, macOS and Word leave beside transcripts."""
     from pipeline import io
 
     root = tmp_path / "cohort"
@@ -528,10 +538,14 @@ def test_good_input_variants_are_accepted(tmp_path, capsys, monkeypatch):
     t2 = root / "transcripts/sch01/sch01-p01_observation_1.txt"
     t2.write_bytes((t2.read_text(encoding="utf-8") + "Café-overleg.\n").encode("cp1252"))
     t2 = t2.rename(t2.with_suffix(".TXT"))   # Windows writes the extension in capitals
+    t3 = root / "transcripts/sch01/sch01-p01_interview_1.txt"
+    t3 = t3.rename(t3.with_name("sch01-p01_Interview_1.txt"))   # and a word capitalised
     for litter in ("Thumbs.db", "desktop.ini", ".DS_Store", "~$sch01-p02_interview_1.docx"):
         (root / "transcripts" / "sch01" / litter).write_bytes(b"\x00\x01")
     data = io.load_cohort(root)
     assert "transcripts/sch01/sch01-p01_observation_1.TXT" in data.transcripts["path"].tolist()
+    interview = data.transcripts[data.transcripts["path"].str.endswith("_Interview_1.txt")]
+    assert interview["source"].tolist() == ["interview"]
     assert len(data.staff) == 24 and len(data.nominations) == 71
     assert data.staff["responded"].sum() == n_true     # Dutch Excel's WAAR / ONWAAR read
     assert np.isnan(data.nominations["strength"].iloc[0])

@@ -989,6 +989,11 @@ _NL_WARNINGS = [
      lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"nominations\.csv: no nomination has a strength, though cohort\.yaml gives "
+                r"tie_strength (\S+): the strength metrics are empty \(a strength column under "
+                r"another name\?\)"),
+     r"nominations.csv: geen nominatie heeft een sterkte, al geeft cohort.yaml tie_strength "
+     r"\1: de sterktematen zijn leeg (een kolom strength onder een andere naam?)"),
     (re.compile(r"nominations\.csv: person id (.+) \((\d+) rows?, lines (.+)\) is no person_id "
                 r"of staff\.csv; (.+) is: the same person\?"),
      lambda m: (f"nominations.csv: persoons-id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "

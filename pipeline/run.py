@@ -348,6 +348,13 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     notes += network.plg_notes(cohort.staff)
     notes += network.unknown_school_notes(cohort.staff, cohort.nominations)
     notes += network.unknown_person_notes(cohort.staff, cohort.nominations)
+    meta = cohort.meta
+    if (meta.strength_min is not None and meta.strength_max is not None
+            and len(cohort.nominations)
+            and cohort.nominations["strength"].isna().all()):
+        notes.append(f"nominations.csv: no nomination has a strength, though cohort.yaml gives "
+                     f"tie_strength {meta.strength_min:g}..{meta.strength_max:g}: the strength "
+                     "metrics are empty (a strength column under another name?)")
     noms = net.nominations
     kept = network.nonrespondent_nominations(
         cohort.staff, noms[~noms["imputed"]] if "imputed" in noms.columns else noms)

@@ -156,6 +156,28 @@ def test_network_says_which_unknown_ids_differ_only_in_letter_case(shared_datadi
     assert "'zz'" not in said   # nobody like it: the count above says it all
 
 
+def test_network_warns_of_a_scale_without_strengths(shared_datadir, tmp_path, capsys,
+                                                     monkeypatch):
+    """cohort.yaml gives a tie-strength scale, but the survey export has no strength column
+    (or one under another name): nothing said so until the profiles missed mean_strength."""
+    from helpers import cli
+
+    from pipeline.report import warning_in_language
+
+    cohort = shared_datadir / "network" / "tiny"
+    noms = pd.read_csv(cohort / "nominations.csv")
+    noms.rename(columns={"strength": "sterkte"}).to_csv(cohort / "nominations.csv", index=False)
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    warning = ("nominations.csv: no nomination has a strength, though cohort.yaml gives "
+               "tie_strength 1..5: the strength metrics are empty (a strength column under "
+               "another name?)")
+    assert warning in " ".join(err.split())
+    assert warning_in_language(warning, "nl").startswith(
+        "nominations.csv: geen nominatie heeft een sterkte, al geeft cohort.yaml tie_strength "
+        "1..5")
+
+
 def test_check_nominations_without_scale_accepts_any_strength(tiny):
     noms = pd.DataFrame({"school_id": ["alpha"], "ego": ["a1"], "alter": ["a2"],
                          "strength": [99.0], "line": [2]})

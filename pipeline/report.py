@@ -989,6 +989,15 @@ _NL_WARNINGS = [
      lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"staff\.csv: the names? on lines? (.+) holds? a '\?' where a letter was lost in "
+                r"the export \(Excel's CSV without that letter: Y\?lmaz for Yılmaz\), so the "
+                r"transcripts' spelling of it is not pseudonymised: save staff\.csv as UTF-8 "
+                r"\(Excel: 'CSV UTF-8'\)"),
+     lambda m: (f"staff.csv: de naam op {'regels' if ',' in m[1] else 'regel'} {m[1]} "
+                "heeft een '?' waar bij het exporteren een letter verloren ging (Excels CSV "
+                "zonder die letter: Y?lmaz voor Yılmaz), dus de spelling ervan in de "
+                "transcripten wordt niet gepseudonimiseerd: sla staff.csv op als UTF-8 (Excel: "
+                "'CSV UTF-8')")),
     (re.compile(r"nominations\.csv: no nomination has a strength, though cohort\.yaml gives "
                 r"tie_strength (\S+): the strength metrics are empty \(a strength column under "
                 r"another name\?\)"),

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import network
 from pipeline.coding.assign import code_segments, load_coder, model_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
-from pipeline.io import Cohort, InputError, load_transcript, read_transcript
+from pipeline.io import Cohort, InputError, line_list, load_transcript, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key
@@ -144,6 +144,22 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
             else pd.DataFrame(columns=SEGMENT_COLUMNS)), notes
 
 
+def _lost_letter_notes(staff: pd.DataFrame) -> list[str]:
+    """Roster names with a "?" (or U+FFFD) where a letter was: a staff.csv exported in an
+    encoding without that letter ("Y?lmaz" for Yılmaz, Excel's "CSV" in Windows-1252). The
+    transcripts write the name with the letter, which then is no form of the roster's, so it
+    stays. Named by line, not by name (the warning reaches the report)."""
+    lost = staff.loc[staff["name"].fillna("").str.contains("[?\ufffd]"), "line"]
+    if lost.empty:
+        return []
+    n = len(lost)
+    return [f"staff.csv: the name{'s' if n > 1 else ''} on line{'s' if n > 1 else ''} "
+            f"{line_list(lost.to_numpy())} hold{'' if n > 1 else 's'} a '?' where a letter "
+            "was lost in the export (Excel's CSV without that letter: Y?lmaz for Yılmaz), so "
+            "the transcripts' spelling of it is not pseudonymised: save staff.csv as UTF-8 "
+            "(Excel: 'CSV UTF-8')"]
+
+
 def _kept_acronym_notes(pseudo: Pseudonymiser, school: str, segments: pd.DataFrame
                         ) -> list[str]:
     """A school's people's initials that are also school acronyms ("MT") and so stay as
@@ -198,6 +214,8 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
         notes.append("staff.csv has no school_name column, so school names in the "
                      "transcripts are not pseudonymised: add the column (school_id's name) "
                      "to replace them")
+    if notes is not None and pseudo is not None and len(cohort.transcripts):
+        notes += _lost_letter_notes(cohort.staff)
     config = settings.pipeline.segment
     names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""), strict=True))
     transcripts = cohort.transcripts.assign(

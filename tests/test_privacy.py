@@ -639,3 +639,26 @@ def test_a_primary_schools_name_without_its_prefix():
     assert {"de Regenboog", "Regenboog"} <= school_variants("Basisschool De Regenboog")
     assert {"de Brug", "Brug"} <= school_variants("De Brug")
     assert "de" not in school_variants("OBS De Wilg")
+
+
+def test_a_name_whose_letter_the_export_lost_is_named_by_line(tmp_path, capsys, monkeypatch):
+    """Excel's CSV in Windows-1252 writes Yılmaz as "Y?lmaz": the transcripts' "Yılmaz" is
+    then no form of the roster's and stays. The run says so, by line (not by name)."""
+    from helpers import cli
+
+    from pipeline.report import warning_in_language
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(TINY, cohort)
+    staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
+    staff.loc[staff["person_id"] == "sch01-p05", "name"] = "Femke Y?lmaz"
+    staff.to_csv(cohort / "staff.csv", index=False)
+    code, _, err = cli(["segment", cohort, "--out", tmp_path / "s.csv"], capsys, monkeypatch)
+    assert code == 0, err
+    warning = ("staff.csv: the name on line 6 holds a '?' where a letter was lost in the export "
+               "(Excel's CSV without that letter: Y?lmaz for Yılmaz), so the transcripts' "
+               "spelling of it is not pseudonymised: save staff.csv as UTF-8 (Excel: 'CSV "
+               "UTF-8')")
+    assert warning in " ".join(err.split())
+    assert "Femke" not in err
+    assert warning_in_language(warning, "nl").startswith("staff.csv: de naam op regel 6 heeft")

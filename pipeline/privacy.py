@@ -26,6 +26,8 @@ written in a transcript is replaced in segment texts *before* coding, training a
   "max"); a surname must be missing from spaCy's wider lexicon too, as many surnames are words
   ("post", "de lange", "van houten"). Never initials;
 - every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik");
+- e-mail addresses, whole (``[e-mail]``): "k.dewit@obsdewilg.nl" names a person and a school
+  in forms no roster gives;
 - the names the transcripts use as speakers ("Marieke de Vries:"), also of people not in the
   roster such as the interviewer, in every form above, where no roster name has that form.
 
@@ -95,6 +97,11 @@ ABBREVIATIONS = frozenset("""
 jan feb mrt apr mei jun jul aug sep okt nov dec max min
 """.split())
 
+TURKISH_LETTERS = frozenset("çğıöşüÇĞİÖŞÜ")
+# an e-mail address, replaced whole: its parts name a person and a school in forms no roster
+# gives ("k.dewit", "obsdewilg")
+EMAIL = re.compile(r"[\w.%+'’-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL_PSEUDONYM = "[e-mail]"
 # The fewest letters of a name word known in lower case or, alone, in three-letter capitals:
 # shorter ones are initials ("ab") or particles, never added so.
 SHORTEST_SPELT = 3
@@ -104,7 +111,7 @@ SHORT_FORMS: dict[str, tuple[str, ...]] = {
     "Adrianus": ("Adri", "Arie", "Ad"), "Albertus": ("Albert", "Bert"), "Alexander": ("Alex",
     "Sander"), "Antonius": ("Anton", "Ton", "Toon", "Teun"), "Bartholomeus": ("Bart",),
     "Bastiaan": ("Bas",), "Sebastiaan": ("Bas",), "Catharina": ("Karin", "Trijntje", "Toos",
-    "Ineke"), "Christiaan": ("Chris",), "Cornelis": ("Kees", "Cor", "Niels"),
+    "Ineke"), "Christiaan": ("Chris",), "Cornelis": ("Kees", "Cees", "Cor", "Niels"),
     "Cornelia": ("Cor", "Corrie", "Nelleke", "Nel"), "Daniël": ("Daan", "Dani"),
     "Elisabeth": ("Liesbeth", "Lies", "Els", "Elise", "Betty", "Lisa"), "Franciscus": ("Frans",
     "Frank"), "Geertruida": ("Truus", "Geertje"), "Gerardus": ("Gerard", "Gert", "Geert", "Ger"),
@@ -291,8 +298,8 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
                 out.add(f"{core}, {d} {tv}")   # "Vries, M. de"
             for s in sur_forms:
                 out |= {f"{d} {s}", f"{d}{s}"}
-        gi, si = _letters(given), _letters(surname)
-        out.add(".".join(gi + si) + ".")
+        gi, si, ti = _letters(given), _letters(surname), _tussen_letters(tussen)
+        out |= {".".join(gi + t + si) + "." for t in {"", ti, ti.upper()}}   # "M.v.d.B."
         initials |= _dotless_initials(given, tussen, surname)
     for n in nicknames:
         n = n.strip()
@@ -306,6 +313,9 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
     shouted = {v.upper() for v in stressed
                if v.upper() != v and (len(v) > SHORTEST_SPELT or " " in v or (
                    len(v) == SHORTEST_SPELT and _tells_name(v.lower(), v in alone)))} - ACRONYMS
+    # a Turkish name in capitals has a dotted İ for its i ("ÇELİK"; its ı is I: "YILMAZ")
+    shouted |= {v.replace("i", "İ").upper() for v in stressed
+                if "i" in v and TURKISH_LETTERS & set(full) and v.upper() in shouted}
     lower, lower_short = _lower_case(firsts, shorts, sur_forms, alone)
     names = {v for v in out if len(v) >= 2 and not short_caps(v)} | {
         v for v in shouted if len(v) >= 2} | lower
@@ -336,7 +346,8 @@ def _dotless_initials(given: list[str], tussen: list[str], surname: list[str]) -
                 for seg_tv, seg_core in [_tussen_and_core(seg)]
                 for seg_ti in [_tussen_letters(seg_tv.split())]]
     sis = {"".join(p) for p in product(*per_part)} | (per_part[0] if len(per_part) > 1 else set())
-    found = {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper()} for si in sis}
+    found = {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper(), ti.capitalize()}
+             for si in sis}
     if len(gi) > 1 and any("-" in g for g in given):
         found.add(gi)
     return found
@@ -354,14 +365,17 @@ def _tussen_and_core(words: list[str]) -> tuple[str, list[str]]:
 
 
 def _tussen_spellings(tv: str) -> set[str]:
-    """How a tussenvoegsel is written: as in the roster, its first word capitalised or every
-    word ("Van den", "Van Den"), and "'t" with Word's curly apostrophe or none ("van ’t",
-    "van t")."""
+    """How a tussenvoegsel is written: as in the roster, in lower case, its first word
+    capitalised or every word ("Van den", "Van Den"), abbreviated ("v.d.", "V.d."), and "'t"
+    with Word's curly apostrophe or none ("van ’t", "van t")."""
     words = tv.split()
-    cased = {tv, " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]),
+    cased = {tv, tv.lower(), " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]),
              " ".join(w[:1].upper() + w[1:] for w in words)}
-    return cased | {c.replace("'", "’") for c in cased} | {c.replace("’", "'") for c in cased} | {
-        c.replace("'t", "t").replace("’t", "t") for c in cased}
+    letters = _tussen_letters(words)
+    abbreviated = {".".join(letters) + ".", ".".join(letters.capitalize()) + "."}   # "v.d."
+    return cased | abbreviated | {c.replace("'", "’") for c in cased} | {
+        c.replace("’", "'") for c in cased} | {c.replace("'t", "t").replace("’t", "t")
+                                             for c in cased}
 
 
 def acronym_initials(full: str, nicknames: Iterable[str] = ()) -> set[str]:
@@ -371,7 +385,9 @@ def acronym_initials(full: str, nicknames: Iterable[str] = ()) -> set[str]:
     given, tussen, surname = _split_name(" ".join(full.split()))
     if not surname:
         return set()
-    return (_dotless_initials(given, tussen, surname) & ACRONYMS) - {n.strip() for n in nicknames}
+    found = _dotless_initials(given, tussen, surname)
+    return ((found | {plain_letters(i) for i in found}) & ACRONYMS) - {n.strip()
+                                                                       for n in nicknames}
 
 
 def school_variants(name: str) -> set[str]:
@@ -392,6 +408,9 @@ def school_variants(name: str) -> set[str]:
             out |= {" ".join([art, *core]), " ".join([art.capitalize(), *core]),
                     " ".join([art.lower(), *core])}
         out.add(" ".join(core))
+    # a school named after someone is known by the surname ("CSG Jan Arentsz": "het Arentsz")
+    if len(core) > 1 and len(core[-1]) >= 5 and not is_dutch_word(core[-1].lower()):
+        out.add(core[-1])
     return {v for v in out if len(v) >= 3}
 
 
@@ -585,7 +604,21 @@ class Pseudonymiser:
 
     def matches(self, text: str, school: object = None):
         """``(start, end, replacement)`` of every name in ``text`` (a text of ``school``, when
-        known), left to right."""
+        known) and every e-mail address (:data:`EMAIL`: it names a person and a school in
+        forms no roster gives, "k.dewit@hetbaken.nl"), left to right."""
+        emails = [(m.start(), m.end(), EMAIL_PSEUDONYM) for m in EMAIL.finditer(text)
+                  ] if text and "@" in text else []
+        k = 0
+        for start, end, rep in self._name_matches(text, school):
+            while k < len(emails) and emails[k][1] <= start:
+                yield emails[k]
+                k += 1
+            if k < len(emails) and start < emails[k][1] and emails[k][0] < end:
+                continue   # a name in the address: the address goes whole
+            yield start, end, rep
+        yield from emails[k:]
+
+    def _name_matches(self, text: str, school: object = None):
         if self._starts is None or not text:
             return
         own = None if school is None else self._school_table(school)
@@ -610,9 +643,12 @@ class Pseudonymiser:
             best, rep = ends[-1]
             owned = False
             if own is not None:
-                for e, _ in reversed(ends):
+                for e, r in reversed(ends):
                     if (mine := own.get(text[i:e])) is not None:
                         best, rep, owned = e, mine, True
+                        break
+                    if r.startswith("[school"):   # "het Jan Arentsz", though a Jan works here
+                        best, rep = e, r
                         break
             if not owned and rep == text[i:best]:   # a subject kept as a word: a name in it?
                 for e, r in reversed(ends[:-1]):
@@ -641,7 +677,7 @@ class Pseudonymiser:
 
     def __call__(self, text: str, school: object = None) -> str:
         """``text`` (of ``school``, when known) with every name replaced."""
-        if not isinstance(text, str) or not text or self._starts is None:
+        if not isinstance(text, str) or not text or (self._starts is None and "@" not in text):
             return text
         return self.with_offsets(text, school)[0]
 

@@ -662,3 +662,55 @@ def test_a_name_whose_letter_the_export_lost_is_named_by_line(tmp_path, capsys, 
     assert warning in " ".join(err.split())
     assert "Femke" not in err
     assert warning_in_language(warning, "nl").startswith("staff.csv: de naam op regel 6 heeft")
+
+
+@pytest.mark.parametrize(("name", "written"), [
+    ("Pieter De Smet", ["de Smet", "meneer de Smet"]),          # Flemish: the roster capitalises
+    ("Maarten van der Berg", ["M.v.d.B.", "v.d. Berg", "M. v.d. Berg"]),
+    ("Gerrit-Jan van Dam", ["G.J. v. Dam", "v. Dam"]),
+    ("Els Van den Broeck", ["EVdB", "van den Broeck"]),
+    ("Mehmet Çelik", ["ÇELİK", "ÇELIK", "Celik"]),              # Turkish capitals: dotted İ
+    ("Cornelis de Wit", ["Cees", "Kees"]),
+])
+def test_a_privacy_audits_forms_are_replaced(name, written):
+    """Forms a privacy audit of realistic transcripts found kept: a capitalised tussenvoegsel
+    written in lower case, abbreviated ones and dotted initials with theirs, mixed-case
+    initials, a Turkish name in capitals, a short form spelt with C."""
+    pseudo = Pseudonymiser.from_staff(pd.DataFrame({"person_id": ["p1"], "name": [name]}), b"k")
+    for form in written:
+        said = pseudo(form)
+        assert form.split()[-1] not in said and PSEUDONYM.search(said), (form, said)
+
+
+def test_e_mail_addresses_are_replaced_whole():
+    """An address names a person and a school in forms no roster gives ("k.dewit",
+    "obsdewilg"): it goes whole, offsets mapped, whoever it names."""
+    staff = pd.DataFrame({"person_id": ["p1"], "school_id": ["s"], "name": ["Kees de Wit"]})
+    pseudo = Pseudonymiser.from_staff(staff, b"k")
+    text = "Kees mailt k.dewit@obsdewilg.nl en info@school.nl, en Kees@x.nl."
+    said, shifts = pseudo.with_offsets(text, "s")
+    assert said == ("[persoon-" + said.split("[persoon-")[1].split("]")[0] + "] mailt [e-mail] "
+                    "en [e-mail], en [e-mail].")
+    assert "@" not in said and said.count("[e-mail]") == 3
+    end = text.index(" en info")
+    assert said[Pseudonymiser.map_offset(end, shifts):].startswith(" en [e-mail], en")
+    assert Pseudonymiser.from_staff(staff.iloc[:0], b"k")("mail a@b.nl") == "mail [e-mail]"
+
+
+def test_a_school_named_after_someone():
+    """"CSG Jan Arentsz" is "het Arentsz", and "het Jan Arentsz" in another school's text is
+    the school, though a Jan works there (the longer school name wins over her first name)."""
+    assert "Arentsz" in school_variants("CSG Jan Arentsz")
+    assert "Nieuwe" not in school_variants("De Nieuwe Veste")   # a Dutch word stays
+    staff = pd.DataFrame({"person_id": ["a1", "b1"], "school_id": ["a", "b"],
+                          "name": ["Anna Smit", "Gerrit-Jan van Dam"],
+                          "school_name": ["CSG Jan Arentsz", "Het Baken"]})
+    pseudo = Pseudonymiser.from_staff(staff, b"k")
+    said = pseudo("Ik ken Jan van het Jan Arentsz, het Arentsz loopt voor.", "b")
+    assert "Arentsz" not in said and said.count("[school-") == 2
+    assert PSEUDONYM.search(said.split(" van het ")[0])   # her own Jan stays hers
+
+
+def test_unaccented_initials_that_are_an_acronym_are_named():
+    """MÇ (Mehmet Çelik) written "MC" is an acronym too: the kept-acronym warning names it."""
+    assert acronym_initials("Mehmet Çelik") == {"MC"}

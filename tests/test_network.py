@@ -121,11 +121,8 @@ def test_network_warns_of_duplicates_with_another_strength(shared_datadir, tmp_p
     assert first == "alpha,a1,a2,4"
     code, _, err = cli(["network", cohort, "--out", tmp_path / "before"], capsys, monkeypatch)
     assert code == 0 and "duplicate" not in err
-    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
-        f.write("alpha,a1,a2,1\nalpha,a1,a2,4\nalpha,a1,a2,\n")   # lines 14-16
-    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
-    assert code == 0, err
-    said = " ".join(err.split())
+    said = _network_warnings(cohort, "alpha,a1,a2,1\nalpha,a1,a2,4\nalpha,a1,a2,\n",  # 14-16
+                             tmp_path / "out", capsys, monkeypatch)
     assert "school alpha: 3 duplicate dropped (lines 14, 15, 16)" in said
     assert ("school alpha: 2 duplicate nominations dropped with another strength than the "
             "first of the same ego -> alter, which is kept (line 14: 1, kept line 2: 4; line "
@@ -137,18 +134,25 @@ def test_network_warns_of_duplicates_with_another_strength(shared_datadir, tmp_p
     pd.testing.assert_frame_equal(after, before)
 
 
+def _network_warnings(cohort, rows: str, out, capsys, monkeypatch) -> str:
+    """What `pipeline network` warns, one line, after ``rows`` are added to nominations.csv."""
+    from helpers import cli
+
+    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
+        f.write(rows)
+    code, _, err = cli(["network", cohort, "--out", out], capsys, monkeypatch)
+    assert code == 0, err
+    return " ".join(err.split())
+
+
 def test_network_says_which_unknown_ids_differ_only_in_letter_case(shared_datadir, tmp_path,
                                                                    capsys, monkeypatch):
     """A survey export typed 'A2' for a2: the rows were dropped as unknown_person with no
     hint, where the school ids and PLG ids typed two ways get one."""
-    from helpers import cli
 
-    cohort = shared_datadir / "network" / "tiny"
-    with open(cohort / "nominations.csv", "a", encoding="utf-8") as f:
-        f.write("alpha,a1,A2,3\nalpha,A 3,a4,2\nalpha,a1,zz,1\n")   # lines 14-16
-    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
-    assert code == 0, err
-    said = " ".join(err.split())
+    said = _network_warnings(shared_datadir / "network" / "tiny",
+                             "alpha,a1,A2,3\nalpha,A 3,a4,2\nalpha,a1,zz,1\n",   # lines 14-16
+                             tmp_path / "out", capsys, monkeypatch)
     assert "school alpha: 3 unknown_person dropped (lines 14, 15, 16)" in said
     assert ("person id 'A2' (1 row, lines 14) is no person_id of staff.csv; 'a2' is: the same "
             "person?") in said

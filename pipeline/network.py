@@ -239,11 +239,10 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
         mark(off, 3, "strength")
     ok = issue < 0
     # each row's ego -> alter, numbered in order of first appearance among the rows without
-    # an earlier issue; a duplicate repeats the first row of its number, which is kept
+    # an earlier issue (so a number's first row is where the numbers so far reach a new
+    # high); a duplicate repeats the first row of its number, which is kept
     e_codes, a_codes = pd.factorize(ego[ok])[0], pd.factorize(alter[ok])[0]
     pair = pd.factorize(e_codes * (int(a_codes.max(initial=0)) + 1) + a_codes)[0]
-    # numbered in order of appearance, so a number's first row is where the numbers so far
-    # reach a new high
     first = np.flatnonzero(pair > np.maximum.accumulate(np.concatenate([[-1], pair[:-1]])))
     kept_row = np.full(n, -1, dtype=np.int64)
     kept_row[ok] = np.flatnonzero(ok)[first[pair]]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -166,12 +165,15 @@ def _kept_acronym_notes(pseudo: Pseudonymiser, school: str, segments: pd.DataFra
     written in its segments' texts and questions: where one names the person, the researcher
     can make it a nickname, which is pseudonymised. Whose initials they are is left out (the
     researcher's roster says; beside the form, a person id would name them in the report)."""
-    said = chain(segments["text"], segments["context"].dropna().unique())
+    def said():   # read only for a school with such initials
+        yield from segments["text"]
+        yield from segments["context"].dropna().unique()
+
     return [f"school {school}: {form} stays as written in {n} segment text"
             f"{'s' if n > 1 else ''} or question{'s' if n > 1 else ''}: a school acronym, and "
             f"the initials of someone in staff.csv; where it names them, give {form} as their "
             f"nickname there to pseudonymise it (then every {form} in the school's texts is)"
-            for form, n in pseudo.kept_acronyms(school, said)]
+            for form, n in pseudo.kept_acronyms(school, said())]
 
 
 def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:

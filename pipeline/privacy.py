@@ -84,6 +84,10 @@ OPP OV PC PLG PLGS PM PO PR PS PSV PTA PTO PWS QR RT SBO SE SLO SO SOVA SVO TA T
 VMBO VO VR VS VT VWO WE WO WT ZE ZO ZAT ZOT
 """.split())
 
+# Of those, everyday words typed in capitals ("OK", "JA"): initials that are one are left as
+# written without a warning, which would come with nearly every transcript.
+CAPITAL_WORDS = frozenset("EN IK JA NU OF OK OP WE ZE ZO".split())
+
 # Capitalised words of Dutch school talk that are also someone's name ("docent Frans", "het
 # CE Engels"): a school's texts mean the word, unless someone of that school has that name.
 SCHOOL_WORDS = frozenset("""
@@ -102,6 +106,7 @@ TURKISH_LETTERS = frozenset("çğıöşüÇĞİÖŞÜ")
 # gives ("k.dewit", "obsdewilg")
 EMAIL = re.compile(r"[\w.%+'’-]+@[\w-]+(?:\.[\w-]+)+")
 EMAIL_PSEUDONYM = "[e-mail]"
+CAPITALS = re.compile(r"[A-Z]+")
 # The fewest letters of a name word known in lower case or, alone, in three-letter capitals:
 # shorter ones are initials ("ab") or particles, never added so.
 SHORTEST_SPELT = 3
@@ -283,8 +288,9 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
         stressed |= alone
         # Teams writes the surname first: "Vries, Marieke de", where "Vries" alone is no form
         first_surname = tv and core not in alone
+        spelt_out = [s for s in sur_forms if "." not in s]   # "v.d. Berg" after initials only
         for f in firsts | {d for d in derived if d[0].isupper()}:
-            for s in sur_forms:
+            for s in spelt_out:
                 out.add(f"{f} {s}")
             if first_surname:
                 out.add(f"{core}, {f} {tv}")
@@ -340,12 +346,15 @@ def _dotless_initials(given: list[str], tussen: list[str], surname: list[str]) -
     a hyphenated given name alone ("JW": Jan-Willem)."""
     gi = _letters(given)
     ti = _tussen_letters(tussen)
-    segments = [part.split() for part in " ".join(surname).split("-") if part.strip()]
-    per_part = [{t + _letters(seg_core) for t in {"", seg_ti, seg_ti.upper()}}
-                for seg in segments
-                for seg_tv, seg_core in [_tussen_and_core(seg)]
-                for seg_ti in [_tussen_letters(seg_tv.split())]]
-    sis = {"".join(p) for p in product(*per_part)} | (per_part[0] if len(per_part) > 1 else set())
+    per_part = []
+    for part in [p for p in " ".join(surname).split("-") if p.strip()] or [""]:
+        seg_tv, seg_core = _tussen_and_core(part.split())
+        letters = _letters(seg_core)
+        seg_ti = _tussen_letters(seg_tv.split())
+        per_part.append({letters, seg_ti + letters, seg_ti.upper() + letters} if seg_ti
+                        else {letters})
+    sis = (per_part[0] if len(per_part) == 1
+           else {"".join(p) for p in product(*per_part)} | per_part[0])
     found = {g + t + si for g in {gi, gi[:1]} for t in {"", ti, ti.upper(), ti.capitalize()}
              for si in sis}
     if len(gi) > 1 and any("-" in g for g in given):
@@ -381,13 +390,14 @@ def _tussen_spellings(tv: str) -> set[str]:
 def acronym_initials(full: str, nicknames: Iterable[str] = ()) -> set[str]:
     """A person's dot-less initials that are school acronyms ("MT": Marieke Tol, and the
     management team), which :func:`name_variants` leaves out, so a text keeps them as
-    written, unless the roster gives them as a nickname."""
+    written, unless the roster gives them as a nickname (everyday words in capitals such as
+    "OK" are left out here: :data:`CAPITAL_WORDS`)."""
     given, tussen, surname = _split_name(" ".join(full.split()))
     if not surname:
         return set()
     found = _dotless_initials(given, tussen, surname)
-    return ((found | {plain_letters(i) for i in found}) & ACRONYMS) - {n.strip()
-                                                                       for n in nicknames}
+    return ((found | {plain_letters(i) for i in found}) & (ACRONYMS - CAPITAL_WORDS)) - {
+        n.strip() for n in nicknames}
 
 
 def school_variants(name: str) -> set[str]:
@@ -659,21 +669,24 @@ class Pseudonymiser:
                 yield i, best, rep
             pos = best
 
-    def kept_acronyms(self, school: object, texts: Iterable[str]) -> list[tuple[str, int]]:
+    def kept_acronyms(self, school: object, texts: Iterable[str]) -> dict[str, int]:
         """The initials of the school's people that are school acronyms (:func:`acronym_initials`)
-        and stay as written in ``texts`` (pseudonymised texts of that school): per form, how
-        many texts hold it. The acronym is what they usually mean ("het MT"), but where one
-        names the person, the researcher must say so (a nickname). ``texts`` is read only
-        where the school has such initials."""
-        forms = sorted({form for _, name, nicks in self.scopes.get(str(school), ([], [], []))[0]
-                        for form in acronym_initials(name, nicks)})
-        texts = list(texts) if forms else []
-        found = []
-        for form in forms:
-            word = re.compile(rf"(?<!\w){form}(?!\w)")
-            if n := sum(1 for t in texts if word.search(t)):
-                found.append((form, n))
-        return found
+        and stay as written in ``texts`` (pseudonymised texts of that school): how often each
+        occurs. The acronym is what they usually mean ("het MT"), but where one names the
+        person, the researcher must say so (a nickname). ``texts`` is read only where the
+        school has such initials."""
+        forms = {form for _, name, nicks in self.scopes.get(str(school), ([], [], []))[0]
+                 for form in acronym_initials(name, nicks)}
+        if not forms:
+            return {}
+        text = "\n".join(texts)
+        held: dict[str, int] = {}
+        for m in CAPITALS.finditer(text):   # a scan for capitals is fast; few are words alone
+            i, j = m.span()
+            if m[0] in forms and not (i and _is_word(text[i - 1])) and not (
+                    j < len(text) and _is_word(text[j])):
+                held[m[0]] = held.get(m[0], 0) + 1
+        return dict(sorted(held.items()))
 
     def __call__(self, text: str, school: object = None) -> str:
         """``text`` (of ``school``, when known) with every name replaced."""

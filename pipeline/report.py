@@ -871,15 +871,16 @@ _NL_WARNINGS = [
                 f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
-    (re.compile(r"school (.+?): (\S+) stays as written in (\d+) segment texts? or "
-                r"questions?: a school acronym, and the initials of someone in staff\.csv; where "
-                r"it names them, give \2 as their nickname there to pseudonymise it \(then "
-                r"every \2 in the school's texts is\)"),
-     lambda m: (f"school {m[1]}: {m[2]} blijft zoals geschreven in {m[3]} "
-                f"{'segmenttekst of vraag' if m[3] == '1' else 'segmentteksten of vragen'}: "
-                f"een schoolafkorting, en de initialen van iemand in staff.csv; waar het die "
-                f"persoon noemt, geef {m[2]} daar als diens nickname om het te pseudonimiseren "
-                f"(dan is elke {m[2]} in de teksten van de school dat)")),
+    (re.compile(r"(\S+) stays as written (\d+) times? in the segments of (\d+) schools? "
+                r"\((.+)\) where it is a school acronym and also the initials of someone in "
+                r"staff\.csv; where it names them, give \1 as their nickname there to "
+                r"pseudonymise it \(then every \1 in their school's texts is\)"),
+     lambda m: (f"{m[1]} blijft {_n_of(m[2], 'keer', 'keer')} zoals geschreven in de "
+                f"segmenten van {_n_of(m[3], 'school', 'scholen')} "
+                f"({m[4].replace(' and ', ' en ').replace(' more', ' meer')}), waar het een "
+                "schoolafkorting is en ook de initialen van iemand in staff.csv; "
+                f"waar het die persoon noemt, geef {m[1]} daar als diens nickname om het te "
+                f"pseudonimiseren (dan is elke {m[1]} in de teksten van die school dat)")),
     (re.compile(r"nominations\.csv: school (.+?): (\d+) duplicate nominations? dropped with "
                 r"another strength than the first of the same ego -> alter, which is kept "
                 r"\((.*)\): remove the row that was not meant"),

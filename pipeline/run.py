@@ -159,21 +159,29 @@ def _lost_letter_notes(staff: pd.DataFrame) -> list[str]:
             "(Excel: 'CSV UTF-8')"]
 
 
-def _kept_acronym_notes(pseudo: Pseudonymiser, school: str, segments: pd.DataFrame
-                        ) -> list[str]:
-    """A school's people's initials that are also school acronyms ("MT") and so stay as
-    written in its segments' texts and questions: where one names the person, the researcher
-    can make it a nickname, which is pseudonymised. Whose initials they are is left out (the
-    researcher's roster says; beside the form, a person id would name them in the report)."""
-    def said():   # read only for a school with such initials
-        yield from segments["text"]
-        yield from segments["context"].dropna().unique()
+def _kept_acronym_notes(pseudo: Pseudonymiser, segments: pd.DataFrame) -> list[str]:
+    """Initials of a school's people that are also school acronyms ("MT") and so stay as
+    written in its segments' texts and questions, one note per form over all schools: where
+    one names the person, the researcher can make it a nickname, which is pseudonymised.
+    Whose initials they are is left out (the researcher's roster says; beside the form, a
+    person id would name them in the report)."""
+    kept: dict[str, dict[str, int]] = {}
+    for school, group in segments.groupby("school_id", sort=True):
+        def said(group=group):   # read only for a school with such initials
+            yield from group["text"]
+            yield from group["context"].dropna().unique()
 
-    return [f"school {school}: {form} stays as written in {n} segment text"
-            f"{'s' if n > 1 else ''} or question{'s' if n > 1 else ''}: a school acronym, and "
-            f"the initials of someone in staff.csv; where it names them, give {form} as their "
-            f"nickname there to pseudonymise it (then every {form} in the school's texts is)"
-            for form, n in pseudo.kept_acronyms(school, said())]
+        for form, n in pseudo.kept_acronyms(school, said()).items():
+            kept.setdefault(form, {})[str(school)] = n
+    notes = []
+    for form, schools in sorted(kept.items()):
+        n, m = sum(schools.values()), len(schools)
+        notes.append(f"{form} stays as written {n} time{'s' if n > 1 else ''} in the segments "
+                     f"of {m} school{'s' if m > 1 else ''} ({_listed(sorted(schools))}) where it "
+                     "is a school acronym and also the initials of someone in staff.csv; where it "
+                     f"names them, give {form} as their nickname there to pseudonymise it (then "
+                     f"every {form} in their school's texts is)")
+    return notes
 
 
 def _without_names(note: str, pseudo: Pseudonymiser | None, school: str) -> str:
@@ -239,8 +247,7 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
     segments = (pd.concat(parts, ignore_index=True) if parts
                 else pd.DataFrame(columns=SEGMENT_COLUMNS))
     if notes is not None and pseudo is not None:
-        for school, group in segments.groupby("school_id", sort=True):
-            notes += _kept_acronym_notes(pseudo, school, group)
+        notes += _kept_acronym_notes(pseudo, segments)
     return segments
 
 
@@ -411,7 +418,13 @@ def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame,
             "the network only)" for pid in missing]
 
 
-LISTED_PEOPLE = 5   # person ids named in a note about several people; the rest are counted
+LISTED = 5   # ids named in a note about several people or schools; the rest are counted
+
+
+def _listed(ids: list[str]) -> str:
+    """``a, b, c, d, e and 3 more``: the first :data:`LISTED` of ``ids``, the rest counted."""
+    more = len(ids) - LISTED
+    return ", ".join(ids[:LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 def unprofiled_notes(net: NetworkResult, coded: pd.DataFrame, config: NetworkConfig
@@ -432,7 +445,5 @@ def unprofiled_notes(net: NetworkResult, coded: pd.DataFrame, config: NetworkCon
     if others:
         who = ("1 person who is not a key figure" if len(others) == 1 else
                f"{len(others)} people who are not key figures")
-        more = len(others) - LISTED_PEOPLE
-        listed = ", ".join(others[:LISTED_PEOPLE]) + (f" and {more} more" if more > 0 else "")
-        notes.append(f"transcripts of {who} are coded but feed no profile: {listed}")
+        notes.append(f"transcripts of {who} are coded but feed no profile: {_listed(others)}")
     return notes

@@ -432,18 +432,25 @@ def _configured(config: SegmentConfig, text: str = "") -> tuple[tuple[str, ...],
     ``paired_prefixes`` of which ``text`` starts a line with both."""
     def nfc(prefixes: list[str]) -> tuple[str, ...]:
         return tuple(unicodedata.normalize("NFC", p) for p in prefixes)
+    starting = _labels_starting_lines(text, tuple(map(tuple, config.paired_prefixes)))
     pairs = [pair for pair in config.paired_prefixes
-             if all(_starts_a_line(label, text) for label in pair)]
+             if all(label.casefold() in starting for label in pair)]
     return (nfc([*config.interviewer_prefixes, *(q for q, _ in pairs)]),
             nfc([*config.respondent_prefixes, *(a for _, a in pairs)]),
             nfc(config.other_prefixes))
 
 
-def _starts_a_line(label: str, text: str) -> bool:
-    """Whether a line of ``text`` starts with ``label`` and a colon or tab (after a line
-    number or time stamp, if any), in any letter case."""
-    return re.search(rf"(?im)^[^\S\n]*(?:[\d:.,\[\]()]+[^\S\n]*)?{re.escape(label)}"
-                     rf"[^\S\n]*[:\t]", text) is not None
+@lru_cache(maxsize=16)
+def _labels_starting_lines(text: str, pairs: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    """Which labels of ``pairs`` start a line of ``text`` with a colon or tab (after a line
+    number or time stamp, if any), in any letter case (casefolded): one pass per text."""
+    labels = {label for pair in pairs for label in pair}
+    if not labels:
+        return frozenset()
+    found = re.findall(r"(?im)^[^\S\n]*(?:[\d:.,\[\]()]+[^\S\n]*)?("
+                       + "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+                       + r")[^\S\n]*[:\t]", text)
+    return frozenset(label.casefold() for label in found)
 
 
 RULE_CHARS = " \t.-–—*_=~#"   # around a footer: "--- Einde interview. ---"

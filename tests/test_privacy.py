@@ -563,10 +563,11 @@ def test_initials_that_are_a_school_acronym_are_kept_unless_a_nickname():
     pseudo = Pseudonymiser.from_staff(staff, b"k")
     assert pseudo("Het MT vergadert.", "s2") == "Het MT vergadert."
     assert PSEUDONYM.fullmatch(pseudo("Het MT vergadert.", "s1").split()[1].rstrip("."))
-    assert pseudo.kept_acronyms("s1", ["Het MT vergadert."]) == []   # a nickname: replaced
+    assert pseudo.kept_acronyms("s1", ["Het MT vergadert."]) == {}   # a nickname: replaced
     other = Pseudonymiser.from_staff(staff.assign(nickname=""), b"k")
-    assert other.kept_acronyms("s1", ["Het MT vergadert.", "Geen.", "MT'ers"]) == [("MT", 2)]
-    assert other.kept_acronyms("s2", ["Het MT vergadert."]) == []
+    assert other.kept_acronyms("s1", ["Het MT vergadert.", "Geen.", "MT'ers", "HMT"]) == {
+        "MT": 2}
+    assert other.kept_acronyms("s2", ["Het MT vergadert."]) == {}
 
 
 def _tiny_copy(tmp_path: Path) -> Path:
@@ -600,19 +601,19 @@ def test_a_kept_acronym_that_may_be_initials_is_named_in_a_warning(tmp_path, cap
     notes = cohort / "transcripts" / "sch01" / "sch01-p01_observation_1.txt"
     notes.write_text(notes.read_text(encoding="utf-8")
                      + "\n11.30 uur. AB bespreekt de planning met MT.\n", encoding="utf-8")
-    warning = ("school sch01: MT stays as written in 1 segment text or question: a school "
-               "acronym, and the initials of someone in staff.csv; where it names them, give MT "
-               "as their nickname there to pseudonymise it (then every MT in the school's "
-               "texts is)")
+    warning = ("MT stays as written 1 time in the segments of 1 school (sch01) where it is a "
+               "school acronym and also the initials of someone in staff.csv; where it names "
+               "them, give MT as their nickname there to pseudonymise it (then every MT in "
+               "their school's texts is)")
     # nor whose initials they are
     _warns(cohort, tmp_path / "s.csv", warning, ["Tervoort", "sch01-p11"], capsys, monkeypatch)
     kept = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["text"]
     assert kept.str.contains(r"met MT\.").sum() == 1
     assert warning_in_language(warning, "nl") == (
-        "school sch01: MT blijft zoals geschreven in 1 segmenttekst of vraag: een "
-        "schoolafkorting, en de initialen van iemand in staff.csv; waar het die persoon noemt, "
-        "geef MT daar als diens nickname om het te pseudonimiseren (dan is elke MT in de "
-        "teksten van de school dat)")
+        "MT blijft 1 keer zoals geschreven in de segmenten van 1 school (sch01), waar het een "
+        "schoolafkorting is en ook de initialen van iemand in staff.csv; waar het die persoon "
+        "noemt, geef MT daar als diens nickname om het te pseudonimiseren (dan is elke MT in "
+        "de teksten van die school dat)")
 
     staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
     staff.loc[staff["person_id"] == "sch01-p11", "nickname"] = "MT"

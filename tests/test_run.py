@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.io import InputError
 from pipeline.run import (
-    LISTED_PEOPLE,
+    LISTED,
     NetworkResult,
     codes_provenance,
     unprofiled_notes,
@@ -98,14 +98,14 @@ def test_what_feeds_no_profile_says_why(settings):
                      [("a", "b"), ("b", "a"), ("e", "f")], config)
     assert net.key_figures["person_id"].tolist() == ["e", "f"]
     measure = config.key_figures.measure
-    others = [f"x{i}" for i in range(LISTED_PEOPLE + 2)]
+    others = [f"x{i}" for i in range(LISTED + 2)]
     notes = unprofiled_notes(net, pd.DataFrame({"person_id": ["e", "c", *others]}), config)
     assert notes == [
         f"school s1: no key figures (nobody has {measure} above 0 with tie_scope boundary), "
         "so no profiles",
         "school s2: no key figures (no ties among its staff), so no profiles",
         f"transcripts of {len(others) + 1} people who are not key figures are coded but feed "
-        f"no profile: {', '.join(['c', *others][:LISTED_PEOPLE])} and 3 more"]
+        f"no profile: {', '.join(['c', *others][:LISTED])} and 3 more"]
     one = unprofiled_notes(net, pd.DataFrame({"person_id": ["c", "e"]}), config)[-1]
     assert one == ("transcripts of 1 person who is not a key figure are coded but feed no "
                    "profile: c")

@@ -320,8 +320,9 @@ def name_variants(full: str, nicknames: list[str] | tuple[str, ...] = ()
                if v.upper() != v and (len(v) > SHORTEST_SPELT or " " in v or (
                    len(v) == SHORTEST_SPELT and _tells_name(v.lower(), v in alone)))} - ACRONYMS
     # a Turkish name in capitals has a dotted İ for its i ("ÇELİK"; its ı is I: "YILMAZ")
-    shouted |= {v.replace("i", "İ").upper() for v in stressed
-                if "i" in v and TURKISH_LETTERS & set(full) and v.upper() in shouted}
+    if TURKISH_LETTERS & set(full):
+        shouted |= {v.replace("i", "İ").upper() for v in stressed
+                    if "i" in v and v.upper() in shouted}
     lower, lower_short = _lower_case(firsts, shorts, sur_forms, alone)
     names = {v for v in out if len(v) >= 2 and not short_caps(v)} | {
         v for v in shouted if len(v) >= 2} | lower

@@ -426,7 +426,7 @@ def _log_header(paragraphs: list[str], fields: frozenset[str]) -> int:
     return end if end > title else 0
 
 
-def _configured(config: SegmentConfig, text: str = "") -> tuple[tuple[str, ...], ...]:
+def _configured(config: SegmentConfig, text: str) -> tuple[tuple[str, ...], ...]:
     """The configured interviewer, respondent and other speakers' prefixes in NFC ("ï" typed
     as i and a combining diaeresis too), as transcripts' prefixes are compared; with the
     ``paired_prefixes`` of which ``text`` starts a line with both."""

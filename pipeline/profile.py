@@ -238,7 +238,7 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
     phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci]),
                          f"not evaluated (no {_name(crit)} in the data)"
                          if crit.feature in NETWORK_FEATURES
-                         else "not evaluated (no transcripts)")
+                         else "not evaluated (no coded segments)")
                 for ci, crit in enumerate(prof.criteria)]
                for pi, prof in enumerate(cfg.profiles)]
     met, reasons = [], []
@@ -260,8 +260,9 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
             parts.append(f"not {p.id}: " + "; ".join(
                 ph for ci, ph in enumerate(said) if not (ev[ci] and held[pi][i, ci])))
         if chosen[i] == "undetermined":
-            why = ("no profile's criteria all hold" if coded[i] else "no transcripts, so what "
-                   "this key figure shares is unknown")
+            why = ("no profile's criteria all hold" if coded[i] else "no coded segments "
+                   "(no transcripts, or none with a respondent turn), so what this key "
+                   "figure shares is unknown")
             parts.append(f"undetermined: {why}; nearest is {nearest[i]} ({n_met} of {n_used} "
                          "criteria)")
         reasons.append(". ".join(parts))

@@ -166,7 +166,8 @@ UI: dict[str, dict[str, str]] = {
         "selected": "Geselecteerd als sleutelfiguur",
         "evidence": "Sterkste fragmenten per codefamilie",
         "no_segments": "Geen gecodeerde fragmenten in deze familie.",
-        "no_transcripts": "Geen transcripten: wat deze sleutelfiguur deelt is onbekend, dus "
+        "no_transcripts": "Geen gecodeerde fragmenten (geen transcripten, of geen beurt van de "
+                          "respondent erin): wat deze sleutelfiguur deelt is onbekend, dus "
                           "geen profiel; het dichtstbijzijnde volgt alleen uit het netwerk.",
         "non_respondent_note": "Heeft de vragenlijst niet ingevuld (staff.csv): de eigen "
                                "nominaties ontbreken, dus uitgaande en wederkerige relaties, "
@@ -339,8 +340,9 @@ UI: dict[str, dict[str, str]] = {
         "selected": "Selected as key figure",
         "evidence": "Strongest segments per code family",
         "no_segments": "No coded segments in this family.",
-        "no_transcripts": "No transcripts: what this key figure shares is unknown, so no "
-                          "profile; the nearest one follows from the network only.",
+        "no_transcripts": "No coded segments (no transcripts, or no respondent turn in them): "
+                          "what this key figure shares is unknown, so no profile; the "
+                          "nearest one follows from the network only.",
         "non_respondent_note": "Did not answer the questionnaire (staff.csv): their own "
                                "nominations are missing, so outgoing and reciprocal ties, and "
                                "the criteria on them, are incomplete.",
@@ -828,7 +830,8 @@ _NL_WORDING = [
     (re.compile(r"\bno strength\b"), "geen sterkte"),
     (re.compile(r"^not evaluated \(no (\S+) in the data\)$"),
      r"niet beoordeeld (geen \1 in de gegevens)"),
-    (re.compile(r"^not evaluated \(no transcripts\)$"), "niet beoordeeld (geen transcripten)"),
+    (re.compile(r"^not evaluated \(no coded segments\)$"),
+     "niet beoordeeld (geen gecodeerde fragmenten)"),
 ]
 
 

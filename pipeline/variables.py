@@ -259,7 +259,7 @@ def _profiles(profiles: ProfilesConfig) -> dict[str, Variable]:
         "person_id": PERSON, "school_id": SCHOOL,
         "profile": ("text", "/".join([*ids, "undetermined"]), "The first profile of "
                     "profiles.yaml whose criteria all hold; undetermined when none does, or "
-                    "when the key figure has no transcripts (what they share is unknown)."),
+                    "when the key figure has no coded segments (what they share is unknown)."),
         "reasons": ("text", "", "In words, per profile tried, which criteria held and which "
                     "did not, with the values compared."),
         "nearest_profile": ("text", "/".join(ids), "The profile assigned or, for undetermined, "

@@ -200,10 +200,10 @@ def test_a_key_figure_without_transcripts_gets_no_profile(features, settings):
     row = out.loc["a-super"]
     assert row[["profile", "nearest_profile", "criteria_met"]].tolist() == [
         "undetermined", "super_sharer", "2/2"]        # most reciprocal ties, strongest ties
-    assert "shares the focus: not evaluated (no transcripts)" in row["reasons"]
-    assert row["reasons"].endswith("undetermined: no transcripts, so what this key figure "
-                                   "shares is unknown; nearest is super_sharer (2 of 2 "
-                                   "criteria)")
+    assert "shares the focus: not evaluated (no coded segments)" in row["reasons"]
+    assert row["reasons"].endswith("undetermined: no coded segments (no transcripts, or none "
+                                   "with a respondent turn), so what this key figure shares "
+                                   "is unknown; nearest is super_sharer (2 of 2 criteria)")
     assert out.attrs["notes"] == []
     others = assign_profiles(features, settings.profiles, settings.codebook)
     assert (out.drop(index="a-super")["profile"].tolist()

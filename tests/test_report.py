@@ -168,7 +168,7 @@ def test_data_quality_and_warnings(nl):
         ["noord", "sterkte buiten de schaal", "1", "27"], ["noord", "dubbel", "1", "28"],
         ["zuid", "nomineert zichzelf", "1", "51"]]
     assert "sleutelfiguur z01 heeft geen transcripten" in dq
-    assert "Geen transcripten" in card(html, "kf-zuid-3")
+    assert "Geen gecodeerde fragmenten (geen transcripten" in card(html, "kf-zuid-3")
 
 
 def test_profile_cards_reasons_and_evidence(nl):
@@ -523,7 +523,7 @@ def test_a_survey_without_tie_strengths_reads_as_criteria_in_the_report(tmp_path
     # (and, for the key figure without transcripts, the criteria on codes)
     assert {detail for _, detail in skipped} == {
         "niet beoordeeld (geen mean_strength in de gegevens)",
-        "niet beoordeeld (geen transcripten)"}, skipped
+        "niet beoordeeld (geen gecodeerde fragmenten)"}, skipped
     assert {why.strip() for why, detail in skipped if "mean_strength" in detail} == {
         "sterkste relaties in de school"}
 

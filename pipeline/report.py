@@ -967,6 +967,13 @@ _NL_WARNINGS = [
                 r"version"),
      r"model \1 is getraind met codeboekversie \2, deze run gebruikt versie \3: als de "
      r"betekenis van een code veranderd is, train het dan opnieuw op labels van deze versie"),
+    (re.compile(r"the definition of (.+) in the codebook has changed since model (.+) was "
+                r"trained, under the same version (.+): if what the code means has changed, "
+                r"give the codebook a new version and retrain the model on labels made with "
+                r"it"),
+     r"de definitie van \1 in het codeboek is veranderd sinds model \2 getraind is, onder "
+     r"dezelfde versie \3: als de betekenis van de code veranderd is, geef het codeboek dan "
+     r"een nieuwe versie en train het model opnieuw op labels daarvan"),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
      lambda m: (f"netwerk: {_n_of(m[1], 'relatie', 'relaties')} met niet-respondenten "

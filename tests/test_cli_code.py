@@ -188,6 +188,30 @@ def test_a_model_of_another_codebook_version_is_named(shared_datadir, tmp_path, 
         assert code_ == 2 and "give --model or --rules, not both" in err, err
 
 
+def test_a_codebook_edited_without_a_new_version_is_named(shared_datadir, tmp_path, capsys,
+                                                        monkeypatch):
+    """A team's copy of the codebook whose definition of focus is sharpened under the same
+    version: `code` with the shipped model names focus; with the shipped codebook it says
+    nothing of the kind (the shipped model's card holds the meanings it was trained under)."""
+    from helpers import REPO, write_config
+    from helpers import cli as run_cli
+
+    codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")
+    old = "The problem or theme the PLG works on"
+    assert old in codebook
+    (tmp_path / "codebook.yaml").write_text(
+        codebook.replace(old, "The problem the PLG works on", 1), encoding="utf-8")
+    config = write_config(tmp_path, "codebook: configs/codebook.yaml", "codebook: codebook.yaml")
+    segments = shared_datadir / "coding" / "to_code.csv"
+    said = "the definition of focus in the codebook has changed since model"
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "x.csv"], capsys,
+                            monkeypatch)
+    assert code_ == 0 and "has changed since model" not in err, err
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "y.csv", "--config", config],
+                            capsys, monkeypatch)
+    assert code_ == 0 and said in " ".join(err.split()), err
+
+
 def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_path, capsys,
                                                            monkeypatch):
     """A model whose card says it saw 0 or 3 positives of a code (labels for a few codes

@@ -207,6 +207,32 @@ def test_a_code_on_every_labelled_segment_is_named(codebook):
     assert len(notes) == 1 and "from fewer than 10 positive labels" in notes[0]
 
 
+def test_a_code_whose_definition_changed_under_the_same_version_is_named(codebook):
+    """A team sharpens what ``outcomes`` means but keeps the codebook's version: a model
+    trained before says which code changed. New rule patterns, labels or examples mean no
+    change of what a model learned, so they are not named; nor is a card from before the
+    card held meanings."""
+    from pipeline.coding.assign import codebook_note, codebook_stamp
+
+    card = {"name": "m", "codebook": codebook_stamp(codebook)}
+    assert codebook_note(card, codebook) is None
+    codes = codebook.model_dump()
+    for family in codes["families"]:
+        for code in family["codes"]:
+            code["patterns"] = [*code["patterns"], "nieuw woord"]
+            code["examples"] = []
+            if code["id"] == "outcomes":
+                code["exclude"] = [*code["exclude"], "a plan for next year (code approach)"]
+    edited = type(codebook).model_validate(codes)
+    assert codebook_stamp(edited)["sha256"] != card["codebook"]["sha256"]
+    assert codebook_note(card, edited) == (
+        "the definition of outcomes in the codebook has changed since model m was trained, "
+        "under the same version 1.0: if what the code means has changed, give the codebook a "
+        "new version and retrain the model on labels made with it")
+    older = {"name": "m", "codebook": {"version": "1.0", "sha256": "0" * 64}}
+    assert codebook_note(older, edited) is None
+
+
 def test_train_on_one_school_says_it_could_not_evaluate(shared_datadir, tmp_path, capsys,
                                                         monkeypatch):
     """A cohort whose labels are of one school: leave-one-school-out is impossible, so the

@@ -411,6 +411,9 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     from pipeline.coding.assign import codebook_note, model_notes
 
     made.append(codebook_note({"name": "m", "codebook": {"version": "0.9"}}, settings.codebook))
+    made.append(codebook_note({"name": "m", "codebook": {
+        "version": settings.codebook.version, "meanings": {"focus": "changed"}}},
+        settings.codebook))
     made += network.plg_notes(pd.DataFrame({"school_id": "s", "plg_id": ["DT1", "dt1", "dt1"],
                                             "plg_type": ["", "data_team", "lesson_study"],
                                             "line": [2, 3, 4]}))
@@ -439,7 +442,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 29
+    assert len(made) == 30
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

@@ -11,6 +11,8 @@ most towards it, function words and pseudonyms left out; the rule coder's matche
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from pipeline.parallel import can_fork, ordered_map
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "coder_source", "load_coder",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
-           "codebook_note", "model_notes", "one_sided", "CODED_COLUMNS"]
+           "codebook_note", "codebook_stamp", "model_notes", "one_sided", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -292,15 +294,46 @@ def _check_codes(folder: Path, labels: list[str], codebook: Codebook) -> None:
                          "DIR`, then --model DIR) or code with --rules")
 
 
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _meanings(codebook: Codebook) -> dict[str, str]:
+    """Per code, a digest of what it means: the coding unit, its definition, include and
+    exclude rules and its sub-types. Not its labels, colour, examples or rule patterns: those
+    may change without what a model learned changing."""
+    return {code.id: _digest([codebook.unit, code.definition, code.include, code.exclude,
+                              [s.id for s in code.subtypes]])[:16]
+            for code in codebook.codes}
+
+
+def codebook_stamp(codebook: Codebook) -> dict:
+    """The model card's ``codebook``: its version, the digest of the whole codebook and, per
+    code, of its meaning (:func:`codebook_note` compares those)."""
+    return {"version": codebook.version, "sha256": _digest(codebook.model_dump(mode="json")),
+            "meanings": _meanings(codebook)}
+
+
 def codebook_note(card: dict, codebook: Codebook) -> str | None:
-    """A model trained under another version of the codebook: its codes are the same (else
-    :func:`_check_codes` refuses it), but what they mean may have changed since."""
-    made = (card.get("codebook") or {}).get("version")
-    if made is None or str(made) == str(codebook.version):
+    """A model trained under another version of the codebook, or under the same version with
+    codes whose meaning has changed since (an edit without a new version): its codes are the
+    same (else :func:`_check_codes` refuses it), but what they mean may not be."""
+    stamp = card.get("codebook") or {}
+    made, name = stamp.get("version"), card.get("name", "model")
+    if made is None:
         return None
-    return (f"model {card.get('name', 'model')} was trained with codebook version {made}, this "
-            f"run uses version {codebook.version}: if what a code means has changed, retrain "
-            "it on labels made with this version")
+    if str(made) != str(codebook.version):
+        return (f"model {name} was trained with codebook version {made}, this run uses version "
+                f"{codebook.version}: if what a code means has changed, retrain it on labels "
+                "made with this version")
+    then, now = stamp.get("meanings") or {}, _meanings(codebook)
+    changed = [code for code in now if code in then and then[code] != now[code]]
+    if not changed:
+        return None
+    return (f"the definition of {', '.join(changed)} in the codebook has changed since model "
+            f"{name} was trained, under the same version {made}: if what the code means has "
+            "changed, give the codebook a new version and retrain the model on labels made "
+            "with it")
 
 
 def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]:

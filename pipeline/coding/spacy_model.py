@@ -46,7 +46,7 @@ from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, with_c
 from thinc.layers.resizable import resize_linear_weighted
 
 import pipeline.nlp  # noqa: F401  (registers the lookup_lemmas component)
-from pipeline.coding.assign import Coder
+from pipeline.coding.assign import Coder, codebook_stamp
 from pipeline.coding.model import _best_threshold
 from pipeline.coding.scoring import CARD_FILE, MODEL_ENTRIES, NLP_DIR, read_card
 from pipeline.config import REPO_ROOT
@@ -431,7 +431,6 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
     seconds = time.perf_counter() - started
     cfg_path = Path(config_path) if config_path else DEFAULT_CONFIG
     cfg = _load_config(cfg_path)
-    cb_text = json.dumps(settings.codebook.model_dump(mode="json"), sort_keys=True)
     card = {
         "name": BACKEND_ID,
         "backend_id": BACKEND_ID,
@@ -439,8 +438,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                    f"{cfg_path.name}), per-code thresholds tuned by "
                    f"{model._folds()}-fold CV on the training data",
         "created": datetime.now(UTC).date().isoformat(),
-        "codebook": {"version": settings.codebook.version,
-                     "sha256": hashlib.sha256(cb_text.encode()).hexdigest()},
+        "codebook": codebook_stamp(settings.codebook),
         "training_data": {"cohort": cohort.meta.name, **summary},
         "hyperparameters": {"config": cfg_path.name,
                             "config_sha256": hashlib.sha256(cfg_path.read_bytes()).hexdigest(),

@@ -9,14 +9,13 @@ label (a tie counts as absent). The model card records exactly which labels were
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.coding.assign import one_sided
+from pipeline.coding.assign import codebook_stamp, one_sided
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
@@ -277,7 +276,6 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         notes.append(f"evaluation: {unevaluated}: the model card has no scores; label segments "
                      "of a second school to evaluate it (`pipeline evaluate`)")
     model = make_model(settings, names).fit(X, Y)
-    cb_text = json.dumps(settings.codebook.model_dump(mode="json"), sort_keys=True)
     card = {
         "name": "sklearn_tfidf_lr",
         "backend_id": "sklearn",
@@ -285,8 +283,7 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
                    "unigrams of its context, one-vs-rest logistic regression, per-code "
                    "thresholds tuned by cross-validation on the training data",
         "created": datetime.now(UTC).date().isoformat(),
-        "codebook": {"version": settings.codebook.version,
-                     "sha256": hashlib.sha256(cb_text.encode()).hexdigest()},
+        "codebook": codebook_stamp(settings.codebook),
         "training_data": {"cohort": cohort.meta.name, "cohort_folder": cohort_folder(cohort),
                           **summary},
         "hyperparameters": settings.pipeline.training.model_dump(mode="json")

@@ -155,7 +155,7 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
                             (a missing strength is never off-scale; with no scale in
                             ``cohort.yaml`` nothing is checked)
     ``duplicate``           the same ego -> alter again, among rows without an earlier
-                            issue: the first is kept, the others are reported
+                            issue: the first (by ``line``) is kept, the others are reported
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     Returns
     -------
     clean : DataFrame
-        The nominations without the bad rows, same columns, index reset.
+        The nominations without the bad rows, same columns, in line order, index reset.
     quality : DataFrame
         ``school_id, issue, count, lines``: one row per school and issue found; ``lines``
         lists every source line number (:func:`first_lines` shortens it for a warning).
@@ -200,6 +200,10 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
     _require(nominations, ["school_id", "ego", "alter"], "nominations")
     noms = nominations.reset_index(drop=True)
     n = len(noms)
+    if "line" in noms.columns and (np.diff(noms["line"].to_numpy(dtype=np.int64)) < 0).any():
+        # rows put together out of order (a table built in Python): in line order, so the
+        # first of a duplicate pair, which is kept, is the one written first
+        noms = noms.sort_values("line", kind="stable").reset_index(drop=True)
     lines = (noms["line"].to_numpy(dtype=np.int64) if "line" in noms.columns
              else np.arange(2, n + 2, dtype=np.int64))
     strength = (pd.to_numeric(noms["strength"], errors="coerce").to_numpy(dtype=float)

@@ -203,6 +203,12 @@ def test_check_nominations_fail_policy_names_file_line_and_field(tiny, shared_da
     with pytest.raises(InputError, match="'a1' -> 'a2' already nominated on line 2") as err:
         network.check_nominations(tiny.staff, repeated, tiny.meta, "fail")
     assert (err.value.line, err.value.field) == (7, "alter")
+    # rows put together out of order: the one written first is kept, whatever its position
+    with pytest.raises(InputError, match="'a1' -> 'a2' already nominated on line 2") as err:
+        network.check_nominations(tiny.staff, repeated.iloc[::-1], tiny.meta, "fail")
+    assert (err.value.line, err.value.field) == (7, "alter")
+    clean, quality = network.check_nominations(tiny.staff, repeated.iloc[::-1], tiny.meta)
+    assert clean["line"].tolist() == [2] and quality["lines"].tolist() == ["7"]
 
 
 def test_check_nominations_rejects_unknown_policy(tiny):

@@ -537,8 +537,9 @@ def load_cohort(root: Path | str) -> Cohort:
 class Transcript:
     """A transcript as read: its ``text`` (segment offsets index into it) and, for a .docx,
     the ``formats`` of its lines (one per ``\\n``-separated line: ``"**"`` where all its
-    words are bold, ``"*"`` where they are all italic, else ``""``; empty for other files),
-    which can tell the speakers apart where no label does (segment.py)."""
+    words are bold, ``"*"`` italic, ``"_"`` underlined, ``"~"`` coloured or highlighted
+    (:data:`EMPHASIS`), else ``""``; empty for other files), which can tell the speakers
+    apart where no label does (segment.py)."""
 
     text: str
     formats: tuple[str, ...] = ()
@@ -590,12 +591,18 @@ class _DocxStyles:
     """What a .docx's style definitions say of its text: the ids of the character styles
     that hide it, the heading level (1: top) of each paragraph style that makes a heading
     (Word's Heading 1-9, any style with an outline level, Title, Subtitle), and the ids of
-    the styles (paragraph or character) that make text bold, and italic."""
+    the styles (paragraph or character) that set each property of :data:`EMPHASIS` (by its
+    tag: ``b``, ``i``, ...)."""
 
     hidden: frozenset[str]
     headings: dict[str, int]
-    bold: frozenset[str] = frozenset()
-    italic: frozenset[str] = frozenset()
+    emphasis: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+#: a line's format as io.Transcript.formats writes it, by the run properties (``w:rPr``) that
+#: give it, the first that all its words have: bold, italic, underlined, then a colour or
+#: highlight (the ways a typist sets the questions apart from the answers)
+EMPHASIS = (("**", ("b",)), ("*", ("i",)), ("_", ("u",)), ("~", ("color", "highlight")))
 
 
 def _docx_styles(document) -> _DocxStyles:
@@ -620,7 +627,7 @@ def _docx_styles(document) -> _DocxStyles:
             return outline if outline is not None else 1 + (name == "subtitle")
         return None
 
-    def toggled(tag: str) -> frozenset[str]:
+    def setting(tag: str) -> frozenset[str]:
         return frozenset(i for i in styles if inherited(
             i, lambda style: _toggle(style.find(f"{_W}rPr"), tag)))
 
@@ -629,14 +636,20 @@ def _docx_styles(document) -> _DocxStyles:
                   if _toggle(style.find(f"{_W}rPr"), "vanish")),
         {i: n for i, style in styles.items()
          if style.get(f"{_W}type") == "paragraph" and (n := inherited(i, level))},
-        toggled("b"), toggled("i"))
+        {tag: setting(tag) for _, tags in EMPHASIS for tag in tags})
+
+
+# the values that turn a run property off: a toggle's (bold: ``w:b w:val="0"``), no underline,
+# the text colour of the theme (automatic, or black), no highlight
+_PROPERTY_OFF = {"u": {"none"}, "color": {"auto", "000000"}, "highlight": {"none"}}
 
 
 def _toggle(properties, tag: str) -> bool | None:
-    """What run properties (``w:rPr``) say of a toggle such as bold (``w:b``): on, off, or
-    nothing (None)."""
+    """What run properties (``w:rPr``) say of a property such as bold (``w:b``) or a colour
+    (``w:color``): on, off, or nothing (None)."""
     found = None if properties is None else properties.find(f"{_W}{tag}")
-    return None if found is None else found.get(f"{_W}val", "true").lower() not in _OFF
+    return None if found is None else (found.get(f"{_W}val", "true").lower()
+                                       not in _PROPERTY_OFF.get(tag, _OFF))
 
 
 def _outline_level(properties) -> int | None:
@@ -713,8 +726,8 @@ def _docx_lines(element, styles: _DocxStyles, in_table: bool = False
 def _line_formats(paragraph, pieces: list[tuple[str, object]], styles: _DocxStyles
                   ) -> tuple[str, ...]:
     """Per line of a paragraph (its text, from its ``pieces`` (:func:`_paragraph_pieces`),
-    split at its breaks): ``**`` where every word is bold, ``*`` where every word is italic
-    (by the run's format, its character style or the paragraph's style), else ''."""
+    split at its breaks): the :data:`EMPHASIS` that every word of it has (by the run's format,
+    its character style or the paragraph's style), else ''."""
     style = paragraph.find(f"{_W}pPr/{_W}pStyle")
     own = None if style is None else style.get(f"{_W}val")
     lines: list[list] = [[]]   # per line, the runs of its words
@@ -728,19 +741,19 @@ def _line_formats(paragraph, pieces: list[tuple[str, object]], styles: _DocxStyl
 
 
 def _emphasis(runs: list, paragraph_style: str | None, styles: _DocxStyles) -> str:
-    """``**`` where all ``runs`` are bold, ``*`` where all are italic, else (or none) ''."""
-    def on(run, tag: str, styled: frozenset[str]) -> bool:
+    """The first mark of :data:`EMPHASIS` that all ``runs`` have, else (or none) ''."""
+    def on(run, tag: str) -> bool:
         properties = run.find(f"{_W}rPr")
         direct = _toggle(properties, tag)
         if direct is not None:
             return direct
         char_style = None if properties is None else properties.find(f"{_W}rStyle")
+        styled = styles.emphasis.get(tag, frozenset())
         return (char_style is not None and char_style.get(f"{_W}val") in styled
                 or paragraph_style in styled)
 
-    return next((mark for mark, tag, styled in (("**", "b", styles.bold),
-                                                ("*", "i", styles.italic))
-                 if runs and all(on(run, tag, styled) for run in runs)), "")
+    return next((mark for mark, tags in EMPHASIS
+                 if runs and all(any(on(run, tag) for tag in tags) for run in runs)), "")
 
 
 # a transcript table's header row: the columns read (time, speaker, text) and those left out

@@ -835,6 +835,10 @@ _NL_WORDING = [
 ]
 
 
+_NL_FORMATS = {"in bold": "vette", "in italic": "cursieve", "underlined": "onderstreepte",
+               "in colour": "gekleurde"}
+
+
 def _nl_line_list(text: str) -> str:
     """``'a' (line 2) and 'b' (line 3)`` of a warning in Dutch."""
     return text.replace(") and ", ") en ").replace("(line ", "(regel ")
@@ -902,14 +906,15 @@ _NL_WARNINGS = [
                 f"(gevonden voorvoegsels: {'geen' if m[2] == 'none' else m[2]}): begin elke "
                 "beurt met het label van de spreker en een dubbele punt of een tab ('I: ...', "
                 f"'R: ...'), of zet de gebruikte labels in {m[3]} en {m[4]} in de config")),
-    (re.compile(r"(.+): no speaker labels: its paragraphs in (bold|italic) are read as the "
+    (re.compile(r"(.+): no speaker labels: its paragraphs (in bold|in italic|underlined|in "
+                r"colour) are read as the "
                 r"(interviewer|respondent)'s turns and the others as the "
                 r"(interviewer|respondent)'s: check that its format tells them apart so, or "
                 r"start each turn with its speaker's label \('I: \.\.\.', 'R: \.\.\.'\)"),
-     lambda m: (f"{m[1]}: geen sprekerslabels: de {'vette' if m[2] == 'bold' else 'cursieve'} "
-                f"alinea's zijn gelezen als de beurten van de {m[3]} en de andere als die van "
-                f"de {m[4]}: controleer of de opmaak ze zo onderscheidt, of begin elke beurt met "
-                "het label van de spreker ('I: ...', 'R: ...')")),
+     lambda m: (f"{m[1]}: geen sprekerslabels: de {_NL_FORMATS[m[2]]} alinea's zijn gelezen "
+                f"als de beurten van de {m[3]} en de andere als die van de {m[4]}: controleer "
+                "of de opmaak ze zo onderscheidt, of begin elke beurt met het label van de "
+                "spreker ('I: ...', 'R: ...')")),
     (re.compile(r"(.+): '(.+)' speaks beside the interviewer and the respondent '(.+)': a "
                 r"second respondent, whose turns are not coded \(they are not the words of the "
                 r"person interviewed\)"),

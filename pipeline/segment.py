@@ -90,7 +90,8 @@ HEADING = re.compile(rf"{SPACE}*#{{1,6}}{SPACE}+(?=\S)")
 # a turn that its format starts (a .docx's bold or italic question, or the plain answer
 # after it: io.Transcript.formats), as a match at the paragraph's start
 FORMAT_TURN = re.compile("(?P<prefix>)")
-FORMAT_NAMES = {"**": "bold", "*": "italic", "": "plain"}   # the speakers it tells apart
+FORMAT_NAMES = {"**": "in bold", "*": "in italic", "_": "underlined", "~": "in colour",
+                "": "plain"}   # the formats that tell the speakers apart (io.EMPHASIS)
 # the share of questions (ending in "?") among the asking side's sentences of more than a
 # "Hm-hm." (BACKCHANNEL_WORDS): where the emphasised side asks, an introduction to a question
 # now and then; where the plain side does, hardly anything else (plain questions and answers
@@ -581,7 +582,7 @@ def speaker_notes(text: str, source: str, config: SegmentConfig,
     notes = []
     if mark := next((key for *_, m, key in found if m is not None and m.re is FORMAT_TURN
                      and key), None):
-        notes.append(f"no speaker labels: its paragraphs in {FORMAT_NAMES[mark]} are read as "
+        notes.append(f"no speaker labels: its paragraphs {FORMAT_NAMES[mark]} are read as "
                      f"the {roles[mark]}'s turns and the others as the {roles['']}'s: check "
                      "that its format tells them apart so, or start each turn with its "
                      "speaker's label ('I: ...', 'R: ...')")

@@ -1091,11 +1091,14 @@ def test_docx_headings_are_section_titles_not_answers(tmp_path, seg_config, nl_p
 
 
 def docx_of_formatted(path, paragraphs) -> Transcript:
-    """A .docx of ``(format, text)`` paragraphs ("" plain, "bold", "italic", "Vraag": a
-    paragraph style in bold, or "Strong"/"Emphasis"/"Quote": Word's own styles), a "\\n" in
-    a text being a Shift+Enter; the transcript as read, with its lines' formats."""
+    """A .docx of ``(format, text)`` paragraphs ("" plain, "bold", "italic", "underline",
+    "blue", "highlight", "Vraag": a paragraph style in bold, or "Strong"/"Emphasis"/"Quote":
+    Word's own styles), a "\\n" in a text being a Shift+Enter; the transcript as read, with
+    its lines' formats."""
     import docx
     from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.text import WD_COLOR_INDEX
+    from docx.shared import RGBColor
 
     document = docx.Document()
     question = document.styles.add_style("Vraag", WD_STYLE_TYPE.PARAGRAPH)
@@ -1107,8 +1110,12 @@ def docx_of_formatted(path, paragraphs) -> Transcript:
             if k:
                 paragraph.add_run().add_break()   # Shift+Enter
             run = paragraph.add_run(line)
-            if form in ("bold", "italic"):
+            if form in ("bold", "italic", "underline"):
                 setattr(run, form, True)
+            elif form == "blue":
+                run.font.color.rgb = RGBColor(0x1F, 0x4E, 0x79)
+            elif form == "highlight":
+                run.font.highlight_color = WD_COLOR_INDEX.YELLOW
             elif form in ("Strong", "Emphasis"):
                 run.style = document.styles[form]
     document.save(path)
@@ -1135,11 +1142,13 @@ def by_format(transcript: Transcript, seg_config, nlp, name="Kees de Wit"):
 
 
 @pytest.mark.parametrize("form,mark", [("bold", "**"), ("italic", "*"), ("Vraag", "**"),
-                                       ("Strong", "**"), ("Emphasis", "*")])
+                                       ("Strong", "**"), ("Emphasis", "*"), ("underline", "_"),
+                                       ("blue", "~"), ("highlight", "~")])
 def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipeline, form,
                                                    mark):
     """A transcript typed without labels, its questions in bold or italic (by the run, a
-    paragraph style or a character style), gave no segment at all. The format of its lines
+    paragraph style or a character style), underlined, in colour or highlighted, gave no
+    segment at all. The format of its lines
     now tells the speakers apart, the text staying as typed: the questions are the context,
     the paragraphs of an answer one segment, the title line before the first question none,
     a "Hm-hm." no question; a note says how the speakers were told apart."""
@@ -1157,7 +1166,8 @@ def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipe
                                         "En hoe deel je dat met collega's?",
                                         "En hoe deel je dat met collega's?"]
     check_offsets(segs, transcript.text)
-    assert len(notes) == 1 and f"paragraphs in {'bold' if mark == '**' else 'italic'} are " \
+    said = {"**": "in bold", "*": "in italic", "_": "underlined", "~": "in colour"}[mark]
+    assert len(notes) == 1 and f"paragraphs {said} are " \
         "read as the interviewer's turns" in notes[0]
     assert segment(transcript.text, seg_config, nl_pipeline).empty   # a .txt has no format
 

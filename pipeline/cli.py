@@ -120,7 +120,10 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
                             "segments": len(result.segments),
                             "key_figures": len(result.network.key_figures)}}
-        inputs = [*data.input_files, *([result.codes_file] if result.codes_file else [])]
+        # the same files, run id and hashes as the report's "how to reproduce" section
+        reproduce = report.reproduce_info(result, data, settings, reveal_names=reveal_names)
+        extra |= {key: reproduce[key] for key in ("run_id", "config_hash", "input_hash")}
+        inputs = [*report.run_inputs(data), *([result.codes_file] if result.codes_file else [])]
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root, inputs, stage, started,
                                     extra))

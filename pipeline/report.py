@@ -1197,7 +1197,7 @@ def _default_model_used(result, settings: Settings) -> tuple[bool, str | None]:
     return True, file_sha256(folder / MODEL_FILE)
 
 
-def _run_inputs(cohort: Cohort) -> list[Path]:
+def run_inputs(cohort: Cohort) -> list[Path]:
     """The cohort files a run reads (cohort.yaml, staff, nominations, transcripts, labels),
     sorted; other files in the folder (notes, scripts) do not change results."""
     root = Path(cohort.root)
@@ -1233,7 +1233,7 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
     if reveal_names:
         cmd.append("--reveal-names")
     configs = [(_display_path(p), file_sha256(p)) for p in settings.files]
-    files = _run_inputs(cohort)
+    files = run_inputs(cohort)
     inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in files]
     groups: dict[str, int] = {}
     for rel, _ in inputs:

@@ -304,6 +304,20 @@ def test_manifest_records_versions_config_and_hashes(run_out):
     assert len(manifest["inputs"]["staff.csv"]) == 64
 
 
+def test_manifest_and_report_name_the_same_run(run_out):
+    """The report's run id and input hash are the manifest's, over the same files: those the
+    run reads (the cohort's README is not one), so a reader can tie the two together."""
+    cohort, out, _ = run_out
+    manifest = json.loads((out / "manifest.json").read_text())
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert manifest["run_id"] in html and manifest["input_hash"] in html
+    assert manifest["run_id"] == f"{manifest['config_hash'][:8]}-{manifest['input_hash'][:8]}"
+    read_by_run = sorted(p.relative_to(cohort).as_posix() for p in cohort.rglob("*")
+                         if p.is_file() and p.name not in ("README.md", "store.sqlite"))
+    assert (cohort / "README.md").is_file() and sorted(manifest["inputs"]) == read_by_run
+    assert f"{len(read_by_run)} " in html
+
+
 def test_profile_command_reads_the_contract_features(run_out, tmp_path):
     _, out, _ = run_out
     result = CliRunner().invoke(app, ["profile", str(out / "person_features.csv"),

@@ -272,6 +272,9 @@ class Criterion(_Strict):
     value: float | None = None
     rank_in_school: int | None = None
     codes: list[str] | None = None
+    # a threshold that defines the criterion ("all three categories"), not a choice: the
+    # sensitivity check leaves it where it is
+    fixed: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> Criterion:

@@ -1075,6 +1075,15 @@ def line_list(lines: Iterable[int], limit: int | None = MAX_LINES_SHOWN) -> str:
     return shown + (", ..." if limit is not None and len(lines) > limit else "")
 
 
+LISTED = 5   # ids named in a note about several people or schools; the rest are counted
+
+
+def id_list(ids: list[str]) -> str:
+    """``a, b, c, d, e and 3 more``: the first :data:`LISTED` of ``ids``, the rest counted."""
+    more = len(ids) - LISTED
+    return ", ".join(ids[:LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
 def _lines(lines: pd.Series) -> str:
     return f"line{'s' if len(lines) > 1 else ''} {line_list(lines)}"
 
@@ -1644,17 +1653,30 @@ def run_manifest_of(path: Path) -> dict | None:
 
 def read_features(path: Path, codebook) -> pd.DataFrame:
     """A person-features CSV per the profile contract (DESIGN.md), checked per cell so that a
-    broken table is refused rather than profiled: ids given and each person once, numbers
-    finite and >= 0 (counts given and whole), n_activity_kinds at most the codebook's
-    sub-types."""
+    broken table is refused rather than profiled: at least one person, ids given and each
+    person once, numbers finite and >= 0 (counts given and whole), n_activity_kinds at most
+    the codebook's sub-types, and, where the optional ``n_segments`` is given (0: no coded
+    segments, so what the person shares is unknown), no code on more segments than that."""
     path = Path(path)
-    counts = [f"n_{c}" for c in codebook.code_ids] + ["n_activity_kinds"]
-    numeric = ["out_ties", "in_ties", "reciprocal_ties", "mean_strength", *counts]
+    codes = [f"n_{c}" for c in codebook.code_ids]
+    numeric = ["out_ties", "in_ties", "reciprocal_ties", "mean_strength", *codes,
+               "n_activity_kinds"]
     df = _read_csv(path, ["person_id", "school_id", *numeric])
+    if df.empty:
+        raise InputError(path, "no rows below the header: no key figure to profile")
     _check_people(df, path)
+    if "n_segments" in df.columns:
+        numeric.append("n_segments")
     for col in numeric:
         count = col != "mean_strength"   # may be missing: a survey without tie strengths
         df[col] = _to_float(df, col, path, lo=0, required=count, whole=count)
+    if "n_segments" in df.columns:
+        for col in codes:
+            bad = df[df[col] > df["n_segments"]]
+            if len(bad):
+                raise InputError(path, f"{bad[col].iloc[0]:.0f} segments coded, but n_segments "
+                                 f"is {bad['n_segments'].iloc[0]:.0f} (a code counts a segment "
+                                 "once)", line=int(bad["line"].iloc[0]), field=col)
     kinds = len(codebook.subtype_ids)
     bad = df[df["n_activity_kinds"] > kinds]
     if len(bad):

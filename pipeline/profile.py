@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Codebook, Criterion, ProfilesConfig
+from pipeline.io import id_list
 
 __all__ = ["person_codes", "person_features", "derive_features", "assign_profiles",
            "FEATURE_COLUMNS", "PROFILE_COLUMNS"]
@@ -47,6 +48,8 @@ OPTIONAL_FEATURES = {"mean_strength": " (no tie strengths in the survey?)"}
 # counts codes, unknown for a key figure without transcripts (n_segments 0)
 NETWORK_FEATURES = frozenset({*FEATURE_COLUMNS[2:], "contacts", "reciprocity_ratio",
                               "out_share"})
+# features that are no count: shown with 2 decimals also when whole (a mean strength of 3.00)
+MEASURES = frozenset({"mean_strength", "reciprocity_ratio", "out_share", "share_of"})
 
 
 def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind: int
@@ -102,7 +105,8 @@ def person_features(key_figures: pd.DataFrame, metrics: pd.DataFrame, codes: pd.
 def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category: int
                     ) -> pd.DataFrame:
     """Add the derived measures the criteria use: contacts, reciprocity_ratio, out_share,
-    n_activity_categories. Fails with a clear message when a contract column is missing."""
+    n_activity_categories (and the names of those categories, activity_categories, for the
+    reasons). Fails with a clear message when a contract column is missing."""
     needed = [*FEATURE_COLUMNS, *(f"n_{c}" for c in codebook.code_ids), "n_activity_kinds"]
     missing = [c for c in needed if c not in features.columns]
     if missing:
@@ -116,8 +120,11 @@ def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category
                                       0.0)
     ties = f["out_ties"] + f["in_ties"]
     f["out_share"] = np.where(ties > 0, f["out_ties"] / ties.where(ties > 0, 1), 0.0)
-    acts = [f"n_{c}" for c in codebook.family_codes("activities")]
-    f["n_activity_categories"] = (f[acts] >= min_for_category).sum(axis=1).astype("float64")
+    acts = codebook.family_codes("activities")
+    used = f[[f"n_{c}" for c in acts]].to_numpy() >= min_for_category
+    f["n_activity_categories"] = used.sum(axis=1).astype("float64")
+    f["activity_categories"] = [", ".join(c for c, u in zip(acts, row, strict=True) if u)
+                                for row in used]
     return f
 
 
@@ -141,9 +148,9 @@ def _holds(f: pd.DataFrame, crit: Criterion, vals: pd.Series, value: float | Non
            ) -> np.ndarray:
     """Whether the criterion holds for each row's value ``vals`` (``value`` is the threshold:
     the configured one, or a moved one in the sensitivity check)."""
-    if crit.rank_in_school is not None:
+    if crit.rank_in_school is not None:   # the most of nothing (0 reciprocal ties) is not most
         rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
-        return ((rank <= crit.rank_in_school) & vals.notna()).to_numpy()
+        return ((rank <= crit.rank_in_school) & (vals > 0)).to_numpy()
     return (OPS[crit.op](vals, value) & vals.notna()).to_numpy()
 
 
@@ -152,22 +159,55 @@ def _name(crit: Criterion) -> str:
     return crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
 
 
-def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series) -> list[str]:
-    """The criterion's value per row, in words (for the reasons)."""
-    name = _name(crit)
+def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series, codebook: Codebook
+             ) -> list[str]:
+    """The criterion's value per row, in words (for the reasons), named as the tables name
+    it: a network measure on boundary ties (``tie_scope``) as ``boundary_...``, as in
+    network_metrics.csv; a derived one with what it is made of."""
+    boundary = (f["tie_scope"] == "boundary" if "tie_scope" in f.columns
+                else pd.Series(False, index=f.index))
+    names = [("boundary_" if b and crit.feature in NETWORK_FEATURES else "") + _name(crit)
+             for b in boundary]
+    values = [_fmt(v, whole=crit.feature not in MEASURES) + part for v, part in
+              zip(vals, _made_of(f, crit, codebook), strict=True)]
     if crit.rank_in_school is not None:
         rank = vals.groupby(f["school_id"]).rank(method="min", ascending=False)
         n = f.groupby("school_id")["school_id"].transform("size")
-        return [f"{name} = {_fmt(v)} (rank {int(r) if r == r else '-'} of {k} key figures in "
+        return [f"{name} = {v} (none, so not the most in the school)" if x == 0 else
+                f"{name} = {v} (rank {int(r) if r == r else '-'} of {k} key figures in "
                 f"the school, needs rank <= {crit.rank_in_school})"
-                for v, r, k in zip(vals, rank, n, strict=True)]
-    return [f"{name} = {_fmt(v)} (needs {crit.op} {_fmt(crit.value)})" for v in vals]
+                for name, v, x, r, k in zip(names, values, vals, rank, n, strict=True)]
+    return [f"{name} = {v} (needs {crit.op} {_fmt(crit.value, whole=False)})"
+            for name, v in zip(names, values, strict=True)]
 
 
-def _fmt(x: float) -> str:
+def _made_of(f: pd.DataFrame, crit: Criterion, codebook: Codebook) -> list[str]:
+    """Per row, what a derived measure is made of (``, 15 of 24 contacts reciprocal``), so
+    that its value can be traced to the tables; empty for a measure of the tables."""
+    n = lambda col: f[col].astype("int64")   # noqa: E731
+    if crit.feature == "reciprocity_ratio":
+        return [f", {r} of {c} contacts reciprocal"
+                for r, c in zip(n("reciprocal_ties"), n("contacts"), strict=True)]
+    if crit.feature == "out_share":
+        return [f", {o} of {o + i} ties outgoing"
+                for o, i in zip(n("out_ties"), n("in_ties"), strict=True)]
+    if crit.feature == "share_of":
+        codes = crit.codes or []
+        family = codebook.code(codes[0]).family
+        total = _family_total(f, codes, codebook).astype("int64")
+        part = f[[f"n_{c}" for c in codes]].sum(axis=1).astype("int64")
+        return [f", {p} of {t} {family} codes" for p, t in zip(part, total, strict=True)]
+    if crit.feature == "n_activity_categories":
+        return [f", {used or 'none'} used" for used in f["activity_categories"]]
+    return [""] * len(f)
+
+
+def _fmt(x: float, *, whole: bool = True) -> str:
+    """A count as a whole number (``whole``), a measure (a mean, a share, a threshold) with
+    2 decimals."""
     if x != x:
         return "n/a"
-    return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
+    return str(int(x)) if whole and float(x).is_integer() else f"{x:.2f}"
 
 
 def _evaluable(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
@@ -229,13 +269,13 @@ def _choose(held: list[np.ndarray], evaluable: list[np.ndarray], cfg: ProfilesCo
 
 
 def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
-            held: list[np.ndarray], evaluable: list[np.ndarray], coded: np.ndarray
-            ) -> tuple[list[str], list[str], list[str], list[str]]:
+            held: list[np.ndarray], evaluable: list[np.ndarray], coded: np.ndarray,
+            codebook: Codebook) -> tuple[list[str], list[str], list[str], list[str]]:
     """Profile, nearest profile, criteria-met summary and reasons for every row (a criterion
     left out is named as not evaluated, and not counted)."""
     chosen, nearest = _choose(held, evaluable, cfg, coded)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
-    phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci]),
+    phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci], codebook),
                          f"not evaluated (no {_name(crit)} in the data)"
                          if crit.feature in NETWORK_FEATURES
                          else "not evaluated (no coded segments)")
@@ -287,22 +327,23 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     coded = _coded(f)
     evaluable = _evaluable(f, cfg, values, coded)
     held = _held(f, cfg, values, evaluable)
-    profiles, nearest, met, reasons = _decide(f, cfg, values, held, evaluable, coded)
+    profiles, nearest, met, reasons = _decide(f, cfg, values, held, evaluable, coded,
+                                              codebook)
     chosen = np.array(profiles, dtype=object)
     unstable: list[list[str]] = [[] for _ in range(len(f))]
     for pi, prof in enumerate(cfg.profiles):
         for ci, crit in enumerate(prof.criteria):
             used = evaluable[pi][:, ci]
-            if crit.value is None or not used.any():   # a rank, or deciding nothing
-                continue
+            if crit.value is None or crit.fixed or not used.any():   # a rank, a definition,
+                continue                                             # or deciding nothing
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
                 moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
                 moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved) | ~used
                 alt, _ = _choose(moved_held, evaluable, cfg, coded)
                 for i in np.flatnonzero(alt != chosen):
-                    unstable[i].append(f"{prof.id}.{crit.feature} {crit.op} {_fmt(moved)}"
-                                       f" -> {alt[i]}")
+                    unstable[i].append(f"{prof.id}.{_name(crit)} {crit.op} "
+                                       f"{_fmt(moved, whole=False)} -> {alt[i]}")
     out = f[["person_id", "school_id"]].copy()
     out["profile"] = profiles
     out["reasons"] = reasons
@@ -311,8 +352,23 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
     out["stable"] = [not u for u in unstable]
     out["unstable_when"] = ["; ".join(u) for u in unstable]
     out = out[PROFILE_COLUMNS]
-    out.attrs["notes"] = _left_out_notes(f, cfg, values)
+    out.attrs["notes"] = _left_out_notes(f, cfg, values) + _nothing_coded_notes(f, codebook)
     return out
+
+
+def _nothing_coded_notes(f: pd.DataFrame, codebook: Codebook) -> list[str]:
+    """A warning for the key figures of a table without ``n_segments`` (the contract's)
+    whose every code count is 0: their criteria on codes fail, as for someone who shared
+    nothing; with ``n_segments`` 0 they are not evaluated instead (no transcripts: unknown)."""
+    if "n_segments" in f.columns:
+        return []
+    none = f.loc[(f[[f"n_{c}" for c in codebook.code_ids]] == 0).all(axis=1), "person_id"]
+    if none.empty:
+        return []
+    return [f"profiles: {id_list(sorted(map(str, none)))} {'has' if len(none) == 1 else 'have'} "
+            "no segment of any code, so the criteria on codes fail for them, as for someone "
+            "who shared nothing; if they have no coded transcripts, give the table an "
+            "n_segments column with 0 for them (what they share is then unknown: no profile)"]
 
 
 def _left_out_notes(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]]
@@ -330,7 +386,9 @@ def _left_out_notes(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.S
             where, there = ("no key figure", "") if left_out.all() else (
                 f"no key figure of school{'s' if len(schools) > 1 else ''} "
                 f"{', '.join(schools)}", " there")
-            notes.append(f"profiles: {where} has a {_name(crit)}"
-                         f"{OPTIONAL_FEATURES[crit.feature]}, so '{crit.why_in('en')}' "
+            why = (" (no ties)" if (f.loc[left_out, "contacts"] == 0).all()
+                   else OPTIONAL_FEATURES[crit.feature])
+            notes.append(f"profiles: {where} has a {_name(crit)}{why}, so "
+                         f"'{crit.why_in('en')}' "
                          f"({prof.id}) is left out of that profile{there}")
     return notes

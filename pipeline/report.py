@@ -647,8 +647,9 @@ def _is_missing(x: Any) -> bool:
         return False
 
 
-def _num(x: Any, digits: int = 2, dash: str = "–") -> str:
-    """A number for display: integers without decimals, others rounded; '–' when missing."""
+def _num(x: Any, digits: int = 2, dash: str = "–", *, whole: bool = True) -> str:
+    """A number for display: integers without decimals (a count; not with ``whole`` false: a
+    mean of 3 is 3.00), others rounded; '–' when missing."""
     if _is_missing(x) or x == "":
         return dash
     try:
@@ -657,7 +658,7 @@ def _num(x: Any, digits: int = 2, dash: str = "–") -> str:
         return str(x)
     if math.isinf(f):
         return dash
-    if f.is_integer():
+    if whole and f.is_integer():
         return str(int(f))
     return f"{f:.{digits}f}"
 
@@ -808,6 +809,14 @@ _NL_WORDING = [
     (re.compile(r"\(rank (\S+) of (\d+) key figures in the school, needs rank <= (\d+)\)"),
      lambda m: f"(rang {m[1]} van {_n_of(m[2], 'sleutelfiguur', 'sleutelfiguren')} in de "
                f"school, nodig: rang <= {m[3]})"),
+    (re.compile(r", (\d+) of (\d+) contacts reciprocal \("), r", \1 van \2 contacten wederkerig ("),
+    (re.compile(r", (\d+) of (\d+) ties outgoing \("), r", \1 van \2 relaties uitgaand ("),
+    (re.compile(r", (\d+) of (\d+) (knowledge_types|activities) codes \("),
+     lambda m: f", {m[1]} van {m[2]} codes van de {_NL_FAMILIES[m[3]]} ("),
+    (re.compile(r"(n_activity_categories = \d+, )none used \("), r"\1geen gebruikt ("),
+    (re.compile(r"(n_activity_categories = \d+, .+?) used \("), r"\1 gebruikt ("),
+    (re.compile(r"\(none, so not the most in the school\)"),
+     "(geen, dus niet de meeste in de school)"),
     (re.compile(r"\(needs (\S+) (\S+)\)"), r"(nodig: \1 \2)"),
     (re.compile(r"^share of "), "aandeel "),
     (re.compile(r"= n/a\b"), "= n.v.t."),
@@ -835,6 +844,9 @@ _NL_WORDING = [
 ]
 
 
+_NL_LEFT_OUT = {" (no tie strengths in the survey?)": " (geen relatiesterktes in de vragenlijst?)",
+                " (no ties)": " (geen relaties)"}
+_NL_FAMILIES = {"knowledge_types": "kennistypen", "activities": "activiteiten"}
 _NL_FORMATS = {"in bold": "vette", "in italic": "cursieve", "underlined": "onderstreepte",
                "in colour": "gekleurde"}
 
@@ -1051,11 +1063,11 @@ _NL_WARNINGS = [
      r"geleerd; train het opnieuw op labels van dit codeboek (of, zijn het codes van je eigen "
      r"codeboek, geef dan de pipeline.yaml daarvan met --config)"),
     (re.compile(r"profiles: no key figure(?: of school(s?) (.+))? has a (\S+)"
-                r"( \(no tie strengths in the survey\?\))?, so '(.+)' \((\S+)\) is left out of "
-                r"that profile( there)?"),
+                r"( \(no tie strengths in the survey\?\)| \(no ties\))?, so '(.+)' \((\S+)\) is "
+                r"left out of that profile( there)?"),
      lambda m: (f"profielen: geen sleutelfiguur"
                 f"{(' van de scholen ' if m[1] else ' van school ') + m[2] if m[2] else ''} heeft "
-                f"een {m[3]}{' (geen relatiesterktes in de vragenlijst?)' if m[4] else ''}, dus "
+                f"een {m[3]}{_NL_LEFT_OUT.get(m[4], '')}, dus "
                 f"'{m[5]}' ({m[6]}) telt{' daar' if m[7] else ''} niet mee in dat profiel")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) has plg_type (.+)"),
      lambda m: (f"staff.csv: school {m[1]}: plg_id {m[2]} heeft plg_type "
@@ -1491,7 +1503,7 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
         "out_ties": _num(out_t),
         "in_ties": _num(in_t),
         "reciprocal_ties": _num(rec_t),
-        "mean_strength": _num(_get(ft, "mean_strength")),
+        "mean_strength": _num(_get(ft, "mean_strength"), whole=False),
         "profile": _profile_info(settings, prof, lang),
         "nearest": (_profile_info(settings, nearest, lang)
                     if nearest and prof == "undetermined" else None),

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline import network
 from pipeline.coding.assign import code_segments, load_coder, model_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
-from pipeline.io import Cohort, InputError, line_list, load_transcript, read_transcript
+from pipeline.io import Cohort, InputError, id_list, line_list, load_transcript, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key
@@ -177,7 +177,7 @@ def _kept_acronym_notes(pseudo: Pseudonymiser, segments: pd.DataFrame) -> list[s
     for form, schools in sorted(kept.items()):
         n, m = sum(schools.values()), len(schools)
         notes.append(f"{form} stays as written {n} time{'s' if n > 1 else ''} in the segments "
-                     f"of {m} school{'s' if m > 1 else ''} ({_listed(sorted(schools))}) where it "
+                     f"of {m} school{'s' if m > 1 else ''} ({id_list(sorted(schools))}) where it "
                      "is a school acronym and also the initials of someone in staff.csv; where it "
                      f"names them, give {form} as their nickname there to pseudonymise it (then "
                      f"every {form} in their school's texts is)")
@@ -418,15 +418,6 @@ def untranscribed_notes(key_figures: pd.DataFrame, coded: pd.DataFrame,
             "the network only)" for pid in missing]
 
 
-LISTED = 5   # ids named in a note about several people or schools; the rest are counted
-
-
-def _listed(ids: list[str]) -> str:
-    """``a, b, c, d, e and 3 more``: the first :data:`LISTED` of ``ids``, the rest counted."""
-    more = len(ids) - LISTED
-    return ", ".join(ids[:LISTED]) + (f" and {more} more" if more > 0 else "")
-
-
 def unprofiled_notes(net: NetworkResult, coded: pd.DataFrame, config: NetworkConfig
                      ) -> list[str]:
     """What gets no profile although one may expect it (the converse of
@@ -445,5 +436,5 @@ def unprofiled_notes(net: NetworkResult, coded: pd.DataFrame, config: NetworkCon
     if others:
         who = ("1 person who is not a key figure" if len(others) == 1 else
                f"{len(others)} people who are not key figures")
-        notes.append(f"transcripts of {who} are coded but feed no profile: {_listed(others)}")
+        notes.append(f"transcripts of {who} are coded but feed no profile: {id_list(others)}")
     return notes

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from helpers import cli
 
-from pipeline import io
+from pipeline import io, report
 from pipeline.config import Criterion, load_settings
 from pipeline.profile import assign_profiles, derive_features
 
@@ -87,6 +87,61 @@ def test_sensitivity_flags_a_profile_near_a_threshold(features, settings):
     assert not got.loc["a-super", "stable"]
     assert "n_capacity_building >= 7.80 -> " in got.loc["a-super", "unstable_when"]
     assert got.loc["a-sender", "stable"]
+
+
+def test_reasons_can_be_traced_to_the_tables(features, settings):
+    """A derived measure says what it is made of, a network measure on boundary ties is
+    named as network_metrics.csv names it, a mean is shown with its decimals: a reader
+    who looks a reason's number up in the tables finds it."""
+    got = profiles_of(features, settings)
+    sender = got.loc["a-sender", "reasons"]
+    assert "out_share = 0.80, 28 of 35 ties outgoing (needs >= 0.60)" in sender
+    assert "reciprocity_ratio = 0.17, 5 of 30 contacts reciprocal (needs < 0.35)" in sender
+    assert ("share of knowledge_management = 0.90, 18 of 20 activities codes (needs >= "
+            "0.50)") in sender
+    assert "mean_strength = 3.00 (rank 4 of 4" in sender
+    assert ("n_activity_categories = 1, knowledge_management used (needs >= 2.50)"
+            in sender)
+    assert "n_activity_categories = 0, none used" in got.loc["b-none", "reasons"]
+    boundary = profiles_of(features.assign(tie_scope="boundary"), settings)
+    assert ("boundary_out_share = 0.80, 28 of 35 ties outgoing"
+            in boundary.loc["a-sender", "reasons"])
+    assert "boundary_mean_strength = 3.00 (rank 4" in boundary.loc["a-sender", "reasons"]
+    assert "n_benefits = 2 (needs" in boundary.loc["a-sender", "reasons"]   # codes: no scope
+
+
+def test_the_most_of_nothing_is_not_the_most(features, settings):
+    """A school whose key figures have no reciprocal ties at all: nobody holds "most
+    reciprocal ties in the school" (it used to hold for all, at rank 1 with 0)."""
+    none = features[features.school_id == "A"].assign(reciprocal_ties=0)
+    got = profiles_of(none, settings)
+    assert "super_sharer" not in set(got["profile"])
+    assert ("most reciprocal ties in the school: does not hold, reciprocal_ties = 0 (none, so "
+            "not the most in the school)") in got.loc["a-super", "reasons"]
+
+
+def test_a_definition_is_not_moved_by_the_sensitivity_check(features, settings):
+    """"Uses all three activity categories" is marked fixed: moving 2.5 to 2.0 would test
+    "two categories", so the check leaves it; the unstable criteria say which share."""
+    two = features.copy()   # two categories of the three: knowledge management is 2 < 3
+    two.loc[two.person_id == "a-super", "n_knowledge_management"] = 2
+    crit = next(c for c in settings.profiles.profiles[0].criteria
+                if c.feature == "n_activity_categories")
+    assert crit.fixed
+    got = profiles_of(two, settings)
+    assert got.loc["a-super", "profile"] != "super_sharer"
+    assert "n_activity_categories" not in " ".join(got["unstable_when"])
+    data = settings.profiles.model_dump()
+    for c in data["profiles"][0]["criteria"]:
+        c["fixed"] = False
+    unfixed = assign_profiles(two, type(settings.profiles).model_validate(data),
+                              settings.codebook).set_index("person_id")
+    assert ("super_sharer.n_activity_categories >= 2.00 -> super_sharer"
+            in unfixed.loc["a-super", "unstable_when"])
+    near = features.copy()
+    near.loc[near.person_id == "a-basic", ["n_exchange", "n_knowledge_management"]] = [11, 9]
+    unstable = profiles_of(near, settings).loc["a-basic", "unstable_when"]
+    assert "basic_interactive.share of exchange >= 0.60 -> " in unstable, unstable
 
 
 def test_missing_contract_column_is_a_clear_error(features, settings):
@@ -252,6 +307,20 @@ def test_a_profile_with_every_criterion_left_out_is_never_chosen(features, setti
         "'strongest ties' (strong) is left out of that profile", NO_STRENGTH_NOTE]
 
 
+def test_a_school_whose_key_figures_have_no_ties_is_not_blamed_on_the_survey(features,
+                                                                             settings):
+    """No mean strength because there are no ties at all, not because the survey asked no
+    strengths: the warning says so (it used to ask "no tie strengths in the survey?")."""
+    alone = features.copy()
+    alone.loc[alone.school_id == "B", ["out_ties", "in_ties", "reciprocal_ties",
+                                       "mean_strength"]] = [0, 0, 0, float("nan")]
+    notes = assign_profiles(alone, settings.profiles, settings.codebook).attrs["notes"]
+    assert notes and all("no key figure of school B has a mean_strength (no ties), so" in n
+                         for n in notes), notes
+    dutch = [report.warning_in_language(n, "nl") for n in notes]
+    assert all("heeft een mean_strength (geen relaties), dus" in n for n in dutch), dutch
+
+
 HEADER = ("person_id,school_id,out_ties,in_ties,reciprocal_ties,mean_strength,n_focus,"
           "n_outcomes,n_approach,n_benefits,n_organisational,n_knowledge_management,n_exchange,"
           "n_capacity_building,n_activity_kinds")
@@ -283,6 +352,29 @@ def test_profile_refuses_a_broken_features_table(rows, where, tmp_path, capsys, 
     assert not (tmp_path / "p.csv").exists()
 
 
+@pytest.mark.parametrize(("header", "rows", "where"), [
+    (HEADER, [], ": no rows below the header: no key figure to profile"),
+    (HEADER + ",n_segments", [GOOD + ",20", GOOD.replace("007", "008") + ",0"],
+     ":3: field 'n_focus': 5 segments coded, but n_segments is 0 (a code counts a segment "
+     "once)"),
+    (HEADER + ",n_segments", [GOOD + ",6"],
+     ":2: field 'n_approach': 7 segments coded, but n_segments is 6"),
+    (HEADER + ",n_segments", [GOOD + ",many"], ":2: field 'n_segments': not a number: 'many'"),
+])
+def test_profile_refuses_an_empty_or_contradictory_table(header, rows, where, tmp_path, capsys,
+                                                         monkeypatch):
+    """A table of only its header used to give an empty profiles.csv without a word (and
+    replace a good one); a key figure with more segments of one code than segments in all,
+    or codes but n_segments 0, was profiled as if nothing was wrong."""
+    table, out = tmp_path / "features.csv", tmp_path / "p.csv"
+    out.write_text("a good earlier result\n", encoding="utf-8")
+    table.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    code, _, err = cli(["profile", table, "--out", out], capsys, monkeypatch)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"{table}{where}" in err, err
+    assert out.read_text(encoding="utf-8") == "a good earlier result\n"
+
+
 def test_profile_reads_whole_counts_and_r_missing_strength(tmp_path, capsys, monkeypatch):
     table = tmp_path / "features.csv"
     rows = [GOOD.replace(",5,6,7,", ",5.0,6,7,", 1),
@@ -304,4 +396,12 @@ def test_key_figures_without_coded_segments_get_no_profile_from_the_network_alon
     out = assign_profiles(features.assign(**{c: 0 for c in counts}), settings.profiles,
                           settings.codebook)
     assert set(out["profile"]) == {"undetermined"}
-    assert out.attrs["notes"] == []
+    # a contract table has no n_segments: the warning says how to mark no transcripts
+    assert out.attrs["notes"] == [
+        "profiles: a-advanced, a-basic, a-sender, a-super, b-none have no segment of any code, "
+        "so the criteria on codes fail for them, as for someone who shared nothing; if they "
+        "have no coded transcripts, give the table an n_segments column with 0 for them (what "
+        "they share is then unknown: no profile)"]
+    marked = assign_profiles(features.assign(**{c: 0 for c in counts}, n_segments=0),
+                             settings.profiles, settings.codebook)
+    assert marked.attrs["notes"] == [] and set(marked["profile"]) == {"undetermined"}

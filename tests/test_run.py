@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.io import InputError
+from pipeline.io import LISTED, InputError
 from pipeline.run import (
-    LISTED,
     NetworkResult,
     codes_provenance,
     unprofiled_notes,

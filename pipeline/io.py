@@ -1104,10 +1104,10 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     """A CSV of coded segments: a run's ``segments.csv`` or what ``pipeline code`` wrote,
     possibly corrected by hand. Columns ``id`` (or ``segment_id``), ``knowledge_types``,
     ``activities``, ``activity_subtypes`` (profiles count them: a table without is refused,
-    not read as "none") and ``p_<code>`` for every code; ``evidence`` and ``coder`` when
-    there. Every code is checked against the codebook (a sub-type needs its code; case and
-    spaces for underscores are forgiven) and written back in codebook order; probabilities
-    must lie in [0, 1]."""
+    not read as "none") and ``p_<code>`` for every code; ``p_<activity>.<subtype>``,
+    ``evidence`` and ``coder`` when there. Every code is checked against the codebook (a
+    sub-type needs its code; case and spaces for underscores are forgiven) and written back
+    in codebook order; probabilities must lie in [0, 1]."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise InputError(path, "expected a .csv file of coded segments (pipeline code or "
@@ -1134,6 +1134,7 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
             raise InputError(path, f"sub-type {lone[0]} without its code "
                              f"{lone[0].split('.')[0]} in activities", line=line,
                              field="activity_subtypes")
+    probs += [f"p_{s}" for s in codebook.subtype_ids if f"p_{s}" in df.columns]   # a run's
     for col in probs:
         given = df[col]
         df[col] = _to_float(df, col, path, lo=0)

@@ -174,7 +174,11 @@ def _segments(codebook: Codebook) -> dict[str, Variable]:
         "decimal", SHARE, f"The coder's score for {c.id} ({c.label.en}, "
         f"{families[c.family].label.en}): the model's probability, or the rule coder's "
         "1 - 0.5^(distinct pattern matches)."
-    ) for c in codebook.codes}
+    ) for c in codebook.codes} | {f"p_{s}": (
+        "decimal", SHARE, f"The coder's score for the sub-type {s}: assigned (in "
+        "activity_subtypes) at or above the coder's threshold for it (the model card's "
+        "thresholds), and only where its activity is assigned."
+    ) for s in codebook.subtype_ids}
     offset = "offset in the original transcript (text = transcript[start:end])"
     return {
         "segment_id": ("text", "<file stem>@<start>-<end>", "The segment's id, made from its "

@@ -286,6 +286,24 @@ def test_person_codes_add_up_to_the_segments(run_out):
     assert totals.to_dict() == seg.groupby("person_id").size().to_dict()
 
 
+def test_sub_types_have_scores_that_explain_them(run_out):
+    """segments.csv has a score per sub-type, as per code: a sub-type is assigned exactly
+    where its score reaches the model card's threshold and its activity is assigned (the
+    sub-types decide n_activity_kinds, so a reader can trace them)."""
+    _, out, _ = run_out
+    seg = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    thresholds = json.loads((out / "manifest.json").read_text())["model_card"]["thresholds"]
+    subs = [c.removeprefix("p_") for c in seg.columns if c.startswith("p_") and "." in c]
+    assert len(subs) == 9 and all(s in thresholds for s in subs)
+    for sub in subs:
+        parent = sub.split(".")[0]
+        expected = ((seg[f"p_{sub}"].astype(float) >= thresholds[sub])
+                    & seg["activities"].str.split(";").apply(lambda a, p=parent: p in a))
+        assert seg["activity_subtypes"].str.split(";").apply(
+            lambda a, s=sub: s in a).tolist() == expected.tolist(), sub
+    assert "exchange.input" in " ".join(seg["activity_subtypes"])
+
+
 def test_profiles_follow_the_profile_contract(run_out):
     _, out, _ = run_out
     prof = read(out, "profiles.csv")

@@ -3,10 +3,11 @@
 Output columns added to the input table (one row per input row, input order kept):
 ``knowledge_types`` and ``activities`` (assigned codes, ``;``-separated in codebook order,
 empty when none), ``activity_subtypes`` (``<activity>.<subtype>``, only under an assigned
-activity), ``p_<code>`` for every code of both families, ``evidence`` (the words that drove
-each assigned code: ``code: word, word | code: word``; a model's lemma n-grams that weigh
-most towards it, function words and pseudonyms left out; the rule coder's matches) and
-``coder``. A segment without text has no code, empty probabilities and no evidence.
+activity), ``p_<code>`` for every code of both families and every sub-type
+(``p_<activity>.<subtype>``; not in ``pipeline code``'s contract table), ``evidence`` (the
+words that drove each assigned code: ``code: word, word | code: word``; a model's lemma
+n-grams that weigh most towards it, function words and pseudonyms left out; the rule coder's
+matches) and ``coder``. A segment without text has no code, empty probabilities and no evidence.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
     parent_ok = {s: assigned.get(s.split(".")[0], np.zeros(len(out), bool)) for s in subs}
     sub_assigned = {s: assigned.get(s, np.zeros(len(out), bool)) & parent_ok[s] for s in subs}
     out["activity_subtypes"] = _join(subs, sub_assigned, len(out))
-    for code in codebook.code_ids:
+    for code in codebook.code_ids + subs:   # a sub-type's too: it decides n_activity_kinds
         out[f"p_{code}"] = scores[code].round(6).to_numpy() if code in scores else 0.0
     out["evidence"] = evidence
     out["coder"] = coder.name

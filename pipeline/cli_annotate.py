@@ -595,26 +595,41 @@ def export_qdpx(cohort: CohortArg,
                     "--labels/--no-labels", help="include the label store's human "
                     "codings")] = True,
                 reveal_names: Annotated[bool, typer.Option(
-                    "--reveal-names", help="keep real names in the source texts")] = False
+                    "--reveal-names", help="keep real names in the source texts")] = False,
+                codes: Annotated[Path | None, typer.Option(
+                    "--codes", help="coded segments to export instead of coding again: a "
+                    "run's segments.csv (corrected or not) or the output of pipeline code; "
+                    "--model/--rules then name what made them")] = None
                 ) -> None:
     """REFI-QDA project (.qdpx) for ATLAS.ti, NVivo, MAXQDA, QualCoder.
 
     Pseudonymised transcripts, machine and human codings, key figures as cases with their
     profile and network metrics.
     """
+    from pipeline.cli import warn
+    from pipeline.coding.scoring import read_card
     from pipeline.report import qdpx_project
-    from pipeline.run import run_cohort
+    from pipeline.run import codes_provenance, report_cohort, run_cohort
 
+    if model is not None and rules:
+        raise typer.BadParameter("give --model or --rules, not both")
     settings = load_settings(config)
     data = io.load_cohort(cohort)
-    io.check_output(out, data.sources)
-    result = run_cohort(data, settings, model_dir=model, rules=rules)
+    io.check_output(out, [*data.sources, *([codes] if codes else [])])
+    if codes is None:
+        result = run_cohort(data, settings, model_dir=model, rules=rules)
+    else:   # as `pipeline report --codes` reads them
+        table = io.read_codes_file(codes, settings.codebook)
+        named = {"name": "rules"} if rules else read_card(model) if model else None
+        coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
+        result = report_cohort(data, settings, table, codes, coder, card, warnings=notes)
     human = _store(cohort, settings).current() if labels else None
     payload, holds, dropped = qdpx_project(result, data, settings, reveal_names=reveal_names,
                                            human=human)
     io.atomic_write(out, payload)
     note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
     typer.echo(f"{holds} -> {out}{note}")
+    warn(*result.warnings)
 
 
 @export_app.command("qdc")

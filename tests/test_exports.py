@@ -230,6 +230,38 @@ def test_qdc_codebook(settings, schema):
     schema.assertValid(project)
 
 
+def test_cli_qdpx_exports_corrected_codes(tmp_path, shared_datadir, schema):
+    """`export qdpx --codes`: the codes of a run's segments.csv corrected by hand reach the
+    .qdpx (as they do the report through `pipeline report --codes`), without coding again;
+    the coder is the run's, and a hand-made correction is named in a warning."""
+    cohort = shared_datadir / "annotate" / "cohort"
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["run", str(cohort), "--out", str(run), "--rules", "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    seg = pd.read_csv(run / "segments.csv", dtype=str, keep_default_na=False)
+    first = seg.index[seg["knowledge_types"].str.contains("organisational").eq(False)][0]
+    seg.loc[first, "knowledge_types"] = ";".join(filter(None, [
+        seg.loc[first, "knowledge_types"], "organisational"]))
+    seg.loc[first, "coder"] = "JD"
+    corrected = tmp_path / "corrected.csv"
+    seg.to_csv(corrected, index=False)
+    qdpx = tmp_path / "c.qdpx"
+    r = runner.invoke(app, ["export", "qdpx", str(cohort), "--out", str(qdpx), "--codes",
+                            str(corrected), "--no-labels"])
+    assert r.exit_code == 0, r.output
+    back = ex.read_qdpx(qdpx.read_bytes())
+    schema.assertValid(etree.fromstring(back["xml"]))
+    sel = back["selections"]
+    assert set(sel["user"]) == {"rules", "JD"}
+    hand = sel[sel["user"] == "JD"]
+    assert "organisational" in set(hand["code"]) and hand["segment"].nunique() == 1
+    assert "its coder column says JD + rules" in " ".join(r.output.split()), r.output
+    made = qdpx.read_bytes()
+    r = runner.invoke(app, ["export", "qdpx", str(cohort), "--out", str(qdpx), "--codes",
+                            str(tmp_path / "missing.csv")])
+    assert r.exit_code != 0 and qdpx.read_bytes() == made
+
+
 def test_cli_exports(tmp_path, shared_datadir, schema, settings):
     cohort = shared_datadir / "annotate" / "cohort"
     names = settings.codebook.code_ids + settings.codebook.subtype_ids

@@ -402,8 +402,14 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--debug"]
     asked = len(args) < len(sys.argv) - 1
     try:
-        app(args=["--debug", *args] if asked else args, prog_name="pipeline",
-            standalone_mode=False)
+        # not standalone, typer returns the exit code of an interrupted command (Ctrl-C: 130)
+        # instead of exiting with it
+        code = app(args=["--debug", *args] if asked else args, prog_name="pipeline",
+                   standalone_mode=False)
+        if isinstance(code, int) and code:
+            if code == 130:
+                err.print("aborted")
+            sys.exit(code)
     except (io.InputError, ConfigError) as e:
         if debug():
             raise

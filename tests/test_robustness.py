@@ -482,6 +482,22 @@ def test_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):
                            "--debug for the traceback)")
 
 
+def test_an_interrupted_run_says_so_and_exits_130(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a run: "aborted", exit 130 and no output folder. It exited 0 without a
+    word (typer returns the interrupted command's code when not standalone), so `make` and
+    `&&` went on as if the run had succeeded."""
+    from pipeline import run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "run_segments", interrupted)
+    code, out, err = cli(["run", TINY, "--out", tmp_path / "out", "--rules"], capsys,
+                         monkeypatch)
+    assert (code, err.strip()) == (130, "aborted")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unwritable_output_is_one_line(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -1017,6 +1017,17 @@ _NL_WARNINGS = [
      lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
+    (re.compile(r"staff\.csv: no name on lines? (.+), so (?:those people's names in the "
+                r"transcripts are|that person's name in the transcripts is) not pseudonymised: "
+                r"fill it in"),
+     lambda m: (f"staff.csv: geen naam op {'regels' if ',' in m[1] else 'regel'} {m[1]}, dus "
+                + ("de namen van die personen worden" if "," in m[1] else
+                   "de naam van die persoon wordt")
+                + " in de transcripten niet gepseudonimiseerd: vul die in")),
+    (re.compile(r"staff\.csv: no school_name for schools? (.+), so (?:their names in the "
+                r"transcripts are|its name in the transcripts is) not pseudonymised: fill it in"),
+     lambda m: (f"staff.csv: geen school_name voor {m[1]}, dus de naam daarvan wordt in de "
+                "transcripten niet gepseudonimiseerd: vul die in")),
     (re.compile(r"staff\.csv: the names? on lines? (.+) holds? a '\?' where a letter was lost in "
                 r"the export \(Excel's CSV without that letter: Y\?lmaz for Yılmaz\), so the "
                 r"transcripts' spelling of it is not pseudonymised: save staff\.csv as UTF-8 "

@@ -143,6 +143,32 @@ def _segment_chunk(root: Path, transcripts: pd.DataFrame, config: SegmentConfig,
             else pd.DataFrame(columns=SEGMENT_COLUMNS)), notes
 
 
+def _unnamed_notes(staff: pd.DataFrame) -> list[str]:
+    """Rows of staff.csv without a name, and schools without a school_name on any row (where
+    the column is there): what is not known cannot be pseudonymised, so those names stay in
+    the texts as written."""
+    notes = []
+    unnamed = staff.loc[staff["name"].fillna("").str.strip() == "", "line"]
+    if len(unnamed):
+        n = len(unnamed)
+        notes.append(f"staff.csv: no name on line{'s' if n > 1 else ''} "
+                     f"{line_list(unnamed.to_numpy())}, so "
+                     + ("those people's names in the transcripts are" if n > 1 else
+                        "that person's name in the transcripts is")
+                     + " not pseudonymised: fill it in")
+    if "school_name" in staff.columns:
+        named = staff["school_name"].fillna("").str.strip().ne("").groupby(
+            staff["school_id"]).any()
+        if not named.all():
+            schools = sorted(map(str, named.index[~named]))
+            notes.append(f"staff.csv: no school_name for school{'s' if len(schools) > 1 else ''} "
+                         f"{id_list(schools)}, so "
+                         + ("their names in the transcripts are" if len(schools) > 1 else
+                            "its name in the transcripts is")
+                         + " not pseudonymised: fill it in")
+    return notes
+
+
 def _lost_letter_notes(staff: pd.DataFrame) -> list[str]:
     """Roster names with a "?" (or U+FFFD) where a letter was: a staff.csv exported in an
     encoding without that letter ("Y?lmaz" for Yılmaz, Excel's "CSV" in Windows-1252). The
@@ -225,7 +251,7 @@ def run_segments(cohort: Cohort, settings: Settings, *, reveal_names: bool = Fal
                      "transcripts are not pseudonymised: add the column (school_id's name) "
                      "to replace them")
     if notes is not None and pseudo is not None and len(cohort.transcripts):
-        notes += _lost_letter_notes(cohort.staff)
+        notes += _unnamed_notes(cohort.staff) + _lost_letter_notes(cohort.staff)
     config = settings.pipeline.segment
     names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""), strict=True))
     transcripts = cohort.transcripts.assign(

@@ -673,6 +673,29 @@ def test_a_name_whose_letter_the_export_lost_is_named_by_line(tmp_path, capsys, 
     assert warning_in_language(warning, "nl").startswith("staff.csv: de naam op regel 6 heeft")
 
 
+def test_a_roster_without_a_name_or_school_name_says_what_stays(tmp_path, capsys,
+                                                                 monkeypatch):
+    """An empty name, or a school without school_name on any row, went without a word while
+    that name stayed in the segments as written. The run says which line and school."""
+    from pipeline.report import warning_in_language
+
+    cohort = _tiny_copy(tmp_path)
+    staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
+    staff.loc[staff["person_id"].isin(["sch01-p05", "sch01-p07"]), "name"] = ""
+    staff["school_name"] = staff["school_id"].map({"sch01": "", "sch02": "Het Lyceum"})
+    staff.to_csv(cohort / "staff.csv", index=False)
+    people = ("staff.csv: no name on lines 6, 8, so those people's names in the transcripts are "
+              "not pseudonymised: fill it in")
+    school = ("staff.csv: no school_name for school sch01, so its name in the transcripts is "
+              "not pseudonymised: fill it in")
+    _warns(cohort, tmp_path / "s.csv", people, [], capsys, monkeypatch)
+    _warns(cohort, tmp_path / "t.csv", school, [], capsys, monkeypatch)
+    assert warning_in_language(people, "nl") == (
+        "staff.csv: geen naam op regels 6, 8, dus de namen van die personen worden in de "
+        "transcripten niet gepseudonimiseerd: vul die in")
+    assert warning_in_language(school, "nl").startswith("staff.csv: geen school_name voor sch01")
+
+
 @pytest.mark.parametrize(("name", "written"), [
     ("Pieter De Smet", ["de Smet", "meneer de Smet"]),          # Flemish: the roster capitalises
     ("Maarten van der Berg", ["M.v.d.B.", "v.d. Berg", "M. v.d. Berg"]),

@@ -125,7 +125,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.io import ADJUDICATOR, Cohort, InputError, _decode, file_sha256, read_labels
+from pipeline.io import (
+    ADJUDICATOR,
+    Cohort,
+    InputError,
+    _decode,
+    cohort_label_files,
+    file_sha256,
+    read_labels,
+)
 from pipeline.io import FALSE as io_FALSE
 from pipeline.io import TRUE as io_TRUE
 
@@ -398,7 +406,7 @@ class LabelStore:
         if not root.is_dir():
             raise InputError(root, "cohort folder not found")
         store = cls(root / "labels" / STORE_NAME)
-        store.sync_gold_files(sorted((root / "labels").glob("*.csv")), known)
+        store.sync_gold_files(cohort_label_files(root), known)
         return store
 
     def sync_gold_files(self, paths: list[Path], known: list[str] | None = None) -> dict:

@@ -346,7 +346,7 @@ def _relabel_store(cohort: Path, old: str, new: str | None, settings: Settings):
         raise io.InputError(codebook, f"{new!r} is not in the codebook (codes: "
                             f"{', '.join(settings.codebook.code_ids)})", field="id")
     fix = f"replace it by {new!r}" if new is not None else "remove those rows"
-    for gold in sorted((Path(cohort) / "labels").glob("*.csv")):
+    for gold in io.cohort_label_files(cohort):
         labels = io.read_labels(gold)
         hits = labels[(labels["code"] == old) | labels["code"].str.startswith(old + ".")]
         if len(hits):

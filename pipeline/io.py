@@ -126,7 +126,7 @@ class Cohort:
     @property
     def read_files(self) -> list[Path]:
         """The files a run reads: cohort.yaml, staff, nominations, transcripts, label CSVs."""
-        labels = sorted((self.root / "labels").glob("*.csv"))
+        labels = cohort_label_files(self.root)
         return [self.root / "cohort.yaml", self.root / "staff.csv",
                 self.root / "nominations.csv",
                 *(self.root / p for p in self.transcripts["path"]), *labels]
@@ -465,10 +465,34 @@ def read_meta(path: Path) -> CohortMeta:
 SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 
 
+# what a transcripts/ folder gets called by mistake (a team's own word for it, Dutch too)
+TRANSCRIPT_FOLDER_NAMES = {"transcripts", "transcript", "transcripten", "transcriptie",
+                           "transcripties"}
+
+
+SPREADSHEETS = {".xlsx", ".xls", ".xlsm", ".ods", ".numbers"}
+
+
+def cohort_label_files(root: Path) -> list[Path]:
+    """The label CSVs of a cohort's ``labels/`` (``.csv`` in any case, as Windows saves it),
+    sorted; a spreadsheet there is refused rather than left unread without a word."""
+    folder = Path(root) / "labels"
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(
+        (".", "~$")))
+    for p in files:
+        if p.suffix.lower() in SPREADSHEETS:
+            raise InputError(p, "labels are read from CSV files only: save it as CSV UTF-8 "
+                             "(or move it out of labels/)", field="file name")
+    return [p for p in files if p.suffix.lower() == ".csv"]
+
+
 def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
     folder = root / "transcripts"
-    misnamed = [p.name for p in root.iterdir()
-                if p.is_dir() and p.name.casefold() == "transcripts" and p.name != "transcripts"]
+    misnamed = sorted(p.name for p in root.iterdir()
+                      if p.is_dir() and p.name.casefold() in TRANSCRIPT_FOLDER_NAMES
+                      and p.name != "transcripts")
     if misnamed and not folder.is_dir():
         raise InputError(root / misnamed[0], "the folder must be named transcripts (lower "
                          "case): its transcripts would not be read", field="folder name")
@@ -524,7 +548,7 @@ def load_cohort(root: Path | str) -> Cohort:
     staff = read_staff(root / "staff.csv")
     nominations = read_nominations(root / "nominations.csv")
     transcripts = _find_transcripts(root, staff)
-    label_files = sorted((root / "labels").glob("*.csv")) if (root / "labels").is_dir() else []
+    label_files = cohort_label_files(root)
     labels = (pd.concat([read_labels(p) for p in label_files], ignore_index=True) if label_files
               else pd.DataFrame(columns=["segment_id", "code", "value", "annotator", "time",
                                          "file", "line"]))

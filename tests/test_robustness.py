@@ -84,6 +84,10 @@ CASES = [
     # cohort.yaml
     Case("transcripts_folder_capitalised", [("move", "transcripts", "Transcripts")],
          ["Transcripts", "field 'folder name'", "must be named transcripts"]),
+    Case("transcripts_folder_singular", [("move", "transcripts", "transcript")],
+         ["transcript:", "field 'folder name'", "must be named transcripts"]),
+    Case("labels_in_a_spreadsheet", [("write", "labels/third.xlsx", b"PK\x03\x04 not read")],
+         ["third.xlsx", "field 'file name'", "CSV files only"]),
     Case("yaml_misspelt_key", [R("cohort.yaml", "tie_strength:", "tie_strenght:")],
          ["cohort.yaml", "field 'tie_strenght'", "did you mean tie_strength?"]),
     Case("yaml_unreadable", [("write", "cohort.yaml", "name: tiny\ntie_strength: {min: 1\n")],
@@ -480,6 +484,20 @@ def test_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert err.strip() == ("error: unexpected RuntimeError: something went wrong (rerun with "
                            "--debug for the traceback)")
+
+
+def test_label_files_saved_as_upper_case_csv_are_read(tmp_path):
+    """Windows saves "GOLD.CSV": its labels were left out without a word (train, agreement,
+    run); a .CSV is a CSV."""
+    from pipeline.io import load_cohort
+
+    root = tmp_path / "cohort"
+    shutil.copytree(TINY, root, ignore=shutil.ignore_patterns("store.sqlite*"))
+    before = load_cohort(root).labels
+    (root / "labels" / "gold.csv").rename(root / "labels" / "GOLD.CSV")
+    after = load_cohort(root)
+    assert len(before) > 0 and len(after.labels) == len(before)
+    assert root / "labels" / "GOLD.CSV" in after.read_files
 
 
 def test_an_interrupted_run_says_so_and_exits_130(tmp_path, capsys, monkeypatch):

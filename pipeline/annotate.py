@@ -366,11 +366,18 @@ class LabelStore:
         self.path = Path(path)
         self.timeout = timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con:
-            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":  # e.g. a file system without shared memory
-                con.execute("PRAGMA journal_mode=DELETE")
-            con.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        try:
+            with closing(self._connect()) as con:
+                mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":  # e.g. a file system without shared memory
+                    con.execute("PRAGMA journal_mode=DELETE")
+                con.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        except sqlite3.DatabaseError as e:   # another file under its name, or damaged
+            if isinstance(e, sqlite3.OperationalError):   # locked, no permission: not its data
+                raise
+            raise InputError(self.path, f"cannot be read as a label store ({e}): restore it "
+                             "from a backup, or move it away to start a new one from "
+                             "labels/*.csv") from None
 
     # ------------------------------------------------------------ plumbing
     def _connect(self) -> sqlite3.Connection:

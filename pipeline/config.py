@@ -421,6 +421,12 @@ class Settings(_Strict):
     def model_dir(self) -> Path:
         return self.resolve(self.pipeline.coding.model)
 
+    def error_at(self, loc: tuple[str | int, ...], message: str) -> ConfigError:
+        """An error of the pipeline config's setting at ``loc`` that only the data shows
+        wrong (a staff column it names that is not there): file, line and key, as a
+        validation error names them."""
+        return _error(self.config_path, _read_yaml(self.config_path)[1], loc, message)
+
     @property
     def files(self) -> list[Path]:
         """The config files this run read (hashed into the manifest)."""

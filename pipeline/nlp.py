@@ -123,12 +123,17 @@ def lookup_lemmas(doc: Doc) -> Doc:
 # million (~0.2 KB each, only for pieces that occur). The split is the same either way.
 # token_batch keeps its own splits of pieces (as string hashes) within the same limit.
 TOKENIZER_CACHE = 1_000_000
+# spaCy refuses texts above 1,000,000 characters to guard a parser's or NER's memory; these
+# pipelines have neither (their memory grows with the text), so a very long respondent turn
+# or a table's text cell is read as any other, up to this
+MAX_TEXT_CHARS = 100_000_000
 
 
 @lru_cache(maxsize=2)
 def make_nlp(with_lemmas: bool = True) -> Language:
     """``spacy.blank("nl")`` + sentencizer (+ lookup lemmas). Cached: build it once."""
     nlp = spacy.blank("nl")
+    nlp.max_length = MAX_TEXT_CHARS
     nlp.tokenizer.max_cache_size = TOKENIZER_CACHE
     nlp.add_pipe("sentencizer")
     if with_lemmas:

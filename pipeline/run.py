@@ -69,6 +69,11 @@ class RunResult:
 
 def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
     cfg = settings.pipeline.network
+    if cfg.brokerage_attribute not in cohort.staff.columns:
+        columns = [c for c in cohort.staff.columns if c != "line"]
+        raise settings.error_at(("network", "brokerage_attribute"),
+                                f"{cfg.brokerage_attribute!r} is not a column of staff.csv "
+                                f"(its columns: {', '.join(map(str, columns))})")
     observed, quality = network.check_nominations(cohort.staff, cohort.nominations,
                                                   cohort.meta, cfg.data_quality_policy)
     # one network for every figure: school metrics, graphs and key figures alike

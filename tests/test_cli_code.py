@@ -65,6 +65,23 @@ def test_code_keeps_probabilities_consistent_with_model(shared_datadir, tmp_path
         assert df[f"p_{c}"].tolist() == pytest.approx(proba[:, labels.index(c)], abs=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["sklearn", "spacy"])
+def test_a_text_of_more_than_a_million_characters_is_coded(tmp_path, coding_model_dirs,
+                                                           backend):
+    """A text cell (or a respondent turn) above spaCy's 1,000,000 characters stopped the
+    command with "unexpected ValueError: [E088] ..."; the pipelines have no parser, whose
+    memory that limit guards, so it is coded as any other."""
+    table = tmp_path / "long.csv"
+    pd.DataFrame({"id": ["long", "short"],
+                  "text": ["We analyseren de toetsen met het team. " * 27_000,
+                           "We analyseren de toetsen."]}).to_csv(table, index=False)
+    out = tmp_path / "coded.csv"
+    result = code([str(table), "--out", str(out), "--model", str(coding_model_dirs[backend]),
+                   "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert read_out(out)["id"].tolist() == ["long", "short"]
+
+
 def test_codes_the_segments_table_of_pipeline_segment(tmp_path, coding_model_dirs):
     """The stages chain: ``pipeline segment``'s table (``segment_id``, ``text``, ``context``)
     codes as it is, one row per segment, in its order, with the question as context (the

@@ -1037,6 +1037,13 @@ _NL_WARNINGS = [
                 "zonder die letter: Y?lmaz voor Yılmaz), dus de spelling ervan in de "
                 "transcripten wordt niet gepseudonimiseerd: sla staff.csv op als UTF-8 (Excel: "
                 "'CSV UTF-8')")),
+    (re.compile(r"nominations\.csv: (\d+) nominations? without a strength on the scale (\S+) "
+                r"\(lines? (.+)\), kept as ties: the strength metrics leave them out, and the "
+                r"GraphML gives them no weight \(Gephi reads 1\): fill in their strength"),
+     lambda m: (f"nominations.csv: {m[1]} {'nominatie' if m[1] == '1' else 'nominaties'} zonder "
+                f"sterkte op de schaal {m[2]} ({'regel' if m[1] == '1' else 'regels'} {m[3]}), "
+                "behouden als relaties: de sterktematen laten ze weg, en de GraphML geeft ze "
+                "geen gewicht (Gephi leest 1): vul hun sterkte in")),
     (re.compile(r"nominations\.csv: no nomination has a strength, though cohort\.yaml gives "
                 r"tie_strength (\S+): the strength metrics are empty \(a strength column under "
                 r"another name\?\)"),

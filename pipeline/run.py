@@ -413,6 +413,19 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
         notes.append(f"nominations.csv: no nomination has a strength, though cohort.yaml gives "
                      f"tie_strength {meta.strength_min:g}..{meta.strength_max:g}: the strength "
                      "metrics are empty (a strength column under another name?)")
+    elif meta.strength_min is not None and meta.strength_max is not None:
+        given = net.nominations[~net.nominations["imputed"]] if "imputed" in \
+            net.nominations.columns else net.nominations
+        # in schools whose survey asked strengths (one without any is noted with the profiles)
+        asked = given["strength"].notna().groupby(given["school_id"]).transform("any")
+        blank = given.loc[given["strength"].isna() & asked, "line"]
+        if len(blank):
+            n = len(blank)
+            notes.append(f"nominations.csv: {n} nomination{'s' if n > 1 else ''} without a "
+                         f"strength on the scale {meta.strength_min:g}..{meta.strength_max:g} "
+                         f"({'lines' if n > 1 else 'line'} {line_list(blank.to_numpy())}), kept "
+                         "as ties: the strength metrics leave them out, and the GraphML gives "
+                         "them no weight (Gephi reads 1): fill in their strength")
     noms = net.nominations
     kept = network.nonrespondent_nominations(
         cohort.staff, noms[~noms["imputed"]] if "imputed" in noms.columns else noms)

@@ -182,6 +182,28 @@ def test_network_warns_of_a_scale_without_strengths(shared_datadir, tmp_path, ca
         "1..5")
 
 
+def test_network_warns_of_nominations_without_a_strength(shared_datadir, tmp_path, capsys,
+                                                          monkeypatch):
+    """A few blank strengths on a 1..5 scale went without a word, while the GraphML gave
+    those ties no weight, which Gephi reads as 1, the weakest tie."""
+    from helpers import cli
+
+    from pipeline.report import warning_in_language
+
+    cohort = shared_datadir / "network" / "tiny"
+    noms = pd.read_csv(cohort / "nominations.csv")
+    noms.loc[[0, 2], "strength"] = float("nan")
+    noms.to_csv(cohort / "nominations.csv", index=False)
+    code, _, err = cli(["network", cohort, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    warning = ("nominations.csv: 2 nominations without a strength on the scale 1..5 (lines 2, "
+               "4), kept as ties: the strength metrics leave them out, and the GraphML gives "
+               "them no weight (Gephi reads 1): fill in their strength")
+    assert warning in " ".join(err.split())
+    assert warning_in_language(warning, "nl").startswith(
+        "nominations.csv: 2 nominaties zonder sterkte op de schaal 1..5 (regels 2, 4)")
+
+
 def test_check_nominations_without_scale_accepts_any_strength(tiny):
     noms = pd.DataFrame({"school_id": ["alpha"], "ego": ["a1"], "alter": ["a2"],
                          "strength": [99.0], "line": [2]})

@@ -127,6 +127,10 @@ TOKENIZER_CACHE = 1_000_000
 # pipelines have neither (their memory grows with the text), so a very long respondent turn
 # or a table's text cell is read as any other, up to this
 MAX_TEXT_CHARS = 100_000_000
+# a pseudonym's closing bracket before a word's ending ("[persoon-4796]s formulier", "[school-
+# 1a2b]-leerlingen") is split off, whatever its letters: spaCy split "-df7a]s" but not
+# "-4796]s", so a pseudonym's random letters decided whether it was one feature
+PSEUDONYM_END = r"(?<=-[0-9a-f]{4})\]|(?<=-[0-9a-f]{5})\]|(?<=-[0-9a-f]{6})\]"
 
 
 @lru_cache(maxsize=2)
@@ -134,6 +138,8 @@ def make_nlp(with_lemmas: bool = True) -> Language:
     """``spacy.blank("nl")`` + sentencizer (+ lookup lemmas). Cached: build it once."""
     nlp = spacy.blank("nl")
     nlp.max_length = MAX_TEXT_CHARS
+    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(
+        [*nlp.Defaults.infixes, PSEUDONYM_END]).finditer
     nlp.tokenizer.max_cache_size = TOKENIZER_CACHE
     nlp.add_pipe("sentencizer")
     if with_lemmas:

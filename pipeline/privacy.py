@@ -40,8 +40,9 @@ is only replaced where it is capitalised, or in capitals of four letters or more
 "JAN"); only a name that is no Dutch word is also known in lower case (above).
 
 Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an HMAC of the
-person or school id keyed by :func:`cohort_key` (the cohort's name and the bytes of its
-roster), so a person gets the same pseudonym in every run of the same cohort, while the
+person or school id keyed by :func:`cohort_key` (the cohort's name and the ids and names
+of its roster, :func:`roster_fingerprint`, not the file's bytes), so a person gets the same
+pseudonym in every run of the same cohort, also after staff.csv is saved again, while the
 pseudonyms of two cohorts cannot be linked. Two pseudonyms never coincide within a cohort.
 A text is read as its school's: a form is first that school's people's (its roster, then
 its transcripts' speakers), so "IV" in one school's observation notes is its Ingrid Verbeek
@@ -63,8 +64,8 @@ from itertools import product
 
 import pandas as pd
 
-__all__ = ["Pseudonymiser", "cohort_key", "is_dutch_word", "name_variants", "school_variants",
-           "acronym_initials",
+__all__ = ["Pseudonymiser", "cohort_key", "roster_fingerprint", "is_dutch_word",
+           "name_variants", "school_variants", "acronym_initials",
            "ABBREVIATIONS", "ACRONYMS",
            "SHORT_FORMS", "SCHOOL_WORDS", "NICKNAME_COLUMNS", "REVEAL_HINT"]
 
@@ -148,9 +149,20 @@ SCHOOL_GENERIC = {"college", "lyceum", "gymnasium", "atheneum", "scholengemeensc
                   "daltonschool", "jenaplanschool", "montessorischool"}
 
 
-def cohort_key(cohort_name: str, staff_bytes: bytes) -> bytes:
-    """The per-cohort key of the pseudonyms: the cohort's name and its roster's bytes."""
-    return hashlib.sha256(cohort_name.encode("utf-8") + b"\0" + staff_bytes).digest()
+def cohort_key(cohort_name: str, roster: bytes) -> bytes:
+    """The per-cohort key of the pseudonyms: the cohort's name and its roster
+    (:func:`roster_fingerprint`); secret as the roster's names are."""
+    return hashlib.sha256(cohort_name.encode("utf-8") + b"\0" + roster).digest()
+
+
+def roster_fingerprint(staff: pd.DataFrame) -> bytes:
+    """What of staff.csv the pseudonyms are made from: each person's id, school and names
+    (and the school's name), in person order. Not the file's bytes, so re-saving it (other
+    line ends, a BOM, columns moved or added, blank lines) keeps every pseudonym."""
+    nick_cols = sorted(c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS)
+    cols = [c for c in ("person_id", "school_id", "name", "school_name") if c in staff.columns]
+    rows = staff[cols + nick_cols].astype(str).map(str.strip).sort_values(cols[:1], kind="stable")
+    return "\x1e".join("\x1f".join(row) for row in rows.itertuples(index=False)).encode("utf-8")
 
 
 def _initial(word: str) -> str:

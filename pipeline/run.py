@@ -20,7 +20,7 @@ from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import Cohort, InputError, id_list, line_list, load_transcript, read_transcript
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
-from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key
+from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key, roster_fingerprint
 from pipeline.profile import assign_profiles, person_codes, person_features
 from pipeline.segment import (
     SEGMENT_COLUMNS,
@@ -110,7 +110,6 @@ def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
     ``.qdpx`` both need it (seconds for a national roster). It knows the roster's names and
     the names each school's interviews use as speakers (:func:`pipeline.segment.speaker_names`)."""
     if "pseudonymiser" not in cohort.derived:
-        staff_bytes = (cohort.root / "staff.csv").read_bytes()
         names = dict(zip(cohort.staff["person_id"], cohort.staff["name"].fillna(""),
                          strict=True))
         speakers = {(t.school_id, name) for t in cohort.transcripts.itertuples(index=False)
@@ -119,7 +118,8 @@ def pseudonymiser_for(cohort: Cohort, config: SegmentConfig) -> Pseudonymiser:
                     for name in speaker_names(read.text, t.source, config,
                                               names.get(t.person_id, ""), read.formats)}
         cohort.derived["pseudonymiser"] = Pseudonymiser.from_staff(
-            cohort.staff, cohort_key(cohort.meta.name, staff_bytes), speakers)
+            cohort.staff, cohort_key(cohort.meta.name, roster_fingerprint(cohort.staff)),
+            speakers)
     return cohort.derived["pseudonymiser"]
 
 

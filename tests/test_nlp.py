@@ -60,6 +60,18 @@ def test_token_batch_equals_token_by_token_spacy():
     assert tokens_and_lemmas(TEXTS) == batch.per_text()
 
 
+def test_a_pseudonym_is_one_token_whatever_its_letters():
+    """"[persoon-df7a]s" was split into the pseudonym, "]" and "s", but "[persoon-4796]s"
+    stayed one token with its digits: a pseudonym's random letters (the roster's key) changed
+    a segment's features and so its probabilities."""
+    batch = token_batch(["Op [persoon-df7a]s formulier", "Op [persoon-4796]s formulier",
+                         "[school-ab12]-leerlingen en [persoon-12ab]'s boek"])
+    words, _ = batch.per_text()
+    assert words[0] == words[1] == ["op", "persoon", "s", "formulier"]
+    assert "school" in words[2] and "persoon" in words[2]
+    assert not [w for text in words for w in text if any(c.isdigit() for c in w)]
+
+
 def test_token_batch_types_are_shared_within_the_batch():
     batch = token_batch(["de data de data", "data"])
     assert len(batch.types) == 5 and batch.types.max() < len(batch.words)

@@ -576,6 +576,31 @@ def _tiny_copy(tmp_path: Path) -> Path:
     return cohort
 
 
+def test_pseudonyms_stay_when_staff_csv_is_saved_again(tmp_path, capsys, monkeypatch):
+    """The pseudonyms were keyed by staff.csv's bytes: saved again with Windows line ends and
+    a BOM, with a column added or moved, every [persoon-xxxx] changed. Now only the roster's
+    ids and names key them: those re-saves keep every pseudonym, a renamed person does not."""
+    from helpers import cli
+
+    def segments(cohort: Path, name: str) -> list[str]:
+        code, _, err = cli(["segment", cohort, "--out", tmp_path / name, "--jobs", "1"],
+                           capsys, monkeypatch)
+        assert code == 0, err
+        return pd.read_csv(tmp_path / name, keep_default_na=False)["text"].tolist()
+
+    cohort = _tiny_copy(tmp_path)
+    before = segments(cohort, "a.csv")
+    assert any("[persoon-" in t for t in before)
+    staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
+    resaved = staff[list(reversed(staff.columns))].assign(afdeling="bovenbouw")
+    (cohort / "staff.csv").write_bytes(b"\xef\xbb\xbf" + resaved.to_csv(
+        index=False, lineterminator="\r\n").encode("utf-8") + b"\r\n")
+    assert segments(cohort, "b.csv") == before
+    staff.loc[0, "name"] = staff.loc[0, "name"] + "x"
+    staff.to_csv(cohort / "staff.csv", index=False)
+    assert segments(cohort, "c.csv") != before
+
+
 def _warns(cohort: Path, out: Path, warning: str, unsaid: list[str], capsys, monkeypatch
            ) -> None:
     """`pipeline segment` succeeds, gives ``warning`` and says none of ``unsaid`` (names)."""

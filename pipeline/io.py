@@ -1055,12 +1055,13 @@ def read_segments_file(path: Path) -> pd.DataFrame:
             obj["line"] = i
             records.append(obj)
         df = pd.DataFrame(records)
-        if df.empty:
-            df = pd.DataFrame(columns=["id", "text", "line"])
     elif path.suffix.lower() == ".csv":
         df = _with_segment_ids(_read_csv(path, ["text"], verbatim=("id", "segment_id")), path)
     else:
         raise InputError(path, "expected a .csv or .jsonl file of segments")
+    if df.empty:   # a script that stopped before its rows: no output to replace with nothing
+        raise InputError(path, "no segments in it (a header, or blank lines, only): nothing "
+                         "to code")
     empty = df[df["id"].map(lambda v: not str(v).strip())]
     if len(empty):
         raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")

@@ -260,6 +260,10 @@ CASES = [
          ["segments.jsonl:1", "field 'text'", "missing"], command="code"),
     Case("segments_jsonl_null_id", [("input", "segments.jsonl", '{"id": null, "text": "a"}\n')],
          ["segments.jsonl:1", "field 'id'", "expected a string or an integer"], command="code"),
+    Case("segments_header_only", [("input", "segments.csv", "id,text\n")],
+         ["segments.csv", "no segments in it", "nothing to code"], command="code"),
+    Case("segments_jsonl_blank_lines", [("input", "segments.jsonl", "\n\n")],
+         ["segments.jsonl", "file is empty"], command="code"),
     Case("segments_wrong_extension", [("input", "segments.txt", "id,text\n")],
          ["segments.txt", "expected a .csv or .jsonl"], command="code"),
     # pipeline profile

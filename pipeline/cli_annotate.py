@@ -541,6 +541,12 @@ def agreement(labels: Annotated[Path, typer.Argument(
     if table.empty:
         raise io.InputError(labels, "no labels found")
     annotators, shared = ag.annotator_overlap(table)
+    other = sorted(set(table["code"]) - set(_names(settings)))
+    if other:   # nominal categories by design (a team's own variable), or a typo of a code
+        typer.echo(f"warning: {', '.join(map(repr, other))} "
+                   f"{'is no code' if len(other) == 1 else 'are no codes'} of the codebook: "
+                   "counted as a nominal category of its own, also in (all); if meant as a "
+                   "code, correct the labels", err=True)
     for names in ag.spelling_variants(table):
         typer.echo(f"warning: annotators {', '.join(map(repr, names))} differ only in letter "
                    "case or spaces and are counted apart: write them alike in the labels to "

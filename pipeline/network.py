@@ -262,7 +262,7 @@ def check_nominations(staff: pd.DataFrame, nominations: pd.DataFrame, meta: Any 
         first = int(np.argmin(np.where(bad, lines, np.iinfo(np.int64).max)))
         what = ISSUES[issue[first]].replace("_", " ")
         detail = {
-            0: f"unknown person {(ego if field[first] == 'ego' else alter)[first]!r}",
+            0: f"{(ego if field[first] == 'ego' else alter)[first]!r} is not in staff.csv",
             1: f"{ego[first]!r} nominated themselves",
             2: (f"{ego[first]!r} ({es[first]}) -> {alter[first]!r} ({as_[first]}) on a row "
                 f"for school {row_school[first]!r}"),

@@ -74,8 +74,11 @@ def run_network(cohort: Cohort, settings: Settings) -> NetworkResult:
         raise settings.error_at(("network", "brokerage_attribute"),
                                 f"{cfg.brokerage_attribute!r} is not a column of staff.csv "
                                 f"(its columns: {', '.join(map(str, columns))})")
-    observed, quality = network.check_nominations(cohort.staff, cohort.nominations,
-                                                  cohort.meta, cfg.data_quality_policy)
+    try:
+        observed, quality = network.check_nominations(cohort.staff, cohort.nominations,
+                                                      cohort.meta, cfg.data_quality_policy)
+    except InputError as e:   # the fail policy's: named by its path, as every other file
+        raise InputError(cohort.root / e.file, e.message, e.line, e.field) from None
     # one network for every figure: school metrics, graphs and key figures alike
     nominations = (network.symmetrize_nonrespondents(cohort.staff, observed)
                    if cfg.symmetrize_nonrespondents else observed)

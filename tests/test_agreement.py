@@ -234,6 +234,24 @@ def test_cli_reads_codebook_values_as_train_does(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "agr2").exists()
 
 
+def test_cli_names_a_code_the_codebook_does_not_have(tmp_path, capsys, monkeypatch):
+    """A code outside the codebook is agreed on as a nominal category (a team's own
+    variable), which a typo ("kennisdeling") is too: it was counted in (all) without a word.
+    The run names it; the codebook's codes get no such warning."""
+    table = tmp_path / "labels.csv"
+    rows = [[f"s{i}", code, str(i % 2), who, ""] for i in range(4) for who in "ab"
+            for code in ("focus", "kennisdeling")]
+    labels(rows).to_csv(table, index=False)
+    code, _, err = cli(["agreement", table, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0, err
+    assert ("warning: 'kennisdeling' is no code of the codebook: counted as a nominal "
+            "category of its own") in " ".join(err.split()), err
+    assert "focus" not in err
+    labels([r for r in rows if r[1] == "focus"]).to_csv(table, index=False)
+    code, _, err = cli(["agreement", table, "--out", tmp_path / "agr2"], capsys, monkeypatch)
+    assert code == 0 and "no code of the codebook" not in err, err
+
+
 def test_cli_reads_a_cohorts_gold_files_as_train_does(shared_datadir, tmp_path, capsys,
                                                       monkeypatch):
     """The same through a cohort folder without a label store (its labels/*.csv)."""

@@ -162,8 +162,7 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
                                                "rule coder")] = False,
            jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
     """Everything `run` writes, from codes already made: network, profiles, report, exports."""
-    from pipeline.coding.scoring import CARD_FILE, read_card
-    from pipeline.run import codes_provenance, report_cohort
+    from pipeline.run import codes_provenance, named_coder, report_cohort
 
     _one_coder(model, rules)
     started = datetime.now(UTC)
@@ -171,11 +170,7 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
     data = io.load_cohort(cohort)
     io.check_output(out, [*data.sources, codes], folder=True, kind="report")
     table = io.read_codes_file(codes, settings.codebook)
-    named, flags = ({"name": "rules"}, ("--rules",)) if rules else (None, ())
-    if model is not None:
-        named, flags = read_card(model), ("--model", "MODEL_DIR")
-        if not named:
-            raise io.InputError(model / CARD_FILE, "no model card: is this a model folder?")
+    named, flags = named_coder(model, rules)
     coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
     bar, update = _progress()
     with bar:
@@ -415,8 +410,6 @@ def main() -> None:
             raise
         _error(str(e))
         sys.exit(2)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)

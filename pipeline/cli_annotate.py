@@ -612,10 +612,8 @@ def export_qdpx(cohort: CohortArg,
     Pseudonymised transcripts, machine and human codings, key figures as cases with their
     profile and network metrics.
     """
-    from pipeline.cli import warn
-    from pipeline.coding.scoring import read_card
     from pipeline.report import qdpx_project
-    from pipeline.run import codes_provenance, report_cohort, run_cohort
+    from pipeline.run import codes_provenance, named_coder, report_cohort, run_cohort
 
     if model is not None and rules:
         raise typer.BadParameter("give --model or --rules, not both")
@@ -626,7 +624,7 @@ def export_qdpx(cohort: CohortArg,
         result = run_cohort(data, settings, model_dir=model, rules=rules)
     else:   # as `pipeline report --codes` reads them
         table = io.read_codes_file(codes, settings.codebook)
-        named = {"name": "rules"} if rules else read_card(model) if model else None
+        named, _ = named_coder(model, rules)
         coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
         result = report_cohort(data, settings, table, codes, coder, card, warnings=notes)
     human = _store(cohort, settings).current() if labels else None
@@ -635,7 +633,8 @@ def export_qdpx(cohort: CohortArg,
     io.atomic_write(out, payload)
     note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
     typer.echo(f"{holds} -> {out}{note}")
-    warn(*result.warnings)
+    for warning in result.warnings:
+        typer.echo(f"warning: {' '.join(warning.split())}", err=True)
 
 
 @export_app.command("qdc")

@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,6 +86,13 @@ TRUE = {"true", "1", "yes", "ja", "y", "t", "waar"}   # WAAR / ONWAAR: Dutch Exc
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FALSE = {"false", "0", "no", "nee", "n", "f", "onwaar"}
+
+
+# the longest text a segment may have: spaCy refuses texts above 1,000,000 characters to guard
+# a parser's or NER's memory; the pipelines here have neither (memory grows with the text, ~1
+# GB at this), so a very long respondent turn or text cell is read as any other, up to this
+# (nlp.make_nlp; read_segments_file refuses a longer cell by its line)
+MAX_TEXT_CHARS = 10_000_000
 
 
 class InputError(ValueError):
@@ -494,8 +502,8 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
                       if p.is_dir() and p.name.casefold() in TRANSCRIPT_FOLDER_NAMES
                       and p.name != "transcripts")
     if misnamed and not folder.is_dir():
-        raise InputError(root / misnamed[0], "the folder must be named transcripts (lower "
-                         "case): its transcripts would not be read", field="folder name")
+        raise InputError(root / misnamed[0], "the folder must be named transcripts (plural, "
+                         "lower case): its transcripts would not be read", field="folder name")
     rows = []
     school_of = dict(zip(staff["person_id"], staff["school_id"], strict=True))
     seen: dict[tuple[str, str, int], str] = {}
@@ -616,11 +624,13 @@ class _DocxStyles:
     that hide it, the heading level (1: top) of each paragraph style that makes a heading
     (Word's Heading 1-9, any style with an outline level, Title, Subtitle), and the ids of
     the styles (paragraph or character) that set each property of :data:`EMPHASIS` (by its
-    tag: ``b``, ``i``, ...)."""
+    tag: ``b``, ``i``, ...); and the colour most of its runs are given (``auto``: none), the
+    text's own, which sets nothing apart (a document typed all in dark grey)."""
 
     hidden: frozenset[str]
     headings: dict[str, int]
     emphasis: dict[str, frozenset[str]] = field(default_factory=dict)
+    text_color: str = "auto"
 
 
 #: a line's format as io.Transcript.formats writes it, by the run properties (``w:rPr``) that
@@ -655,12 +665,20 @@ def _docx_styles(document) -> _DocxStyles:
         return frozenset(i for i in styles if inherited(
             i, lambda style: _toggle(style.find(f"{_W}rPr"), tag)))
 
+    colors = Counter(_run_color(run) for run in document.element.body.iter(f"{_W}r"))
     return _DocxStyles(
         frozenset(i for i, style in styles.items()
                   if _toggle(style.find(f"{_W}rPr"), "vanish")),
         {i: n for i, style in styles.items()
          if style.get(f"{_W}type") == "paragraph" and (n := inherited(i, level))},
-        {tag: setting(tag) for _, tags in EMPHASIS for tag in tags})
+        {tag: setting(tag) for _, tags in EMPHASIS for tag in tags},
+        colors.most_common(1)[0][0] if colors else "auto")
+
+
+def _run_color(run) -> str:
+    """A run's own colour (``w:color``), lower case; ``auto`` where it gives none."""
+    found = run.find(f"{_W}rPr/{_W}color")
+    return "auto" if found is None else (found.get(f"{_W}val") or "auto").lower()
 
 
 # the values that turn a run property off: a toggle's (bold: ``w:b w:val="0"``), no underline,
@@ -768,6 +786,8 @@ def _emphasis(runs: list, paragraph_style: str | None, styles: _DocxStyles) -> s
     """The first mark of :data:`EMPHASIS` that all ``runs`` have, else (or none) ''."""
     def on(run, tag: str) -> bool:
         properties = run.find(f"{_W}rPr")
+        if tag == "color" and (own := _run_color(run)) != "auto":   # not the text's colour
+            return own not in _PROPERTY_OFF["color"] and own != styles.text_color
         direct = _toggle(properties, tag)
         if direct is not None:
             return direct
@@ -1067,6 +1087,11 @@ def read_segments_file(path: Path) -> pd.DataFrame:
         raise InputError(path, "empty value", line=int(empty["line"].iloc[0]), field="id")
     df["id"] = pd.Series([str(v) for v in df["id"]], index=df.index, dtype=object)
     df["text"] = pd.Series([str(v) for v in df["text"]], index=df.index, dtype=object)
+    long = df[df["text"].str.len() > MAX_TEXT_CHARS]
+    if len(long):
+        raise InputError(path, f"{len(long.iloc[0]['text']):,} characters, more than the "
+                         f"{MAX_TEXT_CHARS:,} a segment may have (a whole document in one "
+                         "cell?)", line=int(long["line"].iloc[0]), field="text")
     return df
 
 
@@ -1159,7 +1184,7 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
             raise InputError(path, f"sub-type {lone[0]} without its code "
                              f"{lone[0].split('.')[0]} in activities", line=line,
                              field="activity_subtypes")
-    probs += [f"p_{s}" for s in codebook.subtype_ids if f"p_{s}" in df.columns]   # a run's
+    probs += [f"p_{s}" for s in codebook.subtype_ids if f"p_{s}" in df.columns]
     for col in probs:
         given = df[col]
         df[col] = _to_float(df, col, path, lo=0)

@@ -21,6 +21,8 @@ from spacy.attrs import IDX, ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.io import MAX_TEXT_CHARS
+
 __all__ = ["Lemmatiser", "TokenBatch", "context_batch", "lemmatiser", "make_nlp", "token_batch",
            "tokens_and_lemmas", "says_nothing"]
 
@@ -123,21 +125,17 @@ def lookup_lemmas(doc: Doc) -> Doc:
 # million (~0.2 KB each, only for pieces that occur). The split is the same either way.
 # token_batch keeps its own splits of pieces (as string hashes) within the same limit.
 TOKENIZER_CACHE = 1_000_000
-# spaCy refuses texts above 1,000,000 characters to guard a parser's or NER's memory; these
-# pipelines have neither (their memory grows with the text), so a very long respondent turn
-# or a table's text cell is read as any other, up to this
-MAX_TEXT_CHARS = 100_000_000
-# a pseudonym's closing bracket before a word's ending ("[persoon-4796]s formulier", "[school-
-# 1a2b]-leerlingen") is split off, whatever its letters: spaCy split "-df7a]s" but not
-# "-4796]s", so a pseudonym's random letters decided whether it was one feature
-PSEUDONYM_END = r"(?<=-[0-9a-f]{4})\]|(?<=-[0-9a-f]{5})\]|(?<=-[0-9a-f]{6})\]"
+# a closing bracket within a piece ("[persoon-4796]s formulier", "[persoon-12ab]'s") is split
+# off, as spaCy did only between letters ("-df7a]s"): a pseudonym's random letters decided
+# whether it was one feature
+PSEUDONYM_END = r"(?<=\w)\]"
 
 
 @lru_cache(maxsize=2)
 def make_nlp(with_lemmas: bool = True) -> Language:
     """``spacy.blank("nl")`` + sentencizer (+ lookup lemmas). Cached: build it once."""
     nlp = spacy.blank("nl")
-    nlp.max_length = MAX_TEXT_CHARS
+    nlp.max_length = MAX_TEXT_CHARS   # spaCy's 1,000,000 guards a parser we do not have
     nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(
         [*nlp.Defaults.infixes, PSEUDONYM_END]).finditer
     nlp.tokenizer.max_cache_size = TOKENIZER_CACHE

@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -157,12 +158,19 @@ def cohort_key(cohort_name: str, roster: bytes) -> bytes:
 
 def roster_fingerprint(staff: pd.DataFrame) -> bytes:
     """What of staff.csv the pseudonyms are made from: each person's id, school and names
-    (and the school's name), in person order. Not the file's bytes, so re-saving it (other
-    line ends, a BOM, columns moved or added, blank lines) keeps every pseudonym."""
+    (and the school's name), in person order, the columns named. Not the file's bytes, so
+    re-saving it (other line ends, a BOM, columns moved or added, an empty nickname column,
+    blank lines, decomposed accents) keeps every pseudonym; a name added or changed (a
+    nickname given, a school_name filled in, someone new) makes new ones."""
     nick_cols = sorted(c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS)
     cols = [c for c in ("person_id", "school_id", "name", "school_name") if c in staff.columns]
-    rows = staff[cols + nick_cols].astype(str).map(str.strip).sort_values(cols[:1], kind="stable")
-    return "\x1e".join("\x1f".join(row) for row in rows.itertuples(index=False)).encode("utf-8")
+    values = staff[cols + nick_cols].fillna("").astype(str).map(
+        lambda v: unicodedata.normalize("NFC", v.strip()))   # as a Mac saves them, too
+    values = values.loc[:, [c in cols[:1] or values[c].ne("").any() for c in values.columns]]
+    rows = values.sort_values(cols[:1], kind="stable")
+    return "\x1e".join(["\x1f".join(map(str, rows.columns)),
+                        *("\x1f".join(row) for row in rows.itertuples(index=False))]
+                       ).encode("utf-8")
 
 
 def _initial(word: str) -> str:

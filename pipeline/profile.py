@@ -123,7 +123,7 @@ def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category
     acts = codebook.family_codes("activities")
     used = f[[f"n_{c}" for c in acts]].to_numpy() >= min_for_category
     f["n_activity_categories"] = used.sum(axis=1).astype("float64")
-    f["activity_categories"] = [", ".join(c for c, u in zip(acts, row, strict=True) if u)
+    f["activity_categories"] = ["+".join(c for c, u in zip(acts, row, strict=True) if u)
                                 for row in used]
     return f
 
@@ -183,20 +183,19 @@ def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series, codebook: Codebo
 
 def _made_of(f: pd.DataFrame, crit: Criterion, codebook: Codebook) -> list[str]:
     """Per row, what a derived measure is made of (``, 15 of 24 contacts reciprocal``), so
-    that its value can be traced to the tables; empty for a measure of the tables."""
-    n = lambda col: f[col].astype("int64")   # noqa: E731
+    that its value can be traced to the tables (a count missing: ``n/a``); empty for a
+    measure of the tables."""
+    def of(part: pd.Series, whole: pd.Series, what: str) -> list[str]:
+        return [f", {_fmt(p)} of {_fmt(w)} {what}" for p, w in zip(part, whole, strict=True)]
+
     if crit.feature == "reciprocity_ratio":
-        return [f", {r} of {c} contacts reciprocal"
-                for r, c in zip(n("reciprocal_ties"), n("contacts"), strict=True)]
+        return of(f["reciprocal_ties"], f["contacts"], "contacts reciprocal")
     if crit.feature == "out_share":
-        return [f", {o} of {o + i} ties outgoing"
-                for o, i in zip(n("out_ties"), n("in_ties"), strict=True)]
+        return of(f["out_ties"], f["out_ties"] + f["in_ties"], "ties outgoing")
     if crit.feature == "share_of":
         codes = crit.codes or []
-        family = codebook.code(codes[0]).family
-        total = _family_total(f, codes, codebook).astype("int64")
-        part = f[[f"n_{c}" for c in codes]].sum(axis=1).astype("int64")
-        return [f", {p} of {t} {family} codes" for p, t in zip(part, total, strict=True)]
+        return of(f[[f"n_{c}" for c in codes]].sum(axis=1), _family_total(f, codes, codebook),
+                  f"{codebook.code(codes[0]).family} codes")
     if crit.feature == "n_activity_categories":
         return [f", {used or 'none'} used" for used in f["activity_categories"]]
     return [""] * len(f)

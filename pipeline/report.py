@@ -43,7 +43,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape  # noqa: E402
 
 from pipeline import network  # noqa: E402
-from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Criterion, Settings  # noqa: E402
+from pipeline.config import DEFAULT_CONFIG, REPO_ROOT, Settings  # noqa: E402
 from pipeline.io import (  # noqa: E402
     Cohort,
     atomic_write,
@@ -851,6 +851,11 @@ _NL_FORMATS = {"in bold": "vette", "in italic": "cursieve", "underlined": "onder
                "in colour": "gekleurde"}
 
 
+def _nl_id_list(text: str) -> str:
+    """``a, b and 3 more`` (run.id_list) in Dutch."""
+    return text.replace(" and ", " en ").replace(" more", " meer")
+
+
 def _nl_line_list(text: str) -> str:
     """``'a' (line 2) and 'b' (line 3)`` of a warning in Dutch."""
     return text.replace(") and ", ") en ").replace("(line ", "(regel ")
@@ -896,7 +901,7 @@ _NL_WARNINGS = [
                 r"pseudonymise it \(then every \1 in their school's texts is\)"),
      lambda m: (f"{m[1]} blijft {_n_of(m[2], 'keer', 'keer')} zoals geschreven in de "
                 f"segmenten van {_n_of(m[3], 'school', 'scholen')} "
-                f"({m[4].replace(' and ', ' en ').replace(' more', ' meer')}), waar het een "
+                f"({_nl_id_list(m[4])}), waar het een "
                 "schoolafkorting is en ook de initialen van iemand in staff.csv; "
                 f"waar het die persoon noemt, geef {m[1]} daar als diens nickname om het te "
                 f"pseudonimiseren (dan is elke {m[1]} in de teksten van die school dat)")),
@@ -984,13 +989,16 @@ _NL_WARNINGS = [
                 r"version"),
      r"model \1 is getraind met codeboekversie \2, deze run gebruikt versie \3: als de "
      r"betekenis van een code veranderd is, train het dan opnieuw op labels van deze versie"),
-    (re.compile(r"the definition of (.+) in the codebook has changed since model (.+) was "
-                r"trained, under the same version (.+): if what the code means has changed, "
-                r"give the codebook a new version and retrain the model on labels made with "
-                r"it"),
-     r"de definitie van \1 in het codeboek is veranderd sinds model \2 getraind is, onder "
-     r"dezelfde versie \3: als de betekenis van de code veranderd is, geef het codeboek dan "
-     r"een nieuwe versie en train het model opnieuw op labels daarvan"),
+    (re.compile(r"(?:the definition \(or include/exclude rules\) of (.+?))?(?: and )?(the coding "
+                r"unit)? in the codebook has changed since model (.+) was trained, under the same "
+                r"version (.+): if what the code means has changed, give the codebook a new "
+                r"version and retrain the model on labels made with it"),
+     lambda m: (" en ".join(filter(None, [
+         m[1] and f"de definitie (of de regels voor wel/niet coderen) van {m[1]}",
+         m[2] and "de coderingseenheid"]))
+         + f" in het codeboek is veranderd sinds model {m[3]} getraind is, onder dezelfde "
+         f"versie {m[4]}: als de betekenis van de code veranderd is, geef het codeboek dan een "
+         "nieuwe versie en train het model opnieuw op labels daarvan")),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
      lambda m: (f"netwerk: {_n_of(m[1], 'relatie', 'relaties')} met niet-respondenten "
@@ -1019,15 +1027,18 @@ _NL_WARNINGS = [
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
     (re.compile(r"staff\.csv: no name on lines? (.+), so (?:those people's names in the "
                 r"transcripts are|that person's name in the transcripts is) not pseudonymised: "
-                r"fill it in"),
+                r"fill (?:it|them) in"),
      lambda m: (f"staff.csv: geen naam op {'regels' if ',' in m[1] else 'regel'} {m[1]}, dus "
                 + ("de namen van die personen worden" if "," in m[1] else
                    "de naam van die persoon wordt")
                 + " in de transcripten niet gepseudonimiseerd: vul die in")),
-    (re.compile(r"staff\.csv: no school_name for schools? (.+), so (?:their names in the "
-                r"transcripts are|its name in the transcripts is) not pseudonymised: fill it in"),
-     lambda m: (f"staff.csv: geen school_name voor {m[1]}, dus de naam daarvan wordt in de "
-                "transcripten niet gepseudonimiseerd: vul die in")),
+    (re.compile(r"staff\.csv: no school_name for school(s?) (.+), so (?:their names in the "
+                r"transcripts are|its name in the transcripts is) not pseudonymised: fill "
+                r"(?:it|them) in"),
+     lambda m: (f"staff.csv: geen school_name voor {'de scholen' if m[1] else 'school'} "
+                f"{_nl_id_list(m[2])}, dus "
+                + ("hun namen worden" if m[1] else "de naam daarvan wordt")
+                + " in de transcripten niet gepseudonimiseerd: vul die in")),
     (re.compile(r"staff\.csv: the names? on lines? (.+) holds? a '\?' where a letter was lost in "
                 r"the export \(Excel's CSV without that letter: Y\?lmaz for Yılmaz\), so the "
                 r"transcripts' spelling of it is not pseudonymised: save staff\.csv as UTF-8 "
@@ -1131,34 +1142,17 @@ def in_language(text: str, lang: str) -> str:
     return text
 
 
-def _criteria_for_card(blocks: list[dict], features: pd.Series | None, settings: Settings,
-                       lang: str) -> None:
+def _criteria_for_card(blocks: list[dict], settings: Settings, lang: str) -> None:
     """Each parsed criterion's ``why`` as the profile config words it in ``lang`` (the reasons
-    hold the English), its detail by :func:`in_language`, a share with its base."""
+    hold the English) and its detail by :func:`in_language` (a share with its base, as
+    pipeline/profile.py writes it: "= 0.86, 18 of 21 activities codes")."""
     crits = {(p.id, c.why_in("en")): c for p in settings.profiles.profiles for c in p.criteria}
     for b in blocks:
         for c in b["criteria"]:
             crit = crits.get((b["profile"], c["why"]))
             if crit is not None:
                 c["why"] = crit.why_in(lang)
-                c["detail"] = _share_base(c["detail"], crit, features, settings)
             c["detail"] = in_language(c["detail"], lang)
-
-
-def _share_base(detail: str, crit: Criterion, features: pd.Series | None,
-                settings: Settings) -> str:
-    """``share of exchange = 0.86 ...`` as ``... = 18/21 = 0.86 ...``: a share of 1 of 1
-    coded segments should not read as a strong pattern (the counts are person_features.csv's,
-    the base the codes' family, as in pipeline/profile.py)."""
-    if crit.feature != "share_of" or not crit.codes or features is None:
-        return detail
-    family = next(f for f in settings.codebook.families
-                  if crit.codes[0] in [c.id for c in f.codes])
-    n = {c.id: _get(features, f"n_{c.id}") for c in family.codes}
-    if any(v is None for v in n.values()):
-        return detail
-    part = sum(int(n[code]) for code in crit.codes)
-    return detail.replace(" = ", f" = {part}/{sum(int(v) for v in n.values())} = ", 1)
 
 
 def _criterion_names(text: str, settings: Settings, lang: str) -> str:
@@ -1498,7 +1492,7 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
     blocks = parse_reasons(reasons_text)
     for b in blocks or []:
         b["profile_info"] = _profile_info(settings, b["profile"], lang)
-    _criteria_for_card(blocks or [], ft, settings, lang)
+    _criteria_for_card(blocks or [], settings, lang)
     nearest = str(_get(pr, "nearest_profile") or "")
     out_t, in_t, rec_t = (_get(ft, c) for c in ("out_ties", "in_ties", "reciprocal_ties"))
     contacts = (None if any(x is None for x in (out_t, in_t, rec_t))

@@ -33,7 +33,7 @@ from pipeline.segment import (
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
            "unprofiled_notes",
            "read_texts", "cohort_documents", "run_segments", "run_cohort",
-           "report_cohort", "codes_provenance", "with_codes", "pseudonymiser_for"]
+           "report_cohort", "codes_provenance", "named_coder", "with_codes", "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -163,7 +163,7 @@ def _unnamed_notes(staff: pd.DataFrame) -> list[str]:
                      f"{line_list(unnamed.to_numpy())}, so "
                      + ("those people's names in the transcripts are" if n > 1 else
                         "that person's name in the transcripts is")
-                     + " not pseudonymised: fill it in")
+                     + f" not pseudonymised: fill {'them' if n > 1 else 'it'} in")
     if "school_name" in staff.columns:
         named = staff["school_name"].fillna("").str.strip().ne("").groupby(
             staff["school_id"]).any()
@@ -173,7 +173,7 @@ def _unnamed_notes(staff: pd.DataFrame) -> list[str]:
                          f"{id_list(schools)}, so "
                          + ("their names in the transcripts are" if len(schools) > 1 else
                             "its name in the transcripts is")
-                         + " not pseudonymised: fill it in")
+                         + f" not pseudonymised: fill {'them' if len(schools) > 1 else 'it'} in")
     return notes
 
 
@@ -329,6 +329,22 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
                        set(cohort.transcripts["person_id"]))
     result.codes_file, result.coder_flags = Path(codes_file), tuple(coder_flags)
     return result
+
+
+def named_coder(model: Path | None, rules: bool) -> tuple[dict | None, tuple[str, ...]]:
+    """The card of the coder a user names for codes already made (``--model DIR``, or
+    ``{"name": "rules"}`` for ``--rules``; None: named by nobody) and the flags that say so
+    in the report's command."""
+    from pipeline.coding.scoring import CARD_FILE, read_card
+
+    if rules:
+        return {"name": "rules"}, ("--rules",)
+    if model is None:
+        return None, ()
+    card = read_card(model)
+    if not card:
+        raise InputError(Path(model) / CARD_FILE, "no model card: is this a model folder?")
+    return card, ("--model", "MODEL_DIR")
 
 
 def codes_provenance(codes: pd.DataFrame, codes_file: Path, manifest: dict | None,

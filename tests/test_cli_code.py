@@ -82,6 +82,22 @@ def test_a_text_of_more_than_a_million_characters_is_coded(tmp_path, coding_mode
     assert read_out(out)["id"].tolist() == ["long", "short"]
 
 
+def test_a_text_of_more_than_ten_million_characters_is_refused_by_its_line(tmp_path):
+    """A whole document in one cell (10 million characters and more, ~1 GB to tokenise) is
+    refused by file, line and field, and a previous output stays."""
+    from pipeline.io import MAX_TEXT_CHARS
+
+    table = tmp_path / "huge.csv"
+    table.write_text("id,text\ns1,kort\ns2," + "a" * (MAX_TEXT_CHARS + 1) + "\n",
+                     encoding="utf-8")
+    out = tmp_path / "coded.csv"
+    out.write_text("id\nprevious\n", encoding="utf-8")
+    result = code([str(table), "--out", str(out), "--rules"])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith(f"{table}:3: field 'text': 10,000,001 characters")
+    assert out.read_text(encoding="utf-8") == "id\nprevious\n"
+
+
 def test_codes_the_segments_table_of_pipeline_segment(tmp_path, coding_model_dirs):
     """The stages chain: ``pipeline segment``'s table (``segment_id``, ``text``, ``context``)
     codes as it is, one row per segment, in its order, with the question as context (the
@@ -220,7 +236,7 @@ def test_a_codebook_edited_without_a_new_version_is_named(shared_datadir, tmp_pa
         codebook.replace(old, "The problem the PLG works on", 1), encoding="utf-8")
     config = write_config(tmp_path, "codebook: configs/codebook.yaml", "codebook: codebook.yaml")
     segments = shared_datadir / "coding" / "to_code.csv"
-    said = "the definition of focus in the codebook has changed since model"
+    said = "the definition (or include/exclude rules) of focus in the codebook has changed"
     code_, _, err = run_cli(["code", segments, "--out", tmp_path / "x.csv"], capsys,
                             monkeypatch)
     assert code_ == 0 and "has changed since model" not in err, err

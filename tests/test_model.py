@@ -226,9 +226,15 @@ def test_a_code_whose_definition_changed_under_the_same_version_is_named(codeboo
     edited = type(codebook).model_validate(codes)
     assert codebook_stamp(edited)["sha256"] != card["codebook"]["sha256"]
     assert codebook_note(card, edited) == (
-        "the definition of outcomes in the codebook has changed since model m was trained, "
-        "under the same version 1.0: if what the code means has changed, give the codebook a "
-        "new version and retrain the model on labels made with it")
+        "the definition (or include/exclude rules) of outcomes in the codebook has changed "
+        "since model m was trained, under the same version 1.0: if what the code means has "
+        "changed, give the codebook a new version and retrain the model on labels made with it")
+    codes["families"][0]["codes"][0]["definition"] = "\n  ".join(
+        codes["families"][0]["codes"][0]["definition"].split())   # wrapped otherwise: the same
+    codes["unit"] = codes["unit"] + " Quotes count as the respondent's."
+    unit = codebook_note(card, type(codebook).model_validate(codes))
+    assert unit.startswith("the definition (or include/exclude rules) of outcomes and the "
+                           "coding unit in the codebook has changed"), unit
     older = {"name": "m", "codebook": {"version": "1.0", "sha256": "0" * 64}}
     assert codebook_note(older, edited) is None
 

@@ -592,7 +592,7 @@ def test_pseudonyms_stay_when_staff_csv_is_saved_again(tmp_path, capsys, monkeyp
     before = segments(cohort, "a.csv")
     assert any("[persoon-" in t for t in before)
     staff = pd.read_csv(cohort / "staff.csv", dtype=str, keep_default_na=False)
-    resaved = staff[list(reversed(staff.columns))].assign(afdeling="bovenbouw")
+    resaved = staff[list(reversed(staff.columns))].assign(afdeling="bovenbouw", roepnaam="")
     (cohort / "staff.csv").write_bytes(b"\xef\xbb\xbf" + resaved.to_csv(
         index=False, lineterminator="\r\n").encode("utf-8") + b"\r\n")
     assert segments(cohort, "b.csv") == before
@@ -710,7 +710,7 @@ def test_a_roster_without_a_name_or_school_name_says_what_stays(tmp_path, capsys
     staff["school_name"] = staff["school_id"].map({"sch01": "", "sch02": "Het Lyceum"})
     staff.to_csv(cohort / "staff.csv", index=False)
     people = ("staff.csv: no name on lines 6, 8, so those people's names in the transcripts are "
-              "not pseudonymised: fill it in")
+              "not pseudonymised: fill them in")
     school = ("staff.csv: no school_name for school sch01, so its name in the transcripts is "
               "not pseudonymised: fill it in")
     _warns(cohort, tmp_path / "s.csv", people, [], capsys, monkeypatch)
@@ -718,7 +718,18 @@ def test_a_roster_without_a_name_or_school_name_says_what_stays(tmp_path, capsys
     assert warning_in_language(people, "nl") == (
         "staff.csv: geen naam op regels 6, 8, dus de namen van die personen worden in de "
         "transcripten niet gepseudonimiseerd: vul die in")
-    assert warning_in_language(school, "nl").startswith("staff.csv: geen school_name voor sch01")
+    assert warning_in_language(school, "nl") == (
+        "staff.csv: geen school_name voor school sch01, dus de naam daarvan wordt in de "
+        "transcripten niet gepseudonimiseerd: vul die in")
+    from pipeline.run import _unnamed_notes
+
+    many = pd.DataFrame({"person_id": [f"p{i}" for i in range(8)], "name": "An de Wit",
+                         "school_id": [f"s{i}" for i in range(8)], "school_name": "",
+                         "line": range(2, 10)})
+    [note] = _unnamed_notes(many)
+    assert warning_in_language(note, "nl") == (
+        "staff.csv: geen school_name voor de scholen s0, s1, s2, s3, s4 en 3 meer, dus hun "
+        "namen worden in de transcripten niet gepseudonimiseerd: vul die in")
 
 
 @pytest.mark.parametrize(("name", "written"), [

@@ -102,6 +102,10 @@ def test_reasons_can_be_traced_to_the_tables(features, settings):
     assert "mean_strength = 3.00 (rank 4 of 4" in sender
     assert ("n_activity_categories = 1, knowledge_management used (needs >= 2.50)"
             in sender)
+    assert ("n_activity_categories = 3, knowledge_management+exchange+capacity_building used"
+            in got.loc["a-super", "reasons"])
+    gap = profiles_of(features.assign(out_ties=float("nan")), settings)   # a table from Python
+    assert "out_share = 0.00, n/a of n/a ties outgoing" in gap.loc["a-sender", "reasons"]
     assert "n_activity_categories = 0, none used" in got.loc["b-none", "reasons"]
     boundary = profiles_of(features.assign(tie_scope="boundary"), settings)
     assert ("boundary_out_share = 0.80, 28 of 35 ties outgoing"

@@ -664,7 +664,9 @@ def test_a_share_criterion_shows_its_base(nl):
     f = feats.loc["n05"]
     acts = int(f.n_knowledge_management + f.n_exchange + f.n_capacity_building)
     c = card(html, "kf-noord-3")
-    assert f"aandeel exchange = {int(f.n_exchange)}/{acts} = " in c, c
+    base = f"{int(f.n_exchange)} van {acts} codes van de activiteiten"
+    assert f"aandeel exchange = {f.n_exchange / acts:.2f}, {base} (nodig: " in c, c
+    assert c.count(base) == 1 and f"{int(f.n_exchange)}/{acts}" not in c   # said once
 
 
 def test_a_non_respondent_key_figure_card_says_its_ties_are_partly_unknown(result):

@@ -1172,6 +1172,26 @@ def test_docx_questions_told_apart_by_their_format(tmp_path, seg_config, nl_pipe
     assert segment(transcript.text, seg_config, nl_pipeline).empty   # a .txt has no format
 
 
+def test_docx_all_in_one_colour_is_no_format_of_its_own(tmp_path, seg_config, nl_pipeline):
+    """A document whose every run has one colour (dark grey, as Google Docs and pasted Teams
+    transcripts give it) and bold questions: the colour is the text's, so the answers stay
+    plain and the bold questions tell the speakers apart (the colour alone made every answer
+    "coloured", and no respondent turn was found)."""
+    import docx
+    from docx.shared import RGBColor
+
+    document = docx.Document()
+    for q, said in FORMATTED_INTERVIEW:
+        run = document.add_paragraph().add_run(said)
+        run.font.color.rgb = RGBColor(0x22, 0x22, 0x22)
+        run.bold = bool(q)
+    document.save(tmp_path / "p1_interview_1.docx")
+    transcript = load_transcript(tmp_path / "p1_interview_1.docx")
+    assert transcript.formats == tuple("**" if q else "" for q, _ in FORMATTED_INTERVIEW)
+    segs, notes = by_format(transcript, seg_config, nl_pipeline)
+    assert len(segs) == 3 and "paragraphs in bold are read" in notes[0]
+
+
 def test_docx_format_changes_nothing_where_labels_say_who_speaks(tmp_path, seg_config,
                                                                  nl_pipeline):
     """Where labels, time stamps or a table name the speakers, bold questions or bold lines

@@ -300,12 +300,21 @@ def _digest(value: object) -> str:
 
 
 def _meanings(codebook: Codebook) -> dict[str, str]:
-    """Per code, a digest of what it means: the coding unit, its definition, include and
-    exclude rules and its sub-types. Not its labels, colour, examples or rule patterns: those
-    may change without what a model learned changing."""
-    return {code.id: _digest([codebook.unit, code.definition, code.include, code.exclude,
-                              [s.id for s in code.subtypes]])[:16]
-            for code in codebook.codes}
+    """Per code, a digest of what it means: its definition, include and exclude rules and its
+    sub-types; and of the coding unit (``unit``). Not its labels, colour, examples or rule
+    patterns: those may change without what a model learned changing; nor how the text is
+    wrapped or its rules ordered."""
+    def said(text: str) -> str:
+        return " ".join(text.split())
+
+    digests = {code.id: _digest([said(code.definition), sorted(map(said, code.include)),
+                                 sorted(map(said, code.exclude)),
+                                 sorted(s.id for s in code.subtypes)])[:16]
+               for code in codebook.codes}
+    return digests | {UNIT: _digest(said(codebook.unit))[:16]}
+
+
+UNIT = "(unit)"   # the coding unit's entry among a card's meanings (no code id has brackets)
 
 
 def codebook_stamp(codebook: Codebook) -> dict:
@@ -331,10 +340,14 @@ def codebook_note(card: dict, codebook: Codebook) -> str | None:
     changed = [code for code in now if code in then and then[code] != now[code]]
     if not changed:
         return None
-    return (f"the definition of {', '.join(changed)} in the codebook has changed since model "
-            f"{name} was trained, under the same version {made}: if what the code means has "
-            "changed, give the codebook a new version and retrain the model on labels made "
-            "with it")
+    what = " and ".join(filter(None, [
+        ", ".join(c for c in changed if c != UNIT)
+        and f"the definition (or include/exclude rules) of "
+            f"{', '.join(c for c in changed if c != UNIT)}",
+        "the coding unit" if UNIT in changed else ""]))
+    return (f"{what} in the codebook has changed since model {name} was trained, under the "
+            f"same version {made}: if what the code means has changed, give the codebook a new "
+            "version and retrain the model on labels made with it")
 
 
 def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]:

@@ -45,11 +45,12 @@ from spacy.util import registry
 from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, with_cpu
 from thinc.layers.resizable import resize_linear_weighted
 
+import pipeline.nlp  # noqa: F401  (registers the lookup_lemmas component)
 from pipeline.coding.assign import Coder, codebook_stamp
 from pipeline.coding.model import _best_threshold
 from pipeline.coding.scoring import CARD_FILE, MODEL_ENTRIES, NLP_DIR, read_card
 from pipeline.config import REPO_ROOT
-from pipeline.nlp import MAX_TEXT_CHARS  # (importing it registers lookup_lemmas)
+from pipeline.io import MAX_TEXT_CHARS
 
 __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "SpacyCodeModel",
            "build_bow_text_classifier", "make_docs", "to_docbin",

@@ -123,7 +123,7 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
         # the same files, run id and hashes as the report's "how to reproduce" section
         reproduce = report.reproduce_info(result, data, settings, reveal_names=reveal_names)
         extra |= {key: reproduce[key] for key in ("run_id", "config_hash", "input_hash")}
-        inputs = [*report.run_inputs(data), *([result.codes_file] if result.codes_file else [])]
+        inputs = [*data.read_files, *([result.codes_file] if result.codes_file else [])]
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root, inputs, stage, started,
                                     extra))
@@ -224,7 +224,7 @@ def segment(cohort: Annotated[Path, typer.Argument(help="cohort folder")],
     notes: list[str] = []
     segments = run_segments(data, settings, reveal_names=reveal_names, jobs=jobs, notes=notes)
     io.write_csv(segments, out)
-    _write_beside(out, settings, data.root, data.input_files, started, segments=len(segments),
+    _write_beside(out, settings, data.root, data.read_files, started, segments=len(segments),
                   reveal_names=reveal_names, warnings=notes)
     warn(*notes)
     typer.echo(f"{len(segments)} segments from {len(data.transcripts)} transcripts -> {out}")

@@ -133,11 +133,15 @@ class Cohort:
 
     @property
     def read_files(self) -> list[Path]:
-        """The files a run reads: cohort.yaml, staff, nominations, transcripts, label CSVs."""
-        labels = cohort_label_files(self.root)
-        return [self.root / "cohort.yaml", self.root / "staff.csv",
-                self.root / "nominations.csv",
-                *(self.root / p for p in self.transcripts["path"]), *labels]
+        """The files a run reads (cohort.yaml, staff, nominations, transcripts, label CSVs),
+        in path order: what the manifest and the report's input hash name, not the notes
+        and scripts beside them."""
+        files = [self.root / "cohort.yaml", self.root / "staff.csv",
+                 self.root / "nominations.csv",
+                 *(self.root / p for p in self.transcripts["path"]),
+                 *cohort_label_files(self.root)]
+        return sorted({p for p in files if p.is_file()},
+                      key=lambda p: p.relative_to(self.root).as_posix())
 
     @property
     def sources(self) -> list[Path]:

@@ -1221,14 +1221,6 @@ def _default_model_used(result, settings: Settings) -> tuple[bool, str | None]:
     return True, file_sha256(folder / MODEL_FILE)
 
 
-def run_inputs(cohort: Cohort) -> list[Path]:
-    """The cohort files a run reads (cohort.yaml, staff, nominations, transcripts, labels),
-    sorted; other files in the folder (notes, scripts) do not change results."""
-    root = Path(cohort.root)
-    return sorted({p for p in cohort.read_files if p.is_file()},
-                  key=lambda p: p.relative_to(root).as_posix())
-
-
 def reproduce_info(result, cohort: Cohort, settings: Settings, *,
                    reveal_names: bool = False) -> dict:
     """What the "how to cite and reproduce" section shows: the command, versions, hashes.
@@ -1257,7 +1249,7 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
     if reveal_names:
         cmd.append("--reveal-names")
     configs = [(_display_path(p), file_sha256(p)) for p in settings.files]
-    files = run_inputs(cohort)
+    files = cohort.read_files
     inputs = [(p.relative_to(root).as_posix(), file_sha256(p)) for p in files]
     groups: dict[str, int] = {}
     for rel, _ in inputs:

@@ -110,18 +110,18 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
     from pipeline import report
 
     writing, update = _progress()
+    # the report's "how to reproduce" and the manifest name the same files, run id and hashes
+    reproduce = report.reproduce_info(result, data, settings, reveal_names=reveal_names)
     with io.staged_output(out) as stage:
         with writing:
             result.warnings += report.write_run(stage, result, data, settings,
                                                 reveal_names=reveal_names, jobs=jobs,
-                                                progress=update)
+                                                progress=update, reproduce=reproduce)
         extra = {"reveal_names": reveal_names, "coder": result.coder,
                  "model_card": result.model_card, "warnings": result.warnings,
                  "counts": {"staff": len(data.staff), "nominations": len(data.nominations),
                             "segments": len(result.segments),
                             "key_figures": len(result.network.key_figures)}}
-        # the same files, run id and hashes as the report's "how to reproduce" section
-        reproduce = report.reproduce_info(result, data, settings, reveal_names=reveal_names)
         extra |= {key: reproduce[key] for key in ("run_id", "config_hash", "input_hash")}
         inputs = [*data.read_files, *([result.codes_file] if result.codes_file else [])]
         io.write_manifest(stage / "manifest.json",

@@ -610,10 +610,12 @@ def qdpx_project(result, cohort: Cohort, settings: Settings, *, reveal_names: bo
 
 def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
               reveal_names: bool = False, jobs: int = 1,
-              progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+              progress: Callable[[str, int, int], None] | None = None,
+              reproduce: dict | None = None) -> list[str]:
     """Every output of `pipeline run` (except the manifest, written last by the CLI), the
     REFI-QDA project ``<cohort folder>.qdpx`` included up to ``report.max_qdpx_schools``;
-    what it left out, in words."""
+    what it left out, in words. ``reproduce``: :func:`reproduce_info`, where the caller
+    has it already (the CLI's manifest holds the same run id)."""
     profiles = dict(zip(result.profiles["person_id"], result.profiles["profile"], strict=True))
     _write_tables(stage, {**_network_tables(result.network), "segments.csv": result.segments,
                          "person_codes.csv": result.person_codes,
@@ -621,7 +623,7 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
                          "profiles.csv": result.profiles}, settings)
     figures = _sociograms(stage, result.network, cohort, settings, profiles, reveal_names, jobs,
                           progress)
-    reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
+    reproduce = reproduce or reproduce_info(result, cohort, settings, reveal_names=reveal_names)
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce))

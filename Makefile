@@ -16,7 +16,7 @@ DEMO_INPUTS := $(shell find $(COHORT) -type f -not -path '*/authoring/*' -not -n
 MODEL := models/default/model.skops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup classify train test test-fast bench lint clean report-screenshot browser demo-data
+.PHONY: help setup classify train train-spacy test test-fast bench lint clean report-screenshot browser demo-data
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ $(MODEL): | $(STAMP)
 
 train: $(STAMP) ## retrain the default model from the demo's labels (deterministic)
 	$(BIN)/pipeline train $(COHORT)
+
+train-spacy: $(STAMP) ## retrain the second backend, models/spacy_textcat (deterministic, ~4 min)
+	$(BIN)/python -m pipeline.coding.spacy_model $(COHORT) --out models/spacy_textcat
 
 demo-data: $(STAMP) ## regenerate the demo network and render the hand-written transcripts
 	$(BIN)/python data/demo/generate_network.py

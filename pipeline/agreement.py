@@ -68,7 +68,8 @@ PAIR_COLUMNS = ["code", "annotator_a", "annotator_b", "n_units", "percent_agreem
 
 # ====================================================================== tables
 def current_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """Each annotator's latest label per segment and code (by ``time``, then row order);
+    """Each annotator's latest label per segment and code (by ``time``, undated last, then
+    row order);
     columns ``segment_id, code, value, annotator`` (+ ``time``), values as text."""
     need = ["segment_id", "code", "value", "annotator"]
     missing = [c for c in need if c not in labels.columns]
@@ -77,14 +78,19 @@ def current_labels(labels: pd.DataFrame) -> pd.DataFrame:
     lab = labels.reset_index(drop=True).copy()
     for c in need:
         lab[c] = lab[c].astype(str).str.strip()
-    lab["_order"] = np.arange(len(lab))
-    keys = ["time", "_order"] if "time" in lab.columns else ["_order"]
     if "time" in lab.columns:
         lab["time"] = lab["time"].fillna("").astype(str)
-    lab = lab.sort_values(keys, kind="stable")
-    out = lab.groupby(["segment_id", "code", "annotator"], sort=True).tail(1)
-    return out.drop(columns="_order").sort_values(["code", "segment_id", "annotator"]) \
-        .reset_index(drop=True)
+    out = _in_time_order(lab).groupby(["segment_id", "code", "annotator"], sort=True).tail(1)
+    return out.sort_values(["code", "segment_id", "annotator"]).reset_index(drop=True)
+
+
+def _in_time_order(labels: pd.DataFrame) -> pd.DataFrame:
+    """Rows by ``time`` (if any), an undated row after the dated ones, else in row order: as
+    ``train`` and the label store (which gives an undated label the import time) order them."""
+    if "time" not in labels.columns:
+        return labels
+    return labels.sort_values("time", key=lambda t: list(zip(t.eq(""), t, strict=True)),
+                              kind="stable")
 
 
 def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -95,8 +101,7 @@ def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
     if cur.empty:
         return pd.DataFrame(columns=cols)
     key = ["segment_id", "code"]
-    if "time" in cur.columns:
-        cur = cur.sort_values("time", kind="stable")
+    cur = _in_time_order(cur)
     is_adj = cur["annotator"].str.startswith(ADJUDICATOR)
     adj = cur[is_adj].groupby(key)["value"].last().reset_index().assign(source="adjudicated")
     gold = (cur[cur["annotator"] == "gold"].groupby(key)["value"].last().reset_index()

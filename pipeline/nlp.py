@@ -131,13 +131,19 @@ TOKENIZER_CACHE = 1_000_000
 PSEUDONYM_END = r"(?<=\w)\]"
 
 
+def split_pseudonym_ends(nlp: Language) -> Language:
+    """``nlp``'s tokenizer with :data:`PSEUDONYM_END` among its infixes (saved with it), so
+    that every coder, the spaCy backend included, sees a pseudonym as the same tokens."""
+    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(
+        [*nlp.Defaults.infixes, PSEUDONYM_END]).finditer
+    return nlp
+
+
 @lru_cache(maxsize=2)
 def make_nlp(with_lemmas: bool = True) -> Language:
     """``spacy.blank("nl")`` + sentencizer (+ lookup lemmas). Cached: build it once."""
-    nlp = spacy.blank("nl")
+    nlp = split_pseudonym_ends(spacy.blank("nl"))
     nlp.max_length = MAX_TEXT_CHARS   # spaCy's 1,000,000 guards a parser we do not have
-    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(
-        [*nlp.Defaults.infixes, PSEUDONYM_END]).finditer
     nlp.tokenizer.max_cache_size = TOKENIZER_CACHE
     nlp.add_pipe("sentencizer")
     if with_lemmas:

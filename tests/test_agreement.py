@@ -84,6 +84,23 @@ def test_latest_label_counts_and_adjudicators_are_not_annotators():
     assert per_seg.loc["s2", "disagreements"] == "focus"
 
 
+def test_an_undated_label_is_the_latest_as_train_reads_it():
+    """An undated row (an edited CSV) comes after the dated ones of its annotator, as the
+    label store (import time) and ``train`` order it: agreement read it as the oldest, so the
+    same file gave agreement one label and the model another."""
+    from pipeline.coding.train import resolve_labels
+
+    lab = labels([["s1", "focus", "1", "a", "2024-01-01T00:00:00.000+00:00"],
+                  ["s1", "focus", "0", "a", ""],
+                  ["s1", "focus", "1", "adjudicator:x", ""],
+                  ["s1", "focus", "0", "adjudicator:y", "2024-03-01T00:00:00.000+00:00"]])
+    assert ag.current_labels(lab).set_index("annotator").loc["a", "value"] == "0"
+    assert ag.reference_labels(lab)["value"].tolist() == ["1"]
+    trained = resolve_labels(lab[lab["annotator"] == "a"].assign(value=lambda d: d["value"]
+                                                                 .astype(int)))
+    assert trained["value"].tolist() == [0]
+
+
 def test_reference_prefers_gold_and_drops_ties():
     lab = labels([["s1", "x", "1", "gold", ""], ["s1", "x", "0", "a", ""],
                   ["s1", "x", "0", "b", ""], ["s2", "x", "1", "a", ""], ["s2", "x", "0", "b", ""]])

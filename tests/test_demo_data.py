@@ -118,3 +118,21 @@ def test_labels_are_double_coded_and_every_disagreement_adjudicated(cohort, gold
     for activity in ("knowledge_management", "exchange", "capacity_building"):
         subtypes = wide[[c for c in wide.columns if c.startswith(f"{activity}.")]].sum(axis=1)
         assert ((subtypes > 0) == (wide[activity] == 1)).all(), activity
+
+
+@pytest.mark.parametrize("model", ["default", "spacy_textcat"])
+def test_shipped_models_were_trained_on_the_demo_as_it_is(cohort, model):
+    """A model in models/ is what the demo's labelled segments and codebook make today: a
+    label, transcript or codebook edit without a retrain (``make train``; the spaCy command in
+    models/README.md) would ship a model of other data under the demo's name."""
+    import json
+
+    from pipeline.coding.assign import codebook_stamp
+    from pipeline.coding.train import labelled_segments
+
+    settings = load_settings()
+    card = json.loads((DEMO.parents[1] / "models" / model / "model_card.json").read_text())
+    summary = labelled_segments(cohort, settings)[3]
+    assert card["training_data"]["sha256"] == summary["sha256"]
+    assert card["training_data"]["sources"] == summary["sources"]
+    assert card["codebook"] == codebook_stamp(settings.codebook)

@@ -516,11 +516,34 @@ def test_spacy_load_refuses_other_card(coding_model_dirs):
         load_spacy_model(coding_model_dirs["sklearn"])
 
 
+def test_saved_spacy_pipeline_names_no_temporary_corpus(coding_model_dirs):
+    """Training reads its corpora from a temporary folder; the saved config named it, so two
+    trainings of the same data gave different files (and a path of the trainer's machine)."""
+    from spacy.util import load_config
+
+    paths = load_config(coding_model_dirs["spacy"] / "nlp" / "config.cfg",
+                        interpolate=False)["paths"]
+    assert paths["train"] is None and paths["dev"] is None
+
+
 def test_spacy_card_contents(coding_model_dirs, coding_data):
     card = json.loads((coding_model_dirs["spacy"] / "model_card.json").read_text())
     assert card["backend_id"] == BACKEND_ID
     assert card["labels"] == coding_data[3]
     assert set(card["thresholds"]) == set(coding_data[3])
+
+
+def test_spacy_backend_reads_a_pseudonym_as_the_default_model_does(coding_model_dirs):
+    """The spaCy backend's tokenizer, in training and as saved, splits a closing bracket off
+    within a piece as ``pipeline.nlp`` does: "[persoon-4796]s" was one token with its random
+    digits there, so a pseudonym's letters decided whether it was the feature ``persoon``."""
+    from pipeline.coding.spacy_model import _blank_nl  # the tokenizer of the training corpus
+
+    model, _ = load_spacy_model(coding_model_dirs["spacy"])
+    for nlp in (_blank_nl(), model.nlp_):
+        doc = nlp("Op [persoon-4796]s formulier")
+        assert [t.text for t in doc] == ["Op", "[", "persoon-4796", "]", "s", "formulier"]
+    assert [t.lemma_ for t in model.nlp_("[persoon-4796]s")][1] == "persoon"
 
 
 # ---------------------------------------------------------------- spaCy corpus + coder

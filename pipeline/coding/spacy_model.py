@@ -45,12 +45,12 @@ from spacy.util import registry
 from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, with_cpu
 from thinc.layers.resizable import resize_linear_weighted
 
-import pipeline.nlp  # noqa: F401  (registers the lookup_lemmas component)
 from pipeline.coding.assign import Coder, codebook_stamp
 from pipeline.coding.model import _best_threshold
 from pipeline.coding.scoring import CARD_FILE, MODEL_ENTRIES, NLP_DIR, read_card
 from pipeline.config import REPO_ROOT
 from pipeline.io import MAX_TEXT_CHARS
+from pipeline.nlp import split_pseudonym_ends  # importing it registers lookup_lemmas
 
 __all__ = ["BACKEND_ID", "DEFAULT_CONFIG", "NLP_DIR", "TRUSTED_FACTORIES", "SpacyCodeModel",
            "build_bow_text_classifier", "make_docs", "to_docbin",
@@ -161,7 +161,7 @@ def to_docbin(docs: list[Doc]) -> DocBin:
 
 @lru_cache(maxsize=1)
 def _blank_nl() -> Language:
-    return spacy.blank("nl")
+    return split_pseudonym_ends(spacy.blank("nl"))
 
 
 def _load_config(path: Path, overrides: dict | None = None):
@@ -194,8 +194,10 @@ def _train_nlp(texts: list[str], Y: np.ndarray, labels: list[str], config_path: 
                                              "paths.dev": str(dev_path),
                                              "system.seed": int(seed)})
         sink = _io.StringIO()
-        nlp = init_nlp(config)
+        nlp = split_pseudonym_ends(init_nlp(config))
         nlp, _ = train(nlp, None, stdout=sink, stderr=sink)
+    # the corpora were temporary: a saved model names no path (and is the same file each time)
+    nlp.config["paths"].update({"train": None, "dev": None})
     return nlp
 
 

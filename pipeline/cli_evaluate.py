@@ -194,10 +194,12 @@ def evaluate(
                  "label_store": str(store) if store else None, "warnings": notes,
                  "targets": json.loads(target_table.to_json(orient="records"))
                  if target_table is not None else []}
+        # the label store is named (label_store) and its labels hashed (labelled_segments'
+        # sha256), not its bytes: those of a SQLite file in WAL mode do not fix its labels
         manifest = io.build_manifest(
             command=sys.argv, config=settings.pipeline.model_dump(mode="json"),
             config_files=settings.files + ([Path(spacy_config)] if spacy_config else []),
-            inputs=data.input_files, input_root=data.root, outputs=stage, started=started,
+            inputs=data.read_files, input_root=data.root, outputs=stage, started=started,
             extra=extra)
         io.write_manifest(stage / "manifest.json", manifest)
     warn(*notes)

@@ -444,7 +444,7 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
 
     if labels.is_dir():
         if not (labels / "labels" / STORE_NAME).is_file():
-            return _codebook_values(io.load_cohort(labels).labels, labels, settings), labels
+            return _file_labels(io.load_cohort(labels).labels, labels, settings), labels
         return _store(labels, settings).current(), labels
     if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         if not labels.is_file():
@@ -453,7 +453,7 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
         store.check_codes(_names(settings))
         return store.current(), None
     if labels.suffix.lower() == ".csv":
-        return _codebook_values(io.read_labels(labels), labels, settings), None
+        return _file_labels(io.read_labels(labels), labels, settings), None
     raise io.InputError(labels, "expected a cohort folder, a store.sqlite or a labels CSV")
 
 
@@ -475,6 +475,14 @@ def _codebook_values(table: pd.DataFrame, path: Path, settings: Settings) -> pd.
                                 line=int(line), field="value")
         values.append(v)
     return table.assign(value=values)
+
+
+def _file_labels(table: pd.DataFrame, path: Path, settings: Settings) -> pd.DataFrame:
+    """Labels read from CSV files (``io.read_labels``), values and times read as ``train``
+    reads them (:func:`_codebook_values`, :func:`pipeline.annotate.label_times`)."""
+    from pipeline.annotate import label_times
+
+    return _codebook_values(table, path, settings).assign(time=label_times(table))
 
 
 def _read_predictions(path: Path, settings: Settings) -> pd.DataFrame:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io
+from pipeline.cli_common import err, warn
 from pipeline.config import load_settings
 
 __all__ = ["evaluate", "CODERS"]
@@ -39,7 +39,6 @@ __all__ = ["evaluate", "CODERS"]
 CODERS = ("rules", "sklearn", "spacy", "majority")
 NAMES = {"rules": "rules", "sklearn": "sklearn_tfidf_lr", "spacy": "spacy_textcat",
          "majority": "majority"}
-err = Console(stderr=True)
 
 
 def _fractions(text: str) -> list[float]:
@@ -76,7 +75,6 @@ def evaluate(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="processes to use")] = 2,
 ) -> None:
     """Leave-one-school-out evaluation of every coder, side by side, with a learning curve."""
-    from pipeline.cli import warn
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model

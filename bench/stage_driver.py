@@ -324,7 +324,7 @@ class Stages:
             manifest = io.build_manifest(
                 command=["bench/stage_driver.py", "report"],
                 config=s.pipeline.model_dump(mode="json"), config_files=s.files,
-                inputs=self.cohort.input_files, input_root=self.cohort.root, outputs=stage,
+                inputs=self.cohort.read_files, input_root=self.cohort.root, outputs=stage,
                 started=started, extra={"coder": self.coder_name, "bench": True})
             io.write_manifest(stage / "manifest.json", manifest)
 

@@ -149,6 +149,7 @@ __all__ = [
     "LabelStore",
     "store_labels_for_training",
     "normalise_time",
+    "label_times",
     "check_labels",
     "select_uncertain",
     "select_disagreement",
@@ -328,13 +329,8 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
         if v is None:
             raise InputError(file, f"value must be 0 or 1, got {row.value!r}", line=line,
                              field="value")
-        try:
-            t = normalise_time(row.time)
-        except ValueError:
-            raise InputError(file, f"not an ISO 8601 time: {row.time!r}", line=line,
-                             field="time") from None
         values.append(v)
-        times.append(t or "")
+        times.append(_time(row.time, file, line, "time"))
     return out.assign(value=values, time=times)
 
 
@@ -1182,6 +1178,16 @@ def _time(value: object, file: Path, line: int, field: str) -> str:
     except (ValueError, TypeError):
         raise InputError(file, f"not an ISO 8601 time: {value!r}", line=line,
                          field=field) from None
+
+
+def label_times(labels: pd.DataFrame) -> list[str]:
+    """The ``time`` of each row of a labels table read from files (``file``, ``line``) as
+    the label store keeps it (UTC, sortable as text; '' undated): the latest label of an
+    annotator counts, so a time that is no time is refused, naming its file and line,
+    rather than sorted as text among the others."""
+    times = labels["time"] if "time" in labels.columns else [""] * len(labels)
+    return [_time(t, file, int(line), "time")
+            for t, file, line in zip(times, labels["file"], labels["line"], strict=True)]
 
 
 def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, dict]:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io
+from pipeline.cli_annotate import agreement, annotate_app, export_app
+from pipeline.cli_common import err, one_coder, warn
+from pipeline.cli_evaluate import evaluate
 from pipeline.config import ConfigError, load_settings
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Sleutelfiguren: who spreads knowledge about PLGs in a school, what and how.")
-err = Console(stderr=True)
 DEBUG = {"on": False}
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pipeline.yaml to use "
@@ -84,7 +84,7 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     """Run every stage on a cohort folder and write all results to OUT."""
     from pipeline.run import run_cohort
 
-    _one_coder(model, rules)
+    one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
@@ -96,11 +96,6 @@ def run(cohort: Annotated[Path, typer.Argument(help="cohort folder (DESIGN.md la
     _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
     typer.echo(f"{data.meta.name}: {len(data.staff)} staff, {len(result.segments)} segments, "
                f"{len(result.profiles)} key figures{_per_profile(result.profiles)} -> {out}")
-
-
-def _one_coder(model: Path | None, rules: bool) -> None:
-    if model is not None and rules:
-        raise typer.BadParameter("give --model or --rules, not both")
 
 
 def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, *,
@@ -130,14 +125,6 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
     _print_warnings(result.warnings, out, settings)
 
 
-def warn(*notes: str) -> None:
-    """Each note as one ``warning:`` line on stderr, not wrapped at the terminal's width, so
-    that a log or ``grep`` holds it whole (as :func:`_error` does an error)."""
-    for note in notes:
-        err.print(f"[yellow]warning[/]: {escape(' '.join(note.split()))}", highlight=False,
-                  soft_wrap=True)
-
-
 def _print_warnings(warnings: list[str], out: Path, settings) -> None:
     """The first ``report.max_console_warnings`` warnings, then how many more there are
     (a thousand schools can give thousands): all are in ``out``'s manifest."""
@@ -164,7 +151,7 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
     """Everything `run` writes, from codes already made: network, profiles, report, exports."""
     from pipeline.run import codes_provenance, named_coder, report_cohort
 
-    _one_coder(model, rules)
+    one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
@@ -239,7 +226,7 @@ def code(infile: Annotated[Path, typer.Argument(metavar="IN", help=".csv or .jso
     """Code any file of segments (the coding contract: id, codes, p_<code> per code)."""
     from pipeline.parallel import aside, collector_paused
 
-    _one_coder(model, rules)
+    one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     io.check_output(out, [infile])
@@ -355,16 +342,10 @@ def train(cohort: Annotated[Path, typer.Argument(help="cohort folder with labels
     typer.echo(f"trained on {card['training_data']['segments']} segments -> {out}")
 
 
-from pipeline.cli_annotate import agreement, annotate_app, export_app  # noqa: E402
-
 app.add_typer(annotate_app, name="annotate", help="Annotation tasks: export, import, adjudicate, "
               "rename-code, retire-code, rename-annotator.")
 app.add_typer(export_app, name="export", help="Exports for other tools: qdpx, qdc, matrix, ena.")
 app.command("agreement")(agreement)
-
-
-from pipeline.cli_evaluate import evaluate  # noqa: E402
-
 app.command("evaluate")(evaluate)
 
 

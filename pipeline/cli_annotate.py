@@ -28,6 +28,7 @@ import pandas as pd
 import typer
 
 from pipeline import io
+from pipeline.cli_common import one_coder, warn
 from pipeline.config import Settings, load_settings
 
 __all__ = ["annotate_app", "export_app", "agreement"]
@@ -262,10 +263,9 @@ def import_labels(
         typer.echo(f"note: {', '.join(sorted(olds))} stored as {new!r} (annotator names are "
                    "matched ignoring case and spaces)", err=True)
     if edited := stats.get("edited_lines"):
-        typer.echo(f"warning: {file}: {len(edited)} prefilled row(s) changed but not marked "
-                   f"reviewed (line{'s' if len(edited) > 1 else ''} {io.line_list(edited)}), "
-                   "so not imported: mark them in the reviewed column (x) and import the file "
-                   "again", err=True)
+        warn(f"{file}: {len(edited)} prefilled row(s) changed but not marked reviewed "
+             f"(line{'s' if len(edited) > 1 else ''} {io.line_list(edited)}), so not "
+             "imported: mark them in the reviewed column (x) and import the file again")
     if missing := stats.get("no_column"):
         typer.echo(f"note: {file} has no column for {', '.join(missing)}: no labels of "
                    f"{'it' if len(missing) == 1 else 'them'} were imported", err=True)
@@ -277,10 +277,9 @@ def _warn_unmatched(unmatched: list[str], fate: str) -> None:
     of their labels (``fate``)."""
     if unmatched:
         more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
-        typer.echo(f"warning: {len(unmatched)} labelled segment(s) match no segment of their "
-                   "transcript now (edited since the export, other segment settings, or segments "
-                   "cut otherwise by a newer version?): "
-                   f"{', '.join(unmatched[:5])}{more}; {fate}", err=True)
+        warn(f"{len(unmatched)} labelled segment(s) match no segment of their transcript now "
+             "(edited since the export, other segment settings, or segments cut otherwise by "
+             f"a newer version?): {', '.join(unmatched[:5])}{more}; {fate}")
 
 
 @annotate_app.command("adjudicate")
@@ -444,7 +443,7 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
 
     if labels.is_dir():
         if not (labels / "labels" / STORE_NAME).is_file():
-            return _codebook_values(io.load_cohort(labels).labels, labels, settings), labels
+            return _file_labels(io.load_cohort(labels).labels, labels, settings), labels
         return _store(labels, settings).current(), labels
     if labels.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         if not labels.is_file():
@@ -453,7 +452,7 @@ def _read_label_source(labels: Path, settings: Settings) -> tuple[pd.DataFrame, 
         store.check_codes(_names(settings))
         return store.current(), None
     if labels.suffix.lower() == ".csv":
-        return _codebook_values(io.read_labels(labels), labels, settings), None
+        return _file_labels(io.read_labels(labels), labels, settings), None
     raise io.InputError(labels, "expected a cohort folder, a store.sqlite or a labels CSV")
 
 
@@ -475,6 +474,14 @@ def _codebook_values(table: pd.DataFrame, path: Path, settings: Settings) -> pd.
                                 line=int(line), field="value")
         values.append(v)
     return table.assign(value=values)
+
+
+def _file_labels(table: pd.DataFrame, path: Path, settings: Settings) -> pd.DataFrame:
+    """Labels read from CSV files (``io.read_labels``), values and times read as ``train``
+    reads them (:func:`_codebook_values`, :func:`pipeline.annotate.label_times`)."""
+    from pipeline.annotate import label_times
+
+    return _codebook_values(table, path, settings).assign(time=label_times(table))
 
 
 def _read_predictions(path: Path, settings: Settings) -> pd.DataFrame:
@@ -543,14 +550,14 @@ def agreement(labels: Annotated[Path, typer.Argument(
     annotators, shared = ag.annotator_overlap(table)
     other = sorted(set(table["code"]) - set(_names(settings)))
     if other:   # nominal categories by design (a team's own variable), or a typo of a code
-        typer.echo(f"warning: {', '.join(map(repr, other))} "
-                   f"{'is no code' if len(other) == 1 else 'are no codes'} of the codebook: "
-                   "counted as a nominal category of its own, also in (all); if meant as a "
-                   "code, correct the labels", err=True)
+        warn(f"{', '.join(map(repr, other))} "
+             f"{'is no code' if len(other) == 1 else 'are no codes'} of the codebook: counted "
+             "as a nominal category of its own, also in (all); if meant as a code, correct "
+             "the labels")
     for names in ag.spelling_variants(table):
-        typer.echo(f"warning: annotators {', '.join(map(repr, names))} differ only in letter "
-                   "case or spaces and are counted apart: write them alike in the labels to "
-                   "count them as one", err=True)
+        warn(f"annotators {', '.join(map(repr, names))} differ only in letter case or "
+             "spaces and are counted apart: write them alike in the labels to count them as "
+             "one")
     between = (f"agreement needs two or more annotators on the same segments: {annotators} "
                f"annotator{'s' if annotators != 1 else ''}, {shared} segments labelled by two "
                "or more")
@@ -615,8 +622,7 @@ def export_qdpx(cohort: CohortArg,
     from pipeline.report import qdpx_project
     from pipeline.run import codes_provenance, named_coder, report_cohort, run_cohort
 
-    if model is not None and rules:
-        raise typer.BadParameter("give --model or --rules, not both")
+    one_coder(model, rules)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, [*data.sources, *([codes] if codes else [])])
@@ -633,8 +639,7 @@ def export_qdpx(cohort: CohortArg,
     io.atomic_write(out, payload)
     note = f" ({dropped} codings outside the texts skipped)" if dropped else ""
     typer.echo(f"{holds} -> {out}{note}")
-    for warning in result.warnings:
-        typer.echo(f"warning: {' '.join(warning.split())}", err=True)
+    warn(*result.warnings)
 
 
 @export_app.command("qdc")

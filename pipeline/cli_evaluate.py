@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline import io
+from pipeline.cli_common import err, warn
 from pipeline.config import load_settings
 
 __all__ = ["evaluate", "CODERS"]
@@ -39,7 +39,6 @@ __all__ = ["evaluate", "CODERS"]
 CODERS = ("rules", "sklearn", "spacy", "majority")
 NAMES = {"rules": "rules", "sklearn": "sklearn_tfidf_lr", "spacy": "spacy_textcat",
          "majority": "majority"}
-err = Console(stderr=True)
 
 
 def _fractions(text: str) -> list[float]:
@@ -76,7 +75,6 @@ def evaluate(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="processes to use")] = 2,
 ) -> None:
     """Leave-one-school-out evaluation of every coder, side by side, with a learning curve."""
-    from pipeline.cli import warn
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model
@@ -194,10 +192,12 @@ def evaluate(
                  "label_store": str(store) if store else None, "warnings": notes,
                  "targets": json.loads(target_table.to_json(orient="records"))
                  if target_table is not None else []}
+        # the label store is named (label_store) and its labels hashed (labelled_segments'
+        # sha256), not its bytes: those of a SQLite file in WAL mode do not fix its labels
         manifest = io.build_manifest(
             command=sys.argv, config=settings.pipeline.model_dump(mode="json"),
             config_files=settings.files + ([Path(spacy_config)] if spacy_config else []),
-            inputs=data.input_files, input_root=data.root, outputs=stage, started=started,
+            inputs=data.read_files, input_root=data.root, outputs=stage, started=started,
             extra=extra)
         io.write_manifest(stage / "manifest.json", manifest)
     warn(*notes)

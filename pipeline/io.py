@@ -134,8 +134,8 @@ class Cohort:
     @property
     def read_files(self) -> list[Path]:
         """The files a run reads (cohort.yaml, staff, nominations, transcripts, label CSVs),
-        in path order: what the manifest and the report's input hash name, not the notes
-        and scripts beside them."""
+        in path order: what the manifests (run, report, segment, evaluate) and the report's
+        input hash name, not the notes and scripts beside them."""
         files = [self.root / "cohort.yaml", self.root / "staff.csv",
                  self.root / "nominations.csv",
                  *(self.root / p for p in self.transcripts["path"]),
@@ -148,11 +148,6 @@ class Cohort:
         """What an ``--out`` must not replace (:func:`check_output`): the cohort folder, the
         files a run reads and the annotators' label store."""
         return [self.root, *self.read_files, self.root / "labels" / "store.sqlite"]
-
-    @property
-    def input_files(self) -> list[Path]:
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and ".git" not in p.parts
-                      and not p.name.startswith("store.sqlite"))
 
 
 # ------------------------------------------------------------------ CSV reading

@@ -279,3 +279,36 @@ def test_cli_reads_a_cohorts_gold_files_as_train_does(shared_datadir, tmp_path, 
     code, out, err = cli(["agreement", cohort, "--out", tmp_path / "agr"], capsys, monkeypatch)
     assert code == 0, err
     assert "2 annotators: alpha 1.000, mean kappa 1.000, agreement 1.000" in out, out
+
+
+def test_cli_reads_label_times_as_instants_and_refuses_one_that_is_no_time(
+        shared_datadir, tmp_path, capsys, monkeypatch):
+    """An annotator's latest label counts. b changed their mind on s0: 11:00+01:00 is
+    10:00 UTC, before the 10:30Z label, which counts (compared as text the earlier one did:
+    a disagreement that is none). A time that is no time ("gisteren") was sorted as text
+    among the others; it is refused, naming file, line and field, from a CSV and from a
+    cohort's labels/ alike. No time is no error (a's labels: undated)."""
+    table = tmp_path / "labels.csv"
+    rows = [[f"s{i}", "focus", str(i % 2), "a", ""] for i in range(6)]
+    rows += [[f"s{i}", "focus", str(i % 2), "b", "2024-03-01T10:30:00Z"] for i in range(6)]
+    rows.append(["s0", "focus", "1", "b", "2024-03-01T11:00:00+01:00"])
+    labels(rows).to_csv(table, index=False)
+    code, out, err = cli(["agreement", table, "--out", tmp_path / "agr"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "6 units, 2 annotators: alpha 1.000, mean kappa 1.000, agreement 1.000" in out, out
+    rows[-1][4] = "gisteren"
+    labels(rows).to_csv(table, index=False)
+    code, _, err = cli(["agreement", table, "--out", tmp_path / "agr2"], capsys, monkeypatch)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: {table}:14: field 'time': not an ISO 8601 time: "
+                          "'gisteren'"), err
+    assert not (tmp_path / "agr2").exists()
+    cohort = shared_datadir / "annotate" / "cohort"
+    second = pd.read_csv(cohort / "labels" / "gold.csv", dtype=str).assign(annotator="b")
+    second.loc[2, "time"] = "gisteren"
+    second.to_csv(cohort / "labels" / "second.csv", index=False)
+    code, _, err = cli(["agreement", cohort, "--out", tmp_path / "agr3"], capsys, monkeypatch)
+    assert code == 2 and err.startswith(
+        f"error: {cohort / 'labels' / 'second.csv'}:4: field 'time': "), err
+    assert not (tmp_path / "agr3").exists()
+    assert not (cohort / "labels" / "store.sqlite").exists()

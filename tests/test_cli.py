@@ -391,3 +391,26 @@ def test_a_warning_is_one_line_whatever_its_length(capsys):
     note = "transcripts/s1/p1.txt: prefix 'I\nR' " + "x" * 200
     warn(note)
     assert capsys.readouterr().err == f"warning: {' '.join(note.split())}\n"
+
+
+def test_no_module_imports_the_cli_back():
+    """`cli` imports the command modules (cli_annotate, cli_evaluate) to register their
+    commands; what they share with it (warn, one_coder) is in cli_common, so none of them
+    imports `cli` back (cli_evaluate did, inside its command, as a way round the cycle)."""
+    import ast
+    from pathlib import Path
+
+    import pipeline
+
+    root = Path(pipeline.__file__).parent
+    back = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "__main__.py":   # the entry point: `python -m pipeline`
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "pipeline.cli" or n.startswith("pipeline.cli.") for n in names):
+                back.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert back == []

@@ -329,3 +329,30 @@ def test_cli_evaluate_rejects_unknown_coder(shared_datadir, tmp_path):
                                       "--out", str(tmp_path / "e"), "--coders", "rules,bert"])
     assert result.exit_code == 2
     assert "bert" in result.output
+
+
+def test_cli_evaluate_manifest_names_the_files_it_read(shared_datadir, tmp_path):
+    """The manifest hashes the files evaluate reads, as `pipeline run`'s does: not the
+    cohort's README, notes or scripts, nor the label store (named and its labels hashed on
+    their own); it used to hash every file of the folder."""
+    import json
+
+    from pipeline.annotate import LabelStore
+    from pipeline.config import load_settings
+
+    cohort = shared_datadir / "tiny_cohort"
+    (cohort / "notes").mkdir()
+    (cohort / "notes" / "interviewschema.txt").write_text("Vraag 1: ...\n", encoding="utf-8")
+    codebook = load_settings().codebook
+    LabelStore.for_cohort(cohort, codebook.code_ids + codebook.subtype_ids)
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "--out", str(out), "--coders",
+                                      "rules", "--no-curve", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    read = ["cohort.yaml", "labels/gold.csv", "nominations.csv", "staff.csv",
+            *sorted(p.relative_to(cohort).as_posix()
+                    for p in (cohort / "transcripts").rglob("*.*"))]
+    assert list(manifest["inputs"]) == read
+    assert manifest["label_store"].endswith("store.sqlite")
+    assert len(manifest["labelled_segments"]["sha256"]) == 64

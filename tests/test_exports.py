@@ -260,6 +260,10 @@ def test_cli_qdpx_exports_corrected_codes(tmp_path, shared_datadir, schema):
     r = runner.invoke(app, ["export", "qdpx", str(cohort), "--out", str(qdpx), "--codes",
                             str(tmp_path / "missing.csv")])
     assert r.exit_code != 0 and qdpx.read_bytes() == made
+    r = runner.invoke(app, ["export", "qdpx", str(cohort), "--out", str(qdpx), "--codes",
+                            str(corrected), "--rules", "--model", "models/default"])
+    assert r.exit_code == 2 and "give --model or --rules, not both" in r.output, r.output
+    assert qdpx.read_bytes() == made
 
 
 def test_cli_exports(tmp_path, shared_datadir, schema, settings):

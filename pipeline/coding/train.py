@@ -36,18 +36,16 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
     from pipeline.annotate import (
         REPEAT_KEY,
         STORE_NAME,
-        _time,
         binary_label,
         conflicting_repeat,
+        label_times,
         repeat_message,
         unknown_code,
     )
 
     ok = set(known)
     values = []
-    times = [_time(t, f, int(line), "time") for t, f, line in
-             zip(labels.get("time", pd.Series("", index=labels.index)), labels["file"],
-                 labels["line"], strict=True)]
+    times = label_times(labels)
     for row in labels.itertuples(index=False):
         if row.code not in ok:
             raise InputError(row.file, unknown_code(row.code, ok,

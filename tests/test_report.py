@@ -287,6 +287,23 @@ def test_reasons_and_selection_in_the_report_language(nl, en):
     assert "nodig:" not in en_html
 
 
+def test_every_measure_the_reasons_name_is_in_the_tables_the_run_wrote(nl):
+    """A researcher looks a reason's number up in the CSV tables of the run: each measure
+    named is a column of network_metrics.csv (boundary_reciprocity_ratio and
+    boundary_out_share under the default tie_scope: boundary) or person_features.csv
+    (n_activity_categories), and its key figure's row there holds the value given."""
+    from helpers import measures_named, untraceable
+
+    out, _ = nl
+    profiles = pd.read_csv(out / "profiles.csv")
+    tables = {name: pd.read_csv(out / name)
+              for name in ("network_metrics.csv", "person_features.csv")}
+    assert untraceable(profiles, tables) == []
+    named = {name for reasons in profiles["reasons"] for name, _ in measures_named(reasons)}
+    assert {"boundary_reciprocity_ratio", "boundary_out_share", "boundary_mean_strength",
+            "n_activity_categories", "n_focus"} <= named, named
+
+
 def test_two_runs_give_identical_bytes(nl, tmp_path):
     out, html = nl
     again = run_cli(tmp_path / "elsewhere")
@@ -525,7 +542,7 @@ def test_a_survey_without_tie_strengths_reads_as_criteria_in_the_report(tmp_path
                          r'<span class="detail">\(([^<]*)\)', html)
     # (and, for the key figure without transcripts, the criteria on codes)
     assert {detail for _, detail in skipped} == {
-        "niet beoordeeld (geen mean_strength in de gegevens)",
+        "niet beoordeeld (geen boundary_mean_strength in de gegevens)",
         "niet beoordeeld (geen gecodeerde fragmenten)"}, skipped
     assert {why.strip() for why, detail in skipped if "mean_strength" in detail} == {
         "sterkste relaties in de school"}

@@ -301,7 +301,8 @@ class Stages:
         s = self.settings
         self.codes = person_codes(self.coded, s.codebook, s.pipeline.coding.min_segments_per_kind)
         self.features = person_features(self.net.key_figures, self.net.metrics, self.codes,
-                                        s.codebook, s.pipeline.network.tie_scope)
+                                        s.codebook, s.pipeline.network.tie_scope,
+                                        s.profiles.min_segments_for_category)
         self.profiles = assign_profiles(self.features, s.profiles, s.codebook)
         self.counts.update(key_figures=len(self.profiles))
 

@@ -53,6 +53,7 @@ __all__ = [
     "check_nominations",
     "nonrespondent_nominations",
     "symmetrize_nonrespondents",
+    "tie_shares",
     "plg_memberships",
     "first_lines",
     "other_strength_notes",
@@ -83,6 +84,7 @@ PERSON_COLUMNS = [
     "brokerage_consultant", "brokerage_liaison",
     "boundary_out_ties", "boundary_in_ties", "boundary_reciprocal_ties",
     "boundary_contacts", "boundary_mean_strength",
+    "out_share", "boundary_reciprocity_ratio", "boundary_out_share",
 ]
 
 SCHOOL_COLUMNS = [
@@ -633,8 +635,29 @@ def _share_plg(net: _Net, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return shared
 
 
+def tie_shares(out_ties: Any, in_ties: Any, reciprocal_ties: Any) -> dict[str, np.ndarray]:
+    """``contacts`` (out + in - reciprocal), ``reciprocity_ratio`` (reciprocal / contacts) and
+    ``out_share`` (out / (out + in); both 0 without ties) of tie counts (arrays or columns).
+
+    The one definition of these measures: ``network_metrics.csv`` has them per scope of ties
+    and the profile criteria (pipeline/profile.py) take them from a features table, so that
+    a reason's value is the table's.
+
+    >>> {k: v.tolist() for k, v in tie_shares([3, 0], [1, 0], [1, 0]).items()}
+    {'contacts': [3, 0], 'reciprocity_ratio': [0.3333333333333333, 0.0], 'out_share': [0.75, 0.0]}
+    """
+    out, inn, rec = (np.asarray(x) for x in (out_ties, in_ties, reciprocal_ties))
+    contacts, ties = out + inn - rec, out + inn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(contacts > 0, rec / np.where(contacts > 0, contacts, 1), 0.0)
+        share = np.where(ties > 0, out / np.where(ties > 0, ties, 1), 0.0)
+    return {"contacts": contacts, "reciprocity_ratio": ratio.astype(float),
+            "out_share": share.astype(float)}
+
+
 def _degrees(net: _Net, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """out/in/reciprocal/contacts and strength sums over the arcs selected by ``mask``."""
+    """out/in/reciprocal ties, :func:`tie_shares` and strength sums over the arcs selected by
+    ``mask``."""
     u, v, s, mutual = net.u, net.v, net.s, net.mutual
     if mask is not None:
         u, v, s, mutual = u[mask], v[mask], s[mask], mutual[mask]
@@ -649,7 +672,7 @@ def _degrees(net: _Net, mask: np.ndarray | None = None) -> dict[str, np.ndarray]
     cnt = np.bincount(u, weights=known, minlength=n) + np.bincount(v, weights=known, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(cnt > 0, (sum_out + sum_in) / np.where(cnt > 0, cnt, 1), np.nan)
-    return {"out": out, "in": inn, "rec": rec, "contacts": out + inn - rec,
+    return {"out": out, "in": inn, "rec": rec, **tie_shares(out, inn, rec),
             "sum_out": sum_out, "sum_in": sum_in, "mean": mean}
 
 
@@ -827,7 +850,9 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
         - ``out_ties``, ``in_ties``: arcs sent / received (always all ties);
           ``reciprocal_ties``: colleagues tied both ways; ``contacts``: distinct colleagues
           tied either way (= out + in - reciprocal, the study's key-figure measure);
-          ``reciprocity_ratio`` = reciprocal_ties / contacts (0 without contacts).
+          ``reciprocity_ratio`` = reciprocal_ties / contacts (0 without contacts);
+          ``out_share`` = out_ties / (out_ties + in_ties) (0 without ties): both
+          :func:`tie_shares`, the profile criteria's measures.
         - ``out_strength``, ``in_strength``: sums of the known strengths of outgoing /
           incoming arcs (NaN when the cohort has no strengths at all); ``mean_strength``:
           mean strength over every arc the person is in, either direction (a reciprocal
@@ -845,9 +870,11 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
           (three different groups). Two-paths involving someone whose group is empty are
           not counted. If the column is empty for everyone all counts are 0 and a note is
           added to ``result.attrs["notes"]``.
-        - ``boundary_*``: the same degree measures on *boundary-spanning* ties only, i.e.
-          ties between two people who do not share a PLG (van den Boom-Muilenburg et al.
-          2022); a ``plg_id`` may name several, ``dt1;ls1`` (:func:`plg_memberships`).
+        - ``boundary_*``: the same degree measures, ratio and share on *boundary-spanning*
+          ties only, i.e. ties between two people who do not share a PLG (van den
+          Boom-Muilenburg et al. 2022); a ``plg_id`` may name several, ``dt1;ls1``
+          (:func:`plg_memberships`). ``out_share`` and the boundary ratio and share come
+          last, so that the columns before them stay where they were.
 
         ``result.attrs["notes"]`` is a list of plain-English notes (possibly empty).
 
@@ -916,14 +943,12 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
         _dense_measures(net, groups if do_brokerage else None, btw, pr, brok)
 
     st = net.staff
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(alld["contacts"] > 0, alld["rec"] / np.maximum(alld["contacts"], 1), 0.0)
     data = {
         "person_id": st["person_id"].to_numpy(),
         "school_id": st["school_id"].to_numpy(),
         "responded": st["responded"].to_numpy(dtype=bool),
         "out_ties": alld["out"], "in_ties": alld["in"], "reciprocal_ties": alld["rec"],
-        "contacts": alld["contacts"], "reciprocity_ratio": ratio.astype(float),
+        "contacts": alld["contacts"], "reciprocity_ratio": alld["reciprocity_ratio"],
         "out_strength": alld["sum_out"] if has_strength else np.full(n, np.nan),
         "in_strength": alld["sum_in"] if has_strength else np.full(n, np.nan),
         "mean_strength": alld["mean"],
@@ -935,6 +960,8 @@ def person_metrics(staff: pd.DataFrame, nominations: pd.DataFrame, config: Any =
         "boundary_out_ties": bd["out"], "boundary_in_ties": bd["in"],
         "boundary_reciprocal_ties": bd["rec"], "boundary_contacts": bd["contacts"],
         "boundary_mean_strength": bd["mean"],
+        "out_share": alld["out_share"], "boundary_reciprocity_ratio": bd["reciprocity_ratio"],
+        "boundary_out_share": bd["out_share"],
     })
     out = pd.DataFrame(data, columns=PERSON_COLUMNS)
     out.attrs["notes"] = notes

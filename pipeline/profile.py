@@ -8,7 +8,8 @@ Tables
                   segments of that person and source)
 ``features``      the profile contract (DESIGN.md): person_id, school_id, out_ties, in_ties,
                   reciprocal_ties, mean_strength, n_<code>..., n_activity_kinds; plus
-                  tie_scope, rank, n_segments when built by :func:`person_features`
+                  tie_scope, rank, n_segments, n_activity_categories when built by
+                  :func:`person_features`
 ``profiles``      person_id, school_id, profile, reasons, nearest_profile, criteria_met,
                   stable, unstable_when
 
@@ -30,6 +31,7 @@ import pandas as pd
 
 from pipeline.config import Codebook, Criterion, ProfilesConfig
 from pipeline.io import id_list
+from pipeline.network import tie_shares
 
 __all__ = ["person_codes", "person_features", "derive_features", "assign_profiles",
            "FEATURE_COLUMNS", "PROFILE_COLUMNS"]
@@ -81,11 +83,13 @@ def person_codes(coded: pd.DataFrame, codebook: Codebook, min_segments_per_kind:
 
 
 def person_features(key_figures: pd.DataFrame, metrics: pd.DataFrame, codes: pd.DataFrame,
-                    codebook: Codebook, tie_scope: str) -> pd.DataFrame:
+                    codebook: Codebook, tie_scope: str, min_for_category: int) -> pd.DataFrame:
     """The profile contract's features table: one row per key figure.
 
     Network counts come from the same tie scope as the key-figure selection (``boundary``: ties
     outside the person's own PLG, the study's choice; ``all``), recorded in ``tie_scope``.
+    ``n_activity_categories`` is there too, so that every measure the reasons name is a
+    column of a table the run writes (the network ones are in ``network_metrics.csv``).
     """
     prefix = "boundary_" if tie_scope == "boundary" else ""
     net = metrics[["person_id"]].copy()
@@ -97,14 +101,23 @@ def person_features(key_figures: pd.DataFrame, metrics: pd.DataFrame, codes: pd.
     count_cols = [c for c in overall.columns if c.startswith("n_")]
     out[count_cols] = out[count_cols].fillna(0).astype("int64")
     out["tie_scope"] = tie_scope
+    out["n_activity_categories"] = _categories_used(out, codebook, min_for_category).sum(axis=1)
     code_cols = [f"n_{c}" for c in codebook.code_ids]
     return out[[*FEATURE_COLUMNS, *code_cols, "n_activity_kinds", "tie_scope", "rank",
-                "n_segments"]]
+                "n_segments", "n_activity_categories"]]
+
+
+def _categories_used(f: pd.DataFrame, codebook: Codebook, min_for_category: int
+                     ) -> np.ndarray:
+    """Per row and activity (codebook order): whether it counts as used, coded in at least
+    ``min_for_category`` segments."""
+    return f[[f"n_{c}" for c in codebook.family_codes("activities")]].to_numpy() >= min_for_category
 
 
 def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category: int
                     ) -> pd.DataFrame:
-    """Add the derived measures the criteria use: contacts, reciprocity_ratio, out_share,
+    """Add the derived measures the criteria use: contacts, reciprocity_ratio, out_share (as
+    network_metrics.csv has them: :func:`pipeline.network.tie_shares`),
     n_activity_categories (and the names of those categories, activity_categories, for the
     reasons). Fails with a clear message when a contract column is missing."""
     needed = [*FEATURE_COLUMNS, *(f"n_{c}" for c in codebook.code_ids), "n_activity_kinds"]
@@ -114,14 +127,9 @@ def derive_features(features: pd.DataFrame, codebook: Codebook, min_for_category
     f = features.copy()
     for c in needed[2:]:
         f[c] = pd.to_numeric(f[c], errors="raise").astype("float64")
-    f["contacts"] = f["out_ties"] + f["in_ties"] - f["reciprocal_ties"]
-    some = f["contacts"] > 0
-    f["reciprocity_ratio"] = np.where(some, f["reciprocal_ties"] / f["contacts"].where(some, 1),
-                                      0.0)
-    ties = f["out_ties"] + f["in_ties"]
-    f["out_share"] = np.where(ties > 0, f["out_ties"] / ties.where(ties > 0, 1), 0.0)
+    f = f.assign(**tie_shares(f["out_ties"], f["in_ties"], f["reciprocal_ties"]))
     acts = codebook.family_codes("activities")
-    used = f[[f"n_{c}" for c in acts]].to_numpy() >= min_for_category
+    used = _categories_used(f, codebook, min_for_category)
     f["n_activity_categories"] = used.sum(axis=1).astype("float64")
     f["activity_categories"] = ["+".join(c for c, u in zip(acts, row, strict=True) if u)
                                 for row in used]
@@ -159,15 +167,22 @@ def _name(crit: Criterion) -> str:
     return crit.feature if crit.feature != "share_of" else f"share of {'+'.join(crit.codes or [])}"
 
 
+def _column_names(f: pd.DataFrame, crit: Criterion) -> list[str]:
+    """The criterion's feature per row, named as the run's tables name it: a network measure
+    on boundary ties (``tie_scope``) as ``boundary_...`` (network_metrics.csv), a count of
+    codes as person_features.csv does, a share of codes by its codes (their counts are
+    there)."""
+    boundary = (f["tie_scope"] == "boundary" if "tie_scope" in f.columns
+                else pd.Series(False, index=f.index))
+    return [("boundary_" if b and crit.feature in NETWORK_FEATURES else "") + _name(crit)
+            for b in boundary]
+
+
 def _phrases(f: pd.DataFrame, crit: Criterion, vals: pd.Series, codebook: Codebook
              ) -> list[str]:
     """The criterion's value per row, in words (for the reasons), named as the tables name
-    it: a network measure on boundary ties (``tie_scope``) as ``boundary_...``, as in
-    network_metrics.csv; a derived one with what it is made of."""
-    boundary = (f["tie_scope"] == "boundary" if "tie_scope" in f.columns
-                else pd.Series(False, index=f.index))
-    names = [("boundary_" if b and crit.feature in NETWORK_FEATURES else "") + _name(crit)
-             for b in boundary]
+    it (:func:`_column_names`); a derived one with what it is made of."""
+    names = _column_names(f, crit)
     values = [_fmt(v, whole=crit.feature not in MEASURES) + part for v, part in
               zip(vals, _made_of(f, crit, codebook), strict=True)]
     if crit.rank_in_school is not None:
@@ -275,7 +290,8 @@ def _decide(f: pd.DataFrame, cfg: ProfilesConfig, values: list[list[pd.Series]],
     chosen, nearest = _choose(held, evaluable, cfg, coded)
     index = {p.id: pi for pi, p in enumerate(cfg.profiles)}
     phrases = [[np.where(evaluable[pi][:, ci], _phrases(f, crit, values[pi][ci], codebook),
-                         f"not evaluated (no {_name(crit)} in the data)"
+                         [f"not evaluated (no {name} in the data)"
+                          for name in _column_names(f, crit)]
                          if crit.feature in NETWORK_FEATURES
                          else "not evaluated (no coded segments)")
                 for ci, crit in enumerate(prof.criteria)]

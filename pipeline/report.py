@@ -7,8 +7,9 @@ The report (``report.html``) is one self-contained file: figures are inlined as 
 styles are inline, and there is no script, web font or any other external resource, so it
 opens offline and can be mailed or archived as it is. It is deterministic: the same inputs,
 configuration and code give byte-identical HTML (no timestamps, no output paths, fixed
-figure metadata). Headings, code names and profile names follow ``pipeline.yaml``'s
-``language`` (``nl`` or ``en``); the UI strings live in :data:`UI`.
+figure metadata). Headings, code names, profile names and the decimal mark (0,78 in Dutch;
+the CSV tables keep 0.78) follow ``pipeline.yaml``'s ``language`` (``nl`` or ``en``); the UI
+strings live in :data:`UI`.
 
 Functions
 ---------
@@ -29,6 +30,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -179,7 +181,7 @@ UI: dict[str, dict[str, str]] = {
                      "aan die code geeft (0-1); de code is toegekend vanaf de drempel van die "
                      "code.",
         "chip_note_rules": "Het getal naast een code bij een fragment is de score van de "
-                           "regelgebaseerde codeerder: 1 - 0.5^n voor n gevonden woorden of "
+                           "regelgebaseerde codeerder: 1 - 0,5^n voor n gevonden woorden of "
                            "woordgroepen van die code; geen kans.",
         "interview": "interview",
         "observation": "observatie",
@@ -220,7 +222,7 @@ UI: dict[str, dict[str, str]] = {
         "kappa": "Kappa (Cohen)",
         "macro": "macrogemiddelde",
         "micro": "microgemiddelde",
-        "kappa_note": "Kappa: 0.41-0.60 matig, 0.61-0.80 substantieel, >0.80 bijna perfect "
+        "kappa_note": "Kappa: 0,41-0,60 matig, 0,61-0,80 substantieel, >0,80 bijna perfect "
                       "(Landis & Koch, 1977).",
         "reproduce": "Citeren en reproduceren",
         "cite": "Citeren",
@@ -248,6 +250,7 @@ UI: dict[str, dict[str, str]] = {
                         "naast dit rapport; manifest.json legt alle invoer- en "
                         "uitvoerbestanden met hun hash vast.",
         "dash": "–",
+        "decimal_mark": ",",
     },
     "en": {
         "title": "Key figures",
@@ -418,6 +421,7 @@ UI: dict[str, dict[str, str]] = {
                         "next to this report; manifest.json records every input and output "
                         "file with its hash.",
         "dash": "–",
+        "decimal_mark": ".",
     },
 }
 
@@ -649,9 +653,11 @@ def _is_missing(x: Any) -> bool:
         return False
 
 
-def _num(x: Any, digits: int = 2, dash: str = "–", *, whole: bool = True) -> str:
-    """A number for display: integers without decimals (a count; not with ``whole`` false: a
-    mean of 3 is 3.00), others rounded; '–' when missing."""
+def _num(x: Any, digits: int = 2, dash: str = "–", *, lang: str, whole: bool = True) -> str:
+    """A number for display in ``lang``: integers without decimals (a count; not with ``whole``
+    false: a mean of 3 is 3.00), others rounded, with the language's decimal mark (0,78 in
+    Dutch: :func:`_numbers_in`) and no thousands separator (1234,5: a point between
+    thousands would read as a decimal one beside the CSV tables); '–' when missing."""
     if _is_missing(x) or x == "":
         return dash
     try:
@@ -662,12 +668,29 @@ def _num(x: Any, digits: int = 2, dash: str = "–", *, whole: bool = True) -> s
         return dash
     if whole and f.is_integer():
         return str(int(f))
-    return f"{f:.{digits}f}"
+    return _numbers_in(f"{f:.{digits}f}", lang)
 
 
-def _n_of(n: Any, one: str, many: str) -> str:
+# a decimal written with a point (and an exponent: 1.2e-05), not inside a word or an id
+# (v1.2, p1_1.5.txt, s1-2.5, 2024.03.05); a minus after a space or a bracket is its sign
+_DECIMAL = re.compile(r"(?<![\w.,/])(?<!\w-)(\d+)\.(\d+(?:e[-+]\d+)?)(?!\.?\w)")
+
+
+def _numbers_in(text: str, lang: str) -> str:
+    """The decimals in ``text`` (written with a point, as the CSV tables and the pipeline's
+    English texts have them) with ``lang``'s decimal mark (:data:`UI` ``decimal_mark``).
+
+    >>> _numbers_in("n_focus = 0.62 (needs >= 2.50), x_1.5.txt", "nl")
+    'n_focus = 0,62 (needs >= 2,50), x_1.5.txt'
+    """
+    mark = UI[lang]["decimal_mark"]
+    return text if mark == "." else _DECIMAL.sub(rf"\1{mark}\2", text)
+
+
+def _n_of(n: Any, one: str, many: str, lang: str) -> str:
     """``n`` with the word for one or for more (a report of one school says "1 school")."""
-    return f"{_num(n)} {one if _num(n) == '1' else many}"
+    shown = _num(n, lang=lang)
+    return f"{shown} {one if shown == '1' else many}"
 
 
 def _text_color(hex_color: str) -> str:
@@ -728,10 +751,10 @@ def _shorten(text: str, limit: int = 220) -> str:
     return cut.rstrip(",;:.") + " …"
 
 
-def _human_size(n: int) -> str:
+def _human_size(n: int, lang: str) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+            return f"{_num(n, 0 if unit == 'B' else 1, lang=lang, whole=False)} {unit}"
         n /= 1024
     return f"{n} B"
 
@@ -809,7 +832,7 @@ _NL_MEASURES = {"boundary contacts": "grensoverschrijdende contacten",
                 "reciprocal ties": "wederkerige relaties"}
 _NL_WORDING = [
     (re.compile(r"\(rank (\S+) of (\d+) key figures in the school, needs rank <= (\d+)\)"),
-     lambda m: f"(rang {m[1]} van {_n_of(m[2], 'sleutelfiguur', 'sleutelfiguren')} in de "
+     lambda m: f"(rang {m[1]} van {_n_of(m[2], 'sleutelfiguur', 'sleutelfiguren', 'nl')} in de "
                f"school, nodig: rang <= {m[3]})"),
     (re.compile(r", (\d+) of (\d+) contacts reciprocal \("), r", \1 van \2 contacten wederkerig ("),
     (re.compile(r", (\d+) of (\d+) ties outgoing \("), r", \1 van \2 relaties uitgaand ("),
@@ -822,7 +845,8 @@ _NL_WORDING = [
     (re.compile(r"\(needs (\S+) (\S+)\)"), r"(nodig: \1 \2)"),
     (re.compile(r"^share of "), "aandeel "),
     (re.compile(r"= n/a\b"), "= n.v.t."),
-    (re.compile(r"^rank (\d+) of (\d+) by (.+?) \(([^()]*)\)"),
+    # the value is the bracket before a note or the end: "by betweenness (all ties) (0.01)"
+    (re.compile(r"^rank (\d+) of (\d+) by (.+?) \(([^()]*)\)(?=;|$)"),
      lambda m: f"rang {m[1]} van {m[2]} op {_NL_MEASURES.get(m[3], m[3])} ({m[4]})"),
     (re.compile(r"tied with (\S+), ranked (above|below) it by person_id \(all else equal\)"),
      lambda m: f"gelijk met {m[1]}, er{'boven' if m[2] == 'above' else 'onder'} geplaatst op "
@@ -892,17 +916,17 @@ _NL_WARNINGS = [
     (re.compile(r"staff\.csv: school (.+?): (\d+) staff marked responded=false made (\d+) "
                 r"nomination\(s\) \(nominations\.csv lines ([^)]*)\), kept as ties: check their "
                 r"responded"),
-     lambda m: (f"staff.csv: school {m[1]}: {_n_of(m[2], 'medewerker', 'medewerkers')} met "
+     lambda m: (f"staff.csv: school {m[1]}: {_n_of(m[2], 'medewerker', 'medewerkers', 'nl')} met "
                 f"responded=false {'gaf' if m[2] == '1' else 'gaven'} "
-                f"{_n_of(m[3], 'nominatie', 'nominaties')} (nominations.csv "
+                f"{_n_of(m[3], 'nominatie', 'nominaties', 'nl')} (nominations.csv "
                 f"{'regel' if m[3] == '1' else 'regels'} {m[4]}), behouden als relaties: "
                 "controleer de kolom responded")),
     (re.compile(r"(\S+) stays as written (\d+) times? in the segments of (\d+) schools? "
                 r"\((.+)\) where it is a school acronym and also the initials of someone in "
                 r"staff\.csv; where it names them, give \1 as their nickname there to "
                 r"pseudonymise it \(then every \1 in their school's texts is\)"),
-     lambda m: (f"{m[1]} blijft {_n_of(m[2], 'keer', 'keer')} zoals geschreven in de "
-                f"segmenten van {_n_of(m[3], 'school', 'scholen')} "
+     lambda m: (f"{m[1]} blijft {_n_of(m[2], 'keer', 'keer', 'nl')} zoals geschreven in de "
+                f"segmenten van {_n_of(m[3], 'school', 'scholen', 'nl')} "
                 f"({_nl_id_list(m[4])}), waar het een "
                 "schoolafkorting is en ook de initialen van iemand in staff.csv; "
                 f"waar het die persoon noemt, geef {m[1]} daar als diens nickname om het te "
@@ -911,7 +935,7 @@ _NL_WARNINGS = [
                 r"another strength than the first of the same ego -> alter, which is kept "
                 r"\((.*)\): remove the row that was not meant"),
      lambda m: (f"nominations.csv: school {m[1]}: "
-                f"{_n_of(m[2], 'dubbele nominatie', 'dubbele nominaties')} met een andere "
+                f"{_n_of(m[2], 'dubbele nominatie', 'dubbele nominaties', 'nl')} met een andere "
                 "sterkte dan de eerste van dezelfde ego -> alter, die behouden is, "
                 f"{'is' if m[2] == '1' else 'zijn'} weggelaten ("
                 + m[3].replace("line ", "regel ").replace("kept regel", "behouden regel")
@@ -972,7 +996,7 @@ _NL_WARNINGS = [
     (re.compile(r"(.+): line (\d+): (\d+) respondent line\(s\) before the interviewer's first "
                 r"question read as a title, not coded \('(.*)'\): check where the interview "
                 r"starts"),
-     lambda m: (f"{m[1]}: regel {m[2]}: {_n_of(m[3], 'regel', 'regels')} van de respondent "
+     lambda m: (f"{m[1]}: regel {m[2]}: {_n_of(m[3], 'regel', 'regels', 'nl')} van de respondent "
                 f"vóór de eerste vraag van de interviewer als titel gelezen, niet gecodeerd "
                 f"('{m[4]}'): controleer waar het interview begint")),
     (re.compile(r"(.+): line (\d+): '(.+)' looks like a speaker but starts only this "
@@ -1003,18 +1027,18 @@ _NL_WARNINGS = [
          "nieuwe versie en train het model opnieuw op labels daarvan")),
     (re.compile(r"network: (\d+) tie\(s\) to non-respondents were made mutual "
                 r"\(symmetrize_nonrespondents\)"),
-     lambda m: (f"netwerk: {_n_of(m[1], 'relatie', 'relaties')} met niet-respondenten "
+     lambda m: (f"netwerk: {_n_of(m[1], 'relatie', 'relaties', 'nl')} met niet-respondenten "
                 "wederkerig gemaakt (symmetrize_nonrespondents)")),
     (re.compile(r"network: brokerage columns are 0: staff column '(.+)' is empty for everyone"),
      r"netwerk: de makelaarskolommen zijn 0: de kolom '\1' van staff.csv is voor iedereen leeg"),
     (re.compile(r"network: (\d+) person\(s\) have several values in '(.+)' \(such as '(.+)'\): "
                 r"in brokerage each such combination is a group of its own"),
-     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen')} met meerdere waarden in "
+     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen', 'nl')} met meerdere waarden in "
                 f"'{m[2]}' (zoals '{m[3]}'): bij de makelaarsrollen is elke combinatie een "
                 "eigen groep")),
     (re.compile(r"network: (\d+) person\(s\) have no '(.+)': two-paths through them are not "
                 r"counted in brokerage"),
-     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen')} zonder '{m[2]}': paden via "
+     lambda m: (f"netwerk: {_n_of(m[1], 'persoon', 'personen', 'nl')} zonder '{m[2]}': paden via "
                 "hen tellen niet mee voor makelaarsrollen")),
     (re.compile(r"staff\.csv: school (.+): plg_id (.+) differ only in letter case or spaces: "
                 r"one PLG\? They count as different PLGs"),
@@ -1024,7 +1048,7 @@ _NL_WARNINGS = [
                   "verschillende PLG's")),
     (re.compile(r"nominations\.csv: school_id (.+) \((\d+) rows?, lines (.+)\) is no school of "
                 r"staff\.csv(?:; (.+) is: the same school\?)?"),
-     lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
+     lambda m: (f"nominations.csv: school_id {m[1]} ({_n_of(m[2], 'rij', 'rijen', 'nl')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen school van staff.csv"
                 + (f"; {m[4]} wel: dezelfde school?" if m[4] else ""))),
     (re.compile(r"staff\.csv: no name on lines? (.+), so (?:those people's names in the "
@@ -1064,7 +1088,7 @@ _NL_WARNINGS = [
      r"\1: de sterktematen zijn leeg (een kolom strength onder een andere naam?)"),
     (re.compile(r"nominations\.csv: person id (.+) \((\d+) rows?, lines (.+)\) is no person_id "
                 r"of staff\.csv; (.+) is: the same person\?"),
-     lambda m: (f"nominations.csv: persoons-id {m[1]} ({_n_of(m[2], 'rij', 'rijen')}, "
+     lambda m: (f"nominations.csv: persoons-id {m[1]} ({_n_of(m[2], 'rij', 'rijen', 'nl')}, "
                 f"{'regel' if m[2] == '1' else 'regels'} {m[3]}) is geen person_id van "
                 f"staff.csv; {m[4]} wel: dezelfde persoon?")),
     (re.compile(r"model (\S+) learned (.+) from fewer than (\d+) positive labels "
@@ -1130,10 +1154,11 @@ def warning_in_language(text: str, lang: str) -> str:
 
 
 def in_language(text: str, lang: str) -> str:
-    """A reason or selection text of the pipeline (English) in the report's language.
+    """A reason or selection text of the pipeline (English) in the report's language, its
+    decimals with the language's mark (:func:`_numbers_in`).
 
     >>> in_language("n_focus = 10 (needs >= 2.50)", "nl")
-    'n_focus = 10 (nodig: >= 2.50)'
+    'n_focus = 10 (nodig: >= 2,50)'
     >>> in_language("rank 1 of 74 by boundary contacts (23)", "nl")
     'rang 1 van 74 op grensoverschrijdende contacten (23)'
     """
@@ -1141,7 +1166,7 @@ def in_language(text: str, lang: str) -> str:
         return text
     for pattern, replacement in _NL_WORDING:
         text = pattern.sub(replacement, text)
-    return text
+    return _numbers_in(text, lang)
 
 
 def _criteria_for_card(blocks: list[dict], settings: Settings, lang: str) -> None:
@@ -1276,7 +1301,7 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
         "inputs": inputs[:MAX_LISTED_INPUTS],
         "inputs_more": max(0, len(inputs) - MAX_LISTED_INPUTS),
         "n_inputs": len(inputs),
-        "inputs_size": _human_size(size),
+        "inputs_size": _human_size(size, settings.pipeline.language),
         "input_groups": sorted(groups.items()),
         "input_hash": input_hash,
         "run_id": f"{config_hash[:8]}-{input_hash[:8]}",
@@ -1336,7 +1361,8 @@ def _evidence_for(person_segments: list[dict], settings: Settings, lang: str) ->
                 "codes": [{"id": c, "label": _code_label(settings, c, lang),
                            "color": settings.codebook.code(c).color,
                            "text_color": _text_color(settings.codebook.code(c).color),
-                           "p": f"{float(row.get(f'p_{c}', 0.0) or 0.0):.2f}",
+                           "p": _num(float(row.get(f"p_{c}", 0.0) or 0.0), lang=lang,
+                                     whole=False),
                            "words": ev.get(c, [])} for c in assigned],
             })
         families.append({"id": fam.id, "label": getattr(fam.label, lang), "items": shown})
@@ -1407,9 +1433,9 @@ def _model_section(result, settings: Settings, lang: str, cohort_name: str) -> d
                         "label": UI[lang][code] if summary else _code_label(settings, code, lang),
                         "color": None if summary else settings.codebook.code(code).color
                         if code in order else None,
-                        "n_positive": _num(r.get("n_positive")),
-                        **{k: _num(r.get(k), 2) for k in ("precision", "recall", "f1",
-                                                           "kappa")}})
+                        "n_positive": _num(r.get("n_positive"), lang=lang),
+                        **{k: _num(r.get(k), 2, lang=lang) for k in ("precision", "recall",
+                                                                      "f1", "kappa")}})
         families.append({"id": fam.id, "label": getattr(fam.label, lang), "rows": out})
     training = card.get("training_data") or {}
     return {
@@ -1479,6 +1505,7 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
     stable = _get(pr, "stable")
     unstable = parse_unstable(_get(pr, "unstable_when") or "")
     for u in unstable:
+        u["rule"] = in_language(u["rule"], lang)
         if u["profile"]:
             u["profile_label"] = settings.profiles.label(u["profile"], lang)
             u["to_label"] = settings.profiles.label(u["to"], lang)
@@ -1499,17 +1526,17 @@ def _key_figure(r: dict, st: pd.Series | None, pr: pd.Series | None, ft: pd.Seri
         "person_id": pid,
         "name": str(_get(st, "name") or "") if reveal_names else "",
         "role": str(_get(st, "role") or ""),
-        "years_in_education": _num(_get(st, "years_in_education"), 1),
-        "years_at_school": _num(_get(st, "years_at_school"), 1),
+        "years_in_education": _num(_get(st, "years_in_education"), 1, lang=lang),
+        "years_at_school": _num(_get(st, "years_at_school"), 1, lang=lang),
         "plg": (f"{plg_id} ({';'.join(PLG_TYPE_LABELS[lang].get(t, t) for t in kinds)})"
                 if plg_id and kinds else plg_id or UI[lang]["dash"]),
         "responded": bool(r.get("responded", True)),
         "selected_reason": in_language(str(r.get("reason", "")), lang),
-        "contacts": _num(contacts),
-        "out_ties": _num(out_t),
-        "in_ties": _num(in_t),
-        "reciprocal_ties": _num(rec_t),
-        "mean_strength": _num(_get(ft, "mean_strength"), whole=False),
+        "contacts": _num(contacts, lang=lang),
+        "out_ties": _num(out_t, lang=lang),
+        "in_ties": _num(in_t, lang=lang),
+        "reciprocal_ties": _num(rec_t, lang=lang),
+        "mean_strength": _num(_get(ft, "mean_strength"), lang=lang, whole=False),
         "profile": _profile_info(settings, prof, lang),
         "nearest": (_profile_info(settings, nearest, lang)
                     if nearest and prof == "undetermined" else None),
@@ -1604,7 +1631,7 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
             "key_figures": len(key_figs),
         },
         "selection": ui["selection_text"].format(
-            k=_n_of(cfg.key_figures.k, ui["one_staff"], ui["staff_members"]),
+            k=_n_of(cfg.key_figures.k, ui["one_staff"], ui["staff_members"], lang),
             measure=MEASURE_LABELS[lang].get(cfg.key_figures.measure, cfg.key_figures.measure)),
         "scope_note": ui["scope_boundary"] if cfg.tie_scope == "boundary" else ui["scope_all"],
         "sensitivity_pct": f"{settings.profiles.sensitivity * 100:.0f}%",
@@ -1624,13 +1651,14 @@ def report_context(result, cohort: Cohort, settings: Settings, figures: dict[str
     }
 
 
-def _environment() -> Environment:
+def _environment(lang: str) -> Environment:
+    """The template's environment; its ``num`` and ``n_of`` filters write numbers in ``lang``."""
     env = Environment(loader=PackageLoader("pipeline", "templates"),
                       autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
-    env.filters["num"] = _num
-    env.filters["n_of"] = _n_of
+    env.filters["num"] = partial(_num, lang=lang)
+    env.filters["n_of"] = partial(_n_of, lang=lang)
     return env
 
 
@@ -1641,4 +1669,4 @@ def render_html(result, cohort: Cohort, settings: Settings, figures: dict[str, s
         reproduce = reproduce_info(result, cohort, settings, reveal_names=reveal_names)
     context = report_context(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce)
-    return _environment().get_template("report.html.j2").render(**context)
+    return _environment(context["lang"]).get_template("report.html.j2").render(**context)

@@ -460,7 +460,8 @@ def _profiled(settings: Settings, net: NetworkResult, coded: pd.DataFrame,
     (``transcribed``: the people with a transcript)."""
     codes = person_codes(coded, settings.codebook, settings.pipeline.coding.min_segments_per_kind)
     features = person_features(net.key_figures, net.metrics, codes, settings.codebook,
-                               settings.pipeline.network.tie_scope)
+                               settings.pipeline.network.tie_scope,
+                               settings.profiles.min_segments_for_category)
     warnings += untranscribed_notes(net.key_figures, coded, transcribed)
     profiles = assign_profiles(features, settings.profiles, settings.codebook)
     warnings += profiles.attrs.get("notes", [])

@@ -54,6 +54,13 @@ DEGREE: dict[str, Variable] = {
                       "either direction, a reciprocal pair counting twice ({ties}); empty when "
                       "none of them has a strength."),
 }
+#: the shares of :func:`pipeline.network.tie_shares`, named by their columns ({p}: the prefix)
+SHARES: dict[str, Variable] = {
+    "reciprocity_ratio": ("decimal", SHARE, "{p}reciprocal_ties / {p}contacts ({ties}); 0 "
+                          "without contacts."),
+    "out_share": ("decimal", SHARE, "{p}out_ties / ({p}out_ties + {p}in_ties), the part of "
+                  "this person's ties that go out ({ties}); 0 without ties."),
+}
 ALL_TIES = "all ties"
 BOUNDARY_TIES = "boundary-spanning ties only: with colleagues who share no PLG with this person"
 
@@ -67,9 +74,11 @@ BROKERAGE = {
 }
 
 
-def _degrees(ties: str, prefix: str = "") -> dict[str, Variable]:
-    return {prefix + col: (kind, values, text.format(ties=ties))
-            for col, (kind, values, text) in DEGREE.items()}
+def _degrees(ties: str, prefix: str = "", measures: dict[str, Variable] = DEGREE
+             ) -> dict[str, Variable]:
+    """``measures`` on a scope of ``ties``, as the columns ``prefix`` + measure."""
+    return {prefix + col: (kind, values, text.format(ties=ties, p=prefix))
+            for col, (kind, values, text) in measures.items()}
 
 
 def _network_metrics() -> dict[str, Variable]:
@@ -79,13 +88,13 @@ def _network_metrics() -> dict[str, Variable]:
         "staff.csv column network.brokerage_attribute names (role); 0 for all when it is empty."
     ) for role in BROKERAGE_ROLES if role in BROKERAGE}
     degrees = _degrees(ALL_TIES)
+    shares = _degrees(ALL_TIES, measures=SHARES)
     return {
         "person_id": PERSON, "school_id": SCHOOL,
         "responded": ("boolean", BOOL, "Whether the person answered the network survey "
                       "(staff.csv's responded)."),
         **{col: degrees[col] for col in ("out_ties", "in_ties", "reciprocal_ties", "contacts")},
-        "reciprocity_ratio": ("decimal", SHARE, "reciprocal_ties / contacts, on all ties; 0 "
-                              "without contacts."),
+        "reciprocity_ratio": shares["reciprocity_ratio"],
         "out_strength": ("decimal", STRENGTH, "Sum of the known strengths of this person's "
                          "outgoing ties; empty when the cohort's survey has no strengths."),
         "in_strength": ("decimal", STRENGTH, "Sum of the known strengths of this person's "
@@ -97,6 +106,8 @@ def _network_metrics() -> dict[str, Variable]:
                      "school's network; a school's values add up to 1."),
         **brokerage,
         **_degrees(BOUNDARY_TIES, "boundary_"),
+        "out_share": shares["out_share"],
+        **_degrees(BOUNDARY_TIES, "boundary_", SHARES),
     }
 
 
@@ -240,9 +251,10 @@ def _person_codes(codebook: Codebook) -> dict[str, Variable]:
     }
 
 
-def _person_features(codebook: Codebook) -> dict[str, Variable]:
+def _person_features(codebook: Codebook, profiles: ProfilesConfig) -> dict[str, Variable]:
     whose = "of this key figure, interviews and observations together (0 without transcripts)"
     degrees = _degrees("ties of the scope in tie_scope")
+    activities = codebook.family_codes("activities")
     return {
         "person_id": PERSON, "school_id": SCHOOL,
         **{col: degrees[col] for col in FEATURE_COLUMNS[2:]},
@@ -254,6 +266,11 @@ def _person_features(codebook: Codebook) -> dict[str, Variable]:
         "rank": ("integer", "1 to network.key_figures.k", "The key figure's rank in the school "
                  "(key_figures.csv)."),
         "n_segments": ("integer", COUNT, f"Segments {whose}."),
+        "n_activity_categories": ("integer", f"0 to {len(activities)}", f"Activities "
+                                  f"({', '.join(activities)}) each coded in at least "
+                                  f"{profiles.min_segments_for_category} segments of this key "
+                                  "figure (profiles.yaml min_segments_for_category), as the "
+                                  "profile criterion n_activity_categories counts them."),
     }
 
 
@@ -291,7 +308,7 @@ def descriptions(codebook: Codebook, profiles: ProfilesConfig
         "data_quality.csv": _data_quality(),
         "segments.csv": _segments(codebook),
         "person_codes.csv": _person_codes(codebook),
-        "person_features.csv": _person_features(codebook),
+        "person_features.csv": _person_features(codebook, profiles),
         "profiles.csv": _profiles(profiles),
     }
 

@@ -265,6 +265,26 @@ def test_person_metrics_degrees_by_hand(metrics):
     assert b1.out_strength == 0.0 and math.isnan(b1.mean_strength)
 
 
+def test_reciprocity_ratio_and_out_share_on_each_scope_of_ties(metrics):
+    """The profile criteria's ratio and share are columns on all ties and on boundary ties,
+    after the columns that were there, which keep their places (scripts read them so)."""
+    assert network.PERSON_COLUMNS[:23] == [
+        "person_id", "school_id", "responded", "out_ties", "in_ties", "reciprocal_ties",
+        "contacts", "reciprocity_ratio", "out_strength", "in_strength", "mean_strength",
+        "betweenness", "pagerank", "brokerage_coordinator", "brokerage_gatekeeper",
+        "brokerage_representative", "brokerage_consultant", "brokerage_liaison",
+        "boundary_out_ties", "boundary_in_ties", "boundary_reciprocal_ties",
+        "boundary_contacts", "boundary_mean_strength"]
+    got = metrics.set_index("person_id")[["reciprocity_ratio", "out_share",
+                                          "boundary_reciprocity_ratio", "boundary_out_share"]]
+    # a3: out 2, in 2, 1 reciprocal of 3 contacts; on boundary ties out 1, in 2, 1 of 2
+    assert got.loc["a3"].tolist() == pytest.approx([1 / 3, 0.5, 0.5, 1 / 3])
+    # a4: out 2, in 1, 1 of 2; all of its ties span a boundary
+    assert got.loc["a4"].tolist() == pytest.approx([0.5, 2 / 3, 0.5, 2 / 3])
+    assert got.loc["a6"].tolist() == [0.0] * 4   # no ties: 0, not undefined
+    assert got.loc["a5", "out_share"] == 0.0     # a non-respondent names nobody
+
+
 def test_person_metrics_betweenness_and_pagerank_match_networkx(tiny, metrics):
     assert row(metrics, "b2").betweenness == pytest.approx(0.5 / 6)   # half of b1 -> b3
     for school in ("alpha", "beta"):

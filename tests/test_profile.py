@@ -3,11 +3,11 @@ criterion the data cannot decide, and the features tables ``pipeline profile`` r
 
 import pandas as pd
 import pytest
-from helpers import cli
+from helpers import cli, measures_named, untraceable
 
-from pipeline import io, report
+from pipeline import io, network, report
 from pipeline.config import Criterion, load_settings
-from pipeline.profile import assign_profiles, derive_features
+from pipeline.profile import assign_profiles, derive_features, person_codes, person_features
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,37 @@ def test_reasons_can_be_traced_to_the_tables(features, settings):
             in boundary.loc["a-sender", "reasons"])
     assert "boundary_mean_strength = 3.00 (rank 4" in boundary.loc["a-sender", "reasons"]
     assert "n_benefits = 2 (needs" in boundary.loc["a-sender", "reasons"]   # codes: no scope
+
+
+@pytest.mark.parametrize("scope", ["boundary", "all"])
+def test_every_measure_the_reasons_name_is_a_column_with_its_value(shared_datadir, settings,
+                                                                  scope):
+    """A reader looks a reason's measure up in the tables the run writes: a network one in
+    network_metrics.csv (boundary_reciprocity_ratio and boundary_out_share on boundary ties,
+    which used to be in no table), the others in person_features.csv (n_activity_categories
+    too), each with the value the reason gives. The tiny network, every key figure with a
+    few coded segments."""
+    cohort = io.load_cohort(shared_datadir / "network" / "tiny")
+    config = settings.pipeline.network.model_copy(update={"tie_scope": scope})
+    metrics = network.person_metrics(cohort.staff, cohort.nominations, config)
+    key = network.key_figures(metrics, config)
+    coded = pd.DataFrame({"person_id": key["person_id"].repeat(4).to_numpy(),
+                          "school_id": key["school_id"].repeat(4).to_numpy(),
+                          "source": "interview", "knowledge_types": "focus;approach",
+                          "activities": ["exchange", "exchange", "exchange",
+                                         "knowledge_management"] * len(key),
+                          "activity_subtypes": ""})
+    codes = person_codes(coded, settings.codebook, 1)
+    features = person_features(key, metrics, codes, settings.codebook, scope,
+                               settings.profiles.min_segments_for_category)
+    profiles = assign_profiles(features, settings.profiles, settings.codebook)
+    assert untraceable(profiles, {"network_metrics.csv": metrics,
+                                  "person_features.csv": features}) == []
+    named = {name for reasons in profiles["reasons"] for name, _ in measures_named(reasons)}
+    prefix = "boundary_" if scope == "boundary" else ""
+    assert {f"{prefix}reciprocity_ratio", f"{prefix}out_share", "n_activity_categories",
+            "share of exchange"} <= named, named
+    assert (features["n_activity_categories"] == 1).all()   # exchange: 3 segments of 4
 
 
 def test_the_most_of_nothing_is_not_the_most(features, settings):

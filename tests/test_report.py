@@ -149,12 +149,12 @@ def test_key_figure_table_numbers(nl):
                          f"{staff.loc[r.person_id, 'years_at_school']}")
         assert contacts == str(int(f.out_ties + f.in_ties - f.reciprocal_ties))
         assert (out_t, in_t, rec) == (str(f.out_ties), str(f.in_ties), str(f.reciprocal_ties))
-        assert strength == f"{f.mean_strength:.2f}"   # a mean: 3.00, not 3
+        assert strength == f"{f.mean_strength:.2f}".replace(".", ",")   # a mean: 3,00, not 3
         assert prof.startswith(settings.profiles.label(profiles.loc[r.person_id, "profile"], "nl"))
         assert stab.startswith("stabiel" if profiles.loc[r.person_id, "stable"] else "⚠ instabiel")
     # the fixture's n05 is unstable: flagged in its row and on its card, with the threshold
     assert not profiles.loc["n05", "stable"]
-    assert "reciprocity_ratio &gt;= 0.42" in html
+    assert "reciprocity_ratio &gt;= 0,42" in html
     assert 'class="kf-row unstable-row" data-person="n05"' in html
     assert 'badge unstable' in card(html, "kf-noord-3")
 
@@ -287,6 +287,73 @@ def test_reasons_and_selection_in_the_report_language(nl, en):
     assert "nodig:" not in en_html
 
 
+def test_every_measure_the_reasons_name_is_in_the_tables_the_run_wrote(nl):
+    """A researcher looks a reason's number up in the CSV tables of the run: each measure
+    named is a column of network_metrics.csv (boundary_reciprocity_ratio and
+    boundary_out_share under the default tie_scope: boundary) or person_features.csv
+    (n_activity_categories), and its key figure's row there holds the value given."""
+    from helpers import measures_named, untraceable
+
+    out, _ = nl
+    profiles = pd.read_csv(out / "profiles.csv")
+    tables = {name: pd.read_csv(out / name)
+              for name in ("network_metrics.csv", "person_features.csv")}
+    assert untraceable(profiles, tables) == []
+    named = {name for reasons in profiles["reasons"] for name, _ in measures_named(reasons)}
+    assert {"boundary_reciprocity_ratio", "boundary_out_share", "boundary_mean_strength",
+            "n_activity_categories", "n_focus"} <= named, named
+
+
+def test_the_dutch_report_writes_decimals_with_a_comma(nl, en):
+    """Dutch readers read 0,78: every decimal of the Dutch report has a comma (mean
+    strengths, scores, the numbers inside the translated reasons and thresholds), with no
+    thousands separator; the English report and the CSV tables keep the point. Versions in
+    the reproduce section are no decimals."""
+    out, html = nl
+    shown = _text(html[html.index("</style>"):html.index('<section id="reproduce">')])
+    assert not re.findall(r"(?<![\w.\-/])\d+\.\d+(?![\d.])", shown)
+    for dutch in (r"\(nodig: &gt;= \d,\d\d\)", r"boundary_reciprocity_ratio = \d,\d\d, \d+ van",
+                  r"gem\. sterkte \d,\d\d", r"Dichtheid 0,\d{3}"):
+        assert re.search(dutch, shown), dutch
+    chips = re.findall(r'<span class="chip"[^>]*>[^<]* (\d[.,]\d\d)</span>', html)
+    assert chips and all(re.fullmatch(r"\d,\d\d", c) for c in chips), chips[:3]
+    assert re.search(r"\d+,\d KB", section(html, "reproduce"))
+    assert re.search(r"<td>python</td><td>3\.\d+", section(html, "reproduce"))   # a version
+    profiles = pd.read_csv(out / "profiles.csv")
+    assert profiles["reasons"].str.contains(r"\(needs >= \d\.\d\d\)").all()
+    assert not profiles["reasons"].str.contains(r"\d,\d").any()
+    metrics = pd.read_csv(out / "network_metrics.csv")
+    assert metrics["boundary_reciprocity_ratio"].dtype == float
+    _, english = en
+    shown = _text(english[english.index("</style>"):english.index('<section id="reproduce">')])
+    assert re.search(r"\(needs &gt;= \d\.\d\d\)", shown)
+    assert not re.search(r"\d,\d", shown)
+
+
+def test_numbers_in_translated_reasons_change_their_mark_ids_and_file_names_do_not():
+    """The reasons are English data with points; in Dutch their decimals get a comma (also a
+    negative one, or one with an exponent), but not a point in an id or a file name."""
+    nl = report.in_language
+    assert nl("n_focus = 10 (needs >= 2.50)", "nl") == "n_focus = 10 (nodig: >= 2,50)"
+    assert nl("boundary_reciprocity_ratio = 0.62, 15 of 24 contacts reciprocal (needs >= "
+              "0.35)", "nl") == ("boundary_reciprocity_ratio = 0,62, 15 van 24 contacten "
+                                 "wederkerig (nodig: >= 0,35)")
+    assert nl("rank 2 of 9 by contacts (5); tied with s1-2.5, ranked below it on mean strength "
+              "(3.50 vs 3.75)", "nl") == ("rang 2 van 9 op contacten (5); gelijk met s1-2.5, "
+                                          "eronder geplaatst op gemiddelde sterkte (3,50 tegen "
+                                          "3,75)")
+    assert nl("rank 1 of 40 by betweenness (all ties) (1.2e-05)", "nl") == (
+        "rang 1 van 40 op betweenness (alle relaties) (1,2e-05)")
+    assert nl("kappa = -0.05", "nl") == "kappa = -0,05"
+    for kept in ("p1_interview_1.5.txt", "model v1.2", "on 2024.03.05", "s1-2.5", "n_focus"):
+        assert nl(kept, "nl") == kept
+    assert nl("n_focus = 10 (needs >= 2.50)", "en") == "n_focus = 10 (needs >= 2.50)"
+    assert [report._num(x, lang="nl") for x in (0.784, -0.05, 1234.5, 3, None)] == [
+        "0,78", "-0,05", "1234,50", "3", "–"]
+    assert report._num(3, lang="nl", whole=False) == "3,00"
+    assert report._num(0.784, lang="en") == "0.78"
+
+
 def test_two_runs_give_identical_bytes(nl, tmp_path):
     out, html = nl
     again = run_cli(tmp_path / "elsewhere")
@@ -325,7 +392,8 @@ def test_model_quality_table_from_model_card(result):
     part = section(html, "model-quality")
     assert "leave-one-school-out" in part and "regelgebaseerde" not in part
     assert part.count("<tr>") + part.count('<tr class="summary">') >= 2 * 1 + 8 + 4
-    assert "0.81" in part and "macrogemiddelde" in part and "microgemiddelde" in part
+    assert "0,81" in part and "macrogemiddelde" in part and "microgemiddelde" in part
+    assert "<dd>1.0</dd>" in part   # the codebook's version is no decimal
     assert "Kennismanagement" in part and "Benadering (proces)" in part
     # the positives are whichever labels counted (gold, adjudicated or a majority)
     assert "Positief (labels)" in part and "(gold)" not in part
@@ -525,7 +593,7 @@ def test_a_survey_without_tie_strengths_reads_as_criteria_in_the_report(tmp_path
                          r'<span class="detail">\(([^<]*)\)', html)
     # (and, for the key figure without transcripts, the criteria on codes)
     assert {detail for _, detail in skipped} == {
-        "niet beoordeeld (geen mean_strength in de gegevens)",
+        "niet beoordeeld (geen boundary_mean_strength in de gegevens)",
         "niet beoordeeld (geen gecodeerde fragmenten)"}, skipped
     assert {why.strip() for why, detail in skipped if "mean_strength" in detail} == {
         "sterkste relaties in de school"}
@@ -649,7 +717,7 @@ def test_model_scores_say_what_they_were_measured_on(result):
     assert "op het trainingscohort demo" in part, part
     assert "niet op dit cohort (report-fixture)" in part, part
     assert "cross-validation" not in part
-    assert not re.search(r"\d,\d", part), part     # decimals as in the tables and CSVs
+    assert "0,80" in part and "0,77" in part and not re.search(r"\d\.\d", part), part
     same = dataclasses.replace(res, coder="m", model_card={
         **card, "training_data": {"cohort": "report-fixture", "segments": 30}})
     part = _text(section(report.render_html(same, cohort, settings, {}), "model-quality"))
@@ -665,7 +733,8 @@ def test_a_share_criterion_shows_its_base(nl):
     acts = int(f.n_knowledge_management + f.n_exchange + f.n_capacity_building)
     c = card(html, "kf-noord-3")
     base = f"{int(f.n_exchange)} van {acts} codes van de activiteiten"
-    assert f"aandeel exchange = {f.n_exchange / acts:.2f}, {base} (nodig: " in c, c
+    share = f"{f.n_exchange / acts:.2f}".replace(".", ",")
+    assert f"aandeel exchange = {share}, {base} (nodig: " in c, c
     assert c.count(base) == 1 and f"{int(f.n_exchange)}/{acts}" not in c   # said once
 
 
@@ -725,7 +794,7 @@ def test_the_number_beside_a_code_is_explained_for_the_coder_that_made_it(nl, tm
     from helpers import cli
 
     _, rules = nl                                   # made with --rules
-    assert "de score van de regelgebaseerde codeerder: 1 - 0.5^n" in rules
+    assert "de score van de regelgebaseerde codeerder: 1 - 0,5^n" in rules
     assert "is de kans die het model" not in rules
     cohort = tmp_path / "cohort"
     shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
@@ -734,7 +803,7 @@ def test_the_number_beside_a_code_is_explained_for_the_coder_that_made_it(nl, tm
     assert code == 0, err
     model = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "is de kans die het model aan die code geeft" in model
-    assert "regelgebaseerde codeerder: 1 - 0.5^n" not in model
+    assert "regelgebaseerde codeerder: 1 - 0,5^n" not in model
 
 
 

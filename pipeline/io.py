@@ -735,6 +735,13 @@ def _docx_kind(raw: bytes) -> str:
 #: tools write it, ``00.01.10`` (three parts: "08.15 uur" is no stamp) (segment.py's prefixes too)
 TIME_STAMP = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|\d{1,2}\.\d{2}\.\d{2})"
 _DOCX_STAMP = re.compile(rf"[\[(]?{TIME_STAMP}[\])]?")
+#: a word a typist broke over two lines with a hyphen, as word-wrap hyphenation leaves it
+#: ("Jans-\nsen", also "Jans- \r\n sen"): the hyphen after a letter, one line break (any that
+#: str.splitlines knows) with spaces around it, a letter. The text keeps it as typed, so
+#: offsets stay the transcript's; segmenting never cuts there, pseudonymising reads one word
+_LINE_BREAKS = "\n\r\v\f\x1c-\x1e\x85\u2028\u2029"
+WORD_BREAK = re.compile(rf"-(?<=[^\W\d_]-)[^\S{_LINE_BREAKS}]*(?:\r\n|[{_LINE_BREAKS}])"
+                        rf"[^\S{_LINE_BREAKS}]*(?=[^\W\d_])")   # "-" first: found fast
 
 
 def _docx_lines(element, styles: _DocxStyles, in_table: bool = False

@@ -26,6 +26,11 @@ written in a transcript is replaced in segment texts *before* coding, training a
   "max"); a surname must be missing from spaCy's wider lexicon too, as many surnames are words
   ("post", "de lange", "van houten"). Never initials;
 - every form above also without its accents ("Yilmaz" for "Yılmaz", "Celik" for "Çelik");
+- every form above hyphenated over two lines, as word-wrap leaves it ("mevrouw Jans-" at a
+  line's end, "sen" on the next: :data:`pipeline.io.WORD_BREAK`), read as one word ("Janssen")
+  or, where the form has that hyphen, as a double surname ("Zijlstra-" / "de Boer"); the text
+  keeps its line break, so offsets stay the transcript's (segmenting never cuts a note or an
+  answer there);
 - e-mail addresses, whole (``[e-mail]``): "k.dewit@obsdewilg.nl" names a person and a school
   in forms no roster gives;
 - the names the transcripts use as speakers ("Marieke de Vries:"), also of people not in the
@@ -37,7 +42,13 @@ except in the texts of a school where someone has that name.
 A possessive or plural ``s`` after a name stays ("Femkes idee" -> "[persoon-1a2b]s idee").
 Matching is case-sensitive, so a name that is also a Dutch word ("Roos", "Bakker", "de Wit")
 is only replaced where it is capitalised, or in capitals of four letters or more ("ROOS", not
-"JAN"); only a name that is no Dutch word is also known in lower case (above).
+"JAN"); only a name that is no Dutch word is also known in lower case (above). At a
+sentence's start, where capitals tell nothing, a one-word name that is also a Dutch word and
+comes right before a subject pronoun ("Wil je nog iets toevoegen?", "Ben jij klaar?") is the
+verb it reads as, unless someone of the text's school has that name: her own school's texts
+may address her without a comma ("Wil je hebt gelijk"), and a text of no known school keeps
+the cohort's reading (privacy first). "Wil zei" and "Wil, je ..." name her anywhere, and so
+does a sentence-initial "Roos zei": a bare noun seldom starts a Dutch sentence.
 
 Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an HMAC of the
 person or school id keyed by :func:`cohort_key` (the cohort's name and the ids and names
@@ -64,6 +75,8 @@ from functools import cache
 from itertools import product
 
 import pandas as pd
+
+from pipeline.io import WORD_BREAK
 
 __all__ = ["Pseudonymiser", "cohort_key", "roster_fingerprint", "is_dutch_word",
            "name_variants", "school_variants", "acronym_initials",
@@ -197,7 +210,8 @@ def is_dutch_word(word: str, surname: bool = False) -> bool:
     The table lacks most inflected adjectives ("lieve", "grote"), which spaCy's rule
     lemmatiser lists. A ``surname`` is also a word wherever that lemmatiser's lexicon has it:
     many surnames are words the table lacks ("post", "kamp", "houten", "de wilde", "vogels").
-    Not so a given name: that lexicon, gathered from lower-cased text, has most ("kees")."""
+    Not so a given name: that lexicon, gathered from lower-cased text, has most ("kees"), so a
+    given name the table lacks is a name, though a rare word too ("els", "mark", "fleur")."""
     from pipeline.nlp import lemmatiser  # loaded once a process, with the first roster
 
     lem = lemmatiser()
@@ -487,6 +501,31 @@ def _ends_ok(text: str, j: int) -> bool:
     return text[j] in "'’" and text[j + 1:j + 2] == "s" and _free(text, j + 2)
 
 
+# a subject pronoun: a capitalised word right before one is a verb, its sentence a question or
+# inverted ("Wil je ...", "Ben jij ...", "Kan ik ..."); a name said to someone has a comma
+SUBJECT_PRONOUNS = frozenset("ik je jij u hij zij ze we wij jullie men".split())
+NEXT_WORD = re.compile(r"[^\S\n]+(\w+)")
+SENTENCE_ENDS = ".?!:…"
+# what may come between a sentence's end (or the line's start) and its first word
+OPENERS = " \t\u00a0'\"‘’‚“”„«‹([-–—"
+
+
+def _verb_first(text: str, i: int, e: int, form: str) -> bool:
+    """Whether a one-word name at ``text[i:e]`` is rather the Dutch word it also is
+    (:func:`is_dutch_word`), capitalised as the first word of a sentence or a line, a verb
+    before its subject pronoun (:data:`SUBJECT_PRONOUNS`): "Wil je nog iets toevoegen?"."""
+    if not (form.isalpha() and form[0].isupper() and form[1:].islower()):
+        return False
+    after = NEXT_WORD.match(text, e)
+    if after is None or after[1] not in SUBJECT_PRONOUNS:
+        return False
+    k = i
+    while k and text[k - 1] in OPENERS:
+        k -= 1
+    return ((k == 0 or text[k - 1] in SENTENCE_ENDS or text[k - 1].isspace())
+            and is_dutch_word(form.lower()))
+
+
 # who may be named in a text: people (id, name, nicknames), speakers (id, name) and schools
 # (id, name), as :func:`_resolve` reads them
 _Named = tuple[list[tuple[str, str, tuple[str, ...]]], list[tuple[str, str]], list[tuple[str, str]]]
@@ -549,6 +588,7 @@ class Pseudonymiser:
     tags: dict[str, str] = field(default_factory=dict)
     _trie: dict = field(default_factory=dict, init=False, repr=False)
     _starts: re.Pattern | None = field(default=None, init=False, repr=False)
+    _broken_starts: re.Pattern | None = field(default=None, init=False, repr=False)
     _resolved: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -567,6 +607,10 @@ class Pseudonymiser:
             starts.append(lower)
         if starts:
             self._starts = re.compile(r"(?<!\w)(?=" + "|".join(starts) + ")")   # zero-width
+            # in a text with a word broken over two lines, also a word whose first letters end
+            # a line ("ja-\\nnssen"), which the lower-case prefixes do not see
+            self._broken_starts = re.compile(r"(?<!\w)(?=" + "|".join(
+                [*starts, rf"[^\W\d_]{{1,{LOWER_CASE_PREFIX - 1}}}{WORD_BREAK.pattern}"]) + ")")
 
     @classmethod
     def from_staff(cls, staff: pd.DataFrame, key: bytes,
@@ -653,42 +697,63 @@ class Pseudonymiser:
         if self._starts is None or not text:
             return
         own = None if school is None else self._school_table(school)
-        pos, n = 0, len(text)
-        for m in self._starts.finditer(text):
+        # only a text with a word broken over two lines (rare) is read across line ends
+        pos, broken = 0, WORD_BREAK.search(text) is not None
+        for m in (self._broken_starts if broken else self._starts).finditer(text):
             i = m.start()
             if i < pos:
                 continue
-            node, j, ends = self._trie, i, []
-            while j < n:
-                node = node.get(text[j])
-                if node is None:
-                    break
-                j += 1
-                if _END in node and _ends_ok(text, j):
-                    ends.append((j, node[_END]))
+            ends = self._forms_at(text, i, broken)
             if not ends:
                 continue
             # the longest form the school's own people have ("Frans" is its Fran's with an
             # s where no one there is called Frans), else the longest that names anyone
             # (not a school subject kept as a word)
-            best, rep = ends[-1]
+            best, form, rep = ends[-1]
             owned = False
             if own is not None:
-                for e, r in reversed(ends):
-                    if (mine := own.get(text[i:e])) is not None:
-                        best, rep, owned = e, mine, True
+                for e, f, r in reversed(ends):
+                    if (mine := own.get(f)) is not None:
+                        best, form, rep, owned = e, f, mine, True
                         break
                     if r.startswith("[school"):   # "het Jan Arentsz", though a Jan works here
-                        best, rep = e, r
+                        best, form, rep = e, f, r
                         break
-            if not owned and rep == text[i:best]:   # a subject kept as a word: a name in it?
-                for e, r in reversed(ends[:-1]):
-                    if r != text[i:e]:
-                        best, rep = e, r
+            if not owned and rep == form:   # a subject kept as a word: a name in it?
+                for e, f, r in reversed(ends[:-1]):
+                    if r != f:
+                        best, form, rep = e, f, r
                         break
-            if rep != text[i:best]:
+            # "Wil je ...?" starting a question: the verb, unless a Wil of this school
+            if rep != form and (owned or own is None or not _verb_first(text, i, best, form)):
                 yield i, best, rep
             pos = best
+
+    def _forms_at(self, text: str, i: int, broken: bool) -> list[tuple[int, str, str]]:
+        """``(end, form, replacement)`` of every form that starts at ``i`` and ends at a word
+        end, shortest first. In a ``broken`` text, a word broken over two lines by a hyphen
+        (:data:`WORD_BREAK`, "Jans-\\nsen") is read whole: as one word ("Janssen") or, where a
+        form goes on with a hyphen, as a double surname ("Zijlstra-\\nde Boer")."""
+        ends: list[tuple[int, str, str]] = []
+        todo, n = [(self._trie, i, "")], len(text)
+        while todo:   # a node, where the text goes on, the form read before there
+            node, j, read = todo.pop()
+            k = j
+            while j < n:
+                if broken and text[j] == "-" and (brk := WORD_BREAK.match(text, j)):
+                    if "-" in node:
+                        todo.append((node["-"], brk.end(), read + text[k:j] + "-"))
+                    todo.append((node, brk.end(), read + text[k:j]))
+                    break
+                node = node.get(text[j])
+                if node is None:
+                    break
+                j += 1
+                if _END in node and _ends_ok(text, j):
+                    ends.append((j, read + text[k:j], node[_END]))
+        if broken:
+            ends.sort(key=lambda end: end[0])
+        return ends
 
     def kept_acronyms(self, school: object, texts: Iterable[str]) -> dict[str, int]:
         """The initials of the school's people that are school acronyms (:func:`acronym_initials`)

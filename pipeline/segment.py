@@ -38,7 +38,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.config import SegmentConfig
-from pipeline.io import SPEAKER_NAME_CHARS, TIME_STAMP, speaker_name
+from pipeline.io import SPEAKER_NAME_CHARS, TIME_STAMP, WORD_BREAK, speaker_name
 
 __all__ = ["SEGMENT_COLUMNS", "Turn", "parse_turns", "speaker_names", "speaker_notes",
            "segment_document", "segment_transcripts", "transcript_of"]
@@ -389,18 +389,38 @@ def parse_turns(text: str, source: str, config: SegmentConfig,
     ("Interviewer: Marieke Jansen", "Respondent: Ingrid Verbeek", "Duur: 00:45:12" in a title
     block; :func:`speaker_notes` names them); an answer there stays an answer.
     Observation logs: every paragraph is a note but a section title, an ignored line and
-    the title block at the start (:func:`_log_header`).
+    the title block at the start (:func:`_log_header`); a note whose last word goes on on the
+    next line after a hyphen (``io.WORD_BREAK``: "mevrouw Jans-" / "sen") goes on there.
     """
     ignored = _ignored(config.ignore_lines)
     if source == "observation":
-        notes = [t for i, s, e in _paragraphs(text)
-                 if not HEADING.match(text, s, e) and not _ignored_line(text[s:e], ignored)
-                 and (t := _strip(i, "note", text, s, e))]
+        notes = _unbroken(text, [t for i, s, e in _paragraphs(text)
+                                 if not HEADING.match(text, s, e)
+                                 and not _ignored_line(text[s:e], ignored)
+                                 and (t := _strip(i, "note", text, s, e))])
         header = _log_header([text[t.start:t.end] for t in notes],
                              frozenset(f.casefold() for f in config.title_fields))
         return [replace(t, role="header") for t in notes[:header]] + notes[header:]
     return list(_interview_turns(text, _configured(config, text), ignored, respondent_name,
                                  formats)[0])
+
+
+def _broken_after(text: str, end: int) -> re.Match | None:
+    """The word break (``io.WORD_BREAK``) that a paragraph ending at ``end`` ends in."""
+    return WORD_BREAK.match(text, end - 1) if end and text[end - 1] == "-" else None
+
+
+def _unbroken(text: str, notes: list[Turn]) -> list[Turn]:
+    """``notes`` with a note that ends in a word broken over two lines joined to the next
+    one, where that word goes on: half a word is no note, and half a name is not
+    pseudonymised ("mevrouw Jans-" / "sen over de toets")."""
+    whole: list[Turn] = []
+    for note in notes:
+        if whole and (brk := _broken_after(text, whole[-1].end)) and brk.end() == note.start:
+            whole[-1] = replace(whole[-1], end=note.end)
+        else:
+            whole.append(note)
+    return whole
 
 
 # a field of a title block: "Datum: 5 maart 2024", "Naam observator: Jeroen Smits"
@@ -691,13 +711,23 @@ def _sentence_groups(text: str, start: int, end: int, max_chars: int,
 def _word_pieces(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
     """A sentence in pieces of at most ``max_chars``, each cut at the last space that fits:
     speech transcribed without punctuation is one "sentence" that would otherwise be one
-    segment of any length (a word longer than ``max_chars`` is cut inside)."""
+    segment of any length (a word longer than ``max_chars`` is cut inside; a word broken
+    over two lines, ``io.WORD_BREAK``, is no two words)."""
     pieces = []
     while e - s > max_chars:
-        cut = next((i for i in range(s + max_chars, s, -1) if text[i].isspace()), s + max_chars)
+        cut = next((i for i in range(s + max_chars, s, -1) if text[i].isspace()
+                    and not _inside_broken_word(text, i)), s + max_chars)
         pieces.append((s, cut))
         s = cut
     return pieces + [(s, e)]
+
+
+def _inside_broken_word(text: str, i: int) -> bool:
+    """Whether the space at ``i`` is in a word break (``io.WORD_BREAK``: "Jans-\\nsen")."""
+    k = i
+    while k and text[k - 1].isspace():
+        k -= 1
+    return (brk := _broken_after(text, k)) is not None and brk.end() > i
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:

@@ -277,6 +277,62 @@ def test_offsets_map_onto_a_text_with_lower_case_names(lower):
         assert new[Pseudonymiser.map_offset(start, shifts):].startswith(kept)
 
 
+BROKEN = pd.DataFrame({"person_id": ["j", "z", "w", "b"], "school_id": ["A", "A", "B", "B"],
+                       "name": ["Marco Janssen", "Margriet Zijlstra-de Boer", "Wil Vermeulen",
+                                "Ben Kok"]})
+
+
+@pytest.fixture(scope="module")
+def broken() -> Pseudonymiser:
+    return Pseudonymiser.from_staff(BROKEN, cohort_key("unit", b"broken"))
+
+
+@pytest.mark.parametrize("written", ["Jans-\nsen", "Jans-\r\nsen", "Jans- \r\n sen",
+                                     "Jans-\t\n  sen", "jans-\nsen", "ja-\nnssen"])
+def test_a_surname_hyphenated_over_two_lines_is_replaced(broken, written):
+    """Word-wrap hyphenation ("mevrouw Jans-" at a line end, "sen" on the next) left the
+    surname in clear text: each half is no form of it."""
+    text = f"ik sprak met mevrouw {written} over de toets"
+    new, shifts = broken.with_offsets(text, "A")
+    assert new == f"ik sprak met mevrouw {broken('Janssen', 'A')} over de toets"
+    assert new == broken(text, "A") == broken(text)
+    start = text.index(" over")
+    assert new[Pseudonymiser.map_offset(start, shifts):].startswith(" over de toets")
+
+
+def test_a_hyphen_at_a_line_end_joins_only_a_name(broken):
+    """A double surname broken at its own hyphen is one name; a compound word, a name beside
+    another word and a hyphen before a blank line stay as they were."""
+    margriet, marco = broken("Margriet Zijlstra-de Boer"), broken("Marco Janssen")
+    assert broken("mevrouw Zijlstra-\nde Boer zei", "A") == f"mevrouw {margriet} zei"
+    kept = "de PLG-\nbijeenkomst, de Jans-\nsenator en Jans-\n\nsen"
+    assert broken(kept, "A") == kept
+    assert broken("Janssen-\nvan Dijk", "A") == f"{marco}-\nvan Dijk"
+
+
+@pytest.mark.parametrize(("asked", "name"), [
+    ("Wil je nog iets toevoegen?", "Wil"), ("Oké. Wil jij eerst?", "Wil"),
+    ("Ze vroeg: 'Wil u dat toelichten?'", "Wil"), ("Dat klopt.\nWil je nog iets kwijt?", "Wil"),
+    ("Ben je klaar?", "Ben"),
+])
+def test_a_name_that_is_a_verb_before_a_pronoun_is_another_schools_name_only(broken, asked,
+                                                                             name):
+    """Sentence-initial "Wil je" (the verb "willen") became the pseudonym of a Wil of another
+    school; in her own school's texts it still is hers ("Wil je hebt gelijk" addresses her,
+    typed without the comma), and where the school is not known, too."""
+    person = broken({"Wil": "Wil Vermeulen", "Ben": "Ben Kok"}[name])
+    assert broken(asked, "A") == asked
+    assert broken(asked, "B") == asked.replace(name, person) == broken(asked)
+
+
+@pytest.mark.parametrize("named", ["Wil zei dat.", "Ik sprak Wil gisteren.",
+                                   "Dus Wil je hebt gelijk.", "Wil, je hebt gelijk.",
+                                   "Wils idee: wil je dat?"])
+def test_a_name_that_is_a_verb_stays_a_name_where_the_words_say_so(broken, named):
+    wil = broken("Wil Vermeulen")
+    assert broken(named, "A") == named.replace("Wil", wil)
+
+
 def test_pseudonyms_unique_for_a_large_roster():
     staff = pd.DataFrame({"person_id": [f"p{i:04d}" for i in range(1500)],
                           "name": [f"Voornaam{i} Achternaam{i}" for i in range(1500)]})
@@ -546,6 +602,38 @@ def test_a_speaker_note_with_names_says_they_are_pseudonymised(tmp_path, capsys,
                          capsys, monkeypatch)
     assert "Annelies, Johannes, Maarten are all taken" in revealed
     assert "pseudonymised" not in revealed
+
+
+def test_a_hyphenated_line_break_and_a_question_through_segment(tmp_path, capsys,
+                                                                 monkeypatch):
+    """Through `pipeline segment` on real files: a surname hyphenated over two lines, in an
+    answer and in an observation note, is one pseudonym in one segment whose offsets hold it
+    whole; "Wil je" starting a question stays, though another school has a Wil."""
+    from helpers import cli
+
+    cohort = _tiny_copy(tmp_path)
+    with (cohort / "staff.csv").open("a", encoding="utf-8") as f:
+        f.write("sch02-p13,sch02,Wil Verschoor,teacher,3,3,,,true,"
+                "Scholengemeenschap De Brederode,\n")
+    school = cohort / "transcripts" / "sch01"
+    interview = ("I: Wil je nog iets toevoegen?\n"
+                 "R: Ja, ik bespreek de toets altijd met mevrouw Hoogen-\n"
+                 "doorn uit de sectie.\n")
+    log = "11.00 uur. AB loopt met Hoogen-\ndoorn naar het lokaal.\n"
+    (school / "sch01-p02_interview_1.txt").write_text(interview, encoding="utf-8")
+    (school / "sch01-p01_observation_1.txt").write_text(log, encoding="utf-8")
+    code, _, err = cli(["segment", cohort, "--out", tmp_path / "s.csv"], capsys, monkeypatch)
+    assert code == 0, err
+    segments = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    tags = []
+    for doc, text in {"sch01-p02_interview": interview, "sch01-p01_observation": log}.items():
+        row = segments[segments["doc"].str.contains(doc)].iloc[0]
+        assert "Hoogen-\ndoorn" in text[row.start:row.end]   # one segment holds it whole
+        assert "Hoogen" not in row.text and "doorn" not in row.text
+        tags.append(PSEUDONYM.findall(row.text)[-1])
+    assert tags[0] == tags[1]   # Femke Hoogendoorn in both
+    asked = segments[segments["doc"].str.contains("sch01-p02_interview")]["context"]
+    assert asked.tolist() == ["Wil je nog iets toevoegen?"]
 
 
 def test_initials_that_are_a_school_acronym_are_kept_unless_a_nickname():

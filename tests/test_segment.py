@@ -650,6 +650,28 @@ def test_long_turn_without_punctuation_is_cut_between_words(seg_config, nl_pipel
     check_offsets(segs, text)
 
 
+def test_a_word_hyphenated_over_two_lines_is_never_cut_in_two(seg_config, nl_pipeline):
+    """Word-wrap hyphenation ("mevrouw Jans-" at a line end, "sen" on the next) made two
+    observation notes of one, and a long answer could be cut between the halves: each segment
+    held half the surname, which pseudonymisation cannot know, and its offsets fell inside it."""
+    log = ("09.00 uur. Overleg met mevrouw Jans-\nsen over de toets.\n"
+           "09.30 uur. Start van de PLG-\n\nBijeenkomst over de toets.\n")
+    notes = segment(log, seg_config, nl_pipeline, source="observation",
+                    doc="transcripts/s1/p1_observation_1.txt")
+    assert notes["text"].tolist() == ["09.00 uur. Overleg met mevrouw Jans-\nsen over de toets.",
+                                      "09.30 uur. Start van de PLG-",   # a blank line between
+                                      "Bijeenkomst over de toets."]
+    check_offsets(notes, log)
+    cfg = seg_config.model_copy(update={"max_chars": 120})
+    # the last space within 120 characters is the line break after "Jans-"
+    answer = "ja " * 38 + "Jans-\nsen " + "en toen hebben we over de toetsdata gepraat " * 4
+    text = f"I: Vertel eens.\nR: {answer.strip()}\n"
+    segs = segment(text, seg_config, nl_pipeline, config=cfg)
+    assert len(segs) > 1 and (segs["end"] - segs["start"]).max() <= 120
+    assert segs["text"].str.contains("Jans-\nsen", regex=False).sum() == 1
+    check_offsets(segs, text)
+
+
 # ---------------------------------------------------------------- encodings and .docx
 TEXT = ("I: Wat is het probleem?\n"
         "R: Het verzuim is hoog, zeker in de brugklas – echt één probleem.\n")

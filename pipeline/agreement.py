@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.io import ADJUDICATOR
+from pipeline.io import ADJUDICATOR, labels_in_time_order
 
 __all__ = [
     "ALL",
@@ -68,9 +68,9 @@ PAIR_COLUMNS = ["code", "annotator_a", "annotator_b", "n_units", "percent_agreem
 
 # ====================================================================== tables
 def current_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """Each annotator's latest label per segment and code (by ``time``, undated last, then
-    row order);
-    columns ``segment_id, code, value, annotator`` (+ ``time``), values as text."""
+    """Each annotator's latest label per segment and code
+    (:func:`pipeline.io.labels_in_time_order`); columns ``segment_id, code, value,
+    annotator`` (+ ``time``), values as text."""
     need = ["segment_id", "code", "value", "annotator"]
     missing = [c for c in need if c not in labels.columns]
     if missing:
@@ -80,17 +80,9 @@ def current_labels(labels: pd.DataFrame) -> pd.DataFrame:
         lab[c] = lab[c].astype(str).str.strip()
     if "time" in lab.columns:
         lab["time"] = lab["time"].fillna("").astype(str)
-    out = _in_time_order(lab).groupby(["segment_id", "code", "annotator"], sort=True).tail(1)
+    out = labels_in_time_order(lab).groupby(["segment_id", "code", "annotator"],
+                                            sort=True).tail(1)
     return out.sort_values(["code", "segment_id", "annotator"]).reset_index(drop=True)
-
-
-def _in_time_order(labels: pd.DataFrame) -> pd.DataFrame:
-    """Rows by ``time`` (if any), an undated row after the dated ones, else in row order: as
-    ``train`` and the label store (which gives an undated label the import time) order them."""
-    if "time" not in labels.columns:
-        return labels
-    return labels.sort_values("time", key=lambda t: list(zip(t.eq(""), t, strict=True)),
-                              kind="stable")
 
 
 def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +93,7 @@ def reference_labels(labels: pd.DataFrame) -> pd.DataFrame:
     if cur.empty:
         return pd.DataFrame(columns=cols)
     key = ["segment_id", "code"]
-    cur = _in_time_order(cur)
+    cur = labels_in_time_order(cur)
     is_adj = cur["annotator"].str.startswith(ADJUDICATOR)
     adj = cur[is_adj].groupby(key)["value"].last().reset_index().assign(source="adjudicated")
     gold = (cur[cur["annotator"] == "gold"].groupby(key)["value"].last().reset_index()

@@ -13,7 +13,8 @@ from rich.markup import escape
 
 __all__ = ["err", "warn", "one_coder"]
 
-err = Console(stderr=True)
+# emoji=False: ":ok:" in an annotator's name or a path is text, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 
 def warn(*notes: str) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "read_labels",
     "read_codes_file",
     "ADJUDICATOR",
+    "labels_in_time_order",
     "read_transcript",
     "load_transcript",
     "Transcript",
@@ -405,6 +406,23 @@ def read_nominations(path: Path) -> pd.DataFrame:
 
 
 ADJUDICATOR = "adjudicator:"  # annotator prefix of an adjudicated label (``adjudicator:<name>``)
+
+
+def labels_in_time_order(labels: pd.DataFrame) -> pd.DataFrame:
+    """Labels oldest first, so that the last of an annotator's is the one that counts: by
+    ``time`` (UTC, sortable as text), an undated label after the dated ones (the label store
+    gives it the import time), else in row order. The one order of ``train``, ``evaluate``
+    and ``agreement``.
+
+    >>> t = pd.DataFrame({"value": [1, 0, 1], "time": ["2024-02-01", "", "2024-01-01"]})
+    >>> labels_in_time_order(t)["value"].tolist()
+    [1, 1, 0]
+    """
+    if "time" not in labels.columns:
+        return labels
+    time = labels["time"].fillna("").astype(str).to_numpy()
+    keys = pd.DataFrame({"undated": time == "", "time": time})
+    return labels.iloc[keys.sort_values(["undated", "time"], kind="stable").index.to_numpy()]
 
 
 def read_labels(path: Path) -> pd.DataFrame:

@@ -639,7 +639,8 @@ def tie_shares(out_ties: Any, in_ties: Any, reciprocal_ties: Any) -> dict[str, n
     """``contacts`` (out + in - reciprocal), ``reciprocity_ratio`` (reciprocal / contacts) and
     ``out_share`` (out / (out + in); both 0 without ties) of tie counts (arrays or columns).
 
-    The one definition of these measures: ``network_metrics.csv`` has them per scope of ties
+    The pipeline's one definition of these measures (``synthetic.tie_summary``, which builds
+    the demo, stays a separate check of it): ``network_metrics.csv`` has them per scope of ties
     and the profile criteria (pipeline/profile.py) take them from a features table, so that
     a reason's value is the table's.
 

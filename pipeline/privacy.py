@@ -48,7 +48,10 @@ comes right before a subject pronoun ("Wil je nog iets toevoegen?", "Ben jij kla
 verb it reads as, unless someone of the text's school has that name: her own school's texts
 may address her without a comma ("Wil je hebt gelijk"), and a text of no known school keeps
 the cohort's reading (privacy first). "Wil zei" and "Wil, je ..." name her anywhere, and so
-does a sentence-initial "Roos zei": a bare noun seldom starts a Dutch sentence.
+does a sentence-initial "Roos zei": a bare noun seldom starts a Dutch sentence. A line's
+start counts as a sentence's (turns and notes start lines), so in text wrapped by hand
+another school's Wil who starts a line right before a pronoun ("... sprak met" / "Wil je kent
+haar") stays as written.
 
 Pseudonyms are stable: ``[persoon-xxxx]`` / ``[school-xxxx]`` with ``xxxx`` an HMAC of the
 person or school id keyed by :func:`cohort_key` (the cohort's name and the ids and names

@@ -351,13 +351,14 @@ def assign_profiles(features: pd.DataFrame, cfg: ProfilesConfig, codebook: Codeb
             used = evaluable[pi][:, ci]
             if crit.value is None or crit.fixed or not used.any():   # a rank, a definition,
                 continue                                             # or deciding nothing
+            names = _column_names(f, crit)
             for sign in (-1, 1):
                 moved = crit.value * (1 + sign * cfg.sensitivity)
                 moved_held = [h.copy() if k == pi else h for k, h in enumerate(held)]
                 moved_held[pi][:, ci] = _holds(f, crit, values[pi][ci], moved) | ~used
                 alt, _ = _choose(moved_held, evaluable, cfg, coded)
                 for i in np.flatnonzero(alt != chosen):
-                    unstable[i].append(f"{prof.id}.{_name(crit)} {crit.op} "
+                    unstable[i].append(f"{prof.id}.{names[i]} {crit.op} "
                                        f"{_fmt(moved, whole=False)} -> {alt[i]}")
     out = f[["person_id", "school_id"]].copy()
     out["profile"] = profiles

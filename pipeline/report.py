@@ -672,7 +672,10 @@ def _num(x: Any, digits: int = 2, dash: str = "–", *, lang: str, whole: bool =
 
 
 # a decimal written with a point (and an exponent: 1.2e-05), not inside a word or an id
-# (v1.2, p1_1.5.txt, s1-2.5, 2024.03.05); a minus after a space or a bracket is its sign
+# (v1.2, p1_1.5.txt, s1-2.5, 2024.03.05); a minus after a space or a bracket is its sign.
+# So the second of a range written without spaces ("0.41-0.60") keeps its point, and an id
+# that is a decimal itself ("12.5") gets the comma: the texts it reads (reasons, the rules
+# of an unstable profile, the selection of key figures) have neither
 _DECIMAL = re.compile(r"(?<![\w.,/])(?<!\w-)(\d+)\.(\d+(?:e[-+]\d+)?)(?!\.?\w)")
 
 

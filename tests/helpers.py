@@ -49,7 +49,6 @@ def write_config(work: Path, old: str, new: str) -> Path:
     return path
 
 
-
 def measures_named(reasons: str) -> list[tuple[str, str | None]]:
     """The measures a profile's reasons name (pipeline/profile.py), as ``(name, value)``:
     ``name = value ...``, or ``not evaluated (no name in the data)`` with value None."""

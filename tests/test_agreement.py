@@ -87,18 +87,21 @@ def test_latest_label_counts_and_adjudicators_are_not_annotators():
 def test_an_undated_label_is_the_latest_as_train_reads_it():
     """An undated row (an edited CSV) comes after the dated ones of its annotator, as the
     label store (import time) and ``train`` order it: agreement read it as the oldest, so the
-    same file gave agreement one label and the model another."""
+    same file gave agreement one label and the model another. Of two adjudicators the latest
+    decision counts, in both (train averaged them: 0.5, so 0)."""
     from pipeline.coding.train import resolve_labels
 
     lab = labels([["s1", "focus", "1", "a", "2024-01-01T00:00:00.000+00:00"],
                   ["s1", "focus", "0", "a", ""],
-                  ["s1", "focus", "1", "adjudicator:x", ""],
-                  ["s1", "focus", "0", "adjudicator:y", "2024-03-01T00:00:00.000+00:00"]])
-    assert ag.current_labels(lab).set_index("annotator").loc["a", "value"] == "0"
-    assert ag.reference_labels(lab)["value"].tolist() == ["1"]
-    trained = resolve_labels(lab[lab["annotator"] == "a"].assign(value=lambda d: d["value"]
-                                                                 .astype(int)))
-    assert trained["value"].tolist() == [0]
+                  ["s2", "focus", "1", "adjudicator:x", ""],
+                  ["s2", "focus", "0", "adjudicator:y", "2024-03-01T00:00:00.000+00:00"],
+                  ["s3", "focus", "0", "adjudicator:x", "2024-03-02T00:00:00.000+00:00"],
+                  ["s3", "focus", "1", "adjudicator:y", "2024-03-01T00:00:00.000+00:00"]])
+    assert ag.current_labels(lab).set_index("segment_id").loc["s1", "value"] == "0"
+    reference = ag.reference_labels(lab).set_index("segment_id")["value"].astype(int)
+    trained = resolve_labels(lab.assign(value=lab["value"].astype(int))).set_index("segment_id")
+    assert reference.to_dict() == {"s1": 0, "s2": 1, "s3": 0}
+    assert trained["value"].to_dict() == reference.to_dict()
 
 
 def test_reference_prefers_gold_and_drops_ties():

@@ -393,6 +393,16 @@ def test_a_warning_is_one_line_whatever_its_length(capsys):
     assert capsys.readouterr().err == f"warning: {' '.join(note.split())}\n"
 
 
+def test_a_warning_prints_names_and_paths_as_written(capsys):
+    """Annotator names, codes and paths reach the warnings: rich read ":ok:" or "[b]" in them
+    as an emoji code or markup ("team:a:1" came out as "team🅰1")."""
+    from pipeline.cli_common import warn
+
+    note = "annotators 'team:a:1', 'Team:ok:1' and [b]x[/b] in C:\\data\\:cd:"
+    warn(note)
+    assert capsys.readouterr().err == f"warning: {note}\n"
+
+
 def test_no_module_imports_the_cli_back():
     """`cli` imports the command modules (cli_annotate, cli_evaluate) to register their
     commands; what they share with it (warn, one_coder) is in cli_common, so none of them

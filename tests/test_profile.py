@@ -1,6 +1,8 @@
 """Profiles: each profile, the undetermined case, ties between candidates, sensitivity, a
 criterion the data cannot decide, and the features tables ``pipeline profile`` refuses."""
 
+import re
+
 import pandas as pd
 import pytest
 from helpers import cli, measures_named, untraceable
@@ -143,6 +145,20 @@ def test_every_measure_the_reasons_name_is_a_column_with_its_value(shared_datadi
     assert {f"{prefix}reciprocity_ratio", f"{prefix}out_share", "n_activity_categories",
             "share of exchange"} <= named, named
     assert (features["n_activity_categories"] == 1).all()   # exchange: 3 segments of 4
+
+
+def test_unstable_when_names_the_threshold_by_the_column_the_reasons_name(features,
+                                                                         settings):
+    """On boundary ties the reasons say ``boundary_out_share = ...``; what moved a profile
+    named the same threshold ``out_share``, which network_metrics.csv also has, on all ties."""
+    near = features.copy()   # the sender's out_share 0.65: under 0.72, the threshold moved up
+    near.loc[near.person_id == "a-sender", ["out_ties", "in_ties"]] = [13, 7]
+    on_all = profiles_of(near, settings).loc["a-sender", "unstable_when"]
+    assert "sender.out_share >= 0.72 -> " in on_all, on_all
+    on_boundary = profiles_of(near.assign(tie_scope="boundary"), settings)
+    assert "boundary_out_share = 0.65" in on_boundary.loc["a-sender", "reasons"]
+    assert (on_boundary.loc["a-sender", "unstable_when"]
+            == re.sub(r"\.(out_share|reciprocity_ratio) ", r".boundary_\1 ", on_all))
 
 
 def test_the_most_of_nothing_is_not_the_most(features, settings):

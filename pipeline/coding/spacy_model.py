@@ -417,7 +417,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
     """Evaluate (leave-one-school-out, optional), train on every labelled segment and save
     the pipeline with a model card (like :func:`pipeline.coding.train.train_default`)."""
     from pipeline.coding.evaluate import loso_predict, score_table
-    from pipeline.coding.train import LOSO, labelled_segments, no_evaluation
+    from pipeline.coding.train import card_evaluation, labelled_segments, no_evaluation
 
     seg, Y, names, summary = labelled_segments(cohort, settings, labels)
     texts = seg["text"].tolist()  # the spaCy backend reads the segment only
@@ -450,10 +450,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                             "threshold_folds": model._folds(),
                             "spacy_config": json.loads(json.dumps(cfg, default=str))},
         "training_seconds": round(seconds, 2),
-        "evaluation": {
-            "method": LOSO if unevaluated is None else f"none: {unevaluated}",
-            "scores": scores.to_dict(orient="records") if scores is not None else [],
-        },
+        "evaluation": card_evaluation(scores, unevaluated),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_spacy_model(model, Path(out), card)

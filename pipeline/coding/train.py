@@ -19,11 +19,12 @@ from pipeline.coding.assign import codebook_stamp, one_sided
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
-from pipeline.io import ADJUDICATOR, Cohort, InputError
+from pipeline.io import ADJUDICATOR, Cohort, InputError, labels_in_time_order
 from pipeline.segment import transcript_of
 
 __all__ = ["cohort_folder", "cohort_labels", "resolve_labels", "label_notes",
-           "labelled_segments", "make_model", "no_evaluation", "train_default", "LOSO"]
+           "labelled_segments", "make_model", "no_evaluation", "card_evaluation", "train_default",
+           "LOSO"]
 
 LOSO = "leave-one-school-out cross-validation on the training cohort"
 
@@ -65,15 +66,14 @@ def validate_labels(labels: pd.DataFrame, known: list[str]) -> pd.DataFrame:
 
 
 def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """One label per (segment_id, code): adjudicated > gold > annotators' majority. Where
-    the annotators are split evenly there is no majority: the label is 0 with source ``tie``
-    (:func:`label_notes` says how many, to adjudicate)."""
+    """One label per (segment_id, code): adjudicated > gold > annotators' majority, each
+    annotator's latest (:func:`pipeline.io.labels_in_time_order`); of several adjudicators
+    the latest decision, as ``agreement`` reads it. Where the annotators are split evenly
+    there is no majority: the label is 0 with source ``tie`` (:func:`label_notes` says how
+    many, to adjudicate)."""
     if labels.empty:
         return pd.DataFrame(columns=["segment_id", "code", "value", "source"])
-    lab = labels.reset_index(drop=True).assign(order=lambda d: np.arange(len(d)),
-                                               undated=lambda d: d["time"].eq(""))
-    # an undated label comes after the dated ones, in file order, as in the label store
-    lab = lab.sort_values(["undated", "time", "order"], kind="stable")
+    lab = labels_in_time_order(labels.reset_index(drop=True))
     latest = lab.groupby(["segment_id", "code", "annotator"], sort=False).tail(1)
     kind = np.where(latest["annotator"].str.startswith(ADJUDICATOR), 0,
                     np.where(latest["annotator"] == "gold", 1, 2))
@@ -81,7 +81,8 @@ def resolve_labels(labels: pd.DataFrame) -> pd.DataFrame:
     top = latest.groupby(["segment_id", "code"])["kind"].transform("min")
     best = latest[latest["kind"] == top]
     agg = best.groupby(["segment_id", "code"], sort=True).agg(
-        value=("value", "mean"), kind=("kind", "first"), n=("value", "size")).reset_index()
+        value=("value", "mean"), last=("value", "last"), kind=("kind", "first")).reset_index()
+    agg.loc[agg["kind"] == 0, "value"] = agg["last"]   # adjudicated: the latest decision
     tie = (agg["kind"] == 2) & (agg["value"] == 0.5)
     agg["value"] = (agg["value"] > 0.5).astype("int64")
     agg["source"] = agg["kind"].map({0: "adjudicated", 1: "gold", 2: "majority"})
@@ -233,6 +234,15 @@ def cohort_folder(cohort: Cohort) -> str:
         return "sha256:" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
 
+def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None) -> dict:
+    """A model card's ``evaluation``: the method and the leave-one-school-out scores (none
+    where :func:`no_evaluation` says why). JSON has no NaN (R's jsonlite and browsers refuse
+    it): an undefined score (a micro kappa) is null."""
+    return {"method": LOSO if unevaluated is None else f"none: {unevaluated}",
+            "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
+                       if scores is not None else [])}
+
+
 def no_evaluation(schools: pd.Series, evaluate: bool) -> str | None:
     """Why a model card holds no leave-one-school-out scores (None: it can hold them), for
     the card's ``evaluation.method`` in place of :data:`LOSO`: a card without scores must not
@@ -288,12 +298,7 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         | {"seed": settings.pipeline.seed},
         "labels": names,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
-        "evaluation": {
-            "method": LOSO if unevaluated is None else f"none: {unevaluated}",
-            # JSON has no NaN (R's jsonlite and browsers refuse it): undefined kappa -> null
-            "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
-                       if scores is not None else []),
-        },
+        "evaluation": card_evaluation(scores, unevaluated),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_model(model, Path(out), card)

@@ -140,3 +140,23 @@ def test_shipped_models_were_trained_on_the_demo_as_it_is(cohort, model):
     assert card["training_data"]["sha256"] == summary["sha256"]
     assert card["training_data"]["sources"] == summary["sources"]
     assert card["codebook"] == codebook_stamp(settings.codebook)
+
+
+def test_transcripts_and_gold_labels_are_rendered_from_the_authored_turns(tmp_path):
+    """data/demo/transcripts and labels/gold.csv are what tools/render_demo_transcripts.py
+    makes of data/demo/authoring, byte for byte (its .docx files too: python-docx dated every
+    entry with the time of saving): an authored turn edited without a render would leave the
+    transcripts, the gold labels and the model of another demo."""
+    import subprocess
+    import sys
+
+    script = DEMO.parents[1] / "tools" / "render_demo_transcripts.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    rendered = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    shipped = sorted(p.relative_to(DEMO) for p in (DEMO / "transcripts").rglob("*")
+                     if p.is_file())
+    assert [p for p in rendered if p.parts[0] == "transcripts"] == shipped
+    stale = [str(p) for p in rendered if (tmp_path / p).read_bytes() != (DEMO / p).read_bytes()]
+    assert stale == [], f"run tools/render_demo_transcripts.py: {stale}"

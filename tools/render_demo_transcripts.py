@@ -10,14 +10,17 @@ keyed by the ids that `pipeline segment` produces for those files:
   data/demo/transcripts/<school>/<person>_<kind>_1.<txt|docx>
   data/demo/labels/gold.csv   segment_id, code, value, annotator, time
 
-Run: .venv/bin/python tools/render_demo_transcripts.py   (deterministic: same bytes every run)
+Run: .venv/bin/python tools/render_demo_transcripts.py   (deterministic: same bytes every run;
+``--out DIR`` renders elsewhere, as tests/test_demo_data.py does to check the demo is current)
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -61,10 +64,25 @@ def docx_bytes(paragraphs: list[str]) -> bytes:
         document.add_paragraph(p)
     buf = io.BytesIO()
     document.save(buf)
-    return buf.getvalue()
+    return _dated_1980(buf.getvalue())
 
 
-def main() -> None:
+def _dated_1980(archive: bytes) -> bytes:
+    """The same zip with every entry dated 1980-01-01: python-docx stamps each entry with the
+    time of saving, so the same paragraphs gave other bytes (and input hashes) each run."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for entry in src.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
+            dst.writestr(fixed, src.read(entry))
+    return out.getvalue()
+
+
+def main(out: Path = DEMO) -> None:
+    """Render every authored transcript into ``out`` (the demo folder itself, or another to
+    compare with it) and the gold labels into ``out/labels/gold.csv``."""
     settings = load_settings()
     cb = settings.codebook
     staff = pd.read_csv(DEMO / "staff.csv", dtype=str, keep_default_na=False)
@@ -78,7 +96,8 @@ def main() -> None:
         paras = render(turns, kind, school, first[person])
         fmt = STYLES[school][2] if kind == "interview" else "txt"
         rel = f"transcripts/{school}/{src.stem}.{fmt}"
-        path = DEMO / rel
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "docx":
             atomic_write(path, docx_bytes(paras))
         else:
@@ -100,10 +119,15 @@ def main() -> None:
     gold = pd.DataFrame(rows, columns=["segment_id", "code", "value"])
     gold["annotator"] = "gold"
     gold["time"] = GOLD_TIME
-    write_csv(gold, DEMO / "labels" / "gold.csv")
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    write_csv(gold, out / "labels" / "gold.csv")
     n = gold["segment_id"].nunique()
     print(f"rendered {len(list(SRC.glob('sch*/*.jsonl')))} transcripts, {n} labelled segments")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEMO,
+                        help="folder to write transcripts/ and labels/gold.csv into "
+                             "(default: data/demo)")
+    main(parser.parse_args().out)

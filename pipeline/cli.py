@@ -55,10 +55,10 @@ def _progress() -> tuple[Progress, callable]:
 
 
 def _manifest(command: list[str], settings, cohort_root: Path, inputs: list[Path], out: Path,
-              started: datetime, extra: dict) -> dict:
+              started: datetime, extra: dict, digests: dict[Path, str] | None = None) -> dict:
     return io.build_manifest(command=command, config=settings.pipeline.model_dump(mode="json"),
                              config_files=settings.files, inputs=inputs, input_root=cohort_root,
-                             outputs=out, started=started, extra=extra)
+                             outputs=out, started=started, extra=extra, digests=digests)
 
 
 def _write_beside(out: Path, settings, root: Path, inputs: list[Path], started: datetime,
@@ -121,7 +121,7 @@ def _write_run(out: Path, result, data: io.Cohort, settings, started: datetime, 
         inputs = [*data.read_files, *([result.codes_file] if result.codes_file else [])]
         io.write_manifest(stage / "manifest.json",
                           _manifest(sys.argv, settings, data.root, inputs, stage, started,
-                                    extra))
+                                    extra, digests=reproduce["digests"]))
     _print_warnings(result.warnings, out, settings)
 
 
@@ -149,21 +149,19 @@ def report(cohort: Annotated[Path, typer.Argument(help="cohort folder the codes 
                                                "rule coder")] = False,
            jobs: JobsOpt = 2, reveal_names: RevealOpt = False) -> None:
     """Everything `run` writes, from codes already made: network, profiles, report, exports."""
-    from pipeline.run import codes_provenance, named_coder, report_cohort
+    from pipeline.run import coded_by, report_cohort
 
     one_coder(model, rules)
     started = datetime.now(UTC)
     settings = load_settings(config)
     data = io.load_cohort(cohort)
     io.check_output(out, [*data.sources, codes], folder=True, kind="report")
-    table = io.read_codes_file(codes, settings.codebook)
-    named, flags = named_coder(model, rules)
-    coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
+    made = coded_by(codes, settings, model, rules)
     bar, update = _progress()
     with bar:
-        result = report_cohort(data, settings, table, codes, coder, card, coder_flags=flags,
-                               reveal_names=reveal_names, jobs=jobs, progress=update,
-                               warnings=notes)
+        result = report_cohort(data, settings, made.table, codes, made.coder, made.card,
+                               coder_flags=made.flags, reveal_names=reveal_names, jobs=jobs,
+                               progress=update, warnings=made.notes)
     _write_run(out, result, data, settings, started, reveal_names=reveal_names, jobs=jobs)
     typer.echo(f"{data.meta.name}: {len(result.segments)} segments coded by {result.coder}, "
                f"{len(result.profiles)} key figures{_per_profile(result.profiles)} -> {out}")

@@ -276,10 +276,9 @@ def _warn_unmatched(unmatched: list[str], fate: str) -> None:
     """Say which labelled segments are no segment of their transcript now, and what became
     of their labels (``fate``)."""
     if unmatched:
-        more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
         warn(f"{len(unmatched)} labelled segment(s) match no segment of their transcript now "
              "(edited since the export, other segment settings, or segments cut otherwise by "
-             f"a newer version?): {', '.join(unmatched[:5])}{more}; {fate}")
+             f"a newer version?): {io.id_list(unmatched)}; {fate}")
 
 
 @annotate_app.command("adjudicate")
@@ -620,7 +619,7 @@ def export_qdpx(cohort: CohortArg,
     profile and network metrics.
     """
     from pipeline.report import qdpx_project
-    from pipeline.run import codes_provenance, named_coder, report_cohort, run_cohort
+    from pipeline.run import coded_by, report_cohort, run_cohort
 
     one_coder(model, rules)
     settings = load_settings(config)
@@ -629,10 +628,9 @@ def export_qdpx(cohort: CohortArg,
     if codes is None:
         result = run_cohort(data, settings, model_dir=model, rules=rules)
     else:   # as `pipeline report --codes` reads them
-        table = io.read_codes_file(codes, settings.codebook)
-        named, _ = named_coder(model, rules)
-        coder, card, notes = codes_provenance(table, codes, io.run_manifest_of(codes), named)
-        result = report_cohort(data, settings, table, codes, coder, card, warnings=notes)
+        made = coded_by(codes, settings, model, rules)
+        result = report_cohort(data, settings, made.table, codes, made.coder, made.card,
+                               warnings=made.notes)
     human = _store(cohort, settings).current() if labels else None
     payload, holds, dropped = qdpx_project(result, data, settings, reveal_names=reveal_names,
                                            human=human)

@@ -51,6 +51,7 @@ from lxml import etree
 
 from pipeline.annotate import ADJUDICATOR, segment_offsets
 from pipeline.config import Codebook
+from pipeline.io import ZIP_TIME
 from pipeline.privacy import Pseudonymiser
 
 __all__ = [
@@ -72,7 +73,6 @@ NS_PROJECT = "urn:QDA-XML:project:1.0"
 NS_CODEBOOK = "urn:QDA-XML:codebook:1.0"
 #: the root of every uuid5 in these exports (a fixed, arbitrary namespace)
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:sleutelfiguren:refi-qda")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: creationDateTime of a selection whose codings carry no time (the machine coder's): the
 #: zip entries' fixed epoch, so the same inputs give the same bytes
 UNKNOWN_TIME = "1980-01-01T00:00:00Z"

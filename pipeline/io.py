@@ -29,7 +29,7 @@ import sys
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +50,8 @@ __all__ = [
     "read_labels",
     "read_codes_file",
     "ADJUDICATOR",
+    "ZIP_TIME",
+    "redated_zip",
     "labels_in_time_order",
     "read_transcript",
     "load_transcript",
@@ -488,6 +490,8 @@ def read_meta(path: Path) -> CohortMeta:
 
 # what file managers and editors leave beside documents: never a transcript
 SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+# hidden files (".DS_Store", "._x.docx") and Word's lock files ("~$x.docx"): never read
+HIDDEN_OR_LOCK = (".", "~$")
 
 
 # what a transcripts/ folder gets called by mistake (a team's own word for it, Dutch too)
@@ -504,8 +508,8 @@ def cohort_label_files(root: Path) -> list[Path]:
     folder = Path(root) / "labels"
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(
-        (".", "~$")))
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(HIDDEN_OR_LOCK))
     for p in files:
         if p.suffix.lower() in SPREADSHEETS:
             raise InputError(p, "labels are read from CSV files only: save it as CSV UTF-8 "
@@ -529,7 +533,7 @@ def _find_transcripts(root: Path, staff: pd.DataFrame) -> pd.DataFrame:
             if p.is_symlink() and not p.exists():
                 raise InputError(p, "a link to a file that is not there (moved or deleted?): "
                                  "its transcript cannot be read", field="file name")
-            if (not p.is_file() or p.name.startswith((".", "~$"))
+            if (not p.is_file() or p.name.startswith(HIDDEN_OR_LOCK)
                     or p.name.casefold() in SYSTEM_FILES):
                 continue
             rel = p.relative_to(root)
@@ -1244,6 +1248,27 @@ def _code_list(df: pd.DataFrame, col: str, codes: list[str], path: Path) -> pd.S
 
 
 # ------------------------------------------------------------------ writing
+#: the date of every entry of a zip we write (the zip format's earliest): the same content
+#: gives the same bytes
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def redated_zip(archive: bytes, rename: Callable[[str], str] = str,
+                replace: dict[str, bytes] | None = None) -> bytes:
+    """``archive`` with every entry dated :data:`ZIP_TIME` (libraries stamp the time of
+    saving: a .docx, a skops model), its name through ``rename`` and, for a name in
+    ``replace``, that body instead; order, compression and attributes kept."""
+    replace = replace or {}
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as src, zipfile.ZipFile(out, "w") as dst:
+        for entry in src.infolist():
+            fixed = zipfile.ZipInfo(rename(entry.filename), date_time=ZIP_TIME)
+            fixed.compress_type, fixed.external_attr = entry.compress_type, entry.external_attr
+            dst.writestr(fixed, replace[entry.filename] if entry.filename in replace
+                         else src.read(entry))
+    return out.getvalue()
+
+
 def atomic_write(path: Path, data: bytes | str | Iterable[bytes | str]) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
@@ -1667,9 +1692,17 @@ def package_versions(names: Iterable[str] = MANIFEST_PACKAGES) -> dict[str, str]
 
 def build_manifest(*, command: list[str], config: dict, config_files: list[Path],
                    inputs: list[Path], input_root: Path, outputs: Path | None,
-                   started: datetime, extra: dict | None = None) -> dict:
+                   started: datetime, extra: dict | None = None,
+                   digests: dict[Path, str] | None = None) -> dict:
     """What produced a result: versions, config, hashes of every input and output file
-    (``outputs``: a folder, every file in it but its manifest, or one file)."""
+    (``outputs``: a folder, every file in it but its manifest, or one file). ``digests``:
+    sha256 of input or config files the caller has hashed already (the report's), so that a
+    national cohort's transcripts are not read twice."""
+    known = digests or {}
+
+    def digest(p: Path) -> str:
+        return known.get(Path(p)) or file_sha256(p)
+
     def rel(p: Path, base: Path) -> str:
         try:
             return Path(p).resolve().relative_to(base.resolve()).as_posix()
@@ -1692,8 +1725,8 @@ def build_manifest(*, command: list[str], config: dict, config_files: list[Path]
         "platform": {"system": platform.system(), "machine": platform.machine(),
                      "python_implementation": sys.implementation.name},
         "config": config,
-        "config_files": {rel(p, input_root.parent): file_sha256(p) for p in config_files},
-        "inputs": {rel(p, input_root): file_sha256(p) for p in inputs},
+        "config_files": {rel(p, input_root.parent): digest(p) for p in config_files},
+        "inputs": {rel(p, input_root): digest(p) for p in inputs},
         "outputs": out_files,
         **(extra or {}),
     }

@@ -172,13 +172,19 @@ def cohort_key(cohort_name: str, roster: bytes) -> bytes:
     return hashlib.sha256(cohort_name.encode("utf-8") + b"\0" + roster).digest()
 
 
+def _nickname_columns(staff: pd.DataFrame) -> list:
+    """The columns of ``staff`` that give nicknames (:data:`NICKNAME_COLUMNS`, any case), in
+    its order: the names replaced and the pseudonyms' key must read the same ones."""
+    return [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
+
+
 def roster_fingerprint(staff: pd.DataFrame) -> bytes:
     """What of staff.csv the pseudonyms are made from: each person's id, school and names
     (and the school's name), in person order, the columns named. Not the file's bytes, so
     re-saving it (other line ends, a BOM, columns moved or added, an empty nickname column,
     blank lines, decomposed accents) keeps every pseudonym; a name added or changed (a
     nickname given, a school_name filled in, someone new) makes new ones."""
-    nick_cols = sorted(c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS)
+    nick_cols = sorted(_nickname_columns(staff))
     cols = [c for c in ("person_id", "school_id", "name", "school_name") if c in staff.columns]
     values = staff[cols + nick_cols].fillna("").astype(str).map(
         lambda v: unicodedata.normalize("NFC", v.strip()))   # as a Mac saves them, too
@@ -630,7 +636,7 @@ class Pseudonymiser:
             return scopes.setdefault(str(school), ([], [], []))
 
         everyone: _Named = ([], [], [])
-        nick_cols = [c for c in staff.columns if str(c).strip().lower() in NICKNAME_COLUMNS]
+        nick_cols = _nickname_columns(staff)
         rows = staff.assign(_order=range(len(staff))).sort_values(["person_id", "_order"],
                                                                   kind="stable")
         for rec in rows.to_dict("records"):

@@ -627,7 +627,6 @@ def write_run(stage: Path, result, cohort: Cohort, settings: Settings, *,
                          "profiles.csv": result.profiles}, settings)
     figures = _sociograms(stage, result.network, cohort, settings, profiles, reveal_names, jobs,
                           progress)
-    reproduce = reproduce or reproduce_info(result, cohort, settings, reveal_names=reveal_names)
     atomic_write(stage / "report.html",
                  render_html(result, cohort, settings, figures, reveal_names=reveal_names,
                              reproduce=reproduce))
@@ -1309,6 +1308,9 @@ def reproduce_info(result, cohort: Cohort, settings: Settings, *,
         "input_hash": input_hash,
         "run_id": f"{config_hash[:8]}-{input_hash[:8]}",
         "model_sha256": model_sha,
+        # every file hashed here, for the manifest (io.build_manifest), not read twice
+        "digests": {**{Path(p): d for p, (_, d) in zip(settings.files, configs, strict=True)},
+                    **{Path(p): d for p, (_, d) in zip(files, inputs, strict=True)}},
         "reveal_names": reveal_names,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,16 @@ import pandas as pd
 from pipeline import network
 from pipeline.coding.assign import code_segments, load_coder, model_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
-from pipeline.io import Cohort, InputError, id_list, line_list, load_transcript, read_transcript
+from pipeline.io import (
+    Cohort,
+    InputError,
+    id_list,
+    line_list,
+    load_transcript,
+    read_codes_file,
+    read_transcript,
+    run_manifest_of,
+)
 from pipeline.nlp import make_nlp
 from pipeline.parallel import ordered_map
 from pipeline.privacy import REVEAL_HINT, Pseudonymiser, cohort_key, roster_fingerprint
@@ -33,7 +43,8 @@ from pipeline.segment import (
 __all__ = ["NetworkResult", "RunResult", "run_network", "network_notes", "untranscribed_notes",
            "unprofiled_notes",
            "read_texts", "cohort_documents", "run_segments", "run_cohort",
-           "report_cohort", "codes_provenance", "named_coder", "with_codes", "pseudonymiser_for"]
+           "report_cohort", "codes_provenance", "coded_by", "CodesMade", "with_codes",
+           "pseudonymiser_for"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -331,7 +342,7 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
     return result
 
 
-def named_coder(model: Path | None, rules: bool) -> tuple[dict | None, tuple[str, ...]]:
+def _named_coder(model: Path | None, rules: bool) -> tuple[dict | None, tuple[str, ...]]:
     """The card of the coder a user names for codes already made (``--model DIR``, or
     ``{"name": "rules"}`` for ``--rules``; None: named by nobody) and the flags that say so
     in the report's command."""
@@ -372,6 +383,27 @@ def codes_provenance(codes: pd.DataFrame, codes_file: Path, manifest: dict | Non
     return " + ".join(names) or "unknown", {}, [
         f"{codes_file}: {said}, so the report shows no model evaluation (--model or --rules "
         "names the coder that made these codes)"]
+
+
+class CodesMade(NamedTuple):
+    """A coded table read for `pipeline report` or `export qdpx --codes`, with what made it
+    (:func:`codes_provenance`) and the report's flags naming it (``--model MODEL_DIR``)."""
+
+    table: pd.DataFrame
+    coder: str
+    card: dict
+    notes: list[str]
+    flags: tuple[str, ...]
+
+
+def coded_by(codes_file: Path, settings: Settings, model: Path | None, rules: bool
+             ) -> CodesMade:
+    """Read ``codes_file`` and find which coder made it: the one the user names (``--model``
+    or ``--rules``), else the run that wrote the file, else its ``coder`` column."""
+    table = read_codes_file(codes_file, settings.codebook)
+    named, flags = _named_coder(model, rules)
+    coder, card, notes = codes_provenance(table, codes_file, run_manifest_of(codes_file), named)
+    return CodesMade(table, coder, card, notes, flags)
 
 
 CODED_COLUMNS = ("knowledge_types", "activities", "activity_subtypes")
@@ -425,29 +457,28 @@ def network_notes(cohort: Cohort, net: NetworkResult) -> list[str]:
     notes += network.plg_notes(cohort.staff)
     notes += network.unknown_school_notes(cohort.staff, cohort.nominations)
     notes += network.unknown_person_notes(cohort.staff, cohort.nominations)
-    meta = cohort.meta
-    if (meta.strength_min is not None and meta.strength_max is not None
-            and len(cohort.nominations)
-            and cohort.nominations["strength"].isna().all()):
-        notes.append(f"nominations.csv: no nomination has a strength, though cohort.yaml gives "
-                     f"tie_strength {meta.strength_min:g}..{meta.strength_max:g}: the strength "
-                     "metrics are empty (a strength column under another name?)")
-    elif meta.strength_min is not None and meta.strength_max is not None:
-        given = net.nominations[~net.nominations["imputed"]] if "imputed" in \
-            net.nominations.columns else net.nominations
-        # in schools whose survey asked strengths (one without any is noted with the profiles)
-        asked = given["strength"].notna().groupby(given["school_id"]).transform("any")
-        blank = given.loc[given["strength"].isna() & asked, "line"]
-        if len(blank):
-            n = len(blank)
-            notes.append(f"nominations.csv: {n} nomination{'s' if n > 1 else ''} without a "
-                         f"strength on the scale {meta.strength_min:g}..{meta.strength_max:g} "
-                         f"({'lines' if n > 1 else 'line'} {line_list(blank.to_numpy())}), kept "
-                         "as ties: the strength metrics leave them out, and the GraphML gives "
-                         "them no weight (Gephi reads 1): fill in their strength")
     noms = net.nominations
-    kept = network.nonrespondent_nominations(
-        cohort.staff, noms[~noms["imputed"]] if "imputed" in noms.columns else noms)
+    given = noms[~noms["imputed"]] if "imputed" in noms.columns else noms   # as surveyed
+    meta = cohort.meta
+    if meta.strength_min is not None and meta.strength_max is not None:
+        if len(cohort.nominations) and cohort.nominations["strength"].isna().all():
+            notes.append(f"nominations.csv: no nomination has a strength, though cohort.yaml "
+                         f"gives tie_strength {meta.strength_min:g}..{meta.strength_max:g}: the "
+                         "strength metrics are empty (a strength column under another name?)")
+        else:
+            # in schools whose survey asked strengths (one without any is noted with the
+            # profiles)
+            asked = given["strength"].notna().groupby(given["school_id"]).transform("any")
+            blank = given.loc[given["strength"].isna() & asked, "line"]
+            if len(blank):
+                n = len(blank)
+                notes.append(
+                    f"nominations.csv: {n} nomination{'s' if n > 1 else ''} without a strength "
+                    f"on the scale {meta.strength_min:g}..{meta.strength_max:g} "
+                    f"({'lines' if n > 1 else 'line'} {line_list(blank.to_numpy())}), kept as "
+                    "ties: the strength metrics leave them out, and the GraphML gives them no "
+                    "weight (Gephi reads 1): fill in their strength")
+    kept = network.nonrespondent_nominations(cohort.staff, given)
     notes += [f"staff.csv: school {row.school_id}: {row.people} staff marked responded=false "
               f"made {row.count} nomination(s) (nominations.csv lines {row.lines}), kept as "
               "ties: check their responded" for row in kept.itertuples()]

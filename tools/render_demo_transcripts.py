@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_settings  # noqa: E402
-from pipeline.io import atomic_write, read_transcript, write_csv  # noqa: E402
+from pipeline.io import atomic_write, read_transcript, redated_zip, write_csv  # noqa: E402
 from pipeline.nlp import make_nlp  # noqa: E402
 from pipeline.segment import segment_document  # noqa: E402
 
@@ -64,20 +63,8 @@ def docx_bytes(paragraphs: list[str]) -> bytes:
         document.add_paragraph(p)
     buf = io.BytesIO()
     document.save(buf)
-    return _dated_1980(buf.getvalue())
-
-
-def _dated_1980(archive: bytes) -> bytes:
-    """The same zip with every entry dated 1980-01-01: python-docx stamps each entry with the
-    time of saving, so the same paragraphs gave other bytes (and input hashes) each run."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(archive)) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for entry in src.infolist():
-            fixed = zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
-            dst.writestr(fixed, src.read(entry))
-    return out.getvalue()
+    # python-docx dates every entry with the time of saving: the same text, other bytes
+    return redated_zip(buf.getvalue())
 
 
 def main(out: Path = DEMO) -> None:

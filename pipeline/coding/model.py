@@ -205,6 +205,8 @@ def canonical_skops(data: bytes) -> bytes:
     import re
     import zipfile
 
+    from pipeline.io import redated_zip
+
     numbers: dict[int, int] = {}
     member = re.compile(r"(\d+)\.npy")
 
@@ -225,19 +227,9 @@ def canonical_skops(data: bytes) -> bytes:
         return node
 
     with zipfile.ZipFile(io.BytesIO(data)) as source:
-        infos = source.infolist()
         # An array is memoised under the same id() as its ``__id__``, so it keeps one number.
         schema = json.dumps(renumber(json.loads(source.read("schema.json"))), indent=2)
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as target:
-            for info in infos:
-                body = (schema.encode("utf-8") if info.filename == "schema.json"
-                        else source.read(info))
-                fixed = zipfile.ZipInfo(rename(info.filename), date_time=(1980, 1, 1, 0, 0, 0))
-                fixed.compress_type = info.compress_type
-                fixed.external_attr = info.external_attr
-                target.writestr(fixed, body)
-    return out.getvalue()
+    return redated_zip(data, rename, {"schema.json": schema.encode("utf-8")})
 
 
 def save_model(model: CodeModel, folder: Path, card: dict) -> None:

@@ -1104,6 +1104,17 @@ _NL_WARNINGS = [
      r"model \1 leerde \2 van minder dan \3 negatieve labels (coding.min_positives): het "
      r"kent die codes aan (bijna) elk fragment toe; label fragmenten waar ze niet gelden en "
      r"train opnieuw"),
+    (re.compile(r"model (\S+) knows fewer of the words of school\(s\) (.+) than of any school "
+                r"of its evaluation \((\S+) to (\S+) of their content words, each school held "
+                r"out from training\): its codes there are less sure than its scores on the "
+                r"card say; code a sample of those segments by hand \(`pipeline annotate "
+                r"export`\) and measure the model on it \(`pipeline agreement --model`\), or "
+                r"train it on labels of this cohort"),
+     r"model \1 kent minder woorden van school/scholen \2 dan van elke school uit zijn "
+     r"evaluatie (\3 tot \4 van hun inhoudswoorden, elke school buiten de training gehouden): "
+     r"de codes daar zijn minder zeker dan de scores op de modelkaart zeggen; codeer een "
+     r"steekproef van die fragmenten met de hand (`pipeline annotate export`) en meet het "
+     r"model daarop (`pipeline agreement --model`), of train het op labels van dit cohort"),
     (re.compile(r"staff\.csv has no school_name column, so school names in the transcripts "
                 r"are not pseudonymised: add the column \(school_id's name\) to replace them"),
      "staff.csv heeft geen kolom school_name, dus schoolnamen in de transcripten worden niet "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import network
-from pipeline.coding.assign import code_segments, load_coder, model_notes
+from pipeline.coding.assign import code_segments, load_coder, model_notes, unfamiliar_words_notes
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import (
     Cohort,
@@ -314,6 +314,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
             progress("coding segments", done[0], len(segments))
 
     coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
+    warnings += unfamiliar_words_notes(coded, coder, card)
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     return _profiled(settings, net, coded, coder.name, card, warnings,
                      set(cohort.transcripts["person_id"]))

@@ -424,3 +424,42 @@ def test_no_module_imports_the_cli_back():
             if any(n == "pipeline.cli" or n.startswith("pipeline.cli.") for n in names):
                 back.append(f"{path.relative_to(root)}:{node.lineno}")
     assert back == []
+
+
+def test_a_school_whose_words_the_model_does_not_know_is_named(tmp_path, capsys, monkeypatch):
+    """A model trained on one cohort codes another that talks of other things: its
+    probabilities look as sure as ever, but they rest on the few words it knows. The card
+    keeps how many of a held-out school's content words the model knew in its
+    leave-one-school-out evaluation (``evaluation.known_words``), and `run` names a school
+    whose segments hold fewer, and only that school."""
+    import shutil
+    from pathlib import Path
+
+    from helpers import cli
+
+    cohort = tmp_path / "tiny"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_cohort", cohort)
+    code, _, err = cli(["train", cohort, "--out", tmp_path / "m"], capsys, monkeypatch)
+    assert code == 0, err
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text(encoding="utf-8"))
+    seen = card["evaluation"]["known_words"]
+    assert seen["schools"] == 2 and 0 < seen["lowest"] <= seen["median"] <= seen["highest"] < 1
+    sch02 = cohort / "transcripts" / "sch02"
+    shutil.rmtree(sch02)
+    sch02.mkdir()
+    (sch02 / "sch02-p01_interview_1.txt").write_text(
+        "I: Hoe was zaterdag?\n\nR: Ons elftal speelde tegen de buurtvereniging. De keeper "
+        "hield drie strafschoppen tegen, en na afloop dronken we limonade.\n\nI: En verder?\n\n"
+        "R: Mijn dochter zwemt, dus zondag stonden we vroeg bij het zwembad met haar "
+        "diploma.\n", encoding="utf-8")
+    code, _, err = cli(["run", cohort, "--model", tmp_path / "m", "--jobs", "1", "--out",
+                        tmp_path / "run"], capsys, monkeypatch)
+    assert code == 0, err
+    warnings = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))[
+        "warnings"]
+    said = [w for w in warnings if "knows fewer of the words" in w]
+    assert len(said) == 1 and "school(s) sch02 (" in said[0] and "sch01" not in said[0], said
+    assert f"{seen['lowest']:.0%} to {seen['highest']:.0%}" in said[0]
+    code, _, err = cli(["run", cohort, "--rules", "--jobs", "1", "--out", tmp_path / "rules"],
+                       capsys, monkeypatch)   # the rule coder has no vocabulary to compare
+    assert code == 0 and "knows fewer of the words" not in err, err

@@ -720,3 +720,24 @@ def test_evidence_names_the_words_that_carry_a_code(coding_sklearn_model, coding
     assert any(map(says_nothing, raw)) and shown   # they would be shown, and are not
     assert not any(map(says_nothing, shown))
     assert says_nothing("ja de") and says_nothing("persoon") and not says_nothing("de nieuwsbrief")
+
+
+def test_known_words_counts_the_content_words_the_model_has_a_weight_for(
+        coding_sklearn_model):
+    """A segment's content words (function words and a person's pseudonym left out, as in
+    the evidence) and how many of them are a unigram of the model's vocabulary: what a run
+    compares a new cohort's schools with (``test_a_school_whose_words_the_model_does_not_know_
+    is_named`` in test_cli.py)."""
+    from pipeline.coding.assign import known_share, known_words
+    from pipeline.nlp import says_nothing, token_batch
+
+    scorer = coding_sklearn_model.scorer()
+    vocab = set(scorer.segment.word_vocab)
+    known = next(g for g in sorted(vocab) if " " not in g and not says_nothing(g)
+                 and token_batch([g]).lemmas == [g])
+    assert "zwembadkaart" not in scorer.segment.lemma_id
+    content, counted = known_words(scorer, [
+        f"Ja, de {known} en [persoon-ab12] en de zwembadkaart.", "", "Ja, dat hebben we."])
+    assert content.tolist() == [2, 0, 0] and counted.tolist() == [1, 0, 0]
+    assert known_share((content, counted)) == 0.5
+    assert np.isnan(known_share((content[1:], counted[1:])))

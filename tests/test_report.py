@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -500,6 +501,13 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
                          "training_data": {"positives": {"focus": 2, "approach": 95},
                                            "segments": 100}}, settings.codebook, 10)
     made += model_notes({"name": "copied"}, settings.codebook, 10)
+    from pipeline.coding.assign import Coder, unfamiliar_words_notes
+
+    coder = Coder("m", [], {}, None, known_words=lambda texts: (np.full(len(texts), 4),
+                                                               np.ones(len(texts))))
+    made += unfamiliar_words_notes(pd.DataFrame({"school_id": ["s", "t"], "text": "tekst"}),
+                                   coder, {"name": "m", "evaluation": {"known_words": {
+                                       "lowest": 0.79, "highest": 0.84}}})
     from pipeline.io import load_cohort as load
     from pipeline.run import run_segments
 
@@ -510,7 +518,7 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
     made += [f"network: {note}" for note in network.person_metrics(
         several, noms, cfg.model_copy(update={"brokerage_attribute": "plg_id"})).attrs["notes"]
         if "several values" in note]
-    assert len(made) == 30
+    assert len(made) == 31
     for warning in made:
         dutch = report.warning_in_language(warning, "nl")
         assert dutch != warning, warning

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from pipeline.parallel import can_fork, ordered_map
 __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_worker",
            "coder_source", "load_coder",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
-           "codebook_note", "codebook_stamp", "model_notes", "one_sided", "CODED_COLUMNS"]
+           "codebook_note", "codebook_stamp", "model_notes", "one_sided", "known_words",
+           "known_share", "known_word_range", "unfamiliar_words_notes", "CODED_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
 
@@ -52,6 +54,9 @@ class Coder:
     # (model included) would be pickled into every chunk sent to a loky worker, which would
     # rebuild the model's lookup tables for every chunk.
     source: tuple | None = None
+    # texts -> (content words, of those known to the coder) per text
+    # (:func:`known_words`); None: the coder has no vocabulary to compare with
+    known_words: Callable[[list[str]], tuple[np.ndarray, np.ndarray]] | None = None
 
     def warm(self) -> None:
         """Score a short text: loads what scoring loads on first use (the tokenizer, the
@@ -74,7 +79,53 @@ def model_coder(scorer: Scorer, name: str, evidence_terms: int) -> Coder:
         return pd.DataFrame(proba, columns=labels), evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, scorer.thresholds), strict=True)),
-                 score)
+                 score, known_words=partial(known_words, scorer))
+
+
+def known_words(scorer: Scorer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, its content words and how many of those the model has a weight for
+    (:meth:`pipeline.coding.scoring.NgramTables.known_words`)."""
+    return scorer.segment.known_words(token_batch(texts))
+
+
+def known_share(counts: tuple[np.ndarray, np.ndarray]) -> float:
+    """Of all content words of some texts, the share the model knows (NaN: none)."""
+    content, known = (int(np.sum(c)) for c in counts)
+    return known / content if content else float("nan")
+
+
+def known_word_range(shares: list[float]) -> dict | None:
+    """A model card's ``evaluation.known_words``: of the schools of a leave-one-school-out
+    evaluation, each held out from training, how many and the lowest, median and highest
+    share of their content words the model knew (no school ids: a card names no school)."""
+    found = np.array([x for x in shares if np.isfinite(x)])
+    if not len(found):
+        return None
+    return {"schools": len(found), "lowest": round(float(found.min()), 4),
+            "median": round(float(np.median(found)), 4), "highest": round(float(found.max()), 4)}
+
+
+def unfamiliar_words_notes(coded: pd.DataFrame, coder: Coder, card: dict) -> list[str]:
+    """The schools whose segments hold fewer words the model knows than any school of its
+    evaluation did, held out from training (the card's ``evaluation.known_words``): the
+    evaluation's scores do not carry over to them, whatever their probabilities say."""
+    seen = ((card.get("evaluation") or {}).get("known_words") or {})
+    if coder.known_words is None or "lowest" not in seen or coded.empty:
+        return []
+    content, known = coder.known_words(coded["text"].fillna("").astype(str).tolist())
+    per_school = pd.DataFrame({"school": coded["school_id"].to_numpy(), "content": content,
+                               "known": known}).groupby("school", sort=True).sum()
+    share = per_school["known"] / per_school["content"].where(per_school["content"] > 0)
+    low = share[share < seen["lowest"]]
+    if low.empty:
+        return []
+    listed = ", ".join(f"{school} ({x:.0%})" for school, x in low.items())
+    return [f"model {card.get('name', 'model')} knows fewer of the words of school(s) {listed} "
+            f"than of any school of its evaluation ({seen['lowest']:.0%} to "
+            f"{seen['highest']:.0%} of their content words, each school held out from "
+            "training): its codes there are less sure than its scores on the card say; code "
+            "a sample of those segments by hand (`pipeline annotate export`) and measure the "
+            "model on it (`pipeline agreement --model`), or train it on labels of this cohort"]
 
 
 def rule_coder(rules: RuleCoder) -> Coder:

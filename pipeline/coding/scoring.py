@@ -277,6 +277,21 @@ class NgramTables:
         counts = sp.csr_matrix((counts, cols, indptr), shape=(len(batch), len(self.word_vocab)))
         return tfidf(counts, self.word_idf)
 
+    def known_words(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Per text: how many content words it has (function words and pseudonyms left out, as
+        in the evidence) and how many of those the model has a weight for (its lemma is a
+        unigram of the vocabulary: in at least ``min_df`` training segments). A cohort that
+        speaks of other things than the training data has fewer such words, and its codes
+        rest on less than the model's evaluation measured."""
+        content = np.fromiter((not says_nothing(lem) for lem in batch.lemmas), dtype=bool,
+                              count=len(batch.lemmas))
+        known = content & np.fromiter(
+            (self.unigram[self.lemma_id[lem]] >= 0 if lem in self.lemma_id else False
+             for lem in batch.lemmas), dtype=bool, count=len(batch.lemmas))
+        text_of = np.repeat(np.arange(len(batch)), batch.lengths)
+        return tuple(np.bincount(text_of, weights=flags[batch.types], minlength=len(batch))
+                     .astype(np.int64) for flags in (content, known))
+
     def char_block(self, batch: TokenBatch) -> sp.csr_matrix:
         """The TF-IDF character n-gram block (for fitting; scoring uses :meth:`char_scores`)."""
         indptr, cols, counts = self._char_table(batch)

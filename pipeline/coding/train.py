@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.coding.assign import codebook_stamp, one_sided
+from pipeline.coding.assign import (
+    codebook_stamp,
+    known_share,
+    known_word_range,
+    known_words,
+    one_sided,
+)
 from pipeline.coding.evaluate import loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
@@ -234,13 +240,17 @@ def cohort_folder(cohort: Cohort) -> str:
         return "sha256:" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
 
-def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None) -> dict:
+def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None,
+                    known_words: dict | None = None) -> dict:
     """A model card's ``evaluation``: the method and the leave-one-school-out scores (none
-    where :func:`no_evaluation` says why). JSON has no NaN (R's jsonlite and browsers refuse
-    it): an undefined score (a micro kappa) is null."""
+    where :func:`no_evaluation` says why), and how many of a held-out school's words the model
+    knew (:func:`~pipeline.coding.assign.known_word_range`; a run warns about a school it knows
+    fewer of). JSON has no NaN (R's jsonlite and browsers refuse it): an undefined score (a
+    micro kappa) is null."""
     return {"method": LOSO if unevaluated is None else f"none: {unevaluated}",
             "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
-                       if scores is not None else [])}
+                       if scores is not None else [])} | (
+        {"known_words": known_words} if known_words else {})
 
 
 def no_evaluation(schools: pd.Series, evaluate: bool) -> str | None:
@@ -272,8 +282,13 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
     seg, Y, names, summary = labelled_segments(cohort, settings, labels, notes)
     X = seg[["text", "context"]].reset_index(drop=True)
 
+    held_out_known: list[float] = []   # per held-out school, the share of its words known
+
     def fit_predict(train_X, train_Y, test_X):
-        return make_model(settings, names).fit(train_X, train_Y).predict(test_X)
+        model = make_model(settings, names).fit(train_X, train_Y)
+        held_out_known.append(known_share(known_words(model.scorer(),
+                                                      test_X["text"].tolist())))
+        return model.predict(test_X)
 
     scores = None
     unevaluated = no_evaluation(seg["school_id"], evaluate)
@@ -298,7 +313,7 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         | {"seed": settings.pipeline.seed},
         "labels": names,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
-        "evaluation": card_evaluation(scores, unevaluated),
+        "evaluation": card_evaluation(scores, unevaluated, known_word_range(held_out_known)),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_model(model, Path(out), card)

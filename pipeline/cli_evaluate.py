@@ -7,9 +7,13 @@ training schools only. Writes, staged and swapped in whole:
 
 - ``evaluation.csv``: one row per family/code (+ macro, micro, sub-types), the coders'
   precision, recall, F1 and Cohen's kappa side by side (``<coder>_<metric>``)
-- ``evaluation_long.csv``: the same, one row per coder and code (``SCORE_COLUMNS``)
-- ``evaluation.md``: the tables, the issue's targets for the default model, the human
-  coders' agreement, timings
+- ``evaluation_long.csv``: the same, one row per coder and code (``SCORE_COLUMNS``), with
+  each F1's and kappa's interval over resampled transcripts (``f1_low, f1_high, kappa_low,
+  kappa_high``: :func:`pipeline.coding.evaluate.bootstrap_intervals`)
+- ``evaluation_per_school.csv``: each coder's macro-/micro-F1 and macro-kappa per family on
+  each held-out school alone (``PER_SCHOOL_COLUMNS``)
+- ``evaluation.md``: the tables, the issue's targets for the default model (with their
+  intervals), how sure the figures are, the human coders' agreement, timings
 - ``human_agreement.csv`` (where the labels hold two or more human coders): per code their
   Cohen's kappa with each other beside the default model's (``family, code, n_units,
   human_kappa, <model>_kappa``)
@@ -80,6 +84,7 @@ def evaluate(
     from pipeline.coding.spacy_model import make_spacy_model
     from pipeline.coding.train import cohort_labels, labelled_segments, make_model, validate_labels
     from pipeline.nlp import make_nlp
+    from pipeline.segment import transcript_of
 
     started = datetime.now(UTC)
     chosen = [c.strip() for c in coders.split(",") if c.strip()]
@@ -148,7 +153,19 @@ def evaluate(
                 full={n: comparison.predictions[n] for n in learners}, jobs=jobs,
                 progress=tick2)
 
-    scores = comparison.scores
+    transcripts = [transcript_of(i) for i in seg["segment_id"]]
+    how_sure = settings.pipeline.evaluation
+    scores = comparison.scores.merge(ev.bootstrap_intervals(
+        Y, comparison.predictions, transcripts, names, codebook, resamples=how_sure.resamples,
+        level=how_sure.interval, seed=seed, subtypes=True), on=["coder", "family", "code"],
+        how="left")
+    per_school = ev.per_school_scores(Y, comparison.predictions, groups, names, codebook)
+    intervals_said = (
+        f"Intervals: {how_sure.interval:.0%} percentile intervals from {how_sure.resamples} "
+        f"resamples of the {len(set(transcripts))} labelled transcripts (whole transcripts "
+        "drawn with replacement, every coder on the same resamples; `evaluation.resamples` "
+        "and `evaluation.interval` in the config): how much each figure depends on which "
+        "interviews and observations happened to be labelled.")
     default = NAMES["sklearn"] if NAMES["sklearn"] in fit_predicts else learners[0] \
         if learners else None
     target_table = (ev.targets(scores, default, NAMES["rules"], codebook)
@@ -169,10 +186,12 @@ def evaluate(
     humans = ev.human_agreement(validate_labels(everyone, names), scores, default, codebook)
     md = ev.markdown_report(scores, title=f"Evaluation of the coders on {data.meta.name}",
                             summary=summary_lines, target_table=target_table,
-                            seconds=comparison.seconds, curve=curve_df, humans=humans)
+                            seconds=comparison.seconds, curve=curve_df, humans=humans,
+                            per_school=per_school, intervals_said=intervals_said)
     with io.staged_output(out) as stage:
         io.write_csv(ev.wide_table(scores), stage / "evaluation.csv")
         io.write_csv(scores, stage / "evaluation_long.csv")
+        io.write_csv(per_school, stage / "evaluation_per_school.csv")
         if humans is not None:
             io.write_csv(humans, stage / "human_agreement.csv")
         io.atomic_write(stage / "evaluation.md", md + "\n")

@@ -386,6 +386,14 @@ class TrainingConfig(_Strict):
         return self
 
 
+class EvaluationConfig(_Strict):
+    """How `pipeline evaluate` says how sure its figures are (defaults: a config written
+    before this section had none)."""
+
+    resamples: int = Field(default=2000, ge=100)
+    interval: float = Field(default=0.95, gt=0, lt=1)
+
+
 class ReportConfig(_Strict):
     max_sociograms: int = Field(ge=0)
     max_qdpx_schools: int = Field(ge=0)
@@ -399,6 +407,7 @@ class PipelineConfig(_Strict):
     segment: SegmentConfig
     coding: CodingConfig
     training: TrainingConfig
+    evaluation: EvaluationConfig = EvaluationConfig()
     report: ReportConfig
     codebook: str
     profiles: str

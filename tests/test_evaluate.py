@@ -187,6 +187,73 @@ def test_targets_and_markdown(codebook):
     assert len(wide) == len(scores) / 2
 
 
+def test_resampled_scores_drawn_once_each_are_the_score_table(codebook):
+    """Every transcript drawn once is the labelled data as they are: the resample's F1, kappa
+    and micro counts are score_table's, to the last decimal (kappa -1, an undefined code)."""
+    from pipeline.coding.evaluate import _resampled_scores
+
+    Y, P = hand_case()
+    table = ev.score_table(Y, P, CODES, codebook, "x").set_index("code")
+    once = np.ones((1, 2))
+    for j, code in enumerate(CODES):
+        f1, kappa, _ = _resampled_scores(Y[:, j], P[:, j], np.array([0, 0, 1, 1]), once)
+        np.testing.assert_allclose([f1[0], kappa[0]], table.loc[code, ["f1", "kappa"]],
+                                   atol=5e-5)
+    counts = sum(_resampled_scores(Y[:, j], P[:, j], np.array([0, 1, 1, 0]), 2 * once)[2]
+                 for j in range(5))   # each drawn twice: the counts double, F1 stays
+    assert counts[:, 0].tolist() == [8, 4, 4]   # tp fp fn of the knowledge types, as micro
+
+
+def test_bootstrap_intervals_resample_whole_transcripts(codebook):
+    """A coder right everywhere has [1, 1]; a coder right on one transcript and wrong on the
+    other varies from resample to resample, the more so the fewer transcripts; with one
+    transcript there is nothing to resample and the interval is the figure itself. Same seed,
+    same intervals."""
+    Y, P = hand_case()
+
+    def intervals(transcripts, seed=3):
+        return ev.bootstrap_intervals(Y, {"perfect": Y, "x": P}, transcripts, CODES, codebook,
+                                      resamples=400, level=0.9, seed=seed)
+
+    two = intervals(["a", "a", "b", "b"])
+    assert list(two.columns) == ev.INTERVAL_COLUMNS
+    two = two.set_index(["coder", "family", "code"])
+    kt, act = "knowledge_types", "activities"
+    assert two.loc[("perfect", kt, "focus"), ["f1_low", "f1_high", "kappa_low", "kappa_high"]
+                   ].tolist() == [1, 1, 1, 1]
+    # focus: transcript a holds tp + fn (F1 2/3 drawn twice), b holds fp + tn (no positive
+    # drawn twice: undefined, left out), both once: 1/2
+    assert two.loc[("x", kt, "focus"), ["f1_low", "f1_high"]].tolist() == pytest.approx(
+        [0.5, 2 / 3], abs=1e-4)
+    assert two.loc[("x", kt, "benefits"), ["f1_low", "f1_high"]].isna().all()   # never 1
+    assert two.loc[("x", act, "micro"), ["kappa_low", "kappa_high"]].isna().all()
+    one = intervals(["a"] * 4).set_index(["coder", "family", "code"])
+    table = ev.score_table(Y, P, CODES, codebook, "x").set_index(["family", "code"])
+    for key in ((kt, "macro"), (act, "micro"), (act, "exchange")):
+        row = one.loc[("x", *key)]
+        assert row["f1_low"] == row["f1_high"] == pytest.approx(table.loc[key, "f1"], abs=1e-4)
+    pd.testing.assert_frame_equal(intervals(["a", "a", "b", "b"]).set_index(
+        ["coder", "family", "code"]), two)
+    wider = intervals(["a", "b", "c", "d"]).set_index(["coder", "family", "code"]).loc[
+        ("x", act, "capacity_building")]
+    assert wider["f1_low"] < wider["f1_high"]
+
+
+def test_per_school_scores_are_each_school_alone(codebook):
+    Y, P = hand_case()
+    table = ev.per_school_scores(Y, {"x": P}, ["s1", "s1", "s2", "s2"], CODES, codebook)
+    assert list(table.columns) == ev.PER_SCHOOL_COLUMNS
+    assert table[["school", "family"]].values.tolist() == [
+        ["s1", "knowledge_types"], ["s1", "activities"], ["s2", "knowledge_types"],
+        ["s2", "activities"]]
+    alone = ev.score_table(Y[2:], P[2:], CODES, codebook, "x").set_index(["family", "code"])
+    s2 = table[table["school"] == "s2"].set_index("family")
+    assert s2.loc["activities", "macro_f1"] == alone.loc[("activities", "macro"), "f1"]
+    assert s2.loc["knowledge_types", "micro_f1"] == alone.loc[("knowledge_types", "micro"),
+                                                              "f1"]
+    assert s2["n_segments"].tolist() == [2, 2]
+
+
 def test_human_agreement_beside_the_model(codebook):
     """Kappa of two coders by hand: focus A=1100, B=1000: p_o 3/4, p_e 1/2, kappa 0.5;
     an adjudicator is no coder, and one coder gives no table."""
@@ -218,8 +285,8 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
                                       "--fractions", "0.5,1", "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {
-        "evaluation.csv", "evaluation_long.csv", "evaluation.md", "learning_curve.csv",
-        "learning_curve.png", "manifest.json"}
+        "evaluation.csv", "evaluation_long.csv", "evaluation_per_school.csv", "evaluation.md",
+        "learning_curve.csv", "learning_curve.png", "manifest.json"}
     wide = pd.read_csv(out / "evaluation.csv")
     assert {"rules_f1", "sklearn_tfidf_lr_kappa", "majority_recall"} <= set(wide.columns)
     assert set(CODES) <= set(wide["code"])
@@ -246,6 +313,19 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     assert "| sklearn_tfidf_lr |" in time and "| majority |" in time   # fast, but per fold
     assert "| rules |" not in time and "Not timed: rules (learns nothing" in time
     assert "| sklearn_tfidf_lr | 50% |" in md   # the learning curve's fraction
+    # how sure: each figure's interval over resampled transcripts, each school alone
+    long = pd.read_csv(out / "evaluation_long.csv").set_index(["coder", "family", "code"])
+    model_macro = long.loc[("sklearn_tfidf_lr", "knowledge_types", "macro")]
+    assert 0 <= model_macro["f1_low"] <= model_macro["f1_high"] <= 1
+    targets = md.split("## Targets", 1)[1].split("##", 1)[0]
+    assert (f"| knowledge_types: macro-F1 | {model_macro['f1']:.4f} | "
+            f"{model_macro['f1_low']:.4f}-{model_macro['f1_high']:.4f} | >= 0.85 |") in targets
+    schools = pd.read_csv(out / "evaluation_per_school.csv")
+    assert set(schools["school"]) == {"sch01", "sch02"}
+    assert set(schools["coder"]) == {"rules", "sklearn_tfidf_lr", "majority"}
+    sure = md.split("## How sure these figures are", 1)[1].split("\n## ", 1)[0]
+    assert "percentile intervals from 2000 resamples of the " in sure
+    assert "### Macro-F1 per school" in sure and "| sklearn_tfidf_lr | sch02 |" in sure
 
 
 def test_cli_evaluate_reports_the_human_coders_agreement(shared_datadir, tmp_path):

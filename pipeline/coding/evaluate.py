@@ -35,10 +35,14 @@ from pipeline.parallel import ordered_map
 __all__ = ["loso_predict", "loso_folds", "score_table", "SCORE_COLUMNS", "CURVE_COLUMNS",
            "FitPredict", "majority_fit_predict", "fixed_fit_predict", "estimator_fit_predict",
            "subsample", "compare_coders", "learning_curve", "wide_table", "targets",
-           "markdown_report", "plot_learning_curve", "Comparison"]
+           "markdown_report", "plot_learning_curve", "Comparison", "per_school_scores",
+           "bootstrap_intervals", "PER_SCHOOL_COLUMNS", "INTERVAL_COLUMNS"]
 
 SCORE_COLUMNS = ["coder", "family", "code", "n_positive", "precision", "recall", "f1", "kappa"]
 CURVE_COLUMNS = ["coder", "fraction", "n_train", "family", "macro_f1", "micro_f1"]
+PER_SCHOOL_COLUMNS = ["coder", "school", "family", "n_segments", "n_positive", "macro_f1",
+                      "micro_f1", "macro_kappa"]
+INTERVAL_COLUMNS = ["coder", "family", "code", "f1_low", "f1_high", "kappa_low", "kappa_high"]
 METRICS = ["precision", "recall", "f1", "kappa"]
 
 # fit(train_texts, train_Y) -> predict(test_texts) -> 0/1 array
@@ -281,6 +285,104 @@ def learning_curve(texts, Y: np.ndarray, groups: list[str],
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
+# ---------------------------------------------------------------------- how sure
+def per_school_scores(Y: np.ndarray, predictions: dict[str, np.ndarray], groups: list[str],
+                      labels: list[str], codebook: Codebook) -> pd.DataFrame:
+    """Each coder's macro- and micro-F1 and macro-kappa per family on each held-out school
+    alone (:data:`PER_SCHOOL_COLUMNS`): the pooled figures hide how much they move from one
+    school to the next, which is what a new school's figure may do."""
+    Y = np.asarray(Y)
+    rows = []
+    for coder, pred in predictions.items():
+        for school, _, te in loso_folds(groups):
+            table = score_table(Y[te], np.asarray(pred)[te], labels, codebook, coder)
+            for fam in codebook.families:
+                t = table[table["family"] == fam.id].set_index("code")
+                if "macro" in t.index:
+                    rows.append({"coder": coder, "school": school, "family": fam.id,
+                                 "n_segments": len(te), "n_positive": t.loc["macro", "n_positive"],
+                                 "macro_f1": t.loc["macro", "f1"],
+                                 "micro_f1": t.loc["micro", "f1"],
+                                 "macro_kappa": t.loc["macro", "kappa"]})
+    return pd.DataFrame(rows, columns=PER_SCHOOL_COLUMNS)
+
+
+def _resampled_scores(y: np.ndarray, p: np.ndarray, cluster: np.ndarray,
+                      weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One code's F1 and kappa in every resample (``weights``: resamples x clusters, how often
+    each cluster is drawn), as :func:`_binary_scores` defines them, and the resamples' counts
+    (tp, fp, fn) for a micro average. A resample whose segments all have the code, and are
+    all coded with it, has no kappa (NaN, left out of the interval; scored as a whole, such
+    data would get 0)."""
+    def drawn(flags: np.ndarray) -> np.ndarray:
+        per_cluster = np.bincount(cluster, weights=flags, minlength=weights.shape[1])
+        return weights @ per_cluster
+
+    y, p = y.astype(bool), p.astype(bool)
+    tp, fp, fn, tn = (drawn(f) for f in (y & p, ~y & p, y & ~p, ~y & ~p))
+    n = tp + fp + fn + tn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(tp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+        agree = (tp + tn) / n
+        chance = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n ** 2
+        kappa = np.where((tp + fn > 0) & (chance < 1), (agree - chance) / (1 - chance),
+                         np.nan)
+    return f1, kappa, np.stack([tp, fp, fn])
+
+
+def _mean_defined(values: np.ndarray) -> np.ndarray:
+    """Per column, the mean of its defined values (a macro average leaves an undefined code
+    out); NaN where none is."""
+    defined = np.isfinite(values)
+    n = defined.sum(axis=0)
+    return np.where(n > 0, np.where(defined, values, 0).sum(axis=0) / np.maximum(n, 1), np.nan)
+
+
+def bootstrap_intervals(Y: np.ndarray, predictions: dict[str, np.ndarray],
+                        clusters: list[str], labels: list[str], codebook: Codebook, *,
+                        resamples: int, level: float, seed: int,
+                        subtypes: bool = False) -> pd.DataFrame:
+    """Percentile intervals (``level``, e.g. 0.95) of every code's F1 and kappa and of each
+    family's macro and micro averages (:data:`INTERVAL_COLUMNS`), from ``resamples``
+    resamples of whole ``clusters`` (the segments' transcripts) with replacement: the
+    segments of one interview are not independent, so resampling them one by one would make
+    the intervals too narrow. Every coder is scored on the same resamples. They say how much
+    the figures depend on which transcripts happened to be labelled; how much they move from
+    school to school is :func:`per_school_scores`."""
+    Y = np.asarray(Y)
+    cluster, found = pd.factorize(pd.Series(clusters, dtype=object))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(found), np.full(len(found), 1 / len(found)), size=resamples)
+    tails = [(1 - level) / 2, 1 - (1 - level) / 2]
+    col = {c: j for j, c in enumerate(labels)}
+    families = [(fam.id, [c.id for c in fam.codes if c.id in col]) for fam in codebook.families]
+    if subtypes:
+        families.append(("subtypes", [s for s in codebook.subtype_ids if s in col]))
+
+    def bounds(values: np.ndarray) -> list[float]:
+        finite = values[np.isfinite(values)]
+        return ([round(float(x), 4) for x in np.quantile(finite, tails)] if len(finite)
+                else [np.nan, np.nan])
+
+    rows = []
+    for coder, pred in predictions.items():
+        pred = np.asarray(pred)
+        for family, codes in families:
+            if not codes:
+                continue
+            f1s, kappas, counts = zip(*(_resampled_scores(Y[:, col[c]], pred[:, col[c]],
+                                                          cluster, weights) for c in codes),
+                                      strict=True)
+            for code, f1, kappa in zip(codes, f1s, kappas, strict=True):
+                rows.append([coder, family, code, *bounds(f1), *bounds(kappa)])
+            macro = [_mean_defined(np.stack(v)) for v in (f1s, kappas)]
+            tp, fp, fn = np.sum(counts, axis=0)
+            micro = np.where(tp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+            rows.append([coder, family, "macro", *bounds(macro[0]), *bounds(macro[1])])
+            rows.append([coder, family, "micro", *bounds(micro), np.nan, np.nan])
+    return pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
+
+
 # ---------------------------------------------------------------------- presenting
 def wide_table(scores: pd.DataFrame, metrics: Iterable[str] = METRICS) -> pd.DataFrame:
     """Coders side by side: one row per (family, code), ``<coder>_<metric>`` columns."""
@@ -302,7 +404,8 @@ def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook,
             min_macro_f1: float = 0.85, min_kappa: float = 0.65,
             min_gain: float = 0.10) -> pd.DataFrame:
     """The acceptance targets (issue 4) for ``model``: per family macro-F1, every code's
-    kappa, and the macro-F1 gain over ``baseline``. Columns: target, value, required, met."""
+    kappa, and the macro-F1 gain over ``baseline``. Columns: target, value, interval (of
+    :func:`bootstrap_intervals`, where ``scores`` has its columns), required, met."""
     rows = []
     for fam in codebook.families:
         m = scores[(scores["coder"] == model) & (scores["family"] == fam.id)].set_index("code")
@@ -311,18 +414,29 @@ def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook,
         if m.empty:
             continue
         rows.append({"target": f"{fam.id}: macro-F1", "value": m.loc["macro", "f1"],
+                     "interval": _interval(m, "macro", "f1"),
                      "required": f">= {min_macro_f1:.2f}",
                      "met": bool(m.loc["macro", "f1"] >= min_macro_f1)})
         if not b.empty:
             gain = round(float(m.loc["macro", "f1"] - b.loc["macro", "f1"]), 4)
             rows.append({"target": f"{fam.id}: macro-F1 gain over {baseline}", "value": gain,
-                         "required": f">= {min_gain:.2f}", "met": bool(gain >= min_gain)})
+                         "interval": "", "required": f">= {min_gain:.2f}",
+                         "met": bool(gain >= min_gain)})
         for c in fam.codes:
             if c.id in m.index:
                 k = m.loc[c.id, "kappa"]
                 rows.append({"target": f"{c.id}: kappa", "value": k,
+                             "interval": _interval(m, c.id, "kappa"),
                              "required": f">= {min_kappa:.2f}", "met": bool(k >= min_kappa)})
-    return pd.DataFrame(rows, columns=["target", "value", "required", "met"])
+    return pd.DataFrame(rows, columns=["target", "value", "interval", "required", "met"])
+
+
+def _interval(scores: pd.DataFrame, code: str, metric: str) -> str:
+    """``low-high`` of a code's (row of ``scores``, indexed by code) :func:`bootstrap_intervals`
+    columns; empty where the scores have none."""
+    if f"{metric}_low" not in scores.columns or pd.isna(scores.loc[code, f"{metric}_low"]):
+        return ""
+    return f"{scores.loc[code, f'{metric}_low']:.4f}-{scores.loc[code, f'{metric}_high']:.4f}"
 
 
 def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | None,
@@ -372,10 +486,13 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
                     target_table: pd.DataFrame | None = None,
                     seconds: dict[str, list[float] | None] | None = None,
                     curve: pd.DataFrame | None = None,
-                    humans: pd.DataFrame | None = None) -> str:
+                    humans: pd.DataFrame | None = None,
+                    per_school: pd.DataFrame | None = None,
+                    intervals_said: str | None = None) -> str:
     """The evaluation as Markdown: F1 and kappa of every coder side by side, then precision
-    and recall, targets, the human coders' agreement (:func:`human_agreement`), timings and
-    the learning curve."""
+    and recall, targets, how sure the figures are (``scores``' interval columns, said by
+    ``intervals_said``, and :func:`per_school_scores`), the human coders' agreement
+    (:func:`human_agreement`), timings and the learning curve."""
     coders = list(dict.fromkeys(scores["coder"]))
     main = scores[scores["family"] != "subtypes"]
     parts = [f"# {title}", "", *summary, ""]
@@ -400,6 +517,8 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
     if target_table is not None and len(target_table):
         t = target_table.assign(met=target_table["met"].map({True: "yes", False: "**no**"}))
         parts += ["## Targets", "", _md(t), ""]
+    if per_school is not None and len(per_school):
+        parts += _how_sure(scores, per_school, intervals_said)
     if humans is not None and len(humans):
         parts += ["## Agreement between the human coders", "",
                   "Cohen's kappa of the cohort's human coders with each other (before any "
@@ -426,6 +545,31 @@ def markdown_report(scores: pd.DataFrame, *, title: str, summary: list[str],
         parts += ["## Learning curve (macro-F1 per family)", "", _md(wide), "",
                   "![learning curve](learning_curve.png)", ""]
     return "\n".join(parts)
+
+
+def _how_sure(scores: pd.DataFrame, per_school: pd.DataFrame, intervals_said: str | None
+              ) -> list[str]:
+    """The Markdown section on how sure the pooled figures are: each coder's macro-F1 with
+    its interval and its lowest and highest school, then every school's figures."""
+    rows = []
+    for (coder, family), sub in per_school.groupby(["coder", "family"], sort=False):
+        pooled = scores[(scores["coder"] == coder) & (scores["family"] == family)
+                        ].set_index("code")
+        rows.append({"coder": coder, "family": family, "macro-F1": pooled.loc["macro", "f1"],
+                     "interval": _interval(pooled, "macro", "f1"),
+                     "lowest school": f"{sub['macro_f1'].min():.4f} "
+                                      f"({sub.loc[sub['macro_f1'].idxmin(), 'school']})",
+                     "highest school": f"{sub['macro_f1'].max():.4f} "
+                                       f"({sub.loc[sub['macro_f1'].idxmax(), 'school']})"})
+    wide = per_school.pivot_table(index=["coder", "school", "n_segments"], columns="family",
+                                  values="macro_f1", sort=False).reset_index()
+    wide.columns.name = None
+    return ["## How sure these figures are", "",
+            *([intervals_said, ""] if intervals_said else []),
+            "Each school alone, as a new school would be scored: the pooled figures above "
+            "can move this far from one school to the next "
+            "(`evaluation_per_school.csv`).", "",
+            _md(pd.DataFrame(rows)), "", "### Macro-F1 per school", "", _md(wide), ""]
 
 
 def plot_learning_curve(curve: pd.DataFrame, codebook: Codebook,

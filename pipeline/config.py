@@ -559,6 +559,7 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
     cfg, root = _load(ProfilesConfig, path)
     if codebook is not None:
         known = set(codebook.code_ids)
+        family = {c.id: c.family for c in codebook.codes}
         counts = {f"n_{c}" for c in [*known, *codebook.subtype_ids, *DERIVED_COUNTS]}
         for i, p in enumerate(cfg.profiles):
             for j, c in enumerate(p.criteria):
@@ -566,6 +567,13 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
                     if x not in known:
                         raise _error(path, root, ("profiles", i, "criteria", j, "codes", k),
                                      f"unknown code {x!r}")
+                    if family[x] != family[c.codes[0]]:
+                        # the share is of the first code's family: another family's count
+                        # in it could take it above 1
+                        raise _error(path, root, ("profiles", i, "criteria", j, "codes", k),
+                                     f"code {x!r} is of family {family[x]}, "
+                                     f"{c.codes[0]!r} of {family[c.codes[0]]}: share_of is "
+                                     "the listed codes' share of their one family's codes")
                 if c.feature.startswith("n_") and c.feature not in counts:
                     raise _error(path, root, ("profiles", i, "criteria", j, "feature"),
                                  f"{c.feature!r} counts a code the codebook does not have "

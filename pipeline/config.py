@@ -582,7 +582,19 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
-    return _load(PipelineConfig, path)[0]
+    try:
+        return _load(PipelineConfig, path)[0]
+    except ConfigError:
+        data, root = _read_yaml(path)
+        # the codebook or the profiles given as --config: say so, not that 'seed' is missing
+        key, what, field = (("families", "a codebook", "codebook") if "families" in data else
+                            ("profiles", "profile criteria", "profiles")
+                            if isinstance(data.get("profiles"), list) else (None, "", ""))
+        if key is None:
+            raise
+        raise _error(path, root, (key,), f"this file holds {what}, not the pipeline settings: "
+                     "--config takes a pipeline.yaml (a copy of configs/pipeline.yaml), which "
+                     f"names this file in its `{field}:` field") from None
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -280,6 +280,27 @@ def test_profile_errors_name_the_line(tmp_path):
         "unknown code 'fokus'" in message, message
 
 
+@pytest.mark.parametrize("name, key, field", [("codebook.yaml", "families", "codebook"),
+                                              ("profiles.yaml", "profiles", "profiles")])
+def test_a_codebook_or_profiles_given_as_config_is_named_so(tmp_path, capsys, monkeypatch,
+                                                            name, key, field):
+    """--config on the edited codebook (the config a team changes) said that 'seed' was
+    missing; now it says which file it is and which one --config takes."""
+    from tests.helpers import cli
+
+    text = (REPO / "configs" / name).read_text(encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith(f"{key}:"))
+    message = error(path, load_pipeline_config)
+    assert message.startswith(f"{path}:{line}: field '{key}': this file holds"), message
+    assert "--config takes a pipeline.yaml" in message and f"`{field}:`" in message, message
+    code, _, err = cli(["profile", REPO / "tests" / "data" / "profile" / "features.csv",
+                        "--out", tmp_path / "p.csv", "--config", path], capsys, monkeypatch)
+    assert code != 0 and err.strip().endswith(message), err
+    assert "'seed'" not in err, err
+
+
 def test_share_of_takes_codes_of_one_family(tmp_path, shared_datadir, capsys, monkeypatch):
     """share_of divides by the first code's family: a code of the other family in it made a
     share of the wrong whole (above 1, or a criterion held by the wrong counts), silently."""

@@ -1104,6 +1104,10 @@ _NL_WARNINGS = [
      r"model \1 leerde \2 van minder dan \3 negatieve labels (coding.min_positives): het "
      r"kent die codes aan (bijna) elk fragment toe; label fragmenten waar ze niet gelden en "
      r"train opnieuw"),
+    (re.compile(r"the rule coder never assigns (.+): the codebook gives no patterns for them "
+                r"\(add patterns, or code with a model trained on labels of them\)"),
+     r"de regelgebaseerde codeerder kent \1 nooit toe: het codeboek geeft er geen patronen "
+     r"voor (voeg patronen toe, of codeer met een model getraind op labels ervan)"),
     (re.compile(r"staff\.csv has no school_name column, so school names in the transcripts "
                 r"are not pseudonymised: add the column \(school_id's name\) to replace them"),
      "staff.csv heeft geen kolom school_name, dus schoolnamen in de transcripten worden niet "

@@ -568,6 +568,7 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
     cfg, root = _load(ProfilesConfig, path)
     if codebook is not None:
         known = set(codebook.code_ids)
+        family = {c.id: c.family for c in codebook.codes}
         counts = {f"n_{c}" for c in [*known, *codebook.subtype_ids, *DERIVED_COUNTS]}
         for i, p in enumerate(cfg.profiles):
             for j, c in enumerate(p.criteria):
@@ -575,6 +576,13 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
                     if x not in known:
                         raise _error(path, root, ("profiles", i, "criteria", j, "codes", k),
                                      f"unknown code {x!r}")
+                    if family[x] != family[c.codes[0]]:
+                        # the share is of the first code's family: another family's count
+                        # in it could take it above 1
+                        raise _error(path, root, ("profiles", i, "criteria", j, "codes", k),
+                                     f"code {x!r} is of family {family[x]}, "
+                                     f"{c.codes[0]!r} of {family[c.codes[0]]}: share_of is "
+                                     "the listed codes' share of their one family's codes")
                 if c.feature.startswith("n_") and c.feature not in counts:
                     raise _error(path, root, ("profiles", i, "criteria", j, "feature"),
                                  f"{c.feature!r} counts a code the codebook does not have "
@@ -583,7 +591,19 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
-    return _load(PipelineConfig, path)[0]
+    try:
+        return _load(PipelineConfig, path)[0]
+    except ConfigError:
+        data, root = _read_yaml(path)
+        # the codebook or the profiles given as --config: say so, not that 'seed' is missing
+        key, what, field = (("families", "a codebook", "codebook") if "families" in data else
+                            ("profiles", "profile criteria", "profiles")
+                            if isinstance(data.get("profiles"), list) else (None, "", ""))
+        if key is None:
+            raise
+        raise _error(path, root, (key,), f"this file holds {what}, not the pipeline settings: "
+                     "--config takes a pipeline.yaml (a copy of configs/pipeline.yaml), which "
+                     f"names this file in its `{field}:` field") from None
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -1115,6 +1115,10 @@ _NL_WARNINGS = [
      r"de codes daar zijn minder zeker dan de scores op de modelkaart zeggen; codeer een "
      r"steekproef van die fragmenten met de hand (`pipeline annotate export`) en meet het "
      r"model daarop (`pipeline agreement --model`), of train het op labels van dit cohort"),
+    (re.compile(r"the rule coder never assigns (.+): the codebook gives no patterns for them "
+                r"\(add patterns, or code with a model trained on labels of them\)"),
+     r"de regelgebaseerde codeerder kent \1 nooit toe: het codeboek geeft er geen patronen "
+     r"voor (voeg patronen toe, of codeer met een model getraind op labels ervan)"),
     (re.compile(r"staff\.csv has no school_name column, so school names in the transcripts "
                 r"are not pseudonymised: add the column \(school_id's name\) to replace them"),
      "staff.csv heeft geen kolom school_name, dus schoolnamen in de transcripten worden niet "

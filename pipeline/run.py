@@ -400,10 +400,14 @@ class CodesMade(NamedTuple):
 def coded_by(codes_file: Path, settings: Settings, model: Path | None, rules: bool
              ) -> CodesMade:
     """Read ``codes_file`` and find which coder made it: the one the user names (``--model``
-    or ``--rules``), else the run that wrote the file, else its ``coder`` column."""
+    or ``--rules``), else the run that wrote the file, else its ``coder`` column; and what
+    ``run`` would warn of that coder under this codebook (:func:`model_notes`: trained under
+    another version of it, from too few labels), as the report shows its evaluation."""
     table = read_codes_file(codes_file, settings.codebook)
     named, flags = _named_coder(model, rules)
     coder, card, notes = codes_provenance(table, codes_file, run_manifest_of(codes_file), named)
+    if card:
+        notes += model_notes(card, settings.codebook, settings.pipeline.coding.min_positives)
     return CodesMade(table, coder, card, notes, flags)
 
 

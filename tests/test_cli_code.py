@@ -245,6 +245,42 @@ def test_a_codebook_edited_without_a_new_version_is_named(shared_datadir, tmp_pa
     assert code_ == 0 and said in " ".join(err.split()), err
 
 
+def test_a_code_the_rule_coder_has_no_patterns_for_is_named(shared_datadir, tmp_path, capsys,
+                                                            monkeypatch):
+    """A team adds a code for its model to learn, without patterns, and codes with --rules
+    (as the README offers for a codebook the shipped model does not know): the rule coder
+    never assigns it, and `code` and `run` say so, `run` also in its report in Dutch; the
+    shipped codebook, every code with patterns, gives no such warning."""
+    import json
+
+    from helpers import REPO, write_config
+    from helpers import cli as run_cli
+
+    codebook = (REPO / "configs" / "codebook.yaml").read_text(encoding="utf-8")
+    code_block = ("      - id: student_voice\n        label: {nl: Leerlingperspectief, en: "
+                  "Student voice}\n        color: \"#123456\"\n        definition: What "
+                  "students say about their learning.\n  - id: activities\n")
+    (tmp_path / "codebook.yaml").write_text(codebook.replace("  - id: activities\n",
+                                                             code_block, 1), encoding="utf-8")
+    config = write_config(tmp_path, "codebook: configs/codebook.yaml", "codebook: codebook.yaml")
+    segments = shared_datadir / "coding" / "to_code.csv"
+    said = "the rule coder never assigns student_voice: the codebook gives no patterns"
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "x.csv", "--rules"],
+                            capsys, monkeypatch)
+    assert code_ == 0 and "never assigns" not in err, err
+    code_, _, err = run_cli(["code", segments, "--out", tmp_path / "y.csv", "--rules",
+                             "--config", config], capsys, monkeypatch)
+    assert code_ == 0 and said in " ".join(err.split()), err
+    out = tmp_path / "out"
+    code_, _, err = run_cli(["run", shared_datadir / "tiny_cohort", "--out", out, "--rules",
+                             "--config", config, "--jobs", "1"], capsys, monkeypatch)
+    assert code_ == 0 and said in " ".join(err.split()), err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any(said in w for w in manifest["warnings"]), manifest["warnings"]
+    assert ("regelgebaseerde codeerder kent student_voice nooit toe"
+            in (out / "report.html").read_text(encoding="utf-8"))
+
+
 def test_codes_a_model_learned_from_few_positives_are_named(shared_datadir, tmp_path, capsys,
                                                            monkeypatch):
     """A model whose card says it saw 0 or 3 positives of a code (labels for a few codes

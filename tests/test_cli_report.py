@@ -163,6 +163,30 @@ def test_a_report_of_a_report_still_says_its_coder_is_unknown(tmp_path, report):
     assert status == 0 and "no model evaluation" in " ".join(result.split())
 
 
+def test_a_model_of_another_codebook_version_is_warned_of_as_run_does(run_out, tmp_path,
+                                                                     report):
+    """The report of a model's codes names what `run` names of that model: trained under
+    another codebook version (here the team's copy, version bumped), in the console, the
+    manifest and the report. `report` showed the model's evaluation without a word."""
+    repo = Path(__file__).resolve().parents[1]
+    codebook = (repo / "configs" / "codebook.yaml").read_text(encoding="utf-8")
+    assert 'version: "1.0"' in codebook
+    (tmp_path / "codebook.yaml").write_text(codebook.replace('version: "1.0"',
+                                                             'version: "1.1"'), encoding="utf-8")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text((repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8"),
+                      encoding="utf-8")
+    said = "trained with codebook version 1.0, this run uses version 1.1"
+    for codes, extra in [(run_out / "segments.csv", ()),
+                         (run_out / "segments.csv", ("--model", "models/default"))]:
+        out = tmp_path / f"out{len(extra)}"
+        status, result = report(codes, out, "--config", config, *extra)
+        assert status == 0 and said in " ".join(result.split()), result
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert any(said in w for w in manifest["warnings"]), manifest["warnings"]
+        assert "codeboekversie 1.0" in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_codes_made_with_other_segment_settings_say_so(run_out, tmp_path, report):
     repo = Path(__file__).resolve().parents[1]
     text = (repo / "configs" / "pipeline.yaml").read_text(encoding="utf-8")

@@ -280,6 +280,51 @@ def test_profile_errors_name_the_line(tmp_path):
         "unknown code 'fokus'" in message, message
 
 
+@pytest.mark.parametrize("name, key, field", [("codebook.yaml", "families", "codebook"),
+                                              ("profiles.yaml", "profiles", "profiles")])
+def test_a_codebook_or_profiles_given_as_config_is_named_so(tmp_path, capsys, monkeypatch,
+                                                            name, key, field):
+    """--config on the edited codebook (the config a team changes) said that 'seed' was
+    missing; now it says which file it is and which one --config takes."""
+    from tests.helpers import cli
+
+    text = (REPO / "configs" / name).read_text(encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith(f"{key}:"))
+    message = error(path, load_pipeline_config)
+    assert message.startswith(f"{path}:{line}: field '{key}': this file holds"), message
+    assert "--config takes a pipeline.yaml" in message and f"`{field}:`" in message, message
+    code, _, err = cli(["profile", REPO / "tests" / "data" / "profile" / "features.csv",
+                        "--out", tmp_path / "p.csv", "--config", path], capsys, monkeypatch)
+    assert code != 0 and err.strip().endswith(message), err
+    assert "'seed'" not in err, err
+
+
+def test_share_of_takes_codes_of_one_family(tmp_path, shared_datadir, capsys, monkeypatch):
+    """share_of divides by the first code's family: a code of the other family in it made a
+    share of the wrong whole (above 1, or a criterion held by the wrong counts), silently."""
+    from tests.helpers import cli
+
+    text = (REPO / "configs" / "profiles.yaml").read_text(encoding="utf-8")
+    mixed = "codes: [approach, outcomes, exchange]"
+    profiles = edited(tmp_path, "codes: [approach, outcomes]", mixed, text,
+                      name="profiles.yaml")
+    line = text[:text.index("codes: [approach, outcomes]")].count("\n") + 1
+    message = error(profiles, lambda p: load_profiles(p, load_settings().codebook))
+    assert message.startswith(f"{profiles}:{line}: field 'profiles[basic_interactive]"
+                              ".criteria[1].codes[2]': code 'exchange' is of family "
+                              "activities, 'approach' of knowledge_types"), message
+    config = tmp_path / "pipeline.yaml"
+    config.write_text((REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8")
+                      .replace("profiles: configs/profiles.yaml", "profiles: profiles.yaml"),
+                      encoding="utf-8")
+    code, _, err = cli(["profile", shared_datadir / "profile" / "features.csv", "--out",
+                        tmp_path / "p.csv", "--config", config], capsys, monkeypatch)
+    assert code != 0 and f"{profiles}:{line}:" in err and "share_of" in err, err
+    assert not (tmp_path / "p.csv").exists()
+
+
 @pytest.mark.parametrize("pattern, ok", [
     ("leerling*", True), ("mening van ouder*", True), ("e-mail", True), ("ouders & school", True),
     ("leerling(en)?", False), ("leerling.*", False), ("a|b", False), ("leer*ling", False),

@@ -407,8 +407,17 @@ def model_notes(card: dict, codebook: Codebook, min_positives: int) -> list[str]
     from), and the codes and sub-types it learned from fewer than
     ``min_positives`` positive labels (its card's ``positives``): such a code is assigned
     rarely, or by chance; and those it learned from fewer than ``min_positives`` negative
-    labels, assigned to (nearly) every segment."""
+    labels, assigned to (nearly) every segment. Of the rule coder: the codes and sub-types
+    without patterns, which it never assigns."""
     notes = list(filter(None, [codebook_note(card, codebook)]))
+    if card.get("name") == "rules":
+        blind = ([c.id for c in codebook.codes if not c.patterns]
+                 + [f"{c.id}.{s.id}" for c in codebook.codes for s in c.subtypes
+                    if not s.patterns])
+        if blind:   # a code added for a model to learn: the rules never give it
+            notes.append(f"the rule coder never assigns {', '.join(blind)}: the codebook gives "
+                         "no patterns for them (add patterns, or code with a model trained on "
+                         "labels of them)")
     if "training_data" not in card and card.get("name") != "rules":
         notes.append(f"model {card.get('name', 'model')} has no model card ({CARD_FILE}) "
                      "saying what it was trained on: its labels, codebook version and quality "

@@ -82,7 +82,13 @@ def evaluate(
     from pipeline.coding import evaluate as ev
     from pipeline.coding.rules import RuleCoder
     from pipeline.coding.spacy_model import make_spacy_model
-    from pipeline.coding.train import cohort_labels, labelled_segments, make_model, validate_labels
+    from pipeline.coding.train import (
+        cohort_labels,
+        interval_table,
+        labelled_segments,
+        make_model,
+        validate_labels,
+    )
     from pipeline.nlp import make_nlp
     from pipeline.segment import transcript_of
 
@@ -153,19 +159,17 @@ def evaluate(
                 full={n: comparison.predictions[n] for n in learners}, jobs=jobs,
                 progress=tick2)
 
-    transcripts = [transcript_of(i) for i in seg["segment_id"]]
+    scores = comparison.scores.merge(
+        interval_table(Y, comparison.predictions, seg["segment_id"].tolist(), names, settings,
+                       subtypes=True), on=["coder", "family", "code"], how="left")
     how_sure = settings.pipeline.evaluation
-    scores = comparison.scores.merge(ev.bootstrap_intervals(
-        Y, comparison.predictions, transcripts, names, codebook, resamples=how_sure.resamples,
-        level=how_sure.interval, seed=seed, subtypes=True), on=["coder", "family", "code"],
-        how="left")
     per_school = ev.per_school_scores(Y, comparison.predictions, groups, names, codebook)
     intervals_said = (
         f"Intervals: {how_sure.interval:.0%} percentile intervals from {how_sure.resamples} "
-        f"resamples of the {len(set(transcripts))} labelled transcripts (whole transcripts "
-        "drawn with replacement, every coder on the same resamples; `evaluation.resamples` "
-        "and `evaluation.interval` in the config): how much each figure depends on which "
-        "interviews and observations happened to be labelled.")
+        f"resamples of the {seg['segment_id'].map(transcript_of).nunique()} labelled "
+        "transcripts (whole transcripts drawn with replacement, every coder on the same "
+        "resamples; `evaluation.resamples` and `evaluation.interval` in the config): how much "
+        "each figure depends on which interviews and observations happened to be labelled.")
     default = NAMES["sklearn"] if NAMES["sklearn"] in fit_predicts else learners[0] \
         if learners else None
     target_table = (ev.targets(scores, default, NAMES["rules"], codebook)

@@ -224,6 +224,9 @@ UI: dict[str, dict[str, str]] = {
         "micro": "microgemiddelde",
         "kappa_note": "Kappa: 0,41-0,60 matig, 0,61-0,80 substantieel, >0,80 bijna perfect "
                       "(Landis & Koch, 1977).",
+        "interval_note": "Tussen haakjes: het {level}-interval over {resamples} steekproeven "
+                         "van hele transcripten (met teruglegging): hoeveel een score afhangt "
+                         "van welke transcripten toevallig gelabeld zijn.",
         "reproduce": "Citeren en reproduceren",
         "cite": "Citeren",
         "cite_text": "Sleutelfiguren {version}: netwerkanalyse, codering van interviews en "
@@ -396,6 +399,9 @@ UI: dict[str, dict[str, str]] = {
         "micro": "micro average",
         "kappa_note": "Kappa: 0.41-0.60 moderate, 0.61-0.80 substantial, >0.80 almost perfect "
                       "(Landis & Koch, 1977).",
+        "interval_note": "In brackets: the {level} interval over {resamples} resamples of "
+                         "whole transcripts (with replacement): how much a figure depends on "
+                         "which transcripts happened to be labelled.",
         "reproduce": "How to cite and reproduce",
         "cite": "Cite",
         "cite_text": "Sleutelfiguren {version}: network analysis, interview coding and profiles "
@@ -1455,9 +1461,17 @@ def _model_section(result, settings: Settings, lang: str, cohort_name: str) -> d
                         if code in order else None,
                         "n_positive": _num(r.get("n_positive"), lang=lang),
                         **{k: _num(r.get(k), 2, lang=lang) for k in ("precision", "recall",
-                                                                      "f1", "kappa")}})
+                                                                      "f1", "kappa")},
+                        **{f"{k}_interval": f"{_num(r[f'{k}_low'], 2, lang=lang)}–"
+                                            f"{_num(r[f'{k}_high'], 2, lang=lang)}"
+                           if not _is_missing(r.get(f"{k}_low")) else ""
+                           for k in ("f1", "kappa")}})
         families.append({"id": fam.id, "label": getattr(fam.label, lang), "rows": out})
     training = card.get("training_data") or {}
+    intervals = evaluation.get("intervals") or {}
+    if intervals:
+        intervals = {"level": f"{float(intervals.get('level', 0)):.0%}",
+                     "resamples": _num(intervals.get("resamples"), lang=lang)}
     return {
         "rules": rules,
         "unknown": not card and result.codes_file is not None,
@@ -1466,6 +1480,8 @@ def _model_section(result, settings: Settings, lang: str, cohort_name: str) -> d
         "method": evaluation.get("method", ""),
         "loso": evaluation.get("method", "").startswith("leave-one-school-out"),
         "families": families,
+        "intervals": intervals if any(r["f1_interval"] for f in families for r in f["rows"])
+        else None,
         "training_cohort": training.get("cohort", ""),
         "same_cohort": training.get("cohort") == cohort_name,
         "training_segments": training.get("segments", ""),

@@ -741,3 +741,24 @@ def test_known_words_counts_the_content_words_the_model_has_a_weight_for(
     assert content.tolist() == [2, 0, 0] and counted.tolist() == [1, 0, 0]
     assert known_share((content, counted)) == 0.5
     assert np.isnan(known_share((content[1:], counted[1:])))
+
+
+def test_model_card_scores_carry_their_intervals(shared_datadir, tmp_path, capsys,
+                                                 monkeypatch):
+    """`train` writes each leave-one-school-out score with its interval over resampled
+    transcripts, as `pipeline evaluate` does, and says how they were made: the report shows
+    them beside the scores."""
+    from helpers import cli
+
+    status, _, err = cli(["train", shared_datadir / "tiny_cohort", "--out", tmp_path / "m"],
+                         capsys, monkeypatch)
+    assert status == 0, err
+    evaluation = json.loads((tmp_path / "m" / "model_card.json").read_text(encoding="utf-8"))[
+        "evaluation"]
+    assert evaluation["intervals"] == {"level": 0.95, "resamples": 2000,
+                                       "resampled": "transcripts"}
+    macro = [r for r in evaluation["scores"] if r["code"] == "macro"]
+    assert len(macro) == 2
+    for row in macro:
+        assert row["f1_low"] <= row["f1"] <= row["f1_high"], row
+        assert row["kappa_low"] <= row["kappa_high"], row

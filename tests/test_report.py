@@ -405,6 +405,40 @@ def test_model_quality_table_from_model_card(result):
     assert "geen evaluatiescores" in part and "leave-one-school-out" not in part
 
 
+def test_model_quality_shows_how_sure_each_score_is(result):
+    """A card made with intervals (``train`` since they exist) shows each F1 and kappa with
+    its interval over resampled transcripts, and says how they were made; a card without
+    them (an older model) shows the scores alone, and no such note."""
+    res, cohort, settings = result
+    scores = [{"coder": "m", "family": fam.id, "code": code, "n_positive": 40,
+               "precision": 0.8, "recall": 0.75, "f1": 0.78, "kappa": 0.7, "f1_low": 0.7412,
+               "f1_high": 0.8203, "kappa_low": 0.65, "kappa_high": 0.76}
+              for fam in settings.codebook.families for code in [c.id for c in fam.codes]]
+    scores.append({"coder": "m", "family": "activities", "code": "micro", "n_positive": 200,
+                   "precision": 0.5, "recall": 0.5, "f1": 0.61, "kappa": None,
+                   "f1_low": 0.55, "f1_high": 0.66, "kappa_low": None, "kappa_high": None})
+    card = {"name": "sklearn_tfidf_lr", "training_data": {"cohort": "demo"},
+            "evaluation": {"method": "leave-one-school-out cross-validation", "scores": scores,
+                           "intervals": {"level": 0.95, "resamples": 2000,
+                                         "resampled": "transcripts"}}}
+    model_run = dataclasses.replace(res, coder="sklearn_tfidf_lr", model_card=card)
+    part = section(report.render_html(model_run, cohort, settings, {}), "model-quality")
+    assert '0,78 <span class="interval">(0,74–0,82)</span>' in part
+    assert '0,70 <span class="interval">(0,65–0,76)</span>' in part
+    assert "Tussen haakjes: het 95%-interval over 2000 steekproeven van hele transcripten" in part
+    assert part.count('class="interval"') == 2 * 8 + 1   # micro: F1 only, kappa undefined
+    english = settings.model_copy(update={"pipeline": settings.pipeline.model_copy(
+        update={"language": "en"})})
+    part = section(report.render_html(model_run, cohort, english, {}), "model-quality")
+    assert "0.78 <span" in part and "In brackets: the 95% interval over 2000 resamples" in part
+    for row in scores:
+        for key in ("f1_low", "f1_high", "kappa_low", "kappa_high"):
+            row.pop(key)
+    del card["evaluation"]["intervals"]
+    part = section(report.render_html(model_run, cohort, settings, {}), "model-quality")
+    assert 'class="interval"' not in part and "Tussen haakjes" not in part and "0,78" in part
+
+
 def test_render_is_deterministic_in_process(result):
     res, cohort, settings = result
     assert report.render_html(res, cohort, settings, {"noord": "data:image/png;base64,AA=="}) \

@@ -416,8 +416,13 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                 config_path: Path | None = None, evaluate: bool = True) -> dict:
     """Evaluate (leave-one-school-out, optional), train on every labelled segment and save
     the pipeline with a model card (like :func:`pipeline.coding.train.train_default`)."""
-    from pipeline.coding.evaluate import loso_predict, score_table
-    from pipeline.coding.train import card_evaluation, labelled_segments, no_evaluation
+    from pipeline.coding.evaluate import loso_predict
+    from pipeline.coding.train import (
+        card_evaluation,
+        labelled_segments,
+        loso_scores,
+        no_evaluation,
+    )
 
     seg, Y, names, summary = labelled_segments(cohort, settings, labels)
     texts = seg["text"].tolist()  # the spaCy backend reads the segment only
@@ -429,7 +434,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                                                                       ).predict(te_texts)
 
         pred = loso_predict(texts, Y, seg["school_id"].tolist(), fit_predict)
-        scores = score_table(Y, pred, names, settings.codebook, BACKEND_ID)
+        scores = loso_scores(Y, pred, seg["segment_id"].tolist(), names, settings, BACKEND_ID)
     started = time.perf_counter()
     model = make_spacy_model(settings, names, config_path).fit(texts, Y)
     seconds = time.perf_counter() - started
@@ -450,7 +455,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                             "threshold_folds": model._folds(),
                             "spacy_config": json.loads(json.dumps(cfg, default=str))},
         "training_seconds": round(seconds, 2),
-        "evaluation": card_evaluation(scores, unevaluated),
+        "evaluation": card_evaluation(scores, unevaluated, settings=settings),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_spacy_model(model, Path(out), card)

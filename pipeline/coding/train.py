@@ -22,7 +22,7 @@ from pipeline.coding.assign import (
     known_words,
     one_sided,
 )
-from pipeline.coding.evaluate import loso_predict, score_table
+from pipeline.coding.evaluate import bootstrap_intervals, loso_predict, score_table
 from pipeline.coding.model import CodeModel, label_matrix, save_model
 from pipeline.config import REPO_ROOT, Settings
 from pipeline.io import ADJUDICATOR, Cohort, InputError, labels_in_time_order
@@ -240,16 +240,43 @@ def cohort_folder(cohort: Cohort) -> str:
         return "sha256:" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
 
+def interval_table(Y: np.ndarray, predictions: dict[str, np.ndarray], segment_ids: list[str],
+                   labels: list[str], settings: Settings, *, subtypes: bool = False
+                   ) -> pd.DataFrame:
+    """:func:`~pipeline.coding.evaluate.bootstrap_intervals` of leave-one-school-out
+    predictions, over the segments' transcripts, as the config's ``evaluation`` asks."""
+    how_sure = settings.pipeline.evaluation
+    return bootstrap_intervals(Y, predictions, [transcript_of(i) for i in segment_ids], labels,
+                               settings.codebook, resamples=how_sure.resamples,
+                               level=how_sure.interval, seed=settings.pipeline.seed,
+                               subtypes=subtypes)
+
+
+def loso_scores(Y: np.ndarray, pred: np.ndarray, segment_ids: list[str], labels: list[str],
+                settings: Settings, coder: str) -> pd.DataFrame:
+    """A model card's scores: :func:`~pipeline.coding.evaluate.score_table` of the
+    leave-one-school-out predictions with each figure's interval (:func:`interval_table`),
+    for the report to show how sure they are."""
+    return score_table(Y, pred, labels, settings.codebook, coder).merge(
+        interval_table(Y, {coder: pred}, segment_ids, labels, settings),
+        on=["coder", "family", "code"], how="left")
+
+
 def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None,
-                    known_words: dict | None = None) -> dict:
+                    known_words: dict | None = None, settings: Settings | None = None
+                    ) -> dict:
     """A model card's ``evaluation``: the method and the leave-one-school-out scores (none
-    where :func:`no_evaluation` says why), and how many of a held-out school's words the model
+    where :func:`no_evaluation` says why) with how their intervals were made (``settings``'
+    ``evaluation``), and how many of a held-out school's words the model
     knew (:func:`~pipeline.coding.assign.known_word_range`; a run warns about a school it knows
     fewer of). JSON has no NaN (R's jsonlite and browsers refuse it): an undefined score (a
     micro kappa) is null."""
+    how_sure = settings.pipeline.evaluation if settings and scores is not None else None
     return {"method": LOSO if unevaluated is None else f"none: {unevaluated}",
             "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
                        if scores is not None else [])} | (
+        {"intervals": {"level": how_sure.interval, "resamples": how_sure.resamples,
+                       "resampled": "transcripts"}} if how_sure else {}) | (
         {"known_words": known_words} if known_words else {})
 
 
@@ -294,7 +321,8 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
     unevaluated = no_evaluation(seg["school_id"], evaluate)
     if unevaluated is None:
         pred = loso_predict(X, Y, seg["school_id"].tolist(), fit_predict)
-        scores = score_table(Y, pred, names, settings.codebook, "sklearn_tfidf_lr")
+        scores = loso_scores(Y, pred, seg["segment_id"].tolist(), names, settings,
+                             "sklearn_tfidf_lr")
     elif evaluate and notes is not None:
         notes.append(f"evaluation: {unevaluated}: the model card has no scores; label segments "
                      "of a second school to evaluate it (`pipeline evaluate`)")
@@ -313,7 +341,8 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         | {"seed": settings.pipeline.seed},
         "labels": names,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
-        "evaluation": card_evaluation(scores, unevaluated, known_word_range(held_out_known)),
+        "evaluation": card_evaluation(scores, unevaluated, known_word_range(held_out_known),
+                                      settings),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_model(model, Path(out), card)

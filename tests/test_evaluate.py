@@ -436,3 +436,19 @@ def test_cli_evaluate_manifest_names_the_files_it_read(shared_datadir, tmp_path)
     assert list(manifest["inputs"]) == read
     assert manifest["label_store"].endswith("store.sqlite")
     assert len(manifest["labelled_segments"]["sha256"]) == 64
+
+
+def test_how_sure_section_with_a_family_nobody_labelled_present(codebook):
+    """A family without a positive gold label (undefined macro-F1 at every school, as score
+    table leaves it) gets empty lowest and highest schools, not a crash of the report."""
+    Y, P = hand_case()
+    Y[:, 5:] = 0   # no activity labelled present anywhere
+    groups = ["s1", "s1", "s2", "s2"]
+    scores = ev.score_table(Y, P, CODES, codebook, "x").merge(
+        ev.bootstrap_intervals(Y, {"x": P}, groups, CODES, codebook, resamples=100,
+                               level=0.9, seed=0), on=["coder", "family", "code"])
+    per_school = ev.per_school_scores(Y, {"x": P}, groups, CODES, codebook)
+    md = ev.markdown_report(scores, title="T", summary=[], per_school=per_school)
+    row = next(line for line in md.splitlines() if line.startswith("| x | activities |"))
+    assert row == "| x | activities |  |  |  |  |"
+    assert "| x | knowledge_types | 0.5417 | 0.0000-0.7778 | 0.0000 (s2) | 0.7778 (s1) |" in md

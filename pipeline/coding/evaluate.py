@@ -551,16 +551,22 @@ def _how_sure(scores: pd.DataFrame, per_school: pd.DataFrame, intervals_said: st
               ) -> list[str]:
     """The Markdown section on how sure the pooled figures are: each coder's macro-F1 with
     its interval and its lowest and highest school, then every school's figures."""
+    def school(macro_f1: pd.Series, at: str) -> str:
+        """The school with the lowest or highest (``at``: idxmin, idxmax) defined macro-F1;
+        empty where no school has one (a family nobody labelled present)."""
+        if macro_f1.isna().all():
+            return ""
+        i = getattr(macro_f1, at)()
+        return f"{macro_f1[i]:.4f} ({per_school.loc[i, 'school']})"
+
     rows = []
     for (coder, family), sub in per_school.groupby(["coder", "family"], sort=False):
         pooled = scores[(scores["coder"] == coder) & (scores["family"] == family)
                         ].set_index("code")
         rows.append({"coder": coder, "family": family, "macro-F1": pooled.loc["macro", "f1"],
                      "interval": _interval(pooled, "macro", "f1"),
-                     "lowest school": f"{sub['macro_f1'].min():.4f} "
-                                      f"({sub.loc[sub['macro_f1'].idxmin(), 'school']})",
-                     "highest school": f"{sub['macro_f1'].max():.4f} "
-                                       f"({sub.loc[sub['macro_f1'].idxmax(), 'school']})"})
+                     "lowest school": school(sub["macro_f1"], "idxmin"),
+                     "highest school": school(sub["macro_f1"], "idxmax")})
     wide = per_school.pivot_table(index=["coder", "school", "n_segments"], columns="family",
                                   values="macro_f1", sort=False).reset_index()
     wide.columns.name = None

@@ -319,7 +319,7 @@ def test_cli_evaluate_tiny_cohort(shared_datadir, tmp_path):
     assert 0 <= model_macro["f1_low"] <= model_macro["f1_high"] <= 1
     targets = md.split("## Targets", 1)[1].split("##", 1)[0]
     assert (f"| knowledge_types: macro-F1 | {model_macro['f1']:.4f} | "
-            f"{model_macro['f1_low']:.4f}-{model_macro['f1_high']:.4f} | >= 0.85 |") in targets
+            f"{model_macro['f1_low']:.4f}–{model_macro['f1_high']:.4f} | >= 0.85 |") in targets
     schools = pd.read_csv(out / "evaluation_per_school.csv")
     assert set(schools["school"]) == {"sch01", "sch02"}
     assert set(schools["coder"]) == {"rules", "sklearn_tfidf_lr", "majority"}
@@ -451,4 +451,12 @@ def test_how_sure_section_with_a_family_nobody_labelled_present(codebook):
     md = ev.markdown_report(scores, title="T", summary=[], per_school=per_school)
     row = next(line for line in md.splitlines() if line.startswith("| x | activities |"))
     assert row == "| x | activities |  |  |  |  |"
-    assert "| x | knowledge_types | 0.5417 | 0.0000-0.7778 | 0.0000 (s2) | 0.7778 (s1) |" in md
+    assert "| x | knowledge_types | 0.5417 | 0.0000–0.7778 | 0.0000 (s2) | 0.7778 (s1) |" in md
+
+
+def test_an_interval_below_zero_reads_unambiguously():
+    """A kappa interval from -0.05 to 0.3 must not read as '-0.0500-0.3000' (a range from
+    -0.05, or a difference?): the bounds are joined by an en dash, as the report does."""
+    scores = pd.DataFrame({"kappa": [0.1], "kappa_low": [-0.05], "kappa_high": [0.3]},
+                          index=["focus"])
+    assert ev._interval(scores, "focus", "kappa") == "-0.0500–0.3000"

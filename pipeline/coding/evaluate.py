@@ -432,11 +432,12 @@ def targets(scores: pd.DataFrame, model: str, baseline: str, codebook: Codebook,
 
 
 def _interval(scores: pd.DataFrame, code: str, metric: str) -> str:
-    """``low-high`` of a code's (row of ``scores``, indexed by code) :func:`bootstrap_intervals`
-    columns; empty where the scores have none."""
+    """``low–high`` of a code's (row of ``scores``, indexed by code)
+    :func:`bootstrap_intervals` columns, an en dash between (a kappa's lower bound may be
+    negative); empty where the scores have none."""
     if f"{metric}_low" not in scores.columns or pd.isna(scores.loc[code, f"{metric}_low"]):
         return ""
-    return f"{scores.loc[code, f'{metric}_low']:.4f}-{scores.loc[code, f'{metric}_high']:.4f}"
+    return f"{scores.loc[code, f'{metric}_low']:.4f}–{scores.loc[code, f'{metric}_high']:.4f}"
 
 
 def human_agreement(labels: pd.DataFrame, scores: pd.DataFrame, model: str | None,

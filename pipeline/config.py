@@ -387,8 +387,8 @@ class TrainingConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    """How `pipeline evaluate` says how sure its figures are (defaults: a config written
-    before this section had none)."""
+    """How `pipeline evaluate`, and `train` on its model card, say how sure their scores are
+    (defaults: a config written before this section had none)."""
 
     resamples: int = Field(default=2000, ge=100)
     interval: float = Field(default=0.95, gt=0, lt=1)

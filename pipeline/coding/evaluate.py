@@ -7,7 +7,9 @@ Cohen's kappa (Cohen 1960) against the gold labels; per family macro and micro a
 
 Several coders side by side (:func:`compare_coders`) and a learning curve
 (:func:`learning_curve`: the same LOSO folds, each training fold subsampled to a fraction)
-are built from the same two functions. Nothing here reads or writes files.
+are built from the same two functions; how sure the scores are from their out-of-school
+predictions: intervals over resampled transcripts (:func:`bootstrap_intervals`) and each
+school alone (:func:`per_school_scores`). Nothing here reads or writes files.
 
 Tables
 ------
@@ -15,6 +17,8 @@ Tables
               ``macro`` and ``micro`` rows per family; family ``subtypes`` when asked)
 ``wide``      family, code, n_positive, then ``<coder>_<metric>`` per coder (side by side)
 ``curve``     coder, fraction, n_train, family, macro_f1, micro_f1
+``intervals`` coder, family, code, f1_low, f1_high, kappa_low, kappa_high (micro: no kappa)
+``per_school`` coder, school, family, n_segments, n_positive, macro_f1, micro_f1, macro_kappa
 """
 
 from __future__ import annotations

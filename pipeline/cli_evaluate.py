@@ -165,7 +165,7 @@ def evaluate(
     how_sure = settings.pipeline.evaluation
     per_school = ev.per_school_scores(Y, comparison.predictions, groups, names, codebook)
     intervals_said = (
-        f"Intervals: {how_sure.interval:.0%} percentile intervals from {how_sure.resamples} "
+        f"Intervals: {how_sure.interval * 100:g}% percentile intervals from {how_sure.resamples} "
         f"resamples of the {seg['segment_id'].map(transcript_of).nunique()} labelled "
         "transcripts (whole transcripts drawn with replacement, every coder on the same "
         "resamples; `evaluation.resamples` and `evaluation.interval` in the config): how much "

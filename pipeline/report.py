@@ -1116,11 +1116,13 @@ _NL_WARNINGS = [
                 r"card say; code a sample of those segments by hand \(`pipeline annotate "
                 r"export`\) and measure the model on it \(`pipeline agreement --model`\), or "
                 r"train it on labels of this cohort"),
-     r"model \1 kent minder woorden van school/scholen \2 dan van elke school uit zijn "
-     r"evaluatie (\3 tot \4 van hun inhoudswoorden, elke school buiten de training gehouden): "
-     r"de codes daar zijn minder zeker dan de scores op de modelkaart zeggen; codeer een "
-     r"steekproef van die fragmenten met de hand (`pipeline annotate export`) en meet het "
-     r"model daarop (`pipeline agreement --model`), of train het op labels van dit cohort"),
+     lambda m: _numbers_in(
+         f"model {m[1]} kent minder woorden van school/scholen {m[2]} dan van elke school uit "
+         f"zijn evaluatie ({m[3]} tot {m[4]} van hun inhoudswoorden, elke school buiten de "
+         "training gehouden): de codes daar zijn minder zeker dan de scores op de modelkaart "
+         "zeggen; codeer een steekproef van die fragmenten met de hand (`pipeline annotate "
+         "export`) en meet het model daarop (`pipeline agreement --model`), of train het op "
+         "labels van dit cohort", "nl")),
     (re.compile(r"the rule coder never assigns (.+): the codebook gives no patterns for them "
                 r"\(add patterns, or code with a model trained on labels of them\)"),
      r"de regelgebaseerde codeerder kent \1 nooit toe: het codeboek geeft er geen patronen "
@@ -1470,7 +1472,7 @@ def _model_section(result, settings: Settings, lang: str, cohort_name: str) -> d
     training = card.get("training_data") or {}
     intervals = evaluation.get("intervals") or {}
     if intervals:
-        intervals = {"level": f"{float(intervals.get('level', 0)):.0%}",
+        intervals = {"level": _numbers_in(f"{float(intervals.get('level', 0)) * 100:g}%", lang),
                      "resamples": _num(intervals.get("resamples"), lang=lang)}
     return {
         "rules": rules,

@@ -459,7 +459,7 @@ def test_a_school_whose_words_the_model_does_not_know_is_named(tmp_path, capsys,
         "warnings"]
     said = [w for w in warnings if "knows fewer of the words" in w]
     assert len(said) == 1 and "school(s) sch02 (" in said[0] and "sch01" not in said[0], said
-    assert f"{seen['lowest']:.0%} to {seen['highest']:.0%}" in said[0]
+    assert f"{seen['lowest']:.1%} to {seen['highest']:.1%}" in said[0]
     code, _, err = cli(["run", cohort, "--rules", "--jobs", "1", "--out", tmp_path / "rules"],
                        capsys, monkeypatch)   # the rule coder has no vocabulary to compare
     assert code == 0 and "knows fewer of the words" not in err, err

@@ -558,6 +558,9 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
         assert dutch != warning, warning
         assert "\\" not in dutch, dutch   # a raw replacement's \" showed as \" in the report
         assert report.warning_in_language(warning, "en") == warning
+    words = next(w for w in made if "knows fewer of the words" in w)
+    assert "school/scholen s (25,0%), t (25,0%) dan" in report.warning_in_language(words, "nl")
+    assert "(79,0% tot 84,0% van hun inhoudswoorden" in report.warning_in_language(words, "nl")
 
 
 def test_the_network_warnings_of_the_tiny_run_are_dutch(tmp_path):

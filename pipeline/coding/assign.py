@@ -119,10 +119,10 @@ def unfamiliar_words_notes(coded: pd.DataFrame, coder: Coder, card: dict) -> lis
     low = share[share < seen["lowest"]]
     if low.empty:
         return []
-    listed = ", ".join(f"{school} ({x:.0%})" for school, x in low.items())
+    listed = ", ".join(f"{school} ({x:.1%})" for school, x in low.items())
     return [f"model {card.get('name', 'model')} knows fewer of the words of school(s) {listed} "
-            f"than of any school of its evaluation ({seen['lowest']:.0%} to "
-            f"{seen['highest']:.0%} of their content words, each school held out from "
+            f"than of any school of its evaluation ({seen['lowest']:.1%} to "
+            f"{seen['highest']:.1%} of their content words, each school held out from "
             "training): its codes there are less sure than its scores on the card say; code "
             "a sample of those segments by hand (`pipeline annotate export`) and measure the "
             "model on it (`pipeline agreement --model`), or train it on labels of this cohort"]

@@ -263,7 +263,7 @@ def loso_scores(Y: np.ndarray, pred: np.ndarray, segment_ids: list[str], labels:
 
 
 def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None,
-                    known_words: dict | None = None, settings: Settings | None = None
+                    words_known: dict | None = None, settings: Settings | None = None
                     ) -> dict:
     """A model card's ``evaluation``: the method and the leave-one-school-out scores (none
     where :func:`no_evaluation` says why) with how their intervals were made (``settings``'
@@ -277,7 +277,7 @@ def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None,
                        if scores is not None else [])} | (
         {"intervals": {"level": how_sure.interval, "resamples": how_sure.resamples,
                        "resampled": "transcripts"}} if how_sure else {}) | (
-        {"known_words": known_words} if known_words else {})
+        {"known_words": words_known} if words_known else {})
 
 
 def no_evaluation(schools: pd.Series, evaluate: bool) -> str | None:

@@ -278,11 +278,12 @@ class NgramTables:
         return tfidf(counts, self.word_idf)
 
     def known_words(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray]:
-        """Per text: how many content words it has (function words and pseudonyms left out, as
-        in the evidence) and how many of those the model has a weight for (its lemma is a
-        unigram of the vocabulary: in at least ``min_df`` training segments). A cohort that
-        speaks of other things than the training data has fewer such words, and its codes
-        rest on less than the model's evaluation measured."""
+        """Per text: how many content words it has (function words and a person's pseudonym
+        left out, as in the evidence; a school's pseudonym is the word "school") and how many
+        of those the model has a weight for (its lemma is a unigram of the vocabulary: in at
+        least ``min_df`` training segments). A cohort that speaks of other things than the
+        training data has fewer such words, and its codes rest on less than the model's
+        evaluation measured."""
         content = np.fromiter((not says_nothing(lem) for lem in batch.lemmas), dtype=bool,
                               count=len(batch.lemmas))
         known = content & np.fromiter(

@@ -591,6 +591,11 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
+    if Path(path).is_dir():   # a project folder given as --config: name the file to give
+        found = [f for f in (Path(path) / "pipeline.yaml", Path(path) / "configs" / "pipeline.yaml")
+                 if f.is_file()]
+        such = f", such as {' or '.join(map(str, found))}" if found else ""
+        raise ConfigError(f"{path}: is a folder: --config takes a pipeline.yaml file{such}")
     try:
         return _load(PipelineConfig, path)[0]
     except ConfigError:

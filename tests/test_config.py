@@ -301,6 +301,30 @@ def test_a_codebook_or_profiles_given_as_config_is_named_so(tmp_path, capsys, mo
     assert "'seed'" not in err, err
 
 
+@pytest.mark.parametrize("inside", ["configs/pipeline.yaml", "pipeline.yaml", None])
+def test_a_folder_given_as_config_names_the_file_to_give(tmp_path, capsys, monkeypatch,
+                                                         inside):
+    """--config on a project folder said "Is a directory": now one line says that it takes
+    a pipeline.yaml file and names the one the folder holds (none is guessed)."""
+    from tests.helpers import cli
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    such = ""
+    if inside:
+        config = folder / inside
+        config.parent.mkdir(exist_ok=True)
+        config.write_text((REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8"),
+                          encoding="utf-8")
+        such = f", such as {config}"
+    expected = f"{folder}: is a folder: --config takes a pipeline.yaml file{such}"
+    assert error(folder, load_pipeline_config) == expected
+    code, _, err = cli(["profile", REPO / "tests" / "data" / "profile" / "features.csv",
+                        "--out", tmp_path / "p.csv", "--config", folder], capsys, monkeypatch)
+    assert code == 2 and " ".join(err.split()) == f"error: {expected}", err
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_share_of_takes_codes_of_one_family(tmp_path, shared_datadir, capsys, monkeypatch):
     """share_of divides by the first code's family: a code of the other family in it made a
     share of the wrong whole (above 1, or a criterion held by the wrong counts), silently."""

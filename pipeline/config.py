@@ -85,8 +85,21 @@ class _Strict(BaseModel):
 
 
 class Label(_Strict):
+    """A name in both languages of the outputs (``language``): every label of a codebook and
+    of the profiles is one."""
+
     nl: str
     en: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_languages(cls, v: object) -> object:
+        """``label: Focus`` written for ``{nl: Focus, en: Focus}``: say what a label takes
+        (pydantic would say 'Input should be a valid dictionary or instance of Label')."""
+        if not isinstance(v, dict | Label):
+            raise ValueError("a label needs a Dutch and an English text: {nl: ..., en: ...}, "
+                             f"not {v!r}")
+        return v
 
 
 # ---------------------------------------------------------------- codebook

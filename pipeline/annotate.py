@@ -334,14 +334,22 @@ def check_labels(labels: pd.DataFrame, known: list[str], file: Path | str) -> pd
     return out.assign(value=values, time=times)
 
 
-def unknown_code(code: str, known: Iterable[str] = (), *, in_store: bool = False) -> str:
+def unknown_code(code: str, known: Iterable[str] = (), *, in_store: bool = False,
+                 column: bool = False) -> str:
     """The message for a label of a code the codebook does not have: the ``known`` code it is
-    likely a misspelling of, else a codebook of one's own left unnamed; in the label store
-    also how to bring the store in step with a codebook changed since."""
+    likely a misspelling of, else a codebook of one's own left unnamed; and how to follow a
+    code renamed or removed in the codebook since the label was made: in the label store by
+    ``annotate rename-code`` / ``retire-code``, in a file (a task file exported before, a
+    gold file; ``column``: a task CSV's column) by hand first, the store then as well."""
     close = difflib.get_close_matches(code, sorted(known), n=1)
-    hint = ("; renamed there? `pipeline annotate rename-code COHORT OLD NEW`; removed? "
-            "`pipeline annotate retire-code COHORT OLD`" if in_store else "")
-    return (f"unknown code {code!r} (not in the codebook; " + (
+    what = ("a column that is neither a code of the codebook nor a task column" if column
+            else "not in the codebook")
+    commands = ("`pipeline annotate rename-code COHORT OLD NEW`",
+                "`pipeline annotate retire-code COHORT OLD`")
+    hint = ("; renamed there? {}; removed? {}" if in_store else
+            "; renamed or removed there since this file was made? give it the new id here or "
+            "leave it out, then the label store's labels of it: {} or {}").format(*commands)
+    return (f"unknown code {code!r} ({what}; " + (
         f"did you mean {close[0]!r}?" if close else
         "a codebook of your own? name its pipeline.yaml with --config") + f"{hint})")
 
@@ -1208,8 +1216,7 @@ def _parse_csv(text: str, file: Path, names: list[str]) -> tuple[pd.DataFrame, d
         if h in known:
             codes.append(h)
         elif h and h not in META_COLUMNS and not h.startswith(("p_", "s_")):
-            raise InputError(file, f"unknown code {h!r} (a column that is neither a code of "
-                             "the codebook nor a task column)", line=1, field=h)
+            raise InputError(file, unknown_code(h, names, column=True), line=1, field=h)
     if not codes:
         raise InputError(file, "no code columns (expected a column per code, e.g. "
                          f"{names[0]!r})", line=1)

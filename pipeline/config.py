@@ -85,8 +85,21 @@ class _Strict(BaseModel):
 
 
 class Label(_Strict):
+    """A name in both languages of the outputs (``language``): every label of a codebook and
+    of the profiles is one."""
+
     nl: str
     en: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_languages(cls, v: object) -> object:
+        """``label: Focus`` written for ``{nl: Focus, en: Focus}``: say what a label takes
+        (pydantic would say 'Input should be a valid dictionary or instance of Label')."""
+        if not isinstance(v, dict | Label):
+            raise ValueError("a label needs a Dutch and an English text: {nl: ..., en: ...}, "
+                             f"not {v!r}")
+        return v
 
 
 # ---------------------------------------------------------------- codebook
@@ -591,6 +604,11 @@ def load_profiles(path: Path, codebook: Codebook | None = None) -> ProfilesConfi
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
+    if Path(path).is_dir():   # a project folder given as --config: name the file to give
+        found = [f for f in (Path(path) / "pipeline.yaml", Path(path) / "configs" / "pipeline.yaml")
+                 if f.is_file()]
+        such = f", such as {' or '.join(map(str, found))}" if found else ""
+        raise ConfigError(f"{path}: is a folder: --config takes a pipeline.yaml file{such}")
     try:
         return _load(PipelineConfig, path)[0]
     except ConfigError:

@@ -666,7 +666,11 @@ def test_cli_import_unknown_code_is_one_line_error(cohort, tmp_path):
     result = runner.invoke(app, ["annotate", "import", str(bad), "--cohort", str(cohort)])
     assert isinstance(result.exception, InputError)
     assert str(result.exception) == (f"{bad}:3: field 'code': unknown code 'fokus' (not in "
-                                     "the codebook; did you mean 'focus'?)")
+                                     "the codebook; did you mean 'focus'?; renamed or removed "
+                                     "there since this file was made? give it the new id here "
+                                     "or leave it out, then the label store's labels of it: "
+                                     "`pipeline annotate rename-code COHORT OLD NEW` or "
+                                     "`pipeline annotate retire-code COHORT OLD`)")
 
 
 def test_cli_adjudicate_records_a_label(cohort, names):
@@ -1007,6 +1011,35 @@ def store_under(cohort: Path, cfg: Path) -> an.LabelStore:
                                     + settings.codebook.subtype_ids)
 
 
+def test_cli_import_of_a_task_file_older_than_a_code_rename_says_how_to_follow(
+        cohort, tmp_path, capsys, monkeypatch):
+    """A task file exported before ``organisational`` became ``organisatie``: its import is
+    refused with the way out the label store's refusal gives, and that way works."""
+    old = tmp_path / "anna.csv"
+    assert cli(export_args(cohort, old, "csv", "--annotator", "anna"), capsys,
+               monkeypatch)[0] == 0
+    table = read_table(old)
+    table["focus"] = "1"
+    table.to_csv(old, index=False)
+    cfg = configs_edited(tmp_path, {"- id: organisational": "- id: organisatie"})
+    args = ["annotate", "import", old, "--cohort", cohort, "--config", cfg / "pipeline.yaml"]
+    before = snapshot(cohort)
+    err = refused(args, capsys, monkeypatch)
+    assert err == (f"error: {old}:1: field 'organisational': unknown code 'organisational' (a "
+                   "column that is neither a code of the codebook nor a task column; did you "
+                   "mean 'organisatie'?; renamed or removed there since this file was made? "
+                   "give it the new id here or leave it out, then the label store's labels of "
+                   "it: `pipeline annotate rename-code COHORT OLD NEW` or `pipeline annotate "
+                   "retire-code COHORT OLD`)"), err
+    assert snapshot(cohort) == before
+    gold = cohort / "labels" / "gold.csv"
+    for file in (old, gold):
+        file.write_text(file.read_text(encoding="utf-8-sig").replace(
+            "organisational", "organisatie"), encoding="utf-8")
+    code, out, err = cli(args, capsys, monkeypatch)
+    assert code == 0 and "3 label" in out, (out, err)
+
+
 def test_cli_rename_code_follows_a_code_renamed_in_the_codebook(cohort, tmp_path, capsys,
                                                                monkeypatch):
     """A team renames ``benefits`` to ``opbrengsten``: the labels already made must follow,
@@ -1134,10 +1167,14 @@ def test_a_store_label_of_no_code_hints_at_rename_code(tmp_path, names):
                                          r"removed\? `pipeline annotate retire-code COHORT "
                                          r"OLD`\)"):
         validate_labels(labels, names)
-    with pytest.raises(InputError, match=r"\(not in the codebook; did you mean 'benefits'\?\)$"):
+    in_file = (r"; renamed or removed there since this file was made\? give it the new id "
+               r"here or leave it out, then the label store's labels of it: `pipeline annotate "
+               r"rename-code COHORT OLD NEW` or `pipeline annotate retire-code COHORT OLD`\)$")
+    with pytest.raises(InputError, match=r"\(not in the codebook; did you mean 'benefits'\?"
+                                         + in_file):
         validate_labels(labels.assign(file=str(tmp_path / "gold.csv")), names)
     with pytest.raises(InputError, match=r"\(not in the codebook; a codebook of your own\? "
-                                         r"name its pipeline\.yaml with --config\)$"):
+                                         r"name its pipeline\.yaml with --config" + in_file):
         validate_labels(labels.assign(code="student_voice", file=str(tmp_path / "gold.csv")),
                         names)
 

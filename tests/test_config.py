@@ -228,6 +228,42 @@ def test_schema_errors_name_file_line_and_key(tmp_path, old, new, expected):
     assert message.startswith(f"{tmp_path / 'codebook.yaml'}{expected}"), message
 
 
+LABEL_NEEDS = "a label needs a Dutch and an English text: {nl: ..., en: ...}, not "
+
+
+@pytest.mark.parametrize("name, old, line, field", [
+    ("codebook.yaml", "{nl: Focus, en: Focus}", 12, "families[knowledge_types].codes[focus]"),
+    ("codebook.yaml", "{nl: Kennistypen, en: Knowledge types}", 8, "families[knowledge_types]"),
+    ("codebook.yaml", "{nl: Input, en: Input}", 32, f"{EXCHANGE}.subtypes[input]"),
+    ("profiles.yaml", "{nl: zender, en: sender}", 59, "profiles[sender]"),
+    ("profiles.yaml", "{nl: onbepaald, en: undetermined}", 66, "undetermined"),
+])
+def test_a_label_of_one_text_says_it_needs_both_languages(tmp_path, name, old, line, field):
+    """``label: Focus`` was refused with pydantic's 'Input should be a valid dictionary or
+    instance of Label': every label (codes, families, sub-types, profiles) says what it takes."""
+    text = TEXT if name == "codebook.yaml" else (REPO / "configs" / name).read_text("utf-8")
+    path = edited(tmp_path, old, "Sender", text, name=name)
+    load = load_codebook if name == "codebook.yaml" else load_profiles
+    assert error(path, load) == f"{path}:{line}: field '{field}.label': {LABEL_NEEDS}'Sender'"
+
+
+def test_cli_names_a_label_of_one_text(tmp_path, capsys, monkeypatch):
+    from tests.helpers import cli
+
+    for name in ("pipeline.yaml", "codebook.yaml", "profiles.yaml"):
+        text = (REPO / "configs" / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("label: {nl: Focus, en: Focus}",
+                                                  "label: Focus"), encoding="utf-8")
+    line = next(i for i, ln in enumerate((tmp_path / "codebook.yaml").read_text().splitlines(),
+                                         1) if ln.strip() == "label: Focus")
+    code, _, err = cli(["profile", REPO / "tests" / "data" / "profile" / "features.csv",
+                        "--out", tmp_path / "p.csv", "--config", tmp_path / "pipeline.yaml"],
+                       capsys, monkeypatch)
+    assert code == 2 and " ".join(err.split()) == (
+        f"error: {tmp_path / 'codebook.yaml'}:{line}: field 'families[knowledge_types]"
+        f".codes[focus].label': {LABEL_NEEDS}'Focus'"), err
+
+
 def test_yaml_errors_name_the_line(tmp_path):
     message = error(edited(tmp_path, "[probleem, thema]", "[probleem, thema]]"))
     assert message.startswith(f"{tmp_path / 'codebook.yaml'}:15: invalid YAML ("), message
@@ -299,6 +335,30 @@ def test_a_codebook_or_profiles_given_as_config_is_named_so(tmp_path, capsys, mo
                         "--out", tmp_path / "p.csv", "--config", path], capsys, monkeypatch)
     assert code != 0 and err.strip().endswith(message), err
     assert "'seed'" not in err, err
+
+
+@pytest.mark.parametrize("inside", ["configs/pipeline.yaml", "pipeline.yaml", None])
+def test_a_folder_given_as_config_names_the_file_to_give(tmp_path, capsys, monkeypatch,
+                                                         inside):
+    """--config on a project folder said "Is a directory": now one line says that it takes
+    a pipeline.yaml file and names the one the folder holds (none is guessed)."""
+    from tests.helpers import cli
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    such = ""
+    if inside:
+        config = folder / inside
+        config.parent.mkdir(exist_ok=True)
+        config.write_text((REPO / "configs" / "pipeline.yaml").read_text(encoding="utf-8"),
+                          encoding="utf-8")
+        such = f", such as {config}"
+    expected = f"{folder}: is a folder: --config takes a pipeline.yaml file{such}"
+    assert error(folder, load_pipeline_config) == expected
+    code, _, err = cli(["profile", REPO / "tests" / "data" / "profile" / "features.csv",
+                        "--out", tmp_path / "p.csv", "--config", folder], capsys, monkeypatch)
+    assert code == 2 and " ".join(err.split()) == f"error: {expected}", err
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_share_of_takes_codes_of_one_family(tmp_path, shared_datadir, capsys, monkeypatch):

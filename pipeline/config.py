@@ -56,7 +56,8 @@ DERIVED_COUNTS = ("segments", "activity_kinds", "activity_categories")
 CODE_COLUMN_PREFIXES = ("p_", "s_")
 #: the columns written or read beside code columns: annotate.META_COLUMNS (task CSVs),
 #: segment.SEGMENT_COLUMNS, io.LABEL_COLUMNS and the label store's, ``pipeline code``'s
-#: input (id, text, line) and output (coding.assign: the family columns, evidence, coder).
+#: input (id, text, line) and output (coding.assign: the family columns, evidence, coder,
+#: WORD_COUNT_COLUMNS).
 #: Listed here because those modules import pandas or spaCy and this one must stay light
 #: (tests/test_config.py checks that it covers theirs).
 TABLE_COLUMNS = frozenset({
@@ -64,7 +65,8 @@ TABLE_COLUMNS = frozenset({
     "text", "suggestion", "strategy", "priority", "reason", "notes", "note", "comment",
     "comments", "line", "reviewed", "opmerking", "opmerkingen", "toelichting", "notitie",
     "turn", "part", "speaker", "start", "end", "id", "code", "value", "import_hash",
-    "knowledge_types", "activities", "activity_subtypes", "evidence", "coder"})
+    "knowledge_types", "activities", "activity_subtypes", "evidence", "coder",
+    "content_words", "known_words"})
 
 
 class ConfigError(ValueError):

@@ -1185,7 +1185,8 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     not read as "none") and ``p_<code>`` for every code; ``p_<activity>.<subtype>``,
     ``evidence`` and ``coder`` when there. Every code is checked against the codebook (a
     sub-type needs its code; case and spaces for underscores are forgiven) and written back
-    in codebook order; probabilities must lie in [0, 1]."""
+    in codebook order; probabilities must lie in [0, 1]. A run's ``content_words`` and
+    ``known_words`` are kept where there (whole numbers, empty for the rule coder)."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise InputError(path, "expected a .csv file of coded segments (pipeline code or "
@@ -1224,8 +1225,11 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     for col in ("evidence", "coder"):
         if col not in df.columns:
             df[col] = ""
+    counts = [c for c in ("content_words", "known_words") if c in df.columns]
+    for col in counts:   # a model coder's counts of the words it knows (empty: rules)
+        df[col] = _to_float(df, col, path, lo=0, whole=True)
     return df[["id", "knowledge_types", "activities", "activity_subtypes", *probs, "evidence",
-               "coder", "line"]]
+               "coder", *counts, "line"]]
 
 
 def _code_list(df: pd.DataFrame, col: str, codes: list[str], path: Path) -> pd.Series:

@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline import network
-from pipeline.coding.assign import code_segments, load_coder, model_notes, unfamiliar_words_notes
+from pipeline.coding.assign import (
+    CODED_COLUMNS,
+    WORD_COUNT_COLUMNS,
+    code_segments,
+    load_coder,
+    model_notes,
+    unfamiliar_words_notes,
+)
 from pipeline.config import NetworkConfig, SegmentConfig, Settings
 from pipeline.io import (
     Cohort,
@@ -314,7 +321,7 @@ def run_cohort(cohort: Cohort, settings: Settings, *, model_dir: Path | None = N
             progress("coding segments", done[0], len(segments))
 
     coded = code_segments(segments, coder, settings.codebook, jobs=jobs, progress=tick)
-    warnings += unfamiliar_words_notes(coded, coder, card)
+    warnings += unfamiliar_words_notes(coded, card)
     warnings += unprofiled_notes(net, coded, settings.pipeline.network)
     return _profiled(settings, net, coded, coder.name, card, warnings,
                      set(cohort.transcripts["person_id"]))
@@ -333,6 +340,7 @@ def report_cohort(cohort: Cohort, settings: Settings, codes: pd.DataFrame, codes
     segments = run_segments(cohort, settings, reveal_names=reveal_names, jobs=jobs,
                             progress=progress, notes=warnings)
     coded = with_codes(segments, codes, codes_file, coder)
+    warnings += unfamiliar_words_notes(coded, card)
     if not reveal_names:  # the texts are the transcripts', pseudonymised; the evidence is ours
         coded["evidence"] = _pseudonymised(coded["evidence"], coded["school_id"],
                                            pseudonymiser_for(cohort, settings.pipeline.segment))
@@ -411,9 +419,6 @@ def coded_by(codes_file: Path, settings: Settings, model: Path | None, rules: bo
     return CodesMade(table, coder, card, notes, flags)
 
 
-CODED_COLUMNS = ("knowledge_types", "activities", "activity_subtypes")
-
-
 def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, coder: str
                ) -> pd.DataFrame:
     """``segments`` with the codes of ``codes`` joined on the segment id, in the columns and
@@ -439,6 +444,9 @@ def with_codes(segments: pd.DataFrame, codes: pd.DataFrame, codes_file: Path, co
         out[col] = rows[col].to_numpy()
     # a row's own coder stays (a researcher's correction is not the model's)
     out["coder"] = rows["coder"].replace("", coder).to_numpy()
+    for col in WORD_COUNT_COLUMNS:   # a model's counts, where the table kept them
+        out[col] = (rows[col] if col in rows.columns else pd.Series(
+            np.nan, index=rows.index)).astype("Int64").to_numpy()
     return out
 
 

@@ -220,6 +220,14 @@ def _segments(codebook: Codebook) -> dict[str, Variable]:
                      "assigned code; empty when none."),
         "coder": ("text", "", "Who coded the segment: the model's name or rules, or (pipeline "
                   "report of a corrected table) the researcher named on a row they changed."),
+        "content_words": ("integer", COUNT, "The segment's content words (function words and "
+                          "a person's pseudonym left out, as in the evidence); empty for a "
+                          "coder without a vocabulary (rules, spaCy)."),
+        "known_words": ("integer", COUNT, "Of the content words, how many the model has a "
+                        "weight for (their lemma was in at least min_df of its training "
+                        "segments); run warns about a school of which it knows a smaller "
+                        "share than of any school of its evaluation (model card: "
+                        "evaluation.known_words)."),
     }
 
 

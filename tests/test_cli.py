@@ -431,7 +431,9 @@ def test_a_school_whose_words_the_model_does_not_know_is_named(tmp_path, capsys,
     probabilities look as sure as ever, but they rest on the few words it knows. The card
     keeps how many of a held-out school's content words the model knew in its
     leave-one-school-out evaluation (``evaluation.known_words``), and `run` names a school
-    whose segments hold fewer, and only that school."""
+    whose segments hold fewer, and only that school; segments.csv has each segment's counts,
+    and `report` of those codes warns as `run` did. The rule coder, without a vocabulary,
+    leaves the counts empty."""
     import shutil
     from pathlib import Path
 
@@ -460,6 +462,16 @@ def test_a_school_whose_words_the_model_does_not_know_is_named(tmp_path, capsys,
     said = [w for w in warnings if "knows fewer of the words" in w]
     assert len(said) == 1 and "school(s) sch02 (" in said[0] and "sch01" not in said[0], said
     assert f"{seen['lowest']:.1%} to {seen['highest']:.1%}" in said[0]
+    segments = pd.read_csv(tmp_path / "run" / "segments.csv")
+    assert (segments["known_words"] <= segments["content_words"]).all()
+    sch02 = segments[segments["school_id"] == "sch02"]
+    assert sch02["known_words"].sum() < seen["lowest"] * sch02["content_words"].sum()
+    # the report of those codes says it too, from their counts (no model needed)
+    code, _, err = cli(["report", cohort, "--codes", tmp_path / "run" / "segments.csv",
+                        "--jobs", "1", "--out", tmp_path / "report"], capsys, monkeypatch)
+    assert code == 0 and said[0] in " ".join(err.split()), err
     code, _, err = cli(["run", cohort, "--rules", "--jobs", "1", "--out", tmp_path / "rules"],
                        capsys, monkeypatch)   # the rule coder has no vocabulary to compare
     assert code == 0 and "knows fewer of the words" not in err, err
+    rules = pd.read_csv(tmp_path / "rules" / "segments.csv")
+    assert rules[["content_words", "known_words"]].isna().all().all()

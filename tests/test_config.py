@@ -70,13 +70,13 @@ def test_reserved_columns_cover_the_tables():
     import pandas as pd
 
     from pipeline.annotate import META_COLUMNS, TASK_COLUMNS
-    from pipeline.coding.assign import CODED_COLUMNS
+    from pipeline.coding.assign import CODED_COLUMNS, WORD_COUNT_COLUMNS
     from pipeline.io import LABEL_COLUMNS
     from pipeline.profile import person_codes
     from pipeline.segment import SEGMENT_COLUMNS
 
     tables = {*META_COLUMNS, *TASK_COLUMNS, *SEGMENT_COLUMNS, *LABEL_COLUMNS, *CODED_COLUMNS,
-              "evidence", "coder"}
+              *WORD_COUNT_COLUMNS, "evidence", "coder"}
     assert tables <= TABLE_COLUMNS, sorted(tables - TABLE_COLUMNS)
     codebook = load_codebook(CODEBOOK)
     own = {f"n_{c}" for c in [*codebook.code_ids, *codebook.subtype_ids]}

@@ -429,7 +429,8 @@ def test_model_folder_without_a_vouched_scorer_file_codes_from_skops(
         (folder / CARD_FILE).write_text(json.dumps(card))
     coder, _ = load_coder(settings, folder)
     scores, _ = coder.score(NEW, [""] * 3)
-    np.testing.assert_array_equal(scores.to_numpy(), coding_sklearn_model.predict_proba(NEW))
+    np.testing.assert_array_equal(scores[coder.labels].to_numpy(),
+                                  coding_sklearn_model.predict_proba(NEW))
 
 
 def test_replaced_model_file_is_refused(coding_model_dirs, tmp_path, settings, coding_data):

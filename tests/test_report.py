@@ -11,7 +11,6 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -535,13 +534,11 @@ def test_every_run_warning_reads_dutch_in_a_dutch_report(settings, shared_datadi
                          "training_data": {"positives": {"focus": 2, "approach": 95},
                                            "segments": 100}}, settings.codebook, 10)
     made += model_notes({"name": "copied"}, settings.codebook, 10)
-    from pipeline.coding.assign import Coder, unfamiliar_words_notes
+    from pipeline.coding.assign import unfamiliar_words_notes
 
-    coder = Coder("m", [], {}, None, known_words=lambda texts: (np.full(len(texts), 4),
-                                                               np.ones(len(texts))))
-    made += unfamiliar_words_notes(pd.DataFrame({"school_id": ["s", "t"], "text": "tekst"}),
-                                   coder, {"name": "m", "evaluation": {"known_words": {
-                                       "lowest": 0.79, "highest": 0.84}}})
+    made += unfamiliar_words_notes(
+        pd.DataFrame({"school_id": ["s", "t"], "content_words": 4, "known_words": 1}),
+        {"name": "m", "evaluation": {"known_words": {"lowest": 0.79, "highest": 0.84}}})
     from pipeline.io import load_cohort as load
     from pipeline.run import run_segments
 

@@ -7,7 +7,9 @@ activity), ``p_<code>`` for every code of both families and every sub-type
 (``p_<activity>.<subtype>``; not in ``pipeline code``'s contract table), ``evidence`` (the
 words that drove each assigned code: ``code: word, word | code: word``; a model's lemma
 n-grams that weigh most towards it, function words and pseudonyms left out; the rule coder's
-matches) and ``coder``. A segment without text has no code, empty probabilities and no evidence.
+matches), ``coder``, and of a model coder ``content_words`` and ``known_words``
+(:data:`WORD_COUNT_COLUMNS`). A segment without text has no code, empty probabilities and no
+evidence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,24 @@ __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_wo
            "coder_source", "load_coder",
            "code_segments", "contract_table", "contract_csv", "evidence_text",
            "codebook_note", "codebook_stamp", "model_notes", "one_sided", "known_words",
-           "known_share", "known_word_range", "unfamiliar_words_notes", "CODED_COLUMNS"]
+           "known_share", "known_word_range", "unfamiliar_words_notes", "CODED_COLUMNS",
+           "WORD_COUNT_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
+#: what a model coder tells of each segment besides its codes, appended last by
+#: :func:`code_segments` (empty for a coder without a vocabulary: rules, spaCy): its content
+#: words (function words and a person's pseudonym left out, as in the evidence) and how many
+#: of those the model has a weight for (:meth:`~pipeline.coding.scoring.NgramTables.known_words`)
+WORD_COUNT_COLUMNS = ["content_words", "known_words"]
 
 
 @dataclass
 class Coder:
     """Anything that scores texts: ``score(texts, contexts, shown) -> (scores table, evidence
     per text)``; ``contexts`` holds the previous interviewer turn of each text ('' when none),
-    ``shown`` the labels whose evidence is wanted (None: all; a coder may give more)."""
+    ``shown`` the labels whose evidence is wanted (None: all; a coder may give more). The
+    table has a column per label and, from a coder with a vocabulary, the
+    :data:`WORD_COUNT_COLUMNS`."""
 
     name: str
     labels: list[str]
@@ -54,9 +63,6 @@ class Coder:
     # (model included) would be pickled into every chunk sent to a loky worker, which would
     # rebuild the model's lookup tables for every chunk.
     source: tuple | None = None
-    # texts -> (content words, of those known to the coder) per text
-    # (:func:`known_words`); None: the coder has no vocabulary to compare with
-    known_words: Callable[[list[str]], tuple[np.ndarray, np.ndarray]] | None = None
 
     def warm(self) -> None:
         """Score a short text: loads what scoring loads on first use (the tokenizer, the
@@ -73,13 +79,18 @@ def model_coder(scorer: Scorer, name: str, evidence_terms: int) -> Coder:
     def score(texts: list[str], contexts: list[str], shown: list[str] | None = None
               ) -> tuple[pd.DataFrame, list[dict]]:
         context_of, distinct = pd.factorize(pd.Series(contexts, dtype=object))
+        batch = token_batch(texts)
         proba, evidence = scorer.predict_with_evidence(
-            token_batch(texts), evidence_terms, context_batch(distinct.tolist()), shown,
-            context_of)
-        return pd.DataFrame(proba, columns=labels), evidence
+            batch, evidence_terms, context_batch(distinct.tolist()), shown, context_of)
+        table = pd.DataFrame(proba, columns=labels)
+        # counted from the tokens scored here: a run must not tokenise its segments twice
+        for column, counts in zip(WORD_COUNT_COLUMNS, scorer.segment.known_words(batch),
+                                  strict=True):
+            table[column] = counts
+        return table, evidence
 
     return Coder(name, labels, dict(zip(labels, map(float, scorer.thresholds), strict=True)),
-                 score, known_words=partial(known_words, scorer))
+                 score)
 
 
 def known_words(scorer: Scorer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -105,17 +116,19 @@ def known_word_range(shares: list[float]) -> dict | None:
             "median": round(float(np.median(found)), 4), "highest": round(float(found.max()), 4)}
 
 
-def unfamiliar_words_notes(coded: pd.DataFrame, coder: Coder, card: dict) -> list[str]:
-    """The schools whose segments hold fewer words the model knows than any school of its
+def unfamiliar_words_notes(coded: pd.DataFrame, card: dict) -> list[str]:
+    """The schools whose segments (``school_id`` and :data:`WORD_COUNT_COLUMNS` of a
+    :func:`code_segments` table) hold fewer words the model knows than any school of its
     evaluation did, held out from training (the card's ``evaluation.known_words``): the
-    evaluation's scores do not carry over to them, whatever their probabilities say."""
+    evaluation's scores do not carry over to them, whatever their probabilities say. None
+    for a coder without a vocabulary (its counts are empty)."""
     seen = ((card.get("evaluation") or {}).get("known_words") or {})
-    if coder.known_words is None or "lowest" not in seen or coded.empty:
+    if "lowest" not in seen or not set(WORD_COUNT_COLUMNS) <= set(coded.columns):
         return []
-    content, known = coder.known_words(coded["text"].fillna("").astype(str).tolist())
-    per_school = pd.DataFrame({"school": coded["school_id"].to_numpy(), "content": content,
-                               "known": known}).groupby("school", sort=True).sum()
-    share = per_school["known"] / per_school["content"].where(per_school["content"] > 0)
+    counts = coded[WORD_COUNT_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    per_school = counts.groupby(coded["school_id"].to_numpy(), sort=True).sum(min_count=1)
+    content, known = (per_school[c] for c in WORD_COUNT_COLUMNS)
+    share = known / content.where(content > 0)
     low = share[share < seen["lowest"]]
     if low.empty:
         return []
@@ -235,6 +248,9 @@ def code_segments(segments: pd.DataFrame, coder: Coder, codebook: Codebook, *, j
         out[f"p_{code}"] = scores[code].round(6).to_numpy() if code in scores else 0.0
     out["evidence"] = evidence
     out["coder"] = coder.name
+    for column in WORD_COUNT_COLUMNS:
+        out[column] = (scores[column] if column in scores.columns else pd.Series(
+            np.nan, index=scores.index)).astype("Int64").to_numpy()
     return out
 
 

@@ -245,6 +245,7 @@ class NgramTables:
         self.char_id = {f: i for i, f in enumerate(char_vocab)}
         self.word_names = np.array(word_vocab, dtype=object)
         self._char_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._word_kinds: dict[str, int] = {}
         nl = len(lemma_vocab)
         self.unigram = np.full(nl, -1, dtype=np.int64)   # column of each lemma's unigram
         bi_keys, bi_cols = [], []
@@ -283,15 +284,24 @@ class NgramTables:
         of those the model has a weight for (its lemma is a unigram of the vocabulary: in at
         least ``min_df`` training segments). A cohort that speaks of other things than the
         training data has fewer such words, and its codes rest on less than the model's
-        evaluation measured."""
-        content = np.fromiter((not says_nothing(lem) for lem in batch.lemmas), dtype=bool,
-                              count=len(batch.lemmas))
-        known = content & np.fromiter(
-            (self.unigram[self.lemma_id[lem]] >= 0 if lem in self.lemma_id else False
-             for lem in batch.lemmas), dtype=bool, count=len(batch.lemmas))
-        text_of = np.repeat(np.arange(len(batch)), batch.lengths)
-        return tuple(np.bincount(text_of, weights=flags[batch.types], minlength=len(batch))
-                     .astype(np.int64) for flags in (content, known))
+        evaluation measured. Counted in the coding pass: each lemma is judged once per
+        process (:meth:`_word_kind`), the tokens in two cumulative sums."""
+        kind = np.fromiter(map(self._word_kind, batch.lemmas), dtype=np.int8,
+                           count=len(batch.lemmas))[batch.types]
+        ptr = doc_ptr(batch)
+        return tuple(np.diff(np.concatenate(([0], np.cumsum(kind >= least, dtype=np.int64)))[ptr])
+                     for least in (1, 2))
+
+    def _word_kind(self, lemma: str) -> int:
+        """0: a function word or a person's pseudonym, 1: a content word the model has no
+        weight for, 2: one it has (cached)."""
+        kind = self._word_kinds.get(lemma)
+        if kind is None:
+            col = self.lemma_id.get(lemma)
+            kind = self._word_kinds[lemma] = (0 if says_nothing(lemma) else
+                                              2 if col is not None and self.unigram[col] >= 0
+                                              else 1)
+        return kind
 
     def char_block(self, batch: TokenBatch) -> sp.csr_matrix:
         """The TF-IDF character n-gram block (for fitting; scoring uses :meth:`char_scores`)."""

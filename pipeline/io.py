@@ -73,6 +73,10 @@ STAFF_COLUMNS = ["person_id", "school_id", "name", "role", "years_in_education",
                  "years_at_school", "plg_id", "plg_type", "responded"]
 NOMINATION_COLUMNS = ["school_id", "ego", "alter"]
 LABEL_COLUMNS = ["segment_id", "code", "value", "annotator"]
+#: what a model coder tells of each segment besides its codes (coding.assign.code_segments
+#: appends them last; read_codes_file keeps them): its content words and how many of those the
+#: model has a weight for
+WORD_COUNT_COLUMNS = ["content_words", "known_words"]
 PLG_TYPES = {"", "data_team", "lesson_study"}
 #: between the PLGs of one person in ``plg_id`` (and their types in ``plg_type``)
 PLG_SEPARATOR = ";"
@@ -1225,7 +1229,7 @@ def read_codes_file(path: Path, codebook) -> pd.DataFrame:
     for col in ("evidence", "coder"):
         if col not in df.columns:
             df[col] = ""
-    counts = [c for c in ("content_words", "known_words") if c in df.columns]
+    counts = [c for c in WORD_COUNT_COLUMNS if c in df.columns]
     for col in counts:   # a model coder's counts of the words it knows (empty: rules)
         df[col] = _to_float(df, col, path, lo=0, whole=True)
     return df[["id", "knowledge_types", "activities", "activity_subtypes", *probs, "evidence",

@@ -8,7 +8,9 @@ activity), ``p_<code>`` for every code of both families and every sub-type
 words that drove each assigned code: ``code: word, word | code: word``; a model's lemma
 n-grams that weigh most towards it, function words and pseudonyms left out; the rule coder's
 matches), ``coder``, and of a model coder ``content_words`` and ``known_words``
-(:data:`WORD_COUNT_COLUMNS`). A segment without text has no code, empty probabilities and no
+(:data:`pipeline.io.WORD_COUNT_COLUMNS`, counted by
+:meth:`~pipeline.coding.scoring.NgramTables.known_words`; empty for a coder without a
+vocabulary: rules, spaCy). A segment without text has no code, empty probabilities and no
 evidence.
 """
 
@@ -26,7 +28,7 @@ import pandas as pd
 from pipeline.coding.rules import RuleCoder
 from pipeline.coding.scoring import CARD_FILE, Scorer, load_scorer, read_card
 from pipeline.config import FAMILIES, Codebook, Settings
-from pipeline.io import InputError, csv_text
+from pipeline.io import WORD_COUNT_COLUMNS, InputError, csv_text
 from pipeline.nlp import context_batch, make_nlp, token_batch
 from pipeline.parallel import can_fork, ordered_map
 
@@ -38,11 +40,6 @@ __all__ = ["Coder", "model_coder", "rule_coder", "make_coder", "make_coder_in_wo
            "WORD_COUNT_COLUMNS"]
 
 CODED_COLUMNS = ["knowledge_types", "activities", "activity_subtypes"]
-#: what a model coder tells of each segment besides its codes, appended last by
-#: :func:`code_segments` (empty for a coder without a vocabulary: rules, spaCy): its content
-#: words (function words and a person's pseudonym left out, as in the evidence) and how many
-#: of those the model has a weight for (:meth:`~pipeline.coding.scoring.NgramTables.known_words`)
-WORD_COUNT_COLUMNS = ["content_words", "known_words"]
 
 
 @dataclass

@@ -311,6 +311,11 @@ def per_school_scores(Y: np.ndarray, predictions: dict[str, np.ndarray], groups:
     return pd.DataFrame(rows, columns=PER_SCHOOL_COLUMNS)
 
 
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 from counts; NaN where there is no positive (as :func:`_binary_scores`)."""
+    return np.where(tp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+
+
 def _resampled_scores(y: np.ndarray, p: np.ndarray, cluster: np.ndarray,
                       weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One code's F1 and kappa in every resample (``weights``: resamples x clusters, how often
@@ -326,7 +331,7 @@ def _resampled_scores(y: np.ndarray, p: np.ndarray, cluster: np.ndarray,
     tp, fp, fn, tn = (drawn(f) for f in (y & p, ~y & p, y & ~p, ~y & ~p))
     n = tp + fp + fn + tn
     with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(tp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+        f1 = _f1(tp, fp, fn)
         agree = (tp + tn) / n
         chance = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n ** 2
         kappa = np.where((tp + fn > 0) & (chance < 1), (agree - chance) / (1 - chance),
@@ -381,7 +386,7 @@ def bootstrap_intervals(Y: np.ndarray, predictions: dict[str, np.ndarray],
                 rows.append([coder, family, code, *bounds(f1), *bounds(kappa)])
             macro = [_mean_defined(np.stack(v)) for v in (f1s, kappas)]
             tp, fp, fn = np.sum(counts, axis=0)
-            micro = np.where(tp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+            micro = _f1(tp, fp, fn)
             rows.append([coder, family, "macro", *bounds(macro[0]), *bounds(macro[1])])
             rows.append([coder, family, "micro", *bounds(micro), np.nan, np.nan])
     return pd.DataFrame(rows, columns=INTERVAL_COLUMNS)

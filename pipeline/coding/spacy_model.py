@@ -455,7 +455,7 @@ def train_spacy(cohort, settings, out: Path, labels: pd.DataFrame | None = None,
                             "threshold_folds": model._folds(),
                             "spacy_config": json.loads(json.dumps(cfg, default=str))},
         "training_seconds": round(seconds, 2),
-        "evaluation": card_evaluation(scores, unevaluated, settings=settings),
+        "evaluation": card_evaluation(scores, unevaluated, settings),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_spacy_model(model, Path(out), card)

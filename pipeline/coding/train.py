@@ -262,16 +262,15 @@ def loso_scores(Y: np.ndarray, pred: np.ndarray, segment_ids: list[str], labels:
         on=["coder", "family", "code"], how="left")
 
 
-def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None,
-                    words_known: dict | None = None, settings: Settings | None = None
-                    ) -> dict:
+def card_evaluation(scores: pd.DataFrame | None, unevaluated: str | None, settings: Settings,
+                    words_known: dict | None = None) -> dict:
     """A model card's ``evaluation``: the method and the leave-one-school-out scores (none
     where :func:`no_evaluation` says why) with how their intervals were made (``settings``'
     ``evaluation``), and how many of a held-out school's words the model
     knew (:func:`~pipeline.coding.assign.known_word_range`; a run warns about a school it knows
     fewer of). JSON has no NaN (R's jsonlite and browsers refuse it): an undefined score (a
     micro kappa) is null."""
-    how_sure = settings.pipeline.evaluation if settings and scores is not None else None
+    how_sure = settings.pipeline.evaluation if scores is not None else None
     return {"method": LOSO if unevaluated is None else f"none: {unevaluated}",
             "scores": (scores.astype(object).where(scores.notna(), None).to_dict(orient="records")
                        if scores is not None else [])} | (
@@ -341,8 +340,8 @@ def train_default(cohort: Cohort, settings: Settings, out: Path,
         | {"seed": settings.pipeline.seed},
         "labels": names,
         "thresholds": {n: float(t) for n, t in zip(names, model.thresholds_, strict=True)},
-        "evaluation": card_evaluation(scores, unevaluated, known_word_range(held_out_known),
-                                      settings),
+        "evaluation": card_evaluation(scores, unevaluated, settings,
+                                      known_word_range(held_out_known)),
         "privacy": "trained on pseudonymised segment texts; no roster names in the vocabulary",
     }
     save_model(model, Path(out), card)
